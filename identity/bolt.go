@@ -1,0 +1,220 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket layout of the bbolt store. Every multi-record change happens in one
+// bbolt transaction, so it is atomic.
+//
+//	customers      id → Customer (JSON)
+//	customer_email normalised email → id
+//	tokens         kind "/" hash → Token (JSON)
+var (
+	bktCustomers = []byte("customers")
+	bktEmails    = []byte("customer_email")
+	bktTokens    = []byte("tokens")
+)
+
+// BoltStore is the embedded Store. The *bolt.DB is shared with the session
+// store and owned by whoever opened it.
+type BoltStore struct {
+	db *bolt.DB
+}
+
+// NewBoltStore creates the buckets it needs in db.
+func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity: bolt: create buckets: %w", err)
+	}
+	return &BoltStore{db: db}, nil
+}
+
+// CreateCustomer implements Store.
+func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
+	if c.ID == "" || c.Email == "" {
+		return errors.New("identity: bolt: customer needs an id and an email")
+	}
+	buf, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		emails := tx.Bucket(bktEmails)
+		if emails.Get([]byte(c.Email)) != nil {
+			return ErrEmailTaken
+		}
+		customers := tx.Bucket(bktCustomers)
+		if customers.Get([]byte(c.ID)) != nil {
+			return fmt.Errorf("identity: bolt: customer id %q exists", c.ID)
+		}
+		if err := emails.Put([]byte(c.Email), []byte(c.ID)); err != nil {
+			return err
+		}
+		return customers.Put([]byte(c.ID), buf)
+	})
+	if err != nil && !errors.Is(err, ErrEmailTaken) {
+		return fmt.Errorf("identity: bolt: create customer: %w", err)
+	}
+	return err
+}
+
+// Customer implements Store.
+func (s *BoltStore) Customer(_ context.Context, id string) (*Customer, error) {
+	var c *Customer
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		c, err = getCustomer(tx, id)
+		return err
+	})
+	return c, err
+}
+
+// CustomerByEmail implements Store.
+func (s *BoltStore) CustomerByEmail(_ context.Context, email string) (*Customer, error) {
+	var c *Customer
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		id := tx.Bucket(bktEmails).Get([]byte(email))
+		if id == nil {
+			return ErrNotFound
+		}
+		c, err = getCustomer(tx, string(id))
+		return err
+	})
+	return c, err
+}
+
+func getCustomer(tx *bolt.Tx, id string) (*Customer, error) {
+	v := tx.Bucket(bktCustomers).Get([]byte(id))
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	var c Customer
+	if err := json.Unmarshal(v, &c); err != nil {
+		return nil, fmt.Errorf("identity: bolt: decode customer %q: %w", id, err)
+	}
+	return &c, nil
+}
+
+// UpdateCustomer implements Store.
+func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Customer) error) (*Customer, error) {
+	var out *Customer
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c, err := getCustomer(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if c.ID != id {
+			return errors.New("identity: update must not change a customer's id")
+		}
+		if owner := tx.Bucket(bktEmails).Get([]byte(c.Email)); string(owner) != id {
+			return errors.New("identity: update must not change a customer's email")
+		}
+		buf, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		out = c
+		return tx.Bucket(bktCustomers).Put([]byte(id), buf)
+	})
+	return out, err
+}
+
+func tokenKey(kind TokenKind, hash []byte) []byte {
+	k := make([]byte, 0, len(kind)+1+len(hash))
+	k = append(k, kind...)
+	k = append(k, '/')
+	return append(k, hash...)
+}
+
+// PutToken implements Store.
+func (s *BoltStore) PutToken(_ context.Context, t *Token) error {
+	buf, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktTokens).Put(tokenKey(t.Kind, t.Hash), buf)
+	})
+	if err != nil {
+		return fmt.Errorf("identity: bolt: put token: %w", err)
+	}
+	return nil
+}
+
+// ConsumeToken implements Store.
+func (s *BoltStore) ConsumeToken(_ context.Context, kind TokenKind, hash []byte, now time.Time) (*Token, error) {
+	var t Token
+	valid := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktTokens)
+		k := tokenKey(kind, hash)
+		v := b.Get(k)
+		if v == nil {
+			return ErrNotFound
+		}
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("identity: bolt: decode token: %w", err)
+		}
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		// An expired token is deleted too: the transaction must commit.
+		valid = now.Before(t.ExpiresAt) && bytes.Equal(t.Hash, hash)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !valid {
+		return nil, ErrNotFound
+	}
+	return &t, nil
+}
+
+// SweepExpired deletes expired tokens; the gateway calls it periodically.
+func (s *BoltStore) SweepExpired(_ context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktTokens).Cursor()
+		for k, v := c.First(); k != nil; {
+			var t Token
+			if json.Unmarshal(v, &t) == nil && now.Before(t.ExpiresAt) {
+				k, v = c.Next()
+				continue
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+			k, v = c.Seek(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Ping implements Store.
+func (s *BoltStore) Ping(context.Context) error {
+	return s.db.View(func(*bolt.Tx) error { return nil })
+}
+
+// Interface guards
+var _ Store = (*BoltStore)(nil)

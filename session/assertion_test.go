@@ -1,0 +1,108 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+func verify(t *testing.T, jwks []byte, token string) (session.Claims, error) {
+	t.Helper()
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		t.Fatal(err)
+	}
+	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return session.Claims{}, err
+	}
+	keys := set.Key(jws.Signatures[0].Header.KeyID)
+	if len(keys) == 0 {
+		return session.Claims{}, errors.New("unknown kid")
+	}
+	payload, err := jws.Verify(keys[0])
+	if err != nil {
+		return session.Claims{}, err
+	}
+	var c session.Claims
+	return c, json.Unmarshal(payload, &c)
+}
+
+func TestAssertionsSignCacheRotate(t *testing.T) {
+	ctx := context.Background()
+	store := newBolt(t)
+	// The first key is made with the real clock; the test clock starts there.
+	c := &clock{t: time.Now()}
+	ring, err := session.NewKeyRing(ctx, store, 24*time.Hour, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.Now = c.now
+	a := session.NewAssertions(ring, "https://shop.example.com")
+	a.Now = c.now
+	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
+		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
+
+	tok, err := a.For(s, "shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := verify(t, ring.JWKS(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Subject != "u_1" || claims.Audience != "shop.example.com" || claims.Expiry-claims.IssuedAt > 300 ||
+		claims.SID == "" || claims.SID == s.Key || !claims.EmailVerified || claims.Issuer != "https://shop.example.com" {
+		t.Fatalf("claims %+v", claims)
+	}
+	// Cached until half the lifetime has passed.
+	c.advance(time.Minute)
+	if again, _ := a.For(s, "shop.example.com"); again != tok {
+		t.Fatal("re-signed while fresh")
+	}
+	c.advance(2 * time.Minute)
+	if again, _ := a.For(s, "shop.example.com"); again == tok {
+		t.Fatal("stale assertion not re-signed")
+	}
+	// Another audience gets its own token.
+	if other, _ := a.For(s, "blog.example.com"); other == tok {
+		t.Fatal("audiences share a token")
+	}
+
+	// Rotation: the old key stays published until its tokens expire.
+	oldKID := ring.CurrentKID()
+	c.advance(24 * time.Hour)
+	if err := ring.MaybeRotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ring.CurrentKID() == oldKID {
+		t.Fatal("no rotation")
+	}
+	if _, err := verify(t, ring.JWKS(), tok); err != nil {
+		t.Fatalf("token of the previous key no longer verifies: %v", err)
+	}
+	fresh, _ := a.For(s, "shop.example.com")
+	if _, err := verify(t, ring.JWKS(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	// A second ring over the same store (another node, or a reload) sees
+	// the same keys.
+	ring2, err := session.NewKeyRing(ctx, store, 24*time.Hour, 10*time.Minute)
+	if err != nil || string(ring2.JWKS()) != string(ring.JWKS()) {
+		t.Fatalf("second ring differs: %v", err)
+	}
+	c.advance(11 * time.Minute)
+	c.advance(24 * time.Hour)
+	if err := ring.MaybeRotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(t, ring.JWKS(), tok); err == nil {
+		t.Fatal("a key retired long ago is still published")
+	}
+}

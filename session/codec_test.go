@@ -1,0 +1,45 @@
+package session_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+func TestCodec(t *testing.T) {
+	keys, _ := session.GenerateCookieKeys()
+	h, b, _ := session.SplitCookieKeys(keys)
+	c, err := session.NewCodec(h, b, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Encode("shop.example.com", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Decode("shop.example.com", v); err != nil || got != "tok" {
+		t.Fatalf("round trip: %q %v", got, err)
+	}
+	otherKeys, _ := session.GenerateCookieKeys()
+	oh, ob, _ := session.SplitCookieKeys(otherKeys)
+	other, _ := session.NewCodec(oh, ob, time.Hour)
+	bad := []struct{ name, site, value string }{
+		{"other site", "blog.example.com", v},
+		{"tampered", "shop.example.com", v[:len(v)-2] + "AA"},
+		{"truncated", "shop.example.com", v[:20]},
+		{"empty", "shop.example.com", ""},
+		{"garbage", "shop.example.com", "!!!!"},
+	}
+	if ov, err := other.Encode("shop.example.com", "tok"); err == nil {
+		bad = append(bad, struct{ name, site, value string }{"other keys", "shop.example.com", ov})
+	}
+	for _, tc := range bad {
+		if _, err := c.Decode(tc.site, tc.value); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	if _, err := session.NewCodec(h[:8], b, time.Hour); err == nil {
+		t.Error("short hash key accepted")
+	}
+}

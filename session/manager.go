@@ -1,0 +1,266 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config holds the session lifetimes. It can be replaced at run time (a
+// config reload) without losing sessions or the cache.
+type Config struct {
+	// Idle ends a session after this long without a request.
+	Idle time.Duration
+	// Absolute ends a session this long after sign-in, whatever happens.
+	Absolute time.Duration
+	// CacheTTL bounds how long a looked-up session is served from memory;
+	// a revocation on another node takes effect within it. Negative
+	// disables the cache.
+	CacheTTL time.Duration
+}
+
+// Defaults.
+const (
+	DefaultIdle     = 30 * time.Minute
+	DefaultAbsolute = 12 * time.Hour
+	DefaultCacheTTL = 2 * time.Second
+	MaxCacheTTL     = 2 * time.Second
+)
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Idle == 0 {
+		c.Idle = DefaultIdle
+	}
+	if c.Absolute == 0 {
+		c.Absolute = DefaultAbsolute
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = DefaultCacheTTL
+	}
+	return c
+}
+
+// Validate checks the lifetimes.
+func (c Config) Validate() error {
+	switch {
+	case c.Idle < time.Minute:
+		return fmt.Errorf("session: idle timeout %s is below 1m", c.Idle)
+	case c.Absolute < c.Idle:
+		return fmt.Errorf("session: absolute timeout %s is below the idle timeout %s", c.Absolute, c.Idle)
+	case c.CacheTTL > MaxCacheTTL:
+		return fmt.Errorf("session: cache ttl %s is above %s", c.CacheTTL, MaxCacheTTL)
+	}
+	return nil
+}
+
+// touchEvery is how stale LastSeen may get before a lookup writes it back:
+// a tenth of the idle timeout, at most a minute, so idle expiry stays
+// accurate without a store write on every request.
+func (c Config) touchEvery() time.Duration {
+	return min(c.Idle/10, time.Minute)
+}
+
+// Manager creates, looks up and revokes sessions over a Store, with a short
+// in-process cache for hot lookups.
+type Manager struct {
+	store Store
+	cfg   atomic.Pointer[Config]
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+
+	mu      sync.RWMutex
+	cache   map[string]cacheEntry
+	inserts int
+}
+
+type cacheEntry struct {
+	sess     *Session
+	loadedAt time.Time
+}
+
+// NewManager returns a Manager over store.
+func NewManager(store Store, cfg Config) *Manager {
+	m := &Manager{store: store, Now: time.Now, cache: make(map[string]cacheEntry)}
+	m.SetConfig(cfg)
+	return m
+}
+
+// SetConfig replaces the lifetimes; existing sessions are judged by the new
+// values from the next lookup on.
+func (m *Manager) SetConfig(cfg Config) {
+	cfg = cfg.WithDefaults()
+	m.cfg.Store(&cfg)
+}
+
+// Config returns the lifetimes in force.
+func (m *Manager) Config() Config { return *m.cfg.Load() }
+
+// Store returns the underlying store.
+func (m *Manager) Store() Store { return m.store }
+
+// tokenBytes: 256-bit bearer tokens, above the 128-bit floor.
+const tokenBytes = 32
+
+// KeyOf maps a bearer token to its storage key.
+func KeyOf(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// New holds what a new session records.
+type New struct {
+	UserID        string
+	Email         string
+	EmailVerified bool
+	Site          string
+	AMR           []string
+	ACR           string
+	UserAgent     string
+	IP            string
+}
+
+// Create starts a session and returns the bearer token for the cookie. A
+// fresh random token every time: sign-in always rotates the session id.
+func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
+	var b [tokenBytes]byte
+	_, _ = rand.Read(b[:])
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	now := m.Now()
+	cfg := m.Config()
+	s := &Session{
+		Key: KeyOf(token), UserID: n.UserID, Email: n.Email, EmailVerified: n.EmailVerified,
+		Site: n.Site, CreatedAt: now, LastSeen: now, AuthTime: now, ExpiresAt: now.Add(cfg.Absolute),
+		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP,
+	}
+	if err := m.store.Create(ctx, s); err != nil {
+		return "", nil, err
+	}
+	return token, s, nil
+}
+
+// Lookup returns the live session for a bearer token. ErrNotFound means no
+// valid session (unknown, expired or revoked); any other error means the
+// store failed and the caller must fail closed. The returned Session is
+// shared: do not modify it.
+func (m *Manager) Lookup(ctx context.Context, token string) (*Session, error) {
+	key := KeyOf(token)
+	cfg := m.Config()
+	now := m.Now()
+
+	var s *Session
+	if cfg.CacheTTL > 0 {
+		m.mu.RLock()
+		e, ok := m.cache[key]
+		m.mu.RUnlock()
+		if ok && now.Sub(e.loadedAt) < cfg.CacheTTL {
+			s = e.sess
+		}
+	}
+	if s == nil {
+		var err error
+		s, err = m.store.Get(ctx, key)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				m.forget(key)
+				return nil, ErrNotFound
+			}
+			return nil, fmt.Errorf("session: lookup: %w", err)
+		}
+		m.remember(key, s, now, cfg)
+	}
+
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeen) >= cfg.Idle {
+		if err := m.Revoke(ctx, key); err != nil {
+			return nil, err
+		}
+		return nil, ErrNotFound
+	}
+	if now.Sub(s.LastSeen) >= cfg.touchEvery() {
+		if err := m.store.Touch(ctx, key, now); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				m.forget(key)
+				return nil, ErrNotFound
+			}
+			return nil, fmt.Errorf("session: touch: %w", err)
+		}
+		touched := *s
+		touched.LastSeen = now
+		s = &touched
+		m.remember(key, s, now, cfg)
+	}
+	return s, nil
+}
+
+func (m *Manager) remember(key string, s *Session, now time.Time, cfg Config) {
+	if cfg.CacheTTL <= 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cache[key] = cacheEntry{sess: s, loadedAt: now}
+	m.inserts++
+	if m.inserts >= 1024 {
+		// Amortised sweep keeps the cache to roughly the sessions seen in
+		// the last TTL.
+		m.inserts = 0
+		for k, e := range m.cache {
+			if now.Sub(e.loadedAt) >= cfg.CacheTTL {
+				delete(m.cache, k)
+			}
+		}
+	}
+}
+
+func (m *Manager) forget(key string) {
+	m.mu.Lock()
+	delete(m.cache, key)
+	m.mu.Unlock()
+}
+
+// Revoke ends one session.
+func (m *Manager) Revoke(ctx context.Context, key string) error {
+	m.forget(key)
+	if err := m.store.Delete(ctx, key); err != nil {
+		return fmt.Errorf("session: revoke: %w", err)
+	}
+	return nil
+}
+
+// RevokeUser ends every session of a customer ("sign out everywhere").
+func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
+	m.mu.Lock()
+	for k, e := range m.cache {
+		if e.sess.UserID == userID {
+			delete(m.cache, k)
+		}
+	}
+	m.mu.Unlock()
+	n, err := m.store.DeleteUser(ctx, userID)
+	if err != nil {
+		return n, fmt.Errorf("session: revoke all of a user: %w", err)
+	}
+	return n, nil
+}
+
+// List returns a customer's live sessions.
+func (m *Manager) List(ctx context.Context, userID string) ([]*Session, error) {
+	all, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	cfg, now := m.Config(), m.Now()
+	live := all[:0]
+	for _, s := range all {
+		if now.Before(s.ExpiresAt) && now.Sub(s.LastSeen) < cfg.Idle {
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}

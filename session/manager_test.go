@@ -1,0 +1,108 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newManager(t *testing.T, cfg session.Config) (*session.Manager, *clock) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	m := session.NewManager(newBolt(t), cfg)
+	m.Now = c.now
+	return m, c
+}
+
+func TestManagerLifetimes(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{Idle: 30 * time.Minute, Absolute: 2 * time.Hour, CacheTTL: -1})
+	tok, _, err := m.Create(ctx, session.New{UserID: "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Activity every 20 minutes keeps it alive past the idle timeout...
+	for range 5 {
+		c.advance(20 * time.Minute)
+		if _, err := m.Lookup(ctx, tok); err != nil {
+			t.Fatalf("at %v: %v", c.t, err)
+		}
+	}
+	// ...but not past the absolute timeout.
+	c.advance(20 * time.Minute)
+	if _, err := m.Lookup(ctx, tok); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("past absolute: %v", err)
+	}
+
+	tok2, _, _ := m.Create(ctx, session.New{UserID: "u1"})
+	c.advance(30 * time.Minute)
+	if _, err := m.Lookup(ctx, tok2); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("past idle: %v", err)
+	}
+}
+
+func TestManagerRevocationWithinCacheTTL(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{CacheTTL: 2 * time.Second})
+	tok, s, _ := m.Create(ctx, session.New{UserID: "u1"})
+	if _, err := m.Lookup(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked behind the manager's back (as another node would): served
+	// from cache for at most the TTL, then gone.
+	if err := m.Store().Delete(ctx, s.Key); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(2 * time.Second)
+	if _, err := m.Lookup(ctx, tok); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("revoked session served after the cache ttl: %v", err)
+	}
+	// Revoked through the manager: immediately.
+	tok2, _, _ := m.Create(ctx, session.New{UserID: "u2"})
+	tok3, _, _ := m.Create(ctx, session.New{UserID: "u2"})
+	m.Lookup(ctx, tok2)
+	m.Lookup(ctx, tok3)
+	if n, err := m.RevokeUser(ctx, "u2"); n != 2 || err != nil {
+		t.Fatalf("revoke user: %d %v", n, err)
+	}
+	for _, tk := range []string{tok2, tok3} {
+		if _, err := m.Lookup(ctx, tk); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("sign out everywhere left a session: %v", err)
+		}
+	}
+}
+
+func TestManagerRotatesTokens(t *testing.T) {
+	m, _ := newManager(t, session.Config{})
+	seen := map[string]bool{}
+	for range 50 {
+		tok, s, err := m.Create(context.Background(), session.New{UserID: "u"})
+		if err != nil || seen[tok] || len(tok) < 22 || s.Key == tok || strings.Contains(s.Key, tok) {
+			t.Fatalf("token %q key %q err %v", tok, s.Key, err)
+		}
+		seen[tok] = true
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []session.Config{
+		{Idle: time.Second, Absolute: time.Hour},
+		{Idle: time.Hour, Absolute: time.Minute},
+		{Idle: time.Hour, Absolute: 2 * time.Hour, CacheTTL: 3 * time.Second},
+	} {
+		if err := c.WithDefaults().Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := (session.Config{}).WithDefaults().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
