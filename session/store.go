@@ -10,15 +10,15 @@ import (
 // SHA-256 of the bearer token in the cookie, so a copy of the store does not
 // hand out live sessions.
 type Session struct {
-	Key       string    `json:"key"`
-	UserID    string    `json:"user_id"`
+	Key    string `json:"key"`
+	UserID string `json:"user_id"`
 	// Email and EmailVerified are a snapshot taken at sign-in, so the hot
 	// path needs no customer lookup.
-	Email         string `json:"email,omitempty"`
-	EmailVerified bool   `json:"email_verified,omitempty"`
-	Site      string    `json:"site,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	LastSeen  time.Time `json:"last_seen"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified bool      `json:"email_verified,omitempty"`
+	Site          string    `json:"site,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	LastSeen      time.Time `json:"last_seen"`
 	// AuthTime is when the customer last proved who they are.
 	AuthTime time.Time `json:"auth_time"`
 	// ExpiresAt is the absolute end of the session.
