@@ -1,0 +1,212 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// ErrQueueFull is returned by Enqueue when the queue has no room; the caller
+// decides whether that is worth telling the customer.
+var ErrQueueFull = errors.New("identity: mail queue full")
+
+// ErrQueueClosed is returned by Enqueue after Close.
+var ErrQueueClosed = errors.New("identity: mail queue closed")
+
+const maxBackoff = 5 * time.Minute
+
+// QueueOptions tunes a Queue. Zero values take the defaults.
+type QueueOptions struct {
+	// Size is how many messages may wait; default 1024.
+	Size int
+	// Workers is how many messages are sent at once; default 2.
+	Workers int
+	// MaxAttempts counts the first try; default 6.
+	MaxAttempts int
+	// Backoff is the first retry delay, doubling each time up to 5m; default 2s.
+	Backoff time.Duration
+}
+
+func (o QueueOptions) withDefaults() QueueOptions {
+	if o.Size <= 0 {
+		o.Size = 1024
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 6
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 2 * time.Second
+	}
+	return o
+}
+
+// backoff is the wait after the given failed attempt (1-based).
+func (o QueueOptions) backoff(attempt int) time.Duration {
+	d := o.Backoff
+	for i := 1; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// Queue sends mail off the request path, retrying transient failures.
+// Messages live in memory only: a crash loses what is still queued.
+type Queue struct {
+	mailer Mailer
+	logger *zap.Logger
+	opts   QueueOptions
+
+	mu     sync.Mutex // guards closed and sends on ch
+	closed bool
+	ch     chan Message
+
+	pending atomic.Int64
+	ctx     context.Context // cancelled when Close gives up waiting
+	abort   context.CancelFunc
+	done    chan struct{} // closed when every worker has returned
+}
+
+// NewQueue starts opts.Workers goroutines delivering through m.
+func NewQueue(m Mailer, logger *zap.Logger, opts QueueOptions) *Queue {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue{
+		mailer: m,
+		logger: logger,
+		opts:   opts,
+		ch:     make(chan Message, opts.Size),
+		ctx:    ctx,
+		abort:  cancel,
+		done:   make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Go(q.work)
+	}
+	go func() {
+		wg.Wait()
+		close(q.done)
+	}()
+	return q
+}
+
+// Enqueue accepts m for delivery without blocking. A malformed message is
+// refused here, so the caller hears about it while it still can.
+func (q *Queue) Enqueue(m Message) error {
+	if err := m.validate(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrQueueClosed
+	}
+	select {
+	case q.ch <- m:
+		q.pending.Add(1)
+		return nil
+	default:
+		q.logger.Warn("mail queue full, message refused",
+			zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To)))
+		return ErrQueueFull
+	}
+}
+
+// Pending counts messages accepted but not yet sent or given up on,
+// including those being sent or waiting to retry.
+func (q *Queue) Pending() int { return int(q.pending.Load()) }
+
+// Close stops accepting messages and lets the workers finish what is pending
+// until ctx is done; then it cancels in-flight sends, drops the rest and returns.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+	q.mu.Unlock()
+	select {
+	case <-q.done:
+		q.abort()
+		return nil
+	case <-ctx.Done():
+		q.abort()
+		return fmt.Errorf("identity: mail queue close: %d messages not sent: %w", q.Pending(), ctx.Err())
+	}
+}
+
+func (q *Queue) work() {
+	for m := range q.ch {
+		if q.ctx.Err() != nil {
+			q.giveUp(m, 0, "queue closed")
+		} else {
+			q.deliver(m)
+		}
+		q.pending.Add(-1)
+	}
+}
+
+func (q *Queue) deliver(m Message) {
+	to := redactAddress(m.To)
+	for attempt := 1; ; attempt++ {
+		err := q.mailer.Send(q.ctx, m)
+		if err == nil {
+			q.logger.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt))
+			return
+		}
+		// Server replies often echo the recipient; keep the address out of the log.
+		errText := scrub(err.Error(), m.To, to)
+		switch {
+		case errors.Is(err, ErrPermanent):
+			q.giveUp(m, attempt, errText)
+			return
+		case q.ctx.Err() != nil:
+			q.giveUp(m, attempt, "queue closed: "+errText)
+			return
+		case attempt >= q.opts.MaxAttempts:
+			q.giveUp(m, attempt, "attempts exhausted: "+errText)
+			return
+		}
+		wait := q.opts.backoff(attempt)
+		q.logger.Warn("mail send failed, will retry",
+			zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt),
+			zap.Duration("retry_in", wait), zap.String("error", errText))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-q.ctx.Done():
+			t.Stop()
+			q.giveUp(m, attempt, "queue closed while waiting to retry")
+			return
+		}
+	}
+}
+
+func (q *Queue) giveUp(m Message, attempt int, reason string) {
+	q.logger.Error("mail not sent",
+		zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To)),
+		zap.Int("attempt", attempt), zap.String("error", reason))
+}
+
+// scrub replaces the recipient's address, and its bare addr-spec, with the redacted form.
+func scrub(s, rcpt, redacted string) string {
+	if a, err := parseAddress(rcpt); err == nil && a.Address != "" {
+		s = strings.ReplaceAll(s, a.Address, redacted)
+	}
+	if rcpt != "" {
+		s = strings.ReplaceAll(s, rcpt, redacted)
+	}
+	return s
+}
