@@ -39,8 +39,7 @@ func SID(s *Session) string {
 // audience, re-signing only when half the lifetime has passed or the
 // session changed. The cache lives as long as the KeyRing's owner.
 type Assertions struct {
-	ring   *KeyRing
-	issuer string
+	ring *KeyRing
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
@@ -61,15 +60,19 @@ type cachedAssertion struct {
 	expires  time.Time
 }
 
-// NewAssertions returns a signer over ring with the given issuer.
-func NewAssertions(ring *KeyRing, issuer string) *Assertions {
-	return &Assertions{ring: ring, issuer: issuer, Now: time.Now, cache: make(map[string]cachedAssertion)}
+// NewAssertions returns a signer over ring.
+func NewAssertions(ring *KeyRing) *Assertions {
+	return &Assertions{ring: ring, Now: time.Now, cache: make(map[string]cachedAssertion)}
 }
 
-// For returns a compact JWS asserting the session's customer to audience.
-func (a *Assertions) For(s *Session, audience string) (string, error) {
+// Ring returns the key ring assertions are signed with.
+func (a *Assertions) Ring() *KeyRing { return a.ring }
+
+// For returns a compact JWS in which issuer asserts the session's customer
+// to audience.
+func (a *Assertions) For(s *Session, issuer, audience string) (string, error) {
 	now := a.Now()
-	ck := s.Key + "|" + audience
+	ck := s.Key + "|" + issuer + "|" + audience
 	st := a.ring.state.Load()
 	a.mu.Lock()
 	c, ok := a.cache[ck]
@@ -83,7 +86,7 @@ func (a *Assertions) For(s *Session, audience string) (string, error) {
 		exp = s.ExpiresAt
 	}
 	payload, err := json.Marshal(Claims{
-		Issuer: a.issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
+		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
 		AMR: s.AMR, ACR: s.ACR, AuthTime: s.AuthTime.Unix(), SID: SID(s), IssuedAt: now.Unix(), Expiry: exp.Unix(),
 	})
 	if err != nil {

@@ -44,12 +44,12 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ring.Now = c.now
-	a := session.NewAssertions(ring, "https://shop.example.com")
+	a := session.NewAssertions(ring)
 	a.Now = c.now
 	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
 		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
 
-	tok, err := a.For(s, "shop.example.com")
+	tok, err := a.For(s, "https://shop.example.com", "shop.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,15 +63,15 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 	}
 	// Cached until half the lifetime has passed.
 	c.advance(time.Minute)
-	if again, _ := a.For(s, "shop.example.com"); again != tok {
+	if again, _ := a.For(s, "https://shop.example.com", "shop.example.com"); again != tok {
 		t.Fatal("re-signed while fresh")
 	}
 	c.advance(2 * time.Minute)
-	if again, _ := a.For(s, "shop.example.com"); again == tok {
+	if again, _ := a.For(s, "https://shop.example.com", "shop.example.com"); again == tok {
 		t.Fatal("stale assertion not re-signed")
 	}
 	// Another audience gets its own token.
-	if other, _ := a.For(s, "blog.example.com"); other == tok {
+	if other, _ := a.For(s, "https://shop.example.com", "blog.example.com"); other == tok {
 		t.Fatal("audiences share a token")
 	}
 
@@ -87,7 +87,7 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 	if _, err := verify(t, ring.JWKS(), tok); err != nil {
 		t.Fatalf("token of the previous key no longer verifies: %v", err)
 	}
-	fresh, _ := a.For(s, "shop.example.com")
+	fresh, _ := a.For(s, "https://shop.example.com", "shop.example.com")
 	if _, err := verify(t, ring.JWKS(), fresh); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,268 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the frontdoor app: the configuration shared by every site (store,
+// mailer, session lifetimes, keys, password policy, header names) and the
+// handle on state that outlives config reloads. That state — store
+// connections, session cache, key ring, mail queue, hashing slots — lives in
+// usage pools keyed by its configuration, so a reload that keeps the same
+// store keeps the same sessions, keys and cache.
+type App struct {
+	// Store is the storage backend (module namespace frontdoor.stores).
+	// Default: bolt, one file in Caddy's data directory.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=frontdoor.stores inline_key=backend"`
+	// Mailer delivers verification and notice mail. Default: log.
+	Mailer *MailerConfig `json:"mailer,omitempty"`
+	// Session lifetimes.
+	Session *SessionConfig `json:"session,omitempty"`
+	// Keys for cookies and identity assertions.
+	Keys *KeysConfig `json:"keys,omitempty"`
+	// Password policy and hashing cost.
+	Password *PasswordConfig `json:"password,omitempty"`
+	// Headers are the default identity header names for every site.
+	Headers *HeaderConfig `json:"headers,omitempty"`
+
+	backend  *backend
+	storeKey string
+	mail     *mailQueue
+	mailKey  string
+	hasher   *identity.Hasher
+	hashKey  string
+	policy   identity.PasswordPolicy
+	codec    *session.Codec
+	csrfKey  []byte
+	headers  headerNames
+	logger   *zap.Logger
+	ctx      caddy.Context
+}
+
+// SessionConfig holds session lifetimes.
+type SessionConfig struct {
+	// Idle ends a session after this long without a request (default 30m).
+	Idle caddy.Duration `json:"idle,omitempty"`
+	// Absolute ends a session this long after sign-in (default 12h).
+	Absolute caddy.Duration `json:"absolute,omitempty"`
+	// Cache bounds how long a session may be served from memory (default
+	// and maximum 2s; a negative value turns the cache off).
+	Cache caddy.Duration `json:"cache,omitempty"`
+}
+
+// KeysConfig holds key material. Keys not given are generated once and
+// kept in the store, so every node and every reload uses the same ones.
+type KeysConfig struct {
+	// CookieHashKey is a base64 HMAC key (≥32 bytes) for the session
+	// cookie; placeholders such as {env.FRONTDOOR_COOKIE_HASH} are expanded.
+	CookieHashKey string `json:"cookie_hash_key,omitempty"`
+	// CookieBlockKey is a base64 AES-256 key (32 bytes).
+	CookieBlockKey string `json:"cookie_block_key,omitempty"`
+	// AssertionRotate is how often a new assertion signing key is made
+	// (default 720h).
+	AssertionRotate caddy.Duration `json:"assertion_rotate,omitempty"`
+}
+
+// PasswordConfig is the password policy and hashing cost.
+type PasswordConfig struct {
+	// MinLength in characters: 15 by default; as low as 8 for operators
+	// who require a second factor.
+	MinLength int `json:"min_length,omitempty"`
+	// MaxLength in characters (default 128, at least 64).
+	MaxLength int `json:"max_length,omitempty"`
+	// Argon2 cost; never below m=19456 KiB, t=2, p=1.
+	Argon2 *identity.Argon2Params `json:"argon2,omitempty"`
+	// Concurrency is how many hashes may run at once (default: CPUs).
+	Concurrency int `json:"concurrency,omitempty"`
+}
+
+const defaultAssertionRotate = 30 * 24 * time.Hour
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "frontdoor", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision sets up the app.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	if a.Session == nil {
+		a.Session = new(SessionConfig)
+	}
+	if a.Keys == nil {
+		a.Keys = new(KeysConfig)
+	}
+	if a.Password == nil {
+		a.Password = new(PasswordConfig)
+	}
+	if a.Mailer == nil {
+		a.Mailer = &MailerConfig{Type: "log"}
+	}
+	if err := a.provisionPolicy(); err != nil {
+		return err
+	}
+	sc := a.sessionConfig()
+	if err := sc.Validate(); err != nil {
+		return err
+	}
+	var err error
+	if a.headers, err = a.Headers.names(presetHeaders["frontdoor"]); err != nil {
+		return err
+	}
+
+	var sb StoreBackend = &BoltBackend{}
+	if a.StoreRaw != nil {
+		mod, err := ctx.LoadModule(a, "StoreRaw")
+		if err != nil {
+			return fmt.Errorf("frontdoor: loading store: %w", err)
+		}
+		var ok bool
+		if sb, ok = mod.(StoreBackend); !ok {
+			return fmt.Errorf("frontdoor: module %T is not a store backend", mod)
+		}
+	} else if p, ok := any(sb).(caddy.Provisioner); ok {
+		if err := p.Provision(ctx); err != nil {
+			return err
+		}
+	}
+	rotate := time.Duration(a.Keys.AssertionRotate)
+	if rotate <= 0 {
+		rotate = defaultAssertionRotate
+	}
+	a.storeKey = "store:" + sb.StoreKey()
+	a.backend, err = loadBackend(ctx, a.storeKey, sb, rotate, a.logger)
+	if err != nil {
+		return err
+	}
+	a.backend.sessions.SetConfig(sc)
+
+	if a.codec, err = a.loadCodec(ctx, sc.Absolute); err != nil {
+		return err
+	}
+	a.csrfKey, err = a.backend.sessions.Store().Secret(ctx, "csrf-key", func() ([]byte, error) {
+		k := make([]byte, 32)
+		_, err := rand.Read(k)
+		return k, err
+	})
+	if err != nil {
+		return fmt.Errorf("frontdoor: csrf key: %w", err)
+	}
+	if a.mail, a.mailKey, err = loadMailQueue(a.Mailer, a.logger); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (a *App) provisionPolicy() error {
+	p := a.Password
+	a.policy = identity.DefaultPasswordPolicy
+	if p.MinLength != 0 {
+		a.policy.MinLength = p.MinLength
+	}
+	if p.MaxLength != 0 {
+		a.policy.MaxLength = p.MaxLength
+	}
+	if err := a.policy.Validate(); err != nil {
+		return fmt.Errorf("frontdoor: password: %w", err)
+	}
+	params := identity.DefaultArgon2
+	if p.Argon2 != nil {
+		params = *p.Argon2
+	}
+	var err error
+	a.hasher, a.hashKey, err = loadHasher(params, p.Concurrency)
+	return err
+}
+
+func (a *App) sessionConfig() session.Config {
+	return session.Config{
+		Idle:     time.Duration(a.Session.Idle),
+		Absolute: time.Duration(a.Session.Absolute),
+		CacheTTL: time.Duration(a.Session.Cache),
+	}.WithDefaults()
+}
+
+// loadCodec builds the cookie codec from configured keys, or from keys
+// generated once and kept in the store.
+func (a *App) loadCodec(ctx context.Context, maxAge time.Duration) (*session.Codec, error) {
+	repl := caddy.NewReplacer()
+	hk, bk := repl.ReplaceAll(a.Keys.CookieHashKey, ""), repl.ReplaceAll(a.Keys.CookieBlockKey, "")
+	if (hk == "") != (bk == "") {
+		return nil, errors.New("frontdoor: keys: set both cookie keys or neither")
+	}
+	var hash, block []byte
+	if hk != "" {
+		var err error
+		if hash, err = base64.StdEncoding.DecodeString(hk); err != nil {
+			return nil, fmt.Errorf("frontdoor: keys: cookie hash key is not base64: %w", err)
+		}
+		if block, err = base64.StdEncoding.DecodeString(bk); err != nil {
+			return nil, fmt.Errorf("frontdoor: keys: cookie block key is not base64: %w", err)
+		}
+	} else {
+		raw, err := a.backend.sessions.Store().Secret(ctx, "cookie-keys", session.GenerateCookieKeys)
+		if err != nil {
+			return nil, fmt.Errorf("frontdoor: cookie keys: %w", err)
+		}
+		if hash, block, err = session.SplitCookieKeys(raw); err != nil {
+			return nil, err
+		}
+	}
+	c, err := session.NewCodec(hash, block, maxAge)
+	if err != nil {
+		return nil, fmt.Errorf("frontdoor: keys: %w", err)
+	}
+	return c, nil
+}
+
+// Start implements caddy.App.
+func (a *App) Start() error { return nil }
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on pooled state; the last holder
+// closes it.
+func (a *App) Cleanup() error {
+	var errs []error
+	if a.storeKey != "" {
+		if _, err := backends.Delete(a.storeKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.mailKey != "" {
+		if _, err := mailQueues.Delete(a.mailKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.hashKey != "" {
+		if _, err := hashers.Delete(a.hashKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,135 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+// Pools of state that outlives a config reload. Each is keyed by the
+// configuration that shapes it; a reload with the same configuration gets
+// the same value, and the last config to let go destroys it.
+var (
+	backends   = caddy.NewUsagePool()
+	mailQueues = caddy.NewUsagePool()
+	hashers    = caddy.NewUsagePool()
+)
+
+// backend is everything built on one opened store: the stores, the session
+// manager with its cache, the assertion key ring and its signature cache,
+// and the housekeeping loop.
+type backend struct {
+	stores     *Stores
+	identity   identity.Store
+	sessions   *session.Manager
+	assertions *session.Assertions
+	healthy    atomic.Bool
+	logger     *zap.Logger
+	stop       chan struct{}
+	done       chan struct{}
+}
+
+func loadBackend(ctx context.Context, key string, sb StoreBackend, rotate time.Duration, logger *zap.Logger) (*backend, error) {
+	v, _, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return openBackend(ctx, sb, rotate, logger)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, ok := v.(*backend)
+	if !ok {
+		return nil, fmt.Errorf("frontdoor: pooled backend has type %T", v)
+	}
+	return b, nil
+}
+
+func openBackend(ctx context.Context, sb StoreBackend, rotate time.Duration, logger *zap.Logger) (*backend, error) {
+	stores, err := sb.OpenStores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := session.NewKeyRing(ctx, stores.Sessions, rotate, session.AssertionTTL+5*time.Minute)
+	if err != nil {
+		stores.Close()
+		return nil, err
+	}
+	b := &backend{
+		stores:     stores,
+		identity:   stores.Identity,
+		sessions:   session.NewManager(stores.Sessions, session.Config{}),
+		assertions: session.NewAssertions(ring),
+		logger:     logger,
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	b.healthy.Store(true)
+	go b.housekeeping()
+	return b, nil
+}
+
+// housekeeping rotates signing keys, sweeps expired records and tracks the
+// store's health.
+func (b *backend) housekeeping() {
+	defer close(b.done)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	sweepEvery, lastSweep := 10*time.Minute, time.Time{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := b.assertions.Ring().MaybeRotate(ctx); err != nil {
+			b.logger.Error("rotating assertion keys", zap.Error(err))
+		}
+		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
+			lastSweep = time.Now()
+			if err := b.stores.Sweep(ctx, lastSweep, b.sessions.Config().Idle); err != nil {
+				b.logger.Error("sweeping expired records", zap.Error(err))
+			}
+		}
+		b.healthy.Store(b.stores.Sessions.Ping(ctx) == nil)
+		cancel()
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Destruct implements caddy.Destructor.
+func (b *backend) Destruct() error {
+	close(b.stop)
+	<-b.done
+	return b.stores.Close()
+}
+
+// hasherValue pools the argon2id hasher, so hashing slots are bounded
+// process-wide, across sites and reloads.
+type hasherValue struct{ *identity.Hasher }
+
+func (hasherValue) Destruct() error { return nil }
+
+func loadHasher(p identity.Argon2Params, concurrency int) (*identity.Hasher, string, error) {
+	key := fmt.Sprintf("argon2id:m=%d,t=%d,p=%d,c=%d", p.MemoryKiB, p.Iterations, p.Parallelism, concurrency)
+	v, _, err := hashers.LoadOrNew(key, func() (caddy.Destructor, error) {
+		h, err := identity.NewHasher(p, concurrency)
+		if err != nil {
+			return nil, fmt.Errorf("frontdoor: password: %w", err)
+		}
+		return hasherValue{h}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	hv, ok := v.(hasherValue)
+	if !ok {
+		return nil, "", fmt.Errorf("frontdoor: pooled hasher has type %T", v)
+	}
+	return hv.Hasher, key, nil
+}

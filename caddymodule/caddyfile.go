@@ -1,0 +1,480 @@
+package caddymodule
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("frontdoor", parseGlobal)
+	httpcaddyfile.RegisterHandlerDirective("frontdoor", parseHandler)
+	// Before basic_auth, as forward_auth sits: after request rewriting
+	// (so the path judged is the path the backend gets) and before any
+	// handler that could read identity headers. No `order` line needed.
+	httpcaddyfile.RegisterDirectiveOrder("frontdoor", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseGlobal parses the global options block:
+//
+//	frontdoor {
+//		store bolt [<path>]
+//		mailer log | dir <path> | smtp <host:port> { from … username … password … tls … timeout … }
+//		from <address>
+//		session { idle <d>; absolute <d>; cache <d> }
+//		keys { cookie <hash-b64> <block-b64>; assertion_rotate <d> }
+//		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n> }
+//		headers frontdoor|oauth2_proxy|authelia [{ user <name> … }]
+//	}
+func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	d.Next() // consume option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch opt := d.Val(); opt {
+		case "store":
+			if !d.NextArg() {
+				return nil, d.Errf("frontdoor: store needs a backend, e.g. store bolt /var/lib/frontdoor/frontdoor.db")
+			}
+			name := d.Val()
+			d.Prev()
+			unm, err := caddyfile.UnmarshalModule(d, "frontdoor.stores."+name)
+			if err != nil {
+				return nil, d.Errf("frontdoor: store %s: %v", name, err)
+			}
+			app.StoreRaw = caddyconfig.JSONModuleObject(unm, "backend", name, nil)
+		case "mailer":
+			m, err := parseMailer(d, app.Mailer)
+			if err != nil {
+				return nil, err
+			}
+			app.Mailer = m
+		case "from":
+			if app.Mailer == nil {
+				app.Mailer = &MailerConfig{}
+			}
+			if !d.AllArgs(&app.Mailer.From) {
+				return nil, d.Errf("frontdoor: from needs one address")
+			}
+		case "session":
+			if app.Session == nil {
+				app.Session = new(SessionConfig)
+			}
+			if err := parseSession(d, app.Session); err != nil {
+				return nil, err
+			}
+		case "keys":
+			if app.Keys == nil {
+				app.Keys = new(KeysConfig)
+			}
+			if err := parseKeys(d, app.Keys); err != nil {
+				return nil, err
+			}
+		case "password":
+			if app.Password == nil {
+				app.Password = new(PasswordConfig)
+			}
+			if err := parsePassword(d, app.Password); err != nil {
+				return nil, err
+			}
+		case "headers":
+			hc, err := parseHeaders(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Headers = hc
+		default:
+			return nil, d.Errf("frontdoor: unknown global option %q", opt)
+		}
+	}
+	return httpcaddyfile.App{Name: "frontdoor", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseMailer(d *caddyfile.Dispenser, prev *MailerConfig) (*MailerConfig, error) {
+	m := &MailerConfig{}
+	if prev != nil {
+		m.From = prev.From
+	}
+	if !d.NextArg() {
+		return nil, d.Errf("frontdoor: mailer needs a type: log, dir <path> or smtp <host:port>")
+	}
+	m.Type = d.Val()
+	switch m.Type {
+	case "log":
+	case "dir":
+		if !d.NextArg() {
+			return nil, d.Errf("frontdoor: mailer dir needs a directory")
+		}
+		m.Dir = d.Val()
+	case "smtp":
+		if !d.NextArg() {
+			return nil, d.Errf("frontdoor: mailer smtp needs host:port")
+		}
+		m.Addr = d.Val()
+	default:
+		return nil, d.Errf("frontdoor: unknown mailer %q (want log, dir or smtp)", m.Type)
+	}
+	if d.NextArg() {
+		return nil, d.Errf("frontdoor: mailer %s: unexpected argument %q", m.Type, d.Val())
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		var dst *string
+		switch key {
+		case "from":
+			dst = &m.From
+		case "username":
+			dst = &m.Username
+		case "password":
+			dst = &m.Password
+		case "tls":
+			dst = &m.TLS
+		case "timeout":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return nil, d.Errf("frontdoor: mailer timeout: %v", err)
+			}
+			m.Timeout = caddy.Duration(dur)
+			continue
+		default:
+			return nil, d.Errf("frontdoor: unknown mailer option %q", key)
+		}
+		if !d.AllArgs(dst) {
+			return nil, d.Errf("frontdoor: mailer %s needs one value", key)
+		}
+	}
+	if m.Type != "smtp" && (m.Username != "" || m.Password != "" || m.TLS != "" || m.Timeout != 0) {
+		return nil, d.Errf("frontdoor: mailer %s takes only from", m.Type)
+	}
+	return m, nil
+}
+
+func parseDurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return d.Errf("frontdoor: %s needs one duration", name)
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return d.Errf("frontdoor: %s: %v", name, err)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func parseIntArg(d *caddyfile.Dispenser, dst *int) error {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return d.Errf("frontdoor: %s needs one number", name)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return d.Errf("frontdoor: %s: %q is not a number", name, v)
+	}
+	*dst = n
+	return nil
+}
+
+func parseSession(d *caddyfile.Dispenser, s *SessionConfig) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "idle":
+			err = parseDurationArg(d, &s.Idle)
+		case "absolute":
+			err = parseDurationArg(d, &s.Absolute)
+		case "cache":
+			if d.NextArg() && d.Val() == "off" {
+				s.Cache = -1
+				continue
+			}
+			d.Prev()
+			err = parseDurationArg(d, &s.Cache)
+		default:
+			err = d.Errf("frontdoor: unknown session option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseKeys(d *caddyfile.Dispenser, k *KeysConfig) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "cookie":
+			if !d.AllArgs(&k.CookieHashKey, &k.CookieBlockKey) {
+				return d.Errf("frontdoor: keys cookie needs <hash-key-base64> <block-key-base64>")
+			}
+		case "assertion_rotate":
+			if err := parseDurationArg(d, &k.AssertionRotate); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("frontdoor: unknown keys option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+func parsePassword(d *caddyfile.Dispenser, p *PasswordConfig) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "min_length":
+			err = parseIntArg(d, &p.MinLength)
+		case "max_length":
+			err = parseIntArg(d, &p.MaxLength)
+		case "concurrency":
+			err = parseIntArg(d, &p.Concurrency)
+		case "argon2":
+			var m, t, par string
+			if !d.AllArgs(&m, &t, &par) {
+				return d.Errf("frontdoor: password argon2 needs <memory-KiB> <iterations> <parallelism>")
+			}
+			mi, e1 := strconv.ParseUint(m, 10, 32)
+			ti, e2 := strconv.ParseUint(t, 10, 32)
+			pi, e3 := strconv.ParseUint(par, 10, 8)
+			if e1 != nil || e2 != nil || e3 != nil {
+				return d.Errf("frontdoor: password argon2: numbers expected")
+			}
+			p.Argon2 = &identity.Argon2Params{MemoryKiB: uint32(mi), Iterations: uint32(ti), Parallelism: uint8(pi)}
+		default:
+			err = d.Errf("frontdoor: unknown password option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
+	hc := &HeaderConfig{}
+	if d.NextArg() {
+		hc.Preset = d.Val()
+		if _, ok := presetHeaders[hc.Preset]; !ok {
+			return nil, d.Errf("frontdoor: headers: unknown preset %q (want frontdoor, oauth2_proxy or authelia)", hc.Preset)
+		}
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var dst *string
+		switch key := d.Val(); key {
+		case "user":
+			dst = &hc.User
+		case "email":
+			dst = &hc.Email
+		case "email_verified":
+			dst = &hc.EmailVerified
+		case "auth_time":
+			dst = &hc.AuthTime
+		case "amr":
+			dst = &hc.AMR
+		case "assertion":
+			dst = &hc.Assertion
+		default:
+			return nil, d.Errf("frontdoor: headers: unknown header %q (want user, email, email_verified, auth_time, amr or assertion)", key)
+		}
+		if !d.AllArgs(dst) || !validHeaderName(*dst) {
+			return nil, d.Errf("frontdoor: headers %s needs one valid header name", d.Val())
+		}
+	}
+	return hc, nil
+}
+
+// parseHandler parses the site directive:
+//
+//	frontdoor {
+//		origin https://shop.example.com
+//		prefix /.frontdoor
+//		public <paths…>
+//		protect <paths…>
+//		require <paths…> { aal aal2; max_age 10m; methods passkey totp }
+//		headers <preset> [{ … }]
+//		allow_redirect_hosts <hosts…>
+//		theme <dir>
+//	}
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	fd := new(Handler)
+	h.Next() // consume directive name
+	line := h.Line()
+	if h.NextArg() {
+		return nil, h.Errf("frontdoor: the directive takes a block, not arguments")
+	}
+	for h.NextBlock(0) {
+		switch key := h.Val(); key {
+		case "origin":
+			if !h.AllArgs(&fd.Origin) {
+				return nil, h.Errf("frontdoor: origin needs one https origin")
+			}
+		case "prefix":
+			if !h.AllArgs(&fd.Prefix) {
+				return nil, h.Errf("frontdoor: prefix needs one path")
+			}
+		case "public", "protect":
+			args := h.RemainingArgs()
+			if len(args) == 0 {
+				return nil, h.Errf("frontdoor: %s needs at least one path", key)
+			}
+			for _, a := range args {
+				if _, err := compilePattern(a); err != nil {
+					return nil, h.Errf("frontdoor: %s: %v", key, err)
+				}
+			}
+			if key == "public" {
+				fd.Public = append(fd.Public, args...)
+			} else {
+				fd.Protect = append(fd.Protect, args...)
+			}
+		case "require":
+			r, err := parseRule(h)
+			if err != nil {
+				return nil, err
+			}
+			fd.Rules = append(fd.Rules, r)
+		case "headers":
+			hc, err := parseHeaders(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			fd.Headers = hc
+		case "allow_redirect_hosts":
+			fd.AllowRedirectHosts = h.RemainingArgs()
+			if len(fd.AllowRedirectHosts) == 0 {
+				return nil, h.Errf("frontdoor: allow_redirect_hosts needs at least one host")
+			}
+		case "theme":
+			if !h.AllArgs(&fd.Theme) {
+				return nil, h.Errf("frontdoor: theme needs one directory")
+			}
+		default:
+			return nil, h.Errf("frontdoor: unknown option %q", key)
+		}
+	}
+	if fd.Origin == "" {
+		origin, err := originFromSite(siteKeys(h))
+		if err != nil {
+			return nil, h.Errf("frontdoor (line %d): %v; set `origin https://…` in the frontdoor block", line, err)
+		}
+		fd.Origin = origin
+	}
+	if err := fd.validateOrigin(); err != nil {
+		return nil, h.Errf("frontdoor (line %d): %v", line, err)
+	}
+	return fd, nil
+}
+
+func parseRule(h httpcaddyfile.Helper) (Rule, error) {
+	var r Rule
+	r.Paths = h.RemainingArgs()
+	if len(r.Paths) == 0 {
+		return r, h.Errf("frontdoor: require needs at least one path")
+	}
+	for _, p := range r.Paths {
+		if _, err := compilePattern(p); err != nil {
+			return r, h.Errf("frontdoor: require: %v", err)
+		}
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		switch key := h.Val(); key {
+		case "aal":
+			if !h.AllArgs(&r.AAL) || (r.AAL != "aal1" && r.AAL != "aal2") {
+				return r, h.Errf("frontdoor: require aal must be aal1 or aal2")
+			}
+		case "max_age":
+			if err := parseDurationArg(h.Dispenser, &r.MaxAge); err != nil {
+				return r, err
+			}
+		case "methods":
+			r.Methods = h.RemainingArgs()
+			if len(r.Methods) == 0 {
+				return r, h.Errf("frontdoor: require methods needs at least one method")
+			}
+		default:
+			return r, h.Errf("frontdoor: unknown require option %q", key)
+		}
+	}
+	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 {
+		return r, h.Errf("frontdoor: require needs aal, max_age or methods")
+	}
+	return r, nil
+}
+
+// siteKeys returns the addresses of the site block being parsed. Caddy's
+// Helper keeps its parent block unexported, so it is read by reflection;
+// reading (never writing) a string field is allowed, and if a Caddy upgrade
+// renames the field the result is empty and the operator is asked to set
+// origin — the golden adapt tests catch that on upgrade.
+func siteKeys(h httpcaddyfile.Helper) []string {
+	keys := reflect.ValueOf(h).FieldByName("parentBlock").FieldByName("Keys")
+	if !keys.IsValid() || keys.Kind() != reflect.Slice {
+		return nil
+	}
+	out := make([]string, 0, keys.Len())
+	for i := range keys.Len() {
+		if t := keys.Index(i).FieldByName("Text"); t.IsValid() && t.Kind() == reflect.String {
+			out = append(out, t.String())
+		}
+	}
+	return out
+}
+
+// originFromSite derives the public origin from the site's first address.
+func originFromSite(keys []string) (string, error) {
+	if len(keys) == 0 {
+		return "", errNoFixedHost
+	}
+	addr, err := httpcaddyfile.ParseAddress(keys[0])
+	if err != nil {
+		return "", err
+	}
+	if addr.Host == "" || strings.ContainsAny(addr.Host, "*{}") {
+		return "", errNoFixedHost
+	}
+	if addr.Scheme == "http" || addr.Port == "80" {
+		return "", errPlainHTTP
+	}
+	o := "https://" + strings.ToLower(addr.Host)
+	if addr.Port != "" && addr.Port != "443" {
+		o += ":" + addr.Port
+	}
+	return o, nil
+}
+
+type adaptError string
+
+func (e adaptError) Error() string { return string(e) }
+
+const (
+	errNoFixedHost = adaptError("the site has no fixed host, so the public origin is unknown")
+	errPlainHTTP   = adaptError("the site is plain http; frontdoor's cookies need https")
+)

@@ -1,0 +1,358 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// JWKSPath is where every site publishes the assertion keys.
+const JWKSPath = "/.well-known/frontdoor/jwks.json"
+
+// Handler is the frontdoor HTTP handler of one site: it strips forged
+// identity headers, serves the sign-up and sign-in pages under its prefix,
+// keeps anonymous visitors out of protected paths, and hands the backend
+// the customer's identity. It holds no state of its own beyond compiled
+// configuration; sessions, keys and caches live in the frontdoor app.
+type Handler struct {
+	// Origin is the site's public origin (https://shop.example.com). Mail
+	// links and the assertion's issuer use it, never the request's Host.
+	Origin string `json:"origin,omitempty"`
+	// Prefix of Frontdoor's own pages (default /.frontdoor).
+	Prefix string `json:"prefix,omitempty"`
+	// Public paths need no session; identity is still passed if present.
+	Public []string `json:"public,omitempty"`
+	// Protect paths need a session. A path in neither list is protected.
+	Protect []string `json:"protect,omitempty"`
+	// Rules demand more of the session on some paths (step-up).
+	Rules []Rule `json:"rules,omitempty"`
+	// Headers override the app's identity header names for this site.
+	Headers *HeaderConfig `json:"headers,omitempty"`
+	// AllowRedirectHosts may appear in rd as https://host/… after sign-in.
+	AllowRedirectHosts []string `json:"allow_redirect_hosts,omitempty"`
+	// Theme is a directory whose templates and style.css replace the
+	// built-in ones of the same name.
+	Theme string `json:"theme,omitempty"`
+
+	app             *App
+	origin          string
+	audience        string
+	public          patterns
+	protect         patterns
+	rules           []compiledRule
+	names           headerNames
+	strip           stripper
+	allowHosts      map[string]bool
+	formActionExtra string
+	pages           *pages
+	logger          *zap.Logger
+}
+
+// Rule is a step-up requirement on some paths.
+type Rule struct {
+	Paths []string `json:"paths"`
+	// AAL is the assurance level required: aal1 or aal2.
+	AAL string `json:"aal,omitempty"`
+	// MaxAge is how recent the sign-in must be.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+	// Methods lists acceptable methods (pwd, otp, hwk, swk, …); any one.
+	Methods []string `json:"methods,omitempty"`
+}
+
+type compiledRule struct {
+	Rule
+	paths patterns
+}
+
+const defaultPrefix = "/.frontdoor"
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.frontdoor", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision compiles the configuration and attaches to the frontdoor app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	appIface, err := ctx.App("frontdoor")
+	if err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	var ok bool
+	if h.app, ok = appIface.(*App); !ok {
+		return fmt.Errorf("frontdoor: app has type %T", appIface)
+	}
+	if h.Prefix == "" {
+		h.Prefix = defaultPrefix
+	}
+	if h.names, err = h.Headers.names(h.app.headers); err != nil {
+		return err
+	}
+	h.strip = newStripper(h.names)
+	if h.public, err = compilePatterns(h.Public); err != nil {
+		return fmt.Errorf("frontdoor: public: %w", err)
+	}
+	if h.protect, err = compilePatterns(h.Protect); err != nil {
+		return fmt.Errorf("frontdoor: protect: %w", err)
+	}
+	for _, r := range h.Rules {
+		ps, err := compilePatterns(r.Paths)
+		if err != nil {
+			return fmt.Errorf("frontdoor: require: %w", err)
+		}
+		h.rules = append(h.rules, compiledRule{Rule: r, paths: ps})
+	}
+	h.allowHosts = make(map[string]bool)
+	for _, host := range h.AllowRedirectHosts {
+		host = strings.ToLower(host)
+		h.allowHosts[host] = true
+		h.formActionExtra += " https://" + host
+	}
+	if h.pages, err = loadPages(h.Theme); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if err := h.validateOrigin(); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(h.Prefix, "/") || strings.HasSuffix(h.Prefix, "/") || strings.ContainsAny(h.Prefix, "*?#") {
+		return fmt.Errorf("frontdoor: prefix %q must start with / and not end with /", h.Prefix)
+	}
+	for _, r := range h.Rules {
+		if r.AAL != "" && r.AAL != "aal1" && r.AAL != "aal2" {
+			return fmt.Errorf("frontdoor: require: aal %q (want aal1 or aal2)", r.AAL)
+		}
+	}
+	return nil
+}
+
+// validateOrigin checks Origin and derives the origin and audience.
+func (h *Handler) validateOrigin() error {
+	u, err := url.Parse(h.Origin)
+	if h.Origin == "" || err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("frontdoor: origin %q must be an https origin such as https://shop.example.com (a site without a fixed host must set it)", h.Origin)
+	}
+	if strings.ContainsAny(u.Hostname(), "*{}") {
+		return fmt.Errorf("frontdoor: origin %q must name one host", h.Origin)
+	}
+	h.origin = u.Scheme + "://" + strings.ToLower(u.Host)
+	h.audience = strings.ToLower(u.Hostname())
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Invariant 1: forged identity headers go first, on every route.
+	h.strip.strip(r.Header)
+
+	p := r.URL.Path
+	if p == h.Prefix || strings.HasPrefix(p, h.Prefix+"/") {
+		return h.serveOwn(w, r)
+	}
+	if p == JWKSPath {
+		return serveJWKS(w, r, h.app)
+	}
+
+	public := h.isPublic(r)
+	s, err := h.currentSession(r)
+	if err != nil {
+		h.logger.Error("session store failed", zap.Error(err))
+		if !public {
+			return h.unavailable(w)
+		}
+		return next.ServeHTTP(w, r) // public: serve, without identity
+	}
+	if s == nil {
+		if public {
+			return next.ServeHTTP(w, r)
+		}
+		return h.deny(w, r)
+	}
+	if !public {
+		if rule, ok := h.unmetRule(r, s); ok {
+			return h.stepUp(w, r, rule)
+		}
+	}
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
+	}
+	if err := h.inject(r, repl, s); err != nil {
+		h.logger.Error("signing identity assertion", zap.Error(err))
+		return h.unavailable(w)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// isPublic reports whether every reading of the path is public and none is
+// explicitly protected (invariant 2: deny by default).
+func (h *Handler) isPublic(r *http.Request) bool {
+	if len(h.public) == 0 {
+		return false
+	}
+	for _, v := range pathViews(r) {
+		if h.protect.match(v) || !h.public.match(v) {
+			return false
+		}
+		for _, rule := range h.rules {
+			if rule.paths.match(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// currentSession returns the request's valid session, nil if there is none
+// (no cookie, a forged or foreign one, expired, revoked), or an error when
+// the store failed.
+func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
+	c, err := r.Cookie(session.CookieName)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	token, err := h.app.codec.Decode(h.origin, c.Value)
+	if err != nil {
+		return nil, nil
+	}
+	s, err := h.app.backend.sessions.Lookup(r.Context(), token)
+	if errors.Is(err, session.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Site != h.origin {
+		return nil, nil
+	}
+	return s, nil
+}
+
+// isNavigation tells a browser page load from an API call.
+func isNavigation(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// deny answers an anonymous request to a protected path.
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request) error {
+	if isNavigation(r) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, h.Prefix+"/login?rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+		return nil
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="`+h.audience+`"`)
+	return writeJSONError(w, http.StatusUnauthorized, "authentication required")
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// unavailable is the fail-closed answer when the store cannot be used.
+func (h *Handler) unavailable(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", "5")
+	return h.message(w, http.StatusServiceUnavailable, "Temporarily unavailable",
+		"We can't confirm who you are right now. Please try again in a few moments.", "", "")
+}
+
+// unmetRule returns the first step-up rule on the path the session does
+// not satisfy.
+func (h *Handler) unmetRule(r *http.Request, s *session.Session) (compiledRule, bool) {
+	views := pathViews(r)
+	now := time.Now()
+	for _, rule := range h.rules {
+		applies := false
+		for _, v := range views {
+			applies = applies || rule.paths.match(v)
+		}
+		if !applies {
+			continue
+		}
+		if rule.AAL == "aal2" && s.ACR != "aal2" {
+			return rule, true
+		}
+		if rule.MaxAge > 0 && now.Sub(s.AuthTime) > time.Duration(rule.MaxAge) {
+			return rule, true
+		}
+		if len(rule.Methods) > 0 && !anyMethod(s.AMR, rule.Methods) {
+			return rule, true
+		}
+	}
+	return compiledRule{}, false
+}
+
+func anyMethod(have, want []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if w == h || (w == "passkey" && (h == "hwk" || h == "swk")) || (w == "totp" && h == "otp") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stepUp answers a request whose session falls short of a rule: API
+// callers get RFC 9470's challenge; a browser signs in again when a fresh
+// sign-in is enough. Stronger methods than a password arrive with MFA.
+func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, rule compiledRule) error {
+	if !isNavigation(r) {
+		ch := `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent sign-in is required"`
+		if rule.AAL != "" {
+			ch += `, acr_values="` + rule.AAL + `"`
+		}
+		if rule.MaxAge > 0 {
+			ch += fmt.Sprintf(`, max_age=%d`, int(time.Duration(rule.MaxAge).Seconds()))
+		}
+		w.Header().Set("WWW-Authenticate", ch)
+		return writeJSONError(w, http.StatusUnauthorized, "insufficient_user_authentication")
+	}
+	if rule.AAL == "aal2" || (len(rule.Methods) > 0 && !anyMethod([]string{"pwd"}, rule.Methods)) {
+		return h.message(w, http.StatusForbidden, "Stronger sign-in required",
+			"This page needs a second factor, which your account does not have yet.", "/", "Back to the home page")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, h.Prefix+"/login?reauth=1&rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+	return nil
+}
+
+func serveJWKS(w http.ResponseWriter, r *http.Request, app *App) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, err := w.Write(app.backend.assertions.Ring().JWKS())
+	return err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

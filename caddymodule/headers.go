@@ -1,0 +1,166 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+// HeaderConfig names the identity headers sent to backends: a preset, with
+// any name overridden.
+type HeaderConfig struct {
+	// Preset is frontdoor (default), oauth2_proxy (X-Forwarded-User style)
+	// or authelia (Remote-User style).
+	Preset string `json:"preset,omitempty"`
+	// Overrides of single names; an empty value keeps the preset's.
+	User          string `json:"user,omitempty"`
+	Email         string `json:"email,omitempty"`
+	EmailVerified string `json:"email_verified,omitempty"`
+	AuthTime      string `json:"auth_time,omitempty"`
+	AMR           string `json:"amr,omitempty"`
+	Assertion     string `json:"assertion,omitempty"`
+}
+
+type headerNames struct {
+	User, Email, EmailVerified, AuthTime, AMR, Assertion string
+}
+
+func (h headerNames) all() []string {
+	return []string{h.User, h.Email, h.EmailVerified, h.AuthTime, h.AMR, h.Assertion}
+}
+
+var presetHeaders = map[string]headerNames{
+	"frontdoor": {
+		User: "X-Frontdoor-User", Email: "X-Frontdoor-Email", EmailVerified: "X-Frontdoor-Email-Verified",
+		AuthTime: "X-Frontdoor-Auth-Time", AMR: "X-Frontdoor-AMR", Assertion: "X-Frontdoor-Assertion",
+	},
+	"oauth2_proxy": {
+		User: "X-Forwarded-User", Email: "X-Forwarded-Email", EmailVerified: "X-Frontdoor-Email-Verified",
+		AuthTime: "X-Frontdoor-Auth-Time", AMR: "X-Frontdoor-AMR", Assertion: "X-Frontdoor-Assertion",
+	},
+	"authelia": {
+		User: "Remote-User", Email: "Remote-Email", EmailVerified: "X-Frontdoor-Email-Verified",
+		AuthTime: "X-Frontdoor-Auth-Time", AMR: "X-Frontdoor-AMR", Assertion: "X-Frontdoor-Assertion",
+	},
+}
+
+// alwaysStripped are identity headers of the well-known proxies. They are
+// removed from every request whatever preset is in use, so a backend that
+// also trusts one of them cannot be fooled by a client sending it.
+var alwaysStripped = []string{
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
+	"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Email",
+	"X-Auth-Request-Preferred-Username", "X-Auth-Request-Groups", "X-Auth-Request-Access-Token",
+	"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups",
+}
+
+// names resolves the config over the given defaults.
+func (c *HeaderConfig) names(def headerNames) (headerNames, error) {
+	n := def
+	if c == nil {
+		c = &HeaderConfig{}
+	}
+	if c.Preset != "" {
+		p, ok := presetHeaders[c.Preset]
+		if !ok {
+			return n, fmt.Errorf("frontdoor: headers: unknown preset %q (want frontdoor, oauth2_proxy or authelia)", c.Preset)
+		}
+		n = p
+	}
+	for _, o := range []struct {
+		dst *string
+		v   string
+	}{{&n.User, c.User}, {&n.Email, c.Email}, {&n.EmailVerified, c.EmailVerified}, {&n.AuthTime, c.AuthTime}, {&n.AMR, c.AMR}, {&n.Assertion, c.Assertion}} {
+		if o.v == "" {
+			continue
+		}
+		if !validHeaderName(o.v) {
+			return n, fmt.Errorf("frontdoor: headers: %q is not a valid header name", o.v)
+		}
+		*o.dst = o.v
+	}
+	for _, p := range []*string{&n.User, &n.Email, &n.EmailVerified, &n.AuthTime, &n.AMR, &n.Assertion} {
+		*p = http.CanonicalHeaderKey(*p)
+	}
+	return n, nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// stripper removes forged identity headers.
+type stripper struct {
+	exact map[string]struct{}
+}
+
+func newStripper(n headerNames) stripper {
+	s := stripper{exact: make(map[string]struct{})}
+	for _, h := range append(n.all(), alwaysStripped...) {
+		s.exact[http.CanonicalHeaderKey(h)] = struct{}{}
+	}
+	return s
+}
+
+// strip deletes every configured identity header and every X-Frontdoor-*
+// header. Go canonicalises incoming header names, but a map is walked so
+// that no spelling slips through.
+func (s stripper) strip(h http.Header) {
+	for k := range h {
+		if _, ok := s.exact[k]; ok || hasPrefixFold(k, "X-Frontdoor-") {
+			delete(h, k)
+			continue
+		}
+		if ck := http.CanonicalHeaderKey(k); ck != k {
+			if _, ok := s.exact[ck]; ok {
+				delete(h, k)
+			}
+		}
+	}
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// inject sets the identity headers and placeholders for a valid session.
+func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Session) error {
+	n := h.names
+	assertion, err := h.app.backend.assertions.For(s, h.origin, h.audience)
+	if err != nil {
+		return err
+	}
+	verified := strconv.FormatBool(s.EmailVerified)
+	authTime := strconv.FormatInt(s.AuthTime.Unix(), 10)
+	amr := strings.Join(s.AMR, " ")
+	r.Header[n.User] = []string{s.UserID}
+	r.Header[n.Email] = []string{s.Email}
+	r.Header[n.EmailVerified] = []string{verified}
+	r.Header[n.AuthTime] = []string{authTime}
+	r.Header[n.AMR] = []string{amr}
+	r.Header[n.Assertion] = []string{assertion}
+
+	repl.Set("http.auth.user.id", s.UserID)
+	repl.Set("http.frontdoor.user", s.UserID)
+	repl.Set("http.frontdoor.email", s.Email)
+	repl.Set("http.frontdoor.email_verified", verified)
+	repl.Set("http.frontdoor.auth_time", s.AuthTime.UTC().Format(time.RFC3339))
+	repl.Set("http.frontdoor.amr", amr)
+	repl.Set("http.frontdoor.acr", s.ACR)
+	repl.Set("http.frontdoor.sid", session.SID(s))
+	return nil
+}

@@ -1,0 +1,136 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
+	d := &pageData{Title: "Sign in", CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts)}
+	if r.URL.Query().Get("reauth") != "" {
+		d.Message = "Please sign in again to continue."
+	}
+	return h.render(w, http.StatusOK, "login", d)
+}
+
+// login checks the password and starts a new session. Unknown addresses
+// cost the same argon2id verification and get the same answer as a wrong
+// password.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
+	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
+	rawEmail, password := r.PostForm.Get("email"), r.PostForm.Get("password")
+	d := &pageData{Title: "Sign in", RD: rd, Email: truncate(rawEmail, 254), Errors: map[string]string{}}
+	email, err := identity.NormalizeEmail(rawEmail)
+	if err != nil {
+		d.Errors["email"] = "Enter an email address like name@example.com."
+	}
+	if password == "" {
+		d.Errors["password"] = "Enter your password."
+	} else if len(password) > 4*h.app.policy.MaxLength {
+		d.Errors["password"] = "That password is longer than any we accept."
+	}
+	if len(d.Errors) > 0 {
+		d.Error = "Please correct the fields marked below."
+		d.CSRF = h.csrfFor(w, r)
+		return h.render(w, http.StatusBadRequest, "login", d)
+	}
+
+	ctx := r.Context()
+	c, err := h.app.backend.identity.CustomerByEmail(ctx, email)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		h.logger.Error("identity store failed", zap.Error(err))
+		return h.unavailable(w)
+	}
+	stored := ""
+	if c != nil {
+		stored = c.PasswordHash
+	}
+	rehash, err := h.app.hasher.Verify(ctx, stored, password)
+	if err != nil {
+		if !errors.Is(err, identity.ErrPasswordMismatch) {
+			h.logger.Error("verifying password", zap.Error(err))
+			return h.unavailable(w)
+		}
+		d.Error = "The email address or password is incorrect."
+		d.CSRF = h.csrfFor(w, r)
+		return h.render(w, http.StatusUnauthorized, "login", d)
+	}
+	if !c.EmailVerified {
+		if err := h.sendVerification(ctx, c); err != nil {
+			h.logger.Error("resending verification", zap.Error(err))
+			return h.unavailable(w)
+		}
+		return h.message(w, http.StatusForbidden, "Confirm your email first",
+			"We sent a new confirmation link to your address. Follow it, then sign in.", "", "")
+	}
+
+	var newHash string
+	if rehash {
+		if newHash, err = h.app.hasher.Hash(ctx, password); err != nil {
+			return h.unavailable(w)
+		}
+	}
+	now := time.Now().UTC()
+	c, err = h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
+		c.LastLoginAt = now
+		if newHash != "" {
+			c.PasswordHash = newHash
+		}
+		return nil
+	})
+	if err != nil {
+		h.logger.Error("recording sign-in", zap.Error(err))
+		return h.unavailable(w)
+	}
+	if err := h.startSession(w, r, c, []string{"pwd"}, "aal1"); err != nil {
+		h.logger.Error("starting session", zap.Error(err))
+		return h.unavailable(w)
+	}
+	http.Redirect(w, r, rd, http.StatusSeeOther)
+	return nil
+}
+
+// startSession ends whatever session the browser had (so a session planted
+// before sign-in is worthless) and starts a new one with a new id.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, c *identity.Customer, amr []string, acr string) error {
+	ctx := r.Context()
+	if ck, err := r.Cookie(session.CookieName); err == nil {
+		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
+			if err := h.app.backend.sessions.Revoke(ctx, session.KeyOf(token)); err != nil {
+				return err
+			}
+		}
+	}
+	token, _, err := h.app.backend.sessions.Create(ctx, session.New{
+		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: h.origin,
+		AMR: amr, ACR: acr, UserAgent: truncate(r.UserAgent(), 256), IP: clientIP(r),
+	})
+	if err != nil {
+		return err
+	}
+	return h.setSessionCookie(w, token)
+}
+
+func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
+	return h.render(w, http.StatusOK, "logout", &pageData{Title: "Sign out", CSRF: h.csrfFor(w, r)})
+}
+
+// logout ends the session server-side and clears the cookie.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
+	if ck, err := r.Cookie(session.CookieName); err == nil {
+		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
+			if err := h.app.backend.sessions.Revoke(r.Context(), session.KeyOf(token)); err != nil {
+				h.logger.Error("revoking session", zap.Error(err))
+				return h.unavailable(w)
+			}
+		}
+	}
+	clearSessionCookie(w)
+	return h.message(w, http.StatusOK, "Signed out", "You are signed out.", h.Prefix+"/login", "Sign in again")
+}

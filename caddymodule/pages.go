@@ -1,0 +1,157 @@
+package caddymodule
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+//go:embed templates/*.html static/*
+var builtinAssets embed.FS
+
+// pageNames are the templates a theme may override, one file each, plus
+// layout.html that wraps them all.
+var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "account", "message"}
+
+// pages is the compiled template set of one handler.
+type pages struct {
+	tmpl map[string]*template.Template
+	css  []byte
+	// cssHash names the stylesheet so browsers can cache it forever.
+	cssHash string
+}
+
+// loadPages compiles the built-in templates, with any file of the same name
+// in themeDir taking precedence.
+func loadPages(themeDir string) (*pages, error) {
+	read := func(name string) ([]byte, error) {
+		if themeDir != "" {
+			b, err := os.ReadFile(filepath.Join(themeDir, name))
+			if err == nil {
+				return b, nil
+			}
+			if !os.IsNotExist(err) {
+				return nil, err
+			}
+		}
+		if name == "style.css" {
+			return fs.ReadFile(builtinAssets, "static/style.css")
+		}
+		return fs.ReadFile(builtinAssets, "templates/"+name)
+	}
+	layout, err := read("layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("theme: layout.html: %w", err)
+	}
+	p := &pages{tmpl: make(map[string]*template.Template)}
+	for _, name := range pageNames {
+		body, err := read(name + ".html")
+		if err != nil {
+			return nil, fmt.Errorf("theme: %s.html: %w", name, err)
+		}
+		t, err := template.New("layout").Funcs(templateFuncs).Parse(string(layout))
+		if err != nil {
+			return nil, fmt.Errorf("theme: layout.html: %w", err)
+		}
+		if _, err := t.New("content").Parse(string(body)); err != nil {
+			return nil, fmt.Errorf("theme: %s.html: %w", name, err)
+		}
+		p.tmpl[name] = t
+	}
+	if p.css, err = read("style.css"); err != nil {
+		return nil, fmt.Errorf("theme: style.css: %w", err)
+	}
+	p.cssHash = shortHash(p.css)
+	return p, nil
+}
+
+var templateFuncs = template.FuncMap{
+	"fmtTime": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006 15:04 UTC")
+	},
+}
+
+// pageData is what every template sees.
+type pageData struct {
+	Title    string
+	Prefix   string
+	CSS      string
+	CSRF     string
+	RD       string
+	Email    string
+	Errors   map[string]string
+	Error    string
+	Message  string
+	Link     string
+	LinkText string
+	MinLen   int
+	MaxLen   int
+	Account  *accountView
+}
+
+// securityHeaders are sent with every page Frontdoor renders.
+func securityHeaders(h http.Header, formAction string) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'"+formAction+
+		"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Tokens travel in URLs (verification links): never leak them in a
+	// Referer.
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// render writes a page with its status. Rendering into a buffer first means
+// a template error becomes a clean 500, not half a page.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, d *pageData) error {
+	t, ok := h.pages.tmpl[name]
+	if !ok {
+		return fmt.Errorf("frontdoor: no template %q", name)
+	}
+	d.Prefix = h.Prefix
+	d.CSS = h.Prefix + "/static/style-" + h.pages.cssHash + ".css"
+	d.MinLen, d.MaxLen = h.app.policy.MinLength, h.app.policy.MaxLength
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		h.logger.Error("rendering page", zap.String("page", name), zap.Error(err))
+		return fmt.Errorf("frontdoor: render %s: %w", name, err)
+	}
+	securityHeaders(w.Header(), h.formActionExtra)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// message renders the generic message page; a status of 400 or more shows
+// the text as an error.
+func (h *Handler) message(w http.ResponseWriter, status int, title, msg, link, linkText string) error {
+	d := &pageData{Title: title, Link: link, LinkText: linkText}
+	if status >= 400 {
+		d.Error = msg
+	} else {
+		d.Message = msg
+	}
+	return h.render(w, status, "message", d)
+}
+
+func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	http.ServeContent(w, r, "style.css", time.Time{}, bytes.NewReader(h.pages.css))
+	return nil
+}

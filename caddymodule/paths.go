@@ -1,0 +1,128 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// pathPattern is one entry of public, protect or require: an exact path
+// ("/health"), a prefix ("/static/*", which also matches "/static"), or a
+// suffix ("*.css"). Matching is case-insensitive, because many backends are.
+type pathPattern struct {
+	raw    string
+	exact  string
+	prefix string
+	suffix string
+}
+
+func compilePattern(p string) (pathPattern, error) {
+	if p == "" || (p[0] != '/' && p[0] != '*') {
+		return pathPattern{}, fmt.Errorf("path %q must start with / or *", p)
+	}
+	if strings.Count(p, "*") > 1 || (strings.Contains(p, "*") && !strings.HasPrefix(p, "*") && !strings.HasSuffix(p, "*")) {
+		return pathPattern{}, fmt.Errorf("path %q: * may only stand at the start or the end", p)
+	}
+	lp := strings.ToLower(p)
+	switch {
+	case p == "*":
+		return pathPattern{raw: p, prefix: "/"}, nil
+	case strings.HasSuffix(lp, "/*"):
+		return pathPattern{raw: p, prefix: lp[:len(lp)-1]}, nil
+	case strings.HasSuffix(lp, "*"):
+		return pathPattern{raw: p, prefix: lp[:len(lp)-1]}, nil
+	case strings.HasPrefix(lp, "*"):
+		return pathPattern{raw: p, suffix: lp[1:]}, nil
+	}
+	return pathPattern{raw: p, exact: lp}, nil
+}
+
+// match reports whether the canonical, lower-cased path p matches.
+func (pp pathPattern) match(p string) bool {
+	switch {
+	case pp.exact != "":
+		return p == pp.exact
+	case pp.suffix != "":
+		return strings.HasSuffix(p, pp.suffix)
+	}
+	// "/static/*" matches "/static" too.
+	return strings.HasPrefix(p, pp.prefix) || p+"/" == pp.prefix
+}
+
+type patterns []pathPattern
+
+func (ps patterns) match(p string) bool {
+	for _, pp := range ps {
+		if pp.match(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func compilePatterns(list []string) (patterns, error) {
+	out := make(patterns, 0, len(list))
+	for _, p := range list {
+		pp, err := compilePattern(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pp)
+	}
+	return out, nil
+}
+
+// canonicalPath is the path a lenient backend might serve for p: lower-case,
+// backslashes as slashes, matrix parameters (";jsessionid=…", "..;") and
+// trailing dots and spaces of each segment dropped, dot segments resolved,
+// repeated slashes merged.
+func canonicalPath(p string) string {
+	p = strings.ToLower(strings.ReplaceAll(p, "\\", "/"))
+	segs := strings.Split(p, "/")
+	out := make([]string, 0, len(segs))
+	for _, s := range segs {
+		if i := strings.IndexByte(s, ';'); i >= 0 {
+			s = s[:i]
+		}
+		if s != "." && s != ".." {
+			s = strings.TrimRight(s, ". ")
+		}
+		switch s {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	c := "/" + strings.Join(out, "/")
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// pathViews returns every way the request path may be read: as Caddy
+// decoded it, and with encoded slashes kept as part of a segment (what a
+// backend that routes on the raw path sees). A path counts as public only
+// if every view is public, so no encoding trick turns a protected path into
+// a public one.
+func pathViews(r *http.Request) []string {
+	views := []string{canonicalPath(r.URL.Path)}
+	if raw := r.URL.EscapedPath(); raw != r.URL.Path {
+		// Decode everything except the separators, so "%2f" stays inside
+		// its segment.
+		kept := strings.NewReplacer("%2f", "%252f", "%2F", "%252F", "%5c", "%255c", "%5C", "%255C").Replace(raw)
+		if dec, err := url.PathUnescape(kept); err == nil {
+			views = append(views, canonicalPath(dec))
+		} else {
+			// Undecodable: treat as its own path, which matches nothing
+			// public.
+			views = append(views, "\x00"+raw)
+		}
+	}
+	return views
+}
