@@ -47,10 +47,9 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.Errf("frontdoor: store needs a backend, e.g. store bolt /var/lib/frontdoor/frontdoor.db")
 			}
 			name := d.Val()
-			d.Prev()
 			unm, err := caddyfile.UnmarshalModule(d, "frontdoor.stores."+name)
 			if err != nil {
-				return nil, d.Errf("frontdoor: store %s: %v", name, err)
+				return nil, err
 			}
 			app.StoreRaw = caddyconfig.JSONModuleObject(unm, "backend", name, nil)
 		case "mailer":
@@ -326,7 +325,6 @@ func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
 	h.Next() // consume directive name
-	line := h.Line()
 	if h.NextArg() {
 		return nil, h.Errf("frontdoor: the directive takes a block, not arguments")
 	}
@@ -383,12 +381,12 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	if fd.Origin == "" {
 		origin, err := originFromSite(siteKeys(h))
 		if err != nil {
-			return nil, h.Errf("frontdoor (line %d): %v; set `origin https://…` in the frontdoor block", line, err)
+			return nil, h.Errf("frontdoor: %v; set `origin https://…` in the frontdoor block", err)
 		}
 		fd.Origin = origin
 	}
 	if err := fd.validateOrigin(); err != nil {
-		return nil, h.Errf("frontdoor (line %d): %v", line, err)
+		return nil, h.Errf("frontdoor: %v", err)
 	}
 	return fd, nil
 }

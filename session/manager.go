@@ -72,8 +72,7 @@ func (c Config) touchEvery() time.Duration {
 type Manager struct {
 	store Store
 	cfg   atomic.Pointer[Config]
-	// Now is the clock; tests replace it.
-	Now func() time.Time
+	clock atomic.Pointer[func() time.Time]
 
 	mu      sync.RWMutex
 	cache   map[string]cacheEntry
@@ -87,10 +86,18 @@ type cacheEntry struct {
 
 // NewManager returns a Manager over store.
 func NewManager(store Store, cfg Config) *Manager {
-	m := &Manager{store: store, Now: time.Now, cache: make(map[string]cacheEntry)}
+	m := &Manager{store: store, cache: make(map[string]cacheEntry)}
 	m.SetConfig(cfg)
+	m.SetClock(time.Now)
 	return m
 }
+
+// SetClock replaces the clock (tests move time forward); safe while
+// requests are being served.
+func (m *Manager) SetClock(now func() time.Time) { m.clock.Store(&now) }
+
+// Now returns the manager's current time.
+func (m *Manager) Now() time.Time { return (*m.clock.Load())() }
 
 // SetConfig replaces the lifetimes; existing sessions are judged by the new
 // values from the next lookup on.

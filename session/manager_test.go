@@ -18,7 +18,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 func newManager(t *testing.T, cfg session.Config) (*session.Manager, *clock) {
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	m := session.NewManager(newBolt(t), cfg)
-	m.Now = c.now
+	m.SetClock(c.now)
 	return m, c
 }
 

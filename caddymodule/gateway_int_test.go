@@ -1,0 +1,404 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// gateway is a real Caddy instance, started from a Caddyfile as an
+// operator would, serving real HTTPS on loopback, with a backend that
+// records what it receives.
+type gateway struct {
+	t       *testing.T
+	port    int
+	admin   string
+	dir     string
+	mailDir string
+	logFile string
+	roots   *x509.CertPool
+	backend *recorder
+}
+
+// recorder is the backend: it answers every request with the headers it
+// received as JSON and keeps the last request for assertions.
+type recorder struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	last http.Header
+	hits int
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.last = r.Header.Clone()
+		rec.hits++
+		rec.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"backend": true, "path": r.URL.RequestURI(), "headers": r.Header})
+	}))
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+func (rec *recorder) lastHeaders() http.Header {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.last
+}
+
+func (rec *recorder) count() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.hits
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// gatewayOpts shape the Caddyfile.
+type gatewayOpts struct {
+	global string // extra lines in the global frontdoor block
+	site   string // extra lines in the site's frontdoor block
+	store  string // store line; default bolt in the test dir
+	extra  string // extra site blocks; {port} and {backend} are replaced
+}
+
+const testCaddyfile = `{
+	admin {admin}
+	storage file_system {dir}/caddy
+	skip_install_trust
+	local_certs
+	http_port {httpport}
+	https_port {port}
+	log {
+		output file {log}
+		level DEBUG
+	}
+	frontdoor {
+		{store}
+		mailer dir {mail}
+		{global}
+	}
+}
+
+https://shop.test:{port} {
+	tls internal
+	frontdoor {
+		public / /pub/* /static/*
+		protect /app/*
+		{site}
+	}
+	reverse_proxy {backend}
+}
+{extra}
+`
+
+func (g *gateway) caddyfile(o gatewayOpts) string {
+	if o.store == "" {
+		o.store = "store bolt " + filepath.Join(g.dir, "frontdoor.db")
+	}
+	tmpl := strings.Replace(testCaddyfile, "{extra}", o.extra, 1)
+	return strings.NewReplacer(
+		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePort(g.t)), "{port}", fmt.Sprint(g.port),
+		"{log}", g.logFile, "{store}", o.store, "{mail}", g.mailDir, "{global}", o.global, "{site}", o.site,
+		"{backend}", g.backend.srv.Listener.Addr().String(),
+	).Replace(tmpl)
+}
+
+func startGateway(t *testing.T, o gatewayOpts) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	g := &gateway{
+		t: t, port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: dir,
+		mailDir: filepath.Join(dir, "mail"), logFile: filepath.Join(dir, "caddy.log"), backend: newRecorder(t),
+	}
+	g.load(o)
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping caddy: %v", err)
+		}
+	})
+	return g
+}
+
+// load adapts and loads a Caddyfile, as `frontdoor run` and `frontdoor
+// reload` do, then waits until the site answers.
+func (g *gateway) load(o gatewayOpts) {
+	g.t.Helper()
+	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.caddyfile(o)), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		g.t.Fatalf("adapt: %v (warnings %v)", err, warn)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		g.t.Fatalf("load: %v", err)
+	}
+	g.waitReady()
+}
+
+func (g *gateway) waitReady() {
+	g.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if g.roots == nil {
+			if pem, err := os.ReadFile(filepath.Join(g.dir, "caddy", "pki", "authorities", "local", "root.crt")); err == nil {
+				pool := x509.NewCertPool()
+				if pool.AppendCertsFromPEM(pem) {
+					g.roots = pool
+				}
+			}
+		}
+		if g.roots != nil {
+			resp, err := g.newClient().Get(g.url("/pub/ready"))
+			if err == nil {
+				resp.Body.Close()
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.t.Fatal("gateway did not become ready")
+}
+
+func (g *gateway) url(p string) string { return fmt.Sprintf("https://shop.test:%d%s", g.port, p) }
+
+// newClient is a browser: a cookie jar, no automatic redirects, every host
+// resolved to loopback, trusting only the gateway's own CA.
+func (g *gateway) newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Jar:     jar,
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: g.roots},
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				_, port, _ := net.SplitHostPort(addr)
+				return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (g *gateway) do(c *http.Client, method, path string, form url.Values, hdr map[string]string) response {
+	g.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	target := path
+	if strings.HasPrefix(path, "/") {
+		target = g.url(path)
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		g.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func (g *gateway) get(c *http.Client, path string, hdr map[string]string) response {
+	return g.do(c, http.MethodGet, path, nil, hdr)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// csrf loads a form page and returns its CSRF token.
+func (g *gateway) csrf(c *http.Client, page string) string {
+	g.t.Helper()
+	r := g.get(c, page, nil)
+	m := csrfRE.FindStringSubmatch(r.body)
+	if m == nil {
+		g.t.Fatalf("no csrf token on %s (status %d)", page, r.status)
+	}
+	return m[1]
+}
+
+// post submits a form the way a browser does: token from the page first.
+func (g *gateway) post(c *http.Client, page string, form url.Values) response {
+	g.t.Helper()
+	return g.postVia(c, page, page, form)
+}
+
+// postVia submits to action a form found on page.
+func (g *gateway) postVia(c *http.Client, page, action string, form url.Values) response {
+	g.t.Helper()
+	form.Set("csrf_token", g.csrf(c, page))
+	return g.do(c, http.MethodPost, action, form, nil)
+}
+
+// mailLink waits for a mail to `to` whose body holds a link containing
+// `needle` and returns the link; the message is removed so the next call
+// finds the next one.
+func (g *gateway) mailLink(to, needle string) string {
+	g.t.Helper()
+	re := regexp.MustCompile(`https://[^\s"<>]*` + regexp.QuoteMeta(needle) + `[^\s"<>]*`)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(filepath.Join(g.mailDir, "*.eml"))
+		sort.Strings(files)
+		for _, f := range files {
+			text, rcpt := readMail(g.t, f)
+			if !strings.EqualFold(rcpt, to) {
+				continue
+			}
+			if l := re.FindString(text); l != "" {
+				os.Remove(f)
+				return l
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.t.Fatalf("no mail to %s with %q", to, needle)
+	return ""
+}
+
+// readMail returns the decoded text part and the recipient of an .eml.
+func readMail(t *testing.T, path string) (string, string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", ""
+	}
+	defer f.Close()
+	msg, err := mail.ReadMessage(f)
+	if err != nil {
+		return "", ""
+	}
+	to, _ := mail.ParseAddress(msg.Header.Get("To"))
+	rcpt := ""
+	if to != nil {
+		rcpt = to.Address
+	}
+	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if !strings.HasPrefix(mt, "multipart/") {
+		b, _ := io.ReadAll(msg.Body)
+		return string(b), rcpt
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return "", rcpt
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
+			b, _ := io.ReadAll(p) // multipart.Part decodes quoted-printable
+			return string(b), rcpt
+		}
+	}
+}
+
+const testPassword = "correct horse battery staple"
+
+// signUp registers, verifies and signs in a new customer; it returns the
+// signed-in browser.
+func (g *gateway) signUp(email string) *http.Client {
+	g.t.Helper()
+	c := g.newClient()
+	r := g.post(c, "/.frontdoor/register", url.Values{"email": {email}, "password": {testPassword}})
+	if r.status != http.StatusOK || !strings.Contains(r.body, "Check your email") {
+		g.t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	link := g.mailLink(email, "/.frontdoor/verify?token=")
+	if r := g.get(c, link, nil); r.status != http.StatusOK {
+		g.t.Fatalf("verify: %d %s", r.status, r.body)
+	}
+	g.login(c, email, testPassword, "/app/home")
+	return c
+}
+
+func (g *gateway) login(c *http.Client, email, password, rd string) response {
+	g.t.Helper()
+	r := g.post(c, "/.frontdoor/login", url.Values{"email": {email}, "password": {password}, "rd": {rd}})
+	if r.status != http.StatusSeeOther {
+		g.t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	return r
+}
+
+// sessionCookie returns the browser's session cookie value.
+func (g *gateway) sessionCookie(c *http.Client) string {
+	u, _ := url.Parse(g.url("/"))
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "__Host-frontdoor" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// withCookie is a fresh browser holding only the given session cookie.
+func (g *gateway) withCookie(value string) *http.Client {
+	c := g.newClient()
+	u, _ := url.Parse(g.url("/"))
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-frontdoor", Value: value, Path: "/", Secure: true}})
+	return c
+}
+
+// backendOf returns the pooled backend of the running config.
+func backendOf(t *testing.T) *backend {
+	t.Helper()
+	var b *backend
+	backends.Range(func(_, v any) bool {
+		b, _ = v.(*backend)
+		return b == nil
+	})
+	if b == nil {
+		t.Fatal("no backend in the pool")
+	}
+	return b
+}
+
+var navigate = map[string]string{"Accept": "text/html,application/xhtml+xml"}
