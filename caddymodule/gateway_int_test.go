@@ -94,6 +94,8 @@ type gatewayOpts struct {
 	site   string // extra lines in the site's frontdoor block
 	store  string // store line; default bolt in the test dir
 	extra  string // extra site blocks; {port} and {backend} are replaced
+	logs   string // lines in the global log block; default "level DEBUG"
+	access string // a site access log block (empty: no access log)
 }
 
 const testCaddyfile = `{
@@ -105,7 +107,7 @@ const testCaddyfile = `{
 	https_port {port}
 	log {
 		output file {log}
-		level DEBUG
+		{logs}
 	}
 	frontdoor {
 		{store}
@@ -121,6 +123,7 @@ https://shop.test:{port} {
 		protect /app/*
 		{site}
 	}
+	{access}
 	reverse_proxy {backend}
 }
 {extra}
@@ -130,10 +133,14 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 	if o.store == "" {
 		o.store = "store bolt " + filepath.Join(g.dir, "frontdoor.db")
 	}
-	tmpl := strings.Replace(testCaddyfile, "{extra}", o.extra, 1)
+	if o.logs == "" {
+		o.logs = "level DEBUG"
+	}
+	// Fragments first, so placeholders inside them are replaced too.
+	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{store}", o.store, "{global}", o.global, "{site}", o.site).Replace(testCaddyfile)
 	return strings.NewReplacer(
 		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePort(g.t)), "{port}", fmt.Sprint(g.port),
-		"{log}", g.logFile, "{store}", o.store, "{mail}", g.mailDir, "{global}", o.global, "{site}", o.site,
+		"{log}", g.logFile, "{mail}", g.mailDir,
 		"{backend}", g.backend.srv.Listener.Addr().String(),
 	).Replace(tmpl)
 }
@@ -402,3 +409,17 @@ func backendOf(t *testing.T) *backend {
 }
 
 var navigate = map[string]string{"Accept": "text/html,application/xhtml+xml"}
+
+// waitStatus polls until f returns want (at most 5 s).
+func waitStatus(t *testing.T, f func() int, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	got := 0
+	for time.Now().Before(deadline) {
+		if got = f(); got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("status %d, want %d", got, want)
+}
