@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -43,10 +44,16 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 	for d.NextBlock(0) {
 		switch opt := d.Val(); opt {
 		case "store":
+			if app.StoreRaw != nil {
+				return nil, d.Errf("frontdoor: store is set twice")
+			}
 			if !d.NextArg() {
 				return nil, d.Errf("frontdoor: store needs a backend, e.g. store bolt /var/lib/frontdoor/frontdoor.db")
 			}
 			name := d.Val()
+			if _, err := caddy.GetModule("frontdoor.stores." + name); err != nil {
+				return nil, d.Errf("frontdoor: unknown store %q (this build has: %s)", name, storeNames())
+			}
 			unm, err := caddyfile.UnmarshalModule(d, "frontdoor.stores."+name)
 			if err != nil {
 				return nil, err
@@ -169,8 +176,8 @@ func parseDurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 		return d.Errf("frontdoor: %s needs one duration", name)
 	}
 	dur, err := caddy.ParseDuration(v)
-	if err != nil {
-		return d.Errf("frontdoor: %s: %v", name, err)
+	if err != nil || dur < 0 {
+		return d.Errf("frontdoor: %s: %q is not a duration (e.g. 30m, 12h)", name, v)
 	}
 	*dst = caddy.Duration(dur)
 	return nil
@@ -202,11 +209,16 @@ func parseSession(d *caddyfile.Dispenser, s *SessionConfig) error {
 		case "absolute":
 			err = parseDurationArg(d, &s.Absolute)
 		case "cache":
-			if d.NextArg() && d.Val() == "off" {
-				s.Cache = -1
-				continue
+			if d.NextArg() {
+				if d.Val() == "off" {
+					if d.NextArg() {
+						return d.Errf("frontdoor: session cache off takes no value")
+					}
+					s.Cache = -1
+					continue
+				}
+				d.Prev() // back to "cache", which parseDurationArg names
 			}
-			d.Prev()
 			err = parseDurationArg(d, &s.Cache)
 		default:
 			err = d.Errf("frontdoor: unknown session option %q", d.Val())
@@ -287,7 +299,7 @@ func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var dst *string
-		switch key := d.Val(); key {
+		switch d.Val() {
 		case "user":
 			dst = &hc.User
 		case "email":
@@ -301,10 +313,11 @@ func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
 		case "assertion":
 			dst = &hc.Assertion
 		default:
-			return nil, d.Errf("frontdoor: headers: unknown header %q (want user, email, email_verified, auth_time, amr or assertion)", key)
+			return nil, d.Errf("frontdoor: headers: unknown header %q (want user, email, email_verified, auth_time, amr or assertion)", d.Val())
 		}
+		key := d.Val()
 		if !d.AllArgs(dst) || !validHeaderName(*dst) {
-			return nil, d.Errf("frontdoor: headers %s needs one valid header name", d.Val())
+			return nil, d.Errf("frontdoor: headers %s needs one valid header name", key)
 		}
 	}
 	return hc, nil
@@ -334,9 +347,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if !h.AllArgs(&fd.Origin) {
 				return nil, h.Errf("frontdoor: origin needs one https origin")
 			}
+			if err := fd.validateOrigin(); err != nil {
+				return nil, h.WrapErr(err)
+			}
 		case "prefix":
 			if !h.AllArgs(&fd.Prefix) {
 				return nil, h.Errf("frontdoor: prefix needs one path")
+			}
+			if err := validPrefix(fd.Prefix); err != nil {
+				return nil, h.WrapErr(err)
 			}
 		case "public", "protect":
 			args := h.RemainingArgs()
@@ -379,14 +398,18 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		}
 	}
 	if fd.Origin == "" {
+		// Report at the directive's line: after a block the cursor sits
+		// on its closing brace.
+		h.Reset()
+		h.Next()
 		origin, err := originFromSite(siteKeys(h))
 		if err != nil {
 			return nil, h.Errf("frontdoor: %v; set `origin https://…` in the frontdoor block", err)
 		}
 		fd.Origin = origin
-	}
-	if err := fd.validateOrigin(); err != nil {
-		return nil, h.Errf("frontdoor: %v", err)
+		if err := fd.validateOrigin(); err != nil {
+			return nil, h.WrapErr(err)
+		}
 	}
 	return fd, nil
 }
@@ -416,6 +439,11 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 			r.Methods = h.RemainingArgs()
 			if len(r.Methods) == 0 {
 				return r, h.Errf("frontdoor: require methods needs at least one method")
+			}
+			for _, m := range r.Methods {
+				if !knownMethods[m] {
+					return r, h.Errf("frontdoor: require methods: unknown method %q (want %s)", m, strings.Join(methodNames(), ", "))
+				}
 			}
 		default:
 			return r, h.Errf("frontdoor: unknown require option %q", key)
@@ -461,11 +489,14 @@ func originFromSite(keys []string) (string, error) {
 	if addr.Scheme == "http" || addr.Port == "80" {
 		return "", errPlainHTTP
 	}
-	o := "https://" + strings.ToLower(addr.Host)
+	host := strings.ToLower(addr.Host)
 	if addr.Port != "" && addr.Port != "443" {
-		o += ":" + addr.Port
+		return "https://" + net.JoinHostPort(host, addr.Port), nil
 	}
-	return o, nil
+	if strings.Contains(host, ":") { // IPv6 literal
+		host = "[" + host + "]"
+	}
+	return "https://" + host, nil
 }
 
 type adaptError string
@@ -476,3 +507,12 @@ const (
 	errNoFixedHost = adaptError("the site has no fixed host, so the public origin is unknown")
 	errPlainHTTP   = adaptError("the site is plain http; frontdoor's cookies need https")
 )
+
+// storeNames lists the registered store backends.
+func storeNames() string {
+	var names []string
+	for _, m := range caddy.GetModules("frontdoor.stores") {
+		names = append(names, m.ID.Name())
+	}
+	return strings.Join(names, ", ")
+}

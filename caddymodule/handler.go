@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,15 +134,40 @@ func (h *Handler) Validate() error {
 	if err := h.validateOrigin(); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(h.Prefix, "/") || strings.HasSuffix(h.Prefix, "/") || strings.ContainsAny(h.Prefix, "*?#") {
-		return fmt.Errorf("frontdoor: prefix %q must start with / and not end with /", h.Prefix)
+	if err := validPrefix(h.Prefix); err != nil {
+		return err
 	}
 	for _, r := range h.Rules {
 		if r.AAL != "" && r.AAL != "aal1" && r.AAL != "aal2" {
 			return fmt.Errorf("frontdoor: require: aal %q (want aal1 or aal2)", r.AAL)
 		}
+		for _, m := range r.Methods {
+			if !knownMethods[m] {
+				return fmt.Errorf("frontdoor: require: unknown method %q", m)
+			}
+		}
 	}
 	return nil
+}
+
+func validPrefix(p string) error {
+	if len(p) < 2 || !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "*?#%\\ ") {
+		return fmt.Errorf("frontdoor: prefix %q must be a path like /.frontdoor (starting with /, not ending with /)", p)
+	}
+	return nil
+}
+
+// knownMethods are the method names a require rule may list: RFC 8176
+// names, plus passkey and totp as operator-friendly aliases.
+var knownMethods = map[string]bool{"pwd": true, "otp": true, "hwk": true, "swk": true, "mfa": true, "email": true, "passkey": true, "totp": true}
+
+func methodNames() []string {
+	names := make([]string, 0, len(knownMethods))
+	for m := range knownMethods {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // validateOrigin checks Origin and derives the origin and audience.
