@@ -33,7 +33,7 @@ import (
 // operator would, serving real HTTPS on loopback, with a backend that
 // records what it receives.
 type gateway struct {
-	t       *testing.T
+	t       testing.TB
 	port    int
 	admin   string
 	dir     string
@@ -52,7 +52,7 @@ type recorder struct {
 	hits int
 }
 
-func newRecorder(t *testing.T) *recorder {
+func newRecorder(t testing.TB) *recorder {
 	rec := &recorder{}
 	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.mu.Lock()
@@ -78,7 +78,7 @@ func (rec *recorder) count() int {
 	return rec.hits
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,7 +145,7 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 	).Replace(tmpl)
 }
 
-func startGateway(t *testing.T, o gatewayOpts) *gateway {
+func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
@@ -314,7 +314,7 @@ func (g *gateway) mailLink(to, needle string) string {
 }
 
 // readMail returns the decoded text part and the recipient of an .eml.
-func readMail(t *testing.T, path string) (string, string) {
+func readMail(t testing.TB, path string) (string, string) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", ""
@@ -395,7 +395,7 @@ func (g *gateway) withCookie(value string) *http.Client {
 }
 
 // backendOf returns the pooled backend of the running config.
-func backendOf(t *testing.T) *backend {
+func backendOf(t testing.TB) *backend {
 	t.Helper()
 	var b *backend
 	backends.Range(func(_, v any) bool {

@@ -50,6 +50,7 @@ type Handler struct {
 	Theme string `json:"theme,omitempty"`
 
 	app             *App
+	prefixSlash     string
 	origin          string
 	audience        string
 	public          patterns
@@ -100,6 +101,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Prefix == "" {
 		h.Prefix = defaultPrefix
 	}
+	h.prefixSlash = h.Prefix + "/"
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
 		return err
 	}
@@ -190,14 +192,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.strip.strip(r.Header)
 
 	p := r.URL.Path
-	if p == h.Prefix || strings.HasPrefix(p, h.Prefix+"/") {
+	if p == h.Prefix || strings.HasPrefix(p, h.prefixSlash) {
 		return h.serveOwn(w, r)
 	}
 	if p == JWKSPath {
 		return serveJWKS(w, r, h.app)
 	}
 
-	public := h.isPublic(r)
+	views := pathViews(r)
+	public := h.isPublicViews(views)
 	s, err := h.currentSession(r)
 	if err != nil {
 		h.logger.Error("session store failed", zap.Error(err))
@@ -213,7 +216,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.deny(w, r)
 	}
 	if !public {
-		if rule, ok := h.unmetRule(r, s); ok {
+		if rule, ok := h.unmetRule(views, s); ok {
 			return h.stepUp(w, r, rule)
 		}
 	}
@@ -230,11 +233,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // isPublic reports whether every reading of the path is public and none is
 // explicitly protected (invariant 2: deny by default).
-func (h *Handler) isPublic(r *http.Request) bool {
+func (h *Handler) isPublic(r *http.Request) bool { return h.isPublicViews(pathViews(r)) }
+
+// isPublicViews is isPublic over precomputed path views.
+func (h *Handler) isPublicViews(views []string) bool {
 	if len(h.public) == 0 {
 		return false
 	}
-	for _, v := range pathViews(r) {
+	for _, v := range views {
 		if h.protect.match(v) || !h.public.match(v) {
 			return false
 		}
@@ -255,11 +261,11 @@ func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	token, err := h.app.codec.Decode(h.origin, c.Value)
+	_, key, err := h.app.codec.DecodeKey(h.origin, c.Value, time.Now())
 	if err != nil {
 		return nil, nil
 	}
-	s, err := h.app.backend.sessions.Lookup(r.Context(), token)
+	s, err := h.app.backend.sessions.LookupKey(r.Context(), key)
 	if errors.Is(err, session.ErrNotFound) {
 		return nil, nil
 	}
@@ -305,8 +311,7 @@ func (h *Handler) unavailable(w http.ResponseWriter) error {
 
 // unmetRule returns the first step-up rule on the path the session does
 // not satisfy.
-func (h *Handler) unmetRule(r *http.Request, s *session.Session) (compiledRule, bool) {
-	views := pathViews(r)
+func (h *Handler) unmetRule(views []string, s *session.Session) (compiledRule, bool) {
 	now := time.Now()
 	for _, rule := range h.rules {
 		applies := false

@@ -78,6 +78,9 @@ func compilePatterns(list []string) (patterns, error) {
 // trailing dots and spaces of each segment dropped, dot segments resolved,
 // repeated slashes merged.
 func canonicalPath(p string) string {
+	if isPlainPath(p) {
+		return p
+	}
 	p = strings.ToLower(strings.ReplaceAll(p, "\\", "/"))
 	segs := strings.Split(p, "/")
 	out := make([]string, 0, len(segs))
@@ -103,6 +106,34 @@ func canonicalPath(p string) string {
 		c += "/"
 	}
 	return c
+}
+
+// isPlainPath reports whether canonicalPath would return p unchanged: only
+// lower-case letters, digits and a few safe characters, no empty, dot or
+// dot-trailing segments. Most requests take this path without allocating.
+func isPlainPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	prev := byte('/')
+	for i := 1; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '~':
+		case c == '.':
+			if prev == '/' {
+				return false // dot segment or hidden name: take the slow path
+			}
+		case c == '/':
+			if prev == '/' || prev == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+		prev = c
+	}
+	return prev != '.'
 }
 
 // pathViews returns every way the request path may be read: as Caddy

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -25,7 +26,23 @@ const (
 // refused even if the session record were to survive.
 type Codec struct {
 	sc *securecookie.SecureCookie
+
+	// recent remembers successful decodes for a moment: decoding (HMAC,
+	// AES, base64) is most of the per-request cost, and a browser sends
+	// the same cookie many times a second.
+	mu     sync.RWMutex
+	recent map[string]decoded
 }
+
+type decoded struct {
+	token, key string
+	until      time.Time
+}
+
+const (
+	decodeCacheTTL = 2 * time.Second
+	decodeCacheMax = 1 << 16
+)
 
 // NewCodec returns a Codec. maxAge is the absolute session lifetime.
 func NewCodec(hashKey, blockKey []byte, maxAge time.Duration) (*Codec, error) {
@@ -39,7 +56,7 @@ func NewCodec(hashKey, blockKey []byte, maxAge time.Duration) (*Codec, error) {
 		SetSerializer(securecookie.NopEncoder{}).
 		MaxAge(int(maxAge / time.Second)).
 		MaxLength(1024)
-	return &Codec{sc: sc}, nil
+	return &Codec{sc: sc, recent: make(map[string]decoded)}, nil
 }
 
 // GenerateCookieKeys returns fresh random hash and block keys, concatenated.
@@ -68,6 +85,29 @@ func (c *Codec) Encode(site, token string) (string, error) {
 		return "", fmt.Errorf("session: encode cookie: %w", err)
 	}
 	return v, nil
+}
+
+// DecodeKey is Decode returning the session's storage key too, served from
+// a short cache of recent successful decodes.
+func (c *Codec) DecodeKey(site, value string, now time.Time) (token, key string, err error) {
+	ck := site + "\x00" + value
+	c.mu.RLock()
+	d, ok := c.recent[ck]
+	c.mu.RUnlock()
+	if ok && now.Before(d.until) {
+		return d.token, d.key, nil
+	}
+	if token, err = c.Decode(site, value); err != nil {
+		return "", "", err
+	}
+	key = KeyOf(token)
+	c.mu.Lock()
+	if len(c.recent) >= decodeCacheMax {
+		clear(c.recent)
+	}
+	c.recent[ck] = decoded{token: token, key: key, until: now.Add(decodeCacheTTL)}
+	c.mu.Unlock()
+	return token, key, nil
 }
 
 // Decode returns the token in a cookie value, or an error for anything

@@ -157,7 +157,11 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 // store failed and the caller must fail closed. The returned Session is
 // shared: do not modify it.
 func (m *Manager) Lookup(ctx context.Context, token string) (*Session, error) {
-	key := KeyOf(token)
+	return m.LookupKey(ctx, KeyOf(token))
+}
+
+// LookupKey is Lookup by storage key (see KeyOf).
+func (m *Manager) LookupKey(ctx context.Context, key string) (*Session, error) {
 	cfg := m.Config()
 	now := m.Now()
 
