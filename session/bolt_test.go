@@ -10,7 +10,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/session/sessiontest"
 )
 
-func newBolt(t *testing.T) *session.BoltStore {
+func newBolt(t testing.TB) *session.BoltStore {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "fd.db"), 0o600, nil)
 	if err != nil {

@@ -35,8 +35,8 @@ type Codec struct {
 }
 
 type decoded struct {
-	token, key string
-	until      time.Time
+	site, token, key string
+	until            time.Time
 }
 
 const (
@@ -90,11 +90,10 @@ func (c *Codec) Encode(site, token string) (string, error) {
 // DecodeKey is Decode returning the session's storage key too, served from
 // a short cache of recent successful decodes.
 func (c *Codec) DecodeKey(site, value string, now time.Time) (token, key string, err error) {
-	ck := site + "\x00" + value
 	c.mu.RLock()
-	d, ok := c.recent[ck]
+	d, ok := c.recent[value]
 	c.mu.RUnlock()
-	if ok && now.Before(d.until) {
+	if ok && d.site == site && now.Before(d.until) {
 		return d.token, d.key, nil
 	}
 	if token, err = c.Decode(site, value); err != nil {
@@ -105,7 +104,7 @@ func (c *Codec) DecodeKey(site, value string, now time.Time) (token, key string,
 	if len(c.recent) >= decodeCacheMax {
 		clear(c.recent)
 	}
-	c.recent[ck] = decoded{token: token, key: key, until: now.Add(decodeCacheTTL)}
+	c.recent[value] = decoded{site: site, token: token, key: key, until: now.Add(decodeCacheTTL)}
 	c.mu.Unlock()
 	return token, key, nil
 }

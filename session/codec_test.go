@@ -43,3 +43,26 @@ func TestCodec(t *testing.T) {
 		t.Error("short hash key accepted")
 	}
 }
+
+// TestCodecDecodeKeyCache: the decode cache never lets a cookie cross
+// sites, never accepts what Decode refuses, and expires.
+func TestCodecDecodeKeyCache(t *testing.T) {
+	keys, _ := session.GenerateCookieKeys()
+	h, b, _ := session.SplitCookieKeys(keys)
+	c, _ := session.NewCodec(h, b, time.Hour)
+	v, _ := c.Encode("https://a.example", "tok")
+	now := time.Now()
+	tok, key, err := c.DecodeKey("https://a.example", v, now)
+	if err != nil || tok != "tok" || key != session.KeyOf("tok") {
+		t.Fatalf("first decode: %q %q %v", tok, key, err)
+	}
+	if _, _, err := c.DecodeKey("https://b.example", v, now); err == nil {
+		t.Fatal("cached cookie accepted for another site")
+	}
+	if _, _, err := c.DecodeKey("https://a.example", v+"x", now); err == nil {
+		t.Fatal("tampered cookie accepted")
+	}
+	if tok, _, err := c.DecodeKey("https://a.example", v, now.Add(3*time.Second)); err != nil || tok != "tok" {
+		t.Fatalf("after expiry, a fresh decode: %q %v", tok, err)
+	}
+}

@@ -1,0 +1,43 @@
+# Frontdoor — see README.md.
+GO        ?= go
+BIN       ?= bin/frontdoor
+TESTFLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: all build run test test-short deps bench vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/frontdoor
+
+# The demo: the legacy backend on 127.0.0.1:9000 and the gateway on
+# https://localhost:8443 with Caddyfile.example (embedded store, log mailer).
+run: build
+	@$(GO) build -o bin/legacy ./examples/legacy
+	@bin/legacy -listen 127.0.0.1:9000 -jwks http://127.0.0.1:8081/.well-known/frontdoor/jwks.json & \
+	  legacy=$$!; trap 'kill $$legacy 2>/dev/null' EXIT INT TERM; \
+	  $(BIN) run --config Caddyfile.example --adapter caddyfile
+
+# Every test, as CI runs it.
+test: deps
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# Installs what the tests need when it is missing (Debian packages).
+deps:
+	@scripts/deps.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
