@@ -96,6 +96,7 @@ type gatewayOpts struct {
 	extra  string // extra site blocks; {port} and {backend} are replaced
 	logs   string // lines in the global log block; default "level DEBUG"
 	access string // a site access log block (empty: no access log)
+	direct string // more directives in the site block
 }
 
 const testCaddyfile = `{
@@ -124,6 +125,7 @@ https://shop.test:{port} {
 		{site}
 	}
 	{access}
+	{direct}
 	reverse_proxy {backend}
 }
 {extra}
@@ -137,7 +139,7 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 		o.logs = "level DEBUG"
 	}
 	// Fragments first, so placeholders inside them are replaced too.
-	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{store}", o.store, "{global}", o.global, "{site}", o.site).Replace(testCaddyfile)
+	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{direct}", o.direct, "{store}", o.store, "{global}", o.global, "{site}", o.site).Replace(testCaddyfile)
 	return strings.NewReplacer(
 		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePort(g.t)), "{port}", fmt.Sprint(g.port),
 		"{log}", g.logFile, "{mail}", g.mailDir,

@@ -1,0 +1,90 @@
+package caddymodule
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHeaderPresetAndPlaceholders: the oauth2_proxy preset names the
+// headers, a forged copy of them is replaced, and the Caddy placeholders
+// carry the identity to other directives.
+func TestHeaderPresetAndPlaceholders(t *testing.T) {
+	g := startGateway(t, gatewayOpts{
+		site:   "headers oauth2_proxy {\n\t\t\temail X-Mail\n\t\t}",
+		direct: "request_header X-Placeholder-User {http.auth.user.id}\n\trequest_header X-Placeholder-Acr {http.frontdoor.acr}",
+	})
+	c := g.signUp("lee@example.com")
+	r := g.get(c, "/app/x", map[string]string{"X-Forwarded-User": "admin", "X-Mail": "boss@example.com"})
+	if r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	h := g.backend.lastHeaders()
+	user := h.Get("X-Forwarded-User")
+	if !strings.HasPrefix(user, "u_") || len(h.Values("X-Forwarded-User")) != 1 || h.Get("X-Mail") != "lee@example.com" || h.Get("X-Frontdoor-Assertion") == "" {
+		t.Fatalf("preset headers: %v", h)
+	}
+	if h.Get("X-Frontdoor-User") != "" || h.Get("X-Forwarded-Email") != "" {
+		t.Fatalf("names outside the preset were set: %v", h)
+	}
+	if h.Get("X-Placeholder-User") != user || h.Get("X-Placeholder-Acr") != "aal1" {
+		t.Fatalf("placeholders: %q %q", h.Get("X-Placeholder-User"), h.Get("X-Placeholder-Acr"))
+	}
+}
+
+// TestMailLinksUseConfiguredOrigin: a forged Host or X-Forwarded-Host never
+// ends up in a mailed link.
+func TestMailLinksUseConfiguredOrigin(t *testing.T) {
+	g := startGateway(t, gatewayOpts{})
+	c := g.newClient()
+	tok := g.csrf(c, "/.frontdoor/register")
+	form := url.Values{"csrf_token": {tok}, "email": {"max@example.com"}, "password": {testPassword}}
+	r := g.do(c, http.MethodPost, "/.frontdoor/register", form, map[string]string{
+		"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http", "Forwarded": "host=evil.example",
+	})
+	if r.status != http.StatusOK {
+		t.Fatalf("register: %d", r.status)
+	}
+	link := g.mailLink("max@example.com", "/.frontdoor/verify?token=")
+	if !strings.HasPrefix(link, g.url("/.frontdoor/verify?token=")) {
+		t.Fatalf("link %q is not on the configured origin", link)
+	}
+}
+
+// TestTheme: a theme directory replaces templates and the stylesheet;
+// files it lacks come from the built-in theme.
+func TestTheme(t *testing.T) {
+	theme := t.TempDir()
+	os.WriteFile(filepath.Join(theme, "login.html"), []byte(`<p id="brand">Acme sign-in</p><form method="post"><input type="hidden" name="csrf_token" value="{{.CSRF}}"></form>`), 0o600)
+	os.WriteFile(filepath.Join(theme, "style.css"), []byte("body{color:#123456}"), 0o600)
+	g := startGateway(t, gatewayOpts{site: "theme " + theme})
+	c := g.newClient()
+	login := g.get(c, "/.frontdoor/login", nil)
+	if !strings.Contains(login.body, "Acme sign-in") || !strings.Contains(login.body, `<main class="card">`) {
+		t.Fatalf("themed login page: %s", login.body)
+	}
+	if reg := g.get(c, "/.frontdoor/register", nil); !strings.Contains(reg.body, "Create account") {
+		t.Fatal("built-in register page missing under a partial theme")
+	}
+	i := strings.Index(login.body, `href="/.frontdoor/static/`)
+	if i < 0 {
+		t.Fatal("no stylesheet link")
+	}
+	href := login.body[i+6 : i+6+strings.Index(login.body[i+6:], `"`)]
+	css := g.get(c, href, nil)
+	if css.status != http.StatusOK || css.body != "body{color:#123456}" || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
+		t.Fatalf("themed css: %d %q", css.status, css.body)
+	}
+	// Every page carries the security headers.
+	for _, hd := range []string{"Content-Security-Policy", "X-Frame-Options", "Cache-Control", "Referrer-Policy"} {
+		if login.header.Get(hd) == "" {
+			t.Errorf("login page lacks %s", hd)
+		}
+	}
+	if !strings.Contains(login.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || login.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("security headers: %v", login.header)
+	}
+}
