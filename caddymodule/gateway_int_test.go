@@ -34,6 +34,7 @@ import (
 // records what it receives.
 type gateway struct {
 	t       testing.TB
+	host    string // site host; default shop.test
 	port    int
 	admin   string
 	dir     string
@@ -179,7 +180,10 @@ func (g *gateway) load(o gatewayOpts) {
 	g.waitReady()
 }
 
-func (g *gateway) waitReady() {
+func (g *gateway) waitReady() { g.waitReadyAt("/pub/ready") }
+
+// waitReadyAt polls path until the site answers over TLS with its CA.
+func (g *gateway) waitReadyAt(path string) {
 	g.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -192,7 +196,7 @@ func (g *gateway) waitReady() {
 			}
 		}
 		if g.roots != nil {
-			resp, err := g.newClient().Get(g.url("/pub/ready"))
+			resp, err := g.newClient().Get(g.url(path))
 			if err == nil {
 				resp.Body.Close()
 				return
@@ -203,7 +207,13 @@ func (g *gateway) waitReady() {
 	g.t.Fatal("gateway did not become ready")
 }
 
-func (g *gateway) url(p string) string { return fmt.Sprintf("https://shop.test:%d%s", g.port, p) }
+func (g *gateway) url(p string) string {
+	host := g.host
+	if host == "" {
+		host = "shop.test"
+	}
+	return fmt.Sprintf("https://%s:%d%s", host, g.port, p)
+}
 
 // newClient is a browser: a cookie jar, no automatic redirects, every host
 // resolved to loopback, trusting only the gateway's own CA.
@@ -424,4 +434,12 @@ func waitStatus(t *testing.T, f func() int, want int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("status %d, want %d", got, want)
+}
+
+func urlValues(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
 }
