@@ -89,7 +89,7 @@ func verifyAssertionErr(jwks, token, aud string) (testClaims, error) {
 	if err := json.Unmarshal([]byte(jwks), &set); err != nil {
 		return c, err
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return c, err
 	}

@@ -18,7 +18,7 @@ func verify(t *testing.T, jwks []byte, token string) (session.Claims, error) {
 	if err := json.Unmarshal(jwks, &set); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return session.Claims{}, err
 	}
