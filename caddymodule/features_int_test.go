@@ -1,12 +1,14 @@
 package caddymodule
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHeaderPresetAndPlaceholders: the oauth2_proxy preset names the
@@ -86,5 +88,50 @@ func TestTheme(t *testing.T) {
 	}
 	if !strings.Contains(login.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || login.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("security headers: %v", login.header)
+	}
+}
+
+// TestSlowSMTPDoesNotStallSignUp: mail goes through a queue. With an SMTP
+// server that accepts connections and then says nothing, sign-up still
+// answers, while the mailer is stuck talking to the server.
+func TestSlowSMTPDoesNotStallSignUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // hold it open, never greet
+		}
+	}()
+	release := func() {
+		l.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	}
+	g := startGateway(t, gatewayOpts{})
+	t.Cleanup(release) // registered after Caddy's stop, so it runs first
+	g.load(gatewayOpts{global: "mailer smtp " + l.Addr().String() + " {\n\t\t\ttls none\n\t\t\ttimeout 30s\n\t\t}"})
+	c := g.newClient()
+	r := g.post(c, "/.frontdoor/register", url.Values{"email": {"nia@example.com"}, "password": {testPassword}})
+	if r.status != http.StatusOK || !strings.Contains(r.body, "Check your email") {
+		t.Fatalf("register with a stalled SMTP server: %d", r.status)
+	}
+	select {
+	case conn := <-accepted:
+		accepted <- conn // the mailer connected and is waiting for a greeting
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mailer never tried the SMTP server")
 	}
 }
