@@ -136,24 +136,59 @@ func isPlainPath(p string) bool {
 	return prev != '.'
 }
 
+// unmatchable is a view no pattern matches: a path with it is never public.
+const unmatchable = "\x00"
+
 // pathViews returns every way the request path may be read: as Caddy
-// decoded it, and with encoded slashes kept as part of a segment (what a
-// backend that routes on the raw path sees). A path counts as public only
-// if every view is public, so no encoding trick turns a protected path into
-// a public one.
+// decoded it; with encoded slashes kept inside their segment (what a
+// backend that routes on the raw path sees); and decoded again while
+// percent-escapes remain (what a backend that decodes twice sees). A path
+// counts as public only if every view is public, so no encoding trick turns
+// a protected path into a public one. Control characters (a NUL truncates
+// paths in C backends) make a path unmatchable.
 func pathViews(r *http.Request) []string {
-	views := []string{canonicalPath(r.URL.Path)}
-	if raw := r.URL.EscapedPath(); raw != r.URL.Path {
+	p := r.URL.Path
+	views := []string{canonicalPath(p)}
+	raw := r.URL.EscapedPath()
+	if raw == p && strings.IndexByte(p, '%') < 0 && !hasControl(p) {
+		return views
+	}
+	if hasControl(p) {
+		return append(views, unmatchable)
+	}
+	if raw != p {
 		// Decode everything except the separators, so "%2f" stays inside
 		// its segment.
 		kept := strings.NewReplacer("%2f", "%252f", "%2F", "%252F", "%5c", "%255c", "%5C", "%255C").Replace(raw)
-		if dec, err := url.PathUnescape(kept); err == nil {
-			views = append(views, canonicalPath(dec))
-		} else {
-			// Undecodable: treat as its own path, which matches nothing
-			// public.
-			views = append(views, "\x00"+raw)
+		dec, err := url.PathUnescape(kept)
+		if err != nil {
+			return append(views, unmatchable)
 		}
+		views = append(views, canonicalPath(dec))
+	}
+	// Residual escapes ("%252e" arrives as "%2e"): decode until stable.
+	for range 3 {
+		if strings.IndexByte(p, '%') < 0 {
+			break
+		}
+		dec, err := url.PathUnescape(p)
+		if err != nil || dec == p {
+			break // a literal "%": nothing more to decode
+		}
+		if hasControl(dec) {
+			return append(views, unmatchable)
+		}
+		p = dec
+		views = append(views, canonicalPath(p))
 	}
 	return views
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }

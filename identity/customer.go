@@ -8,7 +8,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Customer is one customer account. The ID is stable and random; the email
@@ -39,8 +38,29 @@ func NewID() string {
 	return "u_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// maxEmailLen is the RFC 5321 limit on a forward path.
-const maxEmailLen = 254
+// RFC 5321 limits: a forward path, and its local part.
+const (
+	maxEmailLen = 254
+	maxLocalLen = 64
+)
+
+// isHostname reports whether d is dot-separated letters, digits and
+// hyphens: no domain literal such as "[127.0.0.1]", which would have the
+// mail relay connect to an address the visitor chose.
+func isHostname(d string) bool {
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // NormalizeEmail validates a customer-typed address and returns its
 // canonical form: trimmed, lower-cased, a bare addr-spec (no display name).
@@ -48,11 +68,12 @@ const maxEmailLen = 254
 // "Jane@Example.com" and "jane@example.com" to be one account.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > maxEmailLen || !utf8.ValidString(s) {
+	if s == "" || len(s) > maxEmailLen {
 		return "", ErrBadEmail
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == ' ' {
+	// ASCII only: the mailer cannot send to anything else (no SMTPUTF8).
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
 			return "", ErrBadEmail
 		}
 	}
@@ -65,7 +86,7 @@ func NormalizeEmail(s string) (string, error) {
 		return "", ErrBadEmail
 	}
 	domain := s[at+1:]
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+	if at > maxLocalLen || !strings.Contains(domain, ".") || !isHostname(domain) {
 		return "", ErrBadEmail
 	}
 	return strings.ToLower(s), nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Argon2Params are the argon2id cost parameters. They are stored with every
@@ -28,7 +29,15 @@ var DefaultArgon2 = Argon2Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelis
 const (
 	saltLen = 16
 	keyLen  = 32
+	// Ceilings on parameters read back from storage (4 GiB, 64 passes).
+	maxMemoryKiB  = 4 << 20
+	maxIterations = 64
 )
+
+// NormalizePassword applies NFKC, as NIST SP 800-63B-4 asks, so a password
+// typed with composed or decomposed characters on different devices is the
+// same password. Hash and Verify apply it; callers need not.
+func NormalizePassword(p string) string { return norm.NFKC.String(p) }
 
 // ErrPasswordMismatch is returned by Verify for a wrong password.
 var ErrPasswordMismatch = errors.New("identity: password mismatch")
@@ -44,9 +53,10 @@ type Hasher struct {
 
 // NewHasher returns a Hasher. concurrency ≤ 0 means GOMAXPROCS.
 func NewHasher(p Argon2Params, concurrency int) (*Hasher, error) {
-	if p.MemoryKiB < DefaultArgon2.MemoryKiB || p.Iterations < DefaultArgon2.Iterations || p.Parallelism < 1 {
-		return nil, fmt.Errorf("identity: argon2id parameters m=%d t=%d p=%d below the floor m=%d t=%d p=1",
-			p.MemoryKiB, p.Iterations, p.Parallelism, DefaultArgon2.MemoryKiB, DefaultArgon2.Iterations)
+	if p.MemoryKiB < DefaultArgon2.MemoryKiB || p.Iterations < DefaultArgon2.Iterations || p.Parallelism < 1 ||
+		p.MemoryKiB > maxMemoryKiB || p.Iterations > maxIterations {
+		return nil, fmt.Errorf("identity: argon2id parameters m=%d t=%d p=%d outside m=%d…%d t=%d…%d p≥1",
+			p.MemoryKiB, p.Iterations, p.Parallelism, DefaultArgon2.MemoryKiB, maxMemoryKiB, DefaultArgon2.Iterations, maxIterations)
 	}
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
@@ -85,7 +95,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	salt := mustSalt()
-	key := argon2.IDKey([]byte(password), salt, h.params.Iterations, h.params.MemoryKiB, h.params.Parallelism, keyLen)
+	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, h.params.Iterations, h.params.MemoryKiB, h.params.Parallelism, keyLen)
 	return encodeHash(h.params, salt, key), nil
 }
 
@@ -106,8 +116,10 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsReh
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
-	h.release()
+	got := func() []byte {
+		defer h.release()
+		return argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+	}()
 	if subtle.ConstantTimeCompare(got, want) != 1 || !known {
 		return false, ErrPasswordMismatch
 	}
@@ -139,6 +151,11 @@ func decodeHash(s string) (Argon2Params, []byte, []byte, error) {
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
 		return p, nil, nil, fmt.Errorf("identity: argon2id parameters: %w", err)
+	}
+	// Bounds: argon2 panics below them, and a corrupt record must not make
+	// one verification allocate gigabytes.
+	if p.Iterations < 1 || p.Iterations > maxIterations || p.Parallelism < 1 || p.MemoryKiB < 8*uint32(p.Parallelism) || p.MemoryKiB > maxMemoryKiB {
+		return p, nil, nil, fmt.Errorf("identity: argon2id parameters m=%d t=%d p=%d out of range", p.MemoryKiB, p.Iterations, p.Parallelism)
 	}
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil {

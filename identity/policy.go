@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // PasswordPolicy follows NIST SP 800-63B-4: a length floor, a generous
@@ -59,14 +57,14 @@ func (p PasswordPolicy) Check(password string) error {
 	if !utf8.ValidString(password) {
 		return ErrPasswordInvalid
 	}
-	// Length counts characters after NFC normalisation, as 800-63B asks.
-	n := utf8.RuneCountInString(norm.NFC.String(password))
+	// Length counts characters after normalisation, as 800-63B asks.
+	n := utf8.RuneCountInString(NormalizePassword(password))
 	switch {
 	case n < p.MinLength:
 		return fmt.Errorf("%w: use at least %d characters", ErrPasswordTooShort, p.MinLength)
 	case n > p.MaxLength:
 		return fmt.Errorf("%w: use at most %d characters", ErrPasswordTooLong, p.MaxLength)
-	case IsBreachedPassword(password):
+	case IsBreachedPassword(NormalizePassword(password)):
 		return ErrPasswordBreached
 	}
 	return nil
