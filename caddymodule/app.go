@@ -260,6 +260,20 @@ func (a *App) Cleanup() error {
 	return errors.Join(errs...)
 }
 
+// frontdoorApp returns the config's frontdoor app, loading it with its
+// defaults if the Caddyfile has no global frontdoor block.
+func frontdoorApp(ctx caddy.Context) (*App, error) {
+	v, err := ctx.App("frontdoor")
+	if err != nil {
+		return nil, fmt.Errorf("frontdoor: %w", err)
+	}
+	a, ok := v.(*App)
+	if !ok {
+		return nil, fmt.Errorf("frontdoor: app has type %T", v)
+	}
+	return a, nil
+}
+
 // Interface guards
 var (
 	_ caddy.App          = (*App)(nil)

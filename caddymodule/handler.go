@@ -90,13 +90,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision compiles the configuration and attaches to the frontdoor app.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("frontdoor")
-	if err != nil {
-		return fmt.Errorf("frontdoor: %w", err)
-	}
-	var ok bool
-	if h.app, ok = appIface.(*App); !ok {
-		return fmt.Errorf("frontdoor: app has type %T", appIface)
+	var err error
+	if h.app, err = frontdoorApp(ctx); err != nil {
+		return err
 	}
 	if h.Prefix == "" {
 		h.Prefix = defaultPrefix

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -35,15 +34,9 @@ func (JWKSHandler) CaddyModule() caddy.ModuleInfo {
 
 // Provision attaches to the frontdoor app.
 func (j *JWKSHandler) Provision(ctx caddy.Context) error {
-	a, err := ctx.App("frontdoor")
-	if err != nil {
-		return fmt.Errorf("frontdoor_jwks: %w", err)
-	}
-	var ok bool
-	if j.app, ok = a.(*App); !ok {
-		return fmt.Errorf("frontdoor_jwks: app has type %T", a)
-	}
-	return nil
+	var err error
+	j.app, err = frontdoorApp(ctx)
+	return err
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
