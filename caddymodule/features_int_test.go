@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"context"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"net/url"
@@ -133,5 +135,54 @@ func TestSlowSMTPDoesNotStallSignUp(t *testing.T) {
 		accepted <- conn // the mailer connected and is waiting for a greeting
 	case <-time.After(10 * time.Second):
 		t.Fatal("the mailer never tried the SMTP server")
+	}
+}
+
+// TestPasswordHashUpgradedAtLogin: raising the argon2id cost in the
+// Caddyfile re-hashes a customer's password at their next sign-in, and the
+// password keeps working.
+func TestPasswordHashUpgradedAtLogin(t *testing.T) {
+	g := startGateway(t, gatewayOpts{})
+	g.signUp("pia@example.com")
+	stored := func() string {
+		c, err := backendOf(t).identity.CustomerByEmail(context.Background(), "pia@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.PasswordHash
+	}
+	if h := stored(); !strings.Contains(h, "$m=19456,t=2,p=1$") {
+		t.Fatalf("default hash: %s", h)
+	}
+	g.load(gatewayOpts{global: "password {\n\t\t\targon2 20480 3 1\n\t\t}"})
+	g.login(g.newClient(), "pia@example.com", testPassword, "/")
+	if h := stored(); !strings.Contains(h, "$m=20480,t=3,p=1$") {
+		t.Fatalf("hash not upgraded at sign-in: %s", h)
+	}
+	g.login(g.newClient(), "pia@example.com", testPassword, "/")
+}
+
+// TestConfiguredCookieKeys: keys set in the Caddyfile are the ones used —
+// changing them signs everyone out, keeping them across a reload does not.
+func TestConfiguredCookieKeys(t *testing.T) {
+	keys := func(seed byte) string {
+		h, b := make([]byte, 64), make([]byte, 32)
+		for i := range h {
+			h[i] = seed + byte(i)
+		}
+		for i := range b {
+			b[i] = seed ^ byte(i)
+		}
+		return "keys {\n\t\t\tcookie " + base64.StdEncoding.EncodeToString(h) + " " + base64.StdEncoding.EncodeToString(b) + "\n\t\t}"
+	}
+	g := startGateway(t, gatewayOpts{global: keys(1)})
+	c := g.signUp("quinn@example.com")
+	g.load(gatewayOpts{global: keys(1), site: "public /extra/*"})
+	if r := g.get(c, "/app/x", nil); r.status != http.StatusOK {
+		t.Fatalf("same keys after reload: %d", r.status)
+	}
+	g.load(gatewayOpts{global: keys(2)})
+	if r := g.get(c, "/app/x", navigate); r.status != http.StatusFound {
+		t.Fatalf("cookie still accepted after the keys changed: %d", r.status)
 	}
 }
