@@ -4,8 +4,8 @@
 # by the benchmarks; a failed install is reported, not fatal.
 set -euo pipefail
 
-NEED=(chromium)
-WANT=(redis-server wrk)
+NEED=(chromium redis-server)
+WANT=(wrk)
 declare -A PKG=([redis-server]=redis-server [chromium]=chromium [wrk]=wrk)
 
 missing() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || echo "$c"; done; }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,10 +30,14 @@ type Claims struct {
 // SID is the session handle published in assertions: derived from the
 // storage key, so it names the session without being a bearer secret.
 func SID(s *Session) string {
-	if len(s.Key) > 22 {
-		return s.Key[:22]
+	h := s.Key
+	if i := strings.LastIndexByte(h, '.'); i >= 0 {
+		h = h[i+1:]
 	}
-	return s.Key
+	if len(h) > 22 {
+		return h[:22]
+	}
+	return h
 }
 
 // Assertions signs identity assertions and caches them per session and

@@ -116,7 +116,7 @@ func (c *Codec) Decode(site, value string) (string, error) {
 	if err := c.sc.Decode(binding(site), value, &token); err != nil {
 		return "", fmt.Errorf("session: decode cookie: %w", err)
 	}
-	if len(token) == 0 || len(token) > 64 {
+	if len(token) == 0 || len(token) > 128 {
 		return "", errors.New("session: decode cookie: bad token")
 	}
 	return string(token), nil

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,10 +116,43 @@ func (m *Manager) Store() Store { return m.store }
 // tokenBytes: 256-bit bearer tokens, above the 128-bit floor.
 const tokenBytes = 32
 
-// KeyOf maps a bearer token to its storage key.
+// KeyOf maps a bearer token to its storage key. Tokens are
+// "<user id>.<random>"; the key keeps the user id in clear and replaces the
+// secret by a hash: "<user id>.<base64url(sha256(token))>". The user id lets
+// a store keep every record of one customer together (one Redis Cluster hash
+// slot); the hash means a copy of the store hands out no live tokens.
 func KeyOf(token string) string {
 	h := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(h[:])
+	sum := base64.RawURLEncoding.EncodeToString(h[:])
+	if i := strings.LastIndexByte(token, '.'); i > 0 {
+		return token[:i] + "." + sum
+	}
+	return sum
+}
+
+// SplitKey returns the user id and the hash of a storage key; ok is false
+// for a key that carries no valid user id.
+func SplitKey(key string) (userID, hash string, ok bool) {
+	i := strings.LastIndexByte(key, '.')
+	if i <= 0 || i == len(key)-1 || !validUserID(key[:i]) {
+		return "", "", false
+	}
+	return key[:i], key[i+1:], true
+}
+
+// validUserID accepts the ids identity makes (and any id of letters,
+// digits, '_' and '-'), so an id can be used inside storage keys.
+func validUserID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // New holds what a new session records.
@@ -136,9 +170,12 @@ type New struct {
 // Create starts a session and returns the bearer token for the cookie. A
 // fresh random token every time: sign-in always rotates the session id.
 func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
+	if !validUserID(n.UserID) {
+		return "", nil, fmt.Errorf("session: create: invalid user id %q", n.UserID)
+	}
 	var b [tokenBytes]byte
 	_, _ = rand.Read(b[:])
-	token := base64.RawURLEncoding.EncodeToString(b[:])
+	token := n.UserID + "." + base64.RawURLEncoding.EncodeToString(b[:])
 	now := m.Now()
 	cfg := m.Config()
 	s := &Session{

@@ -1,0 +1,178 @@
+// Package redistest starts real redis-server processes for tests: a single
+// server on a free loopback port, or a three-master Redis Cluster. Servers
+// live in the test's temporary directory and stop when the test ends.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one redis-server process.
+type Server struct {
+	Addr string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	t    testing.TB
+	args []string
+}
+
+// bin finds redis-server; make test installs it and sets
+// FRONTDOOR_REQUIRE_REDIS so a missing server fails instead of skipping.
+func bin(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("FRONTDOOR_REQUIRE_REDIS") != "" {
+			t.Fatalf("%s not found (make deps installs it)", name)
+		}
+		t.Skipf("%s not installed; run make deps", name)
+	}
+	return p
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs a standalone redis-server with append-only persistence, so a
+// Restart finds the same data.
+func Start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	s := &Server{dir: dir, port: port, t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	s.args = append([]string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes",
+		"--appendfsync", "always", "--protected-mode", "yes", "--logfile", filepath.Join(dir, "redis.log"),
+	}, extra...)
+	s.start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(bin(s.t, "redis-server"), s.args...)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("redis-server: %v", err)
+	}
+	waitPing(s.t, s.Addr)
+}
+
+// Kill stops the server abruptly (SIGKILL), as a crash would.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and data directory.
+func (s *Server) Restart() { s.start() }
+
+// URL is a redis:// URL for the server.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+func waitPing(t testing.TB, addr string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("redis at %s did not answer", addr)
+}
+
+// Cluster is a three-master Redis Cluster on loopback.
+type Cluster struct {
+	Addrs []string
+}
+
+// StartCluster runs three cluster-enabled servers and joins them with
+// `redis-cli --cluster create`.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	cli := bin(t, "redis-cli")
+	c := &Cluster{}
+	for range 3 {
+		s := Start(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+			"--cluster-config-file", "nodes.conf")
+		c.Addrs = append(c.Addrs, s.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	// Wait until every node agrees the cluster is up.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, a := range c.Addrs {
+		for {
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", a[strings.LastIndexByte(a, ':')+1:], "cluster", "info").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster did not come up: %s", out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// Client returns a go-redis client for the cluster, closed at cleanup.
+func (c *Cluster) Client(t testing.TB) redis.UniversalClient {
+	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// Client returns a go-redis client for the server, closed at cleanup.
+func (s *Server) Client(t testing.TB) redis.UniversalClient {
+	cl := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// Flush empties every node, for suites that want a fresh store per case.
+func Flush(t testing.TB, c redis.UniversalClient) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.FlushAll(ctx).Err() })
+	} else {
+		err = c.FlushAll(ctx).Err()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
