@@ -35,7 +35,11 @@ var adaptInOrder = map[string][]string{
 	"origin_wildcard.caddyfiletest":  {`"origin":"https://login.example.com"`},
 	"origin_ipv6.caddyfiletest":      {`"origin":"https://[::1]:8443"`},
 	"jwks_http.caddyfiletest":        {`"handler":"frontdoor_jwks"`},
-	"global_smtp.caddyfiletest":      {`"store":{"backend":"bolt"}`},
+	"store_redis_url.caddyfiletest":  {`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0"}`, `"store_timeout":1500000000`},
+	"store_redis_cluster.caddyfiletest": {
+		`"addrs":["10.0.0.1:6379","10.0.0.2:6379","10.0.0.3:6379"]`, `"password":"{env.REDIS_PASSWORD}"`, `"tls":true`,
+	},
+	"global_smtp.caddyfiletest": {`"store":{"backend":"bolt"}`},
 	"global_dir.caddyfiletest": {
 		`"store":{"backend":"bolt","path":"/var/lib/frontdoor/frontdoor.db"}`, `"session":{"cache":-1}`,
 	},

@@ -40,6 +40,9 @@ type App struct {
 	Password *PasswordConfig `json:"password,omitempty"`
 	// Headers are the default identity header names for every site.
 	Headers *HeaderConfig `json:"headers,omitempty"`
+	// StoreTimeout bounds the store work of one request (default 2s);
+	// past it, protected routes answer 503.
+	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
 
 	backend  *backend
 	storeKey string
@@ -92,7 +95,10 @@ type PasswordConfig struct {
 	Concurrency int `json:"concurrency,omitempty"`
 }
 
-const defaultAssertionRotate = 30 * 24 * time.Hour
+const (
+	defaultAssertionRotate = 30 * 24 * time.Hour
+	defaultStoreTimeout    = 2 * time.Second
+)
 
 // CaddyModule returns the Caddy module information.
 func (App) CaddyModule() caddy.ModuleInfo {
@@ -152,6 +158,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.backend.sessions.SetConfig(sc)
+	if a.StoreTimeout <= 0 {
+		a.StoreTimeout = caddy.Duration(defaultStoreTimeout)
+	}
+	if err := a.registerMetrics(ctx); err != nil {
+		return err
+	}
 
 	if a.codec, err = a.loadCodec(ctx, sc.Absolute); err != nil {
 		return err

@@ -26,14 +26,17 @@ var (
 // manager with its cache, the assertion key ring and its signature cache,
 // and the housekeeping loop.
 type backend struct {
-	stores     *Stores
-	identity   identity.Store
-	sessions   *session.Manager
-	assertions *session.Assertions
-	healthy    atomic.Bool
-	logger     *zap.Logger
-	stop       chan struct{}
-	done       chan struct{}
+	stores      *Stores
+	identity    identity.Store
+	sessions    *session.Manager
+	assertions  *session.Assertions
+	kind        string // bolt, redis
+	healthy     atomic.Bool
+	failures    atomic.Uint64
+	lastFailure atomic.Int64
+	logger      *zap.Logger
+	stop        chan struct{}
+	done        chan struct{}
 }
 
 func loadBackend(ctx context.Context, key string, sb StoreBackend, rotate time.Duration, logger *zap.Logger) (*backend, error) {
@@ -65,6 +68,7 @@ func openBackend(ctx context.Context, sb StoreBackend, rotate time.Duration, log
 		identity:   stores.Identity,
 		sessions:   session.NewManager(stores.Sessions, session.Config{}),
 		assertions: session.NewAssertions(ring),
+		kind:       storeKind(sb.StoreKey()),
 		logger:     logger,
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -78,13 +82,19 @@ func openBackend(ctx context.Context, sb StoreBackend, rotate time.Duration, log
 // store's health.
 func (b *backend) housekeeping() {
 	defer close(b.done)
-	tick := time.NewTicker(time.Minute)
+	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
-	sweepEvery, lastSweep := 10*time.Minute, time.Time{}
+	const sweepEvery, rotateEvery = 10 * time.Minute, time.Minute
+	var lastSweep, lastRotate time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := b.assertions.Ring().MaybeRotate(ctx); err != nil {
-			b.logger.Error("rotating assertion keys", zap.Error(err))
+		b.noteStore(b.stores.Sessions.Ping(ctx))
+		if time.Since(lastRotate) >= rotateEvery {
+			lastRotate = time.Now()
+			// Refresh too: another node may have rotated.
+			if err := b.assertions.Ring().MaybeRotate(ctx); err != nil {
+				b.logger.Error("rotating assertion keys", zap.Error(err))
+			}
 		}
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
 			lastSweep = time.Now()
@@ -92,7 +102,6 @@ func (b *backend) housekeeping() {
 				b.logger.Error("sweeping expired records", zap.Error(err))
 			}
 		}
-		b.healthy.Store(b.stores.Sessions.Ping(ctx) == nil)
 		cancel()
 		select {
 		case <-b.stop:

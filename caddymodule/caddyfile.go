@@ -24,7 +24,8 @@ func init() {
 // parseGlobal parses the global options block:
 //
 //	frontdoor {
-//		store bolt [<path>]
+//		store bolt [<path>] | store redis <url> [{ … }]
+//		store_timeout <d>
 //		mailer log | dir <path> | smtp <host:port> { from … username … password … tls … timeout … }
 //		from <address>
 //		session { idle <d>; absolute <d>; cache <d> }
@@ -96,6 +97,10 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.Headers = hc
+		case "store_timeout":
+			if err := parseDurationArg(d, &app.StoreTimeout); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, d.Errf("frontdoor: unknown global option %q", opt)
 		}

@@ -17,7 +17,10 @@ import (
 // verify, sign in, protected route with identity headers and an assertion
 // that verifies against the published JWKS, sign out.
 func TestEndToEnd(t *testing.T) {
-	g := startGateway(t, gatewayOpts{})
+	endToEnd(t, startGateway(t, gatewayOpts{}))
+}
+
+func endToEnd(t *testing.T, g *gateway) {
 	anon := g.newClient()
 
 	// Anonymous: browsers go to login with rd, API calls get 401 JSON.

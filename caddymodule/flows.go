@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -114,8 +113,7 @@ func clientIP(r *http.Request) string {
 // answers the request itself (redirect to login, or 503) and returns nil.
 func (h *Handler) sessionOrLogin(w http.ResponseWriter, r *http.Request) (*session.Session, bool) {
 	s, err := h.currentSession(r)
-	if err != nil {
-		h.logger.Error("session store failed", zap.Error(err))
+	if err != nil { // logged by noteStore when the store's state changes
 		_ = h.unavailable(w)
 		return nil, false
 	}

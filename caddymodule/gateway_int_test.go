@@ -227,6 +227,9 @@ func (g *gateway) newClient() *http.Client {
 			TLSClientConfig: &tls.Config{RootCAs: g.roots},
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				_, port, _ := net.SplitHostPort(addr)
+				if port == "443" { // links on an origin without a port reach this node
+					port = fmt.Sprint(g.port)
+				}
 				return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
 			},
 		},

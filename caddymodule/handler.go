@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,8 +199,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	views := pathViews(r)
 	public := h.isPublicViews(views)
 	s, err := h.currentSession(r)
-	if err != nil {
-		h.logger.Error("session store failed", zap.Error(err))
+	if err != nil { // logged by noteStore when the store's state changes
 		if !public {
 			return h.unavailable(w)
 		}
@@ -261,10 +261,14 @@ func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
 	if err != nil {
 		return nil, nil
 	}
-	s, err := h.app.backend.sessions.LookupKey(r.Context(), key)
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
+	defer cancel()
+	s, err := h.app.backend.sessions.LookupKey(ctx, key)
 	if errors.Is(err, session.ErrNotFound) {
+		h.app.backend.noteStore(nil)
 		return nil, nil
 	}
+	h.app.backend.noteStore(err)
 	if err != nil {
 		return nil, err
 	}

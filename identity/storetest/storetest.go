@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"TokenKindsSeparate", testTokenKindsSeparate},
 		{"TokenConcurrentConsume", testTokenConcurrentConsume},
 		{"ConcurrentRegister", testConcurrentRegister},
+		{"ConcurrentUpdate", testConcurrentUpdate},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
@@ -231,5 +233,35 @@ func testConcurrentRegister(t *testing.T, s identity.Store) {
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Fatalf("%d concurrent registrations of one email succeeded, want 1", wins.Load())
+	}
+}
+
+// testConcurrentUpdate: each fn sees the value the previous one stored, so
+// no update is lost however the store serialises them.
+func testConcurrentUpdate(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	c := newCustomer("fay@example.com")
+	if err := s.CreateCustomer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { c.PasswordHash += "+"; return nil })
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent update: %v", err)
+		}
+	}
+	got, err := s.Customer(ctx, c.ID)
+	if want := c.PasswordHash + strings.Repeat("+", n); err != nil || got.PasswordHash != want {
+		t.Fatalf("after %d concurrent updates: %+v %v, want hash %q", n, got, err, want)
 	}
 }

@@ -1,0 +1,168 @@
+package caddymodule
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
+)
+
+// TestEndToEndRedis is the foundation's whole flow on the Redis store: a
+// single server and a three-master cluster.
+func TestEndToEndRedis(t *testing.T) {
+	t.Run("server", func(t *testing.T) {
+		r := redistest.Start(t)
+		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis " + r.URL()}))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t)
+		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis {\n\t\t\taddrs " + strings.Join(c.Addrs, " ") + "\n\t\t}"}))
+	})
+}
+
+// TestRedisOutage: killing Redis turns protected routes into 503 — never a
+// pass-through, never a redirect — while public routes serve; restarting it
+// on the same data brings the same session back.
+func TestRedisOutage(t *testing.T) {
+	r := redistest.Start(t)
+	g := startGateway(t, gatewayOpts{store: "store redis " + r.URL()})
+	c := g.signUp("ray@example.com")
+	if res := g.get(c, "/app/x", navigate); res.status != http.StatusOK {
+		t.Fatalf("before the outage: %d", res.status)
+	}
+	r.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := g.get(c, "/app/x", navigate)
+		if res.status == http.StatusServiceUnavailable {
+			break
+		}
+		// Only the session cache (≤ 2 s) may still answer for a moment.
+		if res.status != http.StatusOK {
+			t.Fatalf("during the outage: %d %q", res.status, res.header.Get("Location"))
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("protected route still served 10 s after Redis died")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 3 {
+		if res := g.get(c, "/app/x", navigate); res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, "Temporarily unavailable") {
+			t.Fatalf("protected route during the outage: %d", res.status)
+		}
+	}
+	if res := g.get(c, "/app/x", map[string]string{"Accept": "application/json"}); res.status != http.StatusServiceUnavailable {
+		t.Fatalf("API call during the outage: %d", res.status)
+	}
+	if res := g.get(g.newClient(), "/pub/x", nil); res.status != http.StatusOK {
+		t.Fatalf("public route during the outage: %d", res.status)
+	}
+	login := g.post(g.newClient(), "/.frontdoor/login", url.Values{"email": {"ray@example.com"}, "password": {testPassword}})
+	if login.status != http.StatusServiceUnavailable || !strings.Contains(login.body, "try again") {
+		t.Fatalf("login during the outage: %d", login.status)
+	}
+	r.Restart()
+	waitStatus(t, func() int { return g.get(c, "/app/x", navigate).status }, http.StatusOK)
+	if h := g.backend.lastHeaders(); h.Get("X-Frontdoor-Email") != "ray@example.com" {
+		t.Fatalf("after the outage: %v", h)
+	}
+}
+
+// startProcess runs a gateway as its own `frontdoor run` process (Caddy is
+// one per process, so a second gateway needs its own).
+func startProcess(t *testing.T, bin string, o gatewayOpts) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gateway{
+		t: t, port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: dir,
+		mailDir: filepath.Join(dir, "mail"), logFile: filepath.Join(dir, "caddy.log"), backend: newRecorder(t),
+	}
+	cf := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cf, []byte(g.caddyfile(o)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, "run", "--config", cf)
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("gateway on %d:\n%s", g.port, out.String())
+		}
+	})
+	g.waitReady()
+	return g
+}
+
+// TestTwoGatewaysShareRedis: two nodes behind one origin on one Redis. A
+// customer signed in on one is signed in on the other; each node's
+// assertion verifies with either node's JWKS; logout and sign-out-everywhere
+// on one bite on the other within the 2 s cache bound.
+func TestTwoGatewaysShareRedis(t *testing.T) {
+	bin := buildBinary(t)
+	r := redistest.Start(t)
+	o := gatewayOpts{store: "store redis " + r.URL(), site: "origin https://shop.test", global: "session {\n\t\t\tcache 2s\n\t\t}"}
+	a := startProcess(t, bin, o)
+	b := startProcess(t, bin, o)
+	// One browser trusting both nodes' local CAs; cookies are per host, not
+	// per port, so it presents the same cookie to both nodes.
+	roots := x509.NewCertPool()
+	for _, g := range []*gateway{a, b} {
+		pem, err := os.ReadFile(filepath.Join(g.dir, "caddy", "pki", "authorities", "local", "root.crt"))
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			t.Fatalf("root CA: %v", err)
+		}
+	}
+	a.roots, b.roots = roots, roots
+
+	c := a.signUp("sam@example.com")
+	if res := b.get(c, "/app/x", nil); res.status != http.StatusOK || b.backend.lastHeaders().Get("X-Frontdoor-Email") != "sam@example.com" {
+		t.Fatalf("node B does not know a session made on node A: %d", res.status)
+	}
+	fromB := b.backend.lastHeaders().Get("X-Frontdoor-Assertion")
+	a.get(c, "/app/x", nil)
+	fromA := a.backend.lastHeaders().Get("X-Frontdoor-Assertion")
+	jwksA := a.get(a.newClient(), "/.well-known/frontdoor/jwks.json", nil).body
+	jwksB := b.get(b.newClient(), "/.well-known/frontdoor/jwks.json", nil).body
+	for _, tc := range []struct{ name, jwks, token string }{
+		{"A's assertion, B's JWKS", jwksB, fromA}, {"B's assertion, A's JWKS", jwksA, fromB},
+	} {
+		if _, err := verifyAssertionErr(tc.jwks, tc.token, "shop.test"); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+
+	// Logout on A: B refuses the cookie once its cache entry (≤ 2 s) is gone.
+	old := a.sessionCookie(c)
+	a.post(c, "/.frontdoor/logout", url.Values{})
+	time.Sleep(2 * time.Second) // the cache bound; then the very next request must be refused
+	if res := b.get(b.withCookie(old), "/app/x", navigate); res.status != http.StatusFound {
+		t.Fatalf("B after logout on A: %d", res.status)
+	}
+
+	// Sign out everywhere on B: A refuses within 2 s.
+	c2 := b.newClient()
+	b.login(c2, "sam@example.com", testPassword, "/")
+	cookie := b.sessionCookie(c2)
+	if res := a.get(a.withCookie(cookie), "/app/x", nil); res.status != http.StatusOK {
+		t.Fatalf("A with B's session: %d", res.status)
+	}
+	b.postVia(c2, "/.frontdoor/account", "/.frontdoor/account/signout-everywhere", url.Values{})
+	time.Sleep(2 * time.Second)
+	if res := a.get(a.withCookie(cookie), "/app/x", navigate); res.status != http.StatusFound {
+		t.Fatalf("A after sign-out-everywhere on B: %d", res.status)
+	}
+}

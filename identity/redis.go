@@ -1,0 +1,349 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Key layout of the Redis store (prefix defaults to "fd:"):
+//
+//	<prefix>{u:<id>}:customer            STRING Customer as JSON, no expiry
+//	<prefix>email:<normalised email>     STRING id of the customer owning the email
+//	<prefix>tok:<kind>:<base64url(hash)> STRING Token as JSON; PXAT = ExpiresAt,
+//	                                     so Redis drops expired tokens by itself
+//
+// Every key of one customer carries the hash tag {u:<id>}, so they all live
+// in one Redis Cluster hash slot and a multi-key update of one customer
+// (MULTI/EXEC or Lua) stays atomic on a cluster; records added later for a
+// customer go under the same tag. The session store (session/redis.go) puts
+// its per-customer keys under the same tag and prefix.
+//
+// The email index and the customer record hash to different slots, so no
+// single command can write both. CreateCustomer writes the record first and
+// claims the email second (SET NX): a claim thus never points at a record
+// still being written, and two concurrent sign-ups cannot both win. A claim
+// whose record is missing is an orphan (a failed sign-up whose claim landed
+// though its reply was lost, so it removed its record; or a crash): the
+// CustomerByEmail answer is ErrNotFound, and the next CreateCustomer for
+// that email takes the claim over with a compare-and-set script.
+//
+// Ids are restricted to letters, digits, '_' and '-' (validID), so no id can
+// close the hash tag early. The prefix must not contain '{' or '}'. Braces
+// are legal in an email's local part; such an index key just hashes to
+// another slot, which is harmless: every command on it touches it alone.
+// Nothing here uses SCAN or KEYS.
+
+// DefaultRedisPrefix is the key prefix used when NewRedisStore gets "".
+const DefaultRedisPrefix = "fd:"
+
+const (
+	// maxTxRetries bounds UpdateCustomer's optimistic retries; one customer
+	// is rarely updated by more than a couple of requests at once.
+	maxTxRetries = 16
+	// maxClaimRetries bounds CreateCustomer's attempts at the email claim
+	// when it keeps changing under it.
+	maxClaimRetries = 3
+	// tokenGrace is the least time Redis keeps a token (see tokenExpiry).
+	tokenGrace = time.Minute
+)
+
+// replaceClaim hands an orphan email claim (KEYS[1] = ARGV[1]) over to
+// ARGV[2], only if nobody replaced it first.
+var replaceClaim = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	redis.call("SET", KEYS[1], ARGV[2])
+	return 1
+end
+return 0`)
+
+// RedisStore is the identity Store over Redis: one server, Sentinel or Redis
+// Cluster through a go-redis UniversalClient. The client is owned by the
+// caller (it is shared with other stores).
+type RedisStore struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewRedisStore returns a Store keeping its records under prefix.
+func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
+	if prefix == "" {
+		prefix = DefaultRedisPrefix
+	}
+	return &RedisStore{c: c, prefix: prefix}
+}
+
+func (s *RedisStore) customerKey(id string) string { return s.prefix + "{u:" + id + "}:customer" }
+func (s *RedisStore) emailKey(email string) string { return s.prefix + "email:" + email }
+func (s *RedisStore) tokenKey(kind TokenKind, hash []byte) string {
+	return s.prefix + "tok:" + string(kind) + ":" + base64.RawURLEncoding.EncodeToString(hash)
+}
+
+// validID accepts the ids NewID makes (and any id of letters, digits, '_'
+// and '-'), so an id can sit inside a hash tag.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateCustomer implements Store.
+func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
+	if !validID(c.ID) || c.Email == "" {
+		return errors.New("identity: redis: create customer: needs a valid id and an email")
+	}
+	buf, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("identity: redis: encode customer %q: %w", c.ID, err)
+	}
+	ckey, ekey := s.customerKey(c.ID), s.emailKey(c.Email)
+	ok, err := s.c.SetNX(ctx, ckey, buf, 0).Result()
+	if err != nil {
+		s.c.Del(ctx, ckey) // the reply may be lost while the write landed
+		return fmt.Errorf("identity: redis: create customer %q: %w", c.ID, err)
+	}
+	if !ok {
+		return fmt.Errorf("identity: redis: create customer %q: id exists", c.ID)
+	}
+	// From here every failure removes the record again: a customer whose
+	// creation reported an error must not exist. If that removal fails too,
+	// the record is unreachable (no claim points at it) and harmless.
+	err = s.claimEmail(ctx, ekey, c.ID)
+	if err != nil {
+		s.c.Del(ctx, ckey)
+	}
+	return err
+}
+
+// claimEmail points the email index at id, unless another existing
+// customer owns it (ErrEmailTaken).
+func (s *RedisStore) claimEmail(ctx context.Context, ekey, id string) error {
+	for range maxClaimRetries {
+		ok, err := s.c.SetNX(ctx, ekey, id, 0).Result()
+		if err != nil {
+			return fmt.Errorf("identity: redis: claim email for %q: %w", id, err)
+		}
+		if ok {
+			return nil
+		}
+		owner, err := s.c.Get(ctx, ekey).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // released meanwhile: try again
+		}
+		if err != nil {
+			return fmt.Errorf("identity: redis: read email claim: %w", err)
+		}
+		if owner == id {
+			// go-redis retried a SET NX whose reply was lost: ours landed.
+			return nil
+		}
+		if validID(owner) {
+			n, err := s.c.Exists(ctx, s.customerKey(owner)).Result()
+			if err != nil {
+				return fmt.Errorf("identity: redis: check email owner %q: %w", owner, err)
+			}
+			if n > 0 {
+				return ErrEmailTaken
+			}
+		}
+		// An orphan: its record is gone, and since records are written
+		// before claims it is not one still being created.
+		done, err := replaceClaim.Run(ctx, s.c, []string{ekey}, owner, id).Int()
+		if err != nil {
+			return fmt.Errorf("identity: redis: replace orphan email claim: %w", err)
+		}
+		if done == 1 {
+			return nil
+		}
+		// Someone else replaced it first; look again.
+	}
+	return fmt.Errorf("identity: redis: claim email for %q: claim kept changing", id)
+}
+
+// getter is what loading a customer needs: the client or a WATCH transaction.
+type getter interface {
+	Get(ctx context.Context, key string) *redis.StringCmd
+}
+
+func (s *RedisStore) load(ctx context.Context, g getter, id string) (*Customer, error) {
+	if !validID(id) {
+		return nil, ErrNotFound // no customer can have it
+	}
+	v, err := g.Get(ctx, s.customerKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: redis: get customer %q: %w", id, err)
+	}
+	var c Customer
+	if err := json.Unmarshal(v, &c); err != nil {
+		return nil, fmt.Errorf("identity: redis: decode customer %q: %w", id, err)
+	}
+	return &c, nil
+}
+
+// Customer implements Store.
+func (s *RedisStore) Customer(ctx context.Context, id string) (*Customer, error) {
+	return s.load(ctx, s.c, id)
+}
+
+// CustomerByEmail implements Store.
+func (s *RedisStore) CustomerByEmail(ctx context.Context, email string) (*Customer, error) {
+	if email == "" {
+		return nil, ErrNotFound
+	}
+	id, err := s.c.Get(ctx, s.emailKey(email)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: redis: look up email: %w", err)
+	}
+	c, err := s.load(ctx, s.c, id)
+	if err != nil {
+		return nil, err // ErrNotFound for an orphan claim
+	}
+	if c.Email != email {
+		return nil, ErrNotFound
+	}
+	return c, nil
+}
+
+// UpdateCustomer implements Store: an optimistic transaction (WATCH, then
+// MULTI/EXEC), retried when another writer got in between. fn may therefore
+// run more than once and must not have side effects.
+func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Customer) error) (*Customer, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	key := s.customerKey(id)
+	var (
+		out   *Customer
+		final error // fn's error, or a refused change: returned as is
+	)
+	txf := func(tx *redis.Tx) error {
+		c, err := s.load(ctx, tx, id)
+		if err != nil {
+			final = err
+			return err
+		}
+		email := c.Email
+		if err := fn(c); err != nil {
+			final = err
+			return err
+		}
+		if c.ID != id {
+			final = fmt.Errorf("identity: redis: update customer %q: must not change the id", id)
+			return final
+		}
+		if c.Email != email {
+			final = fmt.Errorf("identity: redis: update customer %q: must not change the email", id)
+			return final
+		}
+		buf, err := json.Marshal(c)
+		if err != nil {
+			final = fmt.Errorf("identity: redis: encode customer %q: %w", id, err)
+			return final
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, buf, 0)
+			return nil
+		})
+		if err == nil {
+			out = c
+		}
+		return err
+	}
+	for range maxTxRetries {
+		final = nil
+		err := s.c.Watch(ctx, txf, key)
+		switch {
+		case err == nil:
+			return out, nil
+		case final != nil:
+			return nil, final
+		case errors.Is(err, redis.TxFailedErr):
+			continue
+		default:
+			return nil, fmt.Errorf("identity: redis: update customer %q: %w", id, err)
+		}
+	}
+	return nil, fmt.Errorf("identity: redis: update customer %q: %d conflicting writes: %w", id, maxTxRetries, redis.TxFailedErr)
+}
+
+// tokenExpiry is when Redis may drop t: its ExpiresAt, but never sooner than
+// tokenGrace from now. Validity is ConsumeToken's check against the caller's
+// clock; Redis's clock only collects garbage, so it must not remove a token
+// the caller's clock still calls live (clock skew between nodes, or a test
+// clock fixed in the past).
+func tokenExpiry(t *Token) time.Time {
+	exp := t.ExpiresAt
+	if least := time.Now().Add(tokenGrace); exp.Before(least) {
+		exp = least
+	}
+	return exp.Truncate(time.Millisecond).Add(time.Millisecond) // PXAT, rounded up
+}
+
+// PutToken implements Store.
+func (s *RedisStore) PutToken(ctx context.Context, t *Token) error {
+	if t.Kind == "" || len(t.Hash) == 0 {
+		return errors.New("identity: redis: put token: needs a kind and a hash")
+	}
+	buf, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("identity: redis: encode %s token: %w", t.Kind, err)
+	}
+	err = s.c.SetArgs(ctx, s.tokenKey(t.Kind, t.Hash), buf, redis.SetArgs{ExpireAt: tokenExpiry(t)}).Err()
+	if err != nil {
+		return fmt.Errorf("identity: redis: put %s token: %w", t.Kind, err)
+	}
+	return nil
+}
+
+// ConsumeToken implements Store. GETDEL makes it single use: of two
+// concurrent calls only one gets the value. An expired token is removed too.
+func (s *RedisStore) ConsumeToken(ctx context.Context, kind TokenKind, hash []byte, now time.Time) (*Token, error) {
+	if kind == "" || len(hash) == 0 {
+		return nil, ErrNotFound
+	}
+	v, err := s.c.GetDel(ctx, s.tokenKey(kind, hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: redis: consume %s token: %w", kind, err)
+	}
+	var t Token
+	if err := json.Unmarshal(v, &t); err != nil {
+		return nil, fmt.Errorf("identity: redis: decode %s token: %w", kind, err)
+	}
+	if t.Kind != kind || !bytes.Equal(t.Hash, hash) || !now.Before(t.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return &t, nil
+}
+
+// Ping implements Store.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("identity: redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Interface guards
+var _ Store = (*RedisStore)(nil)
