@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strings"
 )
 
 // csrfCookie carries the per-browser CSRF secret. The token in a form is an
@@ -42,7 +43,9 @@ func (h *Handler) csrfOK(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != h.origin {
+	// A site block may answer on several names; the one Caddy routed this
+	// request on is as much this site as the configured origin.
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != h.origin && !strings.EqualFold(o, "https://"+r.Host) {
 		return false
 	}
 	c, err := r.Cookie(csrfCookie)

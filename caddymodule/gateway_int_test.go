@@ -47,17 +47,20 @@ type gateway struct {
 // recorder is the backend: it answers every request with the headers it
 // received as JSON and keeps the last request for assertions.
 type recorder struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	last http.Header
-	hits int
+	srv         *httptest.Server
+	mu          sync.Mutex
+	last        http.Header
+	lastTrailer http.Header
+	hits        int
 }
 
 func newRecorder(t testing.TB) *recorder {
 	rec := &recorder{}
 	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // trailers arrive after the body
 		rec.mu.Lock()
 		rec.last = r.Header.Clone()
+		rec.lastTrailer = r.Trailer.Clone()
 		rec.hits++
 		rec.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -71,6 +74,12 @@ func (rec *recorder) lastHeaders() http.Header {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	return rec.last
+}
+
+func (rec *recorder) lastTrailers() http.Header {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.lastTrailer
 }
 
 func (rec *recorder) count() int {
@@ -213,6 +222,17 @@ func (g *gateway) url(p string) string {
 		host = "shop.test"
 	}
 	return fmt.Sprintf("https://%s:%d%s", host, g.port, p)
+}
+
+// newClientH1 is newClient speaking HTTP/1.1 only (for headers HTTP/2
+// forbids, such as Connection).
+func (g *gateway) newClientH1() *http.Client {
+	c := g.newClient()
+	tr := c.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	return c
 }
 
 // newClient is a browser: a cookie jar, no automatic redirects, every host

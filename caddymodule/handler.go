@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -116,14 +117,27 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.rules = append(h.rules, compiledRule{Rule: r, paths: ps})
 	}
-	h.allowHosts = make(map[string]bool)
-	for _, host := range h.AllowRedirectHosts {
-		host = strings.ToLower(host)
-		h.allowHosts[host] = true
-		h.formActionExtra += " https://" + host
+	if err := h.compileRedirectHosts(); err != nil {
+		return err
 	}
 	if h.pages, err = loadPages(h.Theme); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
+	}
+	return nil
+}
+
+// compileRedirectHosts checks allow_redirect_hosts and derives the lookup
+// set and the extra CSP form-action sources.
+func (h *Handler) compileRedirectHosts() error {
+	h.allowHosts = make(map[string]bool)
+	h.formActionExtra = ""
+	for _, host := range h.AllowRedirectHosts {
+		host = strings.ToLower(host)
+		if u, err := url.Parse("https://" + host); err != nil || u.Host != host || u.Hostname() == "" || strings.ContainsAny(host, "*;' ") {
+			return fmt.Errorf("frontdoor: allow_redirect_hosts: %q is not a host[:port]", host)
+		}
+		h.allowHosts[host] = true
+		h.formActionExtra += " https://" + host
 	}
 	return nil
 }
@@ -150,7 +164,8 @@ func (h *Handler) Validate() error {
 }
 
 func validPrefix(p string) error {
-	if len(p) < 2 || !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "*?#%\\ ") {
+	if len(p) < 2 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasSuffix(p, "/") ||
+		strings.ContainsAny(p, "*?#%\\ \"'<>") || path.Clean(p) != p {
 		return fmt.Errorf("frontdoor: prefix %q must be a path like /.frontdoor (starting with /, not ending with /)", p)
 	}
 	return nil
@@ -185,8 +200,13 @@ func (h *Handler) validateOrigin() error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	// Invariant 1: forged identity headers go first, on every route.
+	// Invariant 1: forged identity headers go first, on every route —
+	// in the header section, in Connection, and in trailers.
 	h.strip.strip(r.Header)
+	if len(r.Trailer) > 0 && r.Body != nil {
+		h.strip.strip(r.Trailer)
+		r.Body = &trailerStripper{ReadCloser: r.Body, r: r, strip: h.strip}
+	}
 
 	p := r.URL.Path
 	if p == h.Prefix || strings.HasPrefix(p, h.prefixSlash) {
@@ -203,11 +223,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if !public {
 			return h.unavailable(w)
 		}
-		return next.ServeHTTP(w, r) // public: serve, without identity
+		return h.next(w, r, next) // public: serve, without identity
 	}
 	if s == nil {
 		if public {
-			return next.ServeHTTP(w, r)
+			return h.next(w, r, next)
 		}
 		return h.deny(w, r)
 	}
@@ -224,6 +244,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.logger.Error("signing identity assertion", zap.Error(err))
 		return h.unavailable(w)
 	}
+	return h.next(w, r, next)
+}
+
+// next hands the request to the backend without Frontdoor's own cookies.
+func (h *Handler) next(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	dropOwnCookies(r.Header)
 	return next.ServeHTTP(w, r)
 }
 

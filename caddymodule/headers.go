@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -117,19 +119,107 @@ func newStripper(n headerNames) stripper {
 }
 
 // strip deletes every configured identity header and every X-Frontdoor-*
-// header. Go canonicalises incoming header names, but a map is walked so
-// that no spelling slips through.
+// header. Go canonicalises incoming header names, but the map is walked so
+// that no spelling slips through — including "_" or "." for "-", which some
+// backends (CGI, FastCGI, PHP) read as the same header.
 func (s stripper) strip(h http.Header) {
 	for k := range h {
-		if _, ok := s.exact[k]; ok || hasPrefixFold(k, "X-Frontdoor-") {
+		if s.isIdentity(k) {
 			delete(h, k)
-			continue
 		}
-		if ck := http.CanonicalHeaderKey(k); ck != k {
-			if _, ok := s.exact[ck]; ok {
-				delete(h, k)
+	}
+	s.stripConnection(h)
+}
+
+func (s stripper) isIdentity(name string) bool {
+	if _, ok := s.exact[name]; ok || hasPrefixFold(name, "X-Frontdoor-") {
+		return true
+	}
+	n := strings.Map(func(r rune) rune {
+		if r == '_' || r == '.' {
+			return '-'
+		}
+		return r
+	}, name)
+	_, ok := s.exact[http.CanonicalHeaderKey(n)]
+	return ok || hasPrefixFold(n, "X-Frontdoor-")
+}
+
+// stripConnection keeps a client from nominating identity headers as
+// hop-by-hop ("Connection: X-Frontdoor-User"), which would make
+// reverse_proxy drop the ones Frontdoor sets.
+func (s stripper) stripConnection(h http.Header) {
+	vals, ok := h["Connection"]
+	if !ok {
+		return
+	}
+	var kept []string
+	for _, v := range vals {
+		var toks []string
+		for t := range strings.SplitSeq(v, ",") {
+			if t = textproto.TrimString(t); t != "" && !s.isIdentity(t) {
+				toks = append(toks, t)
 			}
 		}
+		if len(toks) > 0 {
+			kept = append(kept, strings.Join(toks, ", "))
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Connection")
+	} else {
+		h["Connection"] = kept
+	}
+}
+
+// trailerStripper strips identity names from request trailers, which
+// net/http fills in when the body reaches EOF and reverse_proxy forwards.
+type trailerStripper struct {
+	io.ReadCloser
+	r     *http.Request
+	strip stripper
+}
+
+func (t *trailerStripper) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF {
+		t.strip.strip(t.r.Trailer)
+	}
+	return n, err
+}
+
+// dropOwnCookies keeps Frontdoor's bearer cookie and CSRF secret away from
+// backends: they get the short-lived assertion instead, so a backend that
+// logs or leaks headers leaks nothing that signs anyone in.
+func dropOwnCookies(h http.Header) {
+	lines, ok := h["Cookie"]
+	if !ok {
+		return
+	}
+	found := false
+	for _, line := range lines {
+		if strings.Contains(line, session.CookieName) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	var keep []string
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			p := textproto.TrimString(part)
+			name, _, _ := strings.Cut(p, "=")
+			if p != "" && name != session.CookieName && name != csrfCookie {
+				keep = append(keep, p)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		delete(h, "Cookie")
+	} else {
+		h["Cookie"] = []string{strings.Join(keep, "; ")}
 	}
 }
 

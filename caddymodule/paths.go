@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // pathPattern is one entry of public, protect or require: an exact path
@@ -81,7 +83,7 @@ func canonicalPath(p string) string {
 	if isPlainPath(p) {
 		return p
 	}
-	p = strings.ToLower(strings.ReplaceAll(p, "\\", "/"))
+	p = asciiFold(strings.ReplaceAll(p, "\\", "/"))
 	segs := strings.Split(p, "/")
 	out := make([]string, 0, len(segs))
 	for _, s := range segs {
@@ -191,4 +193,21 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// asciiFold lower-cases, and maps every non-ASCII letter whose case fold
+// is an ASCII letter (U+017F ſ → s, U+212A K → k) to that letter, because
+// Java's equalsIgnoreCase and .NET's OrdinalIgnoreCase treat them as equal.
+func asciiFold(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf {
+			return unicode.ToLower(r)
+		}
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf {
+				return unicode.ToLower(f)
+			}
+		}
+		return unicode.ToLower(r)
+	}, s)
 }
