@@ -83,6 +83,9 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			return nil, h.Errf("frontdoor: unknown option %q", key)
 		}
 	}
+	if err := forgeablePlaceholders(h, fd); err != nil {
+		return nil, err
+	}
 	if fd.Origin == "" {
 		// Report at the directive's line: after a block the cursor sits
 		// on its closing brace.
@@ -193,3 +196,65 @@ const (
 	errNoFixedHost = adaptError("the site has no fixed host, so the public origin is unknown")
 	errPlainHTTP   = adaptError("the site is plain http; frontdoor's cookies need https")
 )
+
+// forgeablePlaceholders refuses a site block that reads an identity header
+// through a request-header placeholder ({http.request.header.X-Forwarded-User}
+// or {header.…}). Directives ordered before frontdoor (rewrite, map, vars, …)
+// would see the client's forged copy; {http.auth.user.id} and
+// {http.frontdoor.*} carry the verified identity instead.
+func forgeablePlaceholders(h httpcaddyfile.Helper, fd *Handler) error {
+	names := map[string]bool{}
+	for _, n := range alwaysStripped {
+		names[strings.ToLower(n)] = true
+	}
+	for _, preset := range presetHeaders {
+		for _, n := range preset.all() {
+			names[strings.ToLower(n)] = true
+		}
+	}
+	if fd.Headers != nil {
+		for _, n := range []string{fd.Headers.User, fd.Headers.Email, fd.Headers.EmailVerified, fd.Headers.AuthTime, fd.Headers.AMR, fd.Headers.Assertion} {
+			if n != "" {
+				names[strings.ToLower(n)] = true
+			}
+		}
+	}
+	segs := reflect.ValueOf(h).FieldByName("parentBlock").FieldByName("Segments")
+	if !segs.IsValid() || segs.Kind() != reflect.Slice {
+		return nil
+	}
+	for i := range segs.Len() {
+		seg := segs.Index(i)
+		for j := range seg.Len() {
+			tok := seg.Index(j)
+			text, line := tok.FieldByName("Text"), tok.FieldByName("Line")
+			if !text.IsValid() || text.Kind() != reflect.String {
+				continue
+			}
+			if name := identityPlaceholder(text.String(), names); name != "" {
+				return h.Errf("frontdoor: line %d reads the identity header %s from the request, where a client can forge it; use {http.auth.user.id} or {http.frontdoor.*} instead", line.Int(), name)
+			}
+		}
+	}
+	return nil
+}
+
+// identityPlaceholder returns the identity header a token's placeholder
+// reads, or "".
+func identityPlaceholder(tok string, names map[string]bool) string {
+	low := strings.ToLower(tok)
+	for _, prefix := range []string{"{http.request.header.", "{header."} {
+		for rest := low; ; {
+			i := strings.Index(rest, prefix)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(prefix):]
+			name, _, _ := strings.Cut(rest, "}")
+			if names[name] || strings.HasPrefix(name, "x-frontdoor-") {
+				return name
+			}
+		}
+	}
+	return ""
+}

@@ -53,3 +53,23 @@ func TestOperatorInputValidated(t *testing.T) {
 		t.Fatalf("valid hosts: %v %v", err, h.allowHosts)
 	}
 }
+
+// TestForgeablePlaceholdersRefused: reading an identity header through a
+// request placeholder is an adapt error, wherever it stands in the site.
+func TestForgeablePlaceholdersRefused(t *testing.T) {
+	for _, line := range []string{
+		"rewrite /app/me /app/users/{http.request.header.X-Forwarded-User}",
+		"vars user {header.Remote-User}",
+		"map {http.request.header.x-frontdoor-user} {who} {\n\t\tdefault x\n\t}",
+	} {
+		cf := "shop.example.com {\n\t" + line + "\n\tfrontdoor\n\treverse_proxy 127.0.0.1:9000\n}\n"
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+		if err == nil || !strings.Contains(err.Error(), "where a client can forge it") || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%q: %v", line, err)
+		}
+	}
+	ok := "shop.example.com {\n\trequest_header X-User {http.auth.user.id}\n\tfrontdoor\n\treverse_proxy 127.0.0.1:9000\n}\n"
+	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(ok), nil); err != nil {
+		t.Fatalf("verified placeholder refused: %v", err)
+	}
+}
