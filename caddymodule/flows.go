@@ -11,6 +11,23 @@ import (
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
+// route is one of Frontdoor's pages: its GET and POST handlers.
+type route struct {
+	get, post func(http.ResponseWriter, *http.Request) error
+}
+
+// ownRoutes maps the paths under the prefix to their handlers.
+func (h *Handler) ownRoutes() map[string]route {
+	return map[string]route{
+		"/register":                   {h.registerPage, h.register},
+		"/verify":                     {h.verify, nil},
+		"/login":                      {h.loginPage, h.login},
+		"/logout":                     {h.logoutPage, h.logout},
+		"/account":                    {h.account, nil},
+		"/account/signout-everywhere": {nil, h.signOutEverywhere},
+	}
+}
+
 // maxFormBytes bounds every form post.
 const maxFormBytes = 64 << 10
 
@@ -21,18 +38,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(sub, "/static/style-") && strings.HasSuffix(sub, ".css") {
 		return h.serveCSS(w, r)
 	}
-	type route struct {
-		get, post func(http.ResponseWriter, *http.Request) error
-	}
-	routes := map[string]route{
-		"/register":                   {h.registerPage, h.register},
-		"/verify":                     {h.verify, nil},
-		"/login":                      {h.loginPage, h.login},
-		"/logout":                     {h.logoutPage, h.logout},
-		"/account":                    {h.account, nil},
-		"/account/signout-everywhere": {nil, h.signOutEverywhere},
-	}
-	rt, ok := routes[sub]
+	rt, ok := h.routes[sub]
 	if !ok {
 		return h.message(w, http.StatusNotFound, "Page not found", "There is nothing at this address.", "/", "Home")
 	}

@@ -53,6 +53,7 @@ type Handler struct {
 
 	app             *App
 	prefixSlash     string
+	routes          map[string]route
 	origin          string
 	audience        string
 	public          patterns
@@ -100,6 +101,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Prefix = defaultPrefix
 	}
 	h.prefixSlash = h.Prefix + "/"
+	h.routes = h.ownRoutes()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
 		return err
 	}

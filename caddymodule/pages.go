@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 //go:embed templates/*.html static/*
@@ -126,8 +126,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	d.MinLen, d.MaxLen = h.app.policy.MinLength, h.app.policy.MaxLength
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
-		h.logger.Error("rendering page", zap.String("page", name), zap.Error(err))
-		return fmt.Errorf("frontdoor: render %s: %w", name, err)
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("frontdoor: render %s: %w", name, err))
 	}
 	securityHeaders(w.Header(), h.formActionExtra)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

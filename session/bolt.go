@@ -70,6 +70,15 @@ func (s *BoltStore) Create(_ context.Context, sess *Session) error {
 	return nil
 }
 
+// boltErr wraps a bbolt failure with the operation; ErrNotFound passes
+// through as is.
+func boltErr(op string, err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("session: bolt: %s: %w", op, err)
+}
+
 // Get implements Store.
 func (s *BoltStore) Get(_ context.Context, key string) (*Session, error) {
 	var sess *Session
@@ -77,7 +86,7 @@ func (s *BoltStore) Get(_ context.Context, key string) (*Session, error) {
 		sess, err = getSession(tx, key)
 		return err
 	})
-	return sess, err
+	return sess, boltErr("get", err)
 }
 
 func getSession(tx *bolt.Tx, key string) (*Session, error) {
@@ -94,7 +103,7 @@ func getSession(tx *bolt.Tx, key string) (*Session, error) {
 
 // Touch implements Store.
 func (s *BoltStore) Touch(_ context.Context, key string, lastSeen time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return boltErr("touch", s.db.Update(func(tx *bolt.Tx) error {
 		sess, err := getSession(tx, key)
 		if err != nil {
 			return err
@@ -108,12 +117,12 @@ func (s *BoltStore) Touch(_ context.Context, key string, lastSeen time.Time) err
 			return err
 		}
 		return tx.Bucket(bktSessions).Put([]byte(key), buf)
-	})
+	}))
 }
 
 // Delete implements Store.
 func (s *BoltStore) Delete(_ context.Context, key string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return deleteSession(tx, key) })
+	return boltErr("delete", s.db.Update(func(tx *bolt.Tx) error { return deleteSession(tx, key) }))
 }
 
 func deleteSession(tx *bolt.Tx, key string) error {
@@ -151,7 +160,7 @@ func (s *BoltStore) DeleteUser(_ context.Context, userID string) (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	return n, boltErr("delete user", err)
 }
 
 func userKeys(tx *bolt.Tx, userID string) ([]string, error) {
@@ -184,7 +193,7 @@ func (s *BoltStore) ListUser(_ context.Context, userID string) ([]*Session, erro
 		}
 		return nil
 	})
-	return out, err
+	return out, boltErr("list user", err)
 }
 
 // SweepExpired removes sessions whose absolute expiry is past, or that have
@@ -211,7 +220,7 @@ func (s *BoltStore) SweepExpired(_ context.Context, now time.Time, idle time.Dur
 		n = len(dead)
 		return nil
 	})
-	return n, err
+	return n, boltErr("sweep", err)
 }
 
 // Secret implements Store.
@@ -224,7 +233,7 @@ func (s *BoltStore) Secret(_ context.Context, name string, create func() ([]byte
 		return nil
 	})
 	if err != nil || out != nil {
-		return out, err
+		return out, boltErr("secret", err)
 	}
 	fresh, err := create()
 	if err != nil {
@@ -239,7 +248,7 @@ func (s *BoltStore) Secret(_ context.Context, name string, create func() ([]byte
 		out = fresh
 		return b.Put([]byte(name), fresh)
 	})
-	return out, err
+	return out, boltErr("secret", err)
 }
 
 // SwapSecret implements Store.
@@ -253,7 +262,7 @@ func (s *BoltStore) SwapSecret(_ context.Context, name string, prev, next []byte
 		swapped = true
 		return b.Put([]byte(name), next)
 	})
-	return swapped, err
+	return swapped, boltErr("swap secret", err)
 }
 
 // Ping implements Store.
