@@ -74,6 +74,15 @@ func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
 	return err
 }
 
+// boltErr wraps a bbolt failure with the operation; ErrNotFound passes
+// through as is.
+func boltErr(op string, err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("identity: bolt: %s: %w", op, err)
+}
+
 // Customer implements Store.
 func (s *BoltStore) Customer(_ context.Context, id string) (*Customer, error) {
 	var c *Customer
@@ -81,7 +90,7 @@ func (s *BoltStore) Customer(_ context.Context, id string) (*Customer, error) {
 		c, err = getCustomer(tx, id)
 		return err
 	})
-	return c, err
+	return c, boltErr("customer", err)
 }
 
 // CustomerByEmail implements Store.
@@ -95,7 +104,7 @@ func (s *BoltStore) CustomerByEmail(_ context.Context, email string) (*Customer,
 		c, err = getCustomer(tx, string(id))
 		return err
 	})
-	return c, err
+	return c, boltErr("customer by email", err)
 }
 
 func getCustomer(tx *bolt.Tx, id string) (*Customer, error) {
@@ -134,7 +143,7 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		out = c
 		return tx.Bucket(bktCustomers).Put([]byte(id), buf)
 	})
-	return out, err
+	return out, err // fn's own error, or a bbolt failure
 }
 
 func tokenKey(kind TokenKind, hash []byte) []byte {
