@@ -142,3 +142,24 @@ func (f faultySessions) Ping(ctx context.Context) error {
 	}
 	return f.Store.Ping(ctx)
 }
+
+func (f faultySessions) ListUser(ctx context.Context, id string) ([]*session.Session, error) {
+	if err := down(); err != nil {
+		return nil, err
+	}
+	return f.Store.ListUser(ctx, id)
+}
+
+func (f faultySessions) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
+	if err := down(); err != nil {
+		return nil, err
+	}
+	return f.Store.Secret(ctx, name, create)
+}
+
+func (f faultySessions) SwapSecret(ctx context.Context, name string, prev, next []byte) (bool, error) {
+	if err := down(); err != nil {
+		return false, err
+	}
+	return f.Store.SwapSecret(ctx, name, prev, next)
+}

@@ -251,3 +251,48 @@ func checkLogsClean(t *testing.T, o gatewayOpts) {
 		}
 	}
 }
+
+// TestSecurityHeadersOnEveryPage: invariant 4 — every page Frontdoor
+// renders, error pages included, carries the strict headers, and auth
+// answers are never cached.
+func TestSecurityHeadersOnEveryPage(t *testing.T) {
+	g := startGateway(t, gatewayOpts{store: "store faulty {dir}/frontdoor.db"})
+	c := g.signUp("wes@example.com")
+	anon := g.newClient()
+	pages := map[string]response{
+		"register":       g.get(anon, "/.frontdoor/register", nil),
+		"login":          g.get(anon, "/.frontdoor/login", nil),
+		"logout":         g.get(c, "/.frontdoor/logout", nil),
+		"account":        g.get(c, "/.frontdoor/account", nil),
+		"verify (bad)":   g.get(anon, "/.frontdoor/verify?token=nope", nil),
+		"not found":      g.get(anon, "/.frontdoor/nothing", nil),
+		"login (failed)": g.post(anon, "/.frontdoor/login", url.Values{"email": {"wes@example.com"}, "password": {"wrong wrong wrong"}}),
+	}
+	t.Cleanup(func() { storeFailing.Store(false) })
+	storeFailing.Store(true)
+	waitStatus(t, func() int { return g.get(c, "/app/x", nil).status }, http.StatusServiceUnavailable)
+	pages["503"] = g.get(c, "/app/x", navigate)
+	pages["account (store down)"] = g.get(c, "/.frontdoor/account", nil)
+	storeFailing.Store(false)
+	for name, r := range pages {
+		csp := r.header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %s", name, csp, want)
+			}
+		}
+		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Frame-Options") != "DENY" ||
+			r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s (%d): headers %v", name, r.status, r.header)
+		}
+	}
+	if r := pages["account (store down)"]; r.status != http.StatusServiceUnavailable {
+		t.Errorf("account with the store down: %d", r.status)
+	}
+	// Redirects and API answers about authentication are not cached either.
+	for _, r := range []response{g.get(anon, "/app/x", navigate), g.get(anon, "/app/x", nil)} {
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%d answer cacheable: %v", r.status, r.header)
+		}
+	}
+}
