@@ -1,8 +1,10 @@
 package identity_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -23,4 +25,28 @@ func TestBoltStore(t *testing.T) {
 		}
 		return s
 	})
+}
+
+func TestBoltSweepExpiredTokens(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "fd.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, _ := identity.NewBoltStore(db)
+	ctx := context.Background()
+	now := time.Now()
+	_, old := identity.NewToken(identity.TokenVerifyEmail, "u_1", time.Hour, now.Add(-2*time.Hour))
+	secret, fresh := identity.NewToken(identity.TokenVerifyEmail, "u_1", time.Hour, now)
+	for _, tok := range []*identity.Token{old, fresh} {
+		if err := s.PutToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.SweepExpired(ctx, now); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if _, err := s.ConsumeToken(ctx, identity.TokenVerifyEmail, identity.HashToken(secret), now); err != nil {
+		t.Fatalf("live token swept: %v", err)
+	}
 }

@@ -197,30 +197,50 @@ func (s *BoltStore) ListUser(_ context.Context, userID string) ([]*Session, erro
 }
 
 // SweepExpired removes sessions whose absolute expiry is past, or that have
-// been idle longer than idle; the gateway calls it periodically.
-func (s *BoltStore) SweepExpired(_ context.Context, now time.Time, idle time.Duration) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var dead []string
-		err := tx.Bucket(bktSessions).ForEach(func(k, v []byte) error {
+// been idle longer than idle; the gateway calls it periodically. It finds
+// them in a read transaction and deletes them in small write transactions,
+// so a large store never blocks sign-ins for long.
+func (s *BoltStore) SweepExpired(ctx context.Context, now time.Time, idle time.Duration) (int, error) {
+	var dead []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktSessions).ForEach(func(k, v []byte) error {
 			var sess Session
 			if json.Unmarshal(v, &sess) != nil || !now.Before(sess.ExpiresAt) || (idle > 0 && now.Sub(sess.LastSeen) >= idle) {
 				dead = append(dead, string(k))
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := deleteSession(tx, k); err != nil {
-				return err
-			}
-		}
-		n = len(dead)
-		return nil
 	})
-	return n, boltErr("sweep", err)
+	if err != nil {
+		return 0, boltErr("sweep", err)
+	}
+	const batch = 500
+	n := 0
+	for len(dead) > 0 {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		chunk := dead[:min(batch, len(dead))]
+		dead = dead[len(chunk):]
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, k := range chunk {
+				// Re-check: the session may have been touched since.
+				sess, err := getSession(tx, k)
+				if err == nil && now.Before(sess.ExpiresAt) && (idle <= 0 || now.Sub(sess.LastSeen) < idle) {
+					continue
+				}
+				if err := deleteSession(tx, k); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, boltErr("sweep", err)
+		}
+	}
+	return n, nil
 }
 
 // Secret implements Store.
