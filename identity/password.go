@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
@@ -32,6 +34,16 @@ const (
 	// Ceilings on parameters read back from storage (4 GiB, 64 passes).
 	maxMemoryKiB  = 4 << 20
 	maxIterations = 64
+
+	// Queue bounds unless SetQueueLimits says otherwise: enough to absorb a
+	// burst of logins, not enough for a flood to park goroutines without end.
+	defaultWaitersPerSlot = 16
+	defaultMaxWait        = 5 * time.Second
+
+	// A new sample moves the cost estimate by 1/ewmaWeight of the difference:
+	// a lasting change (load, CPU frequency, the cold first run that seeds
+	// it) is followed within about ten runs, one outlier moves it little.
+	ewmaWeight = 4
 )
 
 // NormalizePassword applies NFKC, as NIST SP 800-63B-4 asks, so a password
@@ -42,16 +54,34 @@ func NormalizePassword(p string) string { return norm.NFKC.String(p) }
 // ErrPasswordMismatch is returned by Verify for a wrong password.
 var ErrPasswordMismatch = errors.New("identity: password mismatch")
 
+// ErrHasherBusy is returned by Hash and Verify when too many callers already
+// wait for a hashing slot, or one waited longer than the queue allows.
+var ErrHasherBusy = errors.New("identity: password hashing is busy")
+
 // Hasher hashes and verifies passwords with argon2id. Each hash holds
 // MemoryKiB of memory for its duration, so at most Concurrency run at once;
-// a burst of logins queues instead of exhausting memory.
+// a burst of logins queues instead of exhausting memory, and the queue itself
+// is bounded (see SetQueueLimits) so a flood is turned away with
+// ErrHasherBusy instead of parking goroutines until the requests time out.
 type Hasher struct {
 	params Argon2Params
 	sem    chan struct{}
 	dummy  string
+
+	// costNS estimates how long, in nanoseconds, one argon2 run under params
+	// takes: an EWMA of every Hash and every Verify under params (the dummy
+	// included). Verifying a hash stored with cheaper, older parameters is
+	// padded to it, see Verify.
+	costNS atomic.Int64
+
+	waiters    atomic.Int64 // callers blocked in acquire
+	maxWaiters atomic.Int64
+	maxWait    atomic.Int64 // a time.Duration
 }
 
-// NewHasher returns a Hasher. concurrency ≤ 0 means GOMAXPROCS.
+// NewHasher returns a Hasher. concurrency ≤ 0 means GOMAXPROCS. At most
+// 16 × concurrency callers wait for a slot, each at most 5 s; SetQueueLimits
+// changes that.
 func NewHasher(p Argon2Params, concurrency int) (*Hasher, error) {
 	if p.MemoryKiB < DefaultArgon2.MemoryKiB || p.Iterations < DefaultArgon2.Iterations || p.Parallelism < 1 ||
 		p.MemoryKiB > maxMemoryKiB || p.Iterations > maxIterations {
@@ -62,13 +92,34 @@ func NewHasher(p Argon2Params, concurrency int) (*Hasher, error) {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
 	h := &Hasher{params: p, sem: make(chan struct{}, concurrency)}
+	h.SetQueueLimits(0, 0)
 	// A hash of a random password with the current parameters: verifying
 	// against it costs what a real verification costs, so unknown accounts
-	// cannot be told apart by timing.
+	// cannot be told apart by timing. Making it is one argon2 run under p,
+	// so it also seeds the cost estimate.
 	var rb [24]byte
 	_, _ = rand.Read(rb[:])
-	h.dummy = encodeHash(p, mustSalt(), argon2.IDKey(rb[:], mustSalt(), p.Iterations, p.MemoryKiB, p.Parallelism, keyLen))
+	start := time.Now()
+	key := argon2.IDKey(rb[:], mustSalt(), p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	h.costNS.Store(int64(time.Since(start)))
+	h.dummy = encodeHash(p, mustSalt(), key)
 	return h, nil
+}
+
+// SetQueueLimits bounds the queue for hashing slots: a call that would make
+// more than maxWaiters callers wait fails at once, one that waits longer
+// than maxWait fails then, both with ErrHasherBusy. Values ≤ 0 restore the
+// defaults (16 × Concurrency, 5 s). Safe to call at any time; callers
+// already waiting keep the wait they started with.
+func (h *Hasher) SetQueueLimits(maxWaiters int, maxWait time.Duration) {
+	if maxWaiters <= 0 {
+		maxWaiters = defaultWaitersPerSlot * cap(h.sem)
+	}
+	if maxWait <= 0 {
+		maxWait = defaultMaxWait
+	}
+	h.maxWaiters.Store(int64(maxWaiters))
+	h.maxWait.Store(int64(maxWait))
 }
 
 // Params returns the parameters new hashes are made with.
@@ -81,21 +132,66 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
 		return nil
+	default:
+	}
+	// Counting before checking lets a race between two callers turn both
+	// away when one would have fit; never lets more than maxWaiters wait.
+	if h.waiters.Add(1) > h.maxWaiters.Load() {
+		h.waiters.Add(-1)
+		return fmt.Errorf("identity: too many callers waiting for a password hashing slot: %w", ErrHasherBusy)
+	}
+	defer h.waiters.Add(-1)
+	wait := time.Duration(h.maxWait.Load())
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("identity: waiting for a password hashing slot: %w", ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("identity: no password hashing slot within %v: %w", wait, ErrHasherBusy)
 	}
 }
 
 func (h *Hasher) release() { <-h.sem }
+
+// derive runs argon2id in the slot acquire took and gives the slot back,
+// even if argon2 panics. It reports how long argon2 ran, queueing excluded.
+func (h *Hasher) derive(password string, salt []byte, p Argon2Params, n uint32) ([]byte, time.Duration) {
+	defer h.release()
+	start := time.Now()
+	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
+	return key, time.Since(start)
+}
+
+// observe folds one argon2 run under the current parameters into costNS.
+func (h *Hasher) observe(d time.Duration) {
+	for {
+		old := h.costNS.Load()
+		if h.costNS.CompareAndSwap(old, ewma(old, int64(d))) {
+			return
+		}
+	}
+}
+
+// ewma moves prev 1/ewmaWeight of the way to sample; prev ≤ 0 means no
+// estimate yet.
+func ewma(prev, sample int64) int64 {
+	if prev <= 0 {
+		return sample
+	}
+	return prev + (sample-prev)/ewmaWeight
+}
 
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release()
 	salt := mustSalt()
-	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, h.params.Iterations, h.params.MemoryKiB, h.params.Parallelism, keyLen)
+	key, took := h.derive(password, salt, h.params, keyLen)
+	h.observe(took)
 	return encodeHash(h.params, salt, key), nil
 }
 
@@ -104,6 +200,15 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // hash so the answer takes as long and is always ErrPasswordMismatch.
 // needsRehash reports that the hash was made with other parameters than the
 // current ones and should be replaced.
+//
+// After the operator raises the cost, the dummy is verified under the new
+// parameters but stored hashes under their old, cheaper ones until each
+// customer's next login — a gap timing would show. So a hash stored under
+// other parameters that verified faster than the current cost estimate is
+// padded to it by sleeping, after the slot is given back so the padding holds
+// neither a slot nor argon2's memory. A hash stored under costlier parameters
+// takes longer than the estimate and is left alone: that cannot be made
+// faster, and it only appears after the cost was lowered.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsRehash bool, err error) {
 	known := encoded != ""
 	if !known {
@@ -116,14 +221,30 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsReh
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	got := func() []byte {
-		defer h.release()
-		return argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
-	}()
+	got, took := h.derive(password, salt, p, uint32(len(want)))
+	if p == h.params {
+		h.observe(took)
+	} else { // a stored hash: the dummy always has the current parameters
+		sleep(ctx, time.Duration(h.costNS.Load())-took)
+	}
 	if subtle.ConstantTimeCompare(got, want) != 1 || !known {
 		return false, ErrPasswordMismatch
 	}
 	return p != h.params, nil
+}
+
+// sleep waits d, or until ctx is done: a caller that gave up has nobody
+// left to hide the timing from.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func mustSalt() []byte {

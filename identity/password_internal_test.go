@@ -88,3 +88,204 @@ func TestHasherSlotReleasedOnBadHash(t *testing.T) {
 		t.Errorf("a slot is still taken after Verify returned (%d of %d)", n, cap(h.sem))
 	}
 }
+
+func TestEWMA(t *testing.T) {
+	if ewmaWeight != 4 {
+		t.Fatalf("table below assumes ewmaWeight 4, is %d", ewmaWeight)
+	}
+	for _, c := range []struct{ prev, sample, want int64 }{
+		{0, 100, 100}, // no estimate yet: the sample is the estimate
+		{-5, 100, 100},
+		{800, 800, 800},
+		{800, 1600, 1000}, // a quarter of the way (ewmaWeight 4)
+		{800, 0, 600},
+		{800, 803, 800}, // steps below ewmaWeight are lost to integer division
+	} {
+		if got := ewma(c.prev, c.sample); got != c.want {
+			t.Errorf("ewma(%d, %d) = %d, want %d", c.prev, c.sample, got, c.want)
+		}
+	}
+	// A lasting change is followed, from below, without overshooting.
+	est := int64(1000)
+	for range 64 {
+		next := ewma(est, 9000)
+		if next < est || next > 9000 {
+			t.Fatalf("ewma(%d, 9000) = %d, not between them", est, next)
+		}
+		est = next
+	}
+	if est < 9000-ewmaWeight {
+		t.Errorf("after 64 samples of 9000 the estimate is %d", est)
+	}
+}
+
+// TestHasherCostEstimate: the estimate is seeded by NewHasher and fed by
+// runs under the current parameters only — Hash and the dummy verification —
+// never by hashes stored under other parameters, which it exists to pad.
+func TestHasherCostEstimate(t *testing.T) {
+	ctx := context.Background()
+	old, err := mustHasher(t, DefaultArgon2, 1).Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mustHasher(t, Argon2Params{MemoryKiB: 20 * 1024, Iterations: 3, Parallelism: 1}, 1)
+	if h.costNS.Load() <= 0 {
+		t.Fatalf("estimate %d after NewHasher, want it seeded", h.costNS.Load())
+	}
+	// 1 ns: any argon2 run moves it up, and an old hash is never padded.
+	h.costNS.Store(1)
+	if _, err := h.Verify(ctx, old, "wrong"); !errors.Is(err, ErrPasswordMismatch) {
+		t.Fatal(err)
+	}
+	if n := h.costNS.Load(); n != 1 {
+		t.Errorf("estimate %d after verifying an old-parameter hash, want it untouched", n)
+	}
+	if _, err := h.Verify(ctx, "", "x"); !errors.Is(err, ErrPasswordMismatch) {
+		t.Fatal(err)
+	}
+	if n := h.costNS.Load(); n <= 1 {
+		t.Errorf("estimate %d after a dummy verification, want it updated", n)
+	}
+	h.costNS.Store(1)
+	if _, err := h.Hash(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.costNS.Load(); n <= 1 {
+		t.Errorf("estimate %d after Hash, want it updated", n)
+	}
+}
+
+// TestHasherPaddingFreesSlot: padding an old hash's verification holds no
+// hashing slot (nor argon2's memory), and ends with the caller's context.
+func TestHasherPaddingFreesSlot(t *testing.T) {
+	old, err := mustHasher(t, DefaultArgon2, 1).Hash(context.Background(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mustHasher(t, Argon2Params{MemoryKiB: 20 * 1024, Iterations: 3, Parallelism: 1}, 1)
+	h.costNS.Store(int64(time.Hour))
+	release := fillHashSlots(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Verify(ctx, old, "wrong")
+		done <- err
+	}()
+	waitFor(t, "Verify queued", func() bool { return h.waiters.Load() == 1 })
+	// Freeing the only slot hands it to the queued Verify, so Hash runs
+	// after Verify's argon2 — and can only finish while Verify pads if the
+	// padding gave the slot back.
+	release()
+	if _, err := h.Hash(context.Background(), "x"); err != nil {
+		t.Fatalf("Hash while Verify pads: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Verify returned (%v) before the padding; want it padding to the hour-long estimate", err)
+	default:
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, ErrPasswordMismatch) {
+		t.Errorf("Verify after cancelled padding = %v, want ErrPasswordMismatch", err)
+	}
+}
+
+// TestHasherQueueLimits: the wait for a slot is bounded in waiters and in
+// time (a flood is turned away, not parked), the context still ends a wait,
+// and every waiter is counted out again.
+func TestHasherQueueLimits(t *testing.T) {
+	h := mustHasher(t, DefaultArgon2, 1)
+	if got, want := h.maxWaiters.Load(), int64(defaultWaitersPerSlot); got != want || h.maxWait.Load() != int64(defaultMaxWait) {
+		t.Errorf("default limits %d waiters, %v; want %d, %v", got, time.Duration(h.maxWait.Load()), want, defaultMaxWait)
+	}
+	enc, err := h.Hash(context.Background(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := fillHashSlots(h)
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+
+	// Two waiters park. They start under a long wait (callers keep the
+	// wait they started with) so they are surely still parked when the
+	// third arrives, however slow the machine.
+	h.SetQueueLimits(2, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	parked := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := h.Hash(ctx, "x")
+			parked <- err
+		}()
+	}
+	waitFor(t, "two waiters", func() bool { return h.waiters.Load() == 2 })
+
+	const maxWait = 100 * time.Millisecond
+	h.SetQueueLimits(2, maxWait)
+	start := time.Now()
+	if _, err := h.Verify(context.Background(), "", "x"); !errors.Is(err, ErrHasherBusy) {
+		t.Errorf("third waiter: Verify = %v, want ErrHasherBusy", err)
+	}
+	if d := time.Since(start); d >= maxWait {
+		t.Errorf("third waiter turned away after %v; want at once, not after waiting", d)
+	}
+	cancel()
+	for range 2 {
+		if err := <-parked; !errors.Is(err, context.Canceled) || errors.Is(err, ErrHasherBusy) {
+			t.Errorf("parked waiter after cancel = %v, want context.Canceled", err)
+		}
+	}
+	if n := h.waiters.Load(); n != 0 {
+		t.Errorf("%d waiters counted after the parked ones returned", n)
+	}
+
+	start = time.Now()
+	if _, err := h.Verify(context.Background(), enc, "pw"); !errors.Is(err, ErrHasherBusy) {
+		t.Errorf("waiting past maxWait: Verify = %v, want ErrHasherBusy", err)
+	}
+	if d := time.Since(start); d < maxWait {
+		t.Errorf("gave up after %v, before maxWait %v", d, maxWait)
+	}
+
+	release()
+	release = nil
+	if _, err := h.Verify(context.Background(), enc, "pw"); err != nil {
+		t.Errorf("Verify after the slots freed: %v", err)
+	}
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Errorf("Hash after the slots freed: %v", err)
+	}
+	if n, s := h.waiters.Load(), len(h.sem); n != 0 || s != 0 {
+		t.Errorf("%d waiters counted, %d slots taken after all calls returned", n, s)
+	}
+
+	h.SetQueueLimits(0, -1)
+	if h.maxWaiters.Load() != defaultWaitersPerSlot || h.maxWait.Load() != int64(defaultMaxWait) {
+		t.Errorf("SetQueueLimits(0, -1) did not restore the defaults")
+	}
+}
+
+func mustHasher(t *testing.T, p Argon2Params, concurrency int) *Hasher {
+	t.Helper()
+	h, err := NewHasher(p, concurrency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
 )
@@ -153,6 +154,53 @@ func TestHasherMalformed(t *testing.T) {
 				t.Errorf("Verify(%q) = %v, want a malformed-hash error", enc, err)
 			}
 		}()
+	}
+}
+
+// TestHasherOldHashTiming: after the operator raised the cost, a wrong
+// password for a customer whose hash still has the old, cheaper parameters
+// must take about as long as one for an unknown address (invariant 6).
+// Security property, not speed: only ratios within this run are compared,
+// and the minimum of several runs is taken on each side to shed noise.
+func TestHasherOldHashTiming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times argon2 runs")
+	}
+	ctx := context.Background()
+	const pw = "the customer's real passphrase"
+	def := newTestHasher(t, identity.DefaultArgon2, 1)
+	old, err := def.Hash(ctx, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := newTestHasher(t, identity.Argon2Params{MemoryKiB: 19 * 1024 * 3, Iterations: 3, Parallelism: 1}, 1)
+	timeVerify := func(h *identity.Hasher, enc string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		if _, err := h.Verify(ctx, enc, "a wrong guess"); !errors.Is(err, identity.ErrPasswordMismatch) {
+			t.Fatalf("Verify = %v, want ErrPasswordMismatch", err)
+		}
+		return time.Since(start)
+	}
+	const reps = 5
+	var unknown, known, unpadded time.Duration
+	for i := range reps {
+		// Interleaved, so a change in machine load hits every side alike.
+		u, k, r := timeVerify(cur, ""), timeVerify(cur, old), timeVerify(def, old)
+		if i == 0 {
+			unknown, known, unpadded = u, k, r
+		}
+		unknown, known, unpadded = min(unknown, u), min(known, k), min(unpadded, r)
+	}
+	ratio := float64(known) / float64(unknown)
+	raw := float64(unpadded) / float64(unknown)
+	t.Logf("min of %d: unknown %v, known with old hash %v (ratio %.2f); old hash unpadded %v (ratio %.2f)",
+		reps, unknown, known, ratio, unpadded, raw)
+	if raw >= 0.7 {
+		t.Fatalf("setup: the old parameters are not measurably cheaper (ratio %.2f), the test shows nothing", raw)
+	}
+	if ratio < 0.7 {
+		t.Errorf("known customer with an old hash answers in %.2f× the unknown-address time, want ≥ 0.7×", ratio)
 	}
 }
 
