@@ -333,6 +333,9 @@ func (g *gateway) mailLink(to, needle string) string {
 		files, _ := filepath.Glob(filepath.Join(g.mailDir, "*.eml"))
 		sort.Strings(files)
 		for _, f := range files {
+			if strings.HasPrefix(filepath.Base(f), ".") {
+				continue // the mailer's temporary file, not yet renamed
+			}
 			text, rcpt := readMail(g.t, f)
 			if !strings.EqualFold(rcpt, to) {
 				continue

@@ -61,8 +61,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		d.CSRF = h.csrfFor(w, r)
 		return h.render(w, http.StatusUnauthorized, "login", d)
 	}
+	// No session for an unverified address: its password may be a
+	// squatter's (see signUp). The link keeps the password just proven.
 	if !c.EmailVerified {
-		if err := h.sendVerification(ctx, c); err != nil {
+		if err := h.sendVerification(ctx, c, c.PasswordHash); err != nil {
 			h.logger.Error("resending verification", zap.Error(err))
 			return h.unavailable(w)
 		}

@@ -19,7 +19,7 @@ func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // register creates an account, or — when the address is taken — mails the
-// owner instead. Both answer with the same page after the same work (one
+// owner instead. Every answer is the same page after the same work (one
 // argon2id hash), so the page says nothing about who has an account.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	d := &pageData{Title: "Create your account", RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts), Errors: map[string]string{}}
@@ -39,48 +39,63 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	existing, err := h.app.backend.identity.CustomerByEmail(ctx, email)
-	switch {
-	case err == nil:
-		// Same hashing cost as a real sign-up.
-		if _, err := h.app.hasher.Hash(ctx, password); err != nil {
-			return h.unavailable(w)
-		}
-		h.sendAlreadyRegistered(existing)
-	case errors.Is(err, identity.ErrNotFound):
-		if err := h.createCustomer(ctx, email, password); err != nil {
-			h.logger.Error("registering customer", zap.Error(err))
-			return h.unavailable(w)
-		}
-	default:
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		h.logger.Error("identity store failed", zap.Error(err))
+		return h.unavailable(w)
+	}
+	// Hashed whatever the address's state, so every answer costs the same.
+	hash, err := h.app.hasher.Hash(ctx, password)
+	if err != nil {
+		return h.unavailable(w)
+	}
+	if err := h.signUp(ctx, existing, email, hash); err != nil {
+		h.logger.Error("registering customer", zap.Error(err))
 		return h.unavailable(w)
 	}
 	return h.render(w, http.StatusOK, "register_sent", &pageData{Title: "Check your email", Email: email, RD: d.RD})
 }
 
-func (h *Handler) createCustomer(ctx context.Context, email, password string) error {
-	hash, err := h.app.hasher.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	c := &identity.Customer{ID: identity.NewID(), Email: email, CreatedAt: time.Now().UTC(), PasswordHash: hash}
-	err = h.app.backend.identity.CreateCustomer(ctx, c)
-	if errors.Is(err, identity.ErrEmailTaken) {
-		// Lost a race with another sign-up for the same address.
-		if existing, err := h.app.backend.identity.CustomerByEmail(ctx, email); err == nil {
-			h.sendAlreadyRegistered(existing)
+// signUp acts on a sign-up for email with a password hashing to hash; c is
+// the account holding the address, nil if none.
+//
+// An account whose address is not verified yet may have been opened by
+// someone who does not own the address (pre-account hijacking): its
+// password proves nothing. So a sign-up for it is answered like a new one —
+// a verification link bound to this sign-up's password — and whichever
+// link the mailbox's reader follows decides the password (see verify).
+// Only a verified account is left alone, its owner told of the attempt.
+func (h *Handler) signUp(ctx context.Context, c *identity.Customer, email, hash string) error {
+	if c == nil {
+		c = &identity.Customer{ID: identity.NewID(), Email: email, CreatedAt: time.Now().UTC(), PasswordHash: hash}
+		err := h.app.backend.identity.CreateCustomer(ctx, c)
+		if err == nil {
+			return h.sendVerification(ctx, c, hash)
 		}
+		if !errors.Is(err, identity.ErrEmailTaken) {
+			return err
+		}
+		// Lost a race with another sign-up for the same address: answer
+		// as if that one had come first.
+		c, err = h.app.backend.identity.CustomerByEmail(ctx, email)
+		if errors.Is(err, identity.ErrNotFound) {
+			return nil // the other sign-up failed after all; nothing to mail
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if c.EmailVerified {
+		h.sendAlreadyRegistered(c)
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	return h.sendVerification(ctx, c)
+	return h.sendVerification(ctx, c, hash)
 }
 
-// sendVerification stores a fresh verification token and queues the mail.
-func (h *Handler) sendVerification(ctx context.Context, c *identity.Customer) error {
+// sendVerification stores a fresh verification token bound to passwordHash
+// (the password verifying through it makes effective) and queues the mail.
+func (h *Handler) sendVerification(ctx context.Context, c *identity.Customer, passwordHash string) error {
 	secret, tok := identity.NewToken(identity.TokenVerifyEmail, c.ID, identity.VerifyTokenTTL, time.Now())
+	tok.PasswordHash = passwordHash
 	if err := h.app.backend.identity.PutToken(ctx, tok); err != nil {
 		return err
 	}
@@ -112,6 +127,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w)
 	}
 	_, err = h.app.backend.identity.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
+		// The first link followed sets the password of the sign-up that
+		// sent it. Links still in the mailbox after that (a squatter's
+		// among them) only confirm again: a verified account's password
+		// never changes through a verification link.
+		if !c.EmailVerified && tok.PasswordHash != "" {
+			c.PasswordHash = tok.PasswordHash
+		}
 		c.EmailVerified = true
 		return nil
 	})

@@ -25,6 +25,13 @@ type Token struct {
 	Hash       []byte    `json:"hash"`
 	CustomerID string    `json:"customer_id"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	// PasswordHash, on an email verification token, is the argon2id hash of
+	// the password chosen in the sign-up that sent the link. Verifying
+	// through the link makes that password the account's, so an address's
+	// password only takes effect once someone proves they read its mail: a
+	// stranger who signs up first with the address cannot keep a password
+	// the owner never chose.
+	PasswordHash string `json:"password_hash,omitempty"`
 }
 
 // tokenBytes is 256 bits, well above the 128-bit floor.

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"TokenSingleUse", testTokenSingleUse},
 		{"TokenExpiry", testTokenExpiry},
 		{"TokenKindsSeparate", testTokenKindsSeparate},
+		{"TokenKeepsPasswordHash", testTokenKeepsPasswordHash},
 		{"TokenConcurrentConsume", testTokenConcurrentConsume},
 		{"ConcurrentRegister", testConcurrentRegister},
 		{"ConcurrentUpdate", testConcurrentUpdate},
@@ -195,6 +196,29 @@ func testTokenKindsSeparate(t *testing.T, s identity.Store) {
 	}
 	if _, err := s.ConsumeToken(ctx, identity.TokenVerifyEmail, identity.HashToken(secret), t0); err != nil {
 		t.Fatalf("token consumed by a wrong-kind attempt: %v", err)
+	}
+}
+
+// testTokenKeepsPasswordHash: a verification token hands back the password
+// hash of the sign-up that made it; verifying relies on it.
+func testTokenKeepsPasswordHash(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	const hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5"
+	secret, tok := identity.NewToken(identity.TokenVerifyEmail, "u_1", time.Hour, t0)
+	tok.PasswordHash = hash
+	plainSecret, plain := identity.NewToken(identity.TokenVerifyEmail, "u_1", time.Hour, t0)
+	for _, tok := range []*identity.Token{tok, plain} {
+		if err := s.PutToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ConsumeToken(ctx, identity.TokenVerifyEmail, identity.HashToken(secret), t0)
+	if err != nil || got.PasswordHash != hash || got.CustomerID != "u_1" {
+		t.Fatalf("token with a password hash: %+v %v", got, err)
+	}
+	got, err = s.ConsumeToken(ctx, identity.TokenVerifyEmail, identity.HashToken(plainSecret), t0)
+	if err != nil || got.PasswordHash != "" {
+		t.Fatalf("token without a password hash: %+v %v", got, err)
 	}
 }
 
