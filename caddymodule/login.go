@@ -54,8 +54,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	rehash, err := h.app.hasher.Verify(ctx, stored, password)
 	if err != nil {
 		if !errors.Is(err, identity.ErrPasswordMismatch) {
-			h.logger.Error("verifying password", zap.Error(err))
-			return h.unavailable(w)
+			return h.hashFailed(w, err)
 		}
 		d.Error = "The email address or password is incorrect."
 		d.CSRF = h.csrfFor(w, r)
@@ -75,7 +74,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	var newHash string
 	if rehash {
 		if newHash, err = h.app.hasher.Hash(ctx, password); err != nil {
-			return h.unavailable(w)
+			return h.hashFailed(w, err)
 		}
 	}
 	now := time.Now().UTC()
@@ -135,4 +134,19 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	clearSessionCookie(w)
 	return h.message(w, http.StatusOK, "Signed out", "You are signed out.", h.Prefix+"/login", "Sign in again")
+}
+
+// hashFailed answers when a password could not be hashed or checked: the
+// hashing queue is full or waited too long (a burst of sign-ins: 503 with
+// Retry-After, logged at debug so a flood is not a flood of log lines), or
+// the client went away.
+func (h *Handler) hashFailed(w http.ResponseWriter, err error) error {
+	if errors.Is(err, identity.ErrHasherBusy) {
+		h.logger.Debug("password hashing busy", zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		return h.message(w, http.StatusServiceUnavailable, "Busy right now",
+			"Many people are signing in at the moment. Please try again in a few seconds.", "", "")
+	}
+	h.logger.Warn("password hashing did not complete", zap.Error(err))
+	return h.unavailable(w)
 }

@@ -46,7 +46,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	// Hashed whatever the address's state, so every answer costs the same.
 	hash, err := h.app.hasher.Hash(ctx, password)
 	if err != nil {
-		return h.unavailable(w)
+		return h.hashFailed(w, err)
 	}
 	if err := h.signUp(ctx, existing, email, hash); err != nil {
 		h.logger.Error("registering customer", zap.Error(err))
