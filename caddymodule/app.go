@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,9 +24,16 @@ func init() {
 // App is the frontdoor app: the configuration shared by every site (store,
 // mailer, session lifetimes, keys, password policy, header names) and the
 // handle on state that outlives config reloads. That state — store
-// connections, session cache, key ring, mail queue, hashing slots — lives in
-// usage pools keyed by its configuration, so a reload that keeps the same
-// store keeps the same sessions, keys and cache.
+// connections, session cache, key ring, hashing slots — lives in usage
+// pools keyed by its configuration, so a reload that keeps the same store
+// keeps the same sessions, keys and cache; the mail queue is one per
+// process, so a reload never drops or waits for pending mail.
+//
+// Caddy provisions a new config while the old one serves, and throws it
+// away if provisioning fails. So Provision only takes holds on pooled state
+// and prepares this config's settings; Start, called once the config is
+// committed, hands them to the pooled state (session lifetimes, key
+// rotation, mailer, loggers).
 type App struct {
 	// Store is the storage backend (module namespace frontdoor.stores).
 	// Default: bolt, one file in Caddy's data directory.
@@ -56,7 +64,23 @@ type App struct {
 	headers  headerNames
 	logger   *zap.Logger
 	ctx      caddy.Context
+
+	// This config's settings for pooled state, applied by Start.
+	sessionCfg session.Config
+	rotate     time.Duration
+	mailer     identity.Mailer
+
+	// prev is the app that was live when this one started, while that
+	// one still runs; guarded by liveMu.
+	prev *App
 }
+
+// live is the app whose settings the pooled state carries: the last one
+// started, or the one before it again if a config failed to start.
+var (
+	liveMu sync.Mutex
+	live   *App
+)
 
 // SessionConfig holds session lifetimes.
 type SessionConfig struct {
@@ -148,16 +172,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
-	rotate := time.Duration(a.Keys.AssertionRotate)
-	if rotate <= 0 {
-		rotate = defaultAssertionRotate
+	a.sessionCfg = sc
+	a.rotate = time.Duration(a.Keys.AssertionRotate)
+	if a.rotate <= 0 {
+		a.rotate = defaultAssertionRotate
 	}
 	a.storeKey = "store:" + sb.StoreKey()
-	a.backend, err = loadBackend(ctx, a.storeKey, sb, rotate, a.logger)
+	a.backend, err = loadBackend(ctx, a.storeKey, sb, sc, a.rotate, a.logger)
 	if err != nil {
+		a.storeKey = ""
 		return err
 	}
-	a.backend.sessions.SetConfig(sc)
 	if a.StoreTimeout <= 0 {
 		a.StoreTimeout = caddy.Duration(defaultStoreTimeout)
 	}
@@ -176,9 +201,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("frontdoor: csrf key: %w", err)
 	}
-	if a.mail, a.mailKey, err = loadMailQueue(a.Mailer, a.logger); err != nil {
+	if a.mailer, err = newMailer(a.Mailer, a.logger); err != nil {
 		return err
 	}
+	if a.mail, err = loadMailQueue(a.mailer, a.logger.Named("mail")); err != nil {
+		return err
+	}
+	a.mailKey = mailQueueKey
 	return nil
 }
 
@@ -244,28 +273,61 @@ func (a *App) loadCodec(ctx context.Context, maxAge time.Duration) (*session.Cod
 	return c, nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App. Caddy starts a config only once all of it has
+// provisioned, so this is where its settings reach the state it shares with
+// the config still running.
+func (a *App) Start() error {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	a.prev, live = live, a
+	a.apply()
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// apply hands this config's settings and logger to the pooled state.
+func (a *App) apply() {
+	a.backend.logger.Set(a.logger)
+	a.backend.sessions.SetConfig(a.sessionCfg)
+	a.backend.assertions.Ring().SetRotate(a.rotate)
+	a.mail.SetLogger(a.logger.Named("mail"))
+	a.mail.SetMailer(a.mailer)
+}
+
+// Stop implements caddy.App. If no newer config has taken over, either the
+// server is shutting down or another app of this config failed to start,
+// and Caddy keeps the previous config running: it gets its settings back.
+func (a *App) Stop() error {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	switch {
+	case live == a:
+		if live = a.prev; live != nil {
+			live.apply()
+		}
+	case live != nil && live.prev == a:
+		// The reload that replaced this config is complete.
+		live.prev = nil
+	}
+	a.prev = nil
+	return nil
+}
 
 // Cleanup releases this config's hold on pooled state; the last holder
 // closes it.
 func (a *App) Cleanup() error {
 	var errs []error
-	if a.storeKey != "" {
-		if _, err := backends.Delete(a.storeKey); err != nil {
-			errs = append(errs, err)
+	for _, hold := range []struct {
+		pool *caddy.UsagePool
+		key  *string
+	}{{backends, &a.storeKey}, {mailQueues, &a.mailKey}, {hashers, &a.hashKey}} {
+		if *hold.key == "" {
+			continue
 		}
-	}
-	if a.mailKey != "" {
-		if _, err := mailQueues.Delete(a.mailKey); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if a.hashKey != "" {
-		if _, err := hashers.Delete(a.hashKey); err != nil {
+		// Forget the key first: a second Cleanup must not drop another
+		// config's hold.
+		key := *hold.key
+		*hold.key = ""
+		if _, err := hold.pool.Delete(key); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -13,9 +13,10 @@ import (
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
-// Pools of state that outlives a config reload. Each is keyed by the
-// configuration that shapes it; a reload with the same configuration gets
-// the same value, and the last config to let go destroys it.
+// Pools of state that outlives a config reload. Backends and hashers are
+// keyed by the configuration that shapes them; a reload with the same
+// configuration gets the same value, and the last config to let go destroys
+// it. The mail queue is one per process (see loadMailQueue).
 var (
 	backends   = caddy.NewUsagePool()
 	mailQueues = caddy.NewUsagePool()
@@ -24,7 +25,8 @@ var (
 
 // backend is everything built on one opened store: the stores, the session
 // manager with its cache, the assertion key ring and its signature cache,
-// and the housekeeping loop.
+// and the housekeeping loop. Its settings (session lifetimes, rotation
+// period, logger) are the running config's: App.Start sets them.
 type backend struct {
 	stores      *Stores
 	identity    identity.Store
@@ -34,14 +36,42 @@ type backend struct {
 	healthy     atomic.Bool
 	failures    atomic.Uint64
 	lastFailure atomic.Int64
-	logger      *zap.Logger
+	logger      liveLogger
 	stop        chan struct{}
 	done        chan struct{}
 }
 
-func loadBackend(ctx context.Context, key string, sb StoreBackend, rotate time.Duration, logger *zap.Logger) (*backend, error) {
+// liveLogger is the logger of pooled state. A reload that changes the log
+// output replaces it (App.Start) while goroutines log through it; a logger
+// kept from the config that created the state would write to a file the
+// running config no longer uses.
+type liveLogger struct{ p atomic.Pointer[zap.Logger] }
+
+// Set replaces the logger; nil discards.
+func (l *liveLogger) Set(logger *zap.Logger) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	l.p.Store(logger)
+}
+
+// Get returns the logger in force.
+func (l *liveLogger) Get() *zap.Logger {
+	if logger := l.p.Load(); logger != nil {
+		return logger
+	}
+	return zap.NewNop()
+}
+
+func (l *liveLogger) Warn(msg string, fields ...zap.Field)  { l.Get().Warn(msg, fields...) }
+func (l *liveLogger) Error(msg string, fields ...zap.Field) { l.Get().Error(msg, fields...) }
+
+// loadBackend takes a hold on the backend for key, opening it with the
+// given settings if no config holds it yet. A backend that already exists
+// is not touched: it serves the running config until this one starts.
+func loadBackend(ctx context.Context, key string, sb StoreBackend, sc session.Config, rotate time.Duration, logger *zap.Logger) (*backend, error) {
 	v, _, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return openBackend(ctx, sb, rotate, logger)
+		return openBackend(ctx, sb, sc, rotate, logger)
 	})
 	if err != nil {
 		return nil, err
@@ -53,7 +83,7 @@ func loadBackend(ctx context.Context, key string, sb StoreBackend, rotate time.D
 	return b, nil
 }
 
-func openBackend(ctx context.Context, sb StoreBackend, rotate time.Duration, logger *zap.Logger) (*backend, error) {
+func openBackend(ctx context.Context, sb StoreBackend, sc session.Config, rotate time.Duration, logger *zap.Logger) (*backend, error) {
 	stores, err := sb.OpenStores(ctx)
 	if err != nil {
 		return nil, err
@@ -66,13 +96,13 @@ func openBackend(ctx context.Context, sb StoreBackend, rotate time.Duration, log
 	b := &backend{
 		stores:     stores,
 		identity:   stores.Identity,
-		sessions:   session.NewManager(stores.Sessions, session.Config{}),
+		sessions:   session.NewManager(stores.Sessions, sc),
 		assertions: session.NewAssertions(ring),
 		kind:       storeKind(sb.StoreKey()),
-		logger:     logger,
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	b.logger.Set(logger)
 	b.healthy.Store(true)
 	go b.housekeeping()
 	return b, nil

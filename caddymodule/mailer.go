@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -36,8 +35,14 @@ type MailerConfig struct {
 
 const defaultFrom = "Frontdoor <frontdoor@localhost>"
 
-// mailQueue pools a queue per mailer configuration, so mail queued before a
-// reload is still delivered after it.
+// mailQueueKey names the one mail queue of the process. Keyed by the
+// mailer configuration, a change of mailer would destroy the old queue: the
+// reload would wait for it to drain and drop what it could not send. One
+// queue whose mailer and logger follow the running config (App.Start)
+// delivers what is pending with whatever mailer is in force.
+const mailQueueKey = "mail"
+
+// mailQueue is the pooled queue; the last config to let go closes it.
 type mailQueue struct{ *identity.Queue }
 
 func (q mailQueue) Destruct() error {
@@ -46,27 +51,21 @@ func (q mailQueue) Destruct() error {
 	return q.Close(ctx)
 }
 
-func loadMailQueue(cfg *MailerConfig, logger *zap.Logger) (*mailQueue, string, error) {
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	key := "mail:" + string(raw)
-	v, _, err := mailQueues.LoadOrNew(key, func() (caddy.Destructor, error) {
-		m, err := newMailer(cfg, logger)
-		if err != nil {
-			return nil, err
-		}
-		return mailQueue{identity.NewQueue(m, logger.Named("mail"), identity.QueueOptions{})}, nil
+// loadMailQueue takes a hold on the process's mail queue, creating it with
+// m and logger if no config holds it yet. An existing queue keeps the
+// running config's mailer until this config starts.
+func loadMailQueue(m identity.Mailer, logger *zap.Logger) (*mailQueue, error) {
+	v, _, err := mailQueues.LoadOrNew(mailQueueKey, func() (caddy.Destructor, error) {
+		return mailQueue{identity.NewQueue(m, logger, identity.QueueOptions{})}, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	q, ok := v.(mailQueue)
 	if !ok {
-		return nil, "", fmt.Errorf("frontdoor: pooled mail queue has type %T", v)
+		return nil, fmt.Errorf("frontdoor: pooled mail queue has type %T", v)
 	}
-	return &q, key, nil
+	return &q, nil
 }
 
 func newMailer(cfg *MailerConfig, logger *zap.Logger) (identity.Mailer, error) {

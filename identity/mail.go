@@ -14,6 +14,7 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -240,17 +241,26 @@ func redactAddress(s string) string {
 // LogMailer writes the whole message, links included, to the log. It is the
 // development default and must never be used where the log leaves the machine.
 type LogMailer struct {
-	logger *zap.Logger
+	// logger is swapped whole when the log configuration changes (a
+	// config reload) while sends are in flight.
+	logger atomic.Pointer[zap.Logger]
 	from   string
 }
 
 // NewLogMailer returns a LogMailer and warns, once, that bodies will be logged.
 func NewLogMailer(logger *zap.Logger, from string) *LogMailer {
+	l := &LogMailer{from: from}
+	l.SetLogger(logger)
+	l.logger.Load().Warn("log mailer in use: every email, including sign-in links and tokens, is written to the log; for development only")
+	return l
+}
+
+// SetLogger replaces the logger messages go to; safe while sending.
+func (l *LogMailer) SetLogger(logger *zap.Logger) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	logger.Warn("log mailer in use: every email, including sign-in links and tokens, is written to the log; for development only")
-	return &LogMailer{logger: logger, from: from}
+	l.logger.Store(logger)
 }
 
 // Send validates m like a real mailer would, then logs it in full.
@@ -271,7 +281,7 @@ func (l *LogMailer) Send(ctx context.Context, m Message) error {
 	if m.HTML != "" {
 		fields = append(fields, zap.String("html", m.HTML))
 	}
-	l.logger.Info("email (log mailer)", fields...)
+	l.logger.Load().Info("email (log mailer)", fields...)
 	return nil
 }
 

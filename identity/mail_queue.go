@@ -61,8 +61,10 @@ func (o QueueOptions) backoff(attempt int) time.Duration {
 // Queue sends mail off the request path, retrying transient failures.
 // Messages live in memory only: a crash loses what is still queued.
 type Queue struct {
-	mailer Mailer
-	logger *zap.Logger
+	// mailer and logger are swapped whole when the configuration changes
+	// (a config reload) while workers are sending.
+	mailer atomic.Pointer[Mailer]
+	logger atomic.Pointer[zap.Logger]
 	opts   QueueOptions
 
 	mu     sync.Mutex // guards closed and sends on ch
@@ -77,20 +79,17 @@ type Queue struct {
 
 // NewQueue starts opts.Workers goroutines delivering through m.
 func NewQueue(m Mailer, logger *zap.Logger, opts QueueOptions) *Queue {
-	if logger == nil {
-		logger = zap.NewNop()
-	}
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &Queue{
-		mailer: m,
-		logger: logger,
-		opts:   opts,
-		ch:     make(chan Message, opts.Size),
-		ctx:    ctx,
-		abort:  cancel,
-		done:   make(chan struct{}),
+		opts:  opts,
+		ch:    make(chan Message, opts.Size),
+		ctx:   ctx,
+		abort: cancel,
+		done:  make(chan struct{}),
 	}
+	q.mailer.Store(&m)
+	q.SetLogger(logger)
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Go(q.work)
@@ -101,6 +100,25 @@ func NewQueue(m Mailer, logger *zap.Logger, opts QueueOptions) *Queue {
 	}()
 	return q
 }
+
+// SetMailer replaces the mailer. A send already under way finishes with
+// the mailer it started with; every later attempt, retries of messages
+// queued before the change included, uses m. A nil m is ignored.
+func (q *Queue) SetMailer(m Mailer) {
+	if m != nil {
+		q.mailer.Store(&m)
+	}
+}
+
+// SetLogger replaces the logger; nil discards.
+func (q *Queue) SetLogger(logger *zap.Logger) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	q.logger.Store(logger)
+}
+
+func (q *Queue) log() *zap.Logger { return q.logger.Load() }
 
 // Enqueue accepts m for delivery without blocking. A malformed message is
 // refused here, so the caller hears about it while it still can.
@@ -118,7 +136,7 @@ func (q *Queue) Enqueue(m Message) error {
 		q.pending.Add(1)
 		return nil
 	default:
-		q.logger.Warn("mail queue full, message refused",
+		q.log().Warn("mail queue full, message refused",
 			zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To)))
 		return ErrQueueFull
 	}
@@ -161,9 +179,9 @@ func (q *Queue) work() {
 func (q *Queue) deliver(m Message) {
 	to := redactAddress(m.To)
 	for attempt := 1; ; attempt++ {
-		err := q.mailer.Send(q.ctx, m)
+		err := (*q.mailer.Load()).Send(q.ctx, m)
 		if err == nil {
-			q.logger.Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt))
+			q.log().Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt))
 			return
 		}
 		// Server replies often echo the recipient; keep the address out of the log.
@@ -180,7 +198,7 @@ func (q *Queue) deliver(m Message) {
 			return
 		}
 		wait := q.opts.backoff(attempt)
-		q.logger.Warn("mail send failed, will retry",
+		q.log().Warn("mail send failed, will retry",
 			zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt),
 			zap.Duration("retry_in", wait), zap.String("error", errText))
 		t := time.NewTimer(wait)
@@ -195,7 +213,7 @@ func (q *Queue) deliver(m Message) {
 }
 
 func (q *Queue) giveUp(m Message, attempt int, reason string) {
-	q.logger.Error("mail not sent",
+	q.log().Error("mail not sent",
 		zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To)),
 		zap.Int("attempt", attempt), zap.String("error", reason))
 }

@@ -298,3 +298,72 @@ func TestLogMailerHonoursContext(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// TestLogMailerSetLogger: after SetLogger (a reload that changes the log
+// output) messages go to the new logger only.
+func TestLogMailerSetLogger(t *testing.T) {
+	oldCore, oldLogs := observer.New(zapcore.DebugLevel)
+	newCore, newLogs := observer.New(zapcore.DebugLevel)
+	l := NewLogMailer(zap.New(oldCore), testFrom)
+	l.SetLogger(zap.New(newCore))
+	if err := l.Send(t.Context(), Message{To: "jane@example.com", Subject: "Verify", Text: "x", Kind: "verify"}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if oldLogs.FilterMessage("email (log mailer)").Len() != 0 || newLogs.FilterMessage("email (log mailer)").Len() != 1 {
+		t.Fatalf("old logger %d entries, new logger %d; want the message on the new one only",
+			oldLogs.FilterMessage("email (log mailer)").Len(), newLogs.FilterMessage("email (log mailer)").Len())
+	}
+	l.SetLogger(nil) // nil means discard, not a panic
+	if err := l.Send(t.Context(), Message{To: "jane@example.com", Text: "x"}); err != nil {
+		t.Fatalf("Send after SetLogger(nil): %v", err)
+	}
+}
+
+// stuckThenFails blocks its first send until release is closed, then fails
+// it as a transient error would.
+type stuckThenFails struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckThenFails) Send(ctx context.Context, _ Message) error {
+	close(s.started)
+	select {
+	case <-s.release:
+		return errors.New("421 try again later")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestQueueSetMailerAndLogger: a message whose send is under way when the
+// mailer is replaced (a config reload) is retried with the new mailer, and
+// the queue logs to the new logger; nothing is dropped.
+func TestQueueSetMailerAndLogger(t *testing.T) {
+	old := &stuckThenFails{started: make(chan struct{}), release: make(chan struct{})}
+	q, oldLogs := newTestQueue(t, old, QueueOptions{Workers: 1, Backoff: time.Millisecond})
+	msg := Message{To: "jane@example.com", Text: "x", Kind: "verify"}
+	if err := q.Enqueue(msg); err != nil {
+		t.Fatal(err)
+	}
+	<-old.started
+	next := &scriptedMailer{sent: make(chan Message, 1)}
+	core, newLogs := observer.New(zapcore.DebugLevel)
+	q.SetMailer(next)
+	q.SetLogger(zap.New(core))
+	q.SetMailer(nil) // ignored
+	close(old.release)
+	select {
+	case got := <-next.sent:
+		if got != msg {
+			t.Fatalf("delivered %+v, want %+v", got, msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pending message was not retried with the new mailer")
+	}
+	closeQueue(t, q)
+	if newLogs.FilterMessage("mail sent").Len() != 1 || oldLogs.FilterMessage("mail sent").Len() != 0 {
+		t.Fatalf("mail sent logged %d times on the new logger, %d on the old; want 1, 0",
+			newLogs.FilterMessage("mail sent").Len(), oldLogs.FilterMessage("mail sent").Len())
+	}
+}

@@ -106,3 +106,30 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 		t.Fatal("a key retired long ago is still published")
 	}
 }
+
+// TestKeyRingSetRotate: a new rotation period (a config reload) is used
+// from the next MaybeRotate on, without a new ring.
+func TestKeyRingSetRotate(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Now()}
+	ring, err := session.NewKeyRing(ctx, newBolt(t), 24*time.Hour, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.Now = c.now
+	kid := ring.CurrentKID()
+	c.advance(2 * time.Hour)
+	if err := ring.MaybeRotate(ctx); err != nil || ring.CurrentKID() != kid {
+		t.Fatalf("rotated before the period: %v", err)
+	}
+	ring.SetRotate(time.Hour)
+	if got := ring.Rotate(); got != time.Hour {
+		t.Fatalf("Rotate() = %s, want 1h", got)
+	}
+	if err := ring.MaybeRotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ring.CurrentKID() == kid {
+		t.Fatal("shorter rotation period ignored")
+	}
+}

@@ -35,8 +35,10 @@ type storedKey struct {
 // they signed has expired. Keys live in the Store, so every node and every
 // config reload sees the same ring.
 type KeyRing struct {
-	store  Store
-	rotate time.Duration
+	store Store
+	// rotate is how often a new key is made, in nanoseconds; a config
+	// reload may change it while housekeeping reads it.
+	rotate atomic.Int64
 	// keep is how long a retired key stays published: the assertion
 	// lifetime plus margin for clock skew and JWKS caching.
 	keep time.Duration
@@ -57,7 +59,8 @@ type ringState struct {
 // NewKeyRing loads the ring from store, creating the first key if there is
 // none. rotate is how often a new key is made.
 func NewKeyRing(ctx context.Context, store Store, rotate, keep time.Duration) (*KeyRing, error) {
-	k := &KeyRing{store: store, rotate: rotate, keep: keep, Now: time.Now}
+	k := &KeyRing{store: store, keep: keep, Now: time.Now}
+	k.SetRotate(rotate)
 	if err := k.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -97,7 +100,7 @@ func (k *KeyRing) MaybeRotate(ctx context.Context) error {
 	}
 	st := k.state.Load()
 	now := k.Now()
-	if now.Sub(st.current.Created) < k.rotate {
+	if now.Sub(st.current.Created) < k.Rotate() {
 		return nil
 	}
 	var keys []storedKey
@@ -127,6 +130,13 @@ func (k *KeyRing) MaybeRotate(ctx context.Context) error {
 	// Whether we or another node won the swap, the store now holds the ring.
 	return k.Refresh(ctx)
 }
+
+// SetRotate changes how often a new key is made; the next MaybeRotate
+// judges the current key by it. Safe while the ring is in use.
+func (k *KeyRing) SetRotate(d time.Duration) { k.rotate.Store(int64(d)) }
+
+// Rotate returns how often a new key is made.
+func (k *KeyRing) Rotate() time.Duration { return time.Duration(k.rotate.Load()) }
 
 // JWKS returns the public key set as JSON.
 func (k *KeyRing) JWKS() []byte { return k.state.Load().jwks }
