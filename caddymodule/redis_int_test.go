@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,21 +39,33 @@ func TestRedisOutage(t *testing.T) {
 	if res := g.get(c, "/app/x", navigate); res.status != http.StatusOK {
 		t.Fatalf("before the outage: %d", res.status)
 	}
+	if st, body := adminGet(t, g, "/frontdoor/health"); st != http.StatusOK || !strings.Contains(body, `"healthy":true`) {
+		t.Fatalf("health before the outage: %d %s", st, body)
+	}
+	killed := time.Now()
 	r.Kill()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := killed.Add(10 * time.Second)
 	for {
+		sent := time.Now()
 		res := g.get(c, "/app/x", navigate)
 		if res.status == http.StatusServiceUnavailable {
 			break
 		}
-		// Only the session cache (≤ 2 s) may still answer for a moment.
-		if res.status != http.StatusOK {
-			t.Fatalf("during the outage: %d %q", res.status, res.header.Get("Location"))
+		// Only the session cache may still answer, and only within its
+		// 2 s bound of the kill.
+		if res.status != http.StatusOK || sent.Sub(killed) > 2*time.Second {
+			t.Fatalf("%v after the kill: %d %q", sent.Sub(killed), res.status, res.header.Get("Location"))
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("protected route still served 10 s after Redis died")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if st, body := adminGet(t, g, "/frontdoor/health"); st != http.StatusServiceUnavailable || !strings.Contains(body, `"healthy":false`) {
+		t.Fatalf("health during the outage: %d %s", st, body)
+	}
+	if _, metrics := adminGet(t, g, "/metrics"); !strings.Contains(metrics, `frontdoor_store_up{backend="redis"} 0`) {
+		t.Fatalf("metrics during the outage lack frontdoor_store_up 0")
 	}
 	for range 3 {
 		if res := g.get(c, "/app/x", navigate); res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, "Temporarily unavailable") {
@@ -71,6 +84,9 @@ func TestRedisOutage(t *testing.T) {
 	}
 	r.Restart()
 	waitStatus(t, func() int { return g.get(c, "/app/x", navigate).status }, http.StatusOK)
+	if st, _ := adminGet(t, g, "/frontdoor/health"); st != http.StatusOK {
+		t.Fatalf("health after the outage: %d", st)
+	}
 	if h := g.backend.lastHeaders(); h.Get("X-Frontdoor-Email") != "ray@example.com" {
 		t.Fatalf("after the outage: %v", h)
 	}
@@ -165,4 +181,16 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 	if res := a.get(a.withCookie(cookie), "/app/x", navigate); res.status != http.StatusFound {
 		t.Fatalf("A after sign-out-everywhere on B: %d", res.status)
 	}
+}
+
+// adminGet reads a path of the gateway's admin API.
+func adminGet(t *testing.T, g *gateway, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + g.admin + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
