@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,14 +76,27 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 		t.Fatal("audiences share a token")
 	}
 
-	// Rotation: the old key stays published until its tokens expire.
+	// Rotation: the next key is published 10 minutes before it signs...
 	oldKID := ring.CurrentKID()
-	c.advance(24 * time.Hour)
+	c.advance(24*time.Hour - 10*time.Minute)
 	if err := ring.MaybeRotate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ring.CurrentKID() == oldKID {
-		t.Fatal("no rotation")
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.Unmarshal(ring.JWKS(), &set); err != nil || len(set.Keys) != 2 || ring.CurrentKID() != oldKID {
+		t.Fatalf("next key not pre-published, or signing early: %d keys, current %s", len(set.Keys), ring.CurrentKID())
+	}
+	upcoming := set.Keys[0].Kid
+	if again, _ := a.For(s, "https://shop.example.com", "shop.example.com"); !strings.Contains(again, ".") || kidOf(t, again) != oldKID {
+		t.Fatal("a pre-published key signed before its time")
+	}
+	// ...then signs, and the old key stays published until its tokens expire.
+	c.advance(10 * time.Minute)
+	if err := ring.MaybeRotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ring.CurrentKID() != upcoming {
+		t.Fatalf("no rotation to the pre-published key: %s", ring.CurrentKID())
 	}
 	if _, err := verify(t, ring.JWKS(), tok); err != nil {
 		t.Fatalf("token of the previous key no longer verifies: %v", err)
@@ -98,7 +112,6 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 		t.Fatalf("second ring differs: %v", err)
 	}
 	c.advance(11 * time.Minute)
-	c.advance(24 * time.Hour)
 	if err := ring.MaybeRotate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +139,25 @@ func TestKeyRingSetRotate(t *testing.T) {
 	if got := ring.Rotate(); got != time.Hour {
 		t.Fatalf("Rotate() = %s, want 1h", got)
 	}
+	// Overdue under the new period: the next key is published now and
+	// signs once it has been published for the lead time.
+	if err := ring.MaybeRotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(30 * time.Minute)
 	if err := ring.MaybeRotate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ring.CurrentKID() == kid {
 		t.Fatal("shorter rotation period ignored")
 	}
+}
+
+func kidOf(t *testing.T, token string) string {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws.Signatures[0].Header.KeyID
 }

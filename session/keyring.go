@@ -27,8 +27,16 @@ type storedKey struct {
 	Created time.Time `json:"created"`
 	// Retired is when a newer key replaced this one; zero for the current.
 	Retired time.Time `json:"retired,omitzero"`
-	PKCS8   []byte    `json:"pkcs8"`
+	// ActivateAt is set on a pre-published key: it is in the JWKS but does
+	// not sign before this time.
+	ActivateAt time.Time `json:"activate_at,omitzero"`
+	PKCS8      []byte    `json:"pkcs8"`
 }
+
+// publishLead is how long a new key is published before it signs: longer
+// than the JWKS cache lifetime (max-age 300 s) plus the one-minute rotation
+// check, so verifiers that cache the JWKS know the key before they see it.
+const publishLead = 10 * time.Minute
 
 // KeyRing holds the ES256 keys that sign identity assertions. The current
 // key signs; retired keys stay published in the JWKS until every assertion
@@ -90,8 +98,12 @@ func (k *KeyRing) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// MaybeRotate makes a new current key when the current one is older than
-// the rotation period, and drops retired keys nobody can need any more.
+// MaybeRotate keeps the ring on schedule: publishLead before the current
+// key is due to retire, it publishes the next key (in the JWKS, not yet
+// signing); when that key's time comes, it becomes the signing key and the
+// old one is retired; retired keys nobody can need any more are dropped.
+// Several nodes may call it at once: the store's compare-and-swap lets one
+// win and the others load its result.
 func (k *KeyRing) MaybeRotate(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -100,29 +112,51 @@ func (k *KeyRing) MaybeRotate(ctx context.Context) error {
 	}
 	st := k.state.Load()
 	now := k.Now()
-	if now.Sub(st.current.Created) < k.Rotate() {
-		return nil
-	}
 	var keys []storedKey
 	if err := json.Unmarshal(st.raw, &keys); err != nil {
 		return fmt.Errorf("session: assertion keys: %w", err)
 	}
-	fresh, err := newStoredKey(now)
-	if err != nil {
-		return err
+	rotate := k.Rotate()
+	lead := min(publishLead, rotate/2)
+	next, changed, promoted := make([]storedKey, 0, len(keys)+1), false, false
+	pending := len(keys) > 0 && !keys[0].ActivateAt.IsZero()
+	switch {
+	case pending && !now.Before(keys[0].ActivateAt):
+		// Promote the pre-published key; retire the one it replaces.
+		k0 := keys[0]
+		k0.ActivateAt = time.Time{}
+		next = append(next, k0)
+		keys = keys[1:]
+		changed, promoted = true, true
+	case !pending && now.Sub(st.current.Created) >= rotate-lead:
+		due := st.current.Created.Add(rotate)
+		if earliest := now.Add(lead); due.Before(earliest) {
+			due = earliest // overdue (the ring sat idle): still publish first
+		}
+		fresh, err := newStoredKey(now)
+		if err != nil {
+			return fmt.Errorf("session: new assertion key: %w", err)
+		}
+		fresh.ActivateAt = due.UTC()
+		next = append(next, fresh)
+		changed = true
 	}
-	next := []storedKey{fresh}
 	for _, old := range keys {
-		if old.Retired.IsZero() {
-			old.Retired = now
+		if promoted && old.Retired.IsZero() {
+			old.Retired = now // the key the promoted one replaces
 		}
-		if now.Sub(old.Retired) < k.keep {
-			next = append(next, old)
+		if !old.Retired.IsZero() && now.Sub(old.Retired) >= k.keep {
+			changed = true
+			continue
 		}
+		next = append(next, old)
+	}
+	if !changed {
+		return nil
 	}
 	raw, err := json.Marshal(next)
 	if err != nil {
-		return err
+		return fmt.Errorf("session: assertion keys: %w", err)
 	}
 	if _, err := k.store.SwapSecret(ctx, assertionKeysSecret, st.raw, raw); err != nil {
 		return fmt.Errorf("session: rotate assertion keys: %w", err)
@@ -166,9 +200,9 @@ func parseRing(raw []byte) (*ringState, error) {
 	if err := json.Unmarshal(raw, &keys); err != nil || len(keys) == 0 {
 		return nil, errors.New("session: assertion key ring is empty or corrupt")
 	}
-	st := &ringState{raw: raw, current: keys[0]}
+	st := &ringState{raw: raw}
 	var set jose.JSONWebKeySet
-	for i, sk := range keys {
+	for _, sk := range keys {
 		k, err := x509.ParsePKCS8PrivateKey(sk.PKCS8)
 		if err != nil {
 			return nil, fmt.Errorf("session: assertion key %s: %w", sk.KID, err)
@@ -178,7 +212,8 @@ func parseRing(raw []byte) (*ringState, error) {
 			return nil, fmt.Errorf("session: assertion key %s is not ECDSA", sk.KID)
 		}
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: sk.KID, Algorithm: string(jose.ES256), Use: "sig"})
-		if i == 0 {
+		if st.signer == nil && sk.ActivateAt.IsZero() {
+			st.current = sk
 			st.signer, err = jose.NewSigner(
 				jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: sk.KID}},
 				(&jose.SignerOptions{}).WithType("JWT"))
@@ -186,6 +221,9 @@ func parseRing(raw []byte) (*ringState, error) {
 				return nil, fmt.Errorf("session: assertion signer: %w", err)
 			}
 		}
+	}
+	if st.signer == nil {
+		return nil, errors.New("session: assertion key ring has no active key")
 	}
 	var err error
 	if st.jwks, err = json.Marshal(set); err != nil {
