@@ -117,6 +117,11 @@ type PasswordConfig struct {
 	Argon2 *identity.Argon2Params `json:"argon2,omitempty"`
 	// Concurrency is how many hashes may run at once (default: CPUs).
 	Concurrency int `json:"concurrency,omitempty"`
+	// Queue is how many sign-ins may wait for a hashing slot (default 16
+	// per slot); more get 503 with Retry-After at once.
+	Queue int `json:"queue,omitempty"`
+	// QueueWait is how long one may wait (default 5s).
+	QueueWait caddy.Duration `json:"queue_wait,omitempty"`
 }
 
 const (
@@ -291,6 +296,7 @@ func (a *App) apply() {
 	a.backend.assertions.Ring().SetRotate(a.rotate)
 	a.mail.SetLogger(a.logger.Named("mail"))
 	a.mail.SetMailer(a.mailer)
+	a.hasher.SetQueueLimits(a.Password.Queue, time.Duration(a.Password.QueueWait))
 }
 
 // Stop implements caddy.App. If no newer config has taken over, either the

@@ -30,7 +30,7 @@ func init() {
 //		from <address>
 //		session { idle <d>; absolute <d>; cache <d> }
 //		keys { cookie <hash-b64> <block-b64>; assertion_rotate <d> }
-//		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n> }
+//		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n>; queue <n>; queue_wait <d> }
 //		headers frontdoor|oauth2_proxy|authelia [{ user <name> … }]
 //	}
 func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
@@ -266,6 +266,10 @@ func parsePassword(d *caddyfile.Dispenser, p *PasswordConfig) error {
 			err = parseIntArg(d, &p.MaxLength)
 		case "concurrency":
 			err = parseIntArg(d, &p.Concurrency)
+		case "queue":
+			err = parseIntArg(d, &p.Queue)
+		case "queue_wait":
+			err = parseDurationArg(d, &p.QueueWait)
 		case "argon2":
 			var m, t, par string
 			if !d.AllArgs(&m, &t, &par) {

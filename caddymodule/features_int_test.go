@@ -186,3 +186,48 @@ func TestConfiguredCookieKeys(t *testing.T) {
 		t.Fatalf("cookie still accepted after the keys changed: %d", r.status)
 	}
 }
+
+// TestSignInBurstQueuesThenSheds: with one hashing slot, a short queue and
+// a short wait, a burst of sign-ins gets some answers and, past the queue,
+// a clear 503 with Retry-After — never a pile-up.
+func TestSignInBurstQueuesThenSheds(t *testing.T) {
+	g := startGateway(t, gatewayOpts{global: "password {\n\t\t\tconcurrency 1\n\t\t\tqueue 1\n\t\t\tqueue_wait 1ms\n\t\t}"})
+	type result struct {
+		status     int
+		retryAfter string
+		body       string
+	}
+	const n = 8
+	clients := make([]*http.Client, n)
+	tokens := make([]string, n)
+	for i := range clients {
+		clients[i] = g.newClient()
+		tokens[i] = g.csrf(clients[i], "/.frontdoor/login")
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			form := url.Values{"csrf_token": {tokens[i]}, "email": {"nobody@example.com"}, "password": {"wrong password here"}}
+			r := g.do(clients[i], http.MethodPost, "/.frontdoor/login", form, nil)
+			results <- result{r.status, r.header.Get("Retry-After"), r.body}
+		}()
+	}
+	close(start)
+	answered, shed := 0, 0
+	for range n {
+		r := <-results
+		switch {
+		case r.status == http.StatusUnauthorized:
+			answered++
+		case r.status == http.StatusServiceUnavailable && r.retryAfter != "" && strings.Contains(r.body, "try again in a few seconds"):
+			shed++
+		default:
+			t.Errorf("unexpected answer %d", r.status)
+		}
+	}
+	if answered == 0 || shed == 0 {
+		t.Fatalf("answered %d, shed %d of %d", answered, shed, n)
+	}
+}
