@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -97,4 +98,20 @@ func BenchmarkProtectedRouteNoCache(b *testing.B) {
 func BenchmarkPublicRouteAnonymous(b *testing.B) {
 	h, _ := benchHandler(b, gatewayOpts{logs: "level ERROR"})
 	serveLoop(b, h, "/pub/page", nil, "")
+}
+
+// BenchmarkProtectedRouteRedis is the hot path on the Redis store with the
+// in-process cache (the default).
+func BenchmarkProtectedRouteRedis(b *testing.B) {
+	r := redistest.Start(b)
+	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR", store: "store redis " + r.URL()})
+	serveLoop(b, h, "/app/orders", ck, "X-Frontdoor-Assertion")
+}
+
+// BenchmarkProtectedRouteRedisNoCache reads the session from Redis every
+// request.
+func BenchmarkProtectedRouteRedisNoCache(b *testing.B) {
+	r := redistest.Start(b)
+	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR", store: "store redis " + r.URL(), global: "session {\n\t\t\tcache off\n\t\t}"})
+	serveLoop(b, h, "/app/orders", ck, "X-Frontdoor-Assertion")
 }
