@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -97,34 +96,10 @@ func TestTheme(t *testing.T) {
 // server that accepts connections and then says nothing, sign-up still
 // answers, while the mailer is stuck talking to the server.
 func TestSlowSMTPDoesNotStallSignUp(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 4)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c // hold it open, never greet
-		}
-	}()
-	release := func() {
-		l.Close()
-		for {
-			select {
-			case c := <-accepted:
-				c.Close()
-			default:
-				return
-			}
-		}
-	}
+	smtpAddr, accepted, release := silentSMTP(t)
 	g := startGateway(t, gatewayOpts{})
 	t.Cleanup(release) // registered after Caddy's stop, so it runs first
-	g.load(gatewayOpts{global: "mailer smtp " + l.Addr().String() + " {\n\t\t\ttls none\n\t\t\ttimeout 30s\n\t\t}"})
+	g.load(gatewayOpts{global: "mailer smtp " + smtpAddr + " {\n\t\t\ttls none\n\t\t\ttimeout 30s\n\t\t}"})
 	c := g.newClient()
 	r := g.post(c, "/.frontdoor/register", url.Values{"email": {"nia@example.com"}, "password": {testPassword}})
 	if r.status != http.StatusOK || !strings.Contains(r.body, "Check your email") {

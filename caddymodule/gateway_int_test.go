@@ -469,3 +469,36 @@ func urlValues(kv ...string) url.Values {
 	}
 	return v
 }
+
+// silentSMTP is an SMTP server that accepts connections and never greets,
+// so a mailer talking to it is stuck until release. accepted yields each
+// connection (put it back to keep it for release).
+func silentSMTP(t *testing.T) (addr string, accepted chan net.Conn, release func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // hold it open, never greet
+		}
+	}()
+	release = func() {
+		l.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	}
+	return l.Addr().String(), accepted, release
+}

@@ -175,32 +175,8 @@ func TestReloadFailedStartChangesNothing(t *testing.T) {
 // queue used to be drained for up to 10 s, then dropped) nor loses the
 // message: the new mailer delivers it.
 func TestReloadMailerChangeKeepsPendingMail(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 4)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c // hold it open, never greet
-		}
-	}()
-	release := func() {
-		l.Close()
-		for {
-			select {
-			case c := <-accepted:
-				c.Close()
-			default:
-				return
-			}
-		}
-	}
-	g := startGateway(t, gatewayOpts{global: "mailer smtp " + l.Addr().String() + " {\n\t\t\ttls none\n\t\t\ttimeout 30s\n\t\t}"})
+	smtpAddr, accepted, release := silentSMTP(t)
+	g := startGateway(t, gatewayOpts{global: "mailer smtp " + smtpAddr + " {\n\t\t\ttls none\n\t\t\ttimeout 30s\n\t\t}"})
 	t.Cleanup(release) // registered after Caddy's stop, so it runs first
 	register(t, g, "pia@example.com")
 	var stuck net.Conn
