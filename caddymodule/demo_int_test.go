@@ -31,6 +31,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// runProcess starts a program in dir with env, stops it (SIGINT, then
+// waits) when the test ends, and shows its output if the test failed.
+func runProcess(t *testing.T, env []string, dir, name string, args ...string) *syncBuffer {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd := exec.Command(name, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, out, out, dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s %s output:\n%s", filepath.Base(name), strings.Join(args, " "), out.String())
+		}
+	})
+	return out
+}
+
 // TestDemoCaddyfileExample is the README's first command, end to end: the
 // gateway with Caddyfile.example on the embedded store and the log mailer,
 // plus the example legacy backend. A new customer registers, follows the
