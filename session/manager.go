@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,7 +187,29 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 	if err := m.store.Create(ctx, s); err != nil {
 		return "", nil, err
 	}
+	if err := m.evictBeyond(ctx, n.UserID, MaxSessionsPerCustomer); err != nil {
+		return "", nil, err
+	}
 	return token, s, nil
+}
+
+// MaxSessionsPerCustomer bounds the sessions one customer can hold: a
+// sign-in beyond it ends the least recently used ones, so a script that
+// signs in over and over cannot grow the store without bound.
+const MaxSessionsPerCustomer = 50
+
+func (m *Manager) evictBeyond(ctx context.Context, userID string, max int) error {
+	all, err := m.store.ListUser(ctx, userID)
+	if err != nil || len(all) <= max {
+		return err
+	}
+	slices.SortFunc(all, func(a, b *Session) int { return b.LastSeen.Compare(a.LastSeen) })
+	for _, old := range all[max:] {
+		if err := m.Revoke(ctx, old.Key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Lookup returns the live session for a bearer token. ErrNotFound means no

@@ -106,3 +106,25 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 }
+
+func TestManagerCapsSessionsPerCustomer(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{})
+	var first string
+	for i := range session.MaxSessionsPerCustomer + 5 {
+		tok, _, err := m.Create(ctx, session.New{UserID: "u_many"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = tok
+		}
+		c.advance(time.Second)
+	}
+	if l, _ := m.List(ctx, "u_many"); len(l) != session.MaxSessionsPerCustomer {
+		t.Fatalf("%d sessions kept", len(l))
+	}
+	if _, err := m.Lookup(ctx, first); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("the least recently used session survived: %v", err)
+	}
+}
