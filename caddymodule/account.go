@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -62,6 +63,11 @@ func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request) erro
 	if _, err := h.app.backend.sessions.RevokeUser(r.Context(), s.UserID); err != nil {
 		h.logger.Error("revoking all sessions", zap.Error(err))
 		return h.unavailable(w)
+	}
+	ev := identity.Event{At: time.Now().UTC(), Kind: identity.EventSignedOutEverywhere, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
+	if err := h.app.backend.identity.AppendEvent(r.Context(), s.UserID, ev); err != nil {
+		// The sessions are gone, which is what the customer asked for.
+		h.logger.Warn("recording a security event", zap.String("kind", ev.Kind), zap.Error(err))
 	}
 	clearSessionCookie(w)
 	return h.message(w, http.StatusOK, "Signed out everywhere",

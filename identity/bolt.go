@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +18,12 @@ import (
 //	customers      id → Customer (JSON)
 //	customer_email normalised email → id
 //	tokens         kind "/" hash → Token (JSON)
+//	audit          customer id "\x00" big-endian sequence → Event (JSON)
 var (
 	bktCustomers = []byte("customers")
 	bktEmails    = []byte("customer_email")
 	bktTokens    = []byte("tokens")
+	bktAudit     = []byte("audit")
 )
 
 // BoltStore is the embedded Store. The *bolt.DB is shared with the session
@@ -32,7 +35,7 @@ type BoltStore struct {
 // NewBoltStore creates the buckets it needs in db.
 func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens} {
+		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -218,6 +221,63 @@ func (s *BoltStore) SweepExpired(_ context.Context, now time.Time) (int, error) 
 		return nil
 	})
 	return n, err
+}
+
+// AppendEvent implements Auditor.
+func (s *BoltStore) AppendEvent(_ context.Context, customerID string, e Event) error {
+	buf, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return boltErr("append event", s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktAudit)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		prefix := append([]byte(customerID), 0)
+		if err := b.Put(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq), buf); err != nil {
+			return err
+		}
+		// Keep the newest MaxEvents.
+		var n int
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			n++
+		}
+		for k, _ := c.Seek(prefix); n > MaxEvents && k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			n--
+		}
+		return nil
+	}))
+}
+
+// Events implements Auditor.
+func (s *BoltStore) Events(_ context.Context, customerID string, limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := append([]byte(customerID), 0)
+		c := tx.Bucket(bktAudit).Cursor()
+		// Walk backwards from the end of the customer's range.
+		k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, boltErr("events", err)
 }
 
 // Ping implements Store.

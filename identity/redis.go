@@ -18,6 +18,8 @@ import (
 //	<prefix>email:<normalised email>     STRING id of the customer owning the email
 //	<prefix>tok:<kind>:<base64url(hash)> STRING Token as JSON; PXAT = ExpiresAt,
 //	                                     so Redis drops expired tokens by itself
+//	<prefix>{u:<id>}:audit               LIST of Event JSON, newest first, trimmed
+//	                                     to MaxEvents
 //
 // Every key of one customer carries the hash tag {u:<id>}, so they all live
 // in one Redis Cluster hash slot and a multi-key update of one customer
@@ -81,6 +83,7 @@ func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
 
 func (s *RedisStore) customerKey(id string) string { return s.prefix + "{u:" + id + "}:customer" }
 func (s *RedisStore) emailKey(email string) string { return s.prefix + "email:" + email }
+func (s *RedisStore) auditKey(id string) string    { return s.prefix + "{u:" + id + "}:audit" }
 func (s *RedisStore) tokenKey(kind TokenKind, hash []byte) string {
 	return s.prefix + "tok:" + string(kind) + ":" + base64.RawURLEncoding.EncodeToString(hash)
 }
@@ -335,6 +338,48 @@ func (s *RedisStore) ConsumeToken(ctx context.Context, kind TokenKind, hash []by
 		return nil, ErrNotFound
 	}
 	return &t, nil
+}
+
+// AppendEvent implements Auditor: LPUSH and LTRIM in one transaction on
+// one key.
+func (s *RedisStore) AppendEvent(ctx context.Context, customerID string, e Event) error {
+	if !validID(customerID) {
+		return fmt.Errorf("identity: redis: append event: invalid customer id %q", customerID)
+	}
+	buf, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	key := s.auditKey(customerID)
+	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, key, buf)
+		p.LTrim(ctx, key, 0, MaxEvents-1)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: redis: append event for %s: %w", customerID, err)
+	}
+	return nil
+}
+
+// Events implements Auditor.
+func (s *RedisStore) Events(ctx context.Context, customerID string, limit int) ([]Event, error) {
+	if !validID(customerID) || limit <= 0 {
+		return nil, nil
+	}
+	raw, err := s.c.LRange(ctx, s.auditKey(customerID), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("identity: redis: events of %s: %w", customerID, err)
+	}
+	out := make([]Event, 0, len(raw))
+	for _, r := range raw {
+		var e Event
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return nil, fmt.Errorf("identity: redis: decode event of %s: %w", customerID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Ping implements Store.

@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"TokenConcurrentConsume", testTokenConcurrentConsume},
 		{"ConcurrentRegister", testConcurrentRegister},
 		{"ConcurrentUpdate", testConcurrentUpdate},
+		{"AuditTrail", testAuditTrail},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
@@ -287,5 +289,42 @@ func testConcurrentUpdate(t *testing.T, s identity.Store) {
 	got, err := s.Customer(ctx, c.ID)
 	if want := c.PasswordHash + strings.Repeat("+", n); err != nil || got.PasswordHash != want {
 		t.Fatalf("after %d concurrent updates: %+v %v, want hash %q", n, got, err, want)
+	}
+}
+
+func testAuditTrail(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	a, b := identity.NewID(), identity.NewID()
+	for i := range 5 {
+		e := identity.Event{At: t0.Add(time.Duration(i) * time.Minute), Kind: fmt.Sprintf("k%d", i), IP: "192.0.2.1"}
+		if err := s.AppendEvent(ctx, a, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendEvent(ctx, b, identity.Event{At: t0, Kind: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx, a, 3)
+	if err != nil || len(got) != 3 || got[0].Kind != "k4" || got[2].Kind != "k2" || got[0].IP != "192.0.2.1" || !got[0].At.Equal(t0.Add(4*time.Minute)) {
+		t.Fatalf("newest three: %+v %v", got, err)
+	}
+	if all, _ := s.Events(ctx, a, 100); len(all) != 5 {
+		t.Fatalf("all events: %d", len(all))
+	}
+	if other, _ := s.Events(ctx, b, 100); len(other) != 1 || other[0].Kind != "other" {
+		t.Fatalf("another customer's trail: %+v", other)
+	}
+	if none, err := s.Events(ctx, identity.NewID(), 10); err != nil || len(none) != 0 {
+		t.Fatalf("empty trail: %+v %v", none, err)
+	}
+	// The trail is bounded: the oldest events go.
+	for i := range identity.MaxEvents + 3 {
+		if err := s.AppendEvent(ctx, b, identity.Event{At: t0, Kind: fmt.Sprintf("n%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := s.Events(ctx, b, 2*identity.MaxEvents)
+	if len(all) != identity.MaxEvents || all[0].Kind != fmt.Sprintf("n%d", identity.MaxEvents+2) {
+		t.Fatalf("bounded trail: %d events, newest %+v", len(all), all[0])
 	}
 }

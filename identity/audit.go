@@ -1,0 +1,35 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Event is one entry of a customer's security audit trail: append-only,
+// kept in the store with the customer, shown to them and exported with
+// their data.
+type Event struct {
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"` // e.g. password_reset, signed_out_everywhere
+	IP        string    `json:"ip,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
+}
+
+// Kinds of security events.
+const (
+	EventPasswordReset       = "password_reset"
+	EventSignedOutEverywhere = "signed_out_everywhere"
+)
+
+// MaxEvents is how many events a customer's trail keeps; the oldest go
+// first, so a script cannot grow the store without bound.
+const MaxEvents = 1000
+
+// Auditor is the audit-trail part of a Store.
+type Auditor interface {
+	// AppendEvent adds an event to the customer's trail.
+	AppendEvent(ctx context.Context, customerID string, e Event) error
+	// Events returns up to limit of the customer's most recent events,
+	// newest first.
+	Events(ctx context.Context, customerID string, limit int) ([]Event, error)
+}
