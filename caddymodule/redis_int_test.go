@@ -16,11 +16,16 @@ import (
 )
 
 // TestEndToEndRedis is the foundation's whole flow on the Redis store: a
-// single server and a three-master cluster.
+// single server, a server behind Sentinel, and a three-master cluster.
 func TestEndToEndRedis(t *testing.T) {
 	t.Run("server", func(t *testing.T) {
 		r := redistest.Start(t)
 		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis " + r.URL()}))
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		r := redistest.Start(t)
+		sentinel := redistest.StartSentinel(t, r)
+		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis {\n\t\t\taddrs " + sentinel + "\n\t\t\tmaster_name mymaster\n\t\t}"}))
 	})
 	t.Run("cluster", func(t *testing.T) {
 		c := redistest.StartCluster(t)

@@ -176,3 +176,38 @@ func Flush(t testing.TB, c redis.UniversalClient) {
 		t.Fatal(err)
 	}
 }
+
+// StartSentinel runs one Sentinel (redis-server --sentinel) watching
+// master under the name "mymaster", and returns its address.
+func StartSentinel(t testing.TB, master *Server) string {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "sentinel.conf")
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 1\nsentinel down-after-milliseconds mymaster 5000\n",
+		port, dir, master.port)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin(t, "redis-server"), conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis sentinel: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+	defer sc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		got, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
+		cancel()
+		if err == nil && len(got) == 2 {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sentinel at %s does not know the master: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
