@@ -27,6 +27,12 @@ func TestEndToEndRedis(t *testing.T) {
 		sentinel := redistest.StartSentinel(t, r)
 		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis {\n\t\t\taddrs " + sentinel + "\n\t\t\tmaster_name mymaster\n\t\t}"}))
 	})
+	t.Run("tls and password", func(t *testing.T) {
+		r := redistest.StartTLS(t, "s3cret-redis-pass")
+		t.Setenv("FD_TEST_REDIS_PASSWORD", r.Password)
+		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis {\n\t\t\taddrs " + r.Addr +
+			"\n\t\t\tpassword {env.FD_TEST_REDIS_PASSWORD}\n\t\t\ttls_ca " + r.CAFile + "\n\t\t\ttls_server_name localhost\n\t\t}"}))
+	})
 	t.Run("cluster", func(t *testing.T) {
 		c := redistest.StartCluster(t)
 		endToEnd(t, startGateway(t, gatewayOpts{store: "store redis {\n\t\t\taddrs " + strings.Join(c.Addrs, " ") + "\n\t\t}"}))
