@@ -23,6 +23,8 @@ func (h *Handler) ownRoutes() map[string]route {
 		"/verify":                     {h.verify, nil},
 		"/login":                      {h.loginPage, h.login},
 		"/logout":                     {h.logoutPage, h.logout},
+		"/reset":                      {h.resetPage, h.reset},
+		"/reset/confirm":              {h.resetConfirmPage, h.resetConfirm},
 		"/account":                    {h.account, nil},
 		"/account/signout-everywhere": {nil, h.signOutEverywhere},
 	}

@@ -46,6 +46,11 @@ var (
 		"Hello,\n\nSomeone (hopefully you) tried to create an account on {{.Site}} with this email address, but you already have one.\n\nSign in here: {{.Link}}\n\nIf it wasn't you, you can ignore this message; your account has not changed.\n",
 		mailHTMLHead+`<p>Hello,</p><p>Someone (hopefully you) tried to create an account on {{.Site}} with this email address, but you already have one.</p>`+
 			`<p><a href="{{.Link}}">Sign in</a></p><p style="color:#57606a;font-size:.9rem">If it wasn't you, you can ignore this message; your account has not changed.</p></body></html>`)
+	mailResetPassword = newMailTemplate("Reset your password",
+		"Hello,\n\nSomeone (hopefully you) asked to reset the password of your account on {{.Site}}. To choose a new password, open this link:\n\n{{.Link}}\n\nThe link works once, for 30 minutes. If you did not ask for this, ignore this message: nothing changes unless the link is followed, and your current password keeps working.\n",
+		mailHTMLHead+`<p>Hello,</p><p>Someone (hopefully you) asked to reset the password of your account on {{.Site}}.</p>`+
+			`<p><a href="{{.Link}}" style="display:inline-block;padding:.6rem 1rem;background:#0b5cad;color:#fff;border-radius:6px;text-decoration:none">Choose a new password</a></p>`+
+			`<p style="color:#57606a;font-size:.9rem">Or copy this link: {{.Link}}<br>It works once, for 30 minutes. If you did not ask for this, ignore this message: nothing changes unless the link is followed, and your current password keeps working.</p></body></html>`)
 )
 
 // queueMail renders and queues a message; failures are logged without the

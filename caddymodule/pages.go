@@ -19,7 +19,7 @@ var builtinAssets embed.FS
 
 // pageNames are the templates a theme may override, one file each, plus
 // layout.html that wraps them all.
-var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "account", "message"}
+var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "account", "message"}
 
 // pages is the compiled template set of one handler.
 type pages struct {
@@ -97,7 +97,10 @@ type pageData struct {
 	LinkText string
 	MinLen   int
 	MaxLen   int
-	Account  *accountView
+	// Token is the secret of a mailed link, carried in a hidden field by
+	// the page the link opens (reset_confirm).
+	Token   string
+	Account *accountView
 }
 
 // securityHeaders are sent with every page Frontdoor renders.

@@ -262,8 +262,8 @@ func (s *BoltStore) Events(_ context.Context, customerID string, limit int) ([]E
 		prefix := append([]byte(customerID), 0)
 		c := tx.Bucket(bktAudit).Cursor()
 		// Walk backwards from the end of the customer's range.
-		k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if k == nil {
+		var k, v []byte
+		if after, _ := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)); after == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()

@@ -13,11 +13,18 @@ type TokenKind string
 
 // Token kinds.
 const (
-	TokenVerifyEmail TokenKind = "verify_email"
+	TokenVerifyEmail   TokenKind = "verify_email"
+	TokenResetPassword TokenKind = "reset_password"
 )
 
-// VerifyTokenTTL is how long an email verification link works.
-const VerifyTokenTTL = 24 * time.Hour
+// Lifetimes of the mailed links.
+const (
+	// VerifyTokenTTL is how long an email verification link works.
+	VerifyTokenTTL = 24 * time.Hour
+	// ResetTokenTTL is how long a password reset link works: short, since
+	// whoever holds it can take over the account.
+	ResetTokenTTL = 30 * time.Minute
+)
 
 // Token is a one-time token as stored: only its hash is kept.
 type Token struct {
