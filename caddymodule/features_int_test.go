@@ -206,3 +206,47 @@ func TestSignInBurstQueuesThenSheds(t *testing.T) {
 		t.Fatalf("answered %d, shed %d of %d", answered, shed, n)
 	}
 }
+
+// TestStepUpMaxAge: a route with `max_age 1m` asks for a fresh sign-in once
+// the sign-in is older (clock moved, no sleep), keeps the original URL for
+// browsers, answers API callers per RFC 9470, and is satisfied again after
+// signing in; an aal2 rule cannot be met by a password.
+func TestStepUpMaxAge(t *testing.T) {
+	g := startGateway(t, gatewayOpts{site: "require /app/pay/* {\n\t\t\tmax_age 1m\n\t\t}\n\t\trequire /app/vault/* {\n\t\t\taal aal2\n\t\t}"})
+	c := g.signUp("xia@example.com")
+	if r := g.get(c, "/app/pay/card?x=1", navigate); r.status != http.StatusOK {
+		t.Fatalf("fresh sign-in: %d", r.status)
+	}
+	sessions := backendOf(t).sessions
+	t.Cleanup(func() { sessions.SetClock(time.Now) })
+	later := time.Now().Add(2 * time.Minute)
+	sessions.SetClock(func() time.Time { return later })
+
+	r := g.get(c, "/app/pay/card?x=1", navigate)
+	if r.status != http.StatusFound || r.header.Get("Location") != "/.frontdoor/login?reauth=1&rd=%2Fapp%2Fpay%2Fcard%3Fx%3D1" {
+		t.Fatalf("stale sign-in, browser: %d %q", r.status, r.header.Get("Location"))
+	}
+	api := g.get(c, "/app/pay/card", map[string]string{"Accept": "application/json"})
+	if www := api.header.Get("WWW-Authenticate"); api.status != http.StatusUnauthorized ||
+		!strings.Contains(www, `error="insufficient_user_authentication"`) || !strings.Contains(www, "max_age=60") {
+		t.Fatalf("stale sign-in, API: %d %q", api.status, www)
+	}
+	if r := g.get(c, "/app/other", nil); r.status != http.StatusOK {
+		t.Fatalf("a route without the rule: %d", r.status)
+	}
+	loc := g.login(c, "xia@example.com", testPassword, "/app/pay/card?x=1").header.Get("Location")
+	if loc != "/app/pay/card?x=1" {
+		t.Fatalf("after re-authentication, back to %q", loc)
+	}
+	if r := g.get(c, loc, navigate); r.status != http.StatusOK {
+		t.Fatalf("after re-authentication: %d", r.status)
+	}
+
+	api = g.get(c, "/app/vault/x", map[string]string{"Accept": "application/json"})
+	if www := api.header.Get("WWW-Authenticate"); api.status != http.StatusUnauthorized || !strings.Contains(www, `acr_values="aal2"`) {
+		t.Fatalf("aal2 rule, API: %d %q", api.status, www)
+	}
+	if r := g.get(c, "/app/vault/x", navigate); r.status != http.StatusForbidden {
+		t.Fatalf("aal2 rule, browser: %d", r.status)
+	}
+}

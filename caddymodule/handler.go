@@ -340,7 +340,8 @@ func (h *Handler) unavailable(w http.ResponseWriter) error {
 // unmetRule returns the first step-up rule on the path the session does
 // not satisfy.
 func (h *Handler) unmetRule(views []string, s *session.Session) (compiledRule, bool) {
-	now := time.Now()
+	now := h.app.backend.sessions.Now() // the sessions' clock: tests move it
+
 	for _, rule := range h.rules {
 		applies := false
 		for _, v := range views {
