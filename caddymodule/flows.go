@@ -25,6 +25,8 @@ func (h *Handler) ownRoutes() map[string]route {
 		"/logout":                     {h.logoutPage, h.logout},
 		"/reset":                      {h.resetPage, h.reset},
 		"/reset/confirm":              {h.resetConfirmPage, h.resetConfirm},
+		"/magic":                      {h.magicPage, h.magic},
+		"/magic/verify":               {h.magicVerifyPage, h.magicVerify},
 		"/account":                    {h.account, nil},
 		"/account/signout-everywhere": {nil, h.signOutEverywhere},
 	}

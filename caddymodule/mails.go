@@ -18,6 +18,8 @@ import (
 type mailData struct {
 	Link string
 	Site string
+	// Code is a one-time code to type instead of following Link.
+	Code string
 }
 
 type mailTemplate struct {
@@ -51,6 +53,12 @@ var (
 		mailHTMLHead+`<p>Hello,</p><p>Someone (hopefully you) asked to reset the password of your account on {{.Site}}.</p>`+
 			`<p><a href="{{.Link}}" style="display:inline-block;padding:.6rem 1rem;background:#0b5cad;color:#fff;border-radius:6px;text-decoration:none">Choose a new password</a></p>`+
 			`<p style="color:#57606a;font-size:.9rem">Or copy this link: {{.Link}}<br>It works once, for 30 minutes. If you did not ask for this, ignore this message: nothing changes unless the link is followed, and your current password keeps working.</p></body></html>`)
+	mailMagicLink = newMailTemplate("Your sign-in link",
+		"Hello,\n\nSomeone (hopefully you) asked to sign in to {{.Site}} with this email address. To sign in, open this link in the browser where you asked:\n\n{{.Link}}\n\nOr type this code there: {{.Code}}\n\nThe link works once, for 15 minutes; the code for 10 minutes. If you did not ask for this, ignore this message: nobody can sign in without the link or the code.\n",
+		mailHTMLHead+`<p>Hello,</p><p>Someone (hopefully you) asked to sign in to {{.Site}} with this email address. To sign in, open this link in the browser where you asked:</p>`+
+			`<p><a href="{{.Link}}" style="display:inline-block;padding:.6rem 1rem;background:#0b5cad;color:#fff;border-radius:6px;text-decoration:none">Sign in</a></p>`+
+			`<p>Or type this code there: <strong style="font-size:1.3rem;letter-spacing:.2rem">{{.Code}}</strong></p>`+
+			`<p style="color:#57606a;font-size:.9rem">Or copy this link: {{.Link}}<br>The link works once, for 15 minutes; the code for 10 minutes. If you did not ask for this, ignore this message: nobody can sign in without the link or the code.</p></body></html>`)
 )
 
 // queueMail renders and queues a message; failures are logged without the

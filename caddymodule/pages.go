@@ -19,7 +19,7 @@ var builtinAssets embed.FS
 
 // pageNames are the templates a theme may override, one file each, plus
 // layout.html that wraps them all.
-var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "account", "message"}
+var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message"}
 
 // pages is the compiled template set of one handler.
 type pages struct {
@@ -99,8 +99,11 @@ type pageData struct {
 	MaxLen   int
 	// Token is the secret of a mailed link, carried in a hidden field by
 	// the page the link opens (reset_confirm).
-	Token   string
-	Account *accountView
+	Token string
+	// CodeStep makes the magic page ask for the mailed code instead of an
+	// address.
+	CodeStep bool
+	Account  *accountView
 }
 
 // securityHeaders are sent with every page Frontdoor renders.

@@ -131,7 +131,7 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		// Nothing changed yet: give the link back so the customer can
 		// submit again instead of requesting a new one.
-		h.restoreToken(ctx, tok)
+		h.putBack(ctx, tok)
 		return h.hashFailed(w, err)
 	}
 	// TODO(mfa): an account with a second factor must pass it before the
@@ -152,7 +152,7 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		h.logger.Error("setting new password", zap.Error(err))
-		h.restoreToken(ctx, tok)
+		h.putBack(ctx, tok)
 		return h.unavailable(w)
 	}
 	// Whoever knew the old password may hold a session: end them all,
@@ -172,17 +172,6 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	return h.message(w, http.StatusOK, "Password changed",
 		"Your new password is set, and every device that was signed in to your account has been signed out. Sign in with your new password.",
 		h.Prefix+"/login", "Sign in")
-}
-
-// restoreToken puts back a reset token consumed by a request that then
-// failed before changing anything, so its link works again. Best effort:
-// if the store is down the customer requests a new link.
-func (h *Handler) restoreToken(ctx context.Context, tok *identity.Token) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := h.app.backend.identity.PutToken(ctx, tok); err != nil {
-		h.logger.Warn("restoring a reset link after a failure", zap.Error(err))
-	}
 }
 
 // endBrowserSession revokes the session this browser holds, when it is

@@ -15,6 +15,14 @@ type TokenKind string
 const (
 	TokenVerifyEmail   TokenKind = "verify_email"
 	TokenResetPassword TokenKind = "reset_password"
+	// TokenMagicLink is a mailed sign-in link.
+	TokenMagicLink TokenKind = "magic_link"
+	// TokenEmailCode is the six-digit code mailed with a sign-in link,
+	// stored under a hash of the code and the requesting browser's nonce.
+	TokenEmailCode TokenKind = "email_code"
+	// TokenEmailCodeAttempts counts wrong guesses at an email code, stored
+	// under the requesting browser's binding. Without it the code is dead.
+	TokenEmailCodeAttempts TokenKind = "email_code_attempts"
 )
 
 // Lifetimes of the mailed links.
@@ -24,6 +32,12 @@ const (
 	// ResetTokenTTL is how long a password reset link works: short, since
 	// whoever holds it can take over the account.
 	ResetTokenTTL = 30 * time.Minute
+	// MagicLinkTTL is how long a mailed sign-in link works.
+	MagicLinkTTL = 15 * time.Minute
+	// EmailCodeTTL is how long a mailed sign-in code works.
+	EmailCodeTTL = 10 * time.Minute
+	// EmailCodeMaxAttempts is how many wrong codes kill an email code.
+	EmailCodeMaxAttempts = 5
 )
 
 // Token is a one-time token as stored: only its hash is kept.
@@ -39,6 +53,15 @@ type Token struct {
 	// stranger who signs up first with the address cannot keep a password
 	// the owner never chose.
 	PasswordHash string `json:"password_hash,omitempty"`
+	// Binding, on a sign-in link, is the hash of a nonce held in a cookie
+	// by the browser that asked for it: only that browser is signed in by
+	// the link.
+	Binding []byte `json:"binding,omitempty"`
+	// Redirect, on a sign-in link or code, is where to go once signed in.
+	Redirect string `json:"redirect,omitempty"`
+	// Attempts, on an email code attempts counter, is how many wrong codes
+	// were typed.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // tokenBytes is 256 bits, well above the 128-bit floor.
