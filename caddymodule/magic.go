@@ -41,22 +41,11 @@ func (h *Handler) magic(w http.ResponseWriter, r *http.Request) error {
 	if r.PostForm.Has("code") {
 		return h.magicCode(w, r)
 	}
-	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
-	rawEmail := r.PostForm.Get("email")
-	email, err := identity.NormalizeEmail(rawEmail)
-	if err != nil {
-		return h.render(w, http.StatusBadRequest, "magic", &pageData{
-			Title: magicTitle, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(rawEmail, 254),
-			Error:  "Please correct the fields marked below.",
-			Errors: map[string]string{"email": "Enter an email address like name@example.com."},
-		})
+	email, rd, c, answered, err := h.customerOfForm(w, r, "magic", magicTitle)
+	if answered {
+		return err
 	}
 	ctx := r.Context()
-	c, err := h.app.backend.identity.CustomerByEmail(ctx, email)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
-	}
 	// An unverified address gets nothing either: its account may be a
 	// squatter's, and signing in through the mailbox is what verifying it
 	// would be for.

@@ -30,22 +30,11 @@ func (h *Handler) resetPage(w http.ResponseWriter, r *http.Request) error {
 // account. Nothing about the account changes: until the link is followed,
 // the password the customer knows keeps working.
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
-	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
-	rawEmail := r.PostForm.Get("email")
-	email, err := identity.NormalizeEmail(rawEmail)
-	if err != nil {
-		return h.render(w, http.StatusBadRequest, "reset", &pageData{
-			Title: resetTitle, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(rawEmail, 254),
-			Error:  "Please correct the fields marked below.",
-			Errors: map[string]string{"email": "Enter an email address like name@example.com."},
-		})
+	email, rd, c, answered, err := h.customerOfForm(w, r, "reset", resetTitle)
+	if answered {
+		return err
 	}
 	ctx := r.Context()
-	c, err := h.app.backend.identity.CustomerByEmail(ctx, email)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
-	}
 	// An unknown address gets no mail at all: a "no account here" notice
 	// would let anyone send mail to any address through this form. It still
 	// costs the same store write — a token for nobody, whose secret nobody
@@ -201,4 +190,27 @@ func (h *Handler) resetLinkExpired(w http.ResponseWriter) error {
 	return h.message(w, http.StatusBadRequest, resetConfirmTitle,
 		"This link has expired or was already used. Request a new one.",
 		h.Prefix+"/reset", "Request a new link")
+}
+
+// customerOfForm reads the rd and email fields of a posted form that acts
+// on an address (reset, magic link) and looks the address up. A malformed
+// address re-renders page with a field error, a store failure answers
+// 503: then answered is true and err is what to return. c is nil for an
+// address with no account.
+func (h *Handler) customerOfForm(w http.ResponseWriter, r *http.Request, page, title string) (email, rd string, c *identity.Customer, answered bool, err error) {
+	rd = safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
+	rawEmail := r.PostForm.Get("email")
+	if email, err = identity.NormalizeEmail(rawEmail); err != nil {
+		return "", rd, nil, true, h.render(w, http.StatusBadRequest, page, &pageData{
+			Title: title, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(rawEmail, 254),
+			Error:  "Please correct the fields marked below.",
+			Errors: map[string]string{"email": "Enter an email address like name@example.com."},
+		})
+	}
+	c, err = h.app.backend.identity.CustomerByEmail(r.Context(), email)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		h.logger.Error("identity store failed", zap.Error(err))
+		return email, rd, nil, true, h.unavailable(w)
+	}
+	return email, rd, c, false, nil
 }
