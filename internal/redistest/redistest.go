@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,12 +21,13 @@ import (
 
 // Server is one redis-server process.
 type Server struct {
-	Addr string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	t    testing.TB
-	args []string
+	Addr   string
+	dir    string
+	port   int
+	cmd    *exec.Cmd
+	exited chan error
+	t      testing.TB
+	args   []string
 }
 
 // bin finds redis-server; make test installs it and sets
@@ -53,28 +55,85 @@ func freePort(t testing.TB) int {
 }
 
 // Start runs a standalone redis-server with append-only persistence, so a
-// Restart finds the same data.
+// Restart finds the same data. A free port can be taken by another process
+// between choosing it and redis binding it, so a server that dies at
+// start-up is retried on a new port.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
-	s := &Server{dir: dir, port: port, t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	s.args = append([]string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes",
-		"--appendfsync", "always", "--protected-mode", "yes", "--logfile", filepath.Join(dir, "redis.log"),
-	}, extra...)
-	s.start()
+	cluster := slices.Contains(extra, "--cluster-enabled")
+	var s *Server
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		// Cluster nodes also listen on port+10000 (the cluster bus).
+		if cluster && !portFree(port+10000) {
+			continue
+		}
+		s = &Server{dir: dir, port: port, t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		s.args = append([]string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes",
+			"--appendfsync", "always", "--protected-mode", "yes", "--logfile", filepath.Join(dir, "redis.log"),
+		}, extra...)
+		if err := s.tryStart(); err == nil {
+			break
+		} else if attempt == 2 {
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			t.Fatalf("redis-server: %v\n%s", err, log)
+		}
+	}
 	t.Cleanup(s.Kill)
 	return s
 }
 
+func portFree(port int) bool {
+	if port > 65535 {
+		return false
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
 func (s *Server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(bin(s.t, "redis-server"), s.args...)
-	if err := s.cmd.Start(); err != nil {
+	if err := s.tryStart(); err != nil {
 		s.t.Fatalf("redis-server: %v", err)
 	}
-	waitPing(s.t, s.Addr)
+}
+
+// tryStart starts the process and waits until it answers, or reports that
+// it exited or never answered.
+func (s *Server) tryStart() error {
+	cmd := exec.Command(bin(s.t, "redis-server"), s.args...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("exited at start-up: %v", err)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			s.cmd, s.exited = cmd, exited
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	<-exited
+	return fmt.Errorf("did not answer on %s", s.Addr)
 }
 
 // Kill stops the server abruptly (SIGKILL), as a crash would.
@@ -83,7 +142,7 @@ func (s *Server) Kill() {
 		return
 	}
 	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -93,22 +152,6 @@ func (s *Server) Restart() { s.start() }
 // URL is a redis:// URL for the server.
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
-func waitPing(t testing.TB, addr string) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("redis at %s did not answer", addr)
-}
 
 // Cluster is a three-master Redis Cluster on loopback.
 type Cluster struct {
