@@ -152,7 +152,6 @@ func (s *Server) Restart() { s.start() }
 // URL is a redis:// URL for the server.
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
-
 // Cluster is a three-master Redis Cluster on loopback.
 type Cluster struct {
 	Addrs []string
