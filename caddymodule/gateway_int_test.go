@@ -27,6 +27,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
 // gateway is a real Caddy instance, started from a Caddyfile as an
@@ -501,4 +503,39 @@ func silentSMTP(t *testing.T) (addr string, accepted chan net.Conn, release func
 		}
 	}
 	return l.Addr().String(), accepted, release
+}
+
+// scenario is one case run against a shared gateway.
+type scenario struct {
+	name string
+	run  func(t *testing.T, g *gateway)
+}
+
+// runOnBothStores runs every scenario through one real Caddy on the bolt
+// store and one on Redis. Scenarios share the gateway of their store, so
+// each must use its own addresses.
+func runOnBothStores(t *testing.T, scenarios []scenario) {
+	stores := []struct {
+		name string
+		opts func(t *testing.T) gatewayOpts
+	}{
+		{"bolt", func(*testing.T) gatewayOpts { return gatewayOpts{} }},
+		{"redis", func(t *testing.T) gatewayOpts {
+			return gatewayOpts{store: "store redis " + redistest.Start(t).URL()}
+		}},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			g := startGateway(t, st.opts(t))
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					// The gateway's helpers fail the test they hold: this one.
+					parent := g.t
+					g.t = t
+					defer func() { g.t = parent }()
+					sc.run(t, g)
+				})
+			}
+		})
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
-	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
 const magicNeedle = "/.frontdoor/magic/verify?token="
@@ -24,19 +23,7 @@ const magicNeedle = "/.frontdoor/magic/verify?token="
 // real Caddy on the bolt store and on Redis. Scenarios share one gateway
 // per store; each uses its own addresses.
 func TestMagicLink(t *testing.T) {
-	stores := []struct {
-		name string
-		opts func(t *testing.T) gatewayOpts
-	}{
-		{"bolt", func(*testing.T) gatewayOpts { return gatewayOpts{} }},
-		{"redis", func(t *testing.T) gatewayOpts {
-			return gatewayOpts{store: "store redis " + redistest.Start(t).URL()}
-		}},
-	}
-	scenarios := []struct {
-		name string
-		run  func(t *testing.T, g *gateway)
-	}{
+	runOnBothStores(t, []scenario{
 		{"happy path", magicHappyPath},
 		{"link reuse", magicReuse},
 		{"expired link", magicExpired},
@@ -44,20 +31,7 @@ func TestMagicLink(t *testing.T) {
 		{"code brute force", magicBruteForce},
 		{"same answer for every address", magicSameAnswer},
 		{"csrf", magicCSRF},
-	}
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			g := startGateway(t, st.opts(t))
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					parent := g.t
-					g.t = t
-					defer func() { g.t = parent }()
-					sc.run(t, g)
-				})
-			}
-		})
-	}
+	})
 }
 
 // magicHappyPath: opening the link (twice, as a mail scanner then the

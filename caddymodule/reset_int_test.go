@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
-	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
 const (
@@ -21,19 +20,7 @@ const (
 // bolt store and on Redis. Scenarios share one gateway per store; each
 // uses its own addresses.
 func TestPasswordReset(t *testing.T) {
-	stores := []struct {
-		name string
-		opts func(t *testing.T) gatewayOpts
-	}{
-		{"bolt", func(*testing.T) gatewayOpts { return gatewayOpts{} }},
-		{"redis", func(t *testing.T) gatewayOpts {
-			return gatewayOpts{store: "store redis " + redistest.Start(t).URL()}
-		}},
-	}
-	scenarios := []struct {
-		name string
-		run  func(t *testing.T, g *gateway)
-	}{
+	runOnBothStores(t, []scenario{
 		{"happy path", resetHappyPath},
 		{"link reuse", resetReuse},
 		{"expired link", resetExpired},
@@ -41,21 +28,7 @@ func TestPasswordReset(t *testing.T) {
 		{"typo keeps the link", resetTypoKeepsLink},
 		{"request does not lock out", resetRequestKeepsPassword},
 		{"csrf", resetCSRF},
-	}
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			g := startGateway(t, st.opts(t))
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					// The gateway's helpers fail the test they hold: this one.
-					parent := g.t
-					g.t = t
-					defer func() { g.t = parent }()
-					sc.run(t, g)
-				})
-			}
-		})
-	}
+	})
 }
 
 // resetHappyPath: a customer signed in on two browsers asks for a reset
