@@ -12,7 +12,7 @@ import (
 )
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
-	d := &pageData{Title: "Sign in", CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts)}
+	d := h.formPage(w, r, "Sign in")
 	if r.URL.Query().Get("reauth") != "" {
 		d.Message = "Please sign in again to continue."
 	}

@@ -27,9 +27,7 @@ const (
 )
 
 func (h *Handler) magicPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "magic", &pageData{
-		Title: magicTitle, CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
-	})
+	return h.render(w, http.StatusOK, "magic", h.formPage(w, r, magicTitle))
 }
 
 // magic mails a sign-in link and a code to a verified account holding the

@@ -106,6 +106,12 @@ type pageData struct {
 	Account  *accountView
 }
 
+// formPage is the data of a form page on first display: its CSRF token
+// and the validated return target from the query.
+func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, title string) *pageData {
+	return &pageData{Title: title, CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts)}
+}
+
 // securityHeaders are sent with every page Frontdoor renders.
 func securityHeaders(h http.Header, formAction string) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'"+formAction+

@@ -13,9 +13,7 @@ import (
 )
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "register", &pageData{
-		Title: "Create your account", CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
-	})
+	return h.render(w, http.StatusOK, "register", h.formPage(w, r, "Create your account"))
 }
 
 // register creates an account, or — when the address is taken — mails the

@@ -19,9 +19,7 @@ const (
 )
 
 func (h *Handler) resetPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "reset", &pageData{
-		Title: resetTitle, CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
-	})
+	return h.render(w, http.StatusOK, "reset", h.formPage(w, r, resetTitle))
 }
 
 // reset mails a reset link to the account holding the address, if any.
