@@ -21,6 +21,13 @@ type Customer struct {
 	// PasswordHash is a PHC-formatted argon2id hash, parameters included;
 	// empty when the customer has no password.
 	PasswordHash string `json:"password_hash,omitempty"`
+
+	// Second factors and remembered browsers (see factors.go).
+	TOTP *TOTP `json:"totp,omitempty"`
+	// RecoveryCodes are the hashes of the unused recovery codes.
+	RecoveryCodes  []string        `json:"recovery_codes,omitempty"`
+	Passkeys       []Passkey       `json:"passkeys,omitempty"`
+	TrustedDevices []TrustedDevice `json:"trusted_devices,omitempty"`
 }
 
 // Errors shared by every Store implementation.

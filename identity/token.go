@@ -23,6 +23,15 @@ const (
 	// TokenEmailCodeAttempts counts wrong guesses at an email code, stored
 	// under the requesting browser's binding. Without it the code is dead.
 	TokenEmailCodeAttempts TokenKind = "email_code_attempts"
+	// TokenSecondFactor is a sign-in or step-up waiting for a second
+	// factor, stored under the hash of a nonce the browser holds.
+	TokenSecondFactor TokenKind = "second_factor"
+	// TokenTOTPEnrol holds an authenticator secret shown to the customer
+	// until they confirm it with a code.
+	TokenTOTPEnrol TokenKind = "totp_enrol"
+	// TokenCeremony holds a WebAuthn ceremony's state, stored under the
+	// hash of its challenge.
+	TokenCeremony TokenKind = "webauthn_ceremony"
 )
 
 // Lifetimes of the mailed links.
@@ -38,6 +47,12 @@ const (
 	EmailCodeTTL = 10 * time.Minute
 	// EmailCodeMaxAttempts is how many wrong codes kill an email code.
 	EmailCodeMaxAttempts = 5
+	// SecondFactorTTL is how long a sign-in waits for its second factor.
+	SecondFactorTTL = 10 * time.Minute
+	// SecondFactorMaxAttempts is how many wrong codes end the wait.
+	SecondFactorMaxAttempts = 5
+	// CeremonyTTL is how long a passkey ceremony may take.
+	CeremonyTTL = 5 * time.Minute
 )
 
 // Token is a one-time token as stored: only its hash is kept.
@@ -62,6 +77,17 @@ type Token struct {
 	// Attempts, on an email code attempts counter, is how many wrong codes
 	// were typed.
 	Attempts int `json:"attempts,omitempty"`
+	// Methods, on a sign-in waiting for its second factor, are the methods
+	// already proven (RFC 8176 names).
+	Methods []string `json:"methods,omitempty"`
+	// Data is kind-specific state: the secret of a TOTP enrolment, the
+	// WebAuthn session data of a ceremony.
+	Data []byte `json:"data,omitempty"`
+	// Purpose, on a WebAuthn ceremony or a second-factor wait, says what
+	// it is for (e.g. login, register, signup, stepup).
+	Purpose string `json:"purpose,omitempty"`
+	// Remember, on a second-factor wait, asks for a trusted-device cookie.
+	Remember bool `json:"remember,omitempty"`
 }
 
 // tokenBytes is 256 bits, well above the 128-bit floor.

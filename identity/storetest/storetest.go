@@ -37,6 +37,9 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"ConcurrentRegister", testConcurrentRegister},
 		{"ConcurrentUpdate", testConcurrentUpdate},
 		{"AuditTrail", testAuditTrail},
+		{"TOTPReplay", testTOTPReplay},
+		{"RecoveryCodeSingleUse", testRecoveryCodeSingleUse},
+		{"PasskeyCounter", testPasskeyCounter},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
