@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/base64"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +20,19 @@ type accountView struct {
 	CreatedAt     time.Time
 	LastLoginAt   time.Time
 	Sessions      []sessionView
+	// How they sign in.
+	HasPassword, TOTP, SecondFactor bool
+	RecoveryLeft                    int
+	Passkeys                        []passkeyView
+	Devices                         []identity.TrustedDevice
+	// Welcome greets a passkey-first sign-up that has no passkey yet.
+	Welcome bool
+}
+
+type passkeyView struct {
+	ID, Name              string
+	Synced, Flagged       bool
+	CreatedAt, LastUsedAt time.Time
 }
 
 type sessionView struct {
@@ -46,12 +60,24 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("listing sessions", zap.Error(err))
 		return h.unavailable(w)
 	}
-	v := &accountView{ID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt}
+	v := &accountView{ID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
+		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
+		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
+	for _, p := range c.Passkeys {
+		v.Passkeys = append(v.Passkeys, passkeyView{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name,
+			Synced: p.BackupState, Flagged: p.Flagged, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
+	}
+	now := time.Now()
+	for _, d := range c.TrustedDevices {
+		if now.Before(d.ExpiresAt) {
+			v.Devices = append(v.Devices, d)
+		}
+	}
 	for _, o := range all {
 		v.Sessions = append(v.Sessions, sessionView{Current: o.Key == s.Key, Device: deviceName(o), IP: o.IP, CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })
-	return h.render(w, http.StatusOK, "account", &pageData{Title: "Your account", CSRF: h.csrfFor(w, r), Account: v})
+	return h.render(w, http.StatusOK, "account", &pageData{Title: "Your account", CSRF: h.csrfFor(w, r), Account: v, Script: true})
 }
 
 // signOutEverywhere revokes every session of the customer, this one too.
@@ -64,11 +90,7 @@ func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request) erro
 		h.logger.Error("revoking all sessions", zap.Error(err))
 		return h.unavailable(w)
 	}
-	ev := identity.Event{At: time.Now().UTC(), Kind: identity.EventSignedOutEverywhere, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	if err := h.app.backend.identity.AppendEvent(r.Context(), s.UserID, ev); err != nil {
-		// The sessions are gone, which is what the customer asked for.
-		h.logger.Warn("recording a security event", zap.String("kind", ev.Kind), zap.Error(err))
-	}
+	h.audit(r, s.UserID, identity.EventSignedOutEverywhere)
 	clearSessionCookie(w)
 	return h.message(w, http.StatusOK, "Signed out everywhere",
 		"Every device signed in to your account has been signed out.", h.Prefix+"/login", "Sign in again")

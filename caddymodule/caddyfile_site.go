@@ -20,6 +20,7 @@ import (
 //		headers <preset> [{ … }]
 //		allow_redirect_hosts <hosts…>
 //		theme <dir>
+//		passkey_rp_id <domain>
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -78,6 +79,10 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		case "theme":
 			if !h.AllArgs(&fd.Theme) {
 				return nil, h.Errf("frontdoor: theme needs one directory")
+			}
+		case "passkey_rp_id":
+			if !h.AllArgs(&fd.PasskeyRPID) {
+				return nil, h.Errf("frontdoor: passkey_rp_id needs one domain")
 			}
 		default:
 			return nil, h.Errf("frontdoor: unknown option %q", key)

@@ -222,9 +222,17 @@ func TestStepUpMaxAge(t *testing.T) {
 	later := time.Now().Add(2 * time.Minute)
 	sessions.SetClock(func() time.Time { return later })
 
+	// The browser goes to the step-up page, which keeps the original URL
+	// and — the sign-in being too old — asks for a new one, coming back
+	// through the step-up page.
 	r := g.get(c, "/app/pay/card?x=1", navigate)
-	if r.status != http.StatusFound || r.header.Get("Location") != "/.frontdoor/login?reauth=1&rd=%2Fapp%2Fpay%2Fcard%3Fx%3D1" {
+	stepUp := "/.frontdoor/stepup?rd=%2Fapp%2Fpay%2Fcard%3Fx%3D1"
+	if r.status != http.StatusFound || r.header.Get("Location") != stepUp {
 		t.Fatalf("stale sign-in, browser: %d %q", r.status, r.header.Get("Location"))
+	}
+	r = g.get(c, stepUp, navigate)
+	if r.status != http.StatusFound || r.header.Get("Location") != "/.frontdoor/login?reauth=1&rd="+url.QueryEscape(stepUp) {
+		t.Fatalf("step-up page, stale sign-in: %d %q", r.status, r.header.Get("Location"))
 	}
 	api := g.get(c, "/app/pay/card", map[string]string{"Accept": "application/json"})
 	if www := api.header.Get("WWW-Authenticate"); api.status != http.StatusUnauthorized ||
@@ -234,9 +242,12 @@ func TestStepUpMaxAge(t *testing.T) {
 	if r := g.get(c, "/app/other", nil); r.status != http.StatusOK {
 		t.Fatalf("a route without the rule: %d", r.status)
 	}
-	loc := g.login(c, "xia@example.com", testPassword, "/app/pay/card?x=1").header.Get("Location")
-	if loc != "/app/pay/card?x=1" {
+	loc := g.login(c, "xia@example.com", testPassword, stepUp).header.Get("Location")
+	if loc != stepUp {
 		t.Fatalf("after re-authentication, back to %q", loc)
+	}
+	if loc = g.get(c, loc, navigate).header.Get("Location"); loc != "/app/pay/card?x=1" {
+		t.Fatalf("after re-authentication, the step-up page sends to %q", loc)
 	}
 	if r := g.get(c, loc, navigate); r.status != http.StatusOK {
 		t.Fatalf("after re-authentication: %d", r.status)
@@ -246,7 +257,9 @@ func TestStepUpMaxAge(t *testing.T) {
 	if www := api.header.Get("WWW-Authenticate"); api.status != http.StatusUnauthorized || !strings.Contains(www, `acr_values="aal2"`) {
 		t.Fatalf("aal2 rule, API: %d %q", api.status, www)
 	}
-	if r := g.get(c, "/app/vault/x", navigate); r.status != http.StatusForbidden {
-		t.Fatalf("aal2 rule, browser: %d", r.status)
+	// A customer without a second factor is told to add one.
+	r = g.get(c, "/app/vault/x", navigate)
+	if r = g.get(c, r.header.Get("Location"), navigate); r.status != http.StatusForbidden || !strings.Contains(r.body, "Two-step verification needed") {
+		t.Fatalf("aal2 rule, browser without a second factor: %d %s", r.status, r.body)
 	}
 }

@@ -20,7 +20,7 @@ type route struct {
 func (h *Handler) ownRoutes() map[string]route {
 	return map[string]route{
 		"/register":                   {h.registerPage, h.register},
-		"/verify":                     {h.verify, nil},
+		"/verify":                     {h.verify, h.verifyPasskeySignup},
 		"/login":                      {h.loginPage, h.login},
 		"/logout":                     {h.logoutPage, h.logout},
 		"/reset":                      {h.resetPage, h.reset},
@@ -29,6 +29,17 @@ func (h *Handler) ownRoutes() map[string]route {
 		"/magic/verify":               {h.magicVerifyPage, h.magicVerify},
 		"/account":                    {h.account, nil},
 		"/account/signout-everywhere": {nil, h.signOutEverywhere},
+		"/account/totp":               {nil, h.totpBegin},
+		"/account/totp/confirm":       {nil, h.totpConfirm},
+		"/account/totp/remove":        {nil, h.totpRemove},
+		"/account/recovery":           {nil, h.recoveryRegenerate},
+		"/account/devices/forget":     {nil, h.forgetDevices},
+		"/account/passkey/remove":     {nil, h.passkeyRemove},
+		"/mfa":                        {h.mfaPage, h.mfa},
+		"/stepup":                     {h.stepUpPage, nil},
+		"/passkey/options":            {nil, h.passkeyOptions},
+		"/passkey/login":              {nil, h.passkeyLogin},
+		"/passkey/register":           {nil, h.passkeyRegister},
 	}
 }
 
@@ -41,6 +52,9 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	sub := strings.TrimPrefix(r.URL.Path, h.Prefix)
 	if strings.HasPrefix(sub, "/static/style-") && strings.HasSuffix(sub, ".css") {
 		return h.serveCSS(w, r)
+	}
+	if strings.HasPrefix(sub, "/static/passkey-") && strings.HasSuffix(sub, ".js") {
+		return h.serveJS(w, r)
 	}
 	rt, ok := h.routes[sub]
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/go-webauthn/webauthn/webauthn"
 	"net/http"
 	"net/url"
 	"path"
@@ -50,6 +51,10 @@ type Handler struct {
 	// Theme is a directory whose templates and style.css replace the
 	// built-in ones of the same name.
 	Theme string `json:"theme,omitempty"`
+	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
+	// default, or a parent domain of it so passkeys work across sibling
+	// sites (shop.example.com and account.example.com under example.com).
+	PasskeyRPID string `json:"passkey_rp_id,omitempty"`
 
 	app             *App
 	prefixSlash     string
@@ -64,6 +69,7 @@ type Handler struct {
 	allowHosts      map[string]bool
 	formActionExtra string
 	pages           *pages
+	webauthn        *webauthn.WebAuthn
 	logger          *zap.Logger
 }
 
@@ -151,6 +157,17 @@ func (h *Handler) Validate() error {
 	}
 	if err := validPrefix(h.Prefix); err != nil {
 		return err
+	}
+	rpID := h.audience
+	if h.PasskeyRPID != "" {
+		rpID = strings.ToLower(h.PasskeyRPID)
+		if rpID != h.audience && !strings.HasSuffix(h.audience, "."+rpID) {
+			return fmt.Errorf("frontdoor: passkey_rp_id %q must be the origin's host %q or a parent domain of it", h.PasskeyRPID, h.audience)
+		}
+	}
+	var err error
+	if h.webauthn, err = newWebAuthn(rpID, h.origin, h.audience); err != nil {
+		return fmt.Errorf("frontdoor: passkeys: %w", err)
 	}
 	for _, r := range h.Rules {
 		if r.AAL != "" && r.AAL != "aal1" && r.AAL != "aal2" {
@@ -350,17 +367,18 @@ func (h *Handler) unmetRule(views []string, s *session.Session) (compiledRule, b
 		if !applies {
 			continue
 		}
-		if rule.AAL == "aal2" && s.ACR != "aal2" {
-			return rule, true
-		}
-		if rule.MaxAge > 0 && now.Sub(s.AuthTime) > time.Duration(rule.MaxAge) {
-			return rule, true
-		}
-		if len(rule.Methods) > 0 && !anyMethod(s.AMR, rule.Methods) {
+		if ruleUnmet(rule.Rule, s, now) {
 			return rule, true
 		}
 	}
 	return compiledRule{}, false
+}
+
+// ruleUnmet reports whether session s falls short of rule at now.
+func ruleUnmet(rule Rule, s *session.Session, now time.Time) bool {
+	return (rule.AAL == "aal2" && s.ACR != "aal2") ||
+		(rule.MaxAge > 0 && now.Sub(s.AuthTime) > time.Duration(rule.MaxAge)) ||
+		(len(rule.Methods) > 0 && !anyMethod(s.AMR, rule.Methods))
 }
 
 func anyMethod(have, want []string) bool {
@@ -375,10 +393,12 @@ func anyMethod(have, want []string) bool {
 }
 
 // stepUp answers a request whose session falls short of a rule: API
-// callers get RFC 9470's challenge; a browser signs in again when a fresh
-// sign-in is enough. Stronger methods than a password arrive with MFA.
+// callers get RFC 9470's challenge; a browser goes to the step-up page,
+// which asks for what is missing and comes back (a GET) or asks for the
+// form to be sent again (any other method).
 func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, rule compiledRule) error {
-	if !isNavigation(r) {
+	w.Header().Set("Cache-Control", "no-store")
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		ch := `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent sign-in is required"`
 		if rule.AAL != "" {
 			ch += `, acr_values="` + rule.AAL + `"`
@@ -389,12 +409,12 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, rule compiledRu
 		w.Header().Set("WWW-Authenticate", ch)
 		return writeJSONError(w, http.StatusUnauthorized, "insufficient_user_authentication")
 	}
-	if rule.AAL == "aal2" || (len(rule.Methods) > 0 && !anyMethod([]string{"pwd"}, rule.Methods)) {
-		return h.message(w, http.StatusForbidden, "Stronger sign-in required",
-			"This page needs a second factor, which your account does not have yet.", "/", "Back to the home page")
+	target := h.Prefix + "/stepup?rd=" + url.QueryEscape(r.URL.RequestURI())
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		http.Redirect(w, r, target, http.StatusFound)
+		return nil
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, h.Prefix+"/login?reauth=1&rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+	http.Redirect(w, r, target+"&resubmit=1", http.StatusSeeOther)
 	return nil
 }
 

@@ -211,7 +211,9 @@ func dropOwnCookies(h http.Header) {
 		for part := range strings.SplitSeq(line, ";") {
 			p := textproto.TrimString(part)
 			name, _, _ := strings.Cut(p, "=")
-			if p != "" && name != session.CookieName && name != csrfCookie {
+			// Every cookie of Frontdoor's (session, CSRF, the binding
+			// nonces, the trusted device) stays at the edge.
+			if p != "" && name != session.CookieName && !strings.HasPrefix(name, session.CookieName+"-") {
 				keep = append(keep, p)
 			}
 		}

@@ -89,12 +89,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("recording sign-in", zap.Error(err))
 		return h.unavailable(w)
 	}
-	if err := h.startSession(w, r, c, []string{"pwd"}, "aal1"); err != nil {
-		h.logger.Error("starting session", zap.Error(err))
-		return h.unavailable(w)
-	}
-	http.Redirect(w, r, rd, http.StatusSeeOther)
-	return nil
+	return h.signedIn(w, r, c, []string{"pwd"}, rd)
 }
 
 // startSession ends whatever session the browser had (so a session planted

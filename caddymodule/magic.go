@@ -202,13 +202,7 @@ func (h *Handler) finishMagic(w http.ResponseWriter, r *http.Request, customerID
 		h.logger.Error("recording sign-in", zap.Error(err))
 		return h.unavailable(w)
 	}
-	if err := h.startSession(w, r, c, []string{"email"}, "aal1"); err != nil {
-		h.logger.Error("starting session", zap.Error(err))
-		return h.unavailable(w)
-	}
-	// Checked again: the allow-list may have changed since the request.
-	http.Redirect(w, r, safeRedirect(rd, h.allowHosts), http.StatusSeeOther)
-	return nil
+	return h.signedIn(w, r, c, []string{"email"}, rd)
 }
 
 // putBack stores again a token consumed by a request that then failed

@@ -19,7 +19,8 @@ var builtinAssets embed.FS
 
 // pageNames are the templates a theme may override, one file each, plus
 // layout.html that wraps them all.
-var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message"}
+var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message",
+	"mfa", "totp", "recovery", "confirm", "verify_passkey"}
 
 // pages is the compiled template set of one handler.
 type pages struct {
@@ -27,6 +28,9 @@ type pages struct {
 	css  []byte
 	// cssHash names the stylesheet so browsers can cache it forever.
 	cssHash string
+	// js is the passkey script (built in, not themable), named by jsHash.
+	js     []byte
+	jsHash string
 }
 
 // loadPages compiles the built-in templates, with any file of the same name
@@ -70,6 +74,10 @@ func loadPages(themeDir string) (*pages, error) {
 		return nil, fmt.Errorf("theme: style.css: %w", err)
 	}
 	p.cssHash = shortHash(p.css)
+	if p.js, err = fs.ReadFile(builtinAssets, "static/passkey.js"); err != nil {
+		return nil, err
+	}
+	p.jsHash = shortHash(p.js)
 	return p, nil
 }
 
@@ -104,7 +112,27 @@ type pageData struct {
 	// address.
 	CodeStep bool
 	Account  *accountView
+	// Factors is what the second-factor page offers.
+	Factors *factorsView
+	// Enrol is the authenticator-app set-up; RecoveryCodes are shown once.
+	Enrol         *enrolView
+	RecoveryCodes []string
+	// Script loads the passkey script (and allows it in the CSP).
+	Script bool
+	// Confirm is a confirmation step: the form to post again, with a
+	// hidden field set.
+	Confirm *confirmView
+	JS      string
 }
+
+// confirmView is a confirmation step before something hard to undo.
+type confirmView struct {
+	Action string
+	Fields []hiddenField
+	Button string
+}
+
+type hiddenField struct{ Name, Value string }
 
 // formPage is the data of a form page on first display: its CSRF token
 // and the validated return target from the query.
@@ -113,9 +141,16 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, title string)
 }
 
 // securityHeaders are sent with every page Frontdoor renders.
-func securityHeaders(h http.Header, formAction string) {
+// Only pages that use passkeys may run a script, and only Frontdoor's own
+// (script-src 'self' with no inline script; the pages are templates with
+// no place for a visitor's markup).
+func securityHeaders(h http.Header, formAction string, script bool) {
+	scripts := ""
+	if script {
+		scripts = "; script-src 'self'; connect-src 'self'"
+	}
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'"+formAction+
-		"; frame-ancestors 'none'; base-uri 'none'")
+		scripts+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Tokens travel in URLs (verification links): never leak them in a
@@ -135,12 +170,13 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	}
 	d.Prefix = h.Prefix
 	d.CSS = h.Prefix + "/static/style-" + h.pages.cssHash + ".css"
+	d.JS = h.Prefix + "/static/passkey-" + h.pages.jsHash + ".js"
 	d.MinLen, d.MaxLen = h.app.policy.MinLength, h.app.policy.MaxLength
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("frontdoor: render %s: %w", name, err))
 	}
-	securityHeaders(w.Header(), h.formActionExtra)
+	securityHeaders(w.Header(), h.formActionExtra, d.Script)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
@@ -164,5 +200,13 @@ func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	http.ServeContent(w, r, "style.css", time.Time{}, bytes.NewReader(h.pages.css))
+	return nil
+}
+
+func (h *Handler) serveJS(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	http.ServeContent(w, r, "passkey.js", time.Time{}, bytes.NewReader(h.pages.js))
 	return nil
 }

@@ -22,11 +22,12 @@ func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	d := &pageData{Title: "Create your account", RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts), Errors: map[string]string{}}
 	rawEmail, password := r.PostForm.Get("email"), r.PostForm.Get("password")
+	passkey := r.PostForm.Get("method") == "passkey"
 	email, err := identity.NormalizeEmail(rawEmail)
 	if err != nil {
 		d.Errors["email"] = "Enter an email address like name@example.com."
 	}
-	if err := h.app.policy.Check(password); err != nil {
+	if err := h.app.policy.Check(password); err != nil && !passkey {
 		d.Errors["password"] = capitalise(err.Error()) + "."
 	}
 	if len(d.Errors) > 0 {
@@ -42,9 +43,13 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w)
 	}
 	// Hashed whatever the address's state, so every answer costs the same.
-	hash, err := h.app.hasher.Hash(ctx, password)
-	if err != nil {
-		return h.hashFailed(w, err)
+	// A passkey-first sign-up has no password: its link, once followed,
+	// leads to creating the passkey.
+	hash := ""
+	if !passkey {
+		if hash, err = h.app.hasher.Hash(ctx, password); err != nil {
+			return h.hashFailed(w, err)
+		}
 	}
 	if err := h.signUp(ctx, existing, email, hash); err != nil {
 		h.logger.Error("registering customer", zap.Error(err))
@@ -90,14 +95,21 @@ func (h *Handler) signUp(ctx context.Context, c *identity.Customer, email, hash 
 }
 
 // sendVerification stores a fresh verification token bound to passwordHash
-// (the password verifying through it makes effective) and queues the mail.
+// (the password verifying through it makes effective; none for a
+// passkey-first sign-up) and queues the mail.
 func (h *Handler) sendVerification(ctx context.Context, c *identity.Customer, passwordHash string) error {
 	secret, tok := identity.NewToken(identity.TokenVerifyEmail, c.ID, identity.VerifyTokenTTL, time.Now())
 	tok.PasswordHash = passwordHash
+	if passwordHash == "" {
+		tok.Purpose = purposePasskeySignup
+	}
 	if err := h.app.backend.identity.PutToken(ctx, tok); err != nil {
 		return err
 	}
 	link := h.origin + h.Prefix + "/verify?token=" + url.QueryEscape(secret)
+	if passwordHash == "" {
+		link += "&passkey=1"
+	}
 	h.queueMail(c.Email, "verify", mailVerify, mailData{Link: link, Site: h.audience})
 	return nil
 }
@@ -107,37 +119,81 @@ func (h *Handler) sendAlreadyRegistered(c *identity.Customer) {
 		mailData{Link: h.origin + h.Prefix + "/login", Site: h.audience})
 }
 
-// verify confirms an address from the mailed link.
+// purposePasskeySignup marks the verification token of a passkey-first
+// sign-up.
+const purposePasskeySignup = "passkey_signup"
+
+// verify confirms an address from the mailed link. The link of a
+// passkey-first sign-up (passkey=1) only shows a button: following it
+// signs the browser in to create the passkey, which a mail scanner's GET
+// must not do.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
-	const title = "Confirm your email"
 	secret, err := identity.ParseTokenSecret(r.URL.Query().Get("token"))
 	if err != nil {
-		return h.message(w, http.StatusBadRequest, title, "This link is incomplete or malformed. Copy the whole link from the email.", h.Prefix+"/login", "Go to sign in")
+		return h.verifyMalformed(w)
 	}
+	if r.URL.Query().Get("passkey") != "" {
+		return h.render(w, http.StatusOK, "verify_passkey", &pageData{Title: "Confirm your email", CSRF: h.csrfFor(w, r), Token: secret})
+	}
+	if _, answered, err := h.confirmEmail(w, r, secret); answered {
+		return err
+	}
+	return h.render(w, http.StatusOK, "verify", &pageData{Title: "Email confirmed", Message: "Thank you — your email address is confirmed. You can sign in now."})
+}
+
+// verifyPasskeySignup confirms the address of a passkey-first sign-up and
+// signs the browser in to create its passkey.
+func (h *Handler) verifyPasskeySignup(w http.ResponseWriter, r *http.Request) error {
+	secret, err := identity.ParseTokenSecret(r.PostForm.Get("token"))
+	if err != nil {
+		return h.verifyMalformed(w)
+	}
+	c, answered, err := h.confirmEmail(w, r, secret)
+	if answered {
+		return err
+	}
+	return h.signedIn(w, r, c, []string{"email"}, h.Prefix+"/account?welcome=passkey")
+}
+
+func (h *Handler) verifyMalformed(w http.ResponseWriter) error {
+	return h.message(w, http.StatusBadRequest, "Confirm your email", "This link is incomplete or malformed. Copy the whole link from the email.", h.Prefix+"/login", "Go to sign in")
+}
+
+// confirmEmail uses up a verification link and marks the address
+// verified. answered is true when it answered the request itself (the link
+// is spent, or the store failed); err is then what to return.
+func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request, secret string) (c *identity.Customer, answered bool, err error) {
+	const title = "Confirm your email"
 	ctx := r.Context()
 	tok, err := h.app.backend.identity.ConsumeToken(ctx, identity.TokenVerifyEmail, identity.HashToken(secret), time.Now())
 	if errors.Is(err, identity.ErrNotFound) {
-		return h.message(w, http.StatusBadRequest, title,
+		return nil, true, h.message(w, http.StatusBadRequest, title,
 			"This link has expired or was already used. Sign in to get a new one.", h.Prefix+"/login", "Go to sign in")
 	}
 	if err != nil {
 		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
+		return nil, true, h.unavailable(w)
 	}
-	_, err = h.app.backend.identity.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
+	c, err = h.app.backend.identity.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
 		// The first link followed sets the password of the sign-up that
-		// sent it. Links still in the mailbox after that (a squatter's
-		// among them) only confirm again: a verified account's password
-		// never changes through a verification link.
-		if !c.EmailVerified && tok.PasswordHash != "" {
+		// sent it — none, for a passkey-first sign-up: a password set by
+		// whoever signed up first with the address does not survive.
+		// Links still in the mailbox after that (a squatter's among them)
+		// only confirm again: a verified account's password never changes
+		// through a verification link.
+		if !c.EmailVerified {
 			c.PasswordHash = tok.PasswordHash
 		}
 		c.EmailVerified = true
 		return nil
 	})
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, true, h.message(w, http.StatusBadRequest, title,
+			"This link has expired or was already used. Sign in to get a new one.", h.Prefix+"/login", "Go to sign in")
+	}
 	if err != nil {
 		h.logger.Error("marking email verified", zap.Error(err))
-		return h.unavailable(w)
+		return nil, true, h.unavailable(w)
 	}
-	return h.render(w, http.StatusOK, "verify", &pageData{Title: "Email confirmed", Message: "Thank you — your email address is confirmed. You can sign in now."})
+	return c, false, nil
 }

@@ -121,11 +121,29 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 		h.putBack(ctx, tok)
 		return h.hashFailed(w, err)
 	}
-	// TODO(mfa): an account with a second factor must pass it before the
-	// new password takes effect. Here, instead of updating the customer,
-	// keep the new hash pending (server-side, single use, bound to this
-	// browser) and ask for the factor; apply the steps below once it passes.
-	_, err = h.app.backend.identity.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
+	c, err := h.app.backend.identity.Customer(ctx, tok.CustomerID)
+	if errors.Is(err, identity.ErrNotFound) { // the account was deleted since
+		return h.resetLinkExpired(w)
+	}
+	if err != nil {
+		h.logger.Error("loading customer", zap.Error(err))
+		h.putBack(ctx, tok)
+		return h.unavailable(w)
+	}
+	if c.HasSecondFactor() {
+		// The mailbox alone is not enough for an account with a second
+		// factor: the new password waits, server-side and bound to this
+		// browser, until the factor is passed (see mfa).
+		return h.askSecondFactor(w, r, c, &identity.Token{PasswordHash: hash, Purpose: purposeReset}, allFactors)
+	}
+	return h.applyReset(w, r, c.ID, hash)
+}
+
+// applyReset sets the new password of a completed reset, ends every
+// session of the customer and records the event.
+func (h *Handler) applyReset(w http.ResponseWriter, r *http.Request, id, hash string) error {
+	ctx := r.Context()
+	_, err := h.app.backend.identity.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
 		c.PasswordHash = hash
 		// The link was mailed to the address, so following it proves the
 		// customer reads that mailbox — what verifying the address proves.
@@ -139,23 +157,17 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		h.logger.Error("setting new password", zap.Error(err))
-		h.putBack(ctx, tok)
 		return h.unavailable(w)
 	}
 	// Whoever knew the old password may hold a session: end them all,
 	// including any in this browser.
-	if _, err := h.app.backend.sessions.RevokeUser(ctx, tok.CustomerID); err != nil {
+	if _, err := h.app.backend.sessions.RevokeUser(ctx, id); err != nil {
 		h.logger.Error("revoking sessions after a password reset", zap.Error(err))
 		return h.unavailable(w)
 	}
 	h.endBrowserSession(ctx, r)
 	clearSessionCookie(w)
-	ev := identity.Event{At: time.Now().UTC(), Kind: identity.EventPasswordReset, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	if err := h.app.backend.identity.AppendEvent(ctx, tok.CustomerID, ev); err != nil {
-		// The password is changed and the sessions are gone, which is what
-		// the customer asked for.
-		h.logger.Warn("recording a security event", zap.String("kind", ev.Kind), zap.Error(err))
-	}
+	h.audit(r, id, identity.EventPasswordReset)
 	return h.message(w, http.StatusOK, "Password changed",
 		"Your new password is set, and every device that was signed in to your account has been signed out. Sign in with your new password.",
 		h.Prefix+"/login", "Sign in")

@@ -19,6 +19,15 @@ type Event struct {
 const (
 	EventPasswordReset       = "password_reset"
 	EventSignedOutEverywhere = "signed_out_everywhere"
+	EventTOTPAdded           = "totp_added"
+	EventTOTPRemoved         = "totp_removed"
+	EventRecoveryCodesNew    = "recovery_codes_generated"
+	EventRecoveryCodeUsed    = "recovery_code_used"
+	EventPasskeyAdded        = "passkey_added"
+	EventPasskeyRemoved      = "passkey_removed"
+	EventPasskeyFlagged      = "passkey_counter_rollback"
+	EventSecondFactorFailed  = "second_factor_failed"
+	EventDevicesForgotten    = "trusted_devices_forgotten"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go

@@ -96,6 +96,10 @@ func (c *Customer) HasSecondFactor() bool {
 	return c.TOTP != nil || c.usablePasskeys() > 0
 }
 
+// HasUsablePasskey reports whether the customer has a passkey that is not
+// flagged.
+func (c *Customer) HasUsablePasskey() bool { return c.usablePasskeys() > 0 }
+
 func (c *Customer) usablePasskeys() int {
 	n := 0
 	for _, p := range c.Passkeys {
@@ -121,6 +125,19 @@ func (c *Customer) SignInMethods() int {
 func NewTOTPKey(issuer, account string) (*otp.Key, error) {
 	return totp.Generate(totp.GenerateOpts{
 		Issuer: issuer, AccountName: account, Period: TOTPPeriod, SecretSize: 20,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
+	})
+}
+
+// TOTPKey rebuilds the key of an existing base32 secret (to show its QR
+// code again).
+func TOTPKey(issuer, account, secret string) (*otp.Key, error) {
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	if err != nil {
+		return nil, err
+	}
+	return totp.Generate(totp.GenerateOpts{
+		Issuer: issuer, AccountName: account, Period: TOTPPeriod, Secret: raw,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
 	})
 }
