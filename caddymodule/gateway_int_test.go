@@ -514,14 +514,18 @@ type scenario struct {
 // runOnBothStores runs every scenario through one real Caddy on the bolt
 // store and one on Redis. Scenarios share the gateway of their store, so
 // each must use its own addresses.
-func runOnBothStores(t *testing.T, scenarios []scenario) {
+func runOnBothStores(t *testing.T, scenarios []scenario) { runOnBothStoresSite(t, "", scenarios) }
+
+// runOnBothStoresSite is runOnBothStores with extra lines in the site's
+// frontdoor block (see gatewayOpts.site).
+func runOnBothStoresSite(t *testing.T, site string, scenarios []scenario) {
 	stores := []struct {
 		name string
 		opts func(t *testing.T) gatewayOpts
 	}{
-		{"bolt", func(*testing.T) gatewayOpts { return gatewayOpts{} }},
+		{"bolt", func(*testing.T) gatewayOpts { return gatewayOpts{site: site} }},
 		{"redis", func(t *testing.T) gatewayOpts {
-			return gatewayOpts{store: "store redis " + redistest.Start(t).URL()}
+			return gatewayOpts{site: site, store: "store redis " + redistest.Start(t).URL()}
 		}},
 	}
 	for _, st := range stores {

@@ -176,7 +176,9 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 	if tok == nil {
 		return nil
 	}
-	ctx, now := r.Context(), time.Now()
+	// The sessions' clock, which tests move: authenticator codes are
+	// about time steps.
+	ctx, now := r.Context(), h.app.backend.sessions.Now()
 	allowed := strings.Split(string(tok.Data), ",")
 	var (
 		method string

@@ -113,7 +113,7 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 			"This set-up has expired. Start again from your account page.", h.Prefix+"/account", "Back to your account")
 	}
 	secret := string(tok.Data)
-	step, ok := identity.MatchTOTP(secret, r.PostForm.Get("code"), now)
+	step, ok := identity.MatchTOTP(secret, r.PostForm.Get("code"), h.app.backend.sessions.Now())
 	if !ok {
 		h.putBack(ctx, tok)
 		key, err := identity.TOTPKey(h.audience, c.Email, secret)
