@@ -134,6 +134,9 @@ type confirmView struct {
 
 type hiddenField struct{ Name, Value string }
 
+// passkeyPages carry passkey forms, so they load the passkey script.
+var passkeyPages = map[string]bool{"login": true, "account": true}
+
 // formPage is the data of a form page on first display: its CSRF token
 // and the validated return target from the query.
 func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, title string) *pageData {
@@ -169,6 +172,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 		return fmt.Errorf("frontdoor: no template %q", name)
 	}
 	d.Prefix = h.Prefix
+	d.Script = d.Script || passkeyPages[name]
 	d.CSS = h.Prefix + "/static/style-" + h.pages.cssHash + ".css"
 	d.JS = h.Prefix + "/static/passkey-" + h.pages.jsHash + ".js"
 	d.MinLen, d.MaxLen = h.app.policy.MinLength, h.app.policy.MaxLength

@@ -283,7 +283,9 @@ func (h *Handler) checkAssertion(r *http.Request, credJSON, purpose, customerID 
 	}
 	flags := parsed.Response.AuthenticatorData.Flags
 	now := time.Now().UTC()
-	c, err = h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
+	// A refused update returns no customer: keep the id for flagging.
+	id := c.ID
+	c, err = h.app.backend.identity.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
 		if err := c.UsePasskey(cred.ID, parsed.Response.AuthenticatorData.Counter, flags.HasBackupState(), now); err != nil {
 			return err
 		}
@@ -293,11 +295,11 @@ func (h *Handler) checkAssertion(r *http.Request, credJSON, purpose, customerID 
 	if errors.Is(err, identity.ErrCounter) {
 		// A counter that went backwards: a copy of the key may exist.
 		// Flag it for good and tell the customer on their account page.
-		if _, ferr := h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.FlagPasskey(cred.ID) }); ferr != nil {
+		if _, ferr := h.app.backend.identity.UpdateCustomer(ctx, id, func(c *identity.Customer) error { return c.FlagPasskey(cred.ID) }); ferr != nil {
 			h.logger.Error("flagging passkey", zap.Error(ferr))
 		}
-		h.audit(r, c.ID, identity.EventPasskeyFlagged)
-		h.logger.Warn("passkey signature counter went backwards; passkey flagged", zap.String("user", c.ID))
+		h.audit(r, id, identity.EventPasskeyFlagged)
+		h.logger.Warn("passkey signature counter went backwards; passkey flagged", zap.String("user", id))
 		return nil, nil, false, identity.ErrCounter
 	}
 	if err != nil {
