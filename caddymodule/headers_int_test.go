@@ -65,6 +65,11 @@ func TestForgedIdentityOutsideTheHeaderSection(t *testing.T) {
 		u, _ := url.Parse(g.url("/"))
 		c.Jar.SetCookies(u, []*http.Cookie{{Name: "shop_cart", Value: "42", Path: "/"}})
 		g.csrf(c, "/.frontdoor/login") // adds the CSRF cookie
+		// The binding nonces and the remembered-device secret are bearer
+		// secrets too.
+		for _, name := range []string{"__Host-frontdoor-magic", "__Host-frontdoor-mfa", "__Host-frontdoor-ceremony", "__Host-frontdoor-device"} {
+			c.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "secret", Path: "/", Secure: true}})
+		}
 		for _, p := range []string{"/app/x", "/pub/x"} {
 			if r := g.get(c, p, nil); r.status != http.StatusOK {
 				t.Fatalf("%s: %d", p, r.status)
