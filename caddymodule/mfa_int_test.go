@@ -281,6 +281,33 @@ func TestSecondFactors(t *testing.T) {
 			a.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-frontdoor-device", Value: device, Path: "/", Secure: true}})
 			firstFactor(t, g, a, "dee@example.com", "/app/home")
 		}},
+		{"step-up lock-out ends the session", func(t *testing.T, g *gateway) {
+			clk := useMFAClock(t)
+			c := g.signUp("lu@example.com") // an aal1 session, kept while enrolling
+			enrolTOTP(t, g, c, clk)
+			r := g.get(c, "/app/vault/x", navigate)
+			if r = g.get(c, r.header.Get("Location"), navigate); r.status != http.StatusOK || !strings.Contains(r.body, `name="code"`) {
+				t.Fatalf("step-up page: %d", r.status)
+			}
+			// Another browser cannot answer this session's step-up.
+			other := g.newClient()
+			u, _ := url.Parse(g.url("/"))
+			other.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-frontdoor-mfa", Value: cookieOf(g, c, "__Host-frontdoor-mfa"), Path: "/", Secure: true}})
+			if r := g.postVia(other, "/.frontdoor/login", "/.frontdoor/mfa", url.Values{"code": {"123456"}}); r.status != http.StatusBadRequest {
+				t.Fatalf("step-up answered from another browser: %d", r.status)
+			}
+			// (That attempt ended the wait: fail closed.) A new one.
+			g.get(c, "/.frontdoor/stepup?rd=%2Fapp%2Fvault%2Fx", navigate)
+			for range identity.SecondFactorMaxAttempts {
+				r = mfaPost(g, c, url.Values{"code": {"123456"}})
+			}
+			if r.status != http.StatusUnauthorized || g.sessionCookie(c) != "" {
+				t.Fatalf("after five wrong step-up codes: %d, cookie %q", r.status, g.sessionCookie(c))
+			}
+			if r := g.get(c, "/app/home", nil); r.status != http.StatusUnauthorized {
+				t.Fatalf("session after a failed step-up: %d", r.status)
+			}
+		}},
 		{"reset waits for the second factor", func(t *testing.T, g *gateway) {
 			clk := useMFAClock(t)
 			c := g.signUp("ray@example.com")
