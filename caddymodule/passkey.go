@@ -119,6 +119,9 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		h.putBack(ctx, wait)
+		if !c.HasUsablePasskey() { // go-webauthn cannot begin a ceremony without one
+			return writeJSON(w, http.StatusBadRequest, map[string]string{"error": "There is no passkey on this account to use."})
+		}
 		nonce, _ := cookieNonce(r, mfaCookie)
 		tok.Binding, tok.CustomerID = identity.HashToken(nonce), c.ID
 		opts, sd, err = h.webauthn.BeginLogin(waUser{c}, webauthn.WithUserVerification(protocol.VerificationPreferred))

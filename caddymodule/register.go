@@ -135,9 +135,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("passkey") != "" {
 		return h.render(w, http.StatusOK, "verify_passkey", &pageData{Title: "Confirm your email", CSRF: h.csrfFor(w, r), Token: secret})
 	}
-	if _, answered, err := h.confirmEmail(w, r, secret); answered {
+	if _, _, answered, err := h.confirmEmail(w, r, secret); answered {
 		return err
 	}
+	return h.emailConfirmed(w)
+}
+
+func (h *Handler) emailConfirmed(w http.ResponseWriter) error {
 	return h.render(w, http.StatusOK, "verify", &pageData{Title: "Email confirmed", Message: "Thank you — your email address is confirmed. You can sign in now."})
 }
 
@@ -148,9 +152,12 @@ func (h *Handler) verifyPasskeySignup(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return h.verifyMalformed(w)
 	}
-	c, answered, err := h.confirmEmail(w, r, secret)
+	c, purpose, answered, err := h.confirmEmail(w, r, secret)
 	if answered {
 		return err
+	}
+	if purpose != purposePasskeySignup { // a password sign-up's link only confirms
+		return h.emailConfirmed(w)
 	}
 	return h.signedIn(w, r, c, []string{"email"}, h.Prefix+"/account?welcome=passkey")
 }
@@ -161,18 +168,19 @@ func (h *Handler) verifyMalformed(w http.ResponseWriter) error {
 
 // confirmEmail uses up a verification link and marks the address
 // verified. answered is true when it answered the request itself (the link
-// is spent, or the store failed); err is then what to return.
-func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request, secret string) (c *identity.Customer, answered bool, err error) {
+// is spent, or the store failed); err is then what to return. purpose is
+// the token's (purposePasskeySignup for a passkey-first sign-up).
+func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request, secret string) (c *identity.Customer, purpose string, answered bool, err error) {
 	const title = "Confirm your email"
 	ctx := r.Context()
 	tok, err := h.app.backend.identity.ConsumeToken(ctx, identity.TokenVerifyEmail, identity.HashToken(secret), time.Now())
 	if errors.Is(err, identity.ErrNotFound) {
-		return nil, true, h.message(w, http.StatusBadRequest, title,
+		return nil, "", true, h.message(w, http.StatusBadRequest, title,
 			"This link has expired or was already used. Sign in to get a new one.", h.Prefix+"/login", "Go to sign in")
 	}
 	if err != nil {
 		h.logger.Error("identity store failed", zap.Error(err))
-		return nil, true, h.unavailable(w)
+		return nil, "", true, h.unavailable(w)
 	}
 	c, err = h.app.backend.identity.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
 		// The first link followed sets the password of the sign-up that
@@ -188,12 +196,12 @@ func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request, secret st
 		return nil
 	})
 	if errors.Is(err, identity.ErrNotFound) {
-		return nil, true, h.message(w, http.StatusBadRequest, title,
+		return nil, "", true, h.message(w, http.StatusBadRequest, title,
 			"This link has expired or was already used. Sign in to get a new one.", h.Prefix+"/login", "Go to sign in")
 	}
 	if err != nil {
 		h.logger.Error("marking email verified", zap.Error(err))
-		return nil, true, h.unavailable(w)
+		return nil, "", true, h.unavailable(w)
 	}
-	return c, false, nil
+	return c, tok.Purpose, false, nil
 }

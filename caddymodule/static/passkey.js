@@ -66,8 +66,8 @@
     };
   }
 
-  async function get(form, purpose, mediation, signal) {
-    var pk = await options(form, purpose, mediation);
+  // assertion asks the browser for a passkey with the options pk.
+  async function assertion(pk, mediation, signal) {
     pk.challenge = dec(pk.challenge);
     pk.allowCredentials = decList(pk.allowCredentials);
     var req = { publicKey: pk };
@@ -86,6 +86,10 @@
     };
   }
 
+  async function get(form, purpose) {
+    return assertion(await options(form, purpose));
+  }
+
   function submit(form, cred) {
     form.querySelector("input[name=credential]").value = JSON.stringify(cred);
     form.submit();
@@ -94,28 +98,50 @@
   forms.forEach(function (form) {
     var purpose = form.dataset.passkey;
     var creating = purpose === "register";
-    var pending = null; // the autofill request, aborted by a button press
+    var busy = false;
+    // The autofill (conditional) request of a sign-in form: its abort
+    // controller, and a promise that settles once its options have come
+    // back. A button press aborts it; a press that fails starts a new one.
+    var pending = null;
     form.hidden = false;
 
-    if (purpose === "login" && PublicKeyCredential.isConditionalMediationAvailable) {
-      PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
-        if (!ok) return;
-        pending = new AbortController();
-        get(form, purpose, "conditional", pending.signal).then(function (cred) { submit(form, cred); }, function () {});
-      });
+    function offerAutofill() {
+      if (purpose !== "login" || !PublicKeyCredential.isConditionalMediationAvailable) return;
+      var ctl = new AbortController();
+      var ready = PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
+        return ok && !ctl.signal.aborted ? options(form, purpose, "conditional") : null;
+      }).catch(function () { return null; });
+      pending = { ctl: ctl, ready: ready };
+      ready.then(function (pk) {
+        if (!pk || ctl.signal.aborted) return;
+        return assertion(pk, "conditional", ctl.signal).then(function (cred) {
+          if (!busy) { busy = true; submit(form, cred); }
+        });
+      }).catch(function () {}); // aborted, or nothing picked
     }
+    offerAutofill();
 
     form.addEventListener("submit", function (ev) {
       if (form.querySelector("input[name=credential]").value) return;
       ev.preventDefault();
-      if (pending) { pending.abort(); pending = null; }
+      if (busy) return; // a press while the browser is already asking
+      busy = true;
+      // The gateway binds a sign-in to a cookie its options answer sets:
+      // let the autofill request's answer arrive before asking for new
+      // options, so the two answers cannot swap cookies.
+      var settled = Promise.resolve();
+      if (pending) { pending.ctl.abort(); settled = pending.ready; pending = null; }
       say(form, "");
-      (creating ? create(form, purpose) : get(form, purpose)).then(function (cred) {
+      settled.then(function () {
+        return creating ? create(form, purpose) : get(form, purpose);
+      }).then(function (cred) {
         submit(form, cred);
       }, function (err) {
+        busy = false;
         say(form, err && err.name === "NotAllowedError"
           ? "No passkey was used. Try again, or choose another way."
           : (err && err.message) || "Passkeys did not work in this browser.");
+        offerAutofill();
       });
     });
   });
