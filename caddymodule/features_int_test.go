@@ -212,7 +212,11 @@ func TestSignInBurstQueuesThenSheds(t *testing.T) {
 // browsers, answers API callers per RFC 9470, and is satisfied again after
 // signing in; an aal2 rule cannot be met by a password.
 func TestStepUpMaxAge(t *testing.T) {
-	g := startGateway(t, gatewayOpts{site: "require /app/pay/* {\n\t\t\tmax_age 1m\n\t\t}\n\t\trequire /app/vault/* {\n\t\t\taal aal2\n\t\t}"})
+	runOnBothStoresSite(t, "require /app/pay/* {\n\t\t\tmax_age 1m\n\t\t}\n\t\trequire /app/vault/* {\n\t\t\taal aal2\n\t\t}",
+		[]scenario{{"max_age", stepUpMaxAge}})
+}
+
+func stepUpMaxAge(t *testing.T, g *gateway) {
 	c := g.signUp("xia@example.com")
 	if r := g.get(c, "/app/pay/card?x=1", navigate); r.status != http.StatusOK {
 		t.Fatalf("fresh sign-in: %d", r.status)
