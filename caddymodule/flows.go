@@ -51,10 +51,10 @@ const maxFormBytes = 64 << 10
 func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	sub := strings.TrimPrefix(r.URL.Path, h.Prefix)
 	if strings.HasPrefix(sub, "/static/style-") && strings.HasSuffix(sub, ".css") {
-		return h.serveCSS(w, r)
+		return serveAsset(w, r, "style.css", "text/css; charset=utf-8", h.pages.css)
 	}
 	if strings.HasPrefix(sub, "/static/passkey-") && strings.HasSuffix(sub, ".js") {
-		return h.serveJS(w, r)
+		return serveAsset(w, r, "passkey.js", "text/javascript; charset=utf-8", h.pages.js)
 	}
 	rt, ok := h.routes[sub]
 	if !ok {

@@ -112,6 +112,7 @@ func logout(t *testing.T, g *gateway, c *http.Client) {
 	}
 }
 
+// cookieOf returns the value of browser c's cookie name on the site.
 func cookieOf(g *gateway, c *http.Client, name string) string {
 	u, _ := url.Parse(g.url("/"))
 	for _, ck := range c.Jar.Cookies(u) {

@@ -199,18 +199,12 @@ func (h *Handler) message(w http.ResponseWriter, status int, title, msg, link, l
 	return h.render(w, status, "message", d)
 }
 
-func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+// serveAsset serves a static file named by its content hash: cached
+// forever.
+func serveAsset(w http.ResponseWriter, r *http.Request, name, contentType string, body []byte) error {
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(w, r, "style.css", time.Time{}, bytes.NewReader(h.pages.css))
-	return nil
-}
-
-func (h *Handler) serveJS(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(w, r, "passkey.js", time.Time{}, bytes.NewReader(h.pages.js))
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 	return nil
 }

@@ -96,7 +96,7 @@ func pkDiscoverableSignIn(t *testing.T, g *gateway) {
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != pkVault || g.sessionCookie(c) == "" {
 		t.Fatalf("passkey sign-in: %d %q %s", r.status, r.header.Get("Location"), r.body)
 	}
-	if ck := pkCookie(g, c, ceremonyCookie); ck != "" {
+	if ck := cookieOf(g, c, ceremonyCookie); ck != "" {
 		t.Fatal("the ceremony cookie outlived the sign-in")
 	}
 	hits := g.backend.count()
@@ -143,7 +143,7 @@ func pkReplay(t *testing.T, g *gateway) {
 	pkLogout(t, g, c)
 	csrf := g.csrf(c, "/.frontdoor/login")
 	opts := pkOptions(t, g, c, csrf, "login", nil)
-	nonce := pkCookie(g, c, ceremonyCookie)
+	nonce := cookieOf(g, c, ceremonyCookie)
 	assertion, err := a.Get(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func pkCeremonyBinding(t *testing.T, g *gateway) {
 		bobCSRF := g.csrf(bob, "/.frontdoor/login")
 		if ownCeremony {
 			pkOptions(t, g, bob, bobCSRF, "login", nil)
-			if pkCookie(g, bob, ceremonyCookie) == "" || pkCookie(g, bob, ceremonyCookie) == pkCookie(g, alice, ceremonyCookie) {
+			if cookieOf(g, bob, ceremonyCookie) == "" || cookieOf(g, bob, ceremonyCookie) == cookieOf(g, alice, ceremonyCookie) {
 				t.Fatal("browsers share a ceremony cookie")
 			}
 		}
@@ -649,17 +649,6 @@ func pkCustomer(t *testing.T, email string) *identity.Customer {
 		t.Fatal(err)
 	}
 	return cu
-}
-
-// pkCookie returns the value of browser c's cookie name on the site.
-func pkCookie(g *gateway, c *http.Client, name string) string {
-	u, _ := url.Parse(g.url("/"))
-	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == name {
-			return ck.Value
-		}
-	}
-	return ""
 }
 
 func pkSetCookie(g *gateway, c *http.Client, name, value string) {

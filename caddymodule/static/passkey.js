@@ -55,14 +55,20 @@
     pk.excludeCredentials = decList(pk.excludeCredentials);
     var cred = await navigator.credentials.create({ publicKey: pk });
     var r = cred.response;
+    return asJSON(cred, {
+      clientDataJSON: enc(r.clientDataJSON), attestationObject: enc(r.attestationObject),
+      transports: r.getTransports ? r.getTransports() : []
+    });
+  }
+
+  // asJSON is what PublicKeyCredential.toJSON gives, for browsers
+  // without it.
+  function asJSON(cred, response) {
     return {
       id: cred.id, rawId: enc(cred.rawId), type: cred.type,
       authenticatorAttachment: cred.authenticatorAttachment || undefined,
       clientExtensionResults: cred.getClientExtensionResults(),
-      response: {
-        clientDataJSON: enc(r.clientDataJSON), attestationObject: enc(r.attestationObject),
-        transports: r.getTransports ? r.getTransports() : []
-      }
+      response: response
     };
   }
 
@@ -75,15 +81,10 @@
     if (signal) req.signal = signal;
     var cred = await navigator.credentials.get(req);
     var r = cred.response;
-    return {
-      id: cred.id, rawId: enc(cred.rawId), type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: cred.getClientExtensionResults(),
-      response: {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData),
-        signature: enc(r.signature), userHandle: r.userHandle ? enc(r.userHandle) : undefined
-      }
-    };
+    return asJSON(cred, {
+      clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData),
+      signature: enc(r.signature), userHandle: r.userHandle ? enc(r.userHandle) : undefined
+    });
   }
 
   async function get(form, purpose) {
