@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +34,8 @@ type backend struct {
 	identity    identity.Store
 	sessions    *session.Manager
 	assertions  *session.Assertions
+	defense     *botdefense.Defender
+	decisions   decisionCounts
 	kind        string // bolt, redis
 	healthy     atomic.Bool
 	failures    atomic.Uint64
@@ -93,7 +97,13 @@ func openBackend(ctx context.Context, sb StoreBackend, sc session.Config, rotate
 		stores.Close()
 		return nil, err
 	}
+	defense, err := openDefender(ctx, stores)
+	if err != nil {
+		stores.Close()
+		return nil, err
+	}
 	b := &backend{
+		defense:    defense,
 		stores:     stores,
 		identity:   stores.Identity,
 		sessions:   session.NewManager(stores.Sessions, sc),
@@ -110,6 +120,31 @@ func openBackend(ctx context.Context, sb StoreBackend, sc session.Config, rotate
 
 // housekeeping rotates signing keys, sweeps expired records and tracks the
 // store's health.
+// openDefender builds the edge defences over the stores' state (this
+// process's memory when the store keeps none). The key signing challenges
+// is a store secret, the same on every node.
+func openDefender(ctx context.Context, stores *Stores) (*botdefense.Defender, error) {
+	key, err := stores.Sessions.Secret(ctx, "pow-key", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("frontdoor: challenge key: %w", err)
+	}
+	counter, blocks, seen := stores.Counter, stores.Blocks, stores.Seen
+	if counter == nil {
+		counter = botdefense.NewMemoryCounter()
+	}
+	if blocks == nil {
+		blocks = botdefense.NewMemoryBlocks()
+	}
+	if seen == nil {
+		seen = botdefense.NewMemorySeen()
+	}
+	return botdefense.NewDefender(counter, blocks, seen, key), nil
+}
+
 func (b *backend) housekeeping() {
 	defer close(b.done)
 	tick := time.NewTicker(5 * time.Second)

@@ -1,8 +1,12 @@
 package caddymodule
 
 import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"net"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -21,6 +25,10 @@ import (
 //		allow_redirect_hosts <hosts…>
 //		theme <dir>
 //		passkey_rp_id <domain>
+//		limits off | { <route> <dimension> <count>/<period>|off; pow_bits <n>; surge <count>/<period>;
+//		         distinct_accounts <n>; disposable challenge|refuse|allow; disposable_extra <domains…>;
+//		         disposable_allow <domains…>; automation challenge|ignore }
+//		challenge <paths…>
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -84,6 +92,23 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if !h.AllArgs(&fd.PasskeyRPID) {
 				return nil, h.Errf("frontdoor: passkey_rp_id needs one domain")
 			}
+		case "limits":
+			dc, err := parseLimits(h)
+			if err != nil {
+				return nil, err
+			}
+			fd.Defense = dc
+		case "challenge":
+			args := h.RemainingArgs()
+			if len(args) == 0 {
+				return nil, h.Errf("frontdoor: challenge needs at least one path")
+			}
+			for _, a := range args {
+				if _, err := compilePattern(a); err != nil {
+					return nil, h.Errf("frontdoor: challenge: %v", err)
+				}
+			}
+			fd.Challenge = append(fd.Challenge, args...)
 		default:
 			return nil, h.Errf("frontdoor: unknown option %q", key)
 		}
@@ -106,6 +131,99 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		}
 	}
 	return fd, nil
+}
+
+// parseLimits parses the limits option (see parseHandler).
+func parseLimits(h httpcaddyfile.Helper) (*DefenseConfig, error) {
+	dc := &DefenseConfig{}
+	args := h.RemainingArgs()
+	switch {
+	case len(args) == 1 && args[0] == "off":
+		dc.Off = true
+		if h.NextBlock(h.Nesting()) {
+			return nil, h.Errf("frontdoor: limits off takes no block")
+		}
+		return dc, nil
+	case len(args) > 0:
+		return nil, h.Errf("frontdoor: limits takes a block, or off")
+	}
+	oneArg := func(key string) (string, error) {
+		var v string
+		if !h.AllArgs(&v) {
+			return "", h.Errf("frontdoor: limits %s needs one value", key)
+		}
+		return v, nil
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		key := h.Val()
+		switch key {
+		case "pow_bits", "distinct_accounts":
+			v, err := oneArg(key)
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, h.Errf("frontdoor: limits %s: %q is not a positive number", key, v)
+			}
+			if key == "pow_bits" {
+				dc.PowBits = n
+			} else {
+				dc.DistinctAccounts = int64(n)
+			}
+		case "surge":
+			v, err := oneArg(key)
+			if err != nil {
+				return nil, err
+			}
+			n, per, err := botdefense.ParseRate(v)
+			if err != nil {
+				return nil, h.Errf("frontdoor: limits surge: %v", err)
+			}
+			dc.Surge, dc.SurgeWindow = n, caddy.Duration(per)
+		case "disposable", "automation":
+			v, err := oneArg(key)
+			if err != nil {
+				return nil, err
+			}
+			if key == "disposable" {
+				dc.Disposable = v
+			} else {
+				dc.Automation = v
+			}
+		case "disposable_extra", "disposable_allow":
+			ds := h.RemainingArgs()
+			if len(ds) == 0 {
+				return nil, h.Errf("frontdoor: limits %s needs at least one domain", key)
+			}
+			if key == "disposable_extra" {
+				dc.DisposableExtra = append(dc.DisposableExtra, ds...)
+			} else {
+				dc.DisposableAllow = append(dc.DisposableAllow, ds...)
+			}
+		default:
+			if !slices.Contains(botdefense.Routes, key) {
+				return nil, h.Errf("frontdoor: limits: unknown route or option %q (routes: %s)", key, strings.Join(botdefense.Routes, ", "))
+			}
+			rest := h.RemainingArgs()
+			if len(rest) != 2 {
+				return nil, h.Errf("frontdoor: limits %s: want <dimension> <count>/<period> or <dimension> off", key)
+			}
+			l := botdefense.Limit{Route: key, Dimension: rest[0]}
+			if rest[1] != "off" {
+				n, per, err := botdefense.ParseRate(rest[1])
+				if err != nil {
+					return nil, h.Errf("frontdoor: limits %s: %v", key, err)
+				}
+				l.Count, l.Period = n, per
+			}
+			dc.Limits = append(dc.Limits, l)
+		}
+	}
+	if _, err := dc.policy(); err != nil {
+		return nil, h.Errf("frontdoor: %v", err)
+	}
+	return dc, nil
 }
 
 func parseRule(h httpcaddyfile.Helper) (Rule, error) {

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"mime"
 	"net/http"
 	"strings"
@@ -40,6 +41,7 @@ func (h *Handler) ownRoutes() map[string]route {
 		"/passkey/options":            {nil, h.passkeyOptions},
 		"/passkey/login":              {nil, h.passkeyLogin},
 		"/passkey/register":           {nil, h.passkeyRegister},
+		"/challenge":                  {nil, h.challengeSolved},
 	}
 }
 
@@ -53,6 +55,9 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(sub, "/static/style-") && strings.HasSuffix(sub, ".css") {
 		return serveAsset(w, r, "style.css", "text/css; charset=utf-8", h.pages.css)
 	}
+	if strings.HasPrefix(sub, "/static/pow-") && strings.HasSuffix(sub, ".js") {
+		return serveAsset(w, r, "pow.js", "text/javascript; charset=utf-8", botdefense.SolverJS)
+	}
 	if strings.HasPrefix(sub, "/static/passkey-") && strings.HasSuffix(sub, ".js") {
 		return serveAsset(w, r, "passkey.js", "text/javascript; charset=utf-8", h.pages.js)
 	}
@@ -62,10 +67,23 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && rt.get != nil:
+		if route, challengeable := h.defendedRoute(sub, r); route != "" {
+			var ok bool
+			if r, ok = h.defend(w, r, route, challengeable); !ok {
+				return nil
+			}
+		}
 		return rt.get(w, r)
 	case r.Method == http.MethodPost && rt.post != nil:
 		if !h.parseForm(w, r) {
 			return nil
+		}
+		// Before the CSRF check: a flood of forged posts counts too.
+		if route, challengeable := h.defendedRoute(sub, r); route != "" {
+			var ok bool
+			if r, ok = h.defend(w, r, route, challengeable); !ok {
+				return nil
+			}
 		}
 		if !h.csrfOK(r) {
 			return h.message(w, http.StatusForbidden, "Please try again",

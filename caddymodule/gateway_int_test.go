@@ -109,6 +109,10 @@ type gatewayOpts struct {
 	logs   string // lines in the global log block; default "level DEBUG"
 	access string // a site access log block (empty: no access log)
 	direct string // more directives in the site block
+	// limits is the site's limits option; default "limits off": flow
+	// tests sign many customers up from one address with a Go client,
+	// which the edge defences rightly stop. Defence tests set their own.
+	limits string
 }
 
 const testCaddyfile = `{
@@ -134,6 +138,7 @@ https://shop.test:{port} {
 	frontdoor {
 		public / /pub/* /static/*
 		protect /app/*
+		{limits}
 		{site}
 	}
 	{access}
@@ -150,8 +155,11 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 	if o.logs == "" {
 		o.logs = "level DEBUG"
 	}
+	if o.limits == "" {
+		o.limits = "limits off"
+	}
 	// Fragments first, so placeholders inside them are replaced too.
-	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{direct}", o.direct, "{store}", o.store, "{global}", o.global, "{site}", o.site).Replace(testCaddyfile)
+	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{direct}", o.direct, "{store}", o.store, "{global}", o.global, "{site}", o.site, "{limits}", o.limits).Replace(testCaddyfile)
 	return strings.NewReplacer(
 		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePort(g.t)), "{port}", fmt.Sprint(g.port),
 		"{log}", g.logFile, "{mail}", g.mailDir,
@@ -282,6 +290,10 @@ func (g *gateway) do(c *http.Client, method, path string, form url.Values, hdr m
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	// A browser's fingerprint unless the test says otherwise: the edge
+	// defences challenge what looks scripted.
+	req.Header.Set("User-Agent", browserUA)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.8")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -388,6 +400,9 @@ func readMail(t testing.TB, path string) (string, string) {
 }
 
 const testPassword = "correct horse battery staple"
+
+// browserUA is the User-Agent test clients send.
+const browserUA = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
 
 // signUp registers, verifies and signs in a new customer; it returns the
 // signed-in browser.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"net/http"
 	"net/url"
@@ -55,6 +56,12 @@ type Handler struct {
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
 	PasskeyRPID string `json:"passkey_rp_id,omitempty"`
+	// Defense tunes the edge defences of the site (rate limits, risk
+	// signals, challenges).
+	Defense *DefenseConfig `json:"defense,omitempty"`
+	// Challenge lists paths a browser may only load after solving a
+	// proof-of-work challenge (a flash sale).
+	Challenge []string `json:"challenge,omitempty"`
 
 	app             *App
 	prefixSlash     string
@@ -70,6 +77,8 @@ type Handler struct {
 	formActionExtra string
 	pages           *pages
 	webauthn        *webauthn.WebAuthn
+	policy          *botdefense.Policy
+	challenge       patterns
 	logger          *zap.Logger
 }
 
@@ -127,6 +136,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.compileRedirectHosts(); err != nil {
 		return err
+	}
+	if h.policy, err = h.Defense.policy(); err != nil {
+		return fmt.Errorf("frontdoor: limits: %w", err)
+	}
+	if h.challenge, err = compilePatterns(h.Challenge); err != nil {
+		return fmt.Errorf("frontdoor: challenge: %w", err)
 	}
 	if h.pages, err = loadPages(h.Theme); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
@@ -236,6 +251,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	views := pathViews(r)
+	if len(h.challenge) > 0 && h.challenge.matchAny(views) {
+		if ok, err := h.challengeRoute(w, r); !ok {
+			return err
+		}
+	}
 	public := h.isPublicViews(views)
 	s, err := h.currentSession(r)
 	if err != nil { // logged by noteStore when the store's state changes

@@ -88,7 +88,9 @@ func TestSecondSiteAddressForms(t *testing.T) {
 	g := startGateway(t, gatewayOpts{extra: `
 https://a.test:{port}, https://www.a.test:{port} {
 	tls internal
-	frontdoor
+	frontdoor {
+		limits off
+	}
 	reverse_proxy {backend}
 }`})
 	g.signUp("vic@example.com") // on shop.test; customers are shared

@@ -56,10 +56,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		if !errors.Is(err, identity.ErrPasswordMismatch) {
 			return h.hashFailed(w, err)
 		}
+		h.recordOutcome(r, true)
 		d.Error = "The email address or password is incorrect."
 		d.CSRF = h.csrfFor(w, r)
 		return h.render(w, http.StatusUnauthorized, "login", d)
 	}
+	h.recordOutcome(r, false)
 	// No session for an unverified address: its password may be a
 	// squatter's (see signUp). The link keeps the password just proven.
 	if !c.EmailVerified {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -20,7 +21,7 @@ var builtinAssets embed.FS
 // pageNames are the templates a theme may override, one file each, plus
 // layout.html that wraps them all.
 var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message",
-	"mfa", "totp", "recovery", "confirm", "verify_passkey"}
+	"mfa", "totp", "recovery", "confirm", "verify_passkey", "challenge"}
 
 // pages is the compiled template set of one handler.
 type pages struct {
@@ -123,6 +124,10 @@ type pageData struct {
 	// hidden field set.
 	Confirm *confirmView
 	JS      string
+	// Pow is a proof-of-work challenge the page's script solves; PowJS is
+	// the solver.
+	Pow   *powView
+	PowJS string
 }
 
 // confirmView is a confirmation step before something hard to undo.
@@ -133,6 +138,9 @@ type confirmView struct {
 }
 
 type hiddenField struct{ Name, Value string }
+
+// powJSHash names the challenge solver so browsers can cache it forever.
+var powJSHash = shortHash(botdefense.SolverJS)
 
 // passkeyPages carry passkey forms, so they load the passkey script.
 var passkeyPages = map[string]bool{"login": true, "account": true}
@@ -150,7 +158,7 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, title string)
 func securityHeaders(h http.Header, formAction string, script bool) {
 	scripts := ""
 	if script {
-		scripts = "; script-src 'self'; connect-src 'self'"
+		scripts = "; script-src 'self'; connect-src 'self'; worker-src 'self'"
 	}
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'"+formAction+
 		scripts+"; frame-ancestors 'none'; base-uri 'none'")
@@ -175,12 +183,13 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	d.Script = d.Script || passkeyPages[name]
 	d.CSS = h.Prefix + "/static/style-" + h.pages.cssHash + ".css"
 	d.JS = h.Prefix + "/static/passkey-" + h.pages.jsHash + ".js"
+	d.PowJS = h.Prefix + "/static/pow-" + powJSHash + ".js"
 	d.MinLen, d.MaxLen = h.app.policy.MinLength, h.app.policy.MaxLength
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("frontdoor: render %s: %w", name, err))
 	}
-	securityHeaders(w.Header(), h.formActionExtra, d.Script)
+	securityHeaders(w.Header(), h.formActionExtra, d.Script || d.Pow != nil)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())

@@ -54,6 +54,16 @@ func (pp pathPattern) match(p string) bool {
 
 type patterns []pathPattern
 
+// matchAny reports whether any reading of a path matches.
+func (ps patterns) matchAny(views []string) bool {
+	for _, v := range views {
+		if ps.match(v) {
+			return true
+		}
+	}
+	return false
+}
+
 func (ps patterns) match(p string) bool {
 	for _, pp := range ps {
 		if pp.match(p) {

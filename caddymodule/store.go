@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"os"
 	"path/filepath"
 	"time"
@@ -39,6 +40,11 @@ type Stores struct {
 	// itself; may be nil.
 	Sweep func(ctx context.Context, now time.Time, idle time.Duration) error
 	Close func() error
+	// Edge-defence state: rate counters, the block list, used challenge
+	// solutions. Nil means this process's memory.
+	Counter *botdefense.Counter
+	Blocks  botdefense.BlockList
+	Seen    botdefense.Seen
 }
 
 // BoltBackend is the embedded store: one bbolt file.

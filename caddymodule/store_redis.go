@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"os"
 	"time"
 
@@ -180,11 +181,27 @@ func (b *RedisBackend) OpenStores(ctx context.Context) (*Stores, error) {
 		c.Close()
 		return nil, fmt.Errorf("frontdoor: store redis: cannot reach %v: %w", o.Addrs, err)
 	}
+	counter, err := botdefense.NewRedisCounter(c, b.redisPrefix())
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("frontdoor: store redis: rate counters: %w", err)
+	}
 	return &Stores{
 		Identity: identity.NewRedisStore(c, b.Prefix),
 		Sessions: session.NewRedisStore(c, b.Prefix),
 		Close:    c.Close,
+		Counter:  counter,
+		Blocks:   botdefense.NewRedisBlocks(c, b.redisPrefix()),
+		Seen:     botdefense.NewRedisSeen(c, b.redisPrefix()),
 	}, nil
+}
+
+// redisPrefix is the key prefix of the edge-defence records.
+func (b *RedisBackend) redisPrefix() string {
+	if b.Prefix == "" {
+		return identity.DefaultRedisPrefix
+	}
+	return b.Prefix
 }
 
 // UnmarshalCaddyfile parses

@@ -74,6 +74,8 @@ type Hasher struct {
 	// padded to it, see Verify.
 	costNS atomic.Int64
 
+	runs atomic.Uint64 // argon2 runs started (Runs)
+
 	waiters    atomic.Int64 // callers blocked in acquire
 	maxWaiters atomic.Int64
 	maxWait    atomic.Int64 // a time.Duration
@@ -184,12 +186,17 @@ func ewma(prev, sample int64) int64 {
 	return prev + (sample-prev)/ewmaWeight
 }
 
+// Runs returns how many argon2 computations the Hasher has started: what
+// edge defences must keep attackers from reaching, and benchmarks count.
+func (h *Hasher) Runs() uint64 { return h.runs.Load() }
+
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
 	salt := mustSalt()
+	h.runs.Add(1)
 	key, took := h.derive(password, salt, h.params, keyLen)
 	h.observe(took)
 	return encodeHash(h.params, salt, key), nil
@@ -221,6 +228,7 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsReh
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
+	h.runs.Add(1)
 	got, took := h.derive(password, salt, p, uint32(len(want)))
 	if p == h.params {
 		h.observe(took)

@@ -1,0 +1,72 @@
+package botdefense
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
+	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
+)
+
+// Counter counts events per key in fixed windows, on a ulule/limiter
+// store: in memory on one node, in Redis when several nodes must share
+// their counts. The window a count falls in is chosen by the caller's
+// clock (each window is its own key), so tests move time instead of
+// sleeping, and every node of a cluster agrees on window edges.
+type Counter struct {
+	store limiter.Store
+}
+
+// NewMemoryCounter counts in this process.
+func NewMemoryCounter() *Counter {
+	return &Counter{store: memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "fd", CleanUpInterval: time.Minute})}
+}
+
+// NewRedisCounter counts in Redis under prefix (shared by every node).
+func NewRedisCounter(c redis.UniversalClient, prefix string) (*Counter, error) {
+	s, err := sredis.NewStoreWithOptions(c, limiter.StoreOptions{Prefix: prefix + "rl"})
+	if err != nil {
+		return nil, err
+	}
+	return &Counter{store: s}, nil
+}
+
+// unlimited is the rate handed to the store: Counter only counts and
+// compares itself.
+const unlimited = math.MaxInt64 / 2
+
+// windowKey names key's window of length period holding now, and returns
+// when that window ends.
+func windowKey(key string, period time.Duration, now time.Time) (string, time.Time) {
+	p := period.Milliseconds()
+	if p <= 0 {
+		p = 1
+	}
+	w := now.UnixMilli() / p
+	return key + "|" + strconv.FormatInt(p, 36) + "|" + strconv.FormatInt(w, 36), time.UnixMilli((w + 1) * p)
+}
+
+// Add adds n to key's count in the current window and returns the new
+// count and the window's end.
+func (c *Counter) Add(ctx context.Context, key string, n int64, period time.Duration, now time.Time) (int64, time.Time, error) {
+	k, end := windowKey(key, period, now)
+	lc, err := c.store.Increment(ctx, k, n, limiter.Rate{Period: period, Limit: unlimited})
+	if err != nil {
+		return 0, end, err
+	}
+	return unlimited - lc.Remaining, end, nil
+}
+
+// Count returns key's count in the current window without changing it.
+func (c *Counter) Count(ctx context.Context, key string, period time.Duration, now time.Time) (int64, error) {
+	k, _ := windowKey(key, period, now)
+	lc, err := c.store.Peek(ctx, k, limiter.Rate{Period: period, Limit: unlimited})
+	if err != nil {
+		return 0, err
+	}
+	return unlimited - lc.Remaining, nil
+}

@@ -1,0 +1,606 @@
+package botdefense
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Dimensions a limit counts by.
+const (
+	DimIP      = "ip"      // the client address
+	DimPrefix  = "prefix"  // its /24 (IPv4) or /56 (IPv6)
+	DimAccount = "account" // the account tried (normalised email): over the limit asks for a challenge, never refuses
+	DimRoute   = "route"   // every client together, on this site
+	DimGlobal  = "global"  // every client together, on every site sharing the store
+)
+
+// Routes the gateway defends.
+const (
+	RouteLogin     = "login"
+	RouteRegister  = "register"
+	RouteMagic     = "magic"     // sign-in link and code requests (mail)
+	RouteCode      = "code"      // typing a mailed code
+	RouteVerify    = "verify"    // following a verification link
+	RouteReset     = "reset"     // reset requests (mail) and new passwords
+	RouteStepUp    = "stepup"    // second factors: sign-in's second step and step-up
+	RoutePasskey   = "passkey"   // passkey ceremonies
+	RouteChallenge = "challenge" // a Caddyfile `challenge` route (a flash sale)
+)
+
+// Routes lists every defended route.
+var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge}
+
+// RouteCount is len(Routes).
+const RouteCount = 9
+
+// Limit is one rate limit: at most Count attempts on Route per Period,
+// counted by Dimension.
+type Limit struct {
+	Route     string        `json:"route"`
+	Dimension string        `json:"dimension"`
+	Count     int64         `json:"count"`
+	Period    time.Duration `json:"period"`
+}
+
+func (l Limit) String() string {
+	return fmt.Sprintf("%s %s %d/%s", l.Route, l.Dimension, l.Count, l.Period)
+}
+
+// DefaultLimits are sensible for a shop: a person signs in a few times a
+// day; a script tries thousands.
+func DefaultLimits() []Limit {
+	m, h := time.Minute, time.Hour
+	return []Limit{
+		{RouteLogin, DimIP, 20, 5 * m}, {RouteLogin, DimPrefix, 100, 5 * m}, {RouteLogin, DimAccount, 10, 15 * m}, {RouteLogin, DimGlobal, 3000, m},
+		{RouteRegister, DimIP, 5, h}, {RouteRegister, DimPrefix, 20, h}, {RouteRegister, DimAccount, 3, h}, {RouteRegister, DimGlobal, 600, m},
+		{RouteMagic, DimIP, 10, h}, {RouteMagic, DimPrefix, 30, h}, {RouteMagic, DimAccount, 3, 15 * m}, {RouteMagic, DimGlobal, 600, m},
+		{RouteCode, DimIP, 30, 10 * m}, {RouteCode, DimPrefix, 100, 10 * m},
+		{RouteVerify, DimIP, 30, 10 * m}, {RouteVerify, DimPrefix, 100, 10 * m},
+		{RouteReset, DimIP, 10, h}, {RouteReset, DimPrefix, 30, h}, {RouteReset, DimAccount, 3, 15 * m}, {RouteReset, DimGlobal, 600, m},
+		{RouteStepUp, DimIP, 30, 10 * m}, {RouteStepUp, DimAccount, 10, 15 * m},
+		{RoutePasskey, DimIP, 60, 10 * m}, {RoutePasskey, DimPrefix, 300, 10 * m},
+		{RouteChallenge, DimIP, 60, m},
+	}
+}
+
+// Policy is a site's defence settings: its limits and when risk signals
+// ask for a challenge. Policies change on a config reload; the counters
+// they read live in the Defender and survive.
+type Policy struct {
+	Limits []Limit `json:"limits"`
+	// PowBits is the challenge difficulty at the lowest risk (leading
+	// zero bits of SHA-256); each further signal adds PowStep bits, up
+	// to PowMaxBits.
+	PowBits    int           `json:"pow_bits"`
+	PowStep    int           `json:"pow_step"`
+	PowMaxBits int           `json:"pow_max_bits"`
+	PowTTL     time.Duration `json:"pow_ttl"`
+	// DistinctAccounts: more accounts than this tried from one address in
+	// DistinctWindow is a signal (four times as many from its prefix).
+	DistinctAccounts int64         `json:"distinct_accounts"`
+	DistinctWindow   time.Duration `json:"distinct_window"`
+	// FailureRatio of sign-ins failing from an address or prefix, once it
+	// made FailureMin attempts in FailureWindow, is a signal.
+	FailureRatio  float64       `json:"failure_ratio"`
+	FailureMin    int64         `json:"failure_min"`
+	FailureWindow time.Duration `json:"failure_window"`
+	// Surge: this many failed sign-ins site-wide in SurgeWindow means
+	// credential stuffing is under way: everyone is challenged until
+	// SurgeCooldown after it ebbs.
+	Surge         int64         `json:"surge"`
+	SurgeWindow   time.Duration `json:"surge_window"`
+	SurgeCooldown time.Duration `json:"surge_cooldown"`
+	// Registration velocity per prefix and per email domain in RegWindow.
+	RegPrefix int64         `json:"reg_prefix"`
+	RegDomain int64         `json:"reg_domain"`
+	RegWindow time.Duration `json:"reg_window"`
+	// Disposable email domains at sign-up: "challenge" (default), "refuse"
+	// or "allow"; extra domains count as disposable, allowed ones never.
+	Disposable      string   `json:"disposable"`
+	DisposableExtra []string `json:"disposable_extra,omitempty"`
+	DisposableAllow []string `json:"disposable_allow,omitempty"`
+	// Automation fingerprints (tool user agents, missing browser
+	// headers): "challenge" (default) or "ignore".
+	Automation string `json:"automation"`
+}
+
+// DefaultPolicy is the policy of a site that configures nothing.
+func DefaultPolicy() Policy {
+	return Policy{
+		Limits:  DefaultLimits(),
+		PowBits: DefaultPowBits, PowStep: 2, PowMaxBits: 26, PowTTL: 5 * time.Minute,
+		DistinctAccounts: 5, DistinctWindow: 10 * time.Minute,
+		FailureRatio: 0.8, FailureMin: 10, FailureWindow: 10 * time.Minute,
+		Surge: 200, SurgeWindow: time.Minute, SurgeCooldown: 10 * time.Minute,
+		RegPrefix: 20, RegDomain: 100, RegWindow: time.Hour,
+		Disposable: "challenge", Automation: "challenge",
+	}
+}
+
+// Validate checks a policy.
+func (p *Policy) Validate() error {
+	for _, l := range p.Limits {
+		if !slices.Contains(Routes, l.Route) {
+			return fmt.Errorf("botdefense: unknown route %q (want one of %s)", l.Route, strings.Join(Routes, ", "))
+		}
+		switch l.Dimension {
+		case DimIP, DimPrefix, DimAccount, DimRoute, DimGlobal:
+		default:
+			return fmt.Errorf("botdefense: unknown dimension %q (want ip, prefix, account, route or global)", l.Dimension)
+		}
+		if l.Count < 1 || l.Period < time.Second {
+			return fmt.Errorf("botdefense: limit %s: want a count ≥1 per ≥1s", l)
+		}
+	}
+	if p.PowBits < 1 || p.PowMaxBits > 32 || p.PowBits > p.PowMaxBits {
+		return fmt.Errorf("botdefense: challenge difficulty %d..%d bits is out of range (1..32)", p.PowBits, p.PowMaxBits)
+	}
+	switch p.Disposable {
+	case "challenge", "refuse", "allow":
+	default:
+		return fmt.Errorf("botdefense: disposable %q (want challenge, refuse or allow)", p.Disposable)
+	}
+	switch p.Automation {
+	case "challenge", "ignore":
+	default:
+		return fmt.Errorf("botdefense: automation %q (want challenge or ignore)", p.Automation)
+	}
+	return nil
+}
+
+// Actions of a decision.
+type Action int
+
+// Actions, from mildest to strictest.
+const (
+	Allow     Action = iota
+	Solved           // a challenge was needed, and the attempt carried its solution
+	Challenge        // solve a proof-of-work challenge first
+	Limited          // over a limit: 429 with Retry-After
+	Refused          // refused for what it is (a disposable address under "refuse")
+	Blocked          // on the block list
+)
+
+func (a Action) String() string {
+	return [...]string{"allowed", "solved", "challenged", "limited", "refused", "blocked"}[a]
+}
+
+// Attempt is one request to a defended route.
+type Attempt struct {
+	Route string
+	// Site scopes DimRoute counters (several sites may share a store).
+	Site string
+	IP   string
+	// Account is the normalised account the attempt is about, "" if none.
+	Account string
+	// Domain is the email domain of a sign-up.
+	Domain      string
+	Fingerprint Fingerprint
+	// Pow is the challenge solution the attempt carried, if any.
+	Pow string
+	// Challengeable says the route can show a challenge (a form page).
+	// Elsewhere an account over its limit is limited instead, and risk
+	// signals are not read.
+	Challengeable bool
+	// Require asks for a solved challenge whatever the risk (a Caddyfile
+	// `challenge` route).
+	Require bool
+}
+
+// Decision is what to do with an attempt, and why.
+type Decision struct {
+	Action Action
+	// RetryAfter, when Limited or Blocked: how long until it may work.
+	RetryAfter time.Duration
+	// Bits and Challenge, when Challenge: the difficulty and a fresh
+	// challenge bound to the client.
+	Bits      int
+	Challenge string
+	// Reasons are the limits and signals behind the decision (no
+	// secrets: limits by name, signals by kind).
+	Reasons []string
+	// Key is the offending key ("ip 192.0.2.1"), when there is one.
+	Key string
+}
+
+// Defender decides on attempts. Its counters, block list and
+// single-use record live in the given stores, in memory or in Redis,
+// shared by every site and kept across config reloads.
+type Defender struct {
+	counter *Counter
+	blocks  BlockList
+	pow     *PowIssuer
+	clock   atomic.Pointer[func() time.Time]
+
+	surgeUntil atomic.Int64 // unix nanos: challenge everyone new until then
+	passKey    []byte
+
+	offMu     sync.Mutex
+	offenders map[string]int64
+	offSince  time.Time
+}
+
+// NewDefender returns a Defender over the stores. powKey signs challenges
+// (≥32 bytes, the same on every node).
+func NewDefender(counter *Counter, blocks BlockList, seen Seen, powKey []byte) *Defender {
+	d := &Defender{counter: counter, blocks: blocks, offenders: make(map[string]int64), passKey: powSubkey(powKey, "pass")}
+	now := time.Now
+	d.clock.Store(&now)
+	d.pow = NewPowIssuer(powKey, seen, d.Now)
+	return d
+}
+
+// SetClock replaces the clock (tests move time instead of sleeping).
+func (d *Defender) SetClock(f func() time.Time) { d.clock.Store(&f) }
+
+// Now is the Defender's clock.
+func (d *Defender) Now() time.Time { return (*d.clock.Load())() }
+
+// Blocks returns the block list.
+func (d *Defender) Blocks() BlockList { return d.blocks }
+
+// Pow returns the challenge issuer.
+func (d *Defender) Pow() *PowIssuer { return d.pow }
+
+// ErrNoClient means the attempt has no client address to count by.
+var ErrNoClient = errors.New("botdefense: attempt without a client address")
+
+func hashKey(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
+}
+
+// counterKey names a limit's counter for an attempt; "" when the attempt
+// has nothing to count by in that dimension.
+func counterKey(l Limit, a *Attempt) string {
+	base := "l|" + l.Route + "|" + l.Dimension + "|"
+	switch l.Dimension {
+	case DimIP:
+		return base + a.IP
+	case DimPrefix:
+		return base + Prefix(a.IP)
+	case DimAccount:
+		if a.Account == "" {
+			return ""
+		}
+		return base + hashKey(a.Account)
+	case DimRoute:
+		return base + a.Site
+	}
+	return base
+}
+
+func offenderKey(l Limit, a *Attempt) string {
+	switch l.Dimension {
+	case DimIP:
+		return "ip " + a.IP
+	case DimPrefix:
+		return "prefix " + Prefix(a.IP)
+	case DimAccount:
+		return "account " + a.Account
+	case DimRoute:
+		return "route " + a.Site + " " + l.Route
+	}
+	return "global " + l.Route
+}
+
+// Check decides on an attempt before any expensive work is done for it.
+// It counts the attempt against every limit of its route.
+func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, error) {
+	if a.IP == "" {
+		return Decision{}, ErrNoClient
+	}
+	now := d.Now()
+	cands := [][2]string{{BlockIP, a.IP}, {BlockPrefix, Prefix(a.IP)}}
+	if a.Account != "" {
+		cands = append(cands, [2]string{BlockAccount, a.Account})
+	}
+	b, err := d.blocks.Match(ctx, now, cands...)
+	if err != nil {
+		return Decision{}, err
+	}
+	if b != nil {
+		key := b.Kind + " " + b.Value
+		d.offend(key)
+		return Decision{Action: Blocked, RetryAfter: b.Until.Sub(now), Reasons: []string{"blocked " + b.Kind}, Key: key}, nil
+	}
+
+	var (
+		dec   Decision
+		risk  int
+		extra int // bits for an account far over its limit
+	)
+	for _, l := range p.Limits {
+		if l.Route != a.Route {
+			continue
+		}
+		key := counterKey(l, &a)
+		if key == "" {
+			continue
+		}
+		n, end, err := d.counter.Add(ctx, key, 1, l.Period, now)
+		if err != nil {
+			return Decision{}, err
+		}
+		if n <= l.Count {
+			continue
+		}
+		if l.Dimension == DimAccount && a.Challengeable {
+			// Slow guessing against one customer without locking them
+			// out: a challenge, harder the further over the limit.
+			risk++
+			extra = max(extra, bits.Len64(uint64(n/l.Count)))
+			dec.Reasons = append(dec.Reasons, "limit "+l.String())
+			dec.Key = offenderKey(l, &a)
+			continue
+		}
+		if wait := end.Sub(now); dec.Action != Limited || wait > dec.RetryAfter {
+			dec.Action, dec.RetryAfter, dec.Key = Limited, wait, offenderKey(l, &a)
+		}
+		dec.Reasons = append(dec.Reasons, "limit "+l.String())
+	}
+	if dec.Action == Limited {
+		d.offend(dec.Key)
+		return dec, nil
+	}
+
+	if !a.Challengeable {
+		return dec, nil
+	}
+	signals, refuse, err := d.signals(ctx, p, &a, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	if a.Require {
+		signals = append(signals, "challenge_route")
+	}
+	dec.Reasons = append(dec.Reasons, signals...)
+	if refuse {
+		dec.Action = Refused
+		return dec, nil
+	}
+	risk += len(signals)
+	if risk == 0 {
+		return dec, nil
+	}
+	bitsNeeded := min(p.PowMaxBits, p.PowBits+p.PowStep*(risk-1)+extra)
+	if a.Pow != "" {
+		err := d.pow.Verify(ctx, a.Pow, a.IP, bitsNeeded)
+		if err == nil {
+			dec.Action = Solved
+			return dec, nil
+		}
+		if !isPowRefusal(err) {
+			return Decision{}, err
+		}
+		dec.Reasons = append(dec.Reasons, "challenge "+powReason(err))
+	}
+	if dec.Key == "" {
+		dec.Key = "ip " + a.IP
+	}
+	d.offend(dec.Key)
+	dec.Action, dec.Bits = Challenge, bitsNeeded
+	dec.Challenge = d.pow.Issue(a.IP, bitsNeeded, p.PowTTL)
+	return dec, nil
+}
+
+func isPowRefusal(err error) bool {
+	for _, e := range []error{ErrPowMalformed, ErrPowForged, ErrPowExpired, ErrPowWrongClient, ErrPowTooEasy, ErrPowNotSolved, ErrPowReplayed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func powReason(err error) string {
+	return strings.TrimPrefix(err.Error(), "botdefense: ")
+}
+
+// signals returns the risk signals an attempt shows, and whether it is
+// to be refused outright.
+func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.Time) ([]string, bool, error) {
+	var out []string
+	if p.Automation == "challenge" {
+		out = append(out, a.Fingerprint.Automation()...)
+	}
+	credential := a.Route == RouteLogin || a.Route == RouteMagic || a.Route == RouteReset
+	if credential || a.Route == RouteRegister {
+		surge, err := d.surging(ctx, p, now)
+		if err != nil {
+			return nil, false, err
+		}
+		if surge {
+			out = append(out, "failure_surge")
+		}
+	}
+	if credential && a.Account != "" && p.DistinctAccounts > 0 {
+		// Count each account once per address per window.
+		first, _, err := d.counter.Add(ctx, "seen|"+a.IP+"|"+hashKey(a.Account), 1, p.DistinctWindow, now)
+		if err != nil {
+			return nil, false, err
+		}
+		inc := int64(0)
+		if first == 1 {
+			inc = 1
+		}
+		ipN, _, err := d.counter.Add(ctx, "distinct|ip|"+a.IP, inc, p.DistinctWindow, now)
+		if err != nil {
+			return nil, false, err
+		}
+		pfN, _, err := d.counter.Add(ctx, "distinct|prefix|"+Prefix(a.IP), inc, p.DistinctWindow, now)
+		if err != nil {
+			return nil, false, err
+		}
+		if ipN > p.DistinctAccounts || pfN > 4*p.DistinctAccounts {
+			out = append(out, "many_accounts")
+		}
+	}
+	if credential && p.FailureMin > 0 {
+		for _, k := range []string{"ip|" + a.IP, "prefix|" + Prefix(a.IP)} {
+			tries, err := d.counter.Count(ctx, "tries|"+k, p.FailureWindow, now)
+			if err != nil {
+				return nil, false, err
+			}
+			if tries < p.FailureMin {
+				continue
+			}
+			fails, err := d.counter.Count(ctx, "fails|"+k, p.FailureWindow, now)
+			if err != nil {
+				return nil, false, err
+			}
+			if float64(fails) >= p.FailureRatio*float64(tries) {
+				out = append(out, "failure_ratio")
+				break
+			}
+		}
+	}
+	if a.Route == RouteRegister {
+		if p.RegPrefix > 0 {
+			n, _, err := d.counter.Add(ctx, "reg|prefix|"+Prefix(a.IP), 1, p.RegWindow, now)
+			if err != nil {
+				return nil, false, err
+			}
+			if n > p.RegPrefix {
+				out = append(out, "registration_velocity_prefix")
+			}
+		}
+		if p.RegDomain > 0 && a.Domain != "" {
+			n, _, err := d.counter.Add(ctx, "reg|domain|"+a.Domain, 1, p.RegWindow, now)
+			if err != nil {
+				return nil, false, err
+			}
+			if n > p.RegDomain {
+				out = append(out, "registration_velocity_domain")
+			}
+		}
+		if a.Domain != "" && p.Disposable != "allow" && DisposableDomain(a.Domain, p.DisposableExtra, p.DisposableAllow) {
+			out = append(out, "disposable_domain")
+			if p.Disposable == "refuse" {
+				return out, true, nil
+			}
+		}
+	}
+	return out, false, nil
+}
+
+// surging reports whether a surge of failed sign-ins is under way, or
+// ended less than the cooldown ago.
+func (d *Defender) surging(ctx context.Context, p *Policy, now time.Time) (bool, error) {
+	if p.Surge <= 0 {
+		return false, nil
+	}
+	if now.UnixNano() < d.surgeUntil.Load() {
+		return true, nil
+	}
+	n, err := d.counter.Count(ctx, "fails|global", p.SurgeWindow, now)
+	if err != nil {
+		return false, err
+	}
+	if n >= p.Surge {
+		d.surgeUntil.Store(now.Add(p.SurgeCooldown).UnixNano())
+		return true, nil
+	}
+	return false, nil
+}
+
+// Record notes the outcome of an attempt that was let through (a failed
+// or successful sign-in), for the failure-ratio and surge signals.
+func (d *Defender) Record(ctx context.Context, p *Policy, a Attempt, failed bool) error {
+	now := d.Now()
+	keys := []string{"tries|ip|" + a.IP, "tries|prefix|" + Prefix(a.IP)}
+	if failed {
+		keys = append(keys, "fails|ip|"+a.IP, "fails|prefix|"+Prefix(a.IP))
+	}
+	for _, k := range keys {
+		if _, _, err := d.counter.Add(ctx, k, 1, p.FailureWindow, now); err != nil {
+			return err
+		}
+	}
+	if failed && p.Surge > 0 {
+		if _, _, err := d.counter.Add(ctx, "fails|global", 1, p.SurgeWindow, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Surge reports whether the Defender is challenging everyone new.
+func (d *Defender) Surge() bool { return d.Now().UnixNano() < d.surgeUntil.Load() }
+
+// Offender is a key and how many attempts it had refused or challenged.
+type Offender struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+// maxOffenders bounds the offender table; it restarts every hour.
+const maxOffenders = 10_000
+
+func (d *Defender) offend(key string) {
+	d.offMu.Lock()
+	defer d.offMu.Unlock()
+	if now := time.Now(); now.Sub(d.offSince) > time.Hour {
+		clear(d.offenders)
+		d.offSince = now
+	}
+	if _, ok := d.offenders[key]; ok || len(d.offenders) < maxOffenders {
+		d.offenders[key]++
+	}
+}
+
+// Offenders returns the n keys refused or challenged most on this node
+// this hour.
+func (d *Defender) Offenders(n int) []Offender {
+	d.offMu.Lock()
+	out := make([]Offender, 0, len(d.offenders))
+	for k, c := range d.offenders {
+		out = append(out, Offender{k, c})
+	}
+	d.offMu.Unlock()
+	slices.SortFunc(out, func(a, b Offender) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// ParseRate reads "20/5m" (count per period; the period may be a bare
+// unit: "10/m", "5/h").
+func ParseRate(s string) (int64, time.Duration, error) {
+	cs, ps, ok := strings.Cut(s, "/")
+	n, err := strconv.ParseInt(cs, 10, 64)
+	if !ok || err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("rate %q: want count/period such as 20/5m", s)
+	}
+	if ps == "s" || ps == "m" || ps == "h" || ps == "d" {
+		ps = "1" + ps
+	}
+	if strings.HasSuffix(ps, "d") {
+		days, err := strconv.Atoi(strings.TrimSuffix(ps, "d"))
+		if err != nil {
+			return 0, 0, fmt.Errorf("rate %q: bad period", s)
+		}
+		return n, time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(ps)
+	if err != nil || d < time.Second {
+		return 0, 0, fmt.Errorf("rate %q: want a period of at least 1s such as 5m", s)
+	}
+	return n, d, nil
+}

@@ -1,0 +1,29 @@
+package botdefense
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisSeen records used challenge solutions in Redis (SET NX with an
+// expiry), so a solution works once across every node.
+type RedisSeen struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewRedisSeen returns a Seen keeping its records under prefix.
+func NewRedisSeen(c redis.UniversalClient, prefix string) *RedisSeen {
+	return &RedisSeen{c: c, prefix: prefix + "pow:"}
+}
+
+// FirstUse implements Seen.
+func (s *RedisSeen) FirstUse(ctx context.Context, id string, until time.Time) (bool, error) {
+	ttl := time.Until(until)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	return s.c.SetNX(ctx, s.prefix+id, 1, ttl).Result()
+}

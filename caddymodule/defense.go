@@ -1,0 +1,303 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+// Edge defence glue: which of Frontdoor's own requests count against which
+// limits, and what the customer sees when one trips. The decisions are
+// botdefense's; this file only asks and answers.
+
+// DefenseConfig is a site's edge-defence settings. Anything unset keeps
+// botdefense's default.
+type DefenseConfig struct {
+	// Off turns every limit, signal and challenge of the site off (for a
+	// site behind another defence, or tests).
+	Off bool `json:"off,omitempty"`
+	// Limits replace the default limit of the same route and dimension;
+	// a count of 0 turns that limit off.
+	Limits []botdefense.Limit `json:"limits,omitempty"`
+	// PowBits is the challenge difficulty at the lowest risk.
+	PowBits int `json:"pow_bits,omitempty"`
+	// Surge: failed sign-ins site-wide per SurgeWindow that set off
+	// challenging everyone.
+	Surge       int64          `json:"surge,omitempty"`
+	SurgeWindow caddy.Duration `json:"surge_window,omitempty"`
+	// DistinctAccounts tried from one address (per 10 minutes) that count
+	// as a signal.
+	DistinctAccounts int64 `json:"distinct_accounts,omitempty"`
+	// Disposable: challenge (default), refuse or allow sign-ups from
+	// throw-away mail domains; extra domains count as such, allowed ones
+	// never do.
+	Disposable      string   `json:"disposable,omitempty"`
+	DisposableExtra []string `json:"disposable_extra,omitempty"`
+	DisposableAllow []string `json:"disposable_allow,omitempty"`
+	// Automation: challenge (default) or ignore requests that look
+	// scripted.
+	Automation string `json:"automation,omitempty"`
+}
+
+// policy compiles the site's settings over the defaults.
+func (c *DefenseConfig) policy() (*botdefense.Policy, error) {
+	p := botdefense.DefaultPolicy()
+	if c != nil && c.Off {
+		p.Limits = nil
+		p.DistinctAccounts, p.FailureMin, p.Surge, p.RegPrefix, p.RegDomain = 0, 0, 0, 0, 0
+		p.Disposable, p.Automation = "allow", "ignore"
+		return &p, nil
+	}
+	if c != nil {
+		for _, l := range c.Limits {
+			kept := p.Limits[:0]
+			for _, d := range p.Limits {
+				if d.Route != l.Route || d.Dimension != l.Dimension {
+					kept = append(kept, d)
+				}
+			}
+			p.Limits = kept
+			if l.Count > 0 {
+				p.Limits = append(p.Limits, l)
+			}
+		}
+		if c.PowBits > 0 {
+			p.PowBits = c.PowBits
+			p.PowMaxBits = max(p.PowMaxBits, min(32, c.PowBits+8))
+		}
+		if c.Surge > 0 {
+			p.Surge = c.Surge
+		}
+		if c.SurgeWindow > 0 {
+			p.SurgeWindow = time.Duration(c.SurgeWindow)
+		}
+		if c.DistinctAccounts > 0 {
+			p.DistinctAccounts = c.DistinctAccounts
+		}
+		if c.Disposable != "" {
+			p.Disposable = c.Disposable
+		}
+		p.DisposableExtra, p.DisposableAllow = c.DisposableExtra, c.DisposableAllow
+		if c.Automation != "" {
+			p.Automation = c.Automation
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// defendedRoute names the limit route of one of Frontdoor's own requests,
+// and whether it can show a challenge; "" when it is not defended.
+func (h *Handler) defendedRoute(sub string, r *http.Request) (string, bool) {
+	post := r.Method == http.MethodPost
+	switch {
+	case sub == "/login" && post:
+		return botdefense.RouteLogin, true
+	case sub == "/register" && post:
+		return botdefense.RouteRegister, true
+	case sub == "/magic" && post && r.PostForm.Has("code"), sub == "/magic/verify" && post:
+		return botdefense.RouteCode, false
+	case sub == "/magic" && post:
+		return botdefense.RouteMagic, true
+	case sub == "/reset" && post:
+		return botdefense.RouteReset, true
+	case sub == "/reset/confirm" && post, sub == "/verify":
+		return botdefense.RouteVerify, false
+	case sub == "/mfa" && post:
+		return botdefense.RouteStepUp, false
+	case (sub == "/passkey/options" || sub == "/passkey/login") && post:
+		return botdefense.RoutePasskey, false
+	case sub == "/challenge" && post:
+		return botdefense.RouteChallenge, true
+	}
+	return "", false
+}
+
+type attemptKey struct{}
+
+// defend asks the edge defences about a request to route before any
+// expensive work is done for it. It answers the request itself (429, a
+// challenge, …) and returns false when the request goes no further.
+func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, challengeable bool) (*http.Request, bool) {
+	a := botdefense.Attempt{
+		Route: route, Site: h.origin, IP: clientAddr(r), Pow: r.PostForm.Get("pow"),
+		Challengeable: challengeable, Require: route == botdefense.RouteChallenge,
+		Fingerprint: botdefense.Fingerprint{
+			UserAgent: r.UserAgent(), AcceptLanguage: r.Header.Get("Accept-Language") != "",
+			Accept: r.Header.Get("Accept") != "", SecFetch: r.Header.Get("Sec-Fetch-Mode") != "",
+		},
+	}
+	if e, err := identity.NormalizeEmail(r.PostForm.Get("email")); err == nil {
+		a.Account = e
+		_, a.Domain, _ = strings.Cut(e, "@")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
+	d, err := h.app.backend.defense.Check(ctx, h.policy, a)
+	cancel()
+	h.app.backend.noteStore(err)
+	if err != nil {
+		h.logger.Error("edge defence check failed", zap.String("route", route), zap.Error(err))
+		_ = h.unavailable(w)
+		return r, false
+	}
+	h.app.backend.decisions.note(route, d.Action)
+	if d.Action != botdefense.Allow {
+		h.logger.Info("edge defence decision", zap.String("route", route), zap.String("decision", d.Action.String()),
+			zap.Strings("signals", d.Reasons), zap.String("key", d.Key), zap.String("client_ip", a.IP))
+	}
+	switch d.Action {
+	case botdefense.Allow, botdefense.Solved:
+		return r.WithContext(context.WithValue(r.Context(), attemptKey{}, &a)), true
+	case botdefense.Limited:
+		_ = h.tooMany(w, r, d.RetryAfter, "Too many attempts",
+			"There have been too many attempts from your network. Please wait a little and try again.")
+	case botdefense.Blocked:
+		_ = h.tooMany(w, r, d.RetryAfter, "Not available",
+			"Requests from your network or for this account are paused for now. Please try again later.")
+	case botdefense.Refused:
+		_ = h.render(w, http.StatusBadRequest, "register", &pageData{Title: "Create your account", CSRF: h.csrfFor(w, r),
+			RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts), Email: truncate(r.PostForm.Get("email"), 254),
+			Error:  "Please correct the fields marked below.",
+			Errors: map[string]string{"email": "Please use a permanent email address: we don't accept throw-away mail services."}})
+	case botdefense.Challenge:
+		_ = h.challengePage(w, r, route, d)
+	}
+	return r, false
+}
+
+// recordOutcome tells the edge defences how a sign-in attempt ended.
+func (h *Handler) recordOutcome(r *http.Request, failed bool) {
+	a, ok := r.Context().Value(attemptKey{}).(*botdefense.Attempt)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Duration(h.app.StoreTimeout))
+	defer cancel()
+	if err := h.app.backend.defense.Record(ctx, h.policy, *a, failed); err != nil {
+		h.logger.Warn("recording a sign-in outcome", zap.Error(err))
+	}
+}
+
+// clientAddr is the client's address as Caddy decided it (trusted
+// proxies only), falling back to the connection's peer.
+func clientAddr(r *http.Request) string {
+	if ip := clientIP(r); ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// tooMany answers 429 (or 403 for a block) with Retry-After: a page for
+// browsers, JSON for anything else.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, retry time.Duration, title, msg string) error {
+	secs := max(1, int(math.Ceil(retry.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	status := http.StatusTooManyRequests
+	if title == "Not available" {
+		status = http.StatusForbidden
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return writeJSON(w, status, map[string]any{"error": strings.ToLower(strings.ReplaceAll(title, " ", "_")), "retry_after": secs})
+	}
+	return h.message(w, status, title, msg+fmt.Sprintf(" (You can try again in %s.)", friendlyDuration(secs)), "", "")
+}
+
+func friendlyDuration(secs int) string {
+	switch {
+	case secs < 90:
+		return fmt.Sprintf("%d seconds", secs)
+	case secs < 90*60:
+		return fmt.Sprintf("%d minutes", (secs+59)/60)
+	default:
+		return fmt.Sprintf("%d hours", (secs+3599)/3600)
+	}
+}
+
+// powView is a challenge embedded in a form page.
+type powView struct {
+	Challenge string
+	Bits      int
+}
+
+// challengePage shows the form of route again with a challenge the page's
+// script solves; the customer then sends it again (a form without
+// secrets is sent by the script itself).
+func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, route string, d botdefense.Decision) error {
+	pd := &pageData{CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
+		Email: truncate(r.PostForm.Get("email"), 254), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits},
+		Message: "One more step: your browser is doing a quick security check."}
+	page := map[string]string{botdefense.RouteLogin: "login", botdefense.RouteRegister: "register",
+		botdefense.RouteMagic: "magic", botdefense.RouteReset: "reset", botdefense.RouteChallenge: "challenge"}[route]
+	pd.Title = map[string]string{"login": "Sign in", "register": "Create your account", "magic": magicTitle,
+		"reset": "Reset your password", "challenge": "Just a moment"}[page]
+	switch page {
+	case "login", "register":
+		pd.Message += " Then enter your password again and continue."
+	case "challenge":
+		pd.RD = safeRedirect(r.PostForm.Get("rd"), nil)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return h.render(w, http.StatusForbidden, page, pd)
+}
+
+// challengeRoute guards a Caddyfile `challenge` path: a browser without a
+// valid pass is shown the challenge page; anything else gets 403.
+func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, error) {
+	if ck, err := r.Cookie(passCookie); err == nil && h.app.backend.defense.ValidPass(ck.Value, clientAddr(r)) {
+		return true, nil
+	}
+	if !isNavigation(r) {
+		return false, writeJSON(w, http.StatusForbidden, map[string]string{"error": "challenge_required"})
+	}
+	d, err := h.app.backend.defense.Check(r.Context(), h.policy, botdefense.Attempt{
+		Route: botdefense.RouteChallenge, Site: h.origin, IP: clientAddr(r), Challengeable: true, Require: true,
+	})
+	if err != nil {
+		h.logger.Error("edge defence check failed", zap.Error(err))
+		return false, h.unavailable(w)
+	}
+	h.app.backend.decisions.note(botdefense.RouteChallenge, d.Action)
+	if d.Action == botdefense.Limited || d.Action == botdefense.Blocked {
+		return false, h.tooMany(w, r, d.RetryAfter, "Too many attempts", "There have been too many requests from your network. Please wait a little and try again.")
+	}
+	return false, h.render(w, http.StatusForbidden, "challenge", &pageData{Title: "Just a moment", CSRF: h.csrfFor(w, r),
+		RD: r.URL.RequestURI(), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits}})
+}
+
+const (
+	// passCookie lets a client through `challenge` routes once it solved
+	// a challenge: bound to its address, 30 minutes.
+	passCookie = "__Host-frontdoor-pass"
+	passTTL    = 30 * time.Minute
+)
+
+// challengeSolved is where the challenge page posts its solution (already
+// verified by defend): it hands out the pass and returns to rd.
+func (h *Handler) challengeSolved(w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, &http.Cookie{Name: passCookie, Value: h.app.backend.defense.IssuePass(clientAddr(r), passTTL),
+		Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: int(passTTL.Seconds())})
+	rd := r.PostForm.Get("rd")
+	if u, err := url.Parse(rd); err != nil || u.Host != "" || !strings.HasPrefix(rd, "/") || strings.HasPrefix(rd, "//") {
+		rd = "/"
+	}
+	http.Redirect(w, r, safeRedirect(rd, nil), http.StatusSeeOther)
+	return nil
+}
