@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"sync"
 	"time"
 
@@ -73,6 +74,10 @@ type App struct {
 	// prev is the app that was live when this one started, while that
 	// one still runs; guarded by liveMu.
 	prev *App
+
+	// policies are the edge-defence policies of this config's sites,
+	// published for the admin API when the config starts.
+	policies map[string]*botdefense.Policy
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -297,6 +302,26 @@ func (a *App) apply() {
 	a.mail.SetLogger(a.logger.Named("mail"))
 	a.mail.SetMailer(a.mailer)
 	a.hasher.SetQueueLimits(a.Password.Queue, time.Duration(a.Password.QueueWait))
+	policiesMu.Lock()
+	livePolicies.Clear()
+	for origin, p := range a.policies {
+		livePolicies.Store(origin, p)
+	}
+	policiesMu.Unlock()
+}
+
+// policiesMu guards every App's policies (handlers provision one config at
+// a time, but a reload provisions while the old config serves).
+var policiesMu sync.Mutex
+
+// notePolicy records a site's edge-defence policy (see apply).
+func (a *App) notePolicy(origin string, p *botdefense.Policy) {
+	policiesMu.Lock()
+	defer policiesMu.Unlock()
+	if a.policies == nil {
+		a.policies = make(map[string]*botdefense.Policy)
+	}
+	a.policies[origin] = p
 }
 
 // Stop implements caddy.App. If no newer config has taken over, either the

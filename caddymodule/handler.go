@@ -184,6 +184,9 @@ func (h *Handler) Validate() error {
 	if h.webauthn, err = newWebAuthn(rpID, h.origin, h.audience); err != nil {
 		return fmt.Errorf("frontdoor: passkeys: %w", err)
 	}
+	if h.app != nil && h.policy != nil {
+		h.app.notePolicy(h.origin, h.policy)
+	}
 	for _, r := range h.Rules {
 		if r.AAL != "" && r.AAL != "aal1" && r.AAL != "aal2" {
 			return fmt.Errorf("frontdoor: require: aal %q (want aal1 or aal2)", r.AAL)

@@ -60,7 +60,7 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 
 // Routes implements caddy.AdminRouter.
 func (adminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}
+	return append([]caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}, defenseRoutes()...)
 }
 
 // serveHealth answers 200 when every store in use is healthy, 503
