@@ -339,7 +339,13 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 			// Slow guessing against one customer without locking them
 			// out: a challenge, harder the further over the limit.
 			risk++
-			extra = max(extra, bits.Len64(uint64(n/l.Count)))
+			// An attempt carrying a solution is judged by the count
+			// before it, the count its challenge was issued at.
+			over := n
+			if a.Pow != "" {
+				over--
+			}
+			extra = max(extra, bits.Len64(uint64(over/l.Count))-1)
 			dec.Reasons = append(dec.Reasons, "limit "+l.String())
 			dec.Key = offenderKey(l, &a)
 			continue
