@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"crypto/x509"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"net/http"
 	"net/url"
 	"os"
@@ -365,5 +366,77 @@ func TestDefenseSharedBetweenNodes(t *testing.T) {
 		if res := g.post(g.newClient(), "/.frontdoor/login", loginForm("x@example.com", "wrong")); res.status != http.StatusTooManyRequests {
 			t.Fatalf("5th attempt on %s: %d", g.url("/"), res.status)
 		}
+	}
+}
+
+// TestDefenseReloadUnderLoad: while clients keep sending requests, a limit
+// is changed through the admin API (/load): no request fails other than
+// the intended 429s, and the counters carry on — the new limit counts the
+// requests made before the reload.
+func TestDefenseReloadUnderLoad(t *testing.T) {
+	limits := func(n int) string {
+		return "limits {\n\t\t\tverify ip " + strconv.Itoa(n) + "/10m\n\t\t\tverify prefix off\n\t\t}"
+	}
+	g := startGateway(t, gatewayOpts{limits: limits(200)})
+	const total, workers = 320, 8
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		sent     int
+		reloaded = make(chan struct{})
+	)
+	next := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sent == total {
+			return sent, false
+		}
+		sent++
+		if sent == 100 {
+			go func() {
+				defer close(reloaded)
+				cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.caddyfile(gatewayOpts{limits: limits(250)})), map[string]any{"filename": "Caddyfile"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.Post("http://"+g.admin+"/load", "application/json", bytes.NewReader(cfg))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("/load: %d", resp.StatusCode)
+				}
+			}()
+		}
+		return sent, true
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			c := g.newClient()
+			for {
+				n, ok := next()
+				if !ok {
+					return
+				}
+				if n > 150 {
+					<-reloaded // the rest after the new config is in
+				}
+				r := g.get(c, "/.frontdoor/verify?token=not-a-token", nil)
+				mu.Lock()
+				statuses[r.status]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[http.StatusBadRequest] != 250 || statuses[http.StatusTooManyRequests] != total-250 || len(statuses) != 2 {
+		t.Fatalf("answers %v: want 250 × 400 (the malformed link) and %d × 429", statuses, total-250)
+	}
+	if _, body := adminGet(t, g, "/frontdoor/defense"); !strings.Contains(body, "verify ip 250/10m0s") {
+		t.Fatalf("limits after reload: %s", body)
 	}
 }
