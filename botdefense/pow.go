@@ -263,15 +263,16 @@ func powZeroBits(s string) int {
 
 // SolvePow solves a challenge by brute force, as solver.js does in a
 // browser, and returns the solution. It is for tests and load tools.
-func SolvePow(challenge string, bits int) string {
-	bits = ClampPowBits(bits)
+func SolvePow(challenge string, difficulty int) string {
+	difficulty = ClampPowBits(difficulty)
 	buf := make([]byte, 0, len(challenge)+1+powMaxCounter)
 	buf = append(buf, challenge...)
 	buf = append(buf, '~')
 	n := len(buf)
 	for c := uint64(0); ; c++ {
 		buf = strconv.AppendUint(buf[:n], c, 10)
-		if powZeroBits(string(buf)) >= bits {
+		sum := sha256.Sum256(buf)
+		if bits.LeadingZeros32(binary.BigEndian.Uint32(sum[:4])) >= difficulty {
 			return string(buf)
 		}
 	}

@@ -366,10 +366,17 @@ func TestPowBrowserCalibrate(t *testing.T) {
 	}
 	ctx := newPowBrowser(t)
 	site := newPowSite(t)
-	modes := []struct{ name, query string }{
-		{"workers=auto", ""},
-		{"workers=1", "&workers=1"},
-		{"page", "&noworker=1"},
+	hc, err := chromedp.Run(ctx, chromedp.Evaluate[int]("navigator.hardwareConcurrency"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := []struct {
+		name, query string
+		workers     int
+	}{
+		{"workers=auto", "", min(hc, 4)},
+		{"workers=1", "&workers=1", 1},
+		{"page", "&noworker=1", 1},
 	}
 	for bits := 12; bits <= 22; bits++ {
 		for _, m := range modes {
@@ -377,17 +384,21 @@ func TestPowBrowserCalibrate(t *testing.T) {
 				continue
 			}
 			var took []time.Duration
+			var sum time.Duration
+			var tries float64
 			for range runs {
-				took = append(took, site.solve(t, ctx, fmt.Sprintf("bits=%d%s", bits, m.query), 2*time.Minute).took)
+				p := site.solve(t, ctx, fmt.Sprintf("bits=%d%s", bits, m.query), 2*time.Minute)
+				took = append(took, p.took)
+				sum += p.took
+				_, c, _ := strings.Cut(p.solution, "~")
+				n, _ := strconv.ParseUint(c, 10, 64)
+				// Worker i counts up from i·10^12; they run side by side.
+				tries += float64(n%1_000_000_000_000+1) * float64(m.workers)
 			}
 			slices.Sort(took)
-			var sum time.Duration
-			for _, d := range took {
-				sum += d
-			}
-			t.Logf("%2d bits %-12s median %6v  mean %6v  min %6v  max %6v", bits, m.name,
+			t.Logf("%2d bits %-12s median %6v  mean %6v  min %6v  max %6v  %4.1f M tries/s", bits, m.name,
 				powMedian(took).Round(time.Millisecond), (sum / time.Duration(runs)).Round(time.Millisecond),
-				took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+				took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), tries/sum.Seconds()/1e6)
 		}
 	}
 }

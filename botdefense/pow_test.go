@@ -422,3 +422,16 @@ func BenchmarkPowVerifyGarbage(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkPowSolve(b *testing.B) {
+	p := NewPowIssuer(powTestKey, NewMemorySeen(), nil)
+	ch := p.Issue("x", 16, time.Hour)
+	var tries int
+	for range b.N {
+		s := SolvePow(ch, 16)
+		n, _ := strconv.Atoi(s[len(ch)+1:])
+		tries += n + 1
+		ch = p.Issue("x", 16, time.Hour)
+	}
+	b.ReportMetric(float64(tries)/b.Elapsed().Seconds()/1e6, "Mtries/s")
+}
