@@ -38,6 +38,14 @@ func (c *defClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// alignTo moves the clock just past the start of a window of length
+// period (limit windows are fixed), so a test's few minutes stay inside
+// one window.
+func (c *defClock) alignTo(period time.Duration) {
+	now := c.now()
+	c.advance(now.Truncate(period).Add(period + time.Second).Sub(now))
+}
+
 func useDefClock(t *testing.T) *defClock {
 	clk := &defClock{}
 	d := backendOf(t).defense
@@ -111,6 +119,7 @@ func TestDefenseLimits(t *testing.T) {
 	runDefense(t, limits, []scenario{
 		{"login ip limit", func(t *testing.T, g *gateway) {
 			clk := useDefClock(t)
+			clk.alignTo(time.Minute)
 			c := g.newClient()
 			for i := 1; i <= 3; i++ {
 				if r := g.post(c, "/.frontdoor/login", loginForm("nobody"+strconv.Itoa(i)+"@example.com", "wrong password")); r.status != http.StatusUnauthorized {
@@ -144,7 +153,7 @@ func TestDefenseLimits(t *testing.T) {
 			}
 		}},
 		{"register and mail limits write nothing", func(t *testing.T, g *gateway) {
-			useDefClock(t)
+			useDefClock(t).alignTo(time.Hour)
 			c := g.newClient()
 			for i := 1; i <= 2; i++ {
 				g.post(c, "/.frontdoor/register", url.Values{"email": {"new" + strconv.Itoa(i) + "@example.com"}, "password": {testPassword}})
@@ -178,6 +187,7 @@ func TestDefenseLimits(t *testing.T) {
 		{"account limit challenges, never locks out", func(t *testing.T, g *gateway) {
 			clk := useDefClock(t)
 			clk.advance(2 * time.Hour) // past the earlier scenarios' windows
+			clk.alignTo(time.Hour)     // and at the start of the next 15-minute windows
 			owner := g.signUp("ann@example.com")
 			logout(t, g, owner)
 			attacker := g.newClient()
@@ -346,7 +356,7 @@ func TestDefenseChallenges(t *testing.T) {
 func TestDefenseSharedBetweenNodes(t *testing.T) {
 	bin := buildBinary(t)
 	r := redistest.Start(t)
-	o := gatewayOpts{store: "store redis " + r.URL(), site: "origin https://shop.test", limits: "limits {\n\t\t\tlogin ip 4/10m\n\t\t}"}
+	o := gatewayOpts{store: "store redis " + r.URL(), site: "origin https://shop.test", limits: "limits {\n\t\t\tlogin ip 4/24h\n\t\t}"} // a day: the test cannot straddle windows
 	a := startProcess(t, bin, o)
 	b := startProcess(t, bin, o)
 	roots := x509.NewCertPool()
@@ -375,7 +385,7 @@ func TestDefenseSharedBetweenNodes(t *testing.T) {
 // requests made before the reload.
 func TestDefenseReloadUnderLoad(t *testing.T) {
 	limits := func(n int) string {
-		return "limits {\n\t\t\tverify ip " + strconv.Itoa(n) + "/10m\n\t\t\tverify prefix off\n\t\t}"
+		return "limits {\n\t\t\tverify ip " + strconv.Itoa(n) + "/24h\n\t\t\tverify prefix off\n\t\t}" // a day: one window
 	}
 	g := startGateway(t, gatewayOpts{limits: limits(200)})
 	const total, workers = 320, 8
@@ -436,7 +446,7 @@ func TestDefenseReloadUnderLoad(t *testing.T) {
 	if statuses[http.StatusBadRequest] != 250 || statuses[http.StatusTooManyRequests] != total-250 || len(statuses) != 2 {
 		t.Fatalf("answers %v: want 250 × 400 (the malformed link) and %d × 429", statuses, total-250)
 	}
-	if _, body := adminGet(t, g, "/frontdoor/defense"); !strings.Contains(body, "verify ip 250/10m0s") {
+	if _, body := adminGet(t, g, "/frontdoor/defense"); !strings.Contains(body, "verify ip 250/24h0m0s") {
 		t.Fatalf("limits after reload: %s", body)
 	}
 }
