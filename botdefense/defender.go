@@ -118,7 +118,7 @@ type Policy struct {
 func DefaultPolicy() Policy {
 	return Policy{
 		Limits:  DefaultLimits(),
-		PowBits: DefaultPowBits, PowStep: 2, PowMaxBits: 26, PowTTL: 5 * time.Minute,
+		PowBits: DefaultPowBits, PowStep: 2, PowMaxBits: 24, PowTTL: 5 * time.Minute,
 		DistinctAccounts: 5, DistinctWindow: 10 * time.Minute,
 		FailureRatio: 0.8, FailureMin: 10, FailureWindow: 10 * time.Minute,
 		Surge: 200, SurgeWindow: time.Minute, SurgeCooldown: 10 * time.Minute,

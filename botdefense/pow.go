@@ -44,21 +44,24 @@ const (
 	powMaxSolution  = 512
 )
 
-// Difficulty is the number of leading zero bits the solution's SHA-256 must
-// have. Each bit doubles the work: a browser needs ln 2 · 2^bits hashes in
-// the median case and about three times the mean (2^bits) one time in
-// twenty, since the search is memoryless. solver.js hashes only the last
-// 64-byte block per try (the first is constant), about 5 million tries a
-// second on one core of a server-class CPU in Chromium, several times fewer
-// on a low-end phone. Difficulties outside PowMinBits..PowMaxBits are
-// clamped.
+// The difficulty of a challenge is the number of leading zero bits the
+// solution's SHA-256 must have; values outside PowMinBits..PowMaxBits are
+// clamped. Each bit doubles the work. The search is memoryless: the median
+// solve takes ln 2 · 2^bits tries, the mean 2^bits, and one in twenty takes
+// three times the mean. solver.js makes about 3.3 million tries a second on
+// one core of the CI machine (AMD EPYC, headless Chromium) and runs a
+// worker per core, up to four; expect a phone to be several times slower
+// per core.
 const (
 	PowMinBits = 1
 	PowMaxBits = 32
-	// DefaultPowBits is the difficulty for an ordinary challenge: a median
-	// solve of about half a second in headless Chromium on two cores of
-	// the CI machine (see TestPowBrowserCalibrate).
-	DefaultPowBits = 18
+	// DefaultPowBits is the difficulty of an ordinary challenge. On the
+	// two-core CI machine a page solves it in about 0.2 to 0.35 s in the
+	// median, page load and worker start-up included, and in under a
+	// second nine times in ten (TestPowBrowserCalibrate). A phone several
+	// times slower should still take a few seconds at worst; each bit more
+	// doubles that.
+	DefaultPowBits = 20
 	// DefaultPowTTL is used when Issue is given no TTL. It covers a person
 	// filling in a form after the page solved its challenge on load.
 	DefaultPowTTL = 10 * time.Minute
@@ -280,7 +283,7 @@ func SolvePow(challenge string, difficulty int) string {
 
 // MemorySeen is a Seen for a single node. It forgets an id once its time
 // has passed, and refuses (ErrPowSeenFull) rather than grow past its cap:
-// about 40 bytes an id, 40 MB at the default 1<<20.
+// about 50 bytes an id, 52 MB when the default 1<<20 are held.
 type MemorySeen struct {
 	mu   sync.Mutex
 	max  int

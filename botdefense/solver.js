@@ -202,7 +202,7 @@
       if (status) status.textContent = status.getAttribute(attr) || text;
     }
     form.addEventListener("submit", function (ev) {
-      if (!done) { ev.preventDefault(); wanted = true; }
+      if (!done) { ev.preventDefault(); wanted = ev.submitter || true; }
     });
     function finish(counter) {
       if (done) return;
@@ -211,7 +211,9 @@
       buttons.forEach(function (b) { b.disabled = false; });
       say("data-pow-done", "Done");
       if (wanted || form.hasAttribute("data-pow-autosubmit")) {
-        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+        if (!form.requestSubmit) form.submit();
+        else if (wanted && wanted !== true) form.requestSubmit(wanted);
+        else form.requestSubmit();
       }
     }
     say("data-pow-checking", "Checking your browser\u2026");
