@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/internal/browsertest"
 	"html"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,30 +21,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// newPowBrowser starts headless Chromium. make test installs Chromium and
-// sets FRONTDOOR_REQUIRE_BROWSER, so a missing browser fails there instead
-// of skipping.
+// newPowBrowser starts headless Chromium.
 func newPowBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if path, err = exec.LookPath("chromium-browser"); err != nil {
-			if os.Getenv("FRONTDOOR_REQUIRE_BROWSER") != "" {
-				t.Fatal("chromium not found (make deps installs it)")
-			}
-			t.Skip("chromium not installed; run make deps")
-		}
-	}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-component-update", true),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelA() })
+	ctx := browsertest.New(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}

@@ -2,9 +2,7 @@ package caddymodule
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"slices"
+	"github.com/frontdoorhq/frontdoor/internal/browsertest"
 	"strings"
 	"testing"
 	"time"
@@ -17,30 +15,13 @@ import (
 // there instead of skipping.
 func newBrowser(t *testing.T, g *gateway) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if path, err = exec.LookPath("chromium-browser"); err != nil {
-			if os.Getenv("FRONTDOOR_REQUIRE_BROWSER") != "" {
-				t.Fatal("chromium not found (make deps installs it)")
-			}
-			t.Skip("chromium not installed; run make deps")
-		}
-	}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+	ctx := browsertest.New(t,
 		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("host-resolver-rules", "MAP shop.test 127.0.0.1"),
 		// The gateway's CA is made fresh for each test; Chromium cannot be
 		// told to trust it without touching the system store.
 		chromedp.IgnoreCertErrors,
 	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelA() })
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(320, 640)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}

@@ -2,11 +2,9 @@ package caddymodule
 
 import (
 	"bytes"
-	"crypto/x509"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,35 +17,10 @@ import (
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
-// defClock moves the edge defences' clock (limit windows, challenge
+// useDefClock moves the edge defences' clock (limit windows, challenge
 // expiry) without sleeping.
-type defClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *defClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *defClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
-// alignTo moves the clock just past the start of a window of length
-// period (limit windows are fixed), so a test's few minutes stay inside
-// one window.
-func (c *defClock) alignTo(period time.Duration) {
-	now := c.now()
-	c.advance(now.Truncate(period).Add(period + time.Second).Sub(now))
-}
-
-func useDefClock(t *testing.T) *defClock {
-	clk := &defClock{}
+func useDefClock(t *testing.T) *testClock {
+	clk := &testClock{}
 	d := backendOf(t).defense
 	d.SetClock(clk.now)
 	t.Cleanup(func() { d.SetClock(time.Now) })
@@ -79,28 +52,6 @@ func loginForm(email, password string) url.Values {
 	return url.Values{"email": {email}, "password": {password}, "rd": {"/app/home"}}
 }
 
-// runDefense runs scenarios on a gateway per store with the given limits
-// option.
-func runDefense(t *testing.T, limits string, scenarios []scenario) {
-	for _, st := range []string{"bolt", "redis"} {
-		t.Run(st, func(t *testing.T) {
-			o := gatewayOpts{limits: limits}
-			if st == "redis" {
-				o.store = "store redis " + redistest.Start(t).URL()
-			}
-			g := startGateway(t, o)
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					parent := g.t
-					g.t = t
-					defer func() { g.t = parent }()
-					sc.run(t, g)
-				})
-			}
-		})
-	}
-}
-
 // TestDefenseLimits: through a real Caddy on both stores, each limit
 // trips at its number with 429 and Retry-After, before any password
 // hashing, mail or store write, and resets after its window (moved
@@ -116,7 +67,7 @@ func TestDefenseLimits(t *testing.T) {
 			reset ip 2/1h
 			automation ignore
 		}`
-	runDefense(t, limits, []scenario{
+	runOnBothStoresWith(t, gatewayOpts{limits: limits}, []scenario{
 		{"login ip limit", func(t *testing.T, g *gateway) {
 			clk := useDefClock(t)
 			clk.alignTo(time.Minute)
@@ -231,7 +182,7 @@ func TestDefenseChallenges(t *testing.T) {
 			disposable refuse
 		}
 		challenge /pub/sale /pub/sale/*`
-	runDefense(t, limits, []scenario{
+	runOnBothStoresWith(t, gatewayOpts{limits: limits}, []scenario{
 		{"solutions", func(t *testing.T, g *gateway) {
 			clk := useDefClock(t)
 			c := g.newClient()
@@ -359,14 +310,7 @@ func TestDefenseSharedBetweenNodes(t *testing.T) {
 	o := gatewayOpts{store: "store redis " + r.URL(), site: "origin https://shop.test", limits: "limits {\n\t\t\tlogin ip 4/24h\n\t\t}"} // a day: the test cannot straddle windows
 	a := startProcess(t, bin, o)
 	b := startProcess(t, bin, o)
-	roots := x509.NewCertPool()
-	for _, g := range []*gateway{a, b} {
-		pem, err := os.ReadFile(filepath.Join(g.dir, "caddy", "pki", "authorities", "local", "root.crt"))
-		if err != nil || !roots.AppendCertsFromPEM(pem) {
-			t.Fatalf("root CA: %v", err)
-		}
-	}
-	a.roots, b.roots = roots, roots
+	shareRoots(t, a, b)
 	for i, g := range []*gateway{a, b, a, b} {
 		if res := g.post(g.newClient(), "/.frontdoor/login", loginForm("x@example.com", "wrong")); res.status != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d", i+1, res.status)

@@ -529,23 +529,26 @@ type scenario struct {
 // runOnBothStores runs every scenario through one real Caddy on the bolt
 // store and one on Redis. Scenarios share the gateway of their store, so
 // each must use its own addresses.
-func runOnBothStores(t *testing.T, scenarios []scenario) { runOnBothStoresSite(t, "", scenarios) }
+func runOnBothStores(t *testing.T, scenarios []scenario) {
+	runOnBothStoresWith(t, gatewayOpts{}, scenarios)
+}
 
 // runOnBothStoresSite is runOnBothStores with extra lines in the site's
 // frontdoor block (see gatewayOpts.site).
 func runOnBothStoresSite(t *testing.T, site string, scenarios []scenario) {
-	stores := []struct {
-		name string
-		opts func(t *testing.T) gatewayOpts
-	}{
-		{"bolt", func(*testing.T) gatewayOpts { return gatewayOpts{site: site} }},
-		{"redis", func(t *testing.T) gatewayOpts {
-			return gatewayOpts{site: site, store: "store redis " + redistest.Start(t).URL()}
-		}},
-	}
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			g := startGateway(t, st.opts(t))
+	runOnBothStoresWith(t, gatewayOpts{site: site}, scenarios)
+}
+
+// runOnBothStoresWith runs the scenarios on a gateway shaped by o, once on
+// bolt and once on Redis.
+func runOnBothStoresWith(t *testing.T, o gatewayOpts, scenarios []scenario) {
+	for _, st := range []string{"bolt", "redis"} {
+		t.Run(st, func(t *testing.T) {
+			o := o
+			if st == "redis" {
+				o.store = "store redis " + redistest.Start(t).URL()
+			}
+			g := startGateway(t, o)
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					// The gateway's helpers fail the test they hold: this one.
@@ -556,5 +559,47 @@ func runOnBothStoresSite(t *testing.T, site string, scenarios []scenario) {
 				})
 			}
 		})
+	}
+}
+
+// testClock is a clock a test moves forward instead of sleeping.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// alignTo moves the clock just past the start of a window of length
+// period (limit windows are fixed), so a test's few minutes stay inside
+// one window.
+func (c *testClock) alignTo(period time.Duration) {
+	now := c.now()
+	c.advance(now.Truncate(period).Add(period + time.Second).Sub(now))
+}
+
+// shareRoots makes every gateway's client trust every gateway's local CA
+// (one browser visiting several nodes).
+func shareRoots(t *testing.T, gs ...*gateway) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	for _, g := range gs {
+		pem, err := os.ReadFile(filepath.Join(g.dir, "caddy", "pki", "authorities", "local", "root.crt"))
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			t.Fatalf("root CA: %v", err)
+		}
+	}
+	for _, g := range gs {
+		g.roots = roots
 	}
 }

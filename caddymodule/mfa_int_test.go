@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,28 +20,11 @@ var (
 	recoveryRE   = regexp.MustCompile(`<li><code>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code></li>`)
 )
 
-// mfaClock moves the sessions' clock, which also times authenticator
+// useMFAClock moves the sessions' clock, which also times authenticator
 // codes, so a test can use as many time steps as it needs without
 // sleeping.
-type mfaClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *mfaClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *mfaClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
-func useMFAClock(t *testing.T) *mfaClock {
-	clk := &mfaClock{}
+func useMFAClock(t *testing.T) *testClock {
+	clk := &testClock{}
 	sessions := backendOf(t).sessions
 	sessions.SetClock(clk.now)
 	t.Cleanup(func() { sessions.SetClock(time.Now) })
@@ -50,7 +32,7 @@ func useMFAClock(t *testing.T) *mfaClock {
 }
 
 // code returns the authenticator code at the (moved) clock, plus d.
-func (c *mfaClock) code(t *testing.T, secret string, d time.Duration) string {
+func (c *testClock) code(t *testing.T, secret string, d time.Duration) string {
 	t.Helper()
 	code, err := totp.GenerateCodeCustom(secret, c.now().Add(d), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
@@ -61,7 +43,7 @@ func (c *mfaClock) code(t *testing.T, secret string, d time.Duration) string {
 
 // enrolTOTP sets up an authenticator app for the signed-in browser c and
 // returns its secret and the recovery codes shown once.
-func enrolTOTP(t *testing.T, g *gateway, c *http.Client, clk *mfaClock) (string, []string) {
+func enrolTOTP(t *testing.T, g *gateway, c *http.Client, clk *testClock) (string, []string) {
 	t.Helper()
 	r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/totp", url.Values{})
 	sm, hm := totpSecretRE.FindStringSubmatch(r.body), totpHandleRE.FindStringSubmatch(r.body)

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -133,14 +132,7 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 	b := startProcess(t, bin, o)
 	// One browser trusting both nodes' local CAs; cookies are per host, not
 	// per port, so it presents the same cookie to both nodes.
-	roots := x509.NewCertPool()
-	for _, g := range []*gateway{a, b} {
-		pem, err := os.ReadFile(filepath.Join(g.dir, "caddy", "pki", "authorities", "local", "root.crt"))
-		if err != nil || !roots.AppendCertsFromPEM(pem) {
-			t.Fatalf("root CA: %v", err)
-		}
-	}
-	a.roots, b.roots = roots, roots
+	shareRoots(t, a, b)
 
 	c := a.signUp("sam@example.com")
 	if res := b.get(c, "/app/x", nil); res.status != http.StatusOK || b.backend.lastHeaders().Get("X-Frontdoor-Email") != "sam@example.com" {
