@@ -319,45 +319,62 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		dec   Decision
 		risk  int
 		extra int // bits for an account far over its limit
+		// sitePressure: a route or global limit is over. It and a surge
+		// of failures are one fact (the site is under attack), so they
+		// add one unit of risk, not two.
+		sitePressure bool
 	)
-	for _, l := range p.Limits {
-		if l.Route != a.Route {
-			continue
-		}
-		key := counterKey(l, &a)
-		if key == "" {
-			continue
-		}
-		n, end, err := d.counter.Add(ctx, key, 1, l.Period, now)
-		if err != nil {
-			return Decision{}, err
-		}
-		if n <= l.Count {
-			continue
-		}
-		if l.Dimension == DimAccount && a.Challengeable {
-			// Slow guessing against one customer without locking them
-			// out: a challenge, harder the further over the limit.
-			risk++
-			// An attempt carrying a solution is judged by the count
-			// before it, the count its challenge was issued at.
-			over := n
-			if a.Pow != "" {
-				over--
+	// First the limits of the client itself (address, network): over one,
+	// the attempt is refused and counts against nothing else, so a flood
+	// refused at its source does not use up the limits shared with
+	// everyone (route, global) or the account's.
+	for _, client := range []bool{true, false} {
+		for _, l := range p.Limits {
+			if l.Route != a.Route || (l.Dimension == DimIP || l.Dimension == DimPrefix) != client {
+				continue
 			}
-			extra = max(extra, bits.Len64(uint64(over/l.Count))-1)
+			key := counterKey(l, &a)
+			if key == "" {
+				continue
+			}
+			n, end, err := d.counter.Add(ctx, key, 1, l.Period, now)
+			if err != nil {
+				return Decision{}, err
+			}
+			if n <= l.Count {
+				continue
+			}
 			dec.Reasons = append(dec.Reasons, "limit "+l.String())
-			dec.Key = offenderKey(l, &a)
-			continue
+			if !client && a.Challengeable {
+				// Over an account's limit: slow guessing against one
+				// customer without locking them out. Over the route's or
+				// the global limit: capacity is short, so everyone pays
+				// with a challenge rather than everyone being refused.
+				// Harder the further over the limit; an attempt carrying
+				// a solution is judged by the count before it, the count
+				// its challenge was issued at.
+				if l.Dimension == DimAccount || !sitePressure {
+					risk++
+				}
+				sitePressure = sitePressure || l.Dimension != DimAccount
+				over := n
+				if a.Pow != "" {
+					over--
+				}
+				extra = max(extra, bits.Len64(uint64(over/l.Count))-1)
+				if dec.Key == "" || l.Dimension == DimAccount {
+					dec.Key = offenderKey(l, &a)
+				}
+				continue
+			}
+			if wait := end.Sub(now); dec.Action != Limited || wait > dec.RetryAfter {
+				dec.Action, dec.RetryAfter, dec.Key = Limited, wait, offenderKey(l, &a)
+			}
 		}
-		if wait := end.Sub(now); dec.Action != Limited || wait > dec.RetryAfter {
-			dec.Action, dec.RetryAfter, dec.Key = Limited, wait, offenderKey(l, &a)
+		if dec.Action == Limited {
+			d.offend(dec.Key)
+			return dec, nil
 		}
-		dec.Reasons = append(dec.Reasons, "limit "+l.String())
-	}
-	if dec.Action == Limited {
-		d.offend(dec.Key)
-		return dec, nil
 	}
 
 	if !a.Challengeable {
@@ -376,6 +393,9 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		return dec, nil
 	}
 	risk += len(signals)
+	if sitePressure && slices.Contains(signals, "failure_surge") {
+		risk--
+	}
 	if risk == 0 {
 		return dec, nil
 	}

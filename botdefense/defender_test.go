@@ -242,3 +242,35 @@ func TestParseRateAndValidate(t *testing.T) {
 		t.Fatalf("unknown route: %v", err)
 	}
 }
+
+// TestSharedLimitsChallengeInsteadOfRefusing: attempts refused by their
+// own address's limit do not use up the global limit, and the global
+// limit, once over, asks everyone for a challenge instead of refusing
+// everyone; a surge at the same time adds no further difficulty.
+func TestSharedLimitsChallengeInsteadOfRefusing(t *testing.T) {
+	d, _ := newTestDefender(t)
+	p := quietPolicy()
+	p.Limits = []Limit{{RouteLogin, DimIP, 2, time.Minute}, {RouteLogin, DimGlobal, 5, time.Minute}}
+	flood := Attempt{Route: RouteLogin, IP: "192.0.2.1", Challengeable: true}
+	for range 50 {
+		check(t, d, &p, flood)
+	}
+	for i := range 3 {
+		ip := "198.51.100." + string(rune('1'+i))
+		if dec := check(t, d, &p, Attempt{Route: RouteLogin, IP: ip, Challengeable: true}); dec.Action != Allow {
+			t.Fatalf("customer %d after a refused flood: %+v", i, dec)
+		}
+	}
+	dec := check(t, d, &p, Attempt{Route: RouteLogin, IP: "203.0.113.9", Challengeable: true})
+	if dec.Action != Challenge || dec.Bits != p.PowBits {
+		t.Fatalf("over the global limit: %+v", dec)
+	}
+	// A surge on top: the same difficulty.
+	for range int(p.Surge) {
+		_ = d.Record(context.Background(), &p, Attempt{Route: RouteLogin, IP: "10.9.9.9"}, true)
+	}
+	dec = check(t, d, &p, Attempt{Route: RouteLogin, IP: "203.0.113.10", Challengeable: true})
+	if dec.Action != Challenge || dec.Bits != p.PowBits || !strings.Contains(strings.Join(dec.Reasons, ","), "failure_surge") {
+		t.Fatalf("global pressure and a surge: %+v", dec)
+	}
+}

@@ -54,6 +54,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	rehash, err := h.app.hasher.Verify(ctx, stored, password)
 	if err != nil {
 		if !errors.Is(err, identity.ErrPasswordMismatch) {
+			// A full hashing queue is what a surge of sign-ins looks
+			// like from here: it counts as a failure for surge detection.
+			h.recordOutcome(r, errors.Is(err, identity.ErrHasherBusy))
 			return h.hashFailed(w, err)
 		}
 		h.recordOutcome(r, true)
