@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/frontdoor
 TESTFLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build run test test-short deps bench vet fmt clean
+.PHONY: all build run test test-short deps bench bench-flood vet fmt clean
 
 all: build
 
@@ -33,6 +33,13 @@ deps:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A bounded credential-stuffing flood against a real gateway on loopback
+# (default limits): 50,000 sign-in attempts from 1,000 addresses while 20
+# customers sign in; at most 3 minutes. Flags: FLOOD="-attempts 5000 -solve".
+# Results in docs/BENCHMARKS.md.
+bench-flood:
+	$(GO) run ./bench/flood $(FLOOD)
 
 vet:
 	$(GO) vet ./...
