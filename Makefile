@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/frontdoor
 TESTFLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build run test test-short deps bench bench-flood vet fmt clean
+.PHONY: all build run test test-short deps bench bench-go bench-flood vet fmt clean
 
 all: build
 
@@ -31,7 +31,14 @@ test-short:
 deps:
 	@scripts/deps.sh
 
-bench:
+# Frontdoor side by side with plain Caddy and oauth2-proxy, loopback only
+# (issue 8): ~6 min. Knobs through the environment (DURATION, ROUNDS,
+# PROFILE=1, …; see bench/peers/run.sh); BENCH=--quick for one 5 s round.
+bench: deps
+	bench/peers/run.sh $(BENCH)
+
+# The in-process Go benchmarks: hot paths with allocation counts.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # A bounded credential-stuffing flood against a real gateway on loopback

@@ -18,20 +18,22 @@
 #   e        oauth2-proxy v7.8.1 alone, --upstream (valid cookie)
 #
 # oauth2-proxy and its cookie minter are ../shared/peerbench's, built by the
-# same commands and pins into $PEERBENCH_WORK/bin (reused when present). Its
-# upstream is copied here with one addition (paths ending in /__echo answer
-# with the request headers), so the gates can see what reaches the backend.
+# same commands and pins into $PEERBENCH_WORK/bin (reused when present).
+# peerbench's upstream is copied here (upstream/) with one addition: paths
+# ending in /__echo answer with the request headers, so the gates can see
+# what reaches the backend. Frontdoor's sessions are minted over HTTP by
+# mint/ (register, verify from the mailer-dir .eml, sign in).
 #
 # Usage: bench/peers/run.sh [--quick]        build, gate, measure, report
 #        bench/peers/run.sh --report DIR     re-render DIR/results.md
 # Knobs (env): BENCH_WORK (/tmp/frontdoor-bench), PEERBENCH_WORK
-#   (/tmp/peerbench), PEERBENCH_DIR (../shared/peerbench), DURATION (15s),
+#   (/tmp/peerbench), PEERBENCH_DIR (../shared/peerbench), DURATION (15s; in s),
 #   WARMUP (3s), THREADS (2), CONNS (64), ROUNDS (2), SETTLE (2 s),
 #   ROWS ("a a-hdrs b-bolt b-redis c d e"), SKIP_BUILD (0), PROFILE (0: 1 = after the
 #   rounds, CPU and allocation profiles of a, a-hdrs, b-bolt, b-redis and d under
 #   load from Caddy's admin /debug/pprof), PROFILE_SECONDS (10),
 #   QUIET_MAX (10: % of the machine other processes may use before a
-#   setup waits), QUIET_WAIT (300: seconds the whole run may wait for quiet).
+#   setup waits), QUIET_WAIT (180: seconds the whole run may wait for quiet).
 # --quick = DURATION=5s WARMUP=1s ROUNDS=1 SETTLE=1.
 set -euo pipefail
 
@@ -57,7 +59,7 @@ SKIP_BUILD="${SKIP_BUILD:-0}"
 PROFILE="${PROFILE:-0}"
 PROFILE_SECONDS="${PROFILE_SECONDS:-10}"
 QUIET_MAX="${QUIET_MAX:-10}"
-QUIET_WAIT="${QUIET_WAIT:-300}"
+QUIET_WAIT="${QUIET_WAIT:-180}"
 O2P_VERSION=v7.8.1
 ORIGIN=https://bench.test
 EMAIL=bench@example.com
@@ -198,7 +200,7 @@ other_pct() {
 	o0=$(other_ticks); s0=$(sys_ticks)
 	sleep "$1"
 	o1=$(other_ticks); s1=$(sys_ticks)
-	awk -v o=$((o1 - o0)) -v t=$(( ${s1#* } - ${s0#* } )) 'BEGIN{printf "%.0f", t ? 100*o/t : 0}'
+	awk -v o=$((o1 - o0)) -v t=$(( ${s1#* } - ${s0#* } )) 'BEGIN{if (o < 0) o = 0; printf "%.0f", t ? 100*o/t : 0}'
 }
 WAITED=0
 wait_quiet() { # before a setup: wait (within QUIET_WAIT for the run) until others are quiet
@@ -268,7 +270,7 @@ measure() { # measure ROUND SETUP
 	local b0 tt0 b1 tt1 busy other
 	read -r b0 tt0 <<<"$sys0"; read -r b1 tt1 <<<"$sys1"
 	busy=$(awk -v b=$((b1 - b0)) -v t=$((tt1 - tt0)) 'BEGIN{printf "%.0f", t ? 100*b/t : 0}')
-	other=$(awk -v o=$((o1 - o0)) -v t=$((tt1 - tt0)) 'BEGIN{printf "%.0f", t ? 100*o/t : 0}')
+	other=$(awk -v o=$((o1 - o0)) -v t=$((tt1 - tt0)) 'BEGIN{if (o < 0) o = 0; printf "%.0f", t ? 100*o/t : 0}')
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$round" "$s" "$THREADS" "$CONNS" "$DURATION" "$rps" "$p50" "$p99" "$p999" "$mx" \
 		"$reqs" "$non2xx" "$errs" "$newc" "$upr" "$busy" "$other" "$cpu" "$(getconf CLK_TCK)" >>"$RUN/rows.tsv"
@@ -306,6 +308,7 @@ write_env() {
 		echo "- load: wrk -t$THREADS -c$CONNS -d$DURATION --latency (p99.9 and max from a done() script), each after a discarded $WARMUP warm-up; rounds=$ROUNDS, order alternates; $SETTLE s pause around each run"
 		echo "- wrk and every server share the same $(nproc) cores; GOMAXPROCS default in every Go process; loopback only; tcp_tw_reuse=$(cat /proc/sys/net/ipv4/tcp_tw_reuse)"
 		echo "- (a) and (d) are Caddy from the frontdoor binary (the same build as b/c); (b)/(c) site http://127.0.0.1:PORT with origin $ORIGIN, limits off, headers frontdoor, session cache 2s; oauth2-proxy --request-logging=false, no --cookie-refresh; Caddy: no access log"
+		echo "- loadavg before the first setup: $LOADAVG0; waited $WAITED s in all for other processes to go quiet (QUIET_MAX=$QUIET_MAX %)"
 		echo "- command: $CMDLINE"
 	} >"$RUN/env.md"
 }
@@ -430,6 +433,7 @@ gates() {
 	echo_has "$e" "^X-Forwarded-User: bench$" "X-Forwarded-User (e)"
 }
 gates
+LOADAVG0="$(cut -d' ' -f1-3 /proc/loadavg)"
 # (a-hdrs), a diagnostic: plain Caddy again, the client itself sending the
 # identity headers the upstream received in (b-bolt) — what carrying those
 # bytes through Caddy to the upstream costs, without any of Frontdoor's work.
@@ -438,7 +442,6 @@ e="$(curl -s --max-time 10 -H @<(printf '%s\n' "${HDR[a-hdrs]}") "${URL[a-hdrs]}
 echo_has "$e" "^X-Frontdoor-Assertion: eyJ" "the identity headers sent by the client (a-hdrs)"
 expect_body_len "${URL[a-hdrs]}" -H @<(printf '%s\n' "${HDR[a-hdrs]}")
 
-write_env
 printf '# round\tsetup\tthreads\tconns\tduration\treq/s\tp50_ms\tp99_ms\tp99.9_ms\tmax_ms\trequests\tnon2xx\tsocket_errors\tnew_upstream_conns\tupstream_requests\tbusy_pct\tother_pct\tcpu_ticks\thz\n' >"$RUN/rows.tsv"
 read -r -a ORDER <<<"$ROWS"
 for r in $(seq 1 "$ROUNDS"); do
@@ -455,6 +458,7 @@ expect_code 200 "${URL[b-bolt]}" -H "${HDR[b-bolt]}"
 expect_code 200 "${URL[b-redis]}" -H "${HDR[b-redis]}"
 expect_code 202 "http://127.0.0.1:$BP_O2P_AUTH/oauth2/auth" -H "${HDR[d]}"
 
+write_env
 if [[ "$PROFILE" == 1 ]]; then
 	profile a caddy_a
 	profile a-hdrs caddy_a
