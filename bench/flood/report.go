@@ -77,7 +77,7 @@ type attackReport struct {
 	HasherPct    float64           `json:"reached_hasher_percent"`
 	HasherMetric int64             `json:"reached_hasher_by_metric"` // allowed+solved minus the customers' own
 	Solved       int64             `json:"challenges_solved,omitempty"`
-	SolveCPU     float64           `json:"solve_cpu_seconds,omitempty"`
+	SolveCPU     float64           `json:"solve_seconds,omitempty"` // wall time in SolvePow (one solver at a time: about its CPU time)
 	PostP50Ms    float64           `json:"post_p50_ms"`
 	PostP99Ms    float64           `json:"post_p99_ms"`
 	Samples      map[string]string `json:"samples,omitempty"`
