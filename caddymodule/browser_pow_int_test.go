@@ -47,7 +47,7 @@ func TestBrowserProofOfWork(t *testing.T) {
 		}
 		return 0
 	}, 1)
-	t.Logf("challenge route at the default difficulty (%d bits): solved and through in %v", botdefense.DefaultPowBits, time.Since(start).Round(time.Millisecond))
+	t.Logf("challenge route at the default difficulty (%d bits): solved and through in %v", botdefense.SitePowBits, time.Since(start).Round(time.Millisecond))
 	if title, _ := chromedp.Run(ctx, chromedp.Title()); title == "Just a moment" {
 		t.Fatal("still on the challenge page")
 	}
