@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -163,10 +162,10 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, c
 	case botdefense.Allow, botdefense.Solved:
 		return r.WithContext(context.WithValue(r.Context(), attemptKey{}, &a)), true
 	case botdefense.Limited:
-		_ = h.tooMany(w, r, d.RetryAfter, "Too many attempts",
+		_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "Too many attempts",
 			"There have been too many attempts from your network. Please wait a little and try again.")
 	case botdefense.Blocked:
-		_ = h.tooMany(w, r, d.RetryAfter, "Not available",
+		_ = h.tooMany(w, r, http.StatusForbidden, d.RetryAfter, "Not available",
 			"Requests from your network or for this account are paused for now. Please try again later.")
 	case botdefense.Refused:
 		_ = h.render(w, http.StatusBadRequest, "register", &pageData{Title: "Create your account", CSRF: h.csrfFor(w, r),
@@ -205,15 +204,11 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// tooMany answers 429 (or 403 for a block) with Retry-After: a page for
-// browsers, JSON for anything else.
-func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, retry time.Duration, title, msg string) error {
+// tooMany answers status (429, or 403 for a block) with Retry-After: a
+// page for browsers, JSON for anything else.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, status int, retry time.Duration, title, msg string) error {
 	secs := max(1, int(math.Ceil(retry.Seconds())))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	status := http.StatusTooManyRequests
-	if title == "Not available" {
-		status = http.StatusForbidden
-	}
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return writeJSON(w, status, map[string]any{"error": strings.ToLower(strings.ReplaceAll(title, " ", "_")), "retry_after": secs})
 	}
@@ -276,7 +271,7 @@ func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, 
 	}
 	h.app.backend.decisions.note(botdefense.RouteChallenge, d.Action)
 	if d.Action == botdefense.Limited || d.Action == botdefense.Blocked {
-		return false, h.tooMany(w, r, d.RetryAfter, "Too many attempts", "There have been too many requests from your network. Please wait a little and try again.")
+		return false, h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "Too many attempts", "There have been too many requests from your network. Please wait a little and try again.")
 	}
 	return false, h.render(w, http.StatusForbidden, "challenge", &pageData{Title: "Just a moment", CSRF: h.csrfFor(w, r),
 		RD: r.URL.RequestURI(), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits}})
@@ -292,12 +287,8 @@ const (
 // challengeSolved is where the challenge page posts its solution (already
 // verified by defend): it hands out the pass and returns to rd.
 func (h *Handler) challengeSolved(w http.ResponseWriter, r *http.Request) error {
-	http.SetCookie(w, &http.Cookie{Name: passCookie, Value: h.app.backend.defense.IssuePass(clientAddr(r), passTTL),
-		Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: int(passTTL.Seconds())})
-	rd := r.PostForm.Get("rd")
-	if u, err := url.Parse(rd); err != nil || u.Host != "" || !strings.HasPrefix(rd, "/") || strings.HasPrefix(rd, "//") {
-		rd = "/"
-	}
-	http.Redirect(w, r, safeRedirect(rd, nil), http.StatusSeeOther)
+	setCookie(w, passCookie, h.app.backend.defense.IssuePass(clientAddr(r), passTTL), int(passTTL.Seconds()))
+	// No allowed hosts: back to a path of this site only.
+	http.Redirect(w, r, safeRedirect(r.PostForm.Get("rd"), nil), http.StatusSeeOther)
 	return nil
 }

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/frontdoorhq/frontdoor/botdefense"
@@ -363,11 +362,7 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request) error {
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	return writeJSON(w, status, map[string]string{"error": msg})
 }
 
 // unavailable is the fail-closed answer when the store cannot be used.

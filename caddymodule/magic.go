@@ -59,7 +59,7 @@ func (h *Handler) magic(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("storing sign-in link", zap.Error(err))
 		return h.unavailable(w)
 	}
-	setMagicCookie(w, nonce, int(identity.MagicLinkTTL.Seconds()))
+	setCookie(w, magicCookie, nonce, int(identity.MagicLinkTTL.Seconds()))
 	return h.render(w, http.StatusOK, "magic", &pageData{
 		Title: "Check your email", CSRF: h.csrfFor(w, r), RD: rd, CodeStep: true,
 		Message: "If an account uses " + email + ", we sent a sign-in link and a 6-digit code to that address. " +
@@ -107,7 +107,7 @@ func (h *Handler) magicCode(w http.ResponseWriter, r *http.Request) error {
 	if !isEmailCode(code) {
 		return h.magicCodeForm(w, r, http.StatusBadRequest, "Enter the 6-digit code from the email.")
 	}
-	nonce, ok := magicNonce(r)
+	nonce, ok := cookieNonce(r, magicCookie)
 	if !ok {
 		return h.magicCodeDead(w)
 	}
@@ -131,7 +131,7 @@ func (h *Handler) magicCode(w http.ResponseWriter, r *http.Request) error {
 		counter.Attempts++
 		left := identity.EmailCodeMaxAttempts - counter.Attempts
 		if left <= 0 {
-			clearMagicCookie(w)
+			clearCookie(w, magicCookie)
 			return h.message(w, http.StatusBadRequest, magicTitle,
 				"Too many wrong codes: this code no longer works. Ask for a new sign-in link.", h.Prefix+"/magic", "Ask for a new link")
 		}
@@ -145,7 +145,7 @@ func (h *Handler) magicCode(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.magicCodeForm(w, r, http.StatusBadRequest, msg)
 	}
-	clearMagicCookie(w)
+	clearCookie(w, magicCookie)
 	return h.finishMagic(w, r, tok.CustomerID, tok.Redirect)
 }
 
@@ -177,13 +177,13 @@ func (h *Handler) magicVerify(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("identity store failed", zap.Error(err))
 		return h.unavailable(w)
 	}
-	nonce, ok := magicNonce(r)
+	nonce, ok := cookieNonce(r, magicCookie)
 	if !ok || len(tok.Binding) == 0 || subtle.ConstantTimeCompare(identity.HashToken(nonce), tok.Binding) != 1 {
 		return h.message(w, http.StatusForbidden, "Finish on the device where you asked",
 			"This browser was not signed in: the link was opened in a different browser from the one that asked for it. "+
 				"Enter the 6-digit code from the same email on the device where you asked for the link.", "", "")
 	}
-	clearMagicCookie(w)
+	clearCookie(w, magicCookie)
 	return h.finishMagic(w, r, tok.CustomerID, tok.Redirect)
 }
 
@@ -239,23 +239,6 @@ func (h *Handler) magicLinkExpired(w http.ResponseWriter) error {
 		"This link has expired or was already used. Ask for a new one.",
 		h.Prefix+"/magic", "Ask for a new link")
 }
-
-// magicNonce returns the binding nonce this browser holds, if any.
-func magicNonce(r *http.Request) (string, bool) {
-	ck, err := r.Cookie(magicCookie)
-	if err != nil {
-		return "", false
-	}
-	nonce, err := identity.ParseTokenSecret(ck.Value)
-	return nonce, err == nil
-}
-
-func setMagicCookie(w http.ResponseWriter, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: magicCookie, Value: value, Path: "/", Secure: true, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
-}
-
-func clearMagicCookie(w http.ResponseWriter) { setMagicCookie(w, "", -1) }
 
 // newNonce returns 256 random bits in the format of a token secret.
 func newNonce() string {

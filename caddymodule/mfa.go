@@ -86,8 +86,7 @@ func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, c *ide
 		h.logger.Error("storing second-factor wait", zap.Error(err))
 		return h.unavailable(w)
 	}
-	http.SetCookie(w, &http.Cookie{Name: mfaCookie, Value: nonce, Path: "/", Secure: true, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(identity.SecondFactorTTL.Seconds())})
+	setCookie(w, mfaCookie, nonce, int(identity.SecondFactorTTL.Seconds()))
 	return h.mfaForm(w, r, http.StatusOK, c, tok, "")
 }
 
@@ -111,12 +110,8 @@ func (h *Handler) mfaForm(w http.ResponseWriter, r *http.Request, status int, c 
 // (the caller puts it back if it is not finished). It answers the request
 // itself and returns nil when there is none.
 func (h *Handler) mfaWait(w http.ResponseWriter, r *http.Request) (*identity.Token, *identity.Customer) {
-	ck, err := r.Cookie(mfaCookie)
-	var nonce string
-	if err == nil {
-		nonce, err = identity.ParseTokenSecret(ck.Value)
-	}
-	if err != nil {
+	nonce, ok := cookieNonce(r, mfaCookie)
+	if !ok {
 		_ = h.mfaExpired(w)
 		return nil, nil
 	}
@@ -304,8 +299,7 @@ func (h *Handler) rememberDevice(w http.ResponseWriter, r *http.Request, id stri
 		h.logger.Warn("remembering a device", zap.Error(err))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: id + "." + secret, Path: "/", Secure: true, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(identity.TrustedDeviceTTL.Seconds())})
+	setCookie(w, deviceCookie, id+"."+secret, int(identity.TrustedDeviceTTL.Seconds()))
 }
 
 // trustedDevice reports whether the browser holds a trusted-device cookie
@@ -337,6 +331,12 @@ func (h *Handler) audit(r *http.Request, id, kind string) {
 	}
 }
 
-func clearCookie(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+// setCookie sets one of Frontdoor's own cookies (binding nonces, the
+// remembered device, the challenge pass): __Host- named, Secure,
+// HttpOnly, SameSite=Lax, for maxAge seconds (-1 deletes it).
+func setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
 }
+
+func clearCookie(w http.ResponseWriter, name string) { setCookie(w, name, "", -1) }

@@ -86,8 +86,6 @@ type Token struct {
 	// Purpose, on a WebAuthn ceremony or a second-factor wait, says what
 	// it is for (e.g. login, register, signup, stepup).
 	Purpose string `json:"purpose,omitempty"`
-	// Remember, on a second-factor wait, asks for a trusted-device cookie.
-	Remember bool `json:"remember,omitempty"`
 }
 
 // tokenBytes is 256 bits, well above the 128-bit floor.
