@@ -202,6 +202,8 @@ type Attempt struct {
 	// Require asks for a solved challenge whatever the risk (a Caddyfile
 	// `challenge` route).
 	Require bool
+
+	prefix string // Prefix(IP), worked out once per Check or Record
 }
 
 // Decision is what to do with an attempt, and why.
@@ -275,7 +277,7 @@ func counterKey(l Limit, a *Attempt) string {
 	case DimIP:
 		return base + a.IP
 	case DimPrefix:
-		return base + Prefix(a.IP)
+		return base + a.prefix
 	case DimAccount:
 		if a.Account == "" {
 			return ""
@@ -292,7 +294,7 @@ func offenderKey(l Limit, a *Attempt) string {
 	case DimIP:
 		return "ip " + a.IP
 	case DimPrefix:
-		return "prefix " + Prefix(a.IP)
+		return "prefix " + a.prefix
 	case DimAccount:
 		return "account " + a.Account
 	case DimRoute:
@@ -308,7 +310,8 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		return Decision{}, ErrNoClient
 	}
 	now := d.Now()
-	cands := [][2]string{{BlockIP, a.IP}, {BlockPrefix, Prefix(a.IP)}}
+	a.prefix = Prefix(a.IP)
+	cands := [][2]string{{BlockIP, a.IP}, {BlockPrefix, a.prefix}}
 	if a.Account != "" {
 		cands = append(cands, [2]string{BlockAccount, a.Account})
 	}
@@ -471,7 +474,7 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 		if err != nil {
 			return nil, false, err
 		}
-		pfN, _, err := d.counter.Add(ctx, "distinct|prefix|"+Prefix(a.IP), inc, p.DistinctWindow, now)
+		pfN, _, err := d.counter.Add(ctx, "distinct|prefix|"+a.prefix, inc, p.DistinctWindow, now)
 		if err != nil {
 			return nil, false, err
 		}
@@ -480,7 +483,7 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 		}
 	}
 	if credential && p.FailureMin > 0 {
-		for _, k := range []string{"ip|" + a.IP, "prefix|" + Prefix(a.IP)} {
+		for _, k := range []string{"ip|" + a.IP, "prefix|" + a.prefix} {
 			tries, err := d.counter.Count(ctx, "tries|"+k, p.FailureWindow, now)
 			if err != nil {
 				return nil, false, err
@@ -500,7 +503,7 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 	}
 	if a.Route == RouteRegister {
 		if p.RegPrefix > 0 {
-			n, _, err := d.counter.Add(ctx, "reg|prefix|"+Prefix(a.IP), 1, p.RegWindow, now)
+			n, _, err := d.counter.Add(ctx, "reg|prefix|"+a.prefix, 1, p.RegWindow, now)
 			if err != nil {
 				return nil, false, err
 			}
@@ -550,10 +553,11 @@ func (d *Defender) surging(ctx context.Context, p *Policy, now time.Time) (bool,
 // Record notes the outcome of an attempt that was let through (a failed
 // or successful sign-in), for the failure-ratio and surge signals.
 func (d *Defender) Record(ctx context.Context, p *Policy, a Attempt, failed bool) error {
+	a.prefix = Prefix(a.IP)
 	now := d.Now()
-	keys := []string{"tries|ip|" + a.IP, "tries|prefix|" + Prefix(a.IP)}
+	keys := []string{"tries|ip|" + a.IP, "tries|prefix|" + a.prefix}
 	if failed {
-		keys = append(keys, "fails|ip|"+a.IP, "fails|prefix|"+Prefix(a.IP))
+		keys = append(keys, "fails|ip|"+a.IP, "fails|prefix|"+a.prefix)
 	}
 	for _, k := range keys {
 		if _, _, err := d.counter.Add(ctx, k, 1, p.FailureWindow, now); err != nil {
