@@ -167,6 +167,7 @@ func TestCaddyfileAdaptErrors(t *testing.T) {
 		{"require unknown option", site("require /x {\n\t\t\tacr aal2\n\t\t}"), 4, `unknown require option "acr"`},
 		{"site headers unknown preset", site("headers keycloak"), 3, `unknown preset "keycloak"`},
 		{"global headers unknown preset", global("headers keycloak"), 3, `unknown preset "keycloak"`},
+		{"headers send bogus", site("headers {\n\t\t\tsend all\n\t\t}"), 4, "send needs both, assertion or plain"},
 		{"mailer without type", global("mailer"), 3, "mailer needs a type"},
 		{"mailer bogus", global("mailer bogus"), 3, `unknown mailer "bogus"`},
 		{"mailer dir without path", global("mailer dir"), 3, "mailer dir needs a directory"},

@@ -31,7 +31,7 @@ func init() {
 //		session { idle <d>; absolute <d>; cache <d> }
 //		keys { cookie <hash-b64> <block-b64>; assertion_rotate <d> }
 //		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n>; queue <n>; queue_wait <d> }
-//		headers frontdoor|oauth2_proxy|authelia [{ user <name> … }]
+//		headers frontdoor|oauth2_proxy|authelia [{ user <name> …; send both|assertion|plain }]
 //	}
 func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -306,6 +306,11 @@ func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var dst *string
 		switch d.Val() {
+		case "send":
+			if !d.AllArgs(&hc.Send) || (hc.Send != sendBoth && hc.Send != sendAssertion && hc.Send != sendPlain) {
+				return nil, d.Errf("frontdoor: headers send needs both, assertion or plain")
+			}
+			continue
 		case "user":
 			dst = &hc.User
 		case "email":
@@ -319,7 +324,7 @@ func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
 		case "assertion":
 			dst = &hc.Assertion
 		default:
-			return nil, d.Errf("frontdoor: headers: unknown header %q (want user, email, email_verified, auth_time, amr or assertion)", d.Val())
+			return nil, d.Errf("frontdoor: headers: unknown header %q (want user, email, email_verified, auth_time, amr, assertion or send)", d.Val())
 		}
 		key := d.Val()
 		if !d.AllArgs(dst) || !validHeaderName(*dst) {

@@ -38,6 +38,47 @@ func TestHeaderPresetAndPlaceholders(t *testing.T) {
 	}
 }
 
+// TestHeadersSend: `send assertion` and `send plain` give backends one kind
+// of identity only, and forged copies of the other kind are stripped all the
+// same. A value an earlier handler stored under an identity placeholder
+// (vars, fed from a client's header) never wins over the verified one.
+func TestHeadersSend(t *testing.T) {
+	forged := map[string]string{"X-Frontdoor-User": "admin", "X-Frontdoor-Assertion": "a.b.c", "X-Frontdoor-Amr": "hwk", "X-Other": "admin"}
+	for _, tc := range []struct {
+		send             string
+		plain, assertion bool
+	}{{"assertion", false, true}, {"plain", true, false}, {"both", true, true}} {
+		t.Run(tc.send, func(t *testing.T) {
+			g := startGateway(t, gatewayOpts{
+				site:   "headers frontdoor {\n\t\t\tsend " + tc.send + "\n\t\t}",
+				direct: "vars http.auth.user.id {http.request.header.X-Other}\n\trequest_header X-Placeholder-User {http.auth.user.id}",
+			})
+			c := g.signUp("sam@example.com")
+			r := g.get(c, "/app/x", forged)
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			h := g.backend.lastHeaders()
+			user := h.Get("X-Placeholder-User")
+			if !strings.HasPrefix(user, "u_") {
+				t.Fatalf("placeholder user %q: an earlier handler's value won over the session's", user)
+			}
+			for _, name := range []string{"X-Frontdoor-User", "X-Frontdoor-Email", "X-Frontdoor-Email-Verified", "X-Frontdoor-Auth-Time", "X-Frontdoor-Amr"} {
+				if got := h.Values(name); tc.plain != (len(got) == 1) || (len(got) == 1 && (got[0] == "admin" || got[0] == "hwk")) {
+					t.Errorf("send %s: %s = %q", tc.send, name, got)
+				}
+			}
+			if h.Get("X-Frontdoor-User") != "" && h.Get("X-Frontdoor-User") != user {
+				t.Errorf("header user %q, placeholder %q", h.Get("X-Frontdoor-User"), user)
+			}
+			a := h.Values("X-Frontdoor-Assertion")
+			if tc.assertion != (len(a) == 1) || (len(a) == 1 && strings.Count(a[0], ".") != 2) || (len(a) == 1 && a[0] == "a.b.c") {
+				t.Errorf("send %s: assertion %q", tc.send, a)
+			}
+		})
+	}
+}
+
 // TestMailLinksUseConfiguredOrigin: a forged Host or X-Forwarded-Host never
 // ends up in a mailed link.
 func TestMailLinksUseConfiguredOrigin(t *testing.T) {

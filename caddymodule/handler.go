@@ -320,17 +320,24 @@ func (h *Handler) isPublicViews(views []string) bool {
 // (no cookie, a forged or foreign one, expired, revoked), or an error when
 // the store failed.
 func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
-	c, err := r.Cookie(session.CookieName)
-	if err != nil || c.Value == "" {
+	v := cookieValue(r.Header, session.CookieName)
+	if v == "" {
 		return nil, nil
 	}
-	_, key, err := h.app.codec.DecodeKey(h.origin, c.Value, time.Now())
+	_, key, err := h.app.codec.DecodeKey(h.origin, v, time.Now())
 	if err != nil {
 		return nil, nil
 	}
+	mgr := h.app.backend.sessions
+	if s := mgr.Cached(key); s != nil { // the common case: no store, no context
+		if s.Site != h.origin {
+			return nil, nil
+		}
+		return s, nil
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
 	defer cancel()
-	s, err := h.app.backend.sessions.LookupKey(ctx, key)
+	s, err := mgr.LookupKey(ctx, key)
 	if errors.Is(err, session.ErrNotFound) {
 		h.app.backend.noteStore(nil)
 		return nil, nil

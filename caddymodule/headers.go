@@ -5,9 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -27,10 +25,23 @@ type HeaderConfig struct {
 	AuthTime      string `json:"auth_time,omitempty"`
 	AMR           string `json:"amr,omitempty"`
 	Assertion     string `json:"assertion,omitempty"`
+	// Send is what backends receive: both (default) the plain headers and
+	// the signed assertion, only the assertion, or only the plain headers.
+	// The other names are still stripped from every request.
+	Send string `json:"send,omitempty"`
 }
+
+// What a site sends backends (HeaderConfig.Send).
+const (
+	sendBoth      = "both"
+	sendAssertion = "assertion"
+	sendPlain     = "plain"
+)
 
 type headerNames struct {
 	User, Email, EmailVerified, AuthTime, AMR, Assertion string
+	// plain and assertion say which of the two kinds are sent.
+	plain, assertion bool
 }
 
 func (h headerNames) all() []string {
@@ -74,6 +85,22 @@ func (c *HeaderConfig) names(def headerNames) (headerNames, error) {
 			return n, fmt.Errorf("frontdoor: headers: unknown preset %q (want frontdoor, oauth2_proxy or authelia)", c.Preset)
 		}
 		n = p
+	}
+	switch c.Send {
+	case "":
+		if def.plain || def.assertion {
+			n.plain, n.assertion = def.plain, def.assertion
+		} else {
+			n.plain, n.assertion = true, true
+		}
+	case sendBoth:
+		n.plain, n.assertion = true, true
+	case sendAssertion:
+		n.plain, n.assertion = false, true
+	case sendPlain:
+		n.plain, n.assertion = true, false
+	default:
+		return n, fmt.Errorf("frontdoor: headers: send %q: want both, assertion or plain", c.Send)
 	}
 	for _, o := range []struct {
 		dst *string
@@ -225,34 +252,82 @@ func dropOwnCookies(h http.Header) {
 	}
 }
 
+// cookieValue returns the value of the first cookie called name, as
+// Request.Cookie does, without parsing (and allocating) every other cookie
+// a browser sends; "" if there is none. The value is not validated here:
+// the codec refuses anything it did not make.
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := part[len(name)+1:]
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // inject sets the identity headers and placeholders for a valid session.
+// Everything but the header slices comes precomputed with the session's
+// cached assertion (session.Stamp), so a request of a signed-in customer
+// costs one small allocation here.
 func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Session) error {
 	n := h.names
-	assertion, err := h.app.backend.assertions.For(s, h.origin, h.audience)
+	st, err := h.app.backend.assertions.Stamp(s, h.origin, h.audience)
 	if err != nil {
 		return err
 	}
-	verified := strconv.FormatBool(s.EmailVerified)
-	authTime := strconv.FormatInt(s.AuthTime.Unix(), 10)
-	amr := strings.Join(s.AMR, " ")
-	r.Header[n.User] = []string{s.UserID}
-	r.Header[n.Email] = []string{s.Email}
-	r.Header[n.EmailVerified] = []string{verified}
-	r.Header[n.AuthTime] = []string{authTime}
-	r.Header[n.AMR] = []string{amr}
-	r.Header[n.Assertion] = []string{assertion}
-
-	repl.Set("http.auth.user.id", s.UserID)
-	repl.Set("http.frontdoor.user", s.UserID)
-	repl.Set("http.frontdoor.email", s.Email)
-	repl.Set("http.frontdoor.email_verified", verified)
-	repl.Set("http.frontdoor.auth_time", s.AuthTime.UTC().Format(time.RFC3339))
-	repl.Set("http.frontdoor.amr", amr)
-	repl.Set("http.frontdoor.acr", s.ACR)
-	repl.Set("http.frontdoor.sid", session.SID(s))
+	// One backing array for the six one-value slices; each is capped at
+	// one, so a later Add by another handler copies instead of writing
+	// into its neighbour.
+	var vals []string
+	if n.plain {
+		vals = make([]string, 0, 6)
+		vals = append(vals, st.UserID, st.Email, st.EmailVerified, st.AuthTime, st.AMR)
+		r.Header[n.User] = vals[0:1:1]
+		r.Header[n.Email] = vals[1:2:2]
+		r.Header[n.EmailVerified] = vals[2:3:3]
+		r.Header[n.AuthTime] = vals[3:4:4]
+		r.Header[n.AMR] = vals[4:5:5]
+	}
+	if n.assertion {
+		if vals == nil {
+			vals = make([]string, 0, 1)
+		}
+		vals = append(vals, st.Assertion)
+		r.Header[n.Assertion] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	// Set, not a lazy Replacer.Map provider: static values are consulted
+	// first, so a provider would let a value an earlier handler (vars,
+	// basic_auth) stored under these names win over the verified identity.
+	// The values are boxed once per stamp, not per request.
+	v := st.Memo(boxPlaceholders).(*placeholderValues)
+	repl.Set("http.auth.user.id", v.user)
+	repl.Set("http.frontdoor.user", v.user)
+	repl.Set("http.frontdoor.email", v.email)
+	repl.Set("http.frontdoor.email_verified", v.verified)
+	repl.Set("http.frontdoor.auth_time", v.authTime)
+	repl.Set("http.frontdoor.amr", v.amr)
+	repl.Set("http.frontdoor.acr", v.acr)
+	repl.Set("http.frontdoor.sid", v.sid)
 	return nil
+}
+
+// placeholderValues are a stamp's placeholder values as interface values,
+// so setting them allocates nothing.
+type placeholderValues struct{ user, email, verified, authTime, amr, acr, sid any }
+
+func boxPlaceholders(st *session.Stamp) any {
+	return &placeholderValues{st.UserID, st.Email, st.EmailVerified, st.AuthTimeRFC3339, st.AMR, st.ACR, st.SID}
 }

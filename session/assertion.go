@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,18 +50,28 @@ type Assertions struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cachedAssertion
+	mu    sync.RWMutex
+	cache map[stampKey]*Stamp
 	puts  int
 }
 
-type cachedAssertion struct {
-	token    string
+type stampKey struct{ key, issuer, audience string }
+
+// Stamp is what a backend is told of one session: the signed assertion and
+// the plain values beside it, worked out once and shared by every request
+// of the session until the assertion is re-signed. Read only.
+type Stamp struct {
+	Assertion string
+	// Header values.
+	UserID, Email, EmailVerified, AuthTime, AMR string
+	// Placeholder-only values.
+	AuthTimeRFC3339, ACR, SID string
+
+	memo     atomic.Pointer[any]
+	sess     *Session // the session it was made from
 	kid      string
 	authTime time.Time
-	acr      string
 	amr      []string
-	email    string
 	verified bool
 	refresh  time.Time
 	expires  time.Time
@@ -67,7 +79,7 @@ type cachedAssertion struct {
 
 // NewAssertions returns a signer over ring.
 func NewAssertions(ring *KeyRing) *Assertions {
-	return &Assertions{ring: ring, Now: time.Now, cache: make(map[string]cachedAssertion)}
+	return &Assertions{ring: ring, Now: time.Now, cache: make(map[stampKey]*Stamp)}
 }
 
 // Ring returns the key ring assertions are signed with.
@@ -76,38 +88,80 @@ func (a *Assertions) Ring() *KeyRing { return a.ring }
 // For returns a compact JWS in which issuer asserts the session's customer
 // to audience.
 func (a *Assertions) For(s *Session, issuer, audience string) (string, error) {
+	st, err := a.Stamp(s, issuer, audience)
+	if err != nil {
+		return "", err
+	}
+	return st.Assertion, nil
+}
+
+// Memo returns what derive makes of the stamp, made once per stamp: a
+// caller keeps values it derives from the session's identity (pre-boxed
+// placeholder values, say) beside the assertion, for as long as the stamp
+// is served. Every caller must pass the same derive.
+func (st *Stamp) Memo(derive func(*Stamp) any) any {
+	if v := st.memo.Load(); v != nil {
+		return *v
+	}
+	v := derive(st)
+	st.memo.CompareAndSwap(nil, &v)
+	return *st.memo.Load()
+}
+
+// fits reports whether st still describes s under the current key.
+func (st *Stamp) fits(s *Session, kid string, now time.Time) bool {
+	if !now.Before(st.refresh) || st.kid != kid {
+		return false
+	}
+	if st.sess == s { // the same cached session: nothing can differ
+		return true
+	}
+	return st.authTime.Equal(s.AuthTime) && st.ACR == s.ACR && st.Email == s.Email &&
+		st.verified == s.EmailVerified && slices.Equal(st.amr, s.AMR)
+}
+
+// Stamp returns the assertion for s and the values sent beside it, signing
+// anew when the cached one is past half its life, the signing key rotated
+// or the session's identity changed.
+func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) {
 	now := a.Now()
-	ck := s.Key + "|" + issuer + "|" + audience
+	ck := stampKey{s.Key, issuer, audience}
 	st := a.ring.state.Load()
-	a.mu.Lock()
-	c, ok := a.cache[ck]
-	a.mu.Unlock()
-	if ok && now.Before(c.refresh) && c.kid == st.current.KID && c.authTime.Equal(s.AuthTime) &&
-		c.acr == s.ACR && c.email == s.Email && c.verified == s.EmailVerified && slices.Equal(c.amr, s.AMR) {
-		return c.token, nil
+	a.mu.RLock()
+	c := a.cache[ck]
+	a.mu.RUnlock()
+	if c != nil && c.fits(s, st.current.KID, now) {
+		return c, nil
 	}
 	exp := now.Add(AssertionTTL)
 	if s.ExpiresAt.Before(exp) {
 		exp = s.ExpiresAt
 	}
+	sid := SID(s)
 	payload, err := json.Marshal(Claims{
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
-		AMR: s.AMR, ACR: s.ACR, AuthTime: s.AuthTime.Unix(), SID: SID(s), IssuedAt: now.Unix(), Expiry: exp.Unix(),
+		AMR: s.AMR, ACR: s.ACR, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	jws, err := st.signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("session: sign assertion: %w", err)
+		return nil, fmt.Errorf("session: sign assertion: %w", err)
 	}
 	token, err := jws.CompactSerialize()
 	if err != nil {
-		return "", fmt.Errorf("session: serialise assertion: %w", err)
+		return nil, fmt.Errorf("session: serialise assertion: %w", err)
+	}
+	c = &Stamp{
+		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
+		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
+		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid,
+		sess: s, kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
+		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}
 	a.mu.Lock()
-	a.cache[ck] = cachedAssertion{token: token, kid: st.current.KID, authTime: s.AuthTime, acr: s.ACR, amr: s.AMR,
-		email: s.Email, verified: s.EmailVerified, refresh: now.Add(exp.Sub(now) / 2), expires: exp}
+	a.cache[ck] = c
 	if a.puts++; a.puts >= 1024 {
 		a.puts = 0
 		for k, e := range a.cache {
@@ -117,5 +171,5 @@ func (a *Assertions) For(s *Session, issuer, audience string) (string, error) {
 		}
 	}
 	a.mu.Unlock()
-	return token, nil
+	return c, nil
 }

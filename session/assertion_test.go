@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,21 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 	c.advance(2 * time.Minute)
 	if again, _ := a.For(s, "https://shop.example.com", "shop.example.com"); again == tok {
 		t.Fatal("stale assertion not re-signed")
+	}
+	// The values sent beside it are worked out once per stamp.
+	st, err := a.Stamp(s, "https://shop.example.com", "shop.example.com")
+	if err != nil || st.Assertion != mustFor(t, a, s) || st.UserID != "u_1" || st.Email != "a@example.com" ||
+		st.EmailVerified != "true" || st.AMR != "pwd" || st.ACR != "aal1" || st.SID != claims.SID ||
+		st.AuthTime != strconv.FormatInt(s.AuthTime.Unix(), 10) || st.AuthTimeRFC3339 != s.AuthTime.UTC().Format(time.RFC3339) {
+		t.Fatalf("stamp %+v: %v", st, err)
+	}
+	// A changed session (another copy: step-up, a verified address) is
+	// re-signed at once, fresh or not.
+	up := *s
+	up.AMR, up.ACR = []string{"pwd", "otp", "mfa"}, "aal2"
+	st2, err := a.Stamp(&up, "https://shop.example.com", "shop.example.com")
+	if err != nil || st2 == st || st2.AMR != "pwd otp mfa" || st2.ACR != "aal2" {
+		t.Fatalf("changed session kept the old stamp: %+v %v", st2, err)
 	}
 	// Another audience gets its own token.
 	if other, _ := a.For(s, "https://shop.example.com", "blog.example.com"); other == tok {
@@ -160,4 +176,13 @@ func kidOf(t *testing.T, token string) string {
 		t.Fatal(err)
 	}
 	return jws.Signatures[0].Header.KeyID
+}
+
+func mustFor(t *testing.T, a *session.Assertions, s *session.Session) string {
+	t.Helper()
+	tok, err := a.For(s, "https://shop.example.com", "shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

@@ -220,6 +220,35 @@ func (m *Manager) Lookup(ctx context.Context, token string) (*Session, error) {
 	return m.LookupKey(ctx, KeyOf(token))
 }
 
+// Cached answers a lookup from the in-process cache alone: the session for
+// key when the cache holds it fresh, it is live and no LastSeen write is
+// due; nil when only LookupKey can tell. It never reaches the store, so the
+// hot path needs no store context for the requests the cache answers.
+func (m *Manager) Cached(key string) *Session {
+	cfg := m.Config()
+	if cfg.CacheTTL <= 0 {
+		return nil
+	}
+	now := m.Now()
+	s := m.cached(key, now, cfg)
+	if s == nil || !now.Before(s.ExpiresAt) || now.Sub(s.LastSeen) >= cfg.touchEvery() {
+		return nil
+	}
+	return s
+}
+
+// cached returns the session the cache holds for key if it was loaded
+// within the TTL.
+func (m *Manager) cached(key string, now time.Time, cfg Config) *Session {
+	m.mu.RLock()
+	e, ok := m.cache[key]
+	m.mu.RUnlock()
+	if ok && now.Sub(e.loadedAt) < cfg.CacheTTL {
+		return e.sess
+	}
+	return nil
+}
+
 // LookupKey is Lookup by storage key (see KeyOf).
 func (m *Manager) LookupKey(ctx context.Context, key string) (*Session, error) {
 	cfg := m.Config()
@@ -227,12 +256,7 @@ func (m *Manager) LookupKey(ctx context.Context, key string) (*Session, error) {
 
 	var s *Session
 	if cfg.CacheTTL > 0 {
-		m.mu.RLock()
-		e, ok := m.cache[key]
-		m.mu.RUnlock()
-		if ok && now.Sub(e.loadedAt) < cfg.CacheTTL {
-			s = e.sess
-		}
+		s = m.cached(key, now, cfg)
 	}
 	if s == nil {
 		var err error

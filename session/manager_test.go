@@ -128,3 +128,57 @@ func TestManagerCapsSessionsPerCustomer(t *testing.T) {
 		t.Fatalf("the least recently used session survived: %v", err)
 	}
 }
+
+// TestManagerCached: the cache-only answer serves a fresh, live session
+// with no write due, and defers to LookupKey in every other case.
+func TestManagerCached(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{Idle: 30 * time.Minute, Absolute: time.Hour, CacheTTL: 2 * time.Second})
+	tok, _, err := m.Create(ctx, session.New{UserID: "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := session.KeyOf(tok)
+	if m.Cached(key) != nil {
+		t.Fatal("answered before any lookup filled the cache")
+	}
+	s, err := m.LookupKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Cached(key); got != s {
+		t.Fatalf("cache hit: got %v, want the looked-up session", got)
+	}
+	c.advance(2 * time.Second) // past the TTL
+	if m.Cached(key) != nil {
+		t.Fatal("served past the cache TTL")
+	}
+	// A LastSeen write is due (a tenth of idle, at most a minute): only
+	// LookupKey may make it.
+	for range 31 {
+		c.advance(time.Second)
+		if _, err := m.LookupKey(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.advance(time.Minute)
+	if m.Cached(key) != nil {
+		t.Fatal("answered though a LastSeen write is due")
+	}
+	if _, err := m.LookupKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if m.Cached(key) == nil {
+		t.Fatal("no hit after the touch")
+	}
+	// Revoked: gone from the cache at once.
+	if err := m.Revoke(ctx, key); err != nil || m.Cached(key) != nil {
+		t.Fatalf("revoked session still cached: %v", err)
+	}
+	// Cache off: never an answer.
+	m.SetConfig(session.Config{Idle: 30 * time.Minute, Absolute: time.Hour, CacheTTL: -1})
+	tok2, _, _ := m.Create(ctx, session.New{UserID: "u1"})
+	if _, err := m.Lookup(ctx, tok2); err != nil || m.Cached(session.KeyOf(tok2)) != nil {
+		t.Fatalf("cache off answered: %v", err)
+	}
+}
