@@ -122,10 +122,11 @@ type PasswordConfig struct {
 	Argon2 *identity.Argon2Params `json:"argon2,omitempty"`
 	// Concurrency is how many hashes may run at once (default: CPUs).
 	Concurrency int `json:"concurrency,omitempty"`
-	// Queue is how many sign-ins may wait for a hashing slot (default 16
-	// per slot); more get 503 with Retry-After at once.
+	// Queue is how many sign-ins may wait for a hashing slot at most
+	// (default 512 per slot); more get 503 with Retry-After at once.
 	Queue int `json:"queue,omitempty"`
-	// QueueWait is how long one may wait (default 5s).
+	// QueueWait is how long one may wait (default 5s); one whose turn
+	// would come later, by the measured hashing time, gets 503 at once.
 	QueueWait caddy.Duration `json:"queue_wait,omitempty"`
 }
 

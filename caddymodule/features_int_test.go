@@ -248,6 +248,36 @@ func TestSignInBurstQueuesThenSheds(t *testing.T) {
 	}
 }
 
+// TestSignInBurstWithinTheWait: the queue is bounded by time, not by a
+// short default count: a burst that the one slot works through within the
+// wait is answered in full, nobody turned away. (The wait is long here so
+// a slow -race run on a busy machine stays within it.)
+func TestSignInBurstWithinTheWait(t *testing.T) {
+	g := startGateway(t, gatewayOpts{global: "password {\n\t\t\tconcurrency 1\n\t\t\tqueue_wait 30s\n\t\t}"})
+	const n = 24 // more than the 16 per slot the queue once held
+	clients := make([]*http.Client, n)
+	tokens := make([]string, n)
+	for i := range clients {
+		clients[i] = g.newClient()
+		tokens[i] = g.csrf(clients[i], "/.frontdoor/login")
+	}
+	statuses := make(chan int, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			form := url.Values{"csrf_token": {tokens[i]}, "email": {"nobody@example.com"}, "password": {"wrong password here"}}
+			statuses <- g.do(clients[i], http.MethodPost, "/.frontdoor/login", form, nil).status
+		}()
+	}
+	close(start)
+	for range n {
+		if st := <-statuses; st != http.StatusUnauthorized {
+			t.Errorf("answer %d, want 401 for every sign-in of the burst", st)
+		}
+	}
+}
+
 // TestStepUpMaxAge: a route with `max_age 1m` asks for a fresh sign-in once
 // the sign-in is older (clock moved, no sleep), keeps the original URL for
 // browsers, answers API callers per RFC 9470, and is satisfied again after

@@ -88,8 +88,9 @@ func serveHealth(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(map[string]any{"stores": stores})
 }
 
-// registerMetrics publishes store health on Caddy's metrics registry.
-// Labels are bounded: the backend kind only.
+// registerMetrics publishes store health, defence decisions and the
+// password hasher's gauges on Caddy's metrics registry. Labels are bounded:
+// the backend kind, route and decision only.
 func (a *App) registerMetrics(ctx caddy.Context) error {
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
@@ -109,7 +110,7 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 		Namespace: "frontdoor", Name: "store_failures_total", Help: "Store calls that failed.",
 		ConstLabels: prometheus.Labels{"backend": b.kind},
 	}, func() float64 { return float64(b.failures.Load()) })
-	for _, c := range []prometheus.Collector{up, failures, &b.decisions} {
+	for _, c := range []prometheus.Collector{up, failures, &b.decisions, hasherMetrics{a.hasher}} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -143,7 +145,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) hashFailed(w http.ResponseWriter, err error) error {
 	if errors.Is(err, identity.ErrHasherBusy) {
 		h.logger.Debug("password hashing busy", zap.Error(err))
-		w.Header().Set("Retry-After", "5")
+		// When a slot would be free for someone asking now: usually a
+		// second, not the longest wait.
+		secs := int(math.Ceil(h.app.hasher.Backlog().Seconds()))
+		_, most := h.app.hasher.QueueLimits()
+		w.Header().Set("Retry-After", strconv.Itoa(min(max(secs, 1), max(int(math.Ceil(most.Seconds())), 1))))
 		return h.message(w, http.StatusServiceUnavailable, "Busy right now",
 			"Many people are signing in at the moment. Please try again in a few seconds.", "", "")
 	}

@@ -35,9 +35,13 @@ const (
 	maxMemoryKiB  = 4 << 20
 	maxIterations = 64
 
-	// Queue bounds unless SetQueueLimits says otherwise: enough to absorb a
-	// burst of logins, not enough for a flood to park goroutines without end.
-	defaultWaitersPerSlot = 16
+	// Queue bounds unless SetQueueLimits says otherwise. The wait is what
+	// turns a burst away: a caller whose turn would come later than maxWait
+	// (by the cost estimate) is refused at once, so the queue holds about
+	// maxWait × slots / cost callers (~530 at 19 ms and 2 slots), all of whom
+	// get in. The count is only a backstop: a waiter holds a goroutine and
+	// a request, not argon2 memory, so a flood cannot park more than this.
+	defaultWaitersPerSlot = 512
 	defaultMaxWait        = 5 * time.Second
 
 	// A new sample moves the cost estimate by 1/ewmaWeight of the difference:
@@ -76,14 +80,22 @@ type Hasher struct {
 
 	runs atomic.Uint64 // argon2 runs started (Runs)
 
+	// Gauges for operators and benchmarks (InFlight, PeakInFlight, Waiting,
+	// PeakWaiting, Busy): atomics only, never a lock on the hashing path.
+	running     atomic.Int64 // argon2 runs under way, always ≤ cap(sem)
+	peakRunning atomic.Int64
+	peakWaiters atomic.Int64
+	busy        atomic.Uint64 // callers turned away with ErrHasherBusy
+
 	waiters    atomic.Int64 // callers blocked in acquire
 	maxWaiters atomic.Int64
 	maxWait    atomic.Int64 // a time.Duration
 }
 
-// NewHasher returns a Hasher. concurrency ≤ 0 means GOMAXPROCS. At most
-// 16 × concurrency callers wait for a slot, each at most 5 s; SetQueueLimits
-// changes that.
+// NewHasher returns a Hasher. concurrency ≤ 0 means GOMAXPROCS. A caller
+// waits for a slot at most 5 s, and one whose turn would come later is
+// refused at once; at most 512 × concurrency wait. SetQueueLimits changes
+// that.
 func NewHasher(p Argon2Params, concurrency int) (*Hasher, error) {
 	if p.MemoryKiB < DefaultArgon2.MemoryKiB || p.Iterations < DefaultArgon2.Iterations || p.Parallelism < 1 ||
 		p.MemoryKiB > maxMemoryKiB || p.Iterations > maxIterations {
@@ -109,9 +121,10 @@ func NewHasher(p Argon2Params, concurrency int) (*Hasher, error) {
 }
 
 // SetQueueLimits bounds the queue for hashing slots: a call that would make
-// more than maxWaiters callers wait fails at once, one that waits longer
-// than maxWait fails then, both with ErrHasherBusy. Values ≤ 0 restore the
-// defaults (16 × Concurrency, 5 s). Safe to call at any time; callers
+// more than maxWaiters callers wait fails at once, as does one whose turn
+// would come later than maxWait by the cost estimate; one that still waits
+// longer fails then; all with ErrHasherBusy. Values ≤ 0 restore the
+// defaults (512 × Concurrency, 5 s). Safe to call at any time; callers
 // already waiting keep the wait they started with.
 func (h *Hasher) SetQueueLimits(maxWaiters int, maxWait time.Duration) {
 	if maxWaiters <= 0 {
@@ -130,6 +143,39 @@ func (h *Hasher) Params() Argon2Params { return h.params }
 // Concurrency returns how many hashes may run at once.
 func (h *Hasher) Concurrency() int { return cap(h.sem) }
 
+// QueueLimits returns how many callers may wait for a slot and for how
+// long (see SetQueueLimits).
+func (h *Hasher) QueueLimits() (maxWaiters int, maxWait time.Duration) {
+	return int(h.maxWaiters.Load()), time.Duration(h.maxWait.Load())
+}
+
+// InFlight returns how many argon2 runs are under way: never more than
+// Concurrency, which is what bounds the memory hashing holds.
+func (h *Hasher) InFlight() int { return int(h.running.Load()) }
+
+// PeakInFlight returns the most argon2 runs ever under way at once.
+func (h *Hasher) PeakInFlight() int { return int(h.peakRunning.Load()) }
+
+// Waiting returns how many callers wait for a hashing slot now.
+func (h *Hasher) Waiting() int { return int(h.waiters.Load()) }
+
+// PeakWaiting returns the most callers that ever waited at once.
+func (h *Hasher) PeakWaiting() int { return int(h.peakWaiters.Load()) }
+
+// Busy returns how many calls failed with ErrHasherBusy: the queue was full
+// or the wait too long.
+func (h *Hasher) Busy() uint64 { return h.busy.Load() }
+
+// raise sets peak to n if n is higher.
+func raise(peak *atomic.Int64, n int64) {
+	for {
+		old := peak.Load()
+		if n <= old || peak.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
@@ -138,12 +184,21 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	// Counting before checking lets a race between two callers turn both
 	// away when one would have fit; never lets more than maxWaiters wait.
-	if h.waiters.Add(1) > h.maxWaiters.Load() {
+	n := h.waiters.Add(1)
+	wait := time.Duration(h.maxWait.Load())
+	if n > h.maxWaiters.Load() {
 		h.waiters.Add(-1)
+		h.busy.Add(1)
 		return fmt.Errorf("identity: too many callers waiting for a password hashing slot: %w", ErrHasherBusy)
 	}
+	if turn := h.turnIn(n); turn > wait {
+		// Waiting would only end in the same answer, later.
+		h.waiters.Add(-1)
+		h.busy.Add(1)
+		return fmt.Errorf("identity: a password hashing slot would free in ~%v, beyond %v: %w", turn.Round(time.Millisecond), wait, ErrHasherBusy)
+	}
 	defer h.waiters.Add(-1)
-	wait := time.Duration(h.maxWait.Load())
+	raise(&h.peakWaiters, n)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
@@ -152,16 +207,38 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("identity: waiting for a password hashing slot: %w", ctx.Err())
 	case <-t.C:
+		h.busy.Add(1)
 		return fmt.Errorf("identity: no password hashing slot within %v: %w", wait, ErrHasherBusy)
 	}
 }
 
 func (h *Hasher) release() { <-h.sem }
 
+// turnIn estimates when the n-th waiter gets a slot: every slot busy, the
+// waiters ahead served cap(sem) at a time, one estimated run each.
+func (h *Hasher) turnIn(n int64) time.Duration {
+	slots := int64(cap(h.sem))
+	return time.Duration((n + slots - 1) / slots * h.costNS.Load())
+}
+
+// Backlog estimates how long a caller arriving now would wait for a slot:
+// what a busy answer's Retry-After should say.
+func (h *Hasher) Backlog() time.Duration {
+	n := h.waiters.Load()
+	if n == 0 && len(h.sem) < cap(h.sem) {
+		return 0
+	}
+	return h.turnIn(n + 1)
+}
+
 // derive runs argon2id in the slot acquire took and gives the slot back,
 // even if argon2 panics. It reports how long argon2 ran, queueing excluded.
 func (h *Hasher) derive(password string, salt []byte, p Argon2Params, n uint32) ([]byte, time.Duration) {
 	defer h.release()
+	// Counted inside the slot (after taking it, before giving it back), so
+	// the count never exceeds the slots.
+	raise(&h.peakRunning, h.running.Add(1))
+	defer h.running.Add(-1)
 	start := time.Now()
 	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
 	return key, time.Since(start)

@@ -164,6 +164,7 @@ func TestHasherPaddingFreesSlot(t *testing.T) {
 	}
 	h := mustHasher(t, Argon2Params{MemoryKiB: 20 * 1024, Iterations: 3, Parallelism: 1}, 1)
 	h.costNS.Store(int64(time.Hour))
+	h.SetQueueLimits(0, 2*time.Hour) // so the hour-long estimate may queue
 	release := fillHashSlots(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -269,6 +270,62 @@ func TestHasherQueueLimits(t *testing.T) {
 	}
 }
 
+// TestHasherBusyGauges: a caller turned away for a full queue and one that
+// waited too long are both counted busy; the waiter is counted while it
+// waits and in the peak after; slots held without argon2 running are not
+// runs in flight.
+func TestHasherBusyGauges(t *testing.T) {
+	h := mustHasher(t, DefaultArgon2, 1)
+	release := fillHashSlots(h)
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	if n := h.InFlight(); n != 0 {
+		t.Errorf("InFlight with slots taken but no argon2 run = %d, want 0", n)
+	}
+	h.SetQueueLimits(1, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	parked := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(ctx, "x")
+		parked <- err
+	}()
+	waitFor(t, "one waiter", func() bool { return h.Waiting() == 1 })
+	if _, err := h.Verify(context.Background(), "", "x"); !errors.Is(err, ErrHasherBusy) {
+		t.Errorf("second waiter: Verify = %v, want ErrHasherBusy", err)
+	}
+	if n := h.Busy(); n != 1 {
+		t.Errorf("Busy after a full queue = %d, want 1", n)
+	}
+	cancel()
+	if err := <-parked; !errors.Is(err, context.Canceled) {
+		t.Errorf("parked waiter after cancel = %v, want context.Canceled", err)
+	}
+	if n := h.Busy(); n != 1 {
+		t.Errorf("Busy after a cancelled wait = %d, want 1 (a caller that gave up is not busy)", n)
+	}
+	h.SetQueueLimits(1, 10*time.Millisecond)
+	if _, err := h.Verify(context.Background(), "", "x"); !errors.Is(err, ErrHasherBusy) {
+		t.Errorf("waiting past maxWait: Verify = %v, want ErrHasherBusy", err)
+	}
+	if n := h.Busy(); n != 2 {
+		t.Errorf("Busy after a wait timed out = %d, want 2", n)
+	}
+	if h.Waiting() != 0 || h.PeakWaiting() != 1 {
+		t.Errorf("Waiting %d, PeakWaiting %d; want 0, 1", h.Waiting(), h.PeakWaiting())
+	}
+	release()
+	release = nil
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if h.InFlight() != 0 || h.PeakInFlight() != 1 {
+		t.Errorf("after one run: InFlight %d, PeakInFlight %d; want 0, 1", h.InFlight(), h.PeakInFlight())
+	}
+}
+
 func mustHasher(t *testing.T, p Argon2Params, concurrency int) *Hasher {
 	t.Helper()
 	h, err := NewHasher(p, concurrency)
@@ -287,5 +344,54 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHasherQueueByTime: a caller whose turn would come after the longest
+// wait (by the cost estimate) is refused at once, however short the queue;
+// those whose turn comes in time wait; Backlog says when a slot would be
+// free for a newcomer.
+func TestHasherQueueByTime(t *testing.T) {
+	h := mustHasher(t, DefaultArgon2, 2)
+	if h.Backlog() != 0 {
+		t.Errorf("idle Backlog = %v, want 0", h.Backlog())
+	}
+	release := fillHashSlots(h)
+	defer release()
+	h.costNS.Store(int64(time.Second)) // each run "takes" a second
+	h.SetQueueLimits(100, 2500*time.Millisecond)
+	if b := h.Backlog(); b != time.Second {
+		t.Errorf("Backlog with every slot busy, nobody waiting = %v, want 1s", b)
+	}
+	// Four waiters: their turns come at 1 s, 1 s, 2 s, 2 s.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	parked := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := h.Hash(ctx, "x")
+			parked <- err
+		}()
+	}
+	waitFor(t, "four waiters", func() bool { return h.waiters.Load() == 4 })
+	if b := h.Backlog(); b != 3*time.Second {
+		t.Errorf("Backlog with four waiting = %v, want 3s", b)
+	}
+	// The fifth would be served at 3 s, past the 2.5 s wait: refused now.
+	start := time.Now()
+	if _, err := h.Verify(context.Background(), "", "x"); !errors.Is(err, ErrHasherBusy) {
+		t.Fatalf("fifth caller: %v, want ErrHasherBusy", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("refused after %v; want at once", d)
+	}
+	if h.Busy() != 1 || h.waiters.Load() != 4 {
+		t.Errorf("busy %d, waiters %d; want 1, 4", h.Busy(), h.waiters.Load())
+	}
+	cancel()
+	for range 4 {
+		if err := <-parked; !errors.Is(err, context.Canceled) {
+			t.Errorf("parked waiter: %v, want context.Canceled", err)
+		}
 	}
 }

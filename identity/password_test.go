@@ -225,3 +225,42 @@ func BenchmarkHash(b *testing.B) {
 		}
 	}
 }
+
+// TestHasherGauges: however many callers hash at once, no more argon2 runs
+// than slots are ever under way, and every run, wait and slot is counted
+// out again afterwards.
+func TestHasherGauges(t *testing.T) {
+	h := newTestHasher(t, identity.DefaultArgon2, 2)
+	if n, wait := h.QueueLimits(); n != 1024 || wait != 5*time.Second {
+		t.Errorf("default QueueLimits = %d, %v; want 512 per slot (1024), 5s", n, wait)
+	}
+	h.SetQueueLimits(64, time.Minute)
+	if n, wait := h.QueueLimits(); n != 64 || wait != time.Minute {
+		t.Errorf("QueueLimits = %d, %v; want 64, 1m", n, wait)
+	}
+	const callers = 8
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			_, err := h.Hash(context.Background(), "a passphrase")
+			errs <- err
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.Runs(); got != callers {
+		t.Errorf("Runs = %d, want %d", got, callers)
+	}
+	if p := h.PeakInFlight(); p < 1 || p > h.Concurrency() {
+		t.Errorf("PeakInFlight = %d, want 1…%d", p, h.Concurrency())
+	}
+	if p := h.PeakWaiting(); p > callers-1 {
+		t.Errorf("PeakWaiting = %d, want at most %d", p, callers-1)
+	}
+	if h.InFlight() != 0 || h.Waiting() != 0 || h.Busy() != 0 {
+		t.Errorf("after every call returned: InFlight %d, Waiting %d, Busy %d; want 0, 0, 0", h.InFlight(), h.Waiting(), h.Busy())
+	}
+}
