@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/frontdoor
 TESTFLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build run test test-short deps bench bench-go bench-flood vet fmt clean
+.PHONY: all build run test test-short deps bench bench-go bench-flood bench-scale bench-signin vet fmt clean
 
 all: build
 
@@ -47,6 +47,23 @@ bench-go:
 # Results in docs/BENCHMARKS.md.
 bench-flood:
 	$(GO) run ./bench/flood $(FLOOD)
+
+# The scale benchmark (issue 8): 10k, 100k and 1M customers and sessions in
+# the bbolt and Redis stores — load time, bytes per session, session lookup
+# p50/p99 with the cache off, gateway start-up on the 1M-session bbolt file.
+# About 10 minutes; loopback only; temporary files removed (-keep keeps
+# them). Results in /tmp/frontdoor-bench/scale/. Flags: SCALE="-sizes 10000".
+bench-scale:
+	$(GO) run ./bench/scale $(SCALE)
+
+# Sign-in throughput on a real gateway on loopback (issue 8): successful
+# password logins/s and p99 at concurrency 1, 4, 16, 64 against the argon2id
+# ideal (cores / t), the gateway's peak RSS at each, and a burst of 256
+# sign-ins at once against the hashing bound; about 1.5 minutes. Flags:
+# SIGNIN="-duration 5s -levels 1,64 -argon2 65536,3,1". Results in
+# /tmp/frontdoor-bench/signin/<time>/.
+bench-signin:
+	$(GO) run ./bench/signin $(SIGNIN)
 
 vet:
 	$(GO) vet ./...

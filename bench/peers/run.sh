@@ -12,6 +12,8 @@
 #            headers + signed assertion injected; bbolt store, session cache 2 s
 #   b-redis  the same on the Redis store (a redis-server started here on a
 #            free loopback port), session cache 2 s
+#   b-assert b-bolt's gateway, a second site with `headers { send assertion }`:
+#            the signed assertion only, no plain headers (fewer bytes)
 #   c        Frontdoor's public route /pub/* (identity headers stripped only)
 #   d        Caddy forward_auth -> oauth2-proxy v7.8.1 /oauth2/auth (valid
 #            cookie), then reverse_proxy -> upstream
@@ -29,7 +31,7 @@
 # Knobs (env): BENCH_WORK (/tmp/frontdoor-bench), PEERBENCH_WORK
 #   (/tmp/peerbench), PEERBENCH_DIR (../shared/peerbench), DURATION (15s; in s),
 #   WARMUP (3s), THREADS (2), CONNS (64), ROUNDS (2), SETTLE (2 s),
-#   ROWS ("a a-hdrs b-bolt b-redis c d e"), SKIP_BUILD (0), PROFILE (0: 1 = after the
+#   ROWS ("a a-hdrs b-bolt b-redis b-assert c d e"), SKIP_BUILD (0), PROFILE (0: 1 = after the
 #   rounds, CPU and allocation profiles of a, a-hdrs, b-bolt, b-redis and d under
 #   load from Caddy's admin /debug/pprof), PROFILE_SECONDS (10),
 #   QUIET_MAX (10: % of the machine other processes may use before a
@@ -54,7 +56,7 @@ THREADS="${THREADS:-2}"
 CONNS="${CONNS:-64}"
 ROUNDS="${ROUNDS:-2}"
 SETTLE="${SETTLE:-2}"
-ROWS="${ROWS:-a a-hdrs b-bolt b-redis c d e}"
+ROWS="${ROWS:-a a-hdrs b-bolt b-redis b-assert c d e}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 PROFILE="${PROFILE:-0}"
 PROFILE_SECONDS="${PROFILE_SECONDS:-10}"
@@ -324,15 +326,15 @@ done
 
 UP=$(free_port); UP_STATS=$(free_port)
 export BP_RUN="$RUN" BP_UPSTREAM="$UP"
-export BP_PORT_A BP_ADMIN_A BP_PORT_FD_BOLT BP_ADMIN_FD_BOLT BP_PORT_FD_REDIS BP_ADMIN_FD_REDIS BP_REDIS BP_PORT_D BP_ADMIN_D BP_O2P_AUTH
+export BP_PORT_A BP_ADMIN_A BP_PORT_FD_BOLT BP_PORT_FD_ASSERT BP_ADMIN_FD_BOLT BP_PORT_FD_REDIS BP_ADMIN_FD_REDIS BP_REDIS BP_PORT_D BP_ADMIN_D BP_O2P_AUTH
 BP_PORT_A=$(free_port); BP_ADMIN_A=$(free_port)
-BP_PORT_FD_BOLT=$(free_port); BP_ADMIN_FD_BOLT=$(free_port)
+BP_PORT_FD_BOLT=$(free_port); BP_ADMIN_FD_BOLT=$(free_port); BP_PORT_FD_ASSERT=$(free_port)
 BP_PORT_FD_REDIS=$(free_port); BP_ADMIN_FD_REDIS=$(free_port)
 BP_REDIS=$(free_port)
 BP_PORT_D=$(free_port); BP_ADMIN_D=$(free_port); BP_O2P_AUTH=$(free_port)
 O2P_ALONE=$(free_port)
 declare -A ADMIN_OF=([caddy_a]=$BP_ADMIN_A [fd_bolt]=$BP_ADMIN_FD_BOLT [fd_redis]=$BP_ADMIN_FD_REDIS [caddy_d]=$BP_ADMIN_D)
-for v in UP UP_STATS BP_PORT_A BP_ADMIN_A BP_PORT_FD_BOLT BP_ADMIN_FD_BOLT BP_PORT_FD_REDIS BP_ADMIN_FD_REDIS BP_REDIS BP_PORT_D BP_ADMIN_D BP_O2P_AUTH O2P_ALONE; do
+for v in UP UP_STATS BP_PORT_A BP_ADMIN_A BP_PORT_FD_BOLT BP_PORT_FD_ASSERT BP_ADMIN_FD_BOLT BP_PORT_FD_REDIS BP_ADMIN_FD_REDIS BP_REDIS BP_PORT_D BP_ADMIN_D BP_O2P_AUTH O2P_ALONE; do
 	echo "$v=${!v}"
 done >"$RUN/ports.env"
 
@@ -377,6 +379,7 @@ URL[a]="http://127.0.0.1:$BP_PORT_A/"
 URL[a-hdrs]="http://127.0.0.1:$BP_PORT_A/"
 URL[b-bolt]="http://127.0.0.1:$BP_PORT_FD_BOLT/"
 URL[b-redis]="http://127.0.0.1:$BP_PORT_FD_REDIS/"
+URL[b-assert]="http://127.0.0.1:$BP_PORT_FD_ASSERT/"
 URL[c]="http://127.0.0.1:$BP_PORT_FD_BOLT/pub/"
 URL[d]="http://127.0.0.1:$BP_PORT_D/"
 URL[e]="http://127.0.0.1:$O2P_ALONE/"
@@ -384,6 +387,7 @@ PROCS[a]="caddy_a upstream"
 PROCS[a-hdrs]="caddy_a upstream"
 PROCS[b-bolt]="fd_bolt upstream"
 PROCS[b-redis]="fd_redis redis upstream"
+PROCS[b-assert]="fd_bolt upstream"
 PROCS[c]="fd_bolt upstream"
 PROCS[d]="caddy_d o2p_auth upstream"
 PROCS[e]="o2p_alone upstream"
@@ -395,6 +399,7 @@ FD_REDIS_COOKIE="$("$BIN/mint" -base "${URL[b-redis]}" -origin "$ORIGIN" -mail "
 O2P_COOKIE="$("$PB_BIN/mint" -secret "$COOKIE_SECRET")"
 HDR[b-bolt]="Cookie: $FD_BOLT_COOKIE"
 HDR[b-redis]="Cookie: $FD_REDIS_COOKIE"
+HDR[b-assert]="${HDR[b-bolt]}"
 HDR[d]="Cookie: $O2P_COOKIE"
 HDR[e]="Cookie: $O2P_COOKIE"
 
@@ -417,6 +422,12 @@ gates() {
 		echo_lacks "$e" "forged" "a forged identity header ($s)"
 		echo_lacks "$e" "__Host-frontdoor" "Frontdoor's session cookie ($s)"
 	done
+	expect_code 200 "${URL[b-assert]}" -H "${HDR[b-assert]}"
+	expect_code 401 "${URL[b-assert]}"
+	e="$(curl -s --max-time 10 -H "${HDR[b-assert]}" "${FORGED[@]}" "${URL[b-assert]}__echo")"
+	echo_has "$e" "^X-Frontdoor-Assertion: eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$" "the signed assertion (b-assert)"
+	echo_lacks "$e" "X-Frontdoor-User" "plain identity headers under send assertion (b-assert)"
+	echo_lacks "$e" "forged" "a forged identity header (b-assert)"
 	expect_code 200 "${URL[c]}"; expect_body_len "${URL[c]}"
 	e="$(curl -s --max-time 10 "${FORGED[@]}" "${URL[c]}__echo")"
 	echo_lacks "$e" "forged" "a forged identity header (c)"
@@ -456,6 +467,7 @@ done
 # The sessions are still valid after the load (no expiry or refresh surprise).
 expect_code 200 "${URL[b-bolt]}" -H "${HDR[b-bolt]}"
 expect_code 200 "${URL[b-redis]}" -H "${HDR[b-redis]}"
+expect_code 200 "${URL[b-assert]}" -H "${HDR[b-assert]}"
 expect_code 202 "http://127.0.0.1:$BP_O2P_AUTH/oauth2/auth" -H "${HDR[d]}"
 
 write_env

@@ -20,16 +20,17 @@ import (
 
 // rowInfo describes one setup of the run.
 var rowInfo = map[string]string{
-	"a":       "Caddy reverse_proxy (the floor)",
-	"a-hdrs":  "(a) + client sends the identity headers (diagnostic)",
-	"b-bolt":  "Frontdoor protected, bbolt + session cache",
-	"b-redis": "Frontdoor protected, Redis + session cache",
-	"c":       "Frontdoor public route (strip only)",
-	"d":       "Caddy forward_auth → oauth2-proxy",
-	"e":       "oauth2-proxy alone",
+	"a":        "Caddy reverse_proxy (the floor)",
+	"a-hdrs":   "(a) + client sends the identity headers (diagnostic)",
+	"b-bolt":   "Frontdoor protected, bbolt + session cache",
+	"b-redis":  "Frontdoor protected, Redis + session cache",
+	"b-assert": "(b-bolt) with `send assertion` (the JWT only)",
+	"c":        "Frontdoor public route (strip only)",
+	"d":        "Caddy forward_auth → oauth2-proxy",
+	"e":        "oauth2-proxy alone",
 }
 
-var rowOrder = []string{"a", "a-hdrs", "b-bolt", "b-redis", "c", "d", "e"}
+var rowOrder = []string{"a", "a-hdrs", "b-bolt", "b-redis", "b-assert", "c", "d", "e"}
 
 // Processes that are not the proxy layer being compared.
 func isGateway(proc string) bool { return proc != "upstream" && proc != "wrk" }
