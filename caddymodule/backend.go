@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/botdefense"
+	mrand "math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -150,9 +151,21 @@ func (b *backend) housekeeping() {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	const sweepEvery, rotateEvery = 10 * time.Minute, time.Minute
-	var lastSweep, lastRotate time.Time
+	// Everything below ends when the backend does: a sweep of millions of
+	// sessions must not hold up a stop or a reload.
+	running, stopped := context.WithCancel(context.Background())
+	defer stopped()
+	go func() {
+		<-b.stop
+		stopped()
+	}()
+	// The first sweep waits a minute or two (spread across nodes), so
+	// start-up — and the first requests — never share the machine with a
+	// read of every session.
+	lastSweep := time.Now().Add(-sweepEvery + time.Minute + mrand.N(time.Minute))
+	var lastRotate time.Time
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(running, 30*time.Second)
 		b.noteStore(b.stores.Sessions.Ping(ctx))
 		if time.Since(lastRotate) >= rotateEvery {
 			lastRotate = time.Now()
@@ -161,13 +174,16 @@ func (b *backend) housekeeping() {
 				b.logger.Error("rotating assertion keys", zap.Error(err))
 			}
 		}
+		cancel()
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
 			lastSweep = time.Now()
-			if err := b.stores.Sweep(ctx, lastSweep, b.sessions.Config().Idle); err != nil {
+			// Its own bound: a large store takes longer than a ping.
+			ctx, cancel := context.WithTimeout(running, sweepEvery/2)
+			if err := b.stores.Sweep(ctx, lastSweep, b.sessions.Config().Idle); err != nil && running.Err() == nil {
 				b.logger.Error("sweeping expired records", zap.Error(err))
 			}
+			cancel()
 		}
-		cancel()
 		select {
 		case <-b.stop:
 			return

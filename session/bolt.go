@@ -197,50 +197,81 @@ func (s *BoltStore) ListUser(_ context.Context, userID string) ([]*Session, erro
 }
 
 // SweepExpired removes sessions whose absolute expiry is past, or that have
-// been idle longer than idle; the gateway calls it periodically. It finds
-// them in a read transaction and deletes them in small write transactions,
-// so a large store never blocks sign-ins for long.
+// been idle longer than idle; the gateway calls it periodically. It reads
+// the sessions a few thousand at a time, each slice in its own short read
+// transaction (so a store of millions never pins old pages or holds up a
+// remap for long), and deletes in small write transactions, so it never
+// blocks sign-ins for long either; it stops between slices when ctx ends.
 func (s *BoltStore) SweepExpired(ctx context.Context, now time.Time, idle time.Duration) (int, error) {
-	var dead []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktSessions).ForEach(func(k, v []byte) error {
-			var sess Session
-			if json.Unmarshal(v, &sess) != nil || !now.Before(sess.ExpiresAt) || (idle > 0 && now.Sub(sess.LastSeen) >= idle) {
-				dead = append(dead, string(k))
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, boltErr("sweep", err)
-	}
 	const batch = 500
+	scan := sweepScan
+	var after []byte // the last key of the previous slice
 	n := 0
-	for len(dead) > 0 {
+	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		chunk := dead[:min(batch, len(dead))]
-		dead = dead[len(chunk):]
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, k := range chunk {
-				// Re-check: the session may have been touched since.
-				sess, err := getSession(tx, k)
-				if err == nil && now.Before(sess.ExpiresAt) && (idle <= 0 || now.Sub(sess.LastSeen) < idle) {
-					continue
+		var dead []string
+		done := false
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bktSessions).Cursor()
+			k, v := c.First()
+			if after != nil {
+				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
 				}
-				if err := deleteSession(tx, k); err != nil {
-					return err
-				}
-				n++
 			}
+			for i := 0; k != nil && i < scan; i++ {
+				if sessionDead(v, now, idle) {
+					dead = append(dead, string(k))
+				}
+				after = append(after[:0], k...)
+				k, v = c.Next()
+			}
+			done = k == nil
 			return nil
 		})
 		if err != nil {
 			return n, boltErr("sweep", err)
 		}
+		for len(dead) > 0 {
+			chunk := dead[:min(batch, len(dead))]
+			dead = dead[len(chunk):]
+			err := s.db.Update(func(tx *bolt.Tx) error {
+				for _, k := range chunk {
+					// Re-check: the session may have been touched since.
+					sess, err := getSession(tx, k)
+					if err == nil && now.Before(sess.ExpiresAt) && (idle <= 0 || now.Sub(sess.LastSeen) < idle) {
+						continue
+					}
+					if err := deleteSession(tx, k); err != nil {
+						return err
+					}
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				return n, boltErr("sweep", err)
+			}
+		}
+		if done {
+			return n, nil
+		}
 	}
-	return n, nil
+}
+
+// sweepScan is how many sessions one read transaction of the sweep reads.
+var sweepScan = 5000
+
+// sessionDead reads only a stored session's two times (or finds it
+// unreadable) to tell whether the sweep should remove it.
+func sessionDead(v []byte, now time.Time, idle time.Duration) bool {
+	var t struct {
+		LastSeen  time.Time `json:"last_seen"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	return json.Unmarshal(v, &t) != nil || !now.Before(t.ExpiresAt) || (idle > 0 && now.Sub(t.LastSeen) >= idle)
 }
 
 // Secret implements Store.

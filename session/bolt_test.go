@@ -62,3 +62,47 @@ func TestBoltSweepExpired(t *testing.T) {
 		t.Fatalf("index after sweep: %v", l)
 	}
 }
+
+// TestBoltSweepInSlices: the sweep reads the sessions a slice at a time,
+// resuming after the last key read even when that key was just deleted,
+// and misses none; it stops between slices when its context ends.
+func TestBoltSweepInSlices(t *testing.T) {
+	defer session.SetSweepScan(3)()
+	ctx := context.Background()
+	s := newBolt(t)
+	now := time.Now()
+	var dead, live []string
+	for i := range 25 {
+		key := session.KeyOf(fmt.Sprintf("u_%02d.tok-%d", i, i))
+		exp := now.Add(time.Hour)
+		if i%5 == 0 || i%7 == 0 {
+			exp = now.Add(-time.Second)
+			dead = append(dead, key)
+		} else {
+			live = append(live, key)
+		}
+		if err := s.Create(ctx, &session.Session{Key: key, UserID: fmt.Sprintf("u_%02d", i), CreatedAt: now,
+			LastSeen: now, AuthTime: now, ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.SweepExpired(cancelled, now, 30*time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sweep with an ended context: %v", err)
+	}
+	n, err := s.SweepExpired(ctx, now, 30*time.Minute)
+	if err != nil || n != len(dead) {
+		t.Fatalf("swept %d, %v; want %d", n, err, len(dead))
+	}
+	for _, k := range dead {
+		if _, err := s.Get(ctx, k); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("expired %s survived: %v", k, err)
+		}
+	}
+	for _, k := range live {
+		if _, err := s.Get(ctx, k); err != nil {
+			t.Errorf("live %s: %v", k, err)
+		}
+	}
+}
