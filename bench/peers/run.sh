@@ -29,9 +29,12 @@
 # Usage: bench/peers/run.sh [--quick]        build, gate, measure, report
 #        bench/peers/run.sh --report DIR     re-render DIR/results.md
 # Knobs (env): BENCH_WORK (/tmp/frontdoor-bench), PEERBENCH_WORK
-#   (/tmp/peerbench), PEERBENCH_DIR (../shared/peerbench), DURATION (15s; in s),
+#   (/tmp/peerbench), PEERBENCH_DIR (../shared/peerbench), DURATION (10s; in s),
 #   WARMUP (3s), THREADS (2), CONNS (64), ROUNDS (2), SETTLE (2 s),
-#   ROWS ("a a-hdrs b-bolt b-redis b-assert c d e"), SKIP_BUILD (0), PROFILE (0: 1 = after the
+#   ROWS ("a a-hdrs b-bolt b-redis b-assert c d e"), PAIRED (1: (a) runs before
+#   the first setup and again after every setup, and each setup's ratios are
+#   to the mean of the (a) runs either side of it — the machine drifts by
+#   10–30 % over minutes; 0: each setup once per round), SKIP_BUILD (0), PROFILE (0: 1 = after the
 #   rounds, CPU and allocation profiles of a, a-hdrs, b-bolt, b-redis and d under
 #   load from Caddy's admin /debug/pprof), PROFILE_SECONDS (10),
 #   QUIET_MAX (10: % of the machine other processes may use before a
@@ -50,7 +53,7 @@ PB_WORK="${PEERBENCH_WORK:-/tmp/peerbench}"
 PB_DIR="${PEERBENCH_DIR:-$REPO/../shared/peerbench}"
 BIN="$WORK/bin"
 PB_BIN="$PB_WORK/bin"
-DURATION="${DURATION:-15s}"
+DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-3s}"
 THREADS="${THREADS:-2}"
 CONNS="${CONNS:-64}"
@@ -58,6 +61,7 @@ ROUNDS="${ROUNDS:-2}"
 SETTLE="${SETTLE:-2}"
 ROWS="${ROWS:-a a-hdrs b-bolt b-redis b-assert c d e}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
+PAIRED="${PAIRED:-1}"
 PROFILE="${PROFILE:-0}"
 PROFILE_SECONDS="${PROFILE_SECONDS:-10}"
 QUIET_MAX="${QUIET_MAX:-10}"
@@ -235,12 +239,13 @@ measure() { # measure ROUND SETUP
 	local round="$1" s="$2"
 	local -a hdr=()
 	hdr_args "$s"
-	local out="$RUN/wrk/r${round}_${s}.txt"
+	MEASURED[$round.$s]=$(( ${MEASURED[$round.$s]:-0} + 1 ))
+	local out="$RUN/wrk/r${round}_${s}.${MEASURED[$round.$s]}.txt"
 	local bound=$(( ${DURATION%s} + 60 ))
 
 	wait_quiet
 	log "round $round: $s warm-up $WARMUP"
-	timeout "$bound" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "${hdr[@]}" "${URL[$s]}" >"$RUN/wrk/r${round}_${s}.warmup.txt"
+	timeout "$bound" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "${hdr[@]}" "${URL[$s]}" >"$RUN/wrk/r${round}_${s}.${MEASURED[$round.$s]}.warmup.txt"
 	sleep "$SETTLE"
 
 	local -A t0
@@ -455,9 +460,22 @@ expect_body_len "${URL[a-hdrs]}" -H @<(printf '%s\n' "${HDR[a-hdrs]}")
 
 printf '# round\tsetup\tthreads\tconns\tduration\treq/s\tp50_ms\tp99_ms\tp99.9_ms\tmax_ms\trequests\tnon2xx\tsocket_errors\tnew_upstream_conns\tupstream_requests\tbusy_pct\tother_pct\tcpu_ticks\thz\n' >"$RUN/rows.tsv"
 read -r -a ORDER <<<"$ROWS"
+declare -A MEASURED=()
 for r in $(seq 1 "$ROUNDS"); do
 	seq_=()
 	if (( r % 2 == 1 )); then seq_=("${ORDER[@]}"); else for ((i=${#ORDER[@]}-1; i>=0; i--)); do seq_+=("${ORDER[$i]}"); done; fi
+	if [[ "$PAIRED" == 1 && " ${ORDER[*]} " == *" a "* ]]; then
+		# (a) before the first setup and after every one: each setup is
+		# compared with the (a) runs on either side of it.
+		measure "$r" a
+		for s in "${seq_[@]}"; do
+			[[ "$s" == a ]] && continue
+			[[ -n "${URL[$s]:-}" ]] || die "unknown setup $s"
+			measure "$r" "$s"
+			measure "$r" a
+		done
+		continue
+	fi
 	for s in "${seq_[@]}"; do
 		[[ -n "${URL[$s]:-}" ]] || die "unknown setup $s"
 		measure "$r" "$s"

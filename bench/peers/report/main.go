@@ -52,6 +52,9 @@ type row struct {
 	busy, other              float64
 	procs                    []proc
 	hz                       float64
+	// The (a) it is compared with: the mean of the (a) runs measured just
+	// before and just after it in its round (itself for an (a) row).
+	refRPS, refP99, refCPU float64
 }
 
 // µs of CPU per completed request for ticks.
@@ -104,13 +107,21 @@ func main() {
 		}
 	}
 	sort.Ints(rounds)
+	setReferences(rows)
+	// get returns the setup's run in the round — the median one by req/s
+	// when (a) ran several times — with its adjacent (a) as reference.
 	get := func(round int, id string) (row, bool) {
+		var runs []row
 		for _, r := range rows {
 			if r.round == round && r.id == id {
-				return r, true
+				runs = append(runs, r)
 			}
 		}
-		return row{}, false
+		if len(runs) == 0 {
+			return row{}, false
+		}
+		slices.SortFunc(runs, func(x, y row) int { return cmpFloat(x.rps, y.rps) })
+		return runs[(len(runs)-1)/2], true
 	}
 
 	var b strings.Builder
@@ -119,10 +130,12 @@ func main() {
 	b.WriteString("- CPU: utime+stime of each process during the measured run (/proc/PID/stat), per completed request; " +
 		"\"gateway\" = every process but the upstream and wrk (Caddy, Frontdoor, oauth2-proxy, redis-server); " +
 		"wrk = the script's reaped-child time. \"other procs\" = CPU of processes outside the benchmark during the run, " +
-		"as % of the machine (should be ~0 on a quiet machine).\n\n")
+		"as % of the machine (should be ~0 on a quiet machine). " +
+		"× (a) = req/s over the mean of the (a) runs measured just before and just after the setup in its round; " +
+		"comparisons between two setups (× (d), CPU vs (d)) divide their ratios to their own adjacent (a), so the machine's " +
+		"drift between runs cancels out; where (a) ran several times in a round, the tables show its median run.\n\n")
 
 	for _, rd := range rounds {
-		a, _ := get(rd, "a")
 		fmt.Fprintf(&b, "## Round %d\n\n", rd)
 		b.WriteString("| setup | req/s | × (a) | p50 ms | p99 ms | p99.9 ms | max ms | non-2xx / socket errors | gateway CPU µs/req | per process CPU µs/req | new upstream conns | machine busy % | other procs % |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|\n")
@@ -135,7 +148,7 @@ func main() {
 				per = append(per, fmt.Sprintf("%s=%.0f", p.name, r.perReq(p.ticks)))
 			}
 			fmt.Fprintf(&b, "| (%s) %s | %.0f | %s | %.2f | %.2f | %.2f | %.1f | %d / %s | %.0f | %s | %d | %.0f | %.0f |\n",
-				r.id, rowInfo[r.id], r.rps, ratio(r.rps, a.rps), r.p50, r.p99, r.p999, r.max, r.non2xx, r.errors,
+				r.id, rowInfo[r.id], r.rps, ratio(r.rps, r.refRPS), r.p50, r.p99, r.p999, r.max, r.non2xx, r.errors,
 				r.gateway(), strings.Join(per, " "), r.newConns, r.busy, r.other)
 		}
 		b.WriteString("\n")
@@ -152,10 +165,9 @@ func main() {
 			if !ok {
 				continue
 			}
-			a, _ := get(rd, "a")
 			rps = append(rps, r.rps)
-			if a.rps > 0 {
-				rat = append(rat, r.rps/a.rps)
+			if r.refRPS > 0 {
+				rat = append(rat, r.rps/r.refRPS)
 			}
 			p99 = append(p99, r.p99)
 			gw = append(gw, r.gateway())
@@ -182,25 +194,26 @@ func main() {
 		name string
 		eval func(rd int) (string, bool, bool) // value, met, known
 	}
+	// Every comparison goes through the (a) measured next to each side,
+	// so a drift of the machine between two runs cancels out.
 	rpsRatio := func(x, y string, min float64) func(int) (string, bool, bool) {
 		return func(rd int) (string, bool, bool) {
 			rx, ok1 := get(rd, x)
 			ry, ok2 := get(rd, y)
-			if !ok1 || !ok2 || ry.rps == 0 {
+			if !ok1 || !ok2 || ry.rps == 0 || rx.refRPS == 0 || ry.refRPS == 0 {
 				return "n/a", false, false
 			}
-			v := rx.rps / ry.rps
+			v := (rx.rps / rx.refRPS) / (ry.rps / ry.refRPS)
 			return fmt.Sprintf("%.3f×", v), v >= min, true
 		}
 	}
 	p99Delta := func(x string) func(int) (string, bool, bool) {
 		return func(rd int) (string, bool, bool) {
-			rx, ok1 := get(rd, x)
-			ra, ok2 := get(rd, "a")
-			if !ok1 || !ok2 {
+			rx, ok := get(rd, x)
+			if !ok || rx.refP99 == 0 {
 				return "n/a", false, false
 			}
-			d := rx.p99 - ra.p99
+			d := rx.p99 - rx.refP99
 			return fmt.Sprintf("%+.2f ms", d), d <= 1, true
 		}
 	}
@@ -208,10 +221,10 @@ func main() {
 		return func(rd int) (string, bool, bool) {
 			rx, ok1 := get(rd, x)
 			rdd, ok2 := get(rd, "d")
-			if !ok1 || !ok2 {
+			if !ok1 || !ok2 || rx.refCPU == 0 || rdd.refCPU == 0 {
 				return "n/a", false, false
 			}
-			v := rx.gateway() / rdd.gateway()
+			v := (rx.gateway() / rx.refCPU) / (rdd.gateway() / rdd.refCPU)
 			return fmt.Sprintf("%.0f vs %.0f µs (%.2f×)", rx.gateway(), rdd.gateway(), v), v < 0.5, true
 		}
 	}
@@ -269,9 +282,8 @@ func main() {
 			if !ok {
 				continue
 			}
-			a, _ := get(rd, "a")
 			rps = append(rps, fmt.Sprintf("%.0f", r.rps))
-			rat = append(rat, ratio(r.rps, a.rps))
+			rat = append(rat, ratio(r.rps, r.refRPS))
 			p50 = append(p50, fmt.Sprintf("%.2f", r.p50))
 			p99 = append(p99, fmt.Sprintf("%.2f", r.p99))
 			p999 = append(p999, fmt.Sprintf("%.2f", r.p999))
@@ -295,6 +307,48 @@ func main() {
 	}
 	fmt.Print(b.String())
 	fmt.Printf("\nSummary (rounds separated by /):\n\n%s", s.String())
+}
+
+// setReferences gives every row the mean of the (a) runs just before and
+// just after it in its round (one of them at a round's ends); an (a) row is
+// its own reference.
+func setReferences(rows []row) {
+	for i := range rows {
+		r := &rows[i]
+		if r.id == "a" {
+			r.refRPS, r.refP99, r.refCPU = r.rps, r.p99, r.gateway()
+			continue
+		}
+		var near []row
+		for j := i - 1; j >= 0 && rows[j].round == r.round; j-- {
+			if rows[j].id == "a" {
+				near = append(near, rows[j])
+				break
+			}
+		}
+		for j := i + 1; j < len(rows) && rows[j].round == r.round; j++ {
+			if rows[j].id == "a" {
+				near = append(near, rows[j])
+				break
+			}
+		}
+		for _, a := range near {
+			n := float64(len(near))
+			r.refRPS += a.rps / n
+			r.refP99 += a.p99 / n
+			r.refCPU += a.gateway() / n
+		}
+	}
+}
+
+func cmpFloat(x, y float64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }
 
 func median(v []float64) float64 {
