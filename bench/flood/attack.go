@@ -8,15 +8,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 )
-
-const loginPath = "/.frontdoor/login"
 
 // attempt is one credential guess of the attack.
 type attempt struct {
@@ -37,15 +35,6 @@ var (
 		"icloud.com", "gmx.de", "web.de", "orange.fr", "free.fr", "libero.it", "comcast.net", "btinternet.com", "live.com", "proton.me"}
 	passwordBases = []string{"password", "Password", "qwerty", "iloveyou", "sunshine", "princess", "football", "monkey",
 		"dragon", "Summer", "Welcome", "shadow", "master", "letmein", "baseball", "superman", "trustno1", "michael", "charlie", "hunter"}
-	userAgents = []string{
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
-		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Safari/605.1.15",
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:143.0) Gecko/20100101 Firefox/143.0",
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
-		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36",
-		"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
-	}
-	languages = []string{"en-US,en;q=0.9", "en-GB,en;q=0.8", "de-DE,de;q=0.9,en;q=0.7", "fr-FR,fr;q=0.9,en;q=0.6", "es-ES,es;q=0.9", "it-IT,it;q=0.9,en;q=0.5"}
 )
 
 // plausibleEmail makes up an address like the ones in a combo list.
@@ -120,7 +109,7 @@ func attackerAddr(k, prefixes int) net.IP {
 // attack runs the combo list from many addresses.
 type attack struct {
 	list     []attempt
-	browsers []*browser
+	browsers []*benchkit.Browser
 	solve    bool
 	solveSem chan struct{}
 	t        *tally
@@ -133,8 +122,8 @@ type attack struct {
 func newAttack(list []attempt, addrs, prefixes, port int, origin string, solve bool, solveConc int, r *rand.Rand, t *tally) *attack {
 	a := &attack{list: list, solve: solve, solveSem: make(chan struct{}, max(1, solveConc)), t: t}
 	for k := range addrs {
-		a.browsers = append(a.browsers, newBrowser(attackerAddr(k, prefixes), port, origin,
-			userAgents[r.IntN(len(userAgents))], languages[r.IntN(len(languages))]))
+		a.browsers = append(a.browsers, benchkit.NewBrowser(benchkit.BrowserOptions{Port: port, Origin: origin, Source: attackerAddr(k, prefixes),
+			UA: benchkit.UserAgents[r.IntN(len(benchkit.UserAgents))], Lang: benchkit.Languages[r.IntN(len(benchkit.Languages))]}))
 	}
 	return a
 }
@@ -194,7 +183,7 @@ func (a *attack) run(ctx context.Context, conc int, rate float64, start, deadlin
 func (a *attack) one(ctx context.Context, i int, start, deadline time.Time) {
 	at := a.list[i]
 	b := a.browsers[i%len(a.browsers)]
-	tok, err := b.formToken(ctx, loginPath)
+	tok, err := b.FormToken(ctx, benchkit.LoginPath)
 	if ctx.Err() != nil {
 		return // interrupted: not an answer
 	}
@@ -204,7 +193,7 @@ func (a *attack) one(ctx context.Context, i int, start, deadline time.Time) {
 	}
 	form := url.Values{"email": {at.email}, "password": {at.password}, "rd": {"/pub/"}, "csrf_token": {tok}}
 	t0 := time.Now()
-	p, err := b.post(ctx, loginPath, form)
+	p, err := b.Post(ctx, benchkit.LoginPath, form)
 	lat := time.Since(t0)
 	if ctx.Err() != nil {
 		return
@@ -222,7 +211,7 @@ func (a *attack) one(ctx context.Context, i int, start, deadline time.Time) {
 			return
 		case <-time.After(time.Until(deadline)):
 			// Out of time: the challenge stays unsolved.
-			a.t.attack(start, cls, lat, at.real, sample(p))
+			a.t.attack(start, cls, lat, at.real, p.Summary())
 			return
 		}
 		s := time.Now()
@@ -231,11 +220,11 @@ func (a *attack) one(ctx context.Context, i int, start, deadline time.Time) {
 		<-a.solveSem
 		a.solved.Add(1)
 		form.Set("pow", sol)
-		if m := csrfRE.FindStringSubmatch(p.body); m != nil {
-			form.Set("csrf_token", m[1])
+		if tok, ok := benchkit.CSRFToken(p.Body); ok {
+			form.Set("csrf_token", tok)
 		}
 		t0 = time.Now()
-		p, err = b.post(ctx, loginPath, form)
+		p, err = b.Post(ctx, benchkit.LoginPath, form)
 		lat = time.Since(t0)
 		if ctx.Err() != nil {
 			return
@@ -246,28 +235,11 @@ func (a *attack) one(ctx context.Context, i int, start, deadline time.Time) {
 		}
 		cls = classify(p)
 	}
-	a.t.attack(start, cls, lat, at.real, sample(p))
-}
-
-var titleRE = regexp.MustCompile(`<title>([^<]*)</title>`)
-
-// sample describes an answer: its status and page title.
-func sample(p page) string {
-	title := p.body
-	if m := titleRE.FindStringSubmatch(p.body); m != nil {
-		title = m[1]
-	}
-	if len(title) > 120 {
-		title = title[:120]
-	}
-	if p.retryAfter != "" {
-		title += " (Retry-After " + p.retryAfter + ")"
-	}
-	return fmt.Sprintf("%d %s", p.status, title)
+	a.t.attack(start, cls, lat, at.real, p.Summary())
 }
 
 func (a *attack) close() {
 	for _, b := range a.browsers {
-		b.close()
+		b.Close()
 	}
 }

@@ -8,22 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
-	"net/mail"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 )
 
@@ -32,7 +23,7 @@ type customer struct {
 	n               int
 	email, password string
 	addr            net.IP
-	b               *browser
+	b               *benchkit.Browser
 }
 
 var customerNames = []string{"amelia.hughes", "bruno.keller", "chiara.bianchi", "dmitri.volkov", "elena.garcia",
@@ -56,101 +47,11 @@ func newCustomers(n, port int, origin string, shared bool) []*customer {
 			addr = net.IPv4(127, 0, 1, byte(i+1)).To4()
 		}
 		c := &customer{n: i + 1, email: name + "@" + mailDomains[i%len(mailDomains)], password: "fd-flood-" + hex.EncodeToString(pw[:]), addr: addr}
-		c.b = newBrowser(addr, port, origin, userAgents[i%len(userAgents)], languages[i%len(languages)])
+		c.b = benchkit.NewBrowser(benchkit.BrowserOptions{Port: port, Origin: origin, Source: addr,
+			UA: benchkit.UserAgents[i%len(benchkit.UserAgents)], Lang: benchkit.Languages[i%len(benchkit.Languages)]})
 		out = append(out, c)
 	}
 	return out
-}
-
-// register signs the customer up from its own address and follows the
-// verification link from the mail directory.
-func (c *customer) register(ctx context.Context, mailDir string) error {
-	tok, err := c.b.formToken(ctx, "/.frontdoor/register")
-	if err != nil {
-		return err
-	}
-	p, err := c.b.post(ctx, "/.frontdoor/register", url.Values{"email": {c.email}, "password": {c.password}, "rd": {"/pub/"}, "csrf_token": {tok}})
-	if err != nil {
-		return err
-	}
-	if p.status != 200 || !strings.Contains(p.body, "Check your email") {
-		return fmt.Errorf("register %s: %s", c.email, sample(p))
-	}
-	link, err := waitMail(ctx, mailDir, c.email, "/.frontdoor/verify?token=")
-	if err != nil {
-		return err
-	}
-	p, err = c.b.get(ctx, link)
-	if err != nil {
-		return err
-	}
-	if p.status != 200 {
-		return fmt.Errorf("verify %s: %s", c.email, sample(p))
-	}
-	return nil
-}
-
-// waitMail waits for a mail to `to` holding a link with needle, removes
-// it and returns the link.
-func waitMail(ctx context.Context, dir, to, needle string) (string, error) {
-	re := regexp.MustCompile(`https://[^\s"<>]*` + regexp.QuoteMeta(needle) + `[^\s"<>]*`)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		sort.Strings(files)
-		for _, f := range files {
-			if strings.HasPrefix(filepath.Base(f), ".") {
-				continue // still being written
-			}
-			text, rcpt := readMail(f)
-			if !strings.EqualFold(rcpt, to) {
-				continue
-			}
-			if l := re.FindString(text); l != "" {
-				_ = os.Remove(f)
-				return l, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "", fmt.Errorf("no mail to %s with %s", to, needle)
-}
-
-// readMail returns the text part and the recipient of an .eml file.
-func readMail(path string) (string, string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", ""
-	}
-	defer f.Close()
-	msg, err := mail.ReadMessage(f)
-	if err != nil {
-		return "", ""
-	}
-	rcpt := ""
-	if to, err := mail.ParseAddress(msg.Header.Get("To")); err == nil {
-		rcpt = to.Address
-	}
-	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if !strings.HasPrefix(mt, "multipart/") {
-		var r io.Reader = msg.Body
-		if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			r = quotedprintable.NewReader(r)
-		}
-		b, _ := io.ReadAll(r)
-		return string(b), rcpt
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			return "", rcpt
-		}
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-			b, _ := io.ReadAll(p) // multipart decodes quoted-printable
-			return string(b), rcpt
-		}
-	}
 }
 
 // signIn is one sign-in as a browser does it: load the page, post the
@@ -173,7 +74,7 @@ const maxRounds = 3
 
 func (c *customer) signIn(ctx context.Context) (s signIn) {
 	s.Customer = c.n
-	tok, err := c.b.formToken(ctx, loginPath)
+	tok, err := c.b.FormToken(ctx, benchkit.LoginPath)
 	if err != nil {
 		s.Answer, s.Detail = ansError, err.Error()
 		return s
@@ -182,7 +83,7 @@ func (c *customer) signIn(ctx context.Context) (s signIn) {
 	start := time.Now()
 	defer func() { s.Total = time.Since(start) }()
 	for round := 0; ; round++ {
-		p, err := c.b.post(ctx, loginPath, form)
+		p, err := c.b.Post(ctx, benchkit.LoginPath, form)
 		s.Posts++
 		if err != nil {
 			s.Answer, s.Detail = ansError, err.Error()
@@ -191,7 +92,7 @@ func (c *customer) signIn(ctx context.Context) (s signIn) {
 		s.Answer = classify(p)
 		if s.Answer != ansChallenge || round == maxRounds {
 			if s.Answer != ans303 {
-				s.Detail, s.RetryAfter = sample(p), p.retryAfter
+				s.Detail, s.RetryAfter = p.Summary(), p.Header.Get("Retry-After")
 			}
 			return s
 		}
@@ -201,8 +102,8 @@ func (c *customer) signIn(ctx context.Context) (s signIn) {
 		sol := botdefense.SolvePow(ch, bits)
 		s.Solve += time.Since(t)
 		form.Set("pow", sol)
-		if m := csrfRE.FindStringSubmatch(p.body); m != nil {
-			form.Set("csrf_token", m[1])
+		if tok, ok := benchkit.CSRFToken(p.Body); ok {
+			form.Set("csrf_token", tok)
 		}
 	}
 }
@@ -232,12 +133,13 @@ func (c *customer) signInLoop(ctx context.Context, stop <-chan struct{}, every t
 	}
 }
 
-// registerAll registers every customer at once, each from its own address.
+// registerAll registers every customer at once, each from its own address,
+// following the verification link from the mail directory.
 func registerAll(ctx context.Context, cs []*customer, mailDir string) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(cs))
 	for i, c := range cs {
-		wg.Go(func() { errs[i] = c.register(ctx, mailDir) })
+		wg.Go(func() { errs[i] = c.b.Register(ctx, mailDir, c.email, c.password) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

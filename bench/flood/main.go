@@ -27,13 +27,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 )
 
 func main() {
@@ -73,12 +72,8 @@ func run() int {
 		return 2
 	}
 
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stopSignals := benchkit.InterruptContext()
 	defer stopSignals()
-	go func() {
-		<-ctx.Done()
-		stopSignals() // a second Ctrl-C ends the program at once (the kernel then ends the gateway)
-	}()
 
 	if err := flood(ctx, options{
 		attempts: *attempts, addrs: *addrs, prefixes: *prefixes, conc: *conc, rate: *rate, duration: *duration, solve: *solve,
@@ -110,52 +105,35 @@ func logf(format string, args ...any) {
 }
 
 func flood(ctx context.Context, o options) error {
-	root, err := moduleRoot()
+	build, err := benchkit.PrepareGateway(ctx, o.bin, logf)
 	if err != nil {
 		return err
 	}
-	build := buildInfo(root)
-	bin := o.bin
-	if o.bin != "" {
-		build = "given binary " + o.bin + " (source at " + build + ")"
-	}
-	if bin == "" {
-		logf("building bin/frontdoor")
-		if bin, err = buildGateway(ctx, root); err != nil {
-			return err
-		}
-	}
-	dir, err := os.MkdirTemp("", "frontdoor-flood-")
+	dir, removeDir, err := benchkit.WorkDir("frontdoor-flood-", o.keep, logf)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keep {
-			logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	}()
+	defer func() { _ = removeDir() }()
 
-	g, err := startGateway(ctx, bin, dir, o.limits, time.Minute)
+	g, err := startGateway(ctx, build.Bin, dir, o.limits, time.Minute)
 	if err != nil {
 		return err
 	}
-	defer g.stop()
-	logf("gateway pid %d on %s, admin %s, dir %s", g.pid(), g.origin(), g.adminAddr, dir)
+	defer g.Stop()
+	logf("gateway pid %d on %s, admin %s, dir %s", g.PID(), g.Origin(), g.AdminAddr, dir)
 	pol, err := g.policy(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the defences in force: %w", err)
 	}
 
-	cs := newCustomers(o.customers, g.port, g.origin(), o.legitShared)
+	cs := newCustomers(o.customers, g.Port, g.Origin(), o.legitShared)
 	defer func() {
 		for _, c := range cs {
-			c.b.close()
+			c.b.Close()
 		}
 	}()
 	setup, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	err = registerAll(setup, cs, filepath.Join(dir, "mail"))
+	err = registerAll(setup, cs, g.MailDir())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("registering customers: %w", err)
@@ -165,20 +143,20 @@ func flood(ctx context.Context, o options) error {
 	r := rand.New(rand.NewPCG(o.seed, 7))
 	list := makeAttempts(r, o.attempts, cs, o.realTries)
 	t := newTally()
-	atk := newAttack(list, o.addrs, o.prefixes, g.port, g.origin(), o.solve, o.solveConc, r, t)
+	atk := newAttack(list, o.addrs, o.prefixes, g.Port, g.Origin(), o.solve, o.solveConc, r, t)
 	defer atk.close()
 
 	decBefore, err := g.loginDecisions(ctx)
 	if err != nil {
 		return err
 	}
-	cpuBefore, err := readProc(g.pid())
+	cpuBefore, err := benchkit.ReadProc(g.PID())
 	if err != nil {
 		return err
 	}
-	selfBefore := selfCPU()
-	busyBefore := machineBusy()
-	reqBefore := requestsSent.Load()
+	selfBefore := benchkit.SelfCPU()
+	busyBefore := benchkit.MachineBusy()
+	reqBefore := benchkit.Requests.Load()
 
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -261,26 +239,26 @@ func flood(ctx context.Context, o options) error {
 	close(stopMon)
 	<-monDone
 
-	cpuAfter, err := readProc(g.pid())
+	cpuAfter, err := benchkit.ReadProc(g.PID())
 	if err != nil {
 		return err
 	}
-	selfAfter, busyAfter := selfCPU(), machineBusy()
+	selfAfter, busyAfter := benchkit.SelfCPU(), benchkit.MachineBusy()
 	decAfter, err := g.loginDecisions(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
-	requests := requestsSent.Load() - reqBefore
+	requests := benchkit.Requests.Load() - reqBefore
 	offenders, err := g.offenders(context.WithoutCancel(ctx), 8)
 	if err != nil {
 		return err
 	}
 
 	rep := &report{
-		Command: commandLine(),
-		Build:   build,
+		Command: benchkit.CommandLine("./bench/flood"),
+		Build:   build.Info,
 		Policy:  pol.describe(),
-		Machine: describeMachine(),
+		Machine: benchkit.DescribeMachine(),
 		Config: config{
 			Attempts: o.attempts, Rate: o.rate, Addrs: o.addrs, Prefixes: o.prefixes, Conc: o.conc, Duration: o.duration.String(),
 			Solve: o.solve, Customers: len(cs), LegitEvery: o.legitEvery.String(), LegitShared: o.legitShared,
@@ -315,7 +293,7 @@ func flood(ctx context.Context, o options) error {
 	if o.out != "" {
 		path := o.out
 		if !filepath.IsAbs(path) {
-			path = filepath.Join(root, path)
+			path = filepath.Join(build.Root, path)
 		}
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -348,22 +326,4 @@ func diff(now, before map[string]int64) map[string]int64 {
 		out[k] = v - before[k]
 	}
 	return out
-}
-
-// selfCPU is this process's CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// commandLine is the command as it was given (flags that were set).
-func commandLine() string {
-	parts := []string{"go run ./bench/flood"}
-	flag.Visit(func(f *flag.Flag) {
-		parts = append(parts, fmt.Sprintf("-%s=%s", f.Name, f.Value))
-	})
-	return strings.Join(parts, " ")
 }

@@ -5,22 +5,22 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 )
 
 // report is what the flood prints (Markdown) and writes (JSON).
 type report struct {
-	Command     string  `json:"command"`
-	Build       string  `json:"build"`  // commit the gateway was built from
-	Policy      string  `json:"policy"` // the login defences in force, from the admin API
-	Machine     machine `json:"machine"`
-	Config      config  `json:"config"`
-	Interrupted bool    `json:"interrupted,omitempty"`
+	Command     string           `json:"command"`
+	Build       string           `json:"build"`  // commit the gateway was built from
+	Policy      string           `json:"policy"` // the login defences in force, from the admin API
+	Machine     benchkit.Machine `json:"machine"`
+	Config      config           `json:"config"`
+	Interrupted bool             `json:"interrupted,omitempty"`
 
 	WallSeconds     float64 `json:"wall_seconds"`
 	Requests        int64   `json:"requests"` // every HTTP request, attack and customers
@@ -39,14 +39,6 @@ type report struct {
 	Decisions map[string]int64 `json:"login_decisions"` // frontdoor_defense_decisions_total{route="login"} during the flood
 	Targets   []target         `json:"targets"`
 	Timeline  []timeRowOut     `json:"timeline"`
-}
-
-type machine struct {
-	NProc  int    `json:"nproc"`
-	CPU    string `json:"cpu"`
-	Memory string `json:"memory"`
-	Kernel string `json:"kernel"`
-	Go     string `json:"go"`
 }
 
 type config struct {
@@ -343,29 +335,4 @@ func bitsText(b map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, b[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// describeMachine reads what the report says about the machine.
-func describeMachine() machine {
-	m := machine{NProc: runtime.NumCPU(), Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				m.Memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	return m
 }

@@ -3,25 +3,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 	"github.com/frontdoorhq/frontdoor/caddymodule"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -56,18 +51,6 @@ http://127.0.0.1:{port} {
 	respond "ok"
 }
 `
-
-// buildGateway builds bin/frontdoor from the module root, as `make build` does.
-func buildGateway(ctx context.Context, root string) (string, error) {
-	bin := filepath.Join(root, "bin", "frontdoor")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/frontdoor")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/frontdoor: %w", err)
-	}
-	return bin, nil
-}
 
 // startRun is one timed start of the gateway.
 type startRun struct {
@@ -178,61 +161,16 @@ func fillSample(ctx context.Context, path string, in *startInput) error {
 // requests with valid cookies for o.after, and stops it.
 func startOnce(ctx context.Context, o options, bin, dir, db string, cookies []string) (startRun, error) {
 	var r startRun
-	for _, d := range []string{"mail", "data", "config"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			return r, err
-		}
-	}
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	g, err := benchkit.LaunchGateway(benchkit.GatewayOptions{Bin: bin, Dir: dir, StopGrace: time.Minute,
+		Caddyfile: strings.ReplaceAll(caddyfileTmpl, "{db}", db)})
 	if err != nil {
 		return r, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := strings.NewReplacer("{dir}", dir, "{db}", db, "{port}", strconv.Itoa(port)).Replace(caddyfileTmpl)
-	cfgPath := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return r, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "stderr.log"))
-	if err != nil {
-		return r, err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = childAttr()
-	exited := make(chan struct{})
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return r, err
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	// stop ends the gateway: SIGTERM, then SIGKILL after a minute.
-	stop := func() time.Duration {
-		t := time.Now()
-		select {
-		case <-exited:
-			return 0
-		default:
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(time.Minute):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		return time.Since(t)
-	}
-	defer stop()
-	fail := func(err error) (startRun, error) { return r, fmt.Errorf("%w\n%s", err, logTail(dir, 20)) }
+	defer g.Stop()
+	t0 := g.Started
+	fail := func(err error) (startRun, error) { return r, fmt.Errorf("%w\n%s", err, g.LogTail(20)) }
 
-	url := fmt.Sprintf("http://127.0.0.1:%d/app", port)
+	url := fmt.Sprintf("http://127.0.0.1:%d/app", g.Port)
 	// A new connection per poll: the first answer is the first accepted one.
 	poll := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := t0.Add(2 * time.Minute)
@@ -246,7 +184,7 @@ func startOnce(ctx context.Context, o options, bin, dir, db string, cookies []st
 			break
 		}
 		select {
-		case <-exited:
+		case <-g.Exited():
 			return fail(errors.New("the gateway exited during start-up"))
 		case <-ctx.Done():
 			return r, ctx.Err()
@@ -264,12 +202,12 @@ func startOnce(ctx context.Context, o options, bin, dir, db string, cookies []st
 		return fail(fmt.Errorf("a protected route with a valid cookie answered %d, want 200", status))
 	}
 	r.firstOK = time.Since(t0)
-	pid := cmd.Process.Pid
-	cpu0, err := cpuTime(pid)
+	pid := g.PID()
+	u0, err := benchkit.ReadProc(pid)
 	if err != nil {
 		return fail(err)
 	}
-	r.cpuToOK = cpu0
+	r.cpuToOK = u0.CPU.Seconds()
 
 	// Keep-alive, one request at a time, a random sample session each.
 	hc := &http.Client{Timeout: 10 * time.Second}
@@ -292,16 +230,18 @@ func startOnce(ctx context.Context, o options, bin, dir, db string, cookies []st
 		durs = append(durs, el)
 	}
 	if len(durs) > 0 {
-		cpu1, err := cpuTime(pid)
+		u1, err := benchkit.ReadProc(pid)
 		if err != nil {
 			return fail(err)
 		}
-		r.afterCPU = cpu1 - cpu0
+		r.afterCPU = (u1.CPU - u0.CPU).Seconds()
 		slices.Sort(durs)
 		r.after, r.afterP50, r.afterP99, r.afterMax = len(durs), pct(durs, 0.5), pct(durs, 0.99), durs[len(durs)-1]
 	}
-	r.rss = rss(pid)
-	r.stop = stop()
+	if u, err := benchkit.ReadProc(pid); err == nil {
+		r.rss = u.RSS
+	}
+	r.stop = g.Stop()
 	return r, nil
 }
 
@@ -322,25 +262,4 @@ func get(ctx context.Context, c *http.Client, url, cookie string) (int, error) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-// logTail returns the last n lines of the gateway's logs, for errors.
-func logTail(dir string, n int) string {
-	var lines []string
-	for _, name := range []string{"stderr.log", "caddy.log"} {
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if len(lines) > n {
-				lines = lines[1:]
-			}
-		}
-		f.Close()
-	}
-	return strings.Join(lines, "\n")
 }

@@ -23,17 +23,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 )
 
 func main() {
@@ -114,12 +113,8 @@ func run() int {
 		o.redisBin = p
 	}
 
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stopSignals := benchkit.InterruptContext()
 	defer stopSignals()
-	go func() {
-		<-ctx.Done()
-		stopSignals() // a second Ctrl-C ends the program at once
-	}()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
@@ -135,21 +130,17 @@ func logf(format string, args ...any) {
 }
 
 func scale(ctx context.Context, o options) (err error) {
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		return err
 	}
 	rep := &report{started: time.Now(), machine: machineInfo(root, o.redisBin), opts: o}
-	dir, err := os.MkdirTemp("", "frontdoor-scale-")
+	dir, removeDir, err := benchkit.WorkDir("frontdoor-scale-", o.keep, logf)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if o.keep {
-			logf("kept %s", dir)
-			return
-		}
-		if rmErr := os.RemoveAll(dir); rmErr != nil && err == nil {
+		if rmErr := removeDir(); rmErr != nil && err == nil {
 			err = rmErr
 		}
 	}()
@@ -160,7 +151,7 @@ func scale(ctx context.Context, o options) (err error) {
 		// and the compiler does not compete with the measurements.
 		if bin = o.bin; bin == "" {
 			logf("building bin/frontdoor")
-			if bin, err = buildGateway(ctx, root); err != nil {
+			if bin, err = benchkit.BuildGateway(ctx, root); err != nil {
 				return err
 			}
 		}
@@ -212,22 +203,4 @@ func scale(ctx context.Context, o options) (err error) {
 	}
 	logf("results in %s", path)
 	return nil
-}
-
-// moduleRoot finds the directory holding go.mod, from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; run from the repository")
-		}
-		dir = parent
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 	"github.com/frontdoorhq/frontdoor/caddymodule"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -58,16 +58,14 @@ func startRedis(ctx context.Context, bin, dir string) (*redisServer, error) {
 }
 
 func tryStartRedis(ctx context.Context, bin, dir string) (*redisServer, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	port, err := benchkit.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	s := &redisServer{addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{})}
 	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
 		"--dir", dir, "--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log"))
-	s.cmd.SysProcAttr = childAttr()
+	s.cmd.SysProcAttr = benchkit.ChildAttr()
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 )
 
 // result is one store at one size.
@@ -181,28 +183,20 @@ func count(n int) string {
 // machineInfo describes where the numbers come from.
 func machineInfo(root, redisBin string) []string {
 	var out []string
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
+	m := benchkit.DescribeMachine()
+	cpu := m.CPU
+	if cpu == "" {
+		cpu = "unknown CPU"
 	}
-	out = append(out, fmt.Sprintf("%s, %d CPUs (shared with other work: timings are noisy)", cpu, runtime.NumCPU()))
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				out = append(out, "memory "+strings.TrimSpace(v))
-			}
-		}
+	out = append(out, fmt.Sprintf("%s, %d CPUs (shared with other work: timings are noisy)", cpu, m.NProc))
+	if m.Memory != "" {
+		out = append(out, "memory "+m.Memory)
 	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		out = append(out, "load average at start "+strings.Join(strings.Fields(string(b))[:3], " "))
 	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		out = append(out, "Linux "+strings.TrimSpace(string(b)))
+	if m.Kernel != "" {
+		out = append(out, "Linux "+m.Kernel)
 	}
 	if o, err := exec.Command("df", "-hT", os.TempDir()).Output(); err == nil {
 		if lines := strings.Split(strings.TrimSpace(string(o)), "\n"); len(lines) == 2 {
@@ -222,32 +216,6 @@ func machineInfo(root, redisBin string) []string {
 			out = append(out, strings.TrimSpace(string(o)))
 		}
 	}
-	out = append(out, "commit "+buildInfo(root))
-	return out
-}
-
-// buildInfo names the commit and the product files changed in the working
-// tree.
-func buildInfo(root string) string {
-	head, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	out := strings.TrimSpace(string(head))
-	st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
-	if err != nil {
-		return out
-	}
-	var dirty []string
-	for line := range strings.Lines(string(st)) {
-		f := strings.TrimSpace(line[min(3, len(line)):])
-		if f == "" || f == "Makefile" || strings.HasPrefix(f, "docs/") || strings.HasPrefix(f, "bench/") || strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		dirty = append(dirty, f)
-	}
-	if len(dirty) > 0 {
-		out += " + uncommitted changes to " + strings.Join(dirty, ", ")
-	}
+	out = append(out, "commit "+benchkit.BuildInfo(root))
 	return out
 }

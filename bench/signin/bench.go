@@ -17,37 +17,6 @@ import (
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
-// The site protects everything but /pub/* and answers "ok" itself: the
-// upstream is not what is measured. `limits off`: no edge limit, signal or
-// challenge between the workers and the hasher.
-const caddyfileTmpl = `{
-	admin {admin}
-	storage file_system {dir}/caddy
-	skip_install_trust
-	local_certs
-	default_bind 127.0.0.1
-	http_port {httpport}
-	https_port {port}
-	log {
-		output file {dir}/caddy.log
-		level INFO
-	}
-	frontdoor {
-		store bolt {dir}/fd.db
-		mailer dir {dir}/mail{password}
-	}
-}
-
-https://signin.test:{port} {
-	tls internal
-	frontdoor {
-		public /pub/*
-		limits off
-	}
-	respond "ok"
-}
-`
-
 // passwordBlock is the `password` block for the options that differ from
 // the gateway's defaults, or "".
 func passwordBlock(o options) string {
@@ -72,34 +41,21 @@ func passwordBlock(o options) string {
 
 func bench(ctx context.Context, o options) error {
 	started := time.Now()
-	root, err := benchkit.ModuleRoot()
+	build, err := benchkit.PrepareGateway(ctx, o.bin, logf)
 	if err != nil {
 		return err
 	}
-	build := benchkit.BuildInfo(root)
-	bin := o.bin
-	if bin != "" {
-		build = "given binary " + bin + " (source at " + build + ")"
-	} else {
-		logf("building bin/frontdoor")
-		if bin, err = benchkit.BuildGateway(ctx, root); err != nil {
-			return err
-		}
-	}
-	dir, err := os.MkdirTemp("", "frontdoor-signin-")
+	dir, removeDir, err := benchkit.WorkDir("frontdoor-signin-", o.keep, logf)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keep {
-			logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	}()
+	defer func() { _ = removeDir() }()
+	// The site protects everything but /pub/* and answers "ok" itself: the
+	// upstream is not what is measured. `limits off`: no edge limit, signal
+	// or challenge between the workers and the hasher.
 	g, err := benchkit.StartGateway(ctx, benchkit.GatewayOptions{
-		Bin: bin, Dir: dir, Host: "signin.test", ReadyPath: "/pub/ready", Timeout: time.Minute,
-		Caddyfile: strings.ReplaceAll(caddyfileTmpl, "{password}", passwordBlock(o)),
+		Bin: build.Bin, Dir: dir, Host: "signin.test", ReadyPath: "/pub/ready", Timeout: time.Minute,
+		Caddyfile: benchkit.SiteCaddyfile(passwordBlock(o), "\n\t\tlimits off"),
 	})
 	if err != nil {
 		return err
@@ -127,7 +83,7 @@ func bench(ctx context.Context, o options) error {
 	at := timeArgon2(o.argon2, 20)
 	cores := runtime.NumCPU()
 	rep := &report{
-		Command: commandLine(), Build: build, Machine: benchkit.DescribeMachine(),
+		Command: benchkit.CommandLine("./bench/signin"), Build: build.Info, Machine: benchkit.DescribeMachine(),
 		Argon2: argonReport{MemoryKiB: o.argon2.MemoryKiB, Iterations: o.argon2.Iterations, Parallelism: o.argon2.Parallelism,
 			MedianMs: ms(at.median), MinMs: ms(at.min), Runs: at.runs,
 			ParallelPerSec: at.parallelPerSec, Cores: cores, IdealPerSec: float64(cores) / at.median.Seconds()},

@@ -136,7 +136,7 @@ func runLevel(ctx context.Context, g *benchkit.Gateway, cs []customer, browsers 
 			}
 		})
 	}
-	if !sleep(ctx, o.warmup) {
+	if benchkit.Sleep(ctx, o.warmup) != nil {
 		close(stop)
 		wg.Wait()
 		return lr, ctx.Err()
@@ -156,7 +156,7 @@ func runLevel(ctx context.Context, g *benchkit.Gateway, cs []customer, browsers 
 	}
 	self0, busy0 := benchkit.SelfCPU(), benchkit.MachineBusy()
 	from := time.Now()
-	sleep(ctx, o.duration)
+	_ = benchkit.Sleep(ctx, o.duration) // an interruption ends the measurement early
 	to := time.Now()
 	p1, err1 := benchkit.ReadProc(g.PID())
 	self1, busy1 := benchkit.SelfCPU(), benchkit.MachineBusy()
@@ -340,15 +340,3 @@ func percentiles(ds []time.Duration) (p50, p99, maxMs float64) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-// sleep waits d; false if ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

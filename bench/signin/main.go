@@ -22,16 +22,14 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -87,12 +85,8 @@ func run() int {
 		return 2
 	}
 
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stopSignals := benchkit.InterruptContext()
 	defer stopSignals()
-	go func() {
-		<-ctx.Done()
-		stopSignals() // a second Ctrl-C ends the program at once (the kernel then ends the gateway)
-	}()
 	if err := bench(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "signin:", err)
 		return 1
@@ -129,13 +123,4 @@ func parseArgon2(s string) (identity.Argon2Params, error) {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "signin: "+format+"\n", args...)
-}
-
-// commandLine is the command as it was given (flags that were set).
-func commandLine() string {
-	parts := []string{"go run ./bench/signin"}
-	flag.Visit(func(f *flag.Flag) {
-		parts = append(parts, fmt.Sprintf("-%s=%s", f.Name, f.Value))
-	})
-	return strings.Join(parts, " ")
 }

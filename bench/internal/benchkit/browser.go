@@ -1,5 +1,3 @@
-//go:build linux
-
 package benchkit
 
 import (
@@ -163,6 +161,16 @@ func (b *Browser) URL(path string) string {
 
 var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
+// CSRFToken returns the CSRF token of the form on an HTML page (a form
+// page, or a challenge page posting the form again).
+func CSRFToken(html string) (string, bool) {
+	m := csrfRE.FindStringSubmatch(html)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
 // ErrNoCSRF is FormToken's error for a page without a form token.
 var ErrNoCSRF = errors.New("benchkit: no csrf_token on the page")
 
@@ -172,11 +180,11 @@ func (b *Browser) FormToken(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := csrfRE.FindStringSubmatch(p.Body)
-	if m == nil {
+	tok, ok := CSRFToken(p.Body)
+	if !ok {
 		return "", fmt.Errorf("GET %s: %d: %w", path, p.Status, ErrNoCSRF)
 	}
-	return m[1], nil
+	return tok, nil
 }
 
 var titleRE = regexp.MustCompile(`<title>([^<]*)</title>`)
@@ -216,7 +224,7 @@ func (b *Browser) Register(ctx context.Context, mailDir, email, password string)
 			return err
 		}
 		if p.Status == http.StatusServiceUnavailable {
-			if err := sleepCtx(ctx, RetryAfter(p, time.Second)); err != nil {
+			if err := Sleep(ctx, RetryAfter(p, time.Second)); err != nil {
 				return err
 			}
 			continue
@@ -248,7 +256,8 @@ func RetryAfter(p Page, def time.Duration) time.Duration {
 	return def
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or less if ctx ends first; it returns ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -27,10 +27,13 @@ type Gateway struct {
 	Host      string
 	Port      int
 	AdminAddr string
+	// Started is when the process was started (just before exec).
+	Started time.Time
 
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	logFile *os.File
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	logFile   *os.File
+	stopGrace time.Duration
 }
 
 // GatewayOptions says how to start a gateway.
@@ -38,20 +41,63 @@ type GatewayOptions struct {
 	// Bin is the frontdoor binary (see BuildGateway).
 	Bin string
 	// Dir is the directory for the Caddyfile, logs, Caddy's data and
-	// whatever the Caddyfile puts there; it must exist.
+	// whatever the Caddyfile puts there; it is created if need be.
 	Dir string
-	// Caddyfile is the configuration, with placeholders replaced before
-	// it is written: {admin} (the admin address), {dir} (Dir), {port}
-	// (the HTTPS port) and {httpport} (a free port for Caddy's HTTP
-	// listener). Sub-directories "mail", "data" and "config" of Dir
-	// exist when it is read.
+	// Caddyfile is the configuration (see SiteCaddyfile), with
+	// placeholders replaced before it is written: {admin} (the admin
+	// address), {dir} (Dir), {host} (Host), {port} (the site's port) and
+	// {httpport} (a free port for Caddy's HTTP listener). Sub-directories
+	// "mail", "data" and "config" of Dir exist when it is read. A caller
+	// with placeholders of its own replaces them before.
 	Caddyfile string
 	// Host is the site's host name; clients reach 127.0.0.1 whatever it is.
 	Host string
-	// ReadyPath is a path of the site that answers 200 once it serves.
+	// ReadyPath is a path of the site that answers 200 once it serves
+	// (StartGateway only).
 	ReadyPath string
-	// Timeout bounds the start-up.
+	// Timeout bounds the start-up (StartGateway only).
 	Timeout time.Duration
+	// StopGrace is how long Stop waits after SIGTERM before it kills the
+	// gateway (0: 10 s).
+	StopGrace time.Duration
+}
+
+// siteTmpl is SiteCaddyfile's template.
+const siteTmpl = `{
+	admin {admin}
+	storage file_system {dir}/caddy
+	skip_install_trust
+	local_certs
+	default_bind 127.0.0.1
+	http_port {httpport}
+	https_port {port}
+	log {
+		output file {dir}/caddy.log
+		level INFO
+	}
+	frontdoor {
+		store bolt {dir}/fd.db
+		mailer dir {dir}/mail{global}
+	}
+}
+
+https://{host}:{port} {
+	tls internal
+	frontdoor {
+		public /pub/*{site}
+	}
+	respond "ok"
+}
+`
+
+// SiteCaddyfile is a Caddyfile for GatewayOptions: the site
+// https://{host}:{port} on loopback with Caddy's internal CA, a bolt store
+// and a `mailer dir` in {dir}, Frontdoor in front of everything but
+// /pub/*, and "ok" answered by Caddy itself (the upstream is not what is
+// measured). global is added to the global `frontdoor` block and site to
+// the site's, each line of them starting "\n\t\t"; "" adds nothing.
+func SiteCaddyfile(global, site string) string {
+	return strings.NewReplacer("{global}", global, "{site}", site).Replace(siteTmpl)
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of asking.
@@ -122,8 +168,23 @@ func BuildInfo(root string) string {
 }
 
 // StartGateway writes the Caddyfile and starts the gateway; it returns
-// once the site answers over TLS. Stop ends it.
+// once the site answers 200 on ReadyPath over TLS. Stop ends it.
 func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
+	g, err := LaunchGateway(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.waitReady(ctx, o.ReadyPath, o.Timeout); err != nil {
+		g.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, g.LogTail(20))
+	}
+	return g, nil
+}
+
+// LaunchGateway writes the Caddyfile and starts the gateway without
+// waiting for it to serve, for a caller that times the start-up itself
+// (Started, Exited). Stop ends it.
+func LaunchGateway(o GatewayOptions) (*Gateway, error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := FreePort()
@@ -132,17 +193,21 @@ func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 		}
 		ports[i] = p
 	}
-	g := &Gateway{Dir: o.Dir, Host: o.Host, Port: ports[0], AdminAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]), exited: make(chan struct{})}
-	cfg := strings.NewReplacer("{admin}", g.AdminAddr, "{dir}", o.Dir, "{port}", strconv.Itoa(g.Port),
-		"{httpport}", strconv.Itoa(ports[2])).Replace(o.Caddyfile)
-	cfgPath := filepath.Join(o.Dir, "Caddyfile")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
+	g := &Gateway{Dir: o.Dir, Host: o.Host, Port: ports[0], AdminAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		exited: make(chan struct{}), stopGrace: o.StopGrace}
+	if g.stopGrace <= 0 {
+		g.stopGrace = 10 * time.Second
 	}
 	for _, d := range []string{"mail", "data", "config"} {
 		if err := os.MkdirAll(filepath.Join(o.Dir, d), 0o700); err != nil {
 			return nil, err
 		}
+	}
+	cfg := strings.NewReplacer("{admin}", g.AdminAddr, "{dir}", o.Dir, "{host}", o.Host, "{port}", strconv.Itoa(g.Port),
+		"{httpport}", strconv.Itoa(ports[2])).Replace(o.Caddyfile)
+	cfgPath := filepath.Join(o.Dir, "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
 	}
 	var err error
 	if g.logFile, err = os.Create(filepath.Join(o.Dir, "stderr.log")); err != nil {
@@ -152,10 +217,8 @@ func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	// Caddy's own data and autosaved config stay in the directory too.
 	g.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(o.Dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(o.Dir, "config"))
 	g.cmd.Stdout, g.cmd.Stderr = g.logFile, g.logFile
-	// Its own process group (a Ctrl-C reaches only the benchmark, which
-	// then stops the gateway in order), ended by the kernel if the
-	// benchmark dies without cleaning up.
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	g.cmd.SysProcAttr = ChildAttr()
+	g.Started = time.Now()
 	if err := g.cmd.Start(); err != nil {
 		g.logFile.Close()
 		return nil, fmt.Errorf("benchkit: starting %s: %w", o.Bin, err)
@@ -164,10 +227,6 @@ func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 		_ = g.cmd.Wait()
 		close(g.exited)
 	}()
-	if err := g.waitReady(ctx, o.ReadyPath, o.Timeout); err != nil {
-		g.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, g.LogTail(20))
-	}
 	return g, nil
 }
 
@@ -179,6 +238,9 @@ func (g *Gateway) PID() int { return g.cmd.Process.Pid }
 
 // MailDir is where the `mailer dir {dir}/mail` of a Caddyfile writes.
 func (g *Gateway) MailDir() string { return filepath.Join(g.Dir, "mail") }
+
+// Exited is closed once the gateway's process has ended.
+func (g *Gateway) Exited() <-chan struct{} { return g.exited }
 
 func (g *Gateway) waitReady(ctx context.Context, path string, timeout time.Duration) error {
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
@@ -211,25 +273,32 @@ func (g *Gateway) waitReady(ctx context.Context, path string, timeout time.Durat
 	return errors.New("benchkit: the gateway did not answer within " + timeout.String())
 }
 
-// Stop ends the gateway: SIGTERM, then SIGKILL after 10 s.
-func (g *Gateway) Stop() {
+// Stop ends the gateway: SIGTERM, then SIGKILL after StopGrace. It
+// returns how long the gateway took to exit (0 if it had already), and may
+// be called again.
+func (g *Gateway) Stop() time.Duration {
 	if g.cmd == nil || g.cmd.Process == nil {
-		return
+		return 0
 	}
+	var took time.Duration
 	select {
 	case <-g.exited:
 	default:
+		t := time.Now()
 		_ = g.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-g.exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(g.stopGrace):
 			_ = g.cmd.Process.Kill()
 			<-g.exited
 		}
+		took = time.Since(t)
 	}
 	if g.logFile != nil {
 		g.logFile.Close()
+		g.logFile = nil
 	}
+	return took
 }
 
 // LogTail returns the last n lines of the gateway's logs, for errors.

@@ -2,7 +2,10 @@
 
 package benchkit
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseMetrics(t *testing.T) {
 	got := ParseMetrics(`# HELP frontdoor_password_hashes_total argon2id runs started.
@@ -25,5 +28,18 @@ not a metric line
 	}
 	if len(got) != 4 {
 		t.Errorf("%d series, want 4: %v", len(got), got)
+	}
+}
+
+func TestSiteCaddyfile(t *testing.T) {
+	got := SiteCaddyfile("\n\t\tpassword {\n\t\t\tconcurrency 2\n\t\t}", "\n\t\tlimits off")
+	for _, want := range []string{
+		"\t\tmailer dir {dir}/mail\n\t\tpassword {\n\t\t\tconcurrency 2\n\t\t}\n\t}\n}\n", // in the global frontdoor block
+		"https://{host}:{port} {\n",
+		"\t\tpublic /pub/*\n\t\tlimits off\n\t}\n", // in the site's frontdoor block
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
 	}
 }

@@ -91,6 +91,14 @@ func MachineBusy() time.Duration {
 	return time.Duration(busy) * time.Second / time.Duration(ClockTicks())
 }
 
+// ChildAttr is for a child process a benchmark starts (the gateway, a
+// store's server): its own process group, so a Ctrl-C reaches only the
+// benchmark, which then stops the child in order; the kernel ends the
+// child if the benchmark dies without cleaning up.
+func ChildAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+}
+
 // SelfCPU is this process's CPU time so far.
 func SelfCPU() time.Duration {
 	var ru syscall.Rusage

@@ -14,32 +14,27 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"os"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
 )
 
 const (
 	sessionCookie = "__Host-frontdoor"
 	csrfCookie    = "__Host-frontdoor-csrf"
 )
-
-var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 type client struct {
 	base, origin, prefix string
@@ -80,14 +75,12 @@ func (c *client) mint(email, mailDir string, deadline time.Time) (string, error)
 	}
 	password := base64.RawURLEncoding.EncodeToString(pw[:])
 
-	before, err := emlFiles(mailDir)
-	if err != nil {
-		return "", err
-	}
 	if _, err := c.postForm("/register", url.Values{"email": {email}, "password": {password}}, http.StatusOK); err != nil {
 		return "", err
 	}
-	link, err := waitForLink(mailDir, before, c.origin+c.prefix+"/verify?token=", deadline)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	link, err := benchkit.WaitMail(ctx, mailDir, email, c.prefix+"/verify?token=")
 	if err != nil {
 		return "", err
 	}
@@ -113,11 +106,11 @@ func (c *client) postForm(path string, form url.Values, want int) (*http.Respons
 	if err != nil {
 		return nil, err
 	}
-	m := csrfRE.FindStringSubmatch(page)
-	if m == nil {
+	tok, ok := benchkit.CSRFToken(page)
+	if !ok {
 		return nil, fmt.Errorf("GET %s%s: no csrf_token on the page", c.prefix, path)
 	}
-	form.Set("csrf_token", m[1])
+	form.Set("csrf_token", tok)
 	resp, _, err := c.do(http.MethodPost, c.prefix+path, form, want)
 	return resp, err
 }
@@ -171,82 +164,4 @@ func (c *client) do(method, path string, form url.Values, want int) (*http.Respo
 		return nil, "", fmt.Errorf("%s %s: want HTTP %d, got %d: %.300s", method, path, want, resp.StatusCode, raw)
 	}
 	return resp, string(raw), nil
-}
-
-func emlFiles(dir string) (map[string]bool, error) {
-	m, err := filepath.Glob(filepath.Join(dir, "*.eml"))
-	seen := map[string]bool{}
-	for _, f := range m {
-		seen[f] = true
-	}
-	return seen, err
-}
-
-// waitForLink waits for a new .eml in dir holding a link starting with
-// prefix and returns the link.
-func waitForLink(dir string, before map[string]bool, prefix string, deadline time.Time) (string, error) {
-	re := regexp.MustCompile(regexp.QuoteMeta(prefix) + `[A-Za-z0-9_%.~-]+`)
-	for {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		sort.Strings(files)
-		for _, f := range files {
-			// Skip messages seen before and the mailer's hidden .tmp-* files.
-			if before[f] || strings.HasPrefix(filepath.Base(f), ".") {
-				continue
-			}
-			text, err := mailText(f)
-			if err != nil {
-				return "", fmt.Errorf("%s: %w", f, err)
-			}
-			if l := re.FindString(text); l != "" {
-				return l, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("no mail with a %s link in %s", prefix, dir)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// mailText returns the decoded text of every part of an .eml file.
-func mailText(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	msg, err := mail.ReadMessage(f)
-	if err != nil {
-		return "", err
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		var r io.Reader = msg.Body
-		if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			r = quotedprintable.NewReader(r)
-		}
-		b, err := io.ReadAll(r)
-		return string(b), err
-	}
-	var sb strings.Builder
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart() // decodes quoted-printable itself
-		if errors.Is(err, io.EOF) {
-			return sb.String(), nil
-		}
-		if err != nil {
-			return "", err
-		}
-		b, err := io.ReadAll(p)
-		if err != nil {
-			return "", err
-		}
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
 }
