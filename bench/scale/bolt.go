@@ -120,8 +120,8 @@ func runBolt(ctx context.Context, o options, dir string, n int, hash string, sta
 		logf("bolt, %d: cold: %s", n, r.cold)
 	}
 
-	// The sweep the gateway runs as soon as it starts (and every 10
-	// minutes): one read transaction decoding every session.
+	// The sweep the gateway runs 1–2 minutes after start and every 10
+	// minutes: every session read, a slice per read transaction.
 	bs, ok := stores.Sessions.(*session.BoltStore)
 	if !ok {
 		return nil, fmt.Errorf("the bolt backend's session store is a %T", stores.Sessions)
