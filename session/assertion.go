@@ -68,7 +68,6 @@ type Stamp struct {
 	AuthTimeRFC3339, ACR, SID string
 
 	memo     atomic.Pointer[any]
-	sess     *Session // the session it was made from
 	kid      string
 	authTime time.Time
 	amr      []string
@@ -113,9 +112,8 @@ func (st *Stamp) fits(s *Session, kid string, now time.Time) bool {
 	if !now.Before(st.refresh) || st.kid != kid {
 		return false
 	}
-	if st.sess == s { // the same cached session: nothing can differ
-		return true
-	}
+	// Compared field by field, never by pointer: a caller may hand in the
+	// same *Session changed in place.
 	return st.authTime.Equal(s.AuthTime) && st.ACR == s.ACR && st.Email == s.Email &&
 		st.verified == s.EmailVerified && slices.Equal(st.amr, s.AMR)
 }
@@ -157,7 +155,7 @@ func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) 
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
 		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid,
-		sess: s, kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
+		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}
 	a.mu.Lock()

@@ -87,6 +87,13 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 	if err != nil || st2 == st || st2.AMR != "pwd otp mfa" || st2.ACR != "aal2" {
 		t.Fatalf("changed session kept the old stamp: %+v %v", st2, err)
 	}
+	// ...and so is the same *Session changed in place.
+	same := *s
+	before, _ := a.Stamp(&same, "https://shop.example.com", "other.example.com")
+	same.Email = "b@example.com"
+	if after, err := a.Stamp(&same, "https://shop.example.com", "other.example.com"); err != nil || after == before || after.Email != "b@example.com" {
+		t.Fatalf("a session changed in place kept its old stamp: %+v %v", after, err)
+	}
 	// Another audience gets its own token.
 	if other, _ := a.For(s, "https://shop.example.com", "blog.example.com"); other == tok {
 		t.Fatal("audiences share a token")
