@@ -202,6 +202,11 @@ type Attempt struct {
 	// Require asks for a solved challenge whatever the risk (a Caddyfile
 	// `challenge` route).
 	Require bool
+	// Backlogged says the work behind the route (password hashing) is
+	// queued beyond what a burst explains: like a route or global limit
+	// over, capacity is short, so a challengeable attempt pays with a
+	// challenge before it may join the queue.
+	Backlogged bool
 
 	prefix string // Prefix(IP), worked out once per Check or Record
 }
@@ -389,6 +394,13 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 
 	if !a.Challengeable {
 		return dec, nil
+	}
+	if a.Backlogged {
+		dec.Reasons = append(dec.Reasons, "backlog")
+		if !sitePressure {
+			risk++
+		}
+		sitePressure = true
 	}
 	signals, refuse, err := d.signals(ctx, p, &a, now)
 	if err != nil {

@@ -274,3 +274,34 @@ func TestSharedLimitsChallengeInsteadOfRefusing(t *testing.T) {
 		t.Fatalf("global pressure and a surge: %+v", dec)
 	}
 }
+
+// TestBacklogChallenges: a backlogged route challenges at the lowest
+// difficulty, counts as the same fact as a site-wide limit or a surge (one
+// unit of risk, not two), lets a solved attempt through, and never touches
+// a route that cannot show a challenge.
+func TestBacklogChallenges(t *testing.T) {
+	d, _ := newTestDefender(t)
+	p := quietPolicy()
+	a := Attempt{Route: RouteLogin, IP: "198.51.100.7", Challengeable: true, Backlogged: true}
+	dec := check(t, d, &p, a)
+	if dec.Action != Challenge || dec.Bits != p.PowBits || !strings.Contains(strings.Join(dec.Reasons, ","), "backlog") {
+		t.Fatalf("backlogged sign-in: %+v", dec)
+	}
+	a.Pow = SolvePow(dec.Challenge, dec.Bits)
+	if dec := check(t, d, &p, a); dec.Action != Solved {
+		t.Fatalf("solved, backlogged: %+v", dec)
+	}
+	if dec := check(t, d, &p, Attempt{Route: RouteVerify, IP: "198.51.100.7", Backlogged: true}); dec.Action != Allow {
+		t.Fatalf("a route without a challenge page: %+v", dec)
+	}
+	// With a surge too: still the lowest difficulty.
+	for range int(p.Surge) {
+		_ = d.Record(context.Background(), &p, Attempt{Route: RouteLogin, IP: "10.9.9.9"}, true)
+	}
+	if dec := check(t, d, &p, Attempt{Route: RouteLogin, IP: "198.51.100.8", Challengeable: true, Backlogged: true}); dec.Action != Challenge || dec.Bits != p.PowBits {
+		t.Fatalf("backlog and a surge: %+v", dec)
+	}
+	if dec := check(t, d, &p, Attempt{Route: RouteLogin, IP: "198.51.100.9", Challengeable: true}); dec.Action != Challenge {
+		t.Fatalf("surge alone: %+v", dec)
+	}
+}

@@ -128,6 +128,12 @@ func (h *Handler) defendedRoute(sub string, r *http.Request) (string, bool) {
 
 type attemptKey struct{}
 
+// hashBacklogChallenge is how far behind password hashing may fall before
+// sign-in and sign-up attempts are challenged first: a burst of real
+// customers queues for up to queue_wait, but a queue this long is what the
+// first seconds of a flood look like, before the failure surge shows.
+const hashBacklogChallenge = 500 * time.Millisecond
+
 // defend asks the edge defences about a request to route before any
 // expensive work is done for it. It answers the request itself (429, a
 // challenge, …) and returns false when the request goes no further.
@@ -135,6 +141,8 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, c
 	a := botdefense.Attempt{
 		Route: route, Site: h.origin, IP: clientAddr(r), Pow: r.PostForm.Get("pow"),
 		Challengeable: challengeable, Require: route == botdefense.RouteChallenge,
+		Backlogged: (route == botdefense.RouteLogin || route == botdefense.RouteRegister) &&
+			h.app.hasher.Backlog() > hashBacklogChallenge,
 		Fingerprint: botdefense.Fingerprint{
 			UserAgent: r.UserAgent(), AcceptLanguage: r.Header.Get("Accept-Language") != "",
 			Accept: r.Header.Get("Accept") != "", SecFetch: r.Header.Get("Sec-Fetch-Mode") != "",

@@ -2,7 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
@@ -392,5 +395,52 @@ func TestDefenseReloadUnderLoad(t *testing.T) {
 	}
 	if _, body := adminGet(t, g, "/frontdoor/defense"); !strings.Contains(body, "verify ip 250/24h0m0s") {
 		t.Fatalf("limits after reload: %s", body)
+	}
+}
+
+// TestHashingBacklogChallenges: once password hashing is queued past half
+// a second, a further sign-in is asked to solve a challenge before it may
+// join the queue (the first seconds of a flood).
+func TestHashingBacklogChallenges(t *testing.T) {
+	// One slot and a slow hash (t=8): a handful of sign-ins is a backlog.
+	g := startGateway(t, gatewayOpts{
+		global: "password {\n\t\t\tconcurrency 1\n\t\t\targon2 19456 8 1\n\t\t\tqueue_wait 60s\n\t\t}",
+		// No other reason to challenge: one account, limits far away.
+		limits: "limits {\n\t\t\tlogin ip 1000/1m\n\t\t\tlogin prefix 1000/1m\n\t\t\tlogin account 1000/1m\n\t\t}",
+	})
+	login := func(c *http.Client, tok string, i int) response {
+		form := url.Values{"csrf_token": {tok}, "email": {"nobody@example.com"}, "password": {fmt.Sprintf("wrong password %d", i)}}
+		return g.do(c, http.MethodPost, "/.frontdoor/login", form, nil)
+	}
+	const queued = 12
+	clients := make([]*http.Client, queued+1)
+	tokens := make([]string, queued+1)
+	for i := range clients {
+		clients[i] = g.newClient()
+		tokens[i] = g.csrf(clients[i], "/.frontdoor/login")
+	}
+	answers := make(chan response, queued)
+	for i := range queued {
+		go func() { answers <- login(clients[i], tokens[i], i) }()
+	}
+	v, err := caddy.ActiveContext().App("frontdoor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := v.(*App).hasher
+	for deadline := time.Now().Add(30 * time.Second); hasher.Backlog() <= hashBacklogChallenge; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no hashing backlog: %v", hasher.Backlog())
+		}
+	}
+	r := login(clients[queued], tokens[queued], queued)
+	if r.status != http.StatusForbidden || !powRE.MatchString(r.body) {
+		t.Errorf("sign-in behind a %v hashing backlog: %d, want a challenge", hasher.Backlog(), r.status)
+	}
+	for range queued {
+		// Checked before the backlog built: hashed (401); after: challenged.
+		if a := <-answers; a.status != http.StatusUnauthorized && (a.status != http.StatusForbidden || !powRE.MatchString(a.body)) {
+			t.Errorf("queued sign-in answered %d", a.status)
+		}
 	}
 }
