@@ -7,13 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +25,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	"github.com/frontdoorhq/frontdoor/internal/eml"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
@@ -350,7 +348,7 @@ func (g *gateway) mailLink(to, needle string) string {
 			if strings.HasPrefix(filepath.Base(f), ".") {
 				continue // the mailer's temporary file, not yet renamed
 			}
-			text, rcpt := readMail(g.t, f)
+			text, rcpt := eml.Read(f)
 			if !strings.EqualFold(rcpt, to) {
 				continue
 			}
@@ -363,40 +361,6 @@ func (g *gateway) mailLink(to, needle string) string {
 	}
 	g.t.Fatalf("no mail to %s with %q", to, needle)
 	return ""
-}
-
-// readMail returns the decoded text part and the recipient of an .eml.
-func readMail(t testing.TB, path string) (string, string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", ""
-	}
-	defer f.Close()
-	msg, err := mail.ReadMessage(f)
-	if err != nil {
-		return "", ""
-	}
-	to, _ := mail.ParseAddress(msg.Header.Get("To"))
-	rcpt := ""
-	if to != nil {
-		rcpt = to.Address
-	}
-	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if !strings.HasPrefix(mt, "multipart/") {
-		b, _ := io.ReadAll(msg.Body)
-		return string(b), rcpt
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			return "", rcpt
-		}
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-			b, _ := io.ReadAll(p) // multipart.Part decodes quoted-printable
-			return string(b), rcpt
-		}
-	}
 }
 
 const testPassword = "correct horse battery staple"

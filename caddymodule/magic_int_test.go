@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/eml"
 )
 
 const magicNeedle = "/.frontdoor/magic/verify?token="
@@ -277,7 +278,7 @@ func magicMail(t *testing.T, g *gateway, to string) (link, code string) {
 	files, _ := filepath.Glob(filepath.Join(g.mailDir, "[0-9]*.eml"))
 	sort.Strings(files)
 	for _, f := range files {
-		text, rcpt := readMail(t, f)
+		text, rcpt := eml.Read(f)
 		if !strings.EqualFold(rcpt, to) {
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/eml"
 )
 
 // Pre-account hijacking: a squatter signs up with someone else's address
@@ -230,7 +232,7 @@ func squatMailsTo(t *testing.T, g *gateway, to string) []string {
 	sort.Strings(files)
 	var out []string
 	for _, f := range files {
-		if text, rcpt := readMail(t, f); strings.EqualFold(rcpt, to) {
+		if text, rcpt := eml.Read(f); strings.EqualFold(rcpt, to) {
 			out = append(out, text)
 		}
 	}

@@ -100,16 +100,11 @@ func runBolt(ctx context.Context, o options, dir string, n int, hash string, sta
 	if err := evictFromPageCache(path); err != nil {
 		return nil, err
 	}
-	backend := &caddymodule.BoltBackend{Path: path}
-	if err := backend.Provision(caddy.Context{}); err != nil {
-		return nil, err
-	}
-	t := time.Now()
-	stores, err := backend.OpenStores(ctx)
+	stores, open, err := openAsGateway(ctx, &caddymodule.BoltBackend{Path: path})
 	if err != nil {
 		return nil, err
 	}
-	r.open = time.Since(t)
+	r.open = open
 	closeStores := sync.OnceValue(stores.Close)
 	defer closeStores()
 	m, cs := lookupManager(stores.Sessions, d)
@@ -126,7 +121,7 @@ func runBolt(ctx context.Context, o options, dir string, n int, hash string, sta
 	if !ok {
 		return nil, fmt.Errorf("the bolt backend's session store is a %T", stores.Sessions)
 	}
-	t = time.Now()
+	t := time.Now()
 	r.swept, err = bs.SweepExpired(ctx, time.Now(), session.DefaultIdle)
 	r.sweep = time.Since(t)
 	if err != nil {
@@ -213,3 +208,20 @@ func bucketStats(db *bolt.DB) ([]bucketRow, error) {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// storeBackend is a store module as the gateway uses it.
+type storeBackend interface {
+	Provision(caddy.Context) error
+	OpenStores(context.Context) (*caddymodule.Stores, error)
+}
+
+// openAsGateway provisions backend and opens its stores exactly as the
+// gateway does, and says how long opening took.
+func openAsGateway(ctx context.Context, backend storeBackend) (*caddymodule.Stores, time.Duration, error) {
+	if err := backend.Provision(caddy.Context{}); err != nil {
+		return nil, 0, err
+	}
+	t := time.Now()
+	stores, err := backend.OpenStores(ctx)
+	return stores, time.Since(t), err
+}

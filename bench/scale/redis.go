@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
@@ -177,16 +176,11 @@ func runRedis(ctx context.Context, o options, dir string, n int, hash string) (*
 
 	// Measure through the stores the gateway opens (its client options:
 	// pool size, timeouts, retries).
-	backend := &caddymodule.RedisBackend{URL: "redis://" + srv.addr + "/0"}
-	if err := backend.Provision(caddy.Context{}); err != nil {
-		return nil, err
-	}
-	t := time.Now()
-	stores, err := backend.OpenStores(ctx)
+	stores, open, err := openAsGateway(ctx, &caddymodule.RedisBackend{URL: "redis://" + srv.addr + "/0"})
 	if err != nil {
 		return nil, err
 	}
-	r.open = time.Since(t)
+	r.open = open
 	closeStores := sync.OnceValue(stores.Close)
 	defer closeStores()
 	m, cs := lookupManager(stores.Sessions, d)
