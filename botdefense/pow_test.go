@@ -427,6 +427,7 @@ func BenchmarkPowSolve(b *testing.B) {
 	p := NewPowIssuer(powTestKey, NewMemorySeen(), nil)
 	ch := p.Issue("x", 16, time.Hour)
 	var tries int
+	b.ReportAllocs()
 	for range b.N {
 		s := SolvePow(ch, 16)
 		n, _ := strconv.Atoi(s[len(ch)+1:])
