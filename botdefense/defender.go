@@ -115,6 +115,9 @@ type Policy struct {
 	// Automation fingerprints (tool user agents, missing browser
 	// headers): "challenge" (default) or "ignore".
 	Automation string `json:"automation"`
+	// Backlog: a challengeable attempt marked Backlogged is challenged
+	// (default true; false with every other defence off).
+	Backlog bool `json:"backlog"`
 }
 
 // DefaultPolicy is the policy of a site that configures nothing.
@@ -130,7 +133,7 @@ func DefaultPolicy() Policy {
 		FailureRatio: 0.8, FailureMin: 10, FailureWindow: 10 * time.Minute,
 		Surge: 200, SurgeWindow: time.Minute, SurgeCooldown: 10 * time.Minute,
 		RegPrefix: 20, RegDomain: 100, RegWindow: time.Hour,
-		Disposable: "challenge", Automation: "challenge",
+		Disposable: "challenge", Automation: "challenge", Backlog: true,
 	}
 }
 
@@ -395,7 +398,7 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 	if !a.Challengeable {
 		return dec, nil
 	}
-	if a.Backlogged {
+	if a.Backlogged && p.Backlog {
 		dec.Reasons = append(dec.Reasons, "backlog")
 		if !sitePressure {
 			risk++

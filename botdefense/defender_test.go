@@ -294,6 +294,11 @@ func TestBacklogChallenges(t *testing.T) {
 	if dec := check(t, d, &p, Attempt{Route: RouteVerify, IP: "198.51.100.7", Backlogged: true}); dec.Action != Allow {
 		t.Fatalf("a route without a challenge page: %+v", dec)
 	}
+	off := p
+	off.Backlog = false // `limits off`
+	if dec := check(t, d, &off, Attempt{Route: RouteLogin, IP: "198.51.100.6", Challengeable: true, Backlogged: true}); dec.Action != Allow {
+		t.Fatalf("backlog signal off: %+v", dec)
+	}
 	// With a surge too: still the lowest difficulty.
 	for range int(p.Surge) {
 		_ = d.Record(context.Background(), &p, Attempt{Route: RouteLogin, IP: "10.9.9.9"}, true)

@@ -245,6 +245,11 @@ func TestPowBrowser(t *testing.T) {
 		if p := site.wait(t, 10*time.Second); p.err != nil || p.button != "clicked" {
 			t.Fatalf("%v, button %q", p.err, p.button)
 		}
+		// Let the browser finish loading the answer page: a navigation
+		// started while it still does is aborted (net::ERR_ABORTED).
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#t"))); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("early submit waits for the answer", func(t *testing.T) {

@@ -56,7 +56,7 @@ func (c *DefenseConfig) policy() (*botdefense.Policy, error) {
 	if c != nil && c.Off {
 		p.Limits = nil
 		p.DistinctAccounts, p.FailureMin, p.Surge, p.RegPrefix, p.RegDomain = 0, 0, 0, 0, 0
-		p.Disposable, p.Automation = "allow", "ignore"
+		p.Disposable, p.Automation, p.Backlog = "allow", "ignore", false
 		return &p, nil
 	}
 	if c != nil {

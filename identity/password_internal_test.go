@@ -244,6 +244,10 @@ func TestHasherQueueLimits(t *testing.T) {
 		t.Errorf("%d waiters counted after the parked ones returned", n)
 	}
 
+	// A short estimate, so the caller is admitted (its turn would come in
+	// time) and then waits in vain: this -race run's hashes may take longer
+	// than maxWait themselves.
+	h.costNS.Store(int64(time.Millisecond))
 	start = time.Now()
 	if _, err := h.Verify(context.Background(), enc, "pw"); !errors.Is(err, ErrHasherBusy) {
 		t.Errorf("waiting past maxWait: Verify = %v, want ErrHasherBusy", err)
