@@ -54,19 +54,45 @@ func windowKey(key string, period time.Duration, now time.Time) (string, time.Ti
 // count and the window's end.
 func (c *Counter) Add(ctx context.Context, key string, n int64, period time.Duration, now time.Time) (int64, time.Time, error) {
 	k, end := windowKey(key, period, now)
-	lc, err := c.store.Increment(ctx, k, n, limiter.Rate{Period: period, Limit: unlimited})
+	lc, err := c.store.Increment(ctx, k, n, keep(period))
 	if err != nil {
 		return 0, end, err
 	}
 	return unlimited - lc.Remaining, end, nil
 }
 
+// keep is the rate handed to the store: a window's count is kept two
+// periods from its first event, so it can still be read through the whole
+// next window (Recent).
+func keep(period time.Duration) limiter.Rate {
+	return limiter.Rate{Period: 2 * period, Limit: unlimited}
+}
+
 // Count returns key's count in the current window without changing it.
 func (c *Counter) Count(ctx context.Context, key string, period time.Duration, now time.Time) (int64, error) {
 	k, _ := windowKey(key, period, now)
-	lc, err := c.store.Peek(ctx, k, limiter.Rate{Period: period, Limit: unlimited})
+	lc, err := c.store.Peek(ctx, k, keep(period))
 	if err != nil {
 		return 0, err
 	}
 	return unlimited - lc.Remaining, nil
+}
+
+// Recent estimates key's count over the last period, whatever the window
+// edges: the current window's count plus the previous window's, weighted
+// by how much of it still lies within the last period (a sliding window).
+// A burst that straddles an edge is not split in two halves that each
+// stay under a threshold.
+func (c *Counter) Recent(ctx context.Context, key string, period time.Duration, now time.Time) (int64, error) {
+	cur, err := c.Count(ctx, key, period, now)
+	if err != nil {
+		return 0, err
+	}
+	prev, err := c.Count(ctx, key, period, now.Add(-period))
+	if err != nil {
+		return 0, err
+	}
+	p := max(period.Milliseconds(), 1)
+	elapsed := now.UnixMilli() % p // into the current window
+	return cur + prev*(p-elapsed)/p, nil
 }

@@ -499,14 +499,14 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 	}
 	if credential && p.FailureMin > 0 {
 		for _, k := range []string{"ip|" + a.IP, "prefix|" + a.prefix} {
-			tries, err := d.counter.Count(ctx, "tries|"+k, p.FailureWindow, now)
+			tries, err := d.counter.Recent(ctx, "tries|"+k, p.FailureWindow, now)
 			if err != nil {
 				return nil, false, err
 			}
 			if tries < p.FailureMin {
 				continue
 			}
-			fails, err := d.counter.Count(ctx, "fails|"+k, p.FailureWindow, now)
+			fails, err := d.counter.Recent(ctx, "fails|"+k, p.FailureWindow, now)
 			if err != nil {
 				return nil, false, err
 			}
@@ -554,7 +554,7 @@ func (d *Defender) surging(ctx context.Context, p *Policy, now time.Time) (bool,
 	if now.UnixNano() < d.surgeUntil.Load() {
 		return true, nil
 	}
-	n, err := d.counter.Count(ctx, "fails|global", p.SurgeWindow, now)
+	n, err := d.counter.Recent(ctx, "fails|global", p.SurgeWindow, now)
 	if err != nil {
 		return false, err
 	}

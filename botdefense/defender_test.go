@@ -310,3 +310,24 @@ func TestBacklogChallenges(t *testing.T) {
 		t.Fatalf("surge alone: %+v", dec)
 	}
 }
+
+// TestSurgeAcrossAWindowEdge: failures that straddle the edge of the surge
+// window count together — a flood is not excused by a minute boundary.
+func TestSurgeAcrossAWindowEdge(t *testing.T) {
+	d, clk := newTestDefender(t)
+	p := quietPolicy()
+	p.Surge = 10
+	edge := clk.t.Truncate(p.SurgeWindow).Add(p.SurgeWindow)
+	clk.t = edge.Add(-5 * time.Second)
+	for range 6 {
+		_ = d.Record(context.Background(), &p, Attempt{Route: RouteLogin, IP: "10.9.9.9"}, true)
+	}
+	clk.t = edge.Add(5 * time.Second)
+	for range 6 {
+		_ = d.Record(context.Background(), &p, Attempt{Route: RouteLogin, IP: "10.9.9.9"}, true)
+	}
+	dec := check(t, d, &p, Attempt{Route: RouteLogin, IP: "198.51.100.20", Challengeable: true})
+	if dec.Action != Challenge || !strings.Contains(strings.Join(dec.Reasons, ","), "failure_surge") {
+		t.Fatalf("12 failures in 10 s across a window edge (surge at 10): %+v", dec)
+	}
+}
