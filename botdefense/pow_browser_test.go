@@ -162,11 +162,16 @@ func newPowSite(t *testing.T) *powSite {
 	return s
 }
 
-// wait returns the next form post, or fails after d.
-func (s *powSite) wait(t *testing.T, d time.Duration) powPost {
+// wait returns the next form post, or fails after d. It returns once the
+// browser shows the answer page too: a navigation started while the
+// browser still loads it would be aborted (net::ERR_ABORTED).
+func (s *powSite) wait(t *testing.T, ctx context.Context, d time.Duration) powPost {
 	t.Helper()
 	select {
 	case p := <-s.posts:
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#t"))); err != nil {
+			t.Fatalf("answer page: %v", err)
+		}
 		return p
 	case <-time.After(d):
 		t.Fatalf("no form post within %v", d)
@@ -188,7 +193,7 @@ func (s *powSite) open(t *testing.T, ctx context.Context, query string) {
 func (s *powSite) solve(t *testing.T, ctx context.Context, query string, limit time.Duration) powPost {
 	t.Helper()
 	s.open(t, ctx, "auto=1&"+query)
-	p := s.wait(t, limit)
+	p := s.wait(t, ctx, limit)
 	if p.err != nil {
 		t.Fatalf("%s: solution %q refused: %v", query, p.solution, p.err)
 	}
@@ -242,13 +247,8 @@ func TestPowBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("button"))); err != nil {
 			t.Fatal(err)
 		}
-		if p := site.wait(t, 10*time.Second); p.err != nil || p.button != "clicked" {
+		if p := site.wait(t, ctx, 10*time.Second); p.err != nil || p.button != "clicked" {
 			t.Fatalf("%v, button %q", p.err, p.button)
-		}
-		// Let the browser finish loading the answer page: a navigation
-		// started while it still does is aborted (net::ERR_ABORTED).
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#t"))); err != nil {
-			t.Fatal(err)
 		}
 	})
 
@@ -264,7 +264,7 @@ func TestPowBrowser(t *testing.T) {
 		}
 		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".pow-status")))
 		t.Logf("status just after the click: %q", status)
-		if p := site.wait(t, 60*time.Second); p.err != nil || p.button != "clicked" {
+		if p := site.wait(t, ctx, 60*time.Second); p.err != nil || p.button != "clicked" {
 			t.Fatalf("%v, button %q", p.err, p.button)
 		}
 	})
