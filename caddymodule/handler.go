@@ -328,28 +328,30 @@ func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
 	if err != nil {
 		return nil, nil
 	}
-	mgr := h.app.backend.sessions
-	if s := mgr.Cached(key); s != nil { // the common case: no store, no context
-		if s.Site != h.origin {
-			return nil, nil
+	s := h.app.backend.sessions.Cached(key) // the common case: no store, no context
+	if s == nil {
+		if s, err = h.lookupSession(r, key); s == nil {
+			return nil, err
 		}
-		return s, nil
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
-	defer cancel()
-	s, err := mgr.LookupKey(ctx, key)
-	if errors.Is(err, session.ErrNotFound) {
-		h.app.backend.noteStore(nil)
-		return nil, nil
-	}
-	h.app.backend.noteStore(err)
-	if err != nil {
-		return nil, err
 	}
 	if s.Site != h.origin {
 		return nil, nil
 	}
 	return s, nil
+}
+
+// lookupSession asks the store (through the session cache) for key, within
+// the store timeout; nil and no error when there is no such live session.
+func (h *Handler) lookupSession(r *http.Request, key string) (*session.Session, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
+	defer cancel()
+	s, err := h.app.backend.sessions.LookupKey(ctx, key)
+	if errors.Is(err, session.ErrNotFound) {
+		h.app.backend.noteStore(nil)
+		return nil, nil
+	}
+	h.app.backend.noteStore(err)
+	return s, err
 }
 
 // isNavigation tells a browser page load from an API call.
