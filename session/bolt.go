@@ -173,6 +173,20 @@ func userKeys(tx *bolt.Tx, userID string) ([]string, error) {
 	return keys, nil
 }
 
+// CountUser implements UserCounter: the customer's index entries.
+func (s *BoltStore) CountUser(_ context.Context, userID string) (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := userIndexKey(userID, "")
+		c := tx.Bucket(bktUserSessions).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, boltErr("count user", err)
+}
+
 // ListUser implements Store.
 func (s *BoltStore) ListUser(_ context.Context, userID string) ([]*Session, error) {
 	var out []*Session
@@ -322,4 +336,7 @@ func (s *BoltStore) Ping(context.Context) error {
 }
 
 // Interface guards
-var _ Store = (*BoltStore)(nil)
+var (
+	_ Store       = (*BoltStore)(nil)
+	_ UserCounter = (*BoltStore)(nil)
+)

@@ -233,6 +233,19 @@ func (s *RedisStore) DeleteUser(ctx context.Context, userID string) (int, error)
 
 // ListUser implements Store. Sessions past their absolute expiry are left
 // out.
+// CountUser implements UserCounter: the index members that have not
+// expired (a session deleted since is no longer a member).
+func (s *RedisStore) CountUser(ctx context.Context, userID string) (int, error) {
+	if !validUserID(userID) {
+		return 0, nil
+	}
+	n, err := s.c.ZCount(ctx, s.indexKey(userID), "("+strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf").Result()
+	if err != nil {
+		return 0, redisErr("count user sessions", err)
+	}
+	return int(n), nil
+}
+
 func (s *RedisStore) ListUser(ctx context.Context, userID string) ([]*Session, error) {
 	if !validUserID(userID) {
 		return nil, nil
@@ -326,4 +339,7 @@ func redisErr(what string, err error) error {
 }
 
 // Interface guards
-var _ Store = (*RedisStore)(nil)
+var (
+	_ Store       = (*RedisStore)(nil)
+	_ UserCounter = (*RedisStore)(nil)
+)

@@ -63,3 +63,11 @@ type Store interface {
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 }
+
+// UserCounter is a Store that can count a customer's sessions without
+// reading them. The count may include sessions that have expired but are
+// not yet removed: it is an upper bound on what ListUser returns, so a
+// count within a cap proves the cap holds.
+type UserCounter interface {
+	CountUser(ctx context.Context, userID string) (int, error)
+}

@@ -246,6 +246,19 @@ func testListUser(t *testing.T, s session.Store) {
 	if l, err := s.ListUser(ctx, "carol"); err != nil || len(l) != 0 {
 		t.Fatalf("list of a customer without sessions: %v %v", keysOf(l), err)
 	}
+	if c, ok := s.(session.UserCounter); ok {
+		for user, want := range map[string]int{"alice": 2, "bob": 1, "carol": 0} {
+			if n, err := c.CountUser(ctx, user); err != nil || n != want {
+				t.Errorf("CountUser(%s) = %d, %v; want %d", user, n, err, want)
+			}
+		}
+		if err := s.Delete(ctx, a1); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := c.CountUser(ctx, "alice"); err != nil || n != 1 {
+			t.Errorf("CountUser(alice) after a delete = %d, %v; want 1", n, err)
+		}
+	}
 }
 
 // A session past its absolute expiry may linger in the store (the Manager
