@@ -139,14 +139,9 @@ func runBolt(ctx context.Context, o options, dir string, n int, hash string, sta
 	logf("bolt, %d: sweep over every session: %s, then %s with the file in the page cache", n,
 		r.sweep.Round(time.Millisecond), r.sweepWarm.Round(time.Millisecond))
 
-	if r.l1, err = measureLookups(ctx, m, cs, d.keys, o.lookups, 1); err != nil {
+	if err := measureBoth(ctx, r, m, cs, d.keys, o.lookups, fmt.Sprintf("bolt, %d", n)); err != nil {
 		return nil, err
 	}
-	logf("bolt, %d: %s", n, r.l1)
-	if r.l8, err = measureLookups(ctx, m, cs, d.keys, o.lookups, 8); err != nil {
-		return nil, err
-	}
-	logf("bolt, %d: %s", n, r.l8)
 
 	if start != nil {
 		// The gateway takes its cookie keys from the store, creating them

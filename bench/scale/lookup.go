@@ -126,3 +126,18 @@ func pct(sorted []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(sorted))+0.999999) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
+
+// measureBoth measures lookups from 1 and from 8 goroutines into r, logging
+// each under label.
+func measureBoth(ctx context.Context, r *result, m *session.Manager, cs *countingStore, keys []string, total int, label string) error {
+	var err error
+	if r.l1, err = measureLookups(ctx, m, cs, keys, total, 1); err != nil {
+		return err
+	}
+	logf("%s: %s", label, r.l1)
+	if r.l8, err = measureLookups(ctx, m, cs, keys, total, 8); err != nil {
+		return err
+	}
+	logf("%s: %s", label, r.l8)
+	return nil
+}

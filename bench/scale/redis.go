@@ -184,14 +184,9 @@ func runRedis(ctx context.Context, o options, dir string, n int, hash string) (*
 	closeStores := sync.OnceValue(stores.Close)
 	defer closeStores()
 	m, cs := lookupManager(stores.Sessions, d)
-	if r.l1, err = measureLookups(ctx, m, cs, d.keys, o.lookups, 1); err != nil {
+	if err := measureBoth(ctx, r, m, cs, d.keys, o.lookups, fmt.Sprintf("redis, %d", n)); err != nil {
 		return nil, err
 	}
-	logf("redis, %d: %s", n, r.l1)
-	if r.l8, err = measureLookups(ctx, m, cs, d.keys, o.lookups, 8); err != nil {
-		return nil, err
-	}
-	logf("redis, %d: %s", n, r.l8)
 	return r, closeStores()
 }
 
