@@ -147,9 +147,7 @@ func (h *Handler) hashFailed(w http.ResponseWriter, err error) error {
 		h.logger.Debug("password hashing busy", zap.Error(err))
 		// When a slot would be free for someone asking now: usually a
 		// second, not the longest wait.
-		secs := int(math.Ceil(h.app.hasher.Backlog().Seconds()))
-		_, most := h.app.hasher.QueueLimits()
-		w.Header().Set("Retry-After", strconv.Itoa(min(max(secs, 1), max(int(math.Ceil(most.Seconds())), 1))))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.app.hasher.RetryAfter().Seconds()))))
 		return h.message(w, http.StatusServiceUnavailable, "Busy right now",
 			"Many people are signing in at the moment. Please try again in a few seconds.", "", "")
 	}

@@ -231,6 +231,12 @@ func (h *Hasher) Backlog() time.Duration {
 	return h.turnIn(n + 1)
 }
 
+// RetryAfter is when a caller turned away now should try again: the
+// backlog, at least a second, at most the longest wait.
+func (h *Hasher) RetryAfter() time.Duration {
+	return min(max(h.Backlog(), time.Second), time.Duration(h.maxWait.Load()))
+}
+
 // derive runs argon2id in the slot acquire took and gives the slot back,
 // even if argon2 panics. It reports how long argon2 ran, queueing excluded.
 func (h *Hasher) derive(password string, salt []byte, p Argon2Params, n uint32) ([]byte, time.Duration) {

@@ -381,6 +381,9 @@ func TestHasherQueueByTime(t *testing.T) {
 	if b := h.Backlog(); b != 3*time.Second {
 		t.Errorf("Backlog with four waiting = %v, want 3s", b)
 	}
+	if ra := h.RetryAfter(); ra != 2500*time.Millisecond {
+		t.Errorf("RetryAfter = %v, want the longest wait, 2.5s", ra)
+	}
 	// The fifth would be served at 3 s, past the 2.5 s wait: refused now.
 	start := time.Now()
 	if _, err := h.Verify(context.Background(), "", "x"); !errors.Is(err, ErrHasherBusy) {
