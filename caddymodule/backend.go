@@ -31,12 +31,14 @@ var (
 // and the housekeeping loop. Its settings (session lifetimes, rotation
 // period, logger) are the running config's: App.Start sets them.
 type backend struct {
-	stores      *Stores
-	identity    identity.Store
-	sessions    *session.Manager
-	assertions  *session.Assertions
-	defense     *botdefense.Defender
-	decisions   decisionCounts
+	stores     *Stores
+	identity   identity.Store
+	sessions   *session.Manager
+	assertions *session.Assertions
+	defense    *botdefense.Defender
+	decisions  decisionCounts
+	// later runs sign-ups' store work off the response path.
+	later       *writeBehind
 	kind        string // bolt, redis
 	healthy     atomic.Bool
 	failures    atomic.Uint64
@@ -110,6 +112,7 @@ func openBackend(ctx context.Context, sb StoreBackend, sc session.Config, rotate
 		sessions:   session.NewManager(stores.Sessions, sc),
 		assertions: session.NewAssertions(ring),
 		kind:       storeKind(sb.StoreKey()),
+		later:      newWriteBehind(writeBehindWorkers, writeBehindQueue, writeBehindTimeout),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -196,6 +199,7 @@ func (b *backend) housekeeping() {
 func (b *backend) Destruct() error {
 	close(b.stop)
 	<-b.done
+	b.later.Close() // queued sign-ups reach the store before it closes
 	return b.stores.Close()
 }
 

@@ -96,6 +96,9 @@ func TestBrowserSignUpAndPages(t *testing.T) {
 	check("check your email")
 
 	run(chromedp.Navigate(g.mailLink("ola@example.com", "/.frontdoor/verify?token=")))
+	heading("Confirm your email")
+	check("confirm your email")
+	run(chromedp.Click(chromedp.CSS("#confirm-email")))
 	heading("Email confirmed")
 
 	run(chromedp.Navigate(g.url("/app/orders")), chromedp.WaitVisible(chromedp.CSS("#email")),

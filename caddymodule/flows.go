@@ -21,7 +21,7 @@ type route struct {
 func (h *Handler) ownRoutes() map[string]route {
 	return map[string]route{
 		"/register":                   {h.registerPage, h.register},
-		"/verify":                     {h.verify, h.verifyPasskeySignup},
+		"/verify":                     {h.verify, h.verifyConfirm},
 		"/login":                      {h.loginPage, h.login},
 		"/logout":                     {h.logoutPage, h.logout},
 		"/reset":                      {h.resetPage, h.reset},

@@ -70,10 +70,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	// No session for an unverified address: its password may be a
 	// squatter's (see signUp). The link keeps the password just proven.
 	if !c.EmailVerified {
-		if err := h.sendVerification(ctx, c, c.PasswordHash); err != nil {
+		// Bound to this browser, which just proved the password: only
+		// here does the link make it effective.
+		nonce := newNonce()
+		if err := h.sendVerification(ctx, c, c.PasswordHash, identity.HashToken(nonce)); err != nil {
 			h.logger.Error("resending verification", zap.Error(err))
 			return h.unavailable(w)
 		}
+		setCookie(w, signupCookie, nonce, int(identity.VerifyTokenTTL.Seconds()))
 		return h.message(w, http.StatusForbidden, "Confirm your email first",
 			"We sent a new confirmation link to your address. Follow it, then sign in.", "", "")
 	}

@@ -21,7 +21,7 @@ var builtinAssets embed.FS
 // pageNames are the templates a theme may override, one file each, plus
 // layout.html that wraps them all.
 var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message",
-	"mfa", "totp", "recovery", "confirm", "verify_passkey", "challenge"}
+	"mfa", "totp", "recovery", "confirm", "verify_passkey", "verify_confirm", "verify_password", "challenge"}
 
 // pages is the compiled template set of one handler.
 type pages struct {

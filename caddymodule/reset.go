@@ -90,15 +90,8 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.resetLinkMalformed(w)
 	}
-	password, confirm := r.PostForm.Get("password"), r.PostForm.Get("password_confirm")
-	errs := map[string]string{}
-	if err := h.app.policy.Check(password); err != nil {
-		errs["password"] = capitalise(err.Error()) + "."
-	}
-	if identity.NormalizePassword(password) != identity.NormalizePassword(confirm) {
-		errs["password_confirm"] = "The two passwords do not match. Type the same new password twice."
-	}
-	if len(errs) > 0 {
+	password := r.PostForm.Get("password")
+	if errs := h.checkNewPassword(r); len(errs) > 0 {
 		return h.render(w, http.StatusBadRequest, "reset_confirm", &pageData{
 			Title: resetConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret,
 			Error: "Please correct the fields marked below.", Errors: errs,

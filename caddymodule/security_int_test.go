@@ -228,7 +228,7 @@ func checkLogsClean(t *testing.T, o gatewayOpts) {
 	c := g.newClient()
 	g.post(c, "/.frontdoor/register", url.Values{"email": {"jo@example.com"}, "password": {testPassword}})
 	link := g.mailLink("jo@example.com", "/.frontdoor/verify?token=")
-	g.get(c, link, nil)
+	g.confirmLink(c, link)
 	g.login(c, "jo@example.com", testPassword, "/app/x")
 	g.post(c, "/.frontdoor/login", url.Values{"email": {"jo@example.com"}, "password": {"a wrong password typed"}})
 	g.get(c, "/app/x", nil)

@@ -53,18 +53,21 @@ func TestSquatterCannotLockOutOwner(t *testing.T) {
 		t.Fatalf("owner's password before verifying: %d, want 401", r.status)
 	}
 	ownerLink := squatLink(t, g, squatVictim, verifyNeedle)
-	if r := g.get(owner, ownerLink, nil); r.status != http.StatusOK {
+	if r := g.confirmLink(owner, ownerLink); r.status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.status, r.body)
 	}
 	squatWantPassword(t, g, ownerPassword, squatPassword)
 
 	// The squatter's links, still in the mailbox, confirm again but never
-	// turn the squatter's password on for the verified account.
-	for _, link := range []string{squatterLink, resentLink} {
-		if r := g.get(g.newClient(), link, nil); r.status != http.StatusOK {
-			t.Fatalf("stale link: %d %s", r.status, r.body)
+	// turn the squatter's password on for the verified account — not even
+	// in the squatter's own browser, which holds their sign-up's nonce.
+	for _, c := range []*http.Client{g.newClient(), squatter} {
+		for _, link := range []string{squatterLink, resentLink} {
+			if r := g.confirmLink(c, link); r.status != http.StatusOK && r.status != http.StatusBadRequest {
+				t.Fatalf("stale link: %d %s", r.status, r.body)
+			}
+			squatWantPassword(t, g, ownerPassword, squatPassword)
 		}
-		squatWantPassword(t, g, ownerPassword, squatPassword)
 	}
 	g.login(owner, squatVictim, ownerPassword, "/app/x")
 	if r := g.get(owner, "/app/x", nil); r.status != http.StatusOK {
@@ -72,21 +75,25 @@ func TestSquatterCannotLockOutOwner(t *testing.T) {
 	}
 }
 
-// TestSquatterLinkFollowed: whoever follows a link gets the password of the
-// sign-up that sent it. A squatter's link followed alone does confirm the
-// squatter's password — acceptable only because the link reached the
-// address's own mailbox, and the owner is then unable to sign in with any
-// password of theirs, so they notice — while a link from a later sign-up,
-// followed first, wins.
+// TestSquatterLinkFollowed: a link confirmed in the browser that signed up
+// makes that sign-up's password the account's; confirmed anywhere else —
+// the squatter's link, read by the owner in their own mailbox — it asks
+// the reader for a password and drops the squatter's. A link from a later
+// sign-up, confirmed first, wins.
 func TestSquatterLinkFollowed(t *testing.T) {
 	t.Run("squatter's link alone", func(t *testing.T) {
 		g := startGateway(t, gatewayOpts{})
 		squatRegister(t, g, g.newClient(), squatVictim, squatPassword)
 		link := squatLink(t, g, squatVictim, verifyNeedle)
-		if r := g.get(g.newClient(), link, nil); r.status != http.StatusOK {
-			t.Fatalf("verify: %d %s", r.status, r.body)
+		owner := g.newClient()
+		if r := g.confirmLink(owner, link); r.status != http.StatusOK || !strings.Contains(r.body, `name="password_confirm"`) {
+			t.Fatalf("confirming another browser's link: %d %s", r.status, r.body)
 		}
-		squatWantPassword(t, g, squatPassword, ownerPassword)
+		r := g.postVia(owner, link, "/.frontdoor/verify", url.Values{"token": {linkToken(t, link)}, "password": {ownerPassword}, "password_confirm": {ownerPassword}})
+		if r.status != http.StatusOK || !strings.Contains(r.body, "password is set") {
+			t.Fatalf("choosing the password: %d %s", r.status, r.body)
+		}
+		squatWantPassword(t, g, ownerPassword, squatPassword)
 	})
 	t.Run("later sign-up supersedes", func(t *testing.T) {
 		g := startGateway(t, gatewayOpts{})
@@ -98,11 +105,11 @@ func TestSquatterLinkFollowed(t *testing.T) {
 		if ownerLink == squatterLink {
 			t.Fatal("the second sign-up reused the first link")
 		}
-		if r := g.get(owner, ownerLink, nil); r.status != http.StatusOK {
+		if r := g.confirmLink(owner, ownerLink); r.status != http.StatusOK {
 			t.Fatalf("verify: %d %s", r.status, r.body)
 		}
 		squatWantPassword(t, g, ownerPassword, squatPassword)
-		if r := g.get(owner, squatterLink, nil); r.status != http.StatusOK {
+		if r := g.confirmLink(owner, squatterLink); r.status != http.StatusOK {
 			t.Fatalf("stale link: %d %s", r.status, r.body)
 		}
 		squatWantPassword(t, g, ownerPassword, squatPassword)
@@ -196,14 +203,21 @@ func squatLink(t *testing.T, g *gateway, to, needle string) string {
 	return g.mailLink(to, needle)
 }
 
-// squatMailIdle waits until the mail queue has delivered everything queued
-// so far. Mail is queued before the page is answered, so after a response
-// this covers every message that request caused.
+// squatMailIdle waits until the sign-up queues have run and the mail queue
+// has delivered everything queued so far. Sign-up work is queued, and
+// other mail sent, before the page is answered, so after a response this
+// covers every message that request caused.
 func squatMailIdle(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		pending := 0
+		backends.Range(func(_, v any) bool {
+			if b, ok := v.(*backend); ok {
+				pending += int(b.later.Pending())
+			}
+			return true
+		})
 		mailQueues.Range(func(_, v any) bool {
 			if q, ok := v.(mailQueue); ok {
 				pending += q.Pending()
@@ -237,4 +251,14 @@ func squatMailsTo(t *testing.T, g *gateway, to string) []string {
 		}
 	}
 	return out
+}
+
+// linkToken is the token of a mailed link.
+func linkToken(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil || u.Query().Get("token") == "" {
+		t.Fatalf("link %q has no token", link)
+	}
+	return u.Query().Get("token")
 }
