@@ -70,7 +70,7 @@ func DefaultLimits() []Limit {
 		{RouteCode, DimIP, 30, 10 * m}, {RouteCode, DimPrefix, 100, 10 * m},
 		{RouteVerify, DimIP, 30, 10 * m}, {RouteVerify, DimPrefix, 100, 10 * m},
 		{RouteReset, DimIP, 10, h}, {RouteReset, DimPrefix, 30, h}, {RouteReset, DimAccount, 3, 15 * m}, {RouteReset, DimGlobal, 600, m},
-		{RouteStepUp, DimIP, 30, 10 * m}, {RouteStepUp, DimAccount, 10, 15 * m},
+		{RouteStepUp, DimIP, 30, 10 * m}, {RouteStepUp, DimPrefix, 100, 10 * m}, {RouteStepUp, DimAccount, 10, 15 * m}, // account: wrong answers only
 		{RoutePasskey, DimIP, 60, 10 * m}, {RoutePasskey, DimPrefix, 300, 10 * m},
 		{RouteChallenge, DimIP, 60, m},
 	}
@@ -352,8 +352,8 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 				continue
 			}
 			key := counterKey(l, &a)
-			if key == "" {
-				continue
+			if key == "" || (l.Dimension == DimAccount && failureCounted(l.Route)) {
+				continue // FailuresOver reads those
 			}
 			n, end, err := d.counter.Add(ctx, key, 1, l.Period, now)
 			if err != nil {

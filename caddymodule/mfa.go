@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -174,11 +175,24 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 	// The sessions' clock, which tests move: authenticator codes are
 	// about time steps.
 	ctx, now := r.Context(), h.app.backend.sessions.Now()
+	// Wrong answers count against the customer, whichever wait, browser
+	// or address they come from (serveOwn has counted the attempt
+	// against its address and network already).
+	account := "customer " + c.ID
+	over, retry, err := h.app.backend.defense.FailuresOver(ctx, h.policy, botdefense.RouteStepUp, account)
+	if err != nil {
+		h.putBack(ctx, tok)
+		h.logger.Error("edge defence check failed", zap.String("route", botdefense.RouteStepUp), zap.Error(err))
+		return h.unavailable(w)
+	}
+	if over {
+		h.putBack(ctx, tok) // not checked: the wait stays for after the window
+		h.app.backend.decisions.note(botdefense.RouteStepUp, botdefense.Limited)
+		return h.tooMany(w, r, http.StatusTooManyRequests, retry, "Too many attempts",
+			"There have been too many wrong answers for this account. Please wait a little and try again.")
+	}
 	allowed := strings.Split(string(tok.Data), ",")
-	var (
-		method string
-		err    error
-	)
+	var method string
 	switch code, rc, cred := r.PostForm.Get("code"), r.PostForm.Get("recovery_code"), r.PostForm.Get("credential"); {
 	case cred != "" && slices.Contains(allowed, factorPasskey):
 		var p *identity.Passkey
@@ -204,6 +218,9 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w)
 	}
 	if err != nil {
+		if err := h.app.backend.defense.RecordFailure(ctx, h.policy, botdefense.RouteStepUp, account); err != nil {
+			h.logger.Warn("recording a wrong second factor", zap.Error(err))
+		}
 		tok.Attempts++
 		if tok.Attempts >= identity.SecondFactorMaxAttempts {
 			return h.mfaLockedOut(w, r, tok)
