@@ -100,7 +100,7 @@ func TestDemoCaddyfileExample(t *testing.T) {
 		}
 		return 0
 	}, 1)
-	if r := g.get(c, link, nil); r.status != http.StatusOK {
+	if r := g.confirmLink(c, link); r.status != http.StatusOK {
 		t.Fatalf("verify: %d", r.status)
 	}
 	g.login(c, email, testPassword, "/?format=json")

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,13 +53,15 @@ func endToEnd(t *testing.T, g *gateway) {
 	if jwks.status != http.StatusOK {
 		t.Fatalf("jwks: %d", jwks.status)
 	}
-	claims := verifyAssertion(t, jwks.body, h.Get("X-Frontdoor-Assertion"), "shop.test")
+	claims := verifyAssertion(t, jwks.body, h.Get("X-Frontdoor-Assertion"), g.aud())
 	if claims.Subject != h.Get("X-Frontdoor-User") || claims.Issuer != g.url("") || claims.ACR != "aal1" ||
 		claims.Expiry-claims.IssuedAt > 300 || claims.SID == "" {
 		t.Fatalf("claims: %+v", claims)
 	}
-	if _, err := verifyAssertionErr(jwks.body, h.Get("X-Frontdoor-Assertion"), "blog.test"); err == nil {
-		t.Fatal("assertion accepted for another audience")
+	for _, other := range []string{"blog.test", "shop.test", fmt.Sprintf("shop.test:%d", g.port+1)} {
+		if _, err := verifyAssertionErr(jwks.body, h.Get("X-Frontdoor-Assertion"), other); err == nil {
+			t.Fatalf("assertion accepted for another audience, %s", other)
+		}
 	}
 	// Cached: the same assertion on the next request.
 	g.get(c, "/app/home", nil)

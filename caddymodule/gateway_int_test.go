@@ -224,6 +224,10 @@ func (g *gateway) waitReadyAt(path string) {
 	g.t.Fatal("gateway did not become ready")
 }
 
+// aud is the identity assertion's audience on the test site: its host and
+// port.
+func (g *gateway) aud() string { return strings.TrimPrefix(g.url(""), "https://") }
+
 func (g *gateway) url(p string) string {
 	host := g.host
 	if host == "" {

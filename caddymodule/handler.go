@@ -67,6 +67,7 @@ type Handler struct {
 	routes          map[string]route
 	origin          string
 	audience        string
+	assertionAud    string
 	public          patterns
 	protect         patterns
 	rules           []compiledRule
@@ -231,6 +232,12 @@ func (h *Handler) validateOrigin() error {
 	}
 	h.origin = u.Scheme + "://" + strings.ToLower(u.Host)
 	h.audience = strings.ToLower(u.Hostname())
+	// The assertion's audience keeps a port other than 443: two sites on
+	// one host must not accept each other's assertions.
+	h.assertionAud = h.audience
+	if p := u.Port(); p != "" && p != "443" {
+		h.assertionAud = strings.ToLower(u.Host)
+	}
 	return nil
 }
 

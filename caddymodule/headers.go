@@ -284,7 +284,7 @@ func hasPrefixFold(s, prefix string) bool {
 // costs one small allocation here.
 func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Session) error {
 	n := h.names
-	st, err := h.app.backend.assertions.Stamp(s, h.origin, h.audience)
+	st, err := h.app.backend.assertions.Stamp(s, h.origin, h.assertionAud)
 	if err != nil {
 		return err
 	}

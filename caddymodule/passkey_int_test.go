@@ -109,7 +109,7 @@ func pkDiscoverableSignIn(t *testing.T, g *gateway) {
 		t.Fatalf("backend headers: %v", h)
 	}
 	jwks := g.get(c, "/.well-known/frontdoor/jwks.json", nil)
-	claims := verifyAssertion(t, jwks.body, h.Get("X-Frontdoor-Assertion"), "shop.test")
+	claims := verifyAssertion(t, jwks.body, h.Get("X-Frontdoor-Assertion"), g.aud())
 	if claims.ACR != "aal2" || !slices.Equal(claims.AMR, amr) || claims.Email != email {
 		t.Fatalf("assertion claims: %+v", claims)
 	}
@@ -443,7 +443,7 @@ func pkSecondFactor(t *testing.T, g *gateway) {
 	}
 	h := g.backend.lastHeaders()
 	jwks := g.get(c, "/.well-known/frontdoor/jwks.json", nil)
-	claims := verifyAssertion(t, jwks.body, h.Get("X-Frontdoor-Assertion"), "shop.test")
+	claims := verifyAssertion(t, jwks.body, h.Get("X-Frontdoor-Assertion"), g.aud())
 	if claims.ACR != "aal2" || !slices.Contains(claims.AMR, "pwd") || !slices.Contains(claims.AMR, "hwk") || !slices.Contains(claims.AMR, "mfa") {
 		t.Fatalf("assertion after password and passkey: %+v", claims)
 	}

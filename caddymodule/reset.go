@@ -143,6 +143,9 @@ func (h *Handler) applyReset(w http.ResponseWriter, r *http.Request, id, hash st
 		// It also turns off any verification link still in the mailbox:
 		// those only set a password on an unverified account (see verify).
 		c.EmailVerified = true
+		// A remembered browser skips the second factor; whoever knew
+		// the old password may have been remembered too.
+		c.ForgetDevices()
 		return nil
 	})
 	if errors.Is(err, identity.ErrNotFound) { // the account was deleted since

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,4 +112,37 @@ func clientFrom(g *gateway, ip string) *http.Client {
 		return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", strconv.Itoa(g.port)))
 	}
 	return c
+}
+
+// TestResetForgetsDevices (finding 9): a password reset forgets every
+// remembered browser — whoever knew the old password may have been
+// remembered — so the next sign-in asks for the second factor again.
+func TestResetForgetsDevices(t *testing.T) {
+	runOnBothStores(t, []scenario{{"reset", func(t *testing.T, g *gateway) {
+		const email = "remembered@example.com"
+		clk := useMFAClock(t)
+		c := g.signUp(email)
+		secret, _ := enrolTOTP(t, g, c, clk)
+		logout(t, g, c)
+		clk.advance(30 * time.Second)
+		firstFactor(t, g, c, email, "/app/x")
+		if r := mfaPost(g, c, url.Values{"code": {clk.code(t, secret, 0)}, "remember": {"1"}}); r.status != http.StatusSeeOther || cookieOf(g, c, deviceCookie) == "" {
+			t.Fatalf("second factor with remember: %d", r.status)
+		}
+		logout(t, g, c)
+
+		const newPassword = "a brand new passphrase"
+		resetRequest(t, g, c, email)
+		clk.advance(30 * time.Second)
+		if r := resetConfirm(g, c, resetLink(t, g, email), newPassword, newPassword); r.status != http.StatusOK || !strings.Contains(r.body, `name="code"`) {
+			t.Fatalf("reset of an account with a second factor: %d", r.status)
+		}
+		if r := mfaPost(g, c, url.Values{"code": {clk.code(t, secret, 0)}}); r.status != http.StatusOK || !strings.Contains(r.body, "Password changed") {
+			t.Fatalf("the reset's second factor: %d %s", r.status, r.body)
+		}
+		r := g.post(c, "/.frontdoor/login", url.Values{"email": {email}, "password": {newPassword}, "rd": {"/app/x"}})
+		if r.status != http.StatusOK || !strings.Contains(r.body, "authenticator app") || g.sessionCookie(c) != "" {
+			t.Fatalf("signing in after the reset in the once-remembered browser: %d, session %q — want the second factor", r.status, g.sessionCookie(c))
+		}
+	}}})
 }

@@ -70,7 +70,7 @@ func hijackOwnerChoosesPassword(t *testing.T, g *gateway) {
 		t.Fatal("confirming in another browser verified the address before a password was chosen")
 	}
 	// A weak or mismatched password is refused and the link kept.
-	form := url.Values{"token": {linkToken(t, link)}, "password": {"short"}, "password_confirm": {"short"}}
+	form := url.Values{"token": {tokenOf(t, link)}, "password": {"short"}, "password_confirm": {"short"}}
 	if r := g.postVia(owner, link, "/.frontdoor/verify", form); r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="password-error"`) {
 		t.Fatalf("a short password: %d %s", r.status, r.body)
 	}

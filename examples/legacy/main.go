@@ -43,7 +43,7 @@ type assertionReport struct {
 func main() {
 	listen := flag.String("listen", "127.0.0.1:9000", "address to listen on")
 	jwksURL := flag.String("jwks", "http://localhost:8080/.well-known/frontdoor/jwks.json", "JWKS URL of the Frontdoor gateway")
-	aud := flag.String("aud", "", "expected audience (default: host of X-Forwarded-Host, else Host, without port)")
+	aud := flag.String("aud", "", "expected audience (default: host of X-Forwarded-Host, else Host; its port too, unless 443)")
 	issuer := flag.String("issuer", "", "expected issuer (optional)")
 	flag.Parse()
 
@@ -126,7 +126,8 @@ func (s *server) buildReport(r *http.Request) report {
 }
 
 // expectedAudience is the -aud flag, or else the request's host (the first
-// X-Forwarded-Host value if present, else Host) without port, lower-cased.
+// X-Forwarded-Host value if present, else Host), lower-cased, with its
+// port unless that is 443 — as Frontdoor sets the assertion's aud.
 func (s *server) expectedAudience(r *http.Request) string {
 	if s.audience != "" {
 		return s.audience
@@ -136,11 +137,16 @@ func (s *server) expectedAudience(r *http.Request) string {
 		host, _, _ = strings.Cut(fh, ",")
 	}
 	host = strings.TrimSpace(host)
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	port := ""
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		host, port = h, p
 	}
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	return strings.ToLower(host)
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if port != "" && port != "443" {
+		// Frontdoor's audience keeps a port other than 443.
+		return net.JoinHostPort(host, port)
+	}
+	return host
 }
 
 // truncate shortens the assertion so the page never echoes a usable token.

@@ -51,9 +51,9 @@ func TestReportJSON(t *testing.T) {
 		t.Fatalf("anonymous: %+v", rep)
 	}
 
-	// Valid assertion; audience from X-Forwarded-Host with port stripped.
+	// Valid assertion; audience from X-Forwarded-Host, port 443 dropped.
 	req = httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9000/orders/1?format=json", nil)
-	req.Header.Set("X-Forwarded-Host", "Shop.Example.com:8443")
+	req.Header.Set("X-Forwarded-Host", "Shop.Example.com:443")
 	req.Header.Set("X-Frontdoor-User", "u_123")
 	req.Header.Set("Remote-User", "u_123")
 	req.Header.Set("X-Other", "not shown")
@@ -73,6 +73,12 @@ func TestReportJSON(t *testing.T) {
 	}
 	if shown := rep.Headers[assertionHeader]; shown == "" || strings.Contains(shown, tok) || len(shown) >= len(tok) {
 		t.Fatalf("assertion not truncated: %q", shown)
+	}
+
+	// Another port of the same host is another audience.
+	req.Header.Set("X-Forwarded-Host", "Shop.Example.com:8443")
+	if rep = getJSON(t, h, req); rep.Assertion.Valid || rep.Assertion.Audience != testAud+":8443" {
+		t.Fatalf("another port: %+v", rep.Assertion)
 	}
 
 	// Wrong host: invalid, with an error.
@@ -113,10 +119,12 @@ func TestExpectedAudience(t *testing.T) {
 	s := &server{}
 	for _, tc := range []struct{ host, fwd, want string }{
 		{"shop.example.com", "", "shop.example.com"},
-		{"shop.example.com:8443", "", "shop.example.com"},
+		{"shop.example.com:8443", "", "shop.example.com:8443"},
+		{"shop.example.com:443", "", "shop.example.com"},
 		{"127.0.0.1:9000", "shop.example.com", "shop.example.com"},
 		{"127.0.0.1:9000", "a.example:443, b.example", "a.example"},
-		{"[::1]:9000", "", "::1"},
+		{"[::1]:9000", "", "[::1]:9000"},
+		{"[::1]:443", "", "::1"},
 		{"Shop.Example.COM.", "", "shop.example.com"},
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
