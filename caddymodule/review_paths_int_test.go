@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -137,4 +138,33 @@ func TestReviewPathsWhitespace(t *testing.T) {
 			}
 		}},
 	})
+}
+
+// TestReviewIdentityMatcherRefusedOnLoad (issue 13, finding 8): a running
+// Caddy refuses, through its admin /load, a Caddyfile whose matcher reads
+// an identity header (here for a redir, which runs before frontdoor and
+// would see the client's forged X-Frontdoor-User), and keeps serving the
+// config it had.
+func TestReviewIdentityMatcherRefusedOnLoad(t *testing.T) {
+	g := startGateway(t, gatewayOpts{})
+	for _, direct := range []string{
+		"@alice header X-Frontdoor-User u_alice\n\tredir @alice /pub/welcome-alice",
+		"@adm header_regexp X-Forwarded-User ^adm\n\tredir @adm /pub/admin",
+		"@cel expression header({'X-Frontdoor-User': 'u_alice'})\n\tredir @cel /pub/welcome-alice",
+	} {
+		cf := g.caddyfile(gatewayOpts{direct: direct})
+		resp, err := http.Post("http://"+g.admin+"/load", "text/caddyfile", strings.NewReader(cf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), "where a client can forge it") {
+			t.Errorf("%q: load answered %d %s", direct, resp.StatusCode, body)
+		}
+		forged := map[string]string{"X-Frontdoor-User": "u_alice", "X-Forwarded-User": "admin", "Accept": "application/json"}
+		if r := g.get(g.newClient(), "/pub/x", forged); r.status != http.StatusOK || !strings.Contains(r.body, `"backend":true`) {
+			t.Errorf("%q: after the refused load, /pub/x answers %d %.80s", direct, r.status, r.body)
+		}
+	}
 }
