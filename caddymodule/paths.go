@@ -107,15 +107,17 @@ func canonicalPath(p string) string {
 // ("...", ".. ") read as "..", as old Windows and DOS servers did. Leading
 // dots stay: no server we know drops them, and ".well-known" or ".env" are
 // real names. It is an extra view, so it can only make matching stricter.
-func lenientPath(p string) string {
-	p = strings.ToValidUTF8(p, "")
+func lenientPath(p string) string { return canonicalize(foldCompat(p), true) }
+
+// foldCompat is p with bytes that are no UTF-8 dropped and compatibility
+// characters folded (NFKC); ASCII is returned as it is, without allocating.
+func foldCompat(p string) string {
 	for i := 0; i < len(p); i++ {
 		if p[i] >= utf8.RuneSelf {
-			p = norm.NFKC.String(p)
-			break
+			return norm.NFKC.String(strings.ToValidUTF8(p, ""))
 		}
 	}
-	return canonicalize(p, true)
+	return p
 }
 
 func canonicalize(p string, lenient bool) string {
@@ -210,9 +212,19 @@ func refusedPath(p string) bool {
 	if plain {
 		return false // the common case: nothing to decode, nothing to refuse
 	}
+	return refusedReading(p, false) || refusedReading(p, true)
+}
+
+// refusedReading decodes p again and again as refusedPath describes,
+// folding it (foldCompat) before each decoding if fold is set: "％０９"
+// is "%09" to a backend that folds and then decodes.
+func refusedReading(p string, fold bool) bool {
 	for range maxPathDecodes {
 		if hasControl(p) || hasOverlongUTF8(p) {
 			return true
+		}
+		if fold {
+			p = foldCompat(p)
 		}
 		dec, ok := unescapeLenient(p)
 		if !ok {
@@ -256,17 +268,24 @@ func pathViews(r *http.Request) []string {
 		views = addViews(views, dec)
 	}
 	// Residual escapes ("%252e" arrives as "%2e"): decode until stable,
-	// leaving a literal "%" as it is, as lenient decoders do.
-	for range maxPathDecodes {
-		dec, ok := unescapeLenient(p)
-		if !ok {
-			break
+	// leaving a literal "%" as it is, as lenient decoders do; and once more
+	// folding before each decoding, for "％２ｅ" (see refusedReading).
+	for _, fold := range []bool{false, true} {
+		q := p
+		for range maxPathDecodes {
+			if fold {
+				q = foldCompat(q)
+			}
+			dec, ok := unescapeLenient(q)
+			if !ok {
+				break
+			}
+			if hasControl(dec) || hasOverlongUTF8(dec) {
+				return append(views, unmatchable)
+			}
+			q = dec
+			views = addViews(views, q)
 		}
-		if hasControl(dec) || hasOverlongUTF8(dec) {
-			return append(views, unmatchable)
-		}
-		p = dec
-		views = addViews(views, p)
 	}
 	return views
 }

@@ -61,6 +61,7 @@ func TestPathInvariant2(t *testing.T) {
 		"/pub/%ef%bc%8e%ef%bc%8e/app", "/pub/..%ef%bc%8fapp", "/pub/..%ef%bc%bcapp", "/pub/%e2%80%a5/app",
 		"/pub/%e2%80%a4%e2%80%a4/app", "/pub/%ef%b9%92%ef%b9%92/app", "/pub/%252e%252e%252e/app",
 		"/pub/%c0%ae%c0%ae/app", "/pub/%e0%80%ae./app", "/pub/%2509", "/%20pub/x", "/%ef%bd%90ub/x",
+		"/pub/%ef%bc%85%ef%bc%92%ef%bd%85%ef%bc%85%ef%bc%92%ef%bd%85/app", "/pub/..%ef%bc%85%ef%bc%92%ef%bd%86app",
 	}
 	for _, target := range notPublic {
 		if h.isPublic(pathRequest(target)) {
@@ -179,7 +180,7 @@ func TestRefusedPath(t *testing.T) {
 	for _, target := range []string{
 		"/a%00", "/a%09b", "/a%0a", "/a%0D", "/a%0b", "/a%1f", "/a%7f", "/a%7F", "/%20%09x",
 		"/a%2509", "/a%252509", "/a%25252509", "/100%25/%2509", "/a%c0%ae", "/a%C1%81", "/a%e0%80%ae",
-		"/a%f0%80%80%ae", "/a%fc%80%80%80%80%ae", "/a%25c0%25ae",
+		"/a%f0%80%80%ae", "/a%fc%80%80%80%80%ae", "/a%25c0%25ae", "/a%ef%bc%85%ef%bc%90%ef%bc%99",
 		"/a%" + strings.Repeat("25", maxPathDecodes) + "41",
 	} {
 		r := pathRequest(target)

@@ -36,6 +36,7 @@ func TestReviewPathsControlCharacters(t *testing.T) {
 				"/pub/x%00", "/pub/a%2500.css", "/pub/a%0ab", "/%00",
 				"/pub/%c0%ae%c0%ae/app/x", "/pub/%25c0%25ae%25c0%25ae/app/x", "/orders/p%c1%a1y/x",
 				"/pub/%e0%80%ae%e0%80%ae/app/x", "/pub/%f0%80%80%ae/app/x",
+				"/orders/pay%ef%bc%85%ef%bc%90%ef%bc%99/x", // "％０９": "%09" once folded (NFKC)
 			} {
 				for _, who := range []struct {
 					name string
@@ -127,6 +128,8 @@ func TestReviewPathsWhitespace(t *testing.T) {
 				"/pub/..%ef%bc%bcapp/x", "/pub/%e2%80%a4%e2%80%a4/app/x", "/pub/%ef%b9%92%ef%b9%92/app/x",
 				"/pub/%e2%80%a5/app/x", "/pub/.../app/x", "/pub/..%20/app/x", "/pub/%20../app/x",
 				"/pub/%20..%20/app/x", "/pub/%ef%bd%81pp/../../app/x", "/%20pub/x", "/%ef%bd%90ub/x",
+				"/pub/%ef%bc%85%ef%bc%92%ef%bd%85%ef%bc%85%ef%bc%92%ef%bd%85/app/x", // "％２ｅ％２ｅ"
+				"/pub/..%ef%bc%85%ef%bc%92%ef%bd%86app/x",                           // "..％２ｆ"
 			} {
 				before := g.backend.count()
 				if r := g.get(anon, p, apiAccept); r.status != http.StatusUnauthorized {
