@@ -322,7 +322,7 @@ const (
 
 // forgeablePlaceholders refuses a site block that reads an identity header
 // through a request-header placeholder ({http.request.header.X-Forwarded-User}
-// or {header.…}). Directives ordered before frontdoor (rewrite, map, vars, …)
+// or {header.…}) or a header, header_regexp or expression matcher. Directives ordered before frontdoor (rewrite, map, vars, …)
 // would see the client's forged copy; {http.auth.user.id} and
 // {http.frontdoor.*} carry the verified identity instead.
 func forgeablePlaceholders(h httpcaddyfile.Helper, fd *Handler) error {
@@ -348,15 +348,22 @@ func forgeablePlaceholders(h httpcaddyfile.Helper, fd *Handler) error {
 	}
 	for i := range segs.Len() {
 		seg := segs.Index(i)
+		toks := make([]lineToken, 0, seg.Len())
 		for j := range seg.Len() {
 			tok := seg.Index(j)
 			text, line := tok.FieldByName("Text"), tok.FieldByName("Line")
-			if !text.IsValid() || text.Kind() != reflect.String {
+			if !text.IsValid() || text.Kind() != reflect.String || !line.IsValid() || !line.CanInt() {
 				continue
 			}
 			if name := identityPlaceholder(text.String(), names); name != "" {
 				return h.Errf("frontdoor: line %d reads the identity header %s from the request, where a client can forge it; use {http.auth.user.id} or {http.frontdoor.*} instead", line.Int(), name)
 			}
+			toks = append(toks, lineToken{text: text.String(), line: int(line.Int())})
+		}
+		// A matcher may run before frontdoor removes the header (redir,
+		// rewrite, vars, map and the response header directive do).
+		if line, name := identityMatcher(toks, names); name != "" {
+			return h.Errf("frontdoor: line %d matches on the identity header %s of the request, where a client can forge it; match on {http.auth.user.id} or {http.frontdoor.*} instead (expression {http.auth.user.id} == \"…\")", line, name)
 		}
 	}
 	return nil

@@ -250,6 +250,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.strip.strip(r.Trailer)
 		r.Body = &trailerStripper{ReadCloser: r.Body, r: r, strip: h.strip}
 	}
+	// Before any route or rule: no rule can say how a backend reads a
+	// control character or an overlong dot, on public paths either.
+	if refusedPath(r.URL.Path) {
+		return h.badPath(w, r)
+	}
 
 	p := r.URL.Path
 	if p == h.Prefix || strings.HasPrefix(p, h.prefixSlash) {
@@ -379,6 +384,16 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request) error {
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) error {
 	return writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// badPath answers a request whose path refusedPath refuses.
+func (h *Handler) badPath(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return writeJSONError(w, http.StatusBadRequest, "invalid_path")
+	}
+	return h.message(w, http.StatusBadRequest, "Bad address",
+		"This address contains characters that web addresses may not hold. Please check the link.", "/", "Go to the home page")
 }
 
 // unavailable is the fail-closed answer when the store cannot be used.

@@ -54,6 +54,14 @@ func TestPathInvariant2(t *testing.T) {
 		`/pub\..\app`, "/pub/..%5capp", "/pub/..%5Capp", "/pub%5c..%5capp",
 		"/pub/pay", "/pub/pay/", "/pub/pay/x", "/PUB/Pay/x", "/pub/x/../pay/x", "/pub/pay;x/y", "/pub/pay./x",
 		"/unknown", "/unknown/", "/pubx", "/publicity", "/staticfoo.css",
+		// Issue 13, findings 3 and 9: what a backend that trims segments,
+		// applies NFKC or reads "..." and ".. " as ".." serves.
+		"/pub/%20pay/x", "/pub/%20pay%20/x", "/pub/pay%c2%a0/x", "/pub/%e3%80%80pay/x", "/pub/%ef%bd%90ay/x",
+		"/pub/%20../app", "/pub/..%20/app", "/pub/%20..%20/app", "/pub/.../app", "/pub/..../app",
+		"/pub/%ef%bc%8e%ef%bc%8e/app", "/pub/..%ef%bc%8fapp", "/pub/..%ef%bc%bcapp", "/pub/%e2%80%a5/app",
+		"/pub/%e2%80%a4%e2%80%a4/app", "/pub/%ef%b9%92%ef%b9%92/app", "/pub/%252e%252e%252e/app",
+		"/pub/%c0%ae%c0%ae/app", "/pub/%e0%80%ae./app", "/pub/%2509", "/%20pub/x", "/%ef%bd%90ub/x",
+		"/pub/%ef%bc%85%ef%bc%92%ef%bd%85%ef%bc%85%ef%bc%92%ef%bd%85/app", "/pub/..%ef%bc%85%ef%bc%92%ef%bd%86app",
 	}
 	for _, target := range notPublic {
 		if h.isPublic(pathRequest(target)) {
@@ -64,6 +72,7 @@ func TestPathInvariant2(t *testing.T) {
 	public := []string{
 		"/", "/pub", "/pub/", "/pub/x", "/PUB/x", "/Pub/X/Y", "/static/a.css", "/pub/a%20b",
 		"/pub/x/../y", "/pub/pay.html", "/pub/payment", "/static/..%2e", "/pub/%7e",
+		"/pub/.hidden", "/pub/%20x", "/pub/x%20", "/pub/x.../y", "/pub/caf%C3%A9", "/pub/caf%e9",
 	}
 	for _, target := range public {
 		if !h.isPublic(pathRequest(target)) {
@@ -164,6 +173,65 @@ func TestPathResidualEncoding(t *testing.T) {
 	}
 }
 
+// TestRefusedPath: control characters at any decoding depth, overlong
+// UTF-8 and escapes nested too deep are refused; everything a real address
+// holds is not (issue 13, findings 3 and 9).
+func TestRefusedPath(t *testing.T) {
+	for _, target := range []string{
+		"/a%00", "/a%09b", "/a%0a", "/a%0D", "/a%0b", "/a%1f", "/a%7f", "/a%7F", "/%20%09x",
+		"/a%2509", "/a%252509", "/a%25252509", "/100%25/%2509", "/a%c0%ae", "/a%C1%81", "/a%e0%80%ae",
+		"/a%f0%80%80%ae", "/a%fc%80%80%80%80%ae", "/a%25c0%25ae", "/a%ef%bc%85%ef%bc%90%ef%bc%99",
+		"/a%" + strings.Repeat("25", maxPathDecodes) + "41",
+	} {
+		r := pathRequest(target)
+		if !refusedPath(r.URL.Path) {
+			t.Errorf("refusedPath(%q) = false (Path %q)", target, r.URL.Path)
+		}
+	}
+	for _, p := range []string{"/a\tb", "/a\x00", "/a\x7f", "/a\xc0\xae"} {
+		if !refusedPath(p) {
+			t.Errorf("refusedPath(%q) = false", p)
+		}
+	}
+	for _, target := range []string{
+		"/", "/app/x", "/a%20b", "/100%25", "/%25zz", "/a%2541", "/caf%C3%A9", "/caf%e9", "/%e2%80%a5",
+		"/%ef%bc%8e", "/a%c3%80%c2%ae", "/%f0%9f%98%80", "/a%2f..", "/a%" + strings.Repeat("25", maxPathDecodes-1) + "41",
+	} {
+		r := pathRequest(target)
+		if refusedPath(r.URL.Path) {
+			t.Errorf("refusedPath(%q) = true (Path %q)", target, r.URL.Path)
+		}
+	}
+}
+
+// TestLenientPath: the readings of a backend that trims, folds or reads
+// runs of dots as "..", and what it keeps.
+func TestLenientPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/orders/ pay/x":      "/orders/pay/x",
+		"/orders/\u3000pay/x": "/orders/pay/x",
+		"/orders/pay\u00a0/x": "/orders/pay/x",
+		"/ｏｒｄｅｒｓ/x":           "/orders/x",
+		"/pub/．．/app":         "/app",
+		"/pub/..／app":         "/app",
+		"/pub/..＼app":         "/app",
+		"/pub/‥/app":          "/app",
+		"/pub/.../app":        "/app",
+		"/pub/.. /app":        "/app",
+		"/pub/ ../app":        "/app",
+		"/pub/ . /app":        "/pub/app",
+		"/.well-known/x":      "/.well-known/x",
+		"/pub/.env":           "/pub/.env",
+		"/pub/ .env":          "/pub/.env",
+		"/pub/caf\xe9":        "/pub/caf",
+		"/pub/x...":           "/pub/x",
+	} {
+		if got := lenientPath(in); got != want {
+			t.Errorf("lenientPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestPathDenyByDefault: no public line at all means the whole site is
 // protected, even "/".
 func TestPathDenyByDefault(t *testing.T) {
@@ -253,6 +321,7 @@ var canonicalPathSeeds = []string{
 	"/", "", "//app", "/APP", "/app/./x", "/pub/../app", "/pub/..;/app", "/app.", "/app./x",
 	"/app;jsessionid=1/x", `/pub\..\app`, "/static/../app/x", "/pub/x/../../app", "/..", "/../..",
 	"app", "/a/", "/a//", "/a/../", "/.../x", "/. ./x", "/x. /", "/;/", "/%2f", "\x00", "/\xff",
+	"/ ../x", "/.. /x", "/．．/x", "/..／x", "/‥/x", "/\u3000x", "/\xc0\xae",
 }
 
 func TestCanonicalPath(t *testing.T) {
@@ -297,6 +366,12 @@ func FuzzCanonicalPath(f *testing.F) {
 		}
 		if cc := canonicalPath(c); cc != c {
 			t.Fatalf("canonicalPath not idempotent: %q -> %q -> %q", p, c, cc)
+		}
+		l := lenientPath(p)
+		switch {
+		case !strings.HasPrefix(l, "/"), strings.Contains(l, "//"), strings.Contains(l, `\`),
+			strings.Contains(l+"/", "/../"), strings.Contains(l+"/", "/./"):
+			t.Fatalf("lenientPath(%q) = %q: not a clean absolute path", p, l)
 		}
 	})
 }

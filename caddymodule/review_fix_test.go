@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -71,5 +72,54 @@ func TestForgeablePlaceholdersRefused(t *testing.T) {
 	ok := "shop.example.com {\n\trequest_header X-User {http.auth.user.id}\n\tfrontdoor\n\treverse_proxy 127.0.0.1:9000\n}\n"
 	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(ok), nil); err != nil {
 		t.Fatalf("verified placeholder refused: %v", err)
+	}
+}
+
+// TestIdentityHeaderMatchersRefused (issue 13, finding 8): a `header` or
+// `header_regexp` matcher, or a CEL expression, on an identity header is an
+// adapt error naming its line — a matcher on a directive ordered before
+// frontdoor would see the client's forged copy. Matchers on other headers,
+// the response `header` directive and verified placeholders stay allowed.
+func TestIdentityHeaderMatchersRefused(t *testing.T) {
+	for _, tc := range []struct {
+		lines string
+		line  int
+	}{
+		{"@m header X-Frontdoor-User alice\n\trespond @m 403", 2},
+		{"@m header x-frontdoor-roles *admin*", 2},
+		{"@m header !X-Frontdoor-User", 2},
+		{"@m header_regexp X-Forwarded-User ^adm", 2},
+		{"@m header_regexp who X-Forwarded-User ^adm", 2},
+		{"@m {\n\t\tpath /admin/*\n\t\theader Remote-User alice\n\t}", 4},
+		{"@m {\n\t\tnot header X-Frontdoor-Email *\n\t}", 3},
+		{"@m {\n\t\tnot {\n\t\t\theader_regexp X-Auth-Request-Groups admin\n\t\t}\n\t}", 4},
+		{"@m expression header({'X-Frontdoor-User': 'alice'})", 2},
+		{"@m expression `header_regexp('X-Forwarded-User', '^adm')`", 2},
+		{"@m `header({'Remote-User': ['alice']})`", 2},
+		{"@m {\n\t\texpression \"ph(request, 'http.request.header.X-Frontdoor-User') == 'alice'\"\n\t}", 3},
+		{"@m expression {http.request.header.X-Frontdoor-User} == 'alice'", 2},
+		{"handle /x/* {\n\t\t@m header X-Frontdoor-User alice\n\t\trespond @m 403\n\t}", 3},
+		{"route {\n\t\t@m {\n\t\t\theader X-Shop-Customer 1\n\t\t}\n\t\trespond @m 403\n\t}", 4},
+	} {
+		cf := "shop.example.com {\n\t" + tc.lines + "\n\tfrontdoor {\n\t\theaders {\n\t\t\tuser X-Shop-Customer\n\t\t}\n\t}\n\treverse_proxy 127.0.0.1:9000\n}\n"
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+		if err == nil || !strings.Contains(err.Error(), "where a client can forge it") || !strings.Contains(err.Error(), fmt.Sprintf("line %d ", tc.line)) {
+			t.Errorf("%q: %v", tc.lines, err)
+		}
+	}
+	for _, lines := range []string{
+		"@m header Accept text/html\n\trespond @m 406",
+		"@m header_regexp ua User-Agent curl\n\trespond @m 403",
+		"@m path /remote-user/* /x-frontdoor-user\n\trespond @m 404",
+		"@m expression {http.auth.user.id} == 'u_1'\n\trespond @m 403",
+		"@m `path('/x-forwarded-user') && {http.frontdoor.email} != ''`\n\trespond @m 403",
+		"header -X-Frontdoor-User\n\theader X-Forwarded-User \"\"",
+		"request_header -Remote-User",
+		"handle /x/* {\n\t\theader Remote-User none\n\t\trespond 204\n\t}",
+	} {
+		cf := "shop.example.com {\n\t" + lines + "\n\tfrontdoor\n\treverse_proxy 127.0.0.1:9000\n}\n"
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil); err != nil {
+			t.Errorf("%q refused: %v", lines, err)
+		}
 	}
 }
