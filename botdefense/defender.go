@@ -17,8 +17,8 @@ import (
 
 // Dimensions a limit counts by.
 const (
-	DimIP      = "ip"      // the client address
-	DimPrefix  = "prefix"  // its /24 (IPv4) or /56 (IPv6)
+	DimIP      = "ip"      // the client address (IPv4), its /64 (IPv6): ClientKey
+	DimPrefix  = "prefix"  // its /24 (IPv4) or /56 (IPv6): Prefix
 	DimAccount = "account" // the account tried (normalised email): over the limit asks for a challenge, never refuses
 	DimRoute   = "route"   // every client together, on this site
 	DimGlobal  = "global"  // every client together, on every site sharing the store
@@ -211,7 +211,13 @@ type Attempt struct {
 	// challenge before it may join the queue.
 	Backlogged bool
 
-	prefix string // Prefix(IP), worked out once per Check or Record
+	client string // ClientKey(IP), worked out once per Check or Record
+	prefix string // Prefix(IP), likewise
+}
+
+// keys works out the attempt's address keys.
+func (a *Attempt) keys() {
+	a.client, a.prefix = ClientKey(a.IP), Prefix(a.IP)
 }
 
 // Decision is what to do with an attempt, and why.
@@ -266,6 +272,10 @@ func (d *Defender) Now() time.Time { return (*d.clock.Load())() }
 // Blocks returns the block list.
 func (d *Defender) Blocks() BlockList { return d.blocks }
 
+// CounterStats describes the counters when they are kept in this
+// process; false when they are shared (Redis).
+func (d *Defender) CounterStats() (CounterStats, bool) { return d.counter.Stats() }
+
 // Pow returns the challenge issuer.
 func (d *Defender) Pow() *PowIssuer { return d.pow }
 
@@ -283,7 +293,7 @@ func counterKey(l Limit, a *Attempt) string {
 	base := "l|" + l.Route + "|" + l.Dimension + "|"
 	switch l.Dimension {
 	case DimIP:
-		return base + a.IP
+		return base + a.client
 	case DimPrefix:
 		return base + a.prefix
 	case DimAccount:
@@ -300,7 +310,7 @@ func counterKey(l Limit, a *Attempt) string {
 func offenderKey(l Limit, a *Attempt) string {
 	switch l.Dimension {
 	case DimIP:
-		return "ip " + a.IP
+		return "ip " + a.client
 	case DimPrefix:
 		return "prefix " + a.prefix
 	case DimAccount:
@@ -318,8 +328,11 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		return Decision{}, ErrNoClient
 	}
 	now := d.Now()
-	a.prefix = Prefix(a.IP)
-	cands := [][2]string{{BlockIP, a.IP}, {BlockPrefix, a.prefix}}
+	a.keys()
+	cands := [][2]string{{BlockIP, a.client}, {BlockPrefix, a.prefix}}
+	if ip := Unmapped(a.IP); ip != a.client {
+		cands = append(cands, [2]string{BlockIP, ip}) // an IPv6 address blocked alone
+	}
 	if a.Account != "" {
 		cands = append(cands, [2]string{BlockAccount, a.Account})
 	}
@@ -342,13 +355,16 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		// add one unit of risk, not two.
 		sitePressure bool
 	)
-	// First the limits of the client itself (address, network): over one,
-	// the attempt is refused and counts against nothing else, so a flood
-	// refused at its source does not use up the limits shared with
-	// everyone (route, global) or the account's.
-	for _, client := range []bool{true, false} {
+	// First the limits of the client itself, its network before its
+	// address: over one, the attempt is refused and counts against
+	// nothing judged after it. A flood refused at its source does not use
+	// up the limits shared with everyone (route, global) or the
+	// account's, and a flood of new addresses from a network over its
+	// limit creates no counter per address.
+	for phase := range 3 {
+		client := phase < 2
 		for _, l := range p.Limits {
-			if l.Route != a.Route || (l.Dimension == DimIP || l.Dimension == DimPrefix) != client {
+			if l.Route != a.Route || limitPhase(l.Dimension) != phase {
 				continue
 			}
 			key := counterKey(l, &a)
@@ -437,12 +453,24 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		dec.Reasons = append(dec.Reasons, "challenge "+powReason(err))
 	}
 	if dec.Key == "" {
-		dec.Key = "ip " + a.IP
+		dec.Key = "ip " + a.client
 	}
 	d.offend(dec.Key)
 	dec.Action, dec.Bits = Challenge, bitsNeeded
 	dec.Challenge = d.pow.Issue(a.IP, bitsNeeded, p.PowTTL)
 	return dec, nil
+}
+
+// limitPhase orders the dimensions Check judges: network, address, the
+// rest.
+func limitPhase(dim string) int {
+	switch dim {
+	case DimPrefix:
+		return 0
+	case DimIP:
+		return 1
+	}
+	return 2
 }
 
 func isPowRefusal(err error) bool {
@@ -477,7 +505,7 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 	}
 	if credential && a.Account != "" && p.DistinctAccounts > 0 {
 		// Count each account once per address per window.
-		first, _, err := d.counter.Add(ctx, "seen|"+a.IP+"|"+hashKey(a.Account), 1, p.DistinctWindow, now)
+		first, _, err := d.counter.Add(ctx, "seen|"+a.client+"|"+hashKey(a.Account), 1, p.DistinctWindow, now)
 		if err != nil {
 			return nil, false, err
 		}
@@ -485,7 +513,7 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 		if first == 1 {
 			inc = 1
 		}
-		ipN, _, err := d.counter.Add(ctx, "distinct|ip|"+a.IP, inc, p.DistinctWindow, now)
+		ipN, _, err := d.counter.Add(ctx, "distinct|ip|"+a.client, inc, p.DistinctWindow, now)
 		if err != nil {
 			return nil, false, err
 		}
@@ -498,7 +526,7 @@ func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.
 		}
 	}
 	if credential && p.FailureMin > 0 {
-		for _, k := range []string{"ip|" + a.IP, "prefix|" + a.prefix} {
+		for _, k := range []string{"ip|" + a.client, "prefix|" + a.prefix} {
 			tries, err := d.counter.Recent(ctx, "tries|"+k, p.FailureWindow, now)
 			if err != nil {
 				return nil, false, err
@@ -568,11 +596,11 @@ func (d *Defender) surging(ctx context.Context, p *Policy, now time.Time) (bool,
 // Record notes the outcome of an attempt that was let through (a failed
 // or successful sign-in), for the failure-ratio and surge signals.
 func (d *Defender) Record(ctx context.Context, p *Policy, a Attempt, failed bool) error {
-	a.prefix = Prefix(a.IP)
+	a.keys()
 	now := d.Now()
-	keys := []string{"tries|ip|" + a.IP, "tries|prefix|" + a.prefix}
+	keys := []string{"tries|ip|" + a.client, "tries|prefix|" + a.prefix}
 	if failed {
-		keys = append(keys, "fails|ip|"+a.IP, "fails|prefix|"+a.prefix)
+		keys = append(keys, "fails|ip|"+a.client, "fails|prefix|"+a.prefix)
 	}
 	for _, k := range keys {
 		if _, _, err := d.counter.Add(ctx, k, 1, p.FailureWindow, now); err != nil {

@@ -19,7 +19,7 @@ func Prefix(ip string) string {
 	if err != nil {
 		return ip
 	}
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	bits := 24
 	if a.Is6() {
 		bits = 56
@@ -29,6 +29,38 @@ func Prefix(ip string) string {
 		return ip
 	}
 	return p.String()
+}
+
+// ClientKey returns what `ip` limits and signals count a client address
+// as: an IPv4 address is itself, an IPv6 address its /64 (one host's or
+// one link's share: its owner picks any of 2^64 addresses in it at will,
+// so counting them one by one would let one machine have as many limits
+// as it likes); an IPv4-mapped IPv6 address is its IPv4 address. An
+// unparsable address is its own key.
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// Unmapped returns an address in its canonical form (IPv4-mapped IPv6
+// as IPv4); an unparsable one as it is.
+func Unmapped(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return a.Unmap().WithZone("").String()
 }
 
 // Fingerprint is what a request says about the software sending it.

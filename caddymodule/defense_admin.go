@@ -21,7 +21,7 @@ import (
 
 // Admin API of the edge defences, on Caddy's admin endpoint:
 //
-//	GET    /frontdoor/defense                     the limits in force per site, surge state
+//	GET    /frontdoor/defense                     the limits in force per site, surge state, memory counters (keys, capacity, evicted)
 //	GET    /frontdoor/defense/offenders[?n=20]    keys refused or challenged most this hour (this node)
 //	GET    /frontdoor/defense/blocks              blocks in force
 //	POST   /frontdoor/defense/blocks              {"kind":"ip|prefix|account","value":…,"duration":"1h","reason":…}
@@ -88,10 +88,14 @@ func serveDefense(w http.ResponseWriter, r *http.Request) error {
 	})
 	sort.Slice(sites, func(i, j int) bool { return sites[i].Origin < sites[j].Origin })
 	surge := false
+	counters := map[string]botdefense.CounterStats{}
 	for _, b := range defenders() {
 		surge = surge || b.defense.Surge()
+		if st, ok := b.defense.CounterStats(); ok {
+			counters[b.kind] = st
+		}
 	}
-	return writeAdminJSON(w, map[string]any{"sites": sites, "surge": surge})
+	return writeAdminJSON(w, map[string]any{"sites": sites, "surge": surge, "counters": counters})
 }
 
 func serveOffenders(w http.ResponseWriter, r *http.Request) error {
@@ -124,9 +128,13 @@ type blockRequest struct {
 func normalizeBlock(kind, value string) (string, error) {
 	switch kind {
 	case botdefense.BlockIP:
+		// An IPv6 /64 is what `ip` limits count by (and offenders show).
+		if p, err := netip.ParsePrefix(value); err == nil && p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() == 64 {
+			return p.Masked().String(), nil
+		}
 		a, err := netip.ParseAddr(value)
 		if err != nil {
-			return "", fmt.Errorf("ip %q: not an address", value)
+			return "", fmt.Errorf("ip %q: not an address (nor an IPv6 /64)", value)
 		}
 		return a.Unmap().String(), nil
 	case botdefense.BlockPrefix:

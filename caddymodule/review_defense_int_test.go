@@ -1,0 +1,162 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
+)
+
+// Tests for findings 5, 6 and 7 of the outside security review (issue 13).
+
+// startProxiedGateway is startGateway behind a trusted proxy on loopback:
+// X-Forwarded-For from the test client is the client address, so one test
+// speaks for many addresses.
+func startProxiedGateway(t *testing.T, o gatewayOpts) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	g := &gateway{
+		t: t, port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: dir,
+		mailDir: filepath.Join(dir, "mail"), logFile: filepath.Join(dir, "caddy.log"), backend: newRecorder(t),
+	}
+	cf := strings.Replace(g.caddyfile(o), "\tskip_install_trust\n",
+		"\tskip_install_trust\n\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}\n", 1)
+	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapt: %v (warnings %v)", err, warn)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping caddy: %v", err)
+		}
+	})
+	g.waitReady()
+	return g
+}
+
+// loginFrom posts a failed sign-in as client address ip, each for
+// another account (no account limit or signal comes into play).
+func loginFrom(g *gateway, c *http.Client, ip string) response {
+	g.t.Helper()
+	loginSeq++
+	form := loginForm(fmt.Sprintf("nobody%d@example.com", loginSeq), "wrong password")
+	form.Set("csrf_token", g.csrf(c, "/.frontdoor/login"))
+	return g.do(c, http.MethodPost, "/.frontdoor/login", form, map[string]string{"X-Forwarded-For": ip})
+}
+
+var loginSeq int
+
+// memoryCounterKeys reads how many keys the memory counter holds from
+// the admin API (-1 when it does not say).
+func memoryCounterKeys(t *testing.T, g *gateway) int {
+	t.Helper()
+	_, body := adminGet(t, g, "/frontdoor/defense")
+	var out struct {
+		Counters map[string]struct {
+			Keys int `json:"keys"`
+		} `json:"counters"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("admin /frontdoor/defense: %v", err)
+	}
+	c, ok := out.Counters["bolt"]
+	if !ok {
+		return -1
+	}
+	return c.Keys
+}
+
+// TestReviewLimiterMemory (finding 5): through a real Caddy on both
+// stores, IPv6 addresses of one /64 are one `ip` key, and a request
+// refused at its network's limit creates no counter for its address (the
+// memory counter's key count, or Redis's, does not grow with a flood of
+// new addresses from a network already over its limit).
+func TestReviewLimiterMemory(t *testing.T) {
+	const limits = `limits {
+			login ip 3/1m
+			login prefix 10/1m
+			automation ignore
+		}`
+	for _, st := range []string{"bolt", "redis"} {
+		t.Run(st, func(t *testing.T) {
+			o := gatewayOpts{limits: limits}
+			var keys func() int
+			if st == "redis" {
+				srv := redistest.Start(t)
+				o.store = "store redis " + srv.URL()
+				rc := srv.Client(t)
+				keys = func() int {
+					n, err := rc.DBSize(t.Context()).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return int(n)
+				}
+			}
+			g := startProxiedGateway(t, o)
+			if keys == nil {
+				keys = func() int { return memoryCounterKeys(t, g) }
+			}
+			clk := useDefClock(t)
+			clk.alignTo(time.Minute)
+			c := g.newClient()
+
+			// Six addresses of one /64 (and one /56): one ip key.
+			for i := 1; i <= 6; i++ {
+				r := loginFrom(g, c, fmt.Sprintf("2001:db8:1:1::%x", i))
+				want := http.StatusUnauthorized
+				if i > 3 {
+					want = http.StatusTooManyRequests
+				}
+				if r.status != want {
+					t.Fatalf("attempt %d from 2001:db8:1:1::%x: %d, want %d (the /64 is one ip key)", i, i, r.status, want)
+				}
+			}
+			// An IPv4-mapped address is its IPv4 address.
+			for i := 1; i <= 4; i++ {
+				ip := "192.0.2.77"
+				if i%2 == 0 {
+					ip = "::ffff:192.0.2.77"
+				}
+				r := loginFrom(g, c, ip)
+				if want := map[bool]int{true: http.StatusTooManyRequests, false: http.StatusUnauthorized}[i > 3]; r.status != want {
+					t.Fatalf("attempt %d from %s: %d, want %d", i, ip, r.status, want)
+				}
+			}
+
+			// Ten /64s of one /56 use up its prefix limit...
+			for i := range 10 {
+				if r := loginFrom(g, c, fmt.Sprintf("2001:db8:2:%x::1", i)); r.status != http.StatusUnauthorized {
+					t.Fatalf("/64 number %d: %d", i, r.status)
+				}
+			}
+			before := keys()
+			if before < 0 {
+				t.Fatal("the admin API does not report the memory counter's keys")
+			}
+			// ...so a flood from new /64s of it is refused at the prefix,
+			// and leaves no counter behind per address.
+			for i := 10; i < 40; i++ {
+				if r := loginFrom(g, c, fmt.Sprintf("2001:db8:2:%x::1", i)); r.status != http.StatusTooManyRequests {
+					t.Fatalf("/64 number %d past the /56's limit: %d", i, r.status)
+				}
+			}
+			if after := keys(); after != before {
+				t.Fatalf("30 requests refused at their prefix grew the counter store from %d to %d keys", before, after)
+			}
+		})
+	}
+}
