@@ -226,7 +226,8 @@ type Decision struct {
 	// RetryAfter, when Limited or Blocked: how long until it may work.
 	RetryAfter time.Duration
 	// Bits and Challenge, when Challenge: the difficulty and a fresh
-	// challenge bound to the client.
+	// challenge bound to the client. Bits, when Solved: the difficulty
+	// the solution was accepted at (what a pass records).
 	Bits      int
 	Challenge string
 	// Reasons are the limits and signals behind the decision (no
@@ -444,7 +445,7 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 	if a.Pow != "" {
 		err := d.pow.Verify(ctx, a.Pow, a.IP, bitsNeeded)
 		if err == nil {
-			dec.Action = Solved
+			dec.Action, dec.Bits = Solved, bitsNeeded
 			return dec, nil
 		}
 		if !isPowRefusal(err) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,4 +160,78 @@ func TestReviewLimiterMemory(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReviewPassBoundToSite (finding 6): a `challenge` route's pass
+// earned on one site does not open another site sharing the store, and a
+// pass earned at fewer bits than the route now demands is refused.
+func TestReviewPassBoundToSite(t *testing.T) {
+	limits := func(bits int) string {
+		return fmt.Sprintf("limits {\n\t\t\tpow_bits %d\n\t\t}\n\t\tchallenge /pub/sale /pub/sale/*", bits)
+	}
+	const other = `
+https://other.test:{port} {
+	tls internal
+	frontdoor {
+		public / /pub/*
+		limits {
+			pow_bits 8
+		}
+		challenge /pub/sale /pub/sale/*
+	}
+	reverse_proxy {backend}
+}`
+	o := gatewayOpts{limits: limits(8), extra: other}
+	g := startGateway(t, o)
+	c := g.newClient()
+	earn := func() string {
+		t.Helper()
+		r := g.get(c, "/pub/sale", navigate)
+		if r.status != http.StatusForbidden || !powRE.MatchString(r.body) {
+			t.Fatalf("challenge route without a pass: %d", r.status)
+		}
+		r = g.postVia(c, "/.frontdoor/login", "/.frontdoor/challenge", url.Values{"rd": {"/pub/sale"}, "pow": {solveFrom(t, r.body)}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("solved: %d", r.status)
+		}
+		for _, ck := range c.Jar.Cookies(mustURL(t, g.url("/"))) {
+			if ck.Name == passCookie {
+				return ck.Value
+			}
+		}
+		t.Fatal("no pass cookie")
+		return ""
+	}
+	pass := earn()
+	if r := g.get(c, "/pub/sale", navigate); r.status != http.StatusOK {
+		t.Fatalf("with the pass on its own site: %d", r.status)
+	}
+
+	otherURL := fmt.Sprintf("https://other.test:%d/pub/sale", g.port)
+	oc := g.newClient()
+	oc.Jar.SetCookies(mustURL(t, otherURL), []*http.Cookie{{Name: passCookie, Value: pass, Path: "/", Secure: true}})
+	if r := g.get(oc, otherURL, navigate); r.status != http.StatusForbidden || !powRE.MatchString(r.body) {
+		t.Fatalf("shop.test's pass on other.test: %d, want 403 with a challenge", r.status)
+	}
+
+	// The operator raises the difficulty: passes earned at 8 bits no
+	// longer do; one earned at the new difficulty does.
+	o.limits = limits(12)
+	g.load(o)
+	if r := g.get(c, "/pub/sale", navigate); r.status != http.StatusForbidden || !powRE.MatchString(r.body) {
+		t.Fatalf("an 8-bit pass on a 12-bit route: %d, want 403 with a challenge", r.status)
+	}
+	earn()
+	if r := g.get(c, "/pub/sale", navigate); r.status != http.StatusOK {
+		t.Fatalf("with a 12-bit pass: %d", r.status)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
