@@ -2,8 +2,6 @@ package botdefense
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -283,45 +281,6 @@ func (d *Defender) Pow() *PowIssuer { return d.pow }
 // ErrNoClient means the attempt has no client address to count by.
 var ErrNoClient = errors.New("botdefense: attempt without a client address")
 
-func hashKey(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:12])
-}
-
-// counterKey names a limit's counter for an attempt; "" when the attempt
-// has nothing to count by in that dimension.
-func counterKey(l Limit, a *Attempt) string {
-	base := "l|" + l.Route + "|" + l.Dimension + "|"
-	switch l.Dimension {
-	case DimIP:
-		return base + a.client
-	case DimPrefix:
-		return base + a.prefix
-	case DimAccount:
-		if a.Account == "" {
-			return ""
-		}
-		return base + hashKey(a.Account)
-	case DimRoute:
-		return base + a.Site
-	}
-	return base
-}
-
-func offenderKey(l Limit, a *Attempt) string {
-	switch l.Dimension {
-	case DimIP:
-		return "ip " + a.client
-	case DimPrefix:
-		return "prefix " + a.prefix
-	case DimAccount:
-		return "account " + a.Account
-	case DimRoute:
-		return "route " + a.Site + " " + l.Route
-	}
-	return "global " + l.Route
-}
-
 // Check decides on an attempt before any expensive work is done for it.
 // It counts the attempt against every limit of its route.
 func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, error) {
@@ -343,6 +302,9 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 	}
 	if b != nil {
 		key := b.Kind + " " + b.Value
+		if b.Kind == BlockAccount {
+			key = AccountKey(b.Value)
+		}
 		d.offend(key)
 		return Decision{Action: Blocked, RetryAfter: b.Until.Sub(now), Reasons: []string{"blocked " + b.Kind}, Key: key}, nil
 	}
@@ -487,179 +449,8 @@ func powReason(err error) string {
 	return strings.TrimPrefix(err.Error(), "botdefense: ")
 }
 
-// signals returns the risk signals an attempt shows, and whether it is
-// to be refused outright.
-func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.Time) ([]string, bool, error) {
-	var out []string
-	if p.Automation == "challenge" {
-		out = append(out, a.Fingerprint.Automation()...)
-	}
-	credential := a.Route == RouteLogin || a.Route == RouteMagic || a.Route == RouteReset
-	if credential || a.Route == RouteRegister {
-		surge, err := d.surging(ctx, p, now)
-		if err != nil {
-			return nil, false, err
-		}
-		if surge {
-			out = append(out, "failure_surge")
-		}
-	}
-	if credential && a.Account != "" && p.DistinctAccounts > 0 {
-		// Count each account once per address per window.
-		first, _, err := d.counter.Add(ctx, "seen|"+a.client+"|"+hashKey(a.Account), 1, p.DistinctWindow, now)
-		if err != nil {
-			return nil, false, err
-		}
-		inc := int64(0)
-		if first == 1 {
-			inc = 1
-		}
-		ipN, _, err := d.counter.Add(ctx, "distinct|ip|"+a.client, inc, p.DistinctWindow, now)
-		if err != nil {
-			return nil, false, err
-		}
-		pfN, _, err := d.counter.Add(ctx, "distinct|prefix|"+a.prefix, inc, p.DistinctWindow, now)
-		if err != nil {
-			return nil, false, err
-		}
-		if ipN > p.DistinctAccounts || pfN > 4*p.DistinctAccounts {
-			out = append(out, "many_accounts")
-		}
-	}
-	if credential && p.FailureMin > 0 {
-		for _, k := range []string{"ip|" + a.client, "prefix|" + a.prefix} {
-			tries, err := d.counter.Recent(ctx, "tries|"+k, p.FailureWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if tries < p.FailureMin {
-				continue
-			}
-			fails, err := d.counter.Recent(ctx, "fails|"+k, p.FailureWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if float64(fails) >= p.FailureRatio*float64(tries) {
-				out = append(out, "failure_ratio")
-				break
-			}
-		}
-	}
-	if a.Route == RouteRegister {
-		if p.RegPrefix > 0 {
-			n, _, err := d.counter.Add(ctx, "reg|prefix|"+a.prefix, 1, p.RegWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if n > p.RegPrefix {
-				out = append(out, "registration_velocity_prefix")
-			}
-		}
-		if p.RegDomain > 0 && a.Domain != "" {
-			n, _, err := d.counter.Add(ctx, "reg|domain|"+a.Domain, 1, p.RegWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if n > p.RegDomain {
-				out = append(out, "registration_velocity_domain")
-			}
-		}
-		if a.Domain != "" && p.Disposable != "allow" && DisposableDomain(a.Domain, p.DisposableExtra, p.DisposableAllow) {
-			out = append(out, "disposable_domain")
-			if p.Disposable == "refuse" {
-				return out, true, nil
-			}
-		}
-	}
-	return out, false, nil
-}
-
-// surging reports whether a surge of failed sign-ins is under way, or
-// ended less than the cooldown ago.
-func (d *Defender) surging(ctx context.Context, p *Policy, now time.Time) (bool, error) {
-	if p.Surge <= 0 {
-		return false, nil
-	}
-	if now.UnixNano() < d.surgeUntil.Load() {
-		return true, nil
-	}
-	n, err := d.counter.Recent(ctx, "fails|global", p.SurgeWindow, now)
-	if err != nil {
-		return false, err
-	}
-	if n >= p.Surge {
-		d.surgeUntil.Store(now.Add(p.SurgeCooldown).UnixNano())
-		return true, nil
-	}
-	return false, nil
-}
-
-// Record notes the outcome of an attempt that was let through (a failed
-// or successful sign-in), for the failure-ratio and surge signals.
-func (d *Defender) Record(ctx context.Context, p *Policy, a Attempt, failed bool) error {
-	a.keys()
-	now := d.Now()
-	keys := []string{"tries|ip|" + a.client, "tries|prefix|" + a.prefix}
-	if failed {
-		keys = append(keys, "fails|ip|"+a.client, "fails|prefix|"+a.prefix)
-	}
-	for _, k := range keys {
-		if _, _, err := d.counter.Add(ctx, k, 1, p.FailureWindow, now); err != nil {
-			return err
-		}
-	}
-	if failed && p.Surge > 0 {
-		if _, _, err := d.counter.Add(ctx, "fails|global", 1, p.SurgeWindow, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Surge reports whether the Defender is challenging everyone new.
 func (d *Defender) Surge() bool { return d.Now().UnixNano() < d.surgeUntil.Load() }
-
-// Offender is a key and how many attempts it had refused or challenged.
-type Offender struct {
-	Key   string `json:"key"`
-	Count int64  `json:"count"`
-}
-
-// maxOffenders bounds the offender table; it restarts every hour.
-const maxOffenders = 10_000
-
-func (d *Defender) offend(key string) {
-	d.offMu.Lock()
-	defer d.offMu.Unlock()
-	if now := time.Now(); now.Sub(d.offSince) > time.Hour {
-		clear(d.offenders)
-		d.offSince = now
-	}
-	if _, ok := d.offenders[key]; ok || len(d.offenders) < maxOffenders {
-		d.offenders[key]++
-	}
-}
-
-// Offenders returns the n keys refused or challenged most on this node
-// this hour.
-func (d *Defender) Offenders(n int) []Offender {
-	d.offMu.Lock()
-	out := make([]Offender, 0, len(d.offenders))
-	for k, c := range d.offenders {
-		out = append(out, Offender{k, c})
-	}
-	d.offMu.Unlock()
-	slices.SortFunc(out, func(a, b Offender) int {
-		if a.Count != b.Count {
-			return int(b.Count - a.Count)
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
-}
 
 // ParseRate reads "20/5m" (count per period; the period may be a bare
 // unit: "10/m", "5/h").

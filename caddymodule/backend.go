@@ -37,6 +37,7 @@ type backend struct {
 	assertions  *session.Assertions
 	defense     *botdefense.Defender
 	decisions   decisionCounts
+	decisionLog decisionLog
 	kind        string // bolt, redis
 	healthy     atomic.Bool
 	failures    atomic.Uint64
@@ -175,6 +176,7 @@ func (b *backend) housekeeping() {
 			}
 		}
 		cancel()
+		b.decisionLog.flush(b.logger.Get(), b.defense.Now())
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
 			lastSweep = time.Now()
 			// Its own bound: a large store takes longer than a ping.

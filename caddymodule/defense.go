@@ -167,8 +167,7 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, c
 	}
 	h.app.backend.decisions.note(route, d.Action)
 	if d.Action != botdefense.Allow {
-		h.logger.Info("edge defence decision", zap.String("route", route), zap.String("decision", d.Action.String()),
-			zap.Strings("signals", d.Reasons), zap.String("key", d.Key), zap.String("client_ip", a.IP))
+		h.app.backend.decisionLog.note(h.app.backend.logger.Get(), h.app.backend.defense.Now(), route, d, a.IP)
 	}
 	switch d.Action {
 	case botdefense.Allow, botdefense.Solved:

@@ -23,6 +23,7 @@ import (
 //
 //	GET    /frontdoor/defense                     the limits in force per site, surge state, memory counters (keys, capacity, evicted)
 //	GET    /frontdoor/defense/offenders[?n=20]    keys refused or challenged most this hour (this node)
+//	GET    /frontdoor/defense/offenders?account=… that account's key (a hash of the email) and count
 //	GET    /frontdoor/defense/blocks              blocks in force
 //	POST   /frontdoor/defense/blocks              {"kind":"ip|prefix|account","value":…,"duration":"1h","reason":…}
 //	DELETE /frontdoor/defense/blocks?kind=…&value=…
@@ -111,6 +112,18 @@ func serveOffenders(w http.ResponseWriter, r *http.Request) error {
 		n = v
 	}
 	out := map[string][]botdefense.Offender{}
+	if acct := r.URL.Query().Get("account"); acct != "" {
+		// Offenders name accounts by a hash; an SRE knows the email.
+		e, err := identity.NormalizeEmail(acct)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("account %q: not an email address", acct)}
+		}
+		key := botdefense.AccountKey(e)
+		for _, b := range defenders() {
+			out[b.kind] = []botdefense.Offender{{Key: key, Count: b.defense.OffenderCount(key)}}
+		}
+		return writeAdminJSON(w, map[string]any{"offenders": out})
+	}
 	for _, b := range defenders() {
 		out[b.kind] = b.defense.Offenders(n)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,4 +235,77 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestReviewDecisionLog (finding 7): a flood of refused requests writes a
+// few decision lines, not one per request: the first decision of a key
+// in an interval, then one line with the count when the interval ends;
+// and no line names the account's email.
+func TestReviewDecisionLog(t *testing.T) {
+	g := startGateway(t, gatewayOpts{logs: "level INFO", limits: `limits {
+			login ip 3/1m
+			login account 2/15m
+			automation ignore
+		}`})
+	clk := useDefClock(t)
+	clk.alignTo(time.Hour)
+	const email = "victim.person@example.com"
+	const n = 40
+	c := g.newClient()
+	for i := range n {
+		r := g.post(c, "/.frontdoor/login", loginForm(email, "wrong password"))
+		if i >= 3 && r.status != http.StatusTooManyRequests {
+			t.Fatalf("attempt %d: %d", i+1, r.status)
+		}
+	}
+	// A guesser spread over many addresses: the account's limit asks
+	// for challenges, each logged under the account's key.
+	clk.advance(time.Minute)
+	for range 3 {
+		if r := g.post(g.newClient(), "/.frontdoor/login", loginForm(email, "wrong password")); r.status != http.StatusForbidden {
+			t.Fatalf("over the account limit: %d", r.status)
+		}
+	}
+	decisions := func() []string {
+		b, err := os.ReadFile(g.logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if strings.Contains(l, "edge defence decision") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	lines := decisions()
+	if len(lines) > 4 {
+		t.Fatalf("%d refused or challenged requests wrote %d decision lines, want a few:\n%s", n+3, len(lines), strings.Join(lines[:5], "\n"))
+	}
+	// The next interval: the summary says how many were not written.
+	clk.advance(2 * time.Minute)
+	logLine(t, g.logFile, "edge defence decisions", `"count":37`, `"key":"ip 127.0.0.1"`)
+	b, err := os.ReadFile(g.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if strings.Contains(l, `"level":"info"`) && strings.Contains(l, "victim.person") {
+			t.Fatalf("an Info line names the customer's email: %s", l)
+		}
+	}
+	logLine(t, g.logFile, "edge defence decision", `"key":"account `)
+	// A flood that stops is summed up all the same (the housekeeping
+	// loop, within seconds).
+	logLine(t, g.logFile, "edge defence decisions", `"count":3,`, `"key":"account `)
+	_, offenders := adminGet(t, g, "/frontdoor/defense/offenders")
+	if strings.Contains(offenders, "victim.person") || !strings.Contains(offenders, `"key": "account `) {
+		t.Fatalf("offenders: %s", offenders)
+	}
+	// An SRE finds the account's entry by its email.
+	_, mine := adminGet(t, g, "/frontdoor/defense/offenders?account="+url.QueryEscape(email))
+	if !strings.Contains(mine, `"key": "account `) || strings.Count(mine, `"key"`) != 1 {
+		t.Fatalf("offenders for one account: %s", mine)
+	}
 }
