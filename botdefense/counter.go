@@ -13,8 +13,8 @@ import (
 )
 
 // Counter counts events per key in fixed windows, on a ulule/limiter
-// store: in memory on one node, in Redis when several nodes must share
-// their counts. The window a count falls in is chosen by the caller's
+// store: in memory on one node (MemoryStore, bounded), in Redis (ulule's
+// store) when several nodes must share their counts. The window a count falls in is chosen by the caller's
 // clock (each window is its own key), so tests move time instead of
 // sleeping, and every node of a cluster agrees on window edges.
 type Counter struct {
