@@ -2,35 +2,49 @@ package botdefense
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
 )
 
 // Counter counts events per key in fixed windows, on a ulule/limiter
-// store: in memory on one node, in Redis when several nodes must share
-// their counts. The window a count falls in is chosen by the caller's
+// store: in memory on one node (MemoryStore, bounded), in Redis (ulule's
+// store) when several nodes must share their counts. The window a count falls in is chosen by the caller's
 // clock (each window is its own key), so tests move time instead of
 // sleeping, and every node of a cluster agrees on window edges.
 type Counter struct {
 	store limiter.Store
+	mem   *MemoryStore // the store, when it is in this process
 }
 
-// NewMemoryCounter counts in this process.
-func NewMemoryCounter() *Counter {
-	return &Counter{store: memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "fd", CleanUpInterval: time.Minute})}
+// NewMemoryCounter counts in this process, in at most DefaultCounterKeys
+// counters (see MemoryStore for what happens when they are all in use).
+func NewMemoryCounter() *Counter { return NewMemoryCounterSize(DefaultCounterKeys) }
+
+// NewMemoryCounterSize counts in this process in at most maxKeys counters.
+func NewMemoryCounterSize(maxKeys int) *Counter {
+	m := NewMemoryStore(maxKeys)
+	return &Counter{store: m, mem: m}
+}
+
+// Stats describes the memory store; false for a shared (Redis) one.
+func (c *Counter) Stats() (CounterStats, bool) {
+	if c.mem == nil {
+		return CounterStats{}, false
+	}
+	return c.mem.Stats(), true
 }
 
 // NewRedisCounter counts in Redis under prefix (shared by every node).
 func NewRedisCounter(c redis.UniversalClient, prefix string) (*Counter, error) {
 	s, err := sredis.NewStoreWithOptions(c, limiter.StoreOptions{Prefix: prefix + "rl"})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("botdefense: redis counter: %w", err)
 	}
 	return &Counter{store: s}, nil
 }

@@ -2,8 +2,6 @@ package botdefense
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -17,8 +15,8 @@ import (
 
 // Dimensions a limit counts by.
 const (
-	DimIP      = "ip"      // the client address
-	DimPrefix  = "prefix"  // its /24 (IPv4) or /56 (IPv6)
+	DimIP      = "ip"      // the client address (IPv4), its /64 (IPv6): ClientKey
+	DimPrefix  = "prefix"  // its /24 (IPv4) or /56 (IPv6): Prefix
 	DimAccount = "account" // the account tried (normalised email): over the limit asks for a challenge, never refuses
 	DimRoute   = "route"   // every client together, on this site
 	DimGlobal  = "global"  // every client together, on every site sharing the store
@@ -211,7 +209,13 @@ type Attempt struct {
 	// challenge before it may join the queue.
 	Backlogged bool
 
-	prefix string // Prefix(IP), worked out once per Check or Record
+	client string // ClientKey(IP), worked out once per Check or Record
+	prefix string // Prefix(IP), likewise
+}
+
+// keys works out the attempt's address keys.
+func (a *Attempt) keys() {
+	a.client, a.prefix = ClientKey(a.IP), Prefix(a.IP)
 }
 
 // Decision is what to do with an attempt, and why.
@@ -220,7 +224,8 @@ type Decision struct {
 	// RetryAfter, when Limited or Blocked: how long until it may work.
 	RetryAfter time.Duration
 	// Bits and Challenge, when Challenge: the difficulty and a fresh
-	// challenge bound to the client.
+	// challenge bound to the client. Bits, when Solved: the difficulty
+	// the solution was accepted at (what a pass records).
 	Bits      int
 	Challenge string
 	// Reasons are the limits and signals behind the decision (no
@@ -266,50 +271,15 @@ func (d *Defender) Now() time.Time { return (*d.clock.Load())() }
 // Blocks returns the block list.
 func (d *Defender) Blocks() BlockList { return d.blocks }
 
+// CounterStats describes the counters when they are kept in this
+// process; false when they are shared (Redis).
+func (d *Defender) CounterStats() (CounterStats, bool) { return d.counter.Stats() }
+
 // Pow returns the challenge issuer.
 func (d *Defender) Pow() *PowIssuer { return d.pow }
 
 // ErrNoClient means the attempt has no client address to count by.
 var ErrNoClient = errors.New("botdefense: attempt without a client address")
-
-func hashKey(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:12])
-}
-
-// counterKey names a limit's counter for an attempt; "" when the attempt
-// has nothing to count by in that dimension.
-func counterKey(l Limit, a *Attempt) string {
-	base := "l|" + l.Route + "|" + l.Dimension + "|"
-	switch l.Dimension {
-	case DimIP:
-		return base + a.IP
-	case DimPrefix:
-		return base + a.prefix
-	case DimAccount:
-		if a.Account == "" {
-			return ""
-		}
-		return base + hashKey(a.Account)
-	case DimRoute:
-		return base + a.Site
-	}
-	return base
-}
-
-func offenderKey(l Limit, a *Attempt) string {
-	switch l.Dimension {
-	case DimIP:
-		return "ip " + a.IP
-	case DimPrefix:
-		return "prefix " + a.prefix
-	case DimAccount:
-		return "account " + a.Account
-	case DimRoute:
-		return "route " + a.Site + " " + l.Route
-	}
-	return "global " + l.Route
-}
 
 // Check decides on an attempt before any expensive work is done for it.
 // It counts the attempt against every limit of its route.
@@ -318,8 +288,11 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		return Decision{}, ErrNoClient
 	}
 	now := d.Now()
-	a.prefix = Prefix(a.IP)
-	cands := [][2]string{{BlockIP, a.IP}, {BlockPrefix, a.prefix}}
+	a.keys()
+	cands := [][2]string{{BlockIP, a.client}, {BlockPrefix, a.prefix}}
+	if ip := Unmapped(a.IP); ip != a.client {
+		cands = append(cands, [2]string{BlockIP, ip}) // an IPv6 address blocked alone
+	}
 	if a.Account != "" {
 		cands = append(cands, [2]string{BlockAccount, a.Account})
 	}
@@ -329,6 +302,9 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 	}
 	if b != nil {
 		key := b.Kind + " " + b.Value
+		if b.Kind == BlockAccount {
+			key = AccountKey(b.Value)
+		}
 		d.offend(key)
 		return Decision{Action: Blocked, RetryAfter: b.Until.Sub(now), Reasons: []string{"blocked " + b.Kind}, Key: key}, nil
 	}
@@ -342,13 +318,16 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		// add one unit of risk, not two.
 		sitePressure bool
 	)
-	// First the limits of the client itself (address, network): over one,
-	// the attempt is refused and counts against nothing else, so a flood
-	// refused at its source does not use up the limits shared with
-	// everyone (route, global) or the account's.
-	for _, client := range []bool{true, false} {
+	// First the limits of the client itself, its network before its
+	// address: over one, the attempt is refused and counts against
+	// nothing judged after it. A flood refused at its source does not use
+	// up the limits shared with everyone (route, global) or the
+	// account's, and a flood of new addresses from a network over its
+	// limit creates no counter per address.
+	for phase := range 3 {
+		client := phase < 2
 		for _, l := range p.Limits {
-			if l.Route != a.Route || (l.Dimension == DimIP || l.Dimension == DimPrefix) != client {
+			if l.Route != a.Route || limitPhase(l.Dimension) != phase {
 				continue
 			}
 			key := counterKey(l, &a)
@@ -428,7 +407,7 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 	if a.Pow != "" {
 		err := d.pow.Verify(ctx, a.Pow, a.IP, bitsNeeded)
 		if err == nil {
-			dec.Action = Solved
+			dec.Action, dec.Bits = Solved, bitsNeeded
 			return dec, nil
 		}
 		if !isPowRefusal(err) {
@@ -437,12 +416,24 @@ func (d *Defender) Check(ctx context.Context, p *Policy, a Attempt) (Decision, e
 		dec.Reasons = append(dec.Reasons, "challenge "+powReason(err))
 	}
 	if dec.Key == "" {
-		dec.Key = "ip " + a.IP
+		dec.Key = "ip " + a.client
 	}
 	d.offend(dec.Key)
 	dec.Action, dec.Bits = Challenge, bitsNeeded
 	dec.Challenge = d.pow.Issue(a.IP, bitsNeeded, p.PowTTL)
 	return dec, nil
+}
+
+// limitPhase orders the dimensions Check judges: network, address, the
+// rest.
+func limitPhase(dim string) int {
+	switch dim {
+	case DimPrefix:
+		return 0
+	case DimIP:
+		return 1
+	}
+	return 2
 }
 
 func isPowRefusal(err error) bool {
@@ -458,179 +449,8 @@ func powReason(err error) string {
 	return strings.TrimPrefix(err.Error(), "botdefense: ")
 }
 
-// signals returns the risk signals an attempt shows, and whether it is
-// to be refused outright.
-func (d *Defender) signals(ctx context.Context, p *Policy, a *Attempt, now time.Time) ([]string, bool, error) {
-	var out []string
-	if p.Automation == "challenge" {
-		out = append(out, a.Fingerprint.Automation()...)
-	}
-	credential := a.Route == RouteLogin || a.Route == RouteMagic || a.Route == RouteReset
-	if credential || a.Route == RouteRegister {
-		surge, err := d.surging(ctx, p, now)
-		if err != nil {
-			return nil, false, err
-		}
-		if surge {
-			out = append(out, "failure_surge")
-		}
-	}
-	if credential && a.Account != "" && p.DistinctAccounts > 0 {
-		// Count each account once per address per window.
-		first, _, err := d.counter.Add(ctx, "seen|"+a.IP+"|"+hashKey(a.Account), 1, p.DistinctWindow, now)
-		if err != nil {
-			return nil, false, err
-		}
-		inc := int64(0)
-		if first == 1 {
-			inc = 1
-		}
-		ipN, _, err := d.counter.Add(ctx, "distinct|ip|"+a.IP, inc, p.DistinctWindow, now)
-		if err != nil {
-			return nil, false, err
-		}
-		pfN, _, err := d.counter.Add(ctx, "distinct|prefix|"+a.prefix, inc, p.DistinctWindow, now)
-		if err != nil {
-			return nil, false, err
-		}
-		if ipN > p.DistinctAccounts || pfN > 4*p.DistinctAccounts {
-			out = append(out, "many_accounts")
-		}
-	}
-	if credential && p.FailureMin > 0 {
-		for _, k := range []string{"ip|" + a.IP, "prefix|" + a.prefix} {
-			tries, err := d.counter.Recent(ctx, "tries|"+k, p.FailureWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if tries < p.FailureMin {
-				continue
-			}
-			fails, err := d.counter.Recent(ctx, "fails|"+k, p.FailureWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if float64(fails) >= p.FailureRatio*float64(tries) {
-				out = append(out, "failure_ratio")
-				break
-			}
-		}
-	}
-	if a.Route == RouteRegister {
-		if p.RegPrefix > 0 {
-			n, _, err := d.counter.Add(ctx, "reg|prefix|"+a.prefix, 1, p.RegWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if n > p.RegPrefix {
-				out = append(out, "registration_velocity_prefix")
-			}
-		}
-		if p.RegDomain > 0 && a.Domain != "" {
-			n, _, err := d.counter.Add(ctx, "reg|domain|"+a.Domain, 1, p.RegWindow, now)
-			if err != nil {
-				return nil, false, err
-			}
-			if n > p.RegDomain {
-				out = append(out, "registration_velocity_domain")
-			}
-		}
-		if a.Domain != "" && p.Disposable != "allow" && DisposableDomain(a.Domain, p.DisposableExtra, p.DisposableAllow) {
-			out = append(out, "disposable_domain")
-			if p.Disposable == "refuse" {
-				return out, true, nil
-			}
-		}
-	}
-	return out, false, nil
-}
-
-// surging reports whether a surge of failed sign-ins is under way, or
-// ended less than the cooldown ago.
-func (d *Defender) surging(ctx context.Context, p *Policy, now time.Time) (bool, error) {
-	if p.Surge <= 0 {
-		return false, nil
-	}
-	if now.UnixNano() < d.surgeUntil.Load() {
-		return true, nil
-	}
-	n, err := d.counter.Recent(ctx, "fails|global", p.SurgeWindow, now)
-	if err != nil {
-		return false, err
-	}
-	if n >= p.Surge {
-		d.surgeUntil.Store(now.Add(p.SurgeCooldown).UnixNano())
-		return true, nil
-	}
-	return false, nil
-}
-
-// Record notes the outcome of an attempt that was let through (a failed
-// or successful sign-in), for the failure-ratio and surge signals.
-func (d *Defender) Record(ctx context.Context, p *Policy, a Attempt, failed bool) error {
-	a.prefix = Prefix(a.IP)
-	now := d.Now()
-	keys := []string{"tries|ip|" + a.IP, "tries|prefix|" + a.prefix}
-	if failed {
-		keys = append(keys, "fails|ip|"+a.IP, "fails|prefix|"+a.prefix)
-	}
-	for _, k := range keys {
-		if _, _, err := d.counter.Add(ctx, k, 1, p.FailureWindow, now); err != nil {
-			return err
-		}
-	}
-	if failed && p.Surge > 0 {
-		if _, _, err := d.counter.Add(ctx, "fails|global", 1, p.SurgeWindow, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Surge reports whether the Defender is challenging everyone new.
 func (d *Defender) Surge() bool { return d.Now().UnixNano() < d.surgeUntil.Load() }
-
-// Offender is a key and how many attempts it had refused or challenged.
-type Offender struct {
-	Key   string `json:"key"`
-	Count int64  `json:"count"`
-}
-
-// maxOffenders bounds the offender table; it restarts every hour.
-const maxOffenders = 10_000
-
-func (d *Defender) offend(key string) {
-	d.offMu.Lock()
-	defer d.offMu.Unlock()
-	if now := time.Now(); now.Sub(d.offSince) > time.Hour {
-		clear(d.offenders)
-		d.offSince = now
-	}
-	if _, ok := d.offenders[key]; ok || len(d.offenders) < maxOffenders {
-		d.offenders[key]++
-	}
-}
-
-// Offenders returns the n keys refused or challenged most on this node
-// this hour.
-func (d *Defender) Offenders(n int) []Offender {
-	d.offMu.Lock()
-	out := make([]Offender, 0, len(d.offenders))
-	for k, c := range d.offenders {
-		out = append(out, Offender{k, c})
-	}
-	d.offMu.Unlock()
-	slices.SortFunc(out, func(a, b Offender) int {
-		if a.Count != b.Count {
-			return int(b.Count - a.Count)
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
-}
 
 // ParseRate reads "20/5m" (count per period; the period may be a bare
 // unit: "10/m", "5/h").

@@ -31,12 +31,13 @@ var (
 // and the housekeeping loop. Its settings (session lifetimes, rotation
 // period, logger) are the running config's: App.Start sets them.
 type backend struct {
-	stores     *Stores
-	identity   identity.Store
-	sessions   *session.Manager
-	assertions *session.Assertions
-	defense    *botdefense.Defender
-	decisions  decisionCounts
+	stores      *Stores
+	identity    identity.Store
+	sessions    *session.Manager
+	assertions  *session.Assertions
+	defense     *botdefense.Defender
+	decisions   decisionCounts
+	decisionLog decisionLog
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis
@@ -178,6 +179,7 @@ func (b *backend) housekeeping() {
 			}
 		}
 		cancel()
+		b.decisionLog.flush(b.logger.Get(), b.defense.Now())
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
 			lastSweep = time.Now()
 			// Its own bound: a large store takes longer than a ping.

@@ -128,6 +128,10 @@ func (h *Handler) defendedRoute(sub string, r *http.Request) (string, bool) {
 
 type attemptKey struct{}
 
+// solvedBitsKey holds the difficulty a request's challenge solution was
+// accepted at (an int), when it carried one.
+type solvedBitsKey struct{}
+
 // hashBacklogChallenge is how far behind password hashing may fall before
 // sign-in and sign-up attempts are challenged first: a burst of real
 // customers queues for up to queue_wait, but a queue this long is what the
@@ -163,12 +167,15 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, c
 	}
 	h.app.backend.decisions.note(route, d.Action)
 	if d.Action != botdefense.Allow {
-		h.logger.Info("edge defence decision", zap.String("route", route), zap.String("decision", d.Action.String()),
-			zap.Strings("signals", d.Reasons), zap.String("key", d.Key), zap.String("client_ip", a.IP))
+		h.app.backend.decisionLog.note(h.app.backend.logger.Get(), h.app.backend.defense.Now(), route, d, a.IP)
 	}
 	switch d.Action {
 	case botdefense.Allow, botdefense.Solved:
-		return r.WithContext(context.WithValue(r.Context(), attemptKey{}, &a)), true
+		ctx := context.WithValue(r.Context(), attemptKey{}, &a)
+		if d.Action == botdefense.Solved {
+			ctx = context.WithValue(ctx, solvedBitsKey{}, d.Bits)
+		}
+		return r.WithContext(ctx), true
 	case botdefense.Limited:
 		_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "Too many attempts",
 			"There have been too many attempts from your network. Please wait a little and try again.")
@@ -264,7 +271,10 @@ func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, route st
 // challengeRoute guards a Caddyfile `challenge` path: a browser without a
 // valid pass is shown the challenge page; anything else gets 403.
 func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, error) {
-	if ck, err := r.Cookie(passCookie); err == nil && h.app.backend.defense.ValidPass(ck.Value, clientAddr(r)) {
+	// The route's own difficulty, not what risk added when the pass was
+	// earned: a pass stays good for its lifetime unless the operator
+	// raises pow_bits.
+	if ck, err := r.Cookie(passCookie); err == nil && h.app.backend.defense.ValidPass(ck.Value, h.origin, clientAddr(r), h.policy.PowBits) {
 		return true, nil
 	}
 	if !isNavigation(r) {
@@ -287,7 +297,8 @@ func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, 
 
 const (
 	// passCookie lets a client through `challenge` routes once it solved
-	// a challenge: bound to its address, 30 minutes.
+	// a challenge: bound to the site, its address and the difficulty it
+	// was earned at, 30 minutes.
 	passCookie = "__Host-frontdoor-pass"
 	passTTL    = 30 * time.Minute
 )
@@ -295,7 +306,13 @@ const (
 // challengeSolved is where the challenge page posts its solution (already
 // verified by defend): it hands out the pass and returns to rd.
 func (h *Handler) challengeSolved(w http.ResponseWriter, r *http.Request) error {
-	setCookie(w, passCookie, h.app.backend.defense.IssuePass(clientAddr(r), passTTL), int(passTTL.Seconds()))
+	bits, ok := r.Context().Value(solvedBitsKey{}).(int)
+	if !ok {
+		// defend let it through without a solution (it always asks for
+		// one on this route): no pass for nothing.
+		return writeJSON(w, http.StatusForbidden, map[string]string{"error": "challenge_required"})
+	}
+	setCookie(w, passCookie, h.app.backend.defense.IssuePass(h.origin, clientAddr(r), bits, passTTL), int(passTTL.Seconds()))
 	// No allowed hosts: back to a path of this site only.
 	http.Redirect(w, r, safeRedirect(r.PostForm.Get("rd"), nil), http.StatusSeeOther)
 	return nil

@@ -21,8 +21,9 @@ import (
 
 // Admin API of the edge defences, on Caddy's admin endpoint:
 //
-//	GET    /frontdoor/defense                     the limits in force per site, surge state
+//	GET    /frontdoor/defense                     the limits in force per site, surge state, memory counters (keys, capacity, evicted)
 //	GET    /frontdoor/defense/offenders[?n=20]    keys refused or challenged most this hour (this node)
+//	GET    /frontdoor/defense/offenders?account=… that account's key (a hash of the email) and count
 //	GET    /frontdoor/defense/blocks              blocks in force
 //	POST   /frontdoor/defense/blocks              {"kind":"ip|prefix|account","value":…,"duration":"1h","reason":…}
 //	DELETE /frontdoor/defense/blocks?kind=…&value=…
@@ -88,10 +89,14 @@ func serveDefense(w http.ResponseWriter, r *http.Request) error {
 	})
 	sort.Slice(sites, func(i, j int) bool { return sites[i].Origin < sites[j].Origin })
 	surge := false
+	counters := map[string]botdefense.CounterStats{}
 	for _, b := range defenders() {
 		surge = surge || b.defense.Surge()
+		if st, ok := b.defense.CounterStats(); ok {
+			counters[b.kind] = st
+		}
 	}
-	return writeAdminJSON(w, map[string]any{"sites": sites, "surge": surge})
+	return writeAdminJSON(w, map[string]any{"sites": sites, "surge": surge, "counters": counters})
 }
 
 func serveOffenders(w http.ResponseWriter, r *http.Request) error {
@@ -107,6 +112,18 @@ func serveOffenders(w http.ResponseWriter, r *http.Request) error {
 		n = v
 	}
 	out := map[string][]botdefense.Offender{}
+	if acct := r.URL.Query().Get("account"); acct != "" {
+		// Offenders name accounts by a hash; an SRE knows the email.
+		e, err := identity.NormalizeEmail(acct)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("account %q: not an email address", acct)}
+		}
+		key := botdefense.AccountKey(e)
+		for _, b := range defenders() {
+			out[b.kind] = []botdefense.Offender{{Key: key, Count: b.defense.OffenderCount(key)}}
+		}
+		return writeAdminJSON(w, map[string]any{"offenders": out})
+	}
 	for _, b := range defenders() {
 		out[b.kind] = b.defense.Offenders(n)
 	}
@@ -124,9 +141,13 @@ type blockRequest struct {
 func normalizeBlock(kind, value string) (string, error) {
 	switch kind {
 	case botdefense.BlockIP:
+		// An IPv6 /64 is what `ip` limits count by (and offenders show).
+		if p, err := netip.ParsePrefix(value); err == nil && p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() == 64 {
+			return p.Masked().String(), nil
+		}
 		a, err := netip.ParseAddr(value)
 		if err != nil {
-			return "", fmt.Errorf("ip %q: not an address", value)
+			return "", fmt.Errorf("ip %q: not an address (nor an IPv6 /64)", value)
 		}
 		return a.Unmap().String(), nil
 	case botdefense.BlockPrefix:
