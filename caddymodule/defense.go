@@ -147,10 +147,7 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, c
 		Challengeable: challengeable, Require: route == botdefense.RouteChallenge,
 		Backlogged: (route == botdefense.RouteLogin || route == botdefense.RouteRegister) &&
 			h.app.hasher.Backlog() > hashBacklogChallenge,
-		Fingerprint: botdefense.Fingerprint{
-			UserAgent: r.UserAgent(), AcceptLanguage: r.Header.Get("Accept-Language") != "",
-			Accept: r.Header.Get("Accept") != "", SecFetch: r.Header.Get("Sec-Fetch-Mode") != "",
-		},
+		Fingerprint: fingerprint(r),
 	}
 	if e, err := identity.NormalizeEmail(r.PostForm.Get("email")); err == nil {
 		a.Account = e
@@ -203,6 +200,14 @@ func (h *Handler) recordOutcome(r *http.Request, failed bool) {
 	defer cancel()
 	if err := h.app.backend.defense.Record(ctx, h.policy, *a, failed); err != nil {
 		h.logger.Warn("recording a sign-in outcome", zap.Error(err))
+	}
+}
+
+// fingerprint is what the request says about the software sending it.
+func fingerprint(r *http.Request) botdefense.Fingerprint {
+	return botdefense.Fingerprint{
+		UserAgent: r.UserAgent(), AcceptLanguage: r.Header.Get("Accept-Language") != "",
+		Accept: r.Header.Get("Accept") != "", SecFetch: r.Header.Get("Sec-Fetch-Mode") != "",
 	}
 }
 
@@ -282,6 +287,7 @@ func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, 
 	}
 	d, err := h.app.backend.defense.Check(r.Context(), h.policy, botdefense.Attempt{
 		Route: botdefense.RouteChallenge, Site: h.origin, IP: clientAddr(r), Challengeable: true, Require: true,
+		Fingerprint: fingerprint(r),
 	})
 	if err != nil {
 		h.logger.Error("edge defence check failed", zap.Error(err))
