@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -79,6 +80,7 @@ type Handler struct {
 	webauthn        *webauthn.WebAuthn
 	policy          *botdefense.Policy
 	challenge       patterns
+	flows           *authflow.Flows
 	logger          *zap.Logger
 }
 
@@ -117,6 +119,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.prefixSlash = h.Prefix + "/"
 	h.routes = h.ownRoutes()
+	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
 		return err
 	}

@@ -5,10 +5,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -21,86 +21,41 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, http.StatusOK, "login", d)
 }
 
-// login checks the password and starts a new session. Unknown addresses
-// cost the same argon2id verification and get the same answer as a wrong
-// password.
+// login checks the password (authflow.PasswordSignIn) and goes on to the
+// second factor or a new session.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
-	rawEmail, password := r.PostForm.Get("email"), r.PostForm.Get("password")
-	d := &pageData{Title: "Sign in", RD: rd, Email: truncate(rawEmail, 254), Errors: map[string]string{}}
-	email, err := identity.NormalizeEmail(rawEmail)
+	rawEmail := r.PostForm.Get("email")
+	out, err := h.flows.PasswordSignIn(r.Context(), authflow.PasswordSignInInput{Email: rawEmail, Password: r.PostForm.Get("password")})
 	if err != nil {
-		d.Errors["email"] = "Enter an email address like name@example.com."
-	}
-	if password == "" {
-		d.Errors["password"] = "Enter your password."
-	} else if len(password) > 4*h.app.policy.MaxLength {
-		d.Errors["password"] = "That password is longer than any we accept."
-	}
-	if len(d.Errors) > 0 {
-		d.Error = "Please correct the fields marked below."
-		d.CSRF = h.csrfFor(w, r)
-		return h.render(w, http.StatusBadRequest, "login", d)
-	}
-
-	ctx := r.Context()
-	c, err := h.app.backend.identity.CustomerByEmail(ctx, email)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
-	}
-	stored := ""
-	if c != nil {
-		stored = c.PasswordHash
-	}
-	rehash, err := h.app.hasher.Verify(ctx, stored, password)
-	if err != nil {
-		if !errors.Is(err, identity.ErrPasswordMismatch) {
+		if isHashingError(err) {
 			// A full hashing queue is what a surge of sign-ins looks
 			// like from here: it counts as a failure for surge detection.
 			h.recordOutcome(r, errors.Is(err, identity.ErrHasherBusy))
 			return h.hashFailed(w, err)
 		}
-		h.recordOutcome(r, true)
-		d.Error = "The email address or password is incorrect."
-		d.CSRF = h.csrfFor(w, r)
-		return h.render(w, http.StatusUnauthorized, "login", d)
-	}
-	h.recordOutcome(r, false)
-	// No session for an unverified address: its password may be a
-	// squatter's (see signUp). The link keeps the password just proven.
-	if !c.EmailVerified {
-		// Bound to this browser, which just proved the password: only
-		// here does the link make it effective.
-		nonce := newNonce()
-		if err := h.sendVerification(ctx, c, c.PasswordHash, identity.HashToken(nonce)); err != nil {
-			h.logger.Error("resending verification", zap.Error(err))
-			return h.unavailable(w)
-		}
-		setCookie(w, signupCookie, nonce, int(identity.VerifyTokenTTL.Seconds()))
-		return h.message(w, http.StatusForbidden, "Confirm your email first",
-			"We sent a new confirmation link to your address. Follow it, then sign in.", "", "")
-	}
-
-	var newHash string
-	if rehash {
-		if newHash, err = h.app.hasher.Hash(ctx, password); err != nil {
-			return h.hashFailed(w, err)
-		}
-	}
-	now := time.Now().UTC()
-	c, err = h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
-		c.LastLoginAt = now
-		if newHash != "" {
-			c.PasswordHash = newHash
-		}
-		return nil
-	})
-	if err != nil {
-		h.logger.Error("recording sign-in", zap.Error(err))
+		h.logger.Error("signing in", zap.Error(err))
 		return h.unavailable(w)
 	}
-	return h.signedIn(w, r, c, []string{"pwd"}, rd)
+	d := &pageData{Title: "Sign in", RD: rd, Email: truncate(rawEmail, 254)}
+	switch o := out.(type) {
+	case authflow.Invalid:
+		d.Error, d.Errors, d.CSRF = "Please correct the fields marked below.", fieldErrors(o.Fields), h.csrfFor(w, r)
+		return h.render(w, http.StatusBadRequest, "login", d)
+	case authflow.WrongCredentials:
+		h.recordOutcome(r, true)
+		d.Error, d.CSRF = "The email address or password is incorrect.", h.csrfFor(w, r)
+		return h.render(w, http.StatusUnauthorized, "login", d)
+	case authflow.Unverified:
+		h.recordOutcome(r, false)
+		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))
+		return h.message(w, http.StatusForbidden, "Confirm your email first",
+			"We sent a new confirmation link to your address. Follow it, then sign in.", "", "")
+	case authflow.FirstFactorPassed:
+		h.recordOutcome(r, false)
+		return h.signedIn(w, r, o.Customer, o.AMR, rd)
+	}
+	return h.unexpected(w, out)
 }
 
 // startSession ends whatever session the browser had (so a session planted

@@ -91,10 +91,10 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 		return h.resetLinkMalformed(w)
 	}
 	password := r.PostForm.Get("password")
-	if errs := h.checkNewPassword(r); len(errs) > 0 {
+	if fields := h.flows.CheckNewPassword(password, r.PostForm.Get("password_confirm")); len(fields) > 0 {
 		return h.render(w, http.StatusBadRequest, "reset_confirm", &pageData{
 			Title: resetConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret,
-			Error: "Please correct the fields marked below.", Errors: errs,
+			Error: "Please correct the fields marked below.", Errors: fieldErrors(fields),
 		})
 	}
 

@@ -1,0 +1,318 @@
+package authflow_test
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
+)
+
+// The journeys run here without Caddy, over the real bbolt and Redis
+// stores and the real argon2id hasher; only mail is recorded instead of
+// sent (the through-Caddy tests read real .eml files).
+
+// TestImports: authflow stays below the HTTP side: it imports neither
+// Caddy nor net/http itself, and nothing it depends on is Caddy. (net/http
+// is among its dependencies only through zap, which identity logs with.)
+func TestImports(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "github.com/frontdoorhq/frontdoor/authflow").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		if imp == "net/http" || strings.HasPrefix(imp, "net/http/") || strings.Contains(imp, "caddyserver") {
+			t.Errorf("authflow imports %s", imp)
+		}
+	}
+	deps, err := exec.Command("go", "list", "-deps", "github.com/frontdoorhq/frontdoor/authflow").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(deps)) {
+		if strings.Contains(dep, "caddyserver") || strings.HasSuffix(dep, "frontdoor/caddymodule") {
+			t.Errorf("authflow depends on %s", dep)
+		}
+	}
+}
+
+// env is one store's journeys, with a movable clock and recorded mail.
+type env struct {
+	flows *authflow.Flows
+	clock *clock
+	mail  *mailbox
+	store identity.Store
+	queue *queue
+}
+
+// eachStore runs f on a fresh bbolt store and on a fresh Redis.
+func eachStore(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Run("bolt", func(t *testing.T) {
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "fd.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := identity.NewBoltStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, newEnv(t, s))
+	})
+	t.Run("redis", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts redis-server")
+		}
+		f(t, newEnv(t, identity.NewRedisStore(redistest.Start(t).Client(t), "fd:")))
+	})
+}
+
+var (
+	hasherOnce sync.Once
+	hasher     *identity.Hasher
+)
+
+func newEnv(t *testing.T, s identity.Store) *env {
+	hasherOnce.Do(func() {
+		var err error
+		if hasher, err = identity.NewHasher(identity.DefaultArgon2, 2); err != nil {
+			t.Fatal(err)
+		}
+	})
+	e := &env{clock: &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}, mail: &mailbox{}, store: s, queue: &queue{}}
+	e.flows = &authflow.Flows{
+		Customers: s, Tokens: s, Hasher: hasher, Policy: identity.DefaultPasswordPolicy,
+		Notify: e.mail, Later: e.queue, Clock: e.clock.now,
+		OnError: func(msg string, err error) { t.Errorf("queued work failed: %s: %v", msg, err) },
+	}
+	return e
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// queue runs queued work at once (the order a real queue keeps), or
+// refuses it when full.
+type queue struct{ full bool }
+
+func (q *queue) Do(job func(context.Context)) bool {
+	if q.full {
+		return false
+	}
+	job(context.Background())
+	return true
+}
+
+// mailbox records what the journeys mail.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []mail
+}
+
+type mail struct {
+	kind, to, secret string
+	passkey          bool
+}
+
+func (m *mailbox) Verify(c *identity.Customer, secret string, passkey bool) {
+	m.add(mail{"verify", c.Email, secret, passkey})
+}
+func (m *mailbox) AlreadyRegistered(c *identity.Customer) { m.add(mail{kind: "already", to: c.Email}) }
+func (m *mailbox) add(x mail) {
+	m.mu.Lock()
+	m.sent = append(m.sent, x)
+	m.mu.Unlock()
+}
+
+// take returns and forgets the mails sent so far.
+func (m *mailbox) take() []mail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.sent
+	m.sent = nil
+	return out
+}
+
+// signUp signs up email and returns the verification link's secret and the
+// browser's nonce.
+func (e *env) signUp(t *testing.T, email, password string, passkey bool) (secret, nonce string) {
+	t.Helper()
+	out, err := e.flows.SignUp(context.Background(), authflow.SignUpInput{Email: email, Password: password, Passkey: passkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, ok := out.(authflow.SignUpAccepted)
+	if !ok || acc.Nonce == "" {
+		t.Fatalf("sign-up of %s: %#v", email, out)
+	}
+	mails := e.mail.take()
+	if len(mails) != 1 || mails[0].kind != "verify" || mails[0].passkey != passkey {
+		t.Fatalf("sign-up of %s mailed %+v, want one verification link", email, mails)
+	}
+	return mails[0].secret, acc.Nonce
+}
+
+func (e *env) confirm(t *testing.T, in authflow.ConfirmInput) authflow.Outcome {
+	t.Helper()
+	out, err := e.flows.ConfirmEmail(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *env) signIn(t *testing.T, email, password string) authflow.Outcome {
+	t.Helper()
+	out, err := e.flows.PasswordSignIn(context.Background(), authflow.PasswordSignInInput{Email: email, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const (
+	ownerPassword    = "the owner's own passphrase"
+	attackerPassword = "what the squatter typed here"
+)
+
+func TestSignUpJourneys(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, e *env)
+	}{
+		{"confirmed in the sign-up's browser", func(t *testing.T, e *env) {
+			secret, nonce := e.signUp(t, "Ann@Example.com", ownerPassword, false)
+			if _, ok := e.signIn(t, "ann@example.com", ownerPassword).(authflow.Unverified); !ok {
+				t.Fatal("signed in before the address was confirmed")
+			}
+			e.mail.take()
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}); out != (authflow.EmailConfirmed{Bound: true}) {
+				t.Fatalf("confirming: %#v", out)
+			}
+			out, ok := e.signIn(t, "ann@example.com", ownerPassword).(authflow.FirstFactorPassed)
+			if !ok || out.Customer.Email != "ann@example.com" || strings.Join(out.AMR, " ") != "pwd" {
+				t.Fatalf("signing in: %#v", out)
+			}
+			if _, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.LinkExpired); !ok {
+				t.Fatal("a link used twice")
+			}
+		}},
+		{"a squatter's password never takes effect", func(t *testing.T, e *env) {
+			secret, _ := e.signUp(t, "victim@example.com", attackerPassword, false)
+			// The owner reads the link in their own browser: no nonce.
+			if _, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret}).(authflow.ChoosePassword); !ok {
+				t.Fatal("confirming elsewhere did not ask for a password")
+			}
+			bad := e.confirm(t, authflow.ConfirmInput{Secret: secret, Chosen: true, Password: ownerPassword, Repeat: ownerPassword + "!"})
+			if inv, ok := bad.(authflow.Invalid); !ok || !errors.Is(inv.Fields["password_confirm"], authflow.ErrPasswordMismatch) {
+				t.Fatalf("mismatched passwords: %#v", bad)
+			}
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Chosen: true, Password: ownerPassword, Repeat: ownerPassword}); out != (authflow.EmailConfirmed{PasswordChosen: true}) {
+				t.Fatalf("choosing the password: %#v", out)
+			}
+			if _, ok := e.signIn(t, "victim@example.com", attackerPassword).(authflow.WrongCredentials); !ok {
+				t.Fatal("the squatter's password works")
+			}
+			if _, ok := e.signIn(t, "victim@example.com", ownerPassword).(authflow.FirstFactorPassed); !ok {
+				t.Fatal("the owner's password does not work")
+			}
+		}},
+		{"a later sign-up's link wins, stale links only confirm", func(t *testing.T, e *env) {
+			squat, squatNonce := e.signUp(t, "late@example.com", attackerPassword, false)
+			own, ownNonce := e.signUp(t, "late@example.com", ownerPassword, false)
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: own, Nonce: ownNonce}); out != (authflow.EmailConfirmed{Bound: true}) {
+				t.Fatalf("the owner's link: %#v", out)
+			}
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: squat, Nonce: squatNonce}); out != (authflow.EmailConfirmed{Bound: true}) {
+				t.Fatalf("the squatter's stale link in their browser: %#v", out)
+			}
+			if _, ok := e.signIn(t, "late@example.com", attackerPassword).(authflow.WrongCredentials); !ok {
+				t.Fatal("a stale link changed the verified account's password")
+			}
+		}},
+		{"a verified address's owner is told instead", func(t *testing.T, e *env) {
+			secret, nonce := e.signUp(t, "known@example.com", ownerPassword, false)
+			e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce})
+			out, err := e.flows.SignUp(context.Background(), authflow.SignUpInput{Email: "known@example.com", Password: attackerPassword})
+			if _, ok := out.(authflow.SignUpAccepted); err != nil || !ok {
+				t.Fatalf("sign-up for a verified address: %#v %v", out, err)
+			}
+			if mails := e.mail.take(); len(mails) != 1 || mails[0].kind != "already" {
+				t.Fatalf("mailed %+v, want the already-registered notice", mails)
+			}
+		}},
+		{"passkey-first: signed in only in its own browser", func(t *testing.T, e *env) {
+			secret, nonce := e.signUp(t, "pk@example.com", "", true)
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: "another browser's nonce"}); out != (authflow.PasskeyConfirmedElsewhere{}) {
+				t.Fatalf("elsewhere: %#v", out)
+			}
+			secret, nonce = e.signUp(t, "pk2@example.com", "", true)
+			out, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasskeySignUpConfirmed)
+			if !ok || !out.Customer.EmailVerified || out.Customer.PasswordHash != "" {
+				t.Fatalf("in its own browser: %#v", out)
+			}
+		}},
+		{"an unverified sign-in resends a link bound to that browser", func(t *testing.T, e *env) {
+			e.signUp(t, "slow@example.com", ownerPassword, false)
+			out, ok := e.signIn(t, "slow@example.com", ownerPassword).(authflow.Unverified)
+			mails := e.mail.take()
+			if !ok || len(mails) != 1 || mails[0].kind != "verify" {
+				t.Fatalf("unverified sign-in: %#v, mailed %+v", out, mails)
+			}
+			if got := e.confirm(t, authflow.ConfirmInput{Secret: mails[0].secret, Nonce: out.Nonce}); got != (authflow.EmailConfirmed{Bound: true}) {
+				t.Fatalf("the resent link: %#v", got)
+			}
+		}},
+		{"links expire", func(t *testing.T, e *env) {
+			secret, nonce := e.signUp(t, "late2@example.com", ownerPassword, false)
+			e.clock.advance(identity.VerifyTokenTTL + time.Second)
+			if _, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.LinkExpired); !ok {
+				t.Fatal("an expired link worked")
+			}
+		}},
+		{"bad forms, a full queue", func(t *testing.T, e *env) {
+			out, err := e.flows.SignUp(context.Background(), authflow.SignUpInput{Email: "not an address", Password: "short"})
+			inv, ok := out.(authflow.Invalid)
+			if err != nil || !ok || !errors.Is(inv.Fields["email"], authflow.ErrEmailInvalid) || inv.Fields["password"] == nil {
+				t.Fatalf("bad sign-up: %#v %v", out, err)
+			}
+			out = e.signIn(t, "x@example.com", "")
+			if inv, ok := out.(authflow.Invalid); !ok || !errors.Is(inv.Fields["password"], authflow.ErrPasswordMissing) {
+				t.Fatalf("no password: %#v", out)
+			}
+			if _, ok := e.signIn(t, "nobody@example.com", ownerPassword).(authflow.WrongCredentials); !ok {
+				t.Fatal("an unknown address")
+			}
+			e.queue.full = true
+			if out, err := e.flows.SignUp(context.Background(), authflow.SignUpInput{Email: "full@example.com", Password: ownerPassword}); err != nil || out != (authflow.Busy{}) {
+				t.Fatalf("full queue: %#v %v", out, err)
+			}
+			if _, err := e.store.CustomerByEmail(context.Background(), "full@example.com"); !errors.Is(err, identity.ErrNotFound) {
+				t.Fatalf("a refused sign-up wrote: %v", err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { eachStore(t, tc.run) })
+	}
+}

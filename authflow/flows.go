@@ -1,0 +1,103 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+// Customers is what the journeys need of the customer store.
+type Customers interface {
+	CreateCustomer(ctx context.Context, c *identity.Customer) error
+	Customer(ctx context.Context, id string) (*identity.Customer, error)
+	CustomerByEmail(ctx context.Context, email string) (*identity.Customer, error)
+	UpdateCustomer(ctx context.Context, id string, fn func(*identity.Customer) error) (*identity.Customer, error)
+}
+
+// Tokens is what the journeys need of the one-time token store.
+type Tokens interface {
+	PutToken(ctx context.Context, t *identity.Token) error
+	ConsumeToken(ctx context.Context, kind identity.TokenKind, hash []byte, now time.Time) (*identity.Token, error)
+}
+
+// Hasher hashes and checks passwords (identity.Hasher: argon2id, bounded
+// by its own queue; identity.ErrHasherBusy when that is full).
+type Hasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, encoded, password string) (needsRehash bool, err error)
+}
+
+// Notifier tells a customer something by mail. The HTTP side knows the
+// site's origin and templates, so it builds the links and words; the
+// journeys say only what to send, to whom, with which secret.
+type Notifier interface {
+	// Verify mails a verification link holding secret; passkey marks a
+	// passkey-first sign-up.
+	Verify(c *identity.Customer, secret string, passkey bool)
+	// AlreadyRegistered tells the owner of a verified account that
+	// someone tried to sign up with its address.
+	AlreadyRegistered(c *identity.Customer)
+}
+
+// Queue runs work off the response path (see SignUp); Do reports false
+// when the work cannot be queued.
+type Queue interface {
+	Do(job func(ctx context.Context)) bool
+}
+
+// Clock is the time every journey reads, injected so tests move it.
+type Clock func() time.Time
+
+// Flows runs the journeys of one site over its dependencies.
+type Flows struct {
+	Customers Customers
+	Tokens    Tokens
+	Hasher    Hasher
+	Policy    identity.PasswordPolicy
+	Notify    Notifier
+	Later     Queue
+	Clock     Clock
+	// OnError hears of failures no customer is waiting for (queued work).
+	OnError func(msg string, err error)
+}
+
+// putBackTimeout bounds restoring a token after a failure.
+const putBackTimeout = 5 * time.Second
+
+func (f *Flows) now() time.Time {
+	if f.Clock == nil {
+		return time.Now()
+	}
+	return f.Clock()
+}
+
+func (f *Flows) failed(msg string, err error) {
+	if f.OnError != nil {
+		f.OnError(msg, err)
+	}
+}
+
+// Outcome is what a journey's step came to; the HTTP side switches on its
+// type.
+type Outcome interface{ outcome() }
+
+// Invalid: the input has field errors (field name → reason); nothing was
+// done.
+type Invalid struct{ Fields map[string]error }
+
+// Reasons a field is invalid, besides identity's password policy errors.
+var (
+	ErrEmailInvalid     = errors.New("authflow: not an email address")
+	ErrPasswordMismatch = errors.New("authflow: the two passwords differ")
+	ErrPasswordMissing  = errors.New("authflow: no password")
+	ErrPasswordTooLong  = errors.New("authflow: password longer than any accepted")
+)
+
+// Busy: the work could not be queued; try again shortly. It says nothing
+// about the customer.
+type Busy struct{}
+
+func (Invalid) outcome() {}
+func (Busy) outcome()    {}

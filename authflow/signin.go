@@ -1,0 +1,99 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+// PasswordSignInInput is the sign-in form.
+type PasswordSignInInput struct {
+	Email, Password string
+}
+
+// Outcomes of PasswordSignIn.
+type (
+	// WrongCredentials: no such address, or the wrong password — one
+	// answer for both, after the same argon2id work.
+	WrongCredentials struct{}
+	// Unverified: the password is right but the address is not verified
+	// yet. A new link went out, bound to the browser keeping Nonce: the
+	// password just proven takes effect only there.
+	Unverified struct{ Nonce string }
+	// FirstFactorPassed: the password is right; AMR names the method.
+	// What comes next (a second factor, or a session) is the caller's.
+	FirstFactorPassed struct {
+		Customer *identity.Customer
+		AMR      []string
+	}
+)
+
+func (WrongCredentials) outcome()  {}
+func (Unverified) outcome()        {}
+func (FirstFactorPassed) outcome() {}
+
+// PasswordSignIn checks an address and password. Unknown addresses cost
+// the same verification as known ones (the Hasher checks a dummy hash)
+// and answer WrongCredentials like a wrong password. A hash made under
+// older parameters is replaced on the way. Hashing errors (identity.
+// ErrHasherBusy: a full queue, which the edge counts as a failure) are
+// returned.
+func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Outcome, error) {
+	fields := map[string]error{}
+	email, err := identity.NormalizeEmail(in.Email)
+	if err != nil {
+		fields["email"] = ErrEmailInvalid
+	}
+	switch {
+	case in.Password == "":
+		fields["password"] = ErrPasswordMissing
+	case len(in.Password) > 4*f.Policy.MaxLength: // bytes: at most four per character
+		fields["password"] = ErrPasswordTooLong
+	}
+	if len(fields) > 0 {
+		return Invalid{Fields: fields}, nil
+	}
+	c, err := f.Customers.CustomerByEmail(ctx, email)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		return nil, err
+	}
+	stored := ""
+	if c != nil {
+		stored = c.PasswordHash
+	}
+	rehash, err := f.Hasher.Verify(ctx, stored, in.Password)
+	if errors.Is(err, identity.ErrPasswordMismatch) {
+		return WrongCredentials{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// No session for an unverified address: its password may be a
+	// squatter's (see SignUp).
+	if !c.EmailVerified {
+		nonce := NewNonce()
+		if err := f.SendVerification(ctx, c, c.PasswordHash, identity.HashToken(nonce)); err != nil {
+			return nil, err
+		}
+		return Unverified{Nonce: nonce}, nil
+	}
+	var newHash string
+	if rehash {
+		if newHash, err = f.Hasher.Hash(ctx, in.Password); err != nil {
+			return nil, err
+		}
+	}
+	now := f.now().UTC()
+	c, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
+		c.LastLoginAt = now
+		if newHash != "" {
+			c.PasswordHash = newHash
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return FirstFactorPassed{Customer: c, AMR: []string{"pwd"}}, nil
+}

@@ -1,0 +1,78 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+// The HTTP side of the journeys in authflow: their dependencies from the
+// app's pooled state, mail for this site's origin and templates, and the
+// words for the reasons they give.
+
+// newFlows builds the site's journeys over the app's state.
+func (h *Handler) newFlows() *authflow.Flows {
+	b := h.app.backend
+	return &authflow.Flows{
+		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
+		Notify: siteMail{h}, Later: b.later, Clock: time.Now,
+		OnError: func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
+	}
+}
+
+// siteMail sends the journeys' mail with this site's links and templates.
+type siteMail struct{ h *Handler }
+
+func (m siteMail) Verify(c *identity.Customer, secret string, passkey bool) {
+	link := m.h.origin + m.h.Prefix + "/verify?token=" + url.QueryEscape(secret)
+	if passkey {
+		link += "&passkey=1"
+	}
+	m.h.queueMail(c.Email, "verify", mailVerify, mailData{Link: link, Site: m.h.audience})
+}
+
+func (m siteMail) AlreadyRegistered(c *identity.Customer) {
+	m.h.queueMail(c.Email, "already_registered", mailAlreadyRegistered,
+		mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
+}
+
+// fieldErrors words the reasons a journey gives for its fields.
+func fieldErrors(fields map[string]error) map[string]string {
+	out := make(map[string]string, len(fields))
+	for name, err := range fields {
+		switch {
+		case errors.Is(err, authflow.ErrEmailInvalid):
+			out[name] = "Enter an email address like name@example.com."
+		case errors.Is(err, authflow.ErrPasswordMismatch):
+			out[name] = "The two passwords do not match. Type the same new password twice."
+		case errors.Is(err, authflow.ErrPasswordMissing):
+			out[name] = "Enter your password."
+		case errors.Is(err, authflow.ErrPasswordTooLong):
+			out[name] = "That password is longer than any we accept."
+		default: // the password policy's own reasons
+			out[name] = capitalise(err.Error()) + "."
+		}
+	}
+	return out
+}
+
+// unexpected answers an outcome a handler has no page for: a bug, logged,
+// and the customer told to try again.
+func (h *Handler) unexpected(w http.ResponseWriter, out authflow.Outcome) error {
+	h.logger.Error("journey outcome without a page", zap.String("outcome", fmt.Sprintf("%T", out)))
+	return h.unavailable(w)
+}
+
+// isHashingError reports an error of the password hasher (a full queue,
+// or a wait cut short), which hashFailed answers.
+func isHashingError(err error) bool {
+	return errors.Is(err, identity.ErrHasherBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
