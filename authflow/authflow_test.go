@@ -139,6 +139,9 @@ func (m *mailbox) Verify(c *identity.Customer, secret string, passkey bool) {
 	m.add(mail{"verify", c.Email, secret, passkey})
 }
 func (m *mailbox) AlreadyRegistered(c *identity.Customer) { m.add(mail{kind: "already", to: c.Email}) }
+func (m *mailbox) Reset(c *identity.Customer, secret string) {
+	m.add(mail{kind: "reset", to: c.Email, secret: secret})
+}
 func (m *mailbox) add(x mail) {
 	m.mu.Lock()
 	m.sent = append(m.sent, x)
@@ -315,4 +318,57 @@ func TestSignUpJourneys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { eachStore(t, tc.run) })
 	}
+}
+
+// TestResetJourney: a reset link goes only to an account's address, the
+// same answer for every address; a typo keeps the link; the link works
+// once and expires; an account with a second factor waits for it.
+func TestResetJourney(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		secret, nonce := e.signUp(t, "reset@example.com", ownerPassword, false)
+		e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce})
+		for _, addr := range []string{"reset@example.com", "nobody@example.com"} {
+			out, err := e.flows.RequestReset(ctx, addr)
+			if err != nil || out != (authflow.ResetRequested{Email: addr}) {
+				t.Fatalf("reset for %s: %#v %v", addr, out, err)
+			}
+		}
+		mails := e.mail.take()
+		if len(mails) != 1 || mails[0].kind != "reset" || mails[0].to != "reset@example.com" {
+			t.Fatalf("mailed %+v, want one reset link to the account", mails)
+		}
+		link := mails[0].secret
+		const newPassword = "a brand new passphrase here"
+		out, err := e.flows.ConfirmReset(ctx, authflow.ResetInput{Secret: link, Password: newPassword, Repeat: newPassword + "x"})
+		if _, ok := out.(authflow.Invalid); err != nil || !ok {
+			t.Fatalf("a typo: %#v %v", out, err)
+		}
+		out, err = e.flows.ConfirmReset(ctx, authflow.ResetInput{Secret: link, Password: newPassword, Repeat: newPassword})
+		ready, ok := out.(authflow.ResetReady)
+		if err != nil || !ok || ready.Customer.Email != "reset@example.com" || ready.PasswordHash == "" {
+			t.Fatalf("confirming: %#v %v", out, err)
+		}
+		if out, _ := e.flows.ConfirmReset(ctx, authflow.ResetInput{Secret: link, Password: newPassword, Repeat: newPassword}); out != (authflow.LinkExpired{}) {
+			t.Fatalf("a link used twice: %#v", out)
+		}
+		e.flows.RequestReset(ctx, "reset@example.com")
+		link = e.mail.take()[0].secret
+		e.clock.advance(identity.ResetTokenTTL + time.Second)
+		if out, _ := e.flows.ConfirmReset(ctx, authflow.ResetInput{Secret: link, Password: newPassword, Repeat: newPassword}); out != (authflow.LinkExpired{}) {
+			t.Fatalf("an expired link: %#v", out)
+		}
+		if _, err := e.store.UpdateCustomer(ctx, ready.Customer.ID, func(c *identity.Customer) error {
+			c.TOTP = &identity.TOTP{Secret: "JBSWY3DPEHPK3PXP"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.flows.RequestReset(ctx, "reset@example.com")
+		link = e.mail.take()[0].secret
+		out, _ = e.flows.ConfirmReset(ctx, authflow.ResetInput{Secret: link, Password: newPassword, Repeat: newPassword})
+		if _, ok := out.(authflow.ResetNeedsSecondFactor); !ok {
+			t.Fatalf("an account with a second factor: %#v", out)
+		}
+	})
 }

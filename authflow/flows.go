@@ -39,6 +39,8 @@ type Notifier interface {
 	// AlreadyRegistered tells the owner of a verified account that
 	// someone tried to sign up with its address.
 	AlreadyRegistered(c *identity.Customer)
+	// Reset mails a password reset link holding secret.
+	Reset(c *identity.Customer, secret string)
 }
 
 // Queue runs work off the response path (see SignUp); Do reports false

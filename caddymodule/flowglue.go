@@ -44,6 +44,11 @@ func (m siteMail) AlreadyRegistered(c *identity.Customer) {
 		mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
 }
 
+func (m siteMail) Reset(c *identity.Customer, secret string) {
+	link := m.h.origin + m.h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
+	m.h.queueMail(c.Email, "reset_password", mailResetPassword, mailData{Link: link, Site: m.h.audience})
+}
+
 // fieldErrors words the reasons a journey gives for its fields.
 func fieldErrors(fields map[string]error) map[string]string {
 	out := make(map[string]string, len(fields))

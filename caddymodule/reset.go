@@ -5,10 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -22,53 +22,33 @@ func (h *Handler) resetPage(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, http.StatusOK, "reset", h.formPage(w, r, resetTitle))
 }
 
-// reset mails a reset link to the account holding the address, if any.
-// Every well-formed address gets the same page after the same work (one
-// store lookup, no hashing), so the page says nothing about who has an
-// account. Nothing about the account changes: until the link is followed,
-// the password the customer knows keeps working.
+// reset asks for a reset link (authflow.RequestReset): the same page for
+// every well-formed address.
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
-	email, rd, c, answered, err := h.customerOfForm(w, r, "reset", resetTitle)
-	if answered {
-		return err
-	}
-	ctx := r.Context()
-	// An unknown address gets no mail at all: a "no account here" notice
-	// would let anyone send mail to any address through this form. It still
-	// costs the same store write — a token for nobody, whose secret nobody
-	// has — so the answer's timing does not tell the two apart either.
-	target := &identity.Customer{}
-	if c != nil {
-		target = c
-	}
-	if err := h.sendReset(ctx, target); err != nil {
+	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
+	out, err := h.flows.RequestReset(r.Context(), r.PostForm.Get("email"))
+	if err != nil {
 		h.logger.Error("storing reset token", zap.Error(err))
 		return h.unavailable(w)
 	}
-	login := h.Prefix + "/login"
-	if rd != "/" {
-		login += "?rd=" + url.QueryEscape(rd)
+	switch o := out.(type) {
+	case authflow.Invalid:
+		return h.render(w, http.StatusBadRequest, "reset", &pageData{
+			Title: resetTitle, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(r.PostForm.Get("email"), 254),
+			Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields),
+		})
+	case authflow.ResetRequested:
+		login := h.Prefix + "/login"
+		if rd != "/" {
+			login += "?rd=" + url.QueryEscape(rd)
+		}
+		return h.message(w, http.StatusOK, "Check your email",
+			"If an account uses "+o.Email+", we sent a link to choose a new password to that address. "+
+				"It works once, for 30 minutes. Until you follow it, your current password keeps working. "+
+				"Nothing arrived? Check your spam folder, or try again in a few minutes.",
+			login, "Back to sign in")
 	}
-	return h.message(w, http.StatusOK, "Check your email",
-		"If an account uses "+email+", we sent a link to choose a new password to that address. "+
-			"It works once, for 30 minutes. Until you follow it, your current password keeps working. "+
-			"Nothing arrived? Check your spam folder, or try again in a few minutes.",
-		login, "Back to sign in")
-}
-
-// sendReset stores a fresh reset token for c and queues the mail holding
-// its link. Earlier links stay valid until used or expired.
-func (h *Handler) sendReset(ctx context.Context, c *identity.Customer) error {
-	secret, tok := identity.NewToken(identity.TokenResetPassword, c.ID, identity.ResetTokenTTL, time.Now())
-	if err := h.app.backend.identity.PutToken(ctx, tok); err != nil {
-		return err
-	}
-	if c.ID == "" {
-		return nil // the decoy of an unknown address: no mail
-	}
-	link := h.origin + h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
-	h.queueMail(c.Email, "reset_password", mailResetPassword, mailData{Link: link, Site: h.audience})
-	return nil
+	return h.unexpected(w, out)
 }
 
 // resetConfirmPage is where the mailed link lands. It only checks that the
@@ -82,54 +62,39 @@ func (h *Handler) resetConfirmPage(w http.ResponseWriter, r *http.Request) error
 	return h.render(w, http.StatusOK, "reset_confirm", &pageData{Title: resetConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret})
 }
 
-// resetConfirm sets the new password. The password is checked before the
-// token is consumed, so a typo does not burn the link. Completing a reset
-// signs the customer out everywhere and records a security event.
+// resetConfirm sets the new password (authflow.ConfirmReset) — after the
+// second factor, for an account that has one.
 func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	secret, err := identity.ParseTokenSecret(r.PostForm.Get("token"))
 	if err != nil {
 		return h.resetLinkMalformed(w)
 	}
-	password := r.PostForm.Get("password")
-	if fields := h.flows.CheckNewPassword(password, r.PostForm.Get("password_confirm")); len(fields) > 0 {
+	out, err := h.flows.ConfirmReset(r.Context(), authflow.ResetInput{
+		Secret: secret, Password: r.PostForm.Get("password"), Repeat: r.PostForm.Get("password_confirm"),
+	})
+	if err != nil {
+		if isHashingError(err) {
+			return h.hashFailed(w, err)
+		}
+		h.logger.Error("resetting a password", zap.Error(err))
+		return h.unavailable(w)
+	}
+	switch o := out.(type) {
+	case authflow.Invalid:
 		return h.render(w, http.StatusBadRequest, "reset_confirm", &pageData{
 			Title: resetConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret,
-			Error: "Please correct the fields marked below.", Errors: fieldErrors(fields),
+			Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields),
 		})
-	}
-
-	ctx := r.Context()
-	tok, err := h.app.backend.identity.ConsumeToken(ctx, identity.TokenResetPassword, identity.HashToken(secret), time.Now())
-	if errors.Is(err, identity.ErrNotFound) || (err == nil && tok.CustomerID == "") { // "" : a decoy (see reset)
+	case authflow.LinkExpired:
 		return h.resetLinkExpired(w)
+	case authflow.ResetNeedsSecondFactor:
+		// The new password waits, server-side and bound to this browser,
+		// until the factor is passed (see mfa).
+		return h.askSecondFactor(w, r, o.Customer, &identity.Token{PasswordHash: o.PasswordHash, Purpose: purposeReset}, allFactors)
+	case authflow.ResetReady:
+		return h.applyReset(w, r, o.Customer.ID, o.PasswordHash)
 	}
-	if err != nil {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
-	}
-	hash, err := h.app.hasher.Hash(ctx, password)
-	if err != nil {
-		// Nothing changed yet: give the link back so the customer can
-		// submit again instead of requesting a new one.
-		h.putBack(ctx, tok)
-		return h.hashFailed(w, err)
-	}
-	c, err := h.app.backend.identity.Customer(ctx, tok.CustomerID)
-	if errors.Is(err, identity.ErrNotFound) { // the account was deleted since
-		return h.resetLinkExpired(w)
-	}
-	if err != nil {
-		h.logger.Error("loading customer", zap.Error(err))
-		h.putBack(ctx, tok)
-		return h.unavailable(w)
-	}
-	if c.HasSecondFactor() {
-		// The mailbox alone is not enough for an account with a second
-		// factor: the new password waits, server-side and bound to this
-		// browser, until the factor is passed (see mfa).
-		return h.askSecondFactor(w, r, c, &identity.Token{PasswordHash: hash, Purpose: purposeReset}, allFactors)
-	}
-	return h.applyReset(w, r, c.ID, hash)
+	return h.unexpected(w, out)
 }
 
 // applyReset sets the new password of a completed reset, ends every
