@@ -266,11 +266,11 @@ func TestSignUpJourneys(t *testing.T) {
 			}
 		}},
 		{"passkey-first: signed in only in its own browser", func(t *testing.T, e *env) {
-			secret, nonce := e.signUp(t, "pk@example.com", "", true)
+			secret, _ := e.signUp(t, "pk@example.com", "", true)
 			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: "another browser's nonce"}); out != (authflow.PasskeyConfirmedElsewhere{}) {
 				t.Fatalf("elsewhere: %#v", out)
 			}
-			secret, nonce = e.signUp(t, "pk2@example.com", "", true)
+			secret, nonce := e.signUp(t, "pk2@example.com", "", true)
 			out, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasskeySignUpConfirmed)
 			if !ok || !out.Customer.EmailVerified || out.Customer.PasswordHash != "" {
 				t.Fatalf("in its own browser: %#v", out)
