@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -124,6 +125,13 @@ func TestBrowserPasskey(t *testing.T) {
 		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
 	authenticator := added.AuthenticatorID
+	// Every page records its navigator.credentials.get calls (see
+	// watchCredentialGets), so the test waits for a request to start
+	// instead of guessing how long that takes.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: watchCredentialGets}); err != nil {
+		t.Fatalf("Page.addScriptToEvaluateOnNewDocument: %v", err)
+	}
 
 	// run runs actions with 10 s to spare, so that a wait for something
 	// that never shows fails the step rather than the whole test's budget.
@@ -247,6 +255,7 @@ func TestBrowserPasskey(t *testing.T) {
 	})
 
 	var conditional bool
+	var conditionalGet string // the id watchCredentialGets gave the pending conditional request
 	step("5 sign in with the passkey", func() {
 		// The virtual authenticator answers a conditional request at once,
 		// as if the customer had picked the passkey from autofill. Without
@@ -282,7 +291,15 @@ func TestBrowserPasskey(t *testing.T) {
 				}
 				return 0
 			}, 1)
-			time.Sleep(200 * time.Millisecond) // navigator.credentials.get starts
+			// Then for the page to ask the browser with those options.
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			conditionalGet, err = chromedp.Run(wctx, chromedp.Poll[string](
+				`(window.__credentialGets || []).filter(c => c.mediation === "conditional" && c.outcome === "pending").map(c => c.id).pop() || ""`,
+				chromedp.WithPollingInterval(20*time.Millisecond)))
+			cancel()
+			if err != nil {
+				t.Fatalf("waiting for the conditional navigator.credentials.get: %v", err)
+			}
 			if loc, _ := chromedp.Run(ctx, chromedp.Location()); path(loc) != "/.frontdoor/login?rd=%2Fapp%2Fvault%2Fx" {
 				t.Fatalf("the conditional request finished on its own: at %s", loc)
 			}
@@ -328,6 +345,11 @@ func TestBrowserPasskey(t *testing.T) {
 			if got := loginMediations(before); len(got) == 0 || got[len(got)-1] != "conditional" {
 				t.Fatalf("options requested before the click: %q", got)
 			}
+			// It was still pending at the click, which aborted it.
+			outcome, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`sessionStorage.getItem(%q) || ""`, conditionalGet)))
+			if err != nil || outcome != "AbortError" {
+				t.Fatalf("the conditional request ended with %q (%v), want AbortError", outcome, err)
+			}
 		}
 	})
 
@@ -361,6 +383,32 @@ func TestBrowserPasskey(t *testing.T) {
 	}
 	t.Logf("conditional mediation available: %v; timings: %s", conditional, strings.Join(timings, ", "))
 }
+
+// watchCredentialGets runs in every page before its scripts: it wraps
+// navigator.credentials.get so that the page's calls are listed in
+// window.__credentialGets (mediation, outcome: "pending" until the
+// promise settles), and each call's outcome ("resolved", or the error's
+// name) is kept in sessionStorage under its id, where it survives the
+// navigation the page makes once signed in. The page's own call goes
+// through unchanged.
+const watchCredentialGets = `(() => {
+	const creds = navigator.credentials;
+	if (!creds) return;
+	const get = creds.get.bind(creds);
+	const calls = window.__credentialGets = [];
+	creds.get = function (req) {
+		const call = {id: "credential-get-" + Math.random().toString(36).slice(2),
+			mediation: (req && req.mediation) || "modal", outcome: "pending"};
+		calls.push(call);
+		const settle = outcome => {
+			call.outcome = outcome;
+			try { sessionStorage.setItem(call.id, outcome); } catch (e) {}
+		};
+		const p = get(req);
+		p.then(() => settle("resolved"), err => settle((err && err.name) || "rejected"));
+		return p;
+	};
+})();`
 
 // loginMediations lists the mediation of each sign-in options request
 // ("modal" for none).

@@ -15,7 +15,7 @@ import (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds the frontdoor binary")
+		t.Skip("-short: builds and runs the frontdoor binary")
 	}
 	bin := filepath.Join(t.TempDir(), "frontdoor")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/frontdoorhq/frontdoor/cmd/frontdoor")

@@ -165,8 +165,20 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 	).Replace(tmpl)
 }
 
+// skipShort skips a test that starts Caddy: -short is the quick run of
+// the unit tests alone. Every way this package's tests start a gateway
+// (startGateway, startProxiedGateway, buildBinary for the binary) calls
+// it first.
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts Caddy")
+	}
+}
+
 func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	t.Helper()
+	skipShort(t)
 	dir := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))

@@ -154,10 +154,10 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 	// Logout on A: B refuses the cookie once its cache entry (≤ 2 s) is gone.
 	old := a.sessionCookie(c)
 	a.post(c, "/.frontdoor/logout", url.Values{})
-	time.Sleep(2 * time.Second) // the cache bound; then the very next request must be refused
-	if res := b.get(b.withCookie(old), "/app/x", navigate); res.status != http.StatusFound {
-		t.Fatalf("B after logout on A: %d", res.status)
-	}
+	oldOnB := b.withCookie(old)
+	refusedWithin(t, "B after logout on A", time.Now(), 2*time.Second, func() int {
+		return b.get(oldOnB, "/app/x", navigate).status
+	})
 
 	// Sign out everywhere on B: A refuses within 2 s.
 	c2 := b.newClient()
@@ -167,9 +167,32 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 		t.Fatalf("A with B's session: %d", res.status)
 	}
 	b.postVia(c2, "/.frontdoor/account", "/.frontdoor/account/signout-everywhere", url.Values{})
-	time.Sleep(2 * time.Second)
-	if res := a.get(a.withCookie(cookie), "/app/x", navigate); res.status != http.StatusFound {
-		t.Fatalf("A after sign-out-everywhere on B: %d", res.status)
+	onA := a.withCookie(cookie)
+	refusedWithin(t, "A after sign-out-everywhere on B", time.Now(), 2*time.Second, func() int {
+		return a.get(onA, "/app/x", navigate).status
+	})
+}
+
+// refusedWithin polls a page request for a session ended at since (on
+// another node) until it is refused (302 to sign in). The node's session
+// cache may still serve the session, but only to a request sent before
+// bound has passed; a served request sent later, or any other answer,
+// fails. The nodes are processes of their own, so their clocks cannot be
+// moved: polling ends as soon as the cache entry has gone, where a sleep
+// of the whole bound would wait for it every time.
+func refusedWithin(t *testing.T, what string, since time.Time, bound time.Duration, get func() int) {
+	t.Helper()
+	for {
+		sent := time.Now()
+		switch status := get(); {
+		case status == http.StatusFound:
+			return
+		case status != http.StatusOK:
+			t.Fatalf("%s: %d", what, status)
+		case sent.Sub(since) >= bound:
+			t.Fatalf("%s: still served %v later (the cache bound is %v)", what, sent.Sub(since).Round(time.Millisecond), bound)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 // speaks for many addresses.
 func startProxiedGateway(t *testing.T, o gatewayOpts) *gateway {
 	t.Helper()
+	skipShort(t)
 	dir := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))

@@ -1,6 +1,7 @@
 // Package browsertest starts headless Chromium for tests. make test
 // installs Chromium and sets FRONTDOOR_REQUIRE_BROWSER, so a missing
-// browser fails there instead of skipping.
+// browser fails there instead of skipping. Under -short every test that
+// asks for a browser skips, whatever the environment says.
 package browsertest
 
 import (
@@ -18,6 +19,9 @@ import (
 // defaults (no sandbox, no GPU: CI runs as root in containers).
 func New(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts Chromium")
+	}
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		if path, err = exec.LookPath("chromium-browser"); err != nil {

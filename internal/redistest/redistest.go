@@ -32,8 +32,14 @@ type Server struct {
 
 // bin finds redis-server; make test installs it and sets
 // FRONTDOOR_REQUIRE_REDIS so a missing server fails instead of skipping.
+// Every server this package starts goes through here, so here is where
+// -short skips them: `go test -short` is the quick run without servers,
+// and skips even where FRONTDOOR_REQUIRE_REDIS is set.
 func bin(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: starts %s", name)
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("FRONTDOOR_REQUIRE_REDIS") != "" {
