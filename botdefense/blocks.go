@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
 // Block kinds: what a block names.
@@ -131,9 +133,10 @@ type RedisBlocks struct {
 	key string
 }
 
-// NewRedisBlocks returns the block list stored under prefix.
+// NewRedisBlocks returns the block list stored under prefix (the default
+// prefix when empty), in the hash <prefix>blocks.
 func NewRedisBlocks(c redis.UniversalClient, prefix string) *RedisBlocks {
-	return &RedisBlocks{c: c, key: prefix + "blocks"}
+	return &RedisBlocks{c: c, key: rediskey.Prefix(prefix) + "blocks"}
 }
 
 // Put implements BlockList.

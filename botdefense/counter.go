@@ -10,6 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
+
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
 // Counter counts events per key in fixed windows, on a ulule/limiter
@@ -40,9 +42,10 @@ func (c *Counter) Stats() (CounterStats, bool) {
 	return c.mem.Stats(), true
 }
 
-// NewRedisCounter counts in Redis under prefix (shared by every node).
+// NewRedisCounter counts in Redis under prefix (the default prefix when
+// empty), in keys starting <prefix>rl, shared by every node.
 func NewRedisCounter(c redis.UniversalClient, prefix string) (*Counter, error) {
-	s, err := sredis.NewStoreWithOptions(c, limiter.StoreOptions{Prefix: prefix + "rl"})
+	s, err := sredis.NewStoreWithOptions(c, limiter.StoreOptions{Prefix: rediskey.Prefix(prefix) + "rl"})
 	if err != nil {
 		return nil, fmt.Errorf("botdefense: redis counter: %w", err)
 	}

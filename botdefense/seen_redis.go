@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
 // RedisSeen records used challenge solutions in Redis (SET NX with an
@@ -14,9 +16,10 @@ type RedisSeen struct {
 	prefix string
 }
 
-// NewRedisSeen returns a Seen keeping its records under prefix.
+// NewRedisSeen returns a Seen keeping its records under prefix (the
+// default prefix when empty), as <prefix>pow:<id>.
 func NewRedisSeen(c redis.UniversalClient, prefix string) *RedisSeen {
-	return &RedisSeen{c: c, prefix: prefix + "pow:"}
+	return &RedisSeen{c: c, prefix: rediskey.Prefix(prefix) + "pow:"}
 }
 
 // FirstUse implements Seen.

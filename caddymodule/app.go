@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -168,14 +169,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	var sb StoreBackend = &BoltBackend{}
+	var sb stores.Backend = &stores.BoltBackend{}
 	if a.StoreRaw != nil {
 		mod, err := ctx.LoadModule(a, "StoreRaw")
 		if err != nil {
 			return fmt.Errorf("frontdoor: loading store: %w", err)
 		}
 		var ok bool
-		if sb, ok = mod.(StoreBackend); !ok {
+		if sb, ok = mod.(stores.Backend); !ok {
 			return fmt.Errorf("frontdoor: module %T is not a store backend", mod)
 		}
 	} else if p, ok := any(sb).(caddy.Provisioner); ok {

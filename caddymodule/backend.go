@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -31,7 +33,7 @@ var (
 // and the housekeeping loop. Its settings (session lifetimes, rotation
 // period, logger) are the running config's: App.Start sets them.
 type backend struct {
-	stores      *Stores
+	stores      *storeopen.Stores
 	identity    identity.Store
 	sessions    *session.Manager
 	assertions  *session.Assertions
@@ -77,7 +79,7 @@ func (l *liveLogger) Error(msg string, fields ...zap.Field) { l.Get().Error(msg,
 // loadBackend takes a hold on the backend for key, opening it with the
 // given settings if no config holds it yet. A backend that already exists
 // is not touched: it serves the running config until this one starts.
-func loadBackend(ctx context.Context, key string, sb StoreBackend, sc session.Config, rotate time.Duration, logger *zap.Logger) (*backend, error) {
+func loadBackend(ctx context.Context, key string, sb stores.Backend, sc session.Config, rotate time.Duration, logger *zap.Logger) (*backend, error) {
 	v, _, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
 		return openBackend(ctx, sb, sc, rotate, logger)
 	})
@@ -91,7 +93,7 @@ func loadBackend(ctx context.Context, key string, sb StoreBackend, sc session.Co
 	return b, nil
 }
 
-func openBackend(ctx context.Context, sb StoreBackend, sc session.Config, rotate time.Duration, logger *zap.Logger) (*backend, error) {
+func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rotate time.Duration, logger *zap.Logger) (*backend, error) {
 	stores, err := sb.OpenStores(ctx)
 	if err != nil {
 		return nil, err
@@ -128,7 +130,7 @@ func openBackend(ctx context.Context, sb StoreBackend, sc session.Config, rotate
 // openDefender builds the edge defences over the stores' state (this
 // process's memory when the store keeps none). The key signing challenges
 // is a store secret, the same on every node.
-func openDefender(ctx context.Context, stores *Stores) (*botdefense.Defender, error) {
+func openDefender(ctx context.Context, stores *storeopen.Stores) (*botdefense.Defender, error) {
 	key, err := stores.Sessions.Secret(ctx, "pow-key", func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)

@@ -3,4 +3,8 @@
 // HTTP handler, Caddyfile parsing, the HTTP endpoints and HTML pages, and
 // admin API routes. Business rules live in identity, session, botdefense and
 // consent; this package only wires them to HTTP.
+//
+// The store modules (frontdoor.stores.bolt and frontdoor.stores.redis) are
+// in the sub-package stores; the app loads the configured one through
+// stores.Backend, and imports the package for its default, bbolt.
 package caddymodule

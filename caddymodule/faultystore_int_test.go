@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -16,7 +18,7 @@ import (
 // faultyBackend is a test store: the real bolt store, plus a switch that
 // makes every call fail the way an unreachable store does.
 type faultyBackend struct {
-	BoltBackend
+	stores.BoltBackend
 }
 
 var (
@@ -34,7 +36,7 @@ func (faultyBackend) CaddyModule() caddy.ModuleInfo {
 
 func (f *faultyBackend) StoreKey() string { return "faulty:" + f.BoltBackend.StoreKey() }
 
-func (f *faultyBackend) OpenStores(ctx context.Context) (*Stores, error) {
+func (f *faultyBackend) OpenStores(ctx context.Context) (*storeopen.Stores, error) {
 	s, err := f.BoltBackend.OpenStores(ctx)
 	if err != nil {
 		return nil, err

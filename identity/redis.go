@@ -10,9 +10,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
-// Key layout of the Redis store (prefix defaults to "fd:"):
+// Key layout of the Redis store (prefix defaults to "fd:"; the prefix, the
+// hash tag and the id rule are internal/rediskey's, shared with session and
+// botdefense):
 //
 //	<prefix>{u:<id>}:customer            STRING Customer as JSON, no expiry
 //	<prefix>email:<normalised email>     STRING id of the customer owning the email
@@ -36,14 +40,15 @@ import (
 // CustomerByEmail answer is ErrNotFound, and the next CreateCustomer for
 // that email takes the claim over with a compare-and-set script.
 //
-// Ids are restricted to letters, digits, '_' and '-' (validID), so no id can
-// close the hash tag early. The prefix must not contain '{' or '}'. Braces
-// are legal in an email's local part; such an index key just hashes to
-// another slot, which is harmless: every command on it touches it alone.
+// Ids are restricted to letters, digits, '_' and '-' (rediskey.ValidID), so
+// no id can close the hash tag early. The prefix must not contain '{' or
+// '}'. Braces are legal in an email's local part; such an index key just
+// hashes to another slot, which is harmless: every command on it touches it
+// alone.
 // Nothing here uses SCAN or KEYS.
 
 // DefaultRedisPrefix is the key prefix used when NewRedisStore gets "".
-const DefaultRedisPrefix = "fd:"
+const DefaultRedisPrefix = rediskey.DefaultPrefix
 
 const (
 	// maxTxRetries bounds UpdateCustomer's optimistic retries; one customer
@@ -75,37 +80,21 @@ type RedisStore struct {
 
 // NewRedisStore returns a Store keeping its records under prefix.
 func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
-	if prefix == "" {
-		prefix = DefaultRedisPrefix
-	}
-	return &RedisStore{c: c, prefix: prefix}
+	return &RedisStore{c: c, prefix: rediskey.Prefix(prefix)}
 }
 
-func (s *RedisStore) customerKey(id string) string { return s.prefix + "{u:" + id + "}:customer" }
+func (s *RedisStore) customerKey(id string) string {
+	return rediskey.UserTag(s.prefix, id) + ":customer"
+}
 func (s *RedisStore) emailKey(email string) string { return s.prefix + "email:" + email }
-func (s *RedisStore) auditKey(id string) string    { return s.prefix + "{u:" + id + "}:audit" }
+func (s *RedisStore) auditKey(id string) string    { return rediskey.UserTag(s.prefix, id) + ":audit" }
 func (s *RedisStore) tokenKey(kind TokenKind, hash []byte) string {
 	return s.prefix + "tok:" + string(kind) + ":" + base64.RawURLEncoding.EncodeToString(hash)
 }
 
-// validID accepts the ids NewID makes (and any id of letters, digits, '_'
-// and '-'), so an id can sit inside a hash tag.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // CreateCustomer implements Store.
 func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
-	if !validID(c.ID) || c.Email == "" {
+	if !rediskey.ValidID(c.ID) || c.Email == "" {
 		return errors.New("identity: redis: create customer: needs a valid id and an email")
 	}
 	buf, err := json.Marshal(c)
@@ -153,7 +142,7 @@ func (s *RedisStore) claimEmail(ctx context.Context, ekey, id string) error {
 			// go-redis retried a SET NX whose reply was lost: ours landed.
 			return nil
 		}
-		if validID(owner) {
+		if rediskey.ValidID(owner) {
 			n, err := s.c.Exists(ctx, s.customerKey(owner)).Result()
 			if err != nil {
 				return fmt.Errorf("identity: redis: check email owner %q: %w", owner, err)
@@ -182,7 +171,7 @@ type getter interface {
 }
 
 func (s *RedisStore) load(ctx context.Context, g getter, id string) (*Customer, error) {
-	if !validID(id) {
+	if !rediskey.ValidID(id) {
 		return nil, ErrNotFound // no customer can have it
 	}
 	v, err := g.Get(ctx, s.customerKey(id)).Bytes()
@@ -230,7 +219,7 @@ func (s *RedisStore) CustomerByEmail(ctx context.Context, email string) (*Custom
 // MULTI/EXEC), retried when another writer got in between. fn may therefore
 // run more than once and must not have side effects.
 func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Customer) error) (*Customer, error) {
-	if !validID(id) {
+	if !rediskey.ValidID(id) {
 		return nil, ErrNotFound
 	}
 	key := s.customerKey(id)
@@ -343,7 +332,7 @@ func (s *RedisStore) ConsumeToken(ctx context.Context, kind TokenKind, hash []by
 // AppendEvent implements Auditor: LPUSH and LTRIM in one transaction on
 // one key.
 func (s *RedisStore) AppendEvent(ctx context.Context, customerID string, e Event) error {
-	if !validID(customerID) {
+	if !rediskey.ValidID(customerID) {
 		return fmt.Errorf("identity: redis: append event: invalid customer id %q", customerID)
 	}
 	buf, err := json.Marshal(e)
@@ -364,7 +353,7 @@ func (s *RedisStore) AppendEvent(ctx context.Context, customerID string, e Event
 
 // Events implements Auditor.
 func (s *RedisStore) Events(ctx context.Context, customerID string, limit int) ([]Event, error) {
-	if !validID(customerID) || limit <= 0 {
+	if !rediskey.ValidID(customerID) || limit <= 0 {
 		return nil, nil
 	}
 	raw, err := s.c.LRange(ctx, s.auditKey(customerID), 0, int64(limit-1)).Result()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
 // Config holds the session lifetimes. It can be replaced at run time (a
@@ -135,25 +137,10 @@ func KeyOf(token string) string {
 // for a key that carries no valid user id.
 func SplitKey(key string) (userID, hash string, ok bool) {
 	i := strings.LastIndexByte(key, '.')
-	if i <= 0 || i == len(key)-1 || !validUserID(key[:i]) {
+	if i <= 0 || i == len(key)-1 || !rediskey.ValidID(key[:i]) {
 		return "", "", false
 	}
 	return key[:i], key[i+1:], true
-}
-
-// validUserID accepts the ids identity makes (and any id of letters,
-// digits, '_' and '-'), so an id can be used inside storage keys.
-func validUserID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // New holds what a new session records.
@@ -171,7 +158,7 @@ type New struct {
 // Create starts a session and returns the bearer token for the cookie. A
 // fresh random token every time: sign-in always rotates the session id.
 func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
-	if !validUserID(n.UserID) {
+	if !rediskey.ValidID(n.UserID) {
 		return "", nil, fmt.Errorf("session: create: invalid user id %q", n.UserID)
 	}
 	var b [tokenBytes]byte

@@ -9,9 +9,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
-// Key layout of the Redis session store (prefix defaults to "fd:"):
+// Key layout of the Redis session store (prefix defaults to "fd:"; the
+// prefix, the hash tag and the id rule are internal/rediskey's, shared with
+// identity and botdefense):
 //
 //	<prefix>{u:<uid>}:s:<hash>   HASH  d    = Session as JSON
 //	                                   seen = LastSeen, Unix ms (Touch writes only this)
@@ -28,12 +32,13 @@ import (
 // update atomic on a single server and on a cluster alike. The per-customer
 // index is what lets sign-out-everywhere run without SCAN or KEYS.
 //
-// User ids are restricted to letters, digits, '_' and '-' (validUserID), so
-// no id can close the hash tag early. The prefix must not contain '{' or '}':
-// a tag inside it would put every customer in one slot.
+// User ids are restricted to letters, digits, '_' and '-'
+// (rediskey.ValidID), so no id can close the hash tag early. The prefix must
+// not contain '{' or '}': a tag inside it would put every customer in one
+// slot.
 
 // DefaultRedisPrefix is the key prefix used when NewRedisStore gets "".
-const DefaultRedisPrefix = "fd:"
+const DefaultRedisPrefix = rediskey.DefaultPrefix
 
 // RedisStore is the session Store over Redis: one server, Sentinel or Redis
 // Cluster through a go-redis UniversalClient. The client is owned by the
@@ -45,14 +50,11 @@ type RedisStore struct {
 
 // NewRedisStore returns a Store keeping its records under prefix.
 func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
-	if prefix == "" {
-		prefix = DefaultRedisPrefix
-	}
-	return &RedisStore{c: c, prefix: prefix}
+	return &RedisStore{c: c, prefix: rediskey.Prefix(prefix)}
 }
 
 // userTag is the part every key of one customer starts with.
-func (s *RedisStore) userTag(userID string) string { return s.prefix + "{u:" + userID + "}" }
+func (s *RedisStore) userTag(userID string) string { return rediskey.UserTag(s.prefix, userID) }
 
 func (s *RedisStore) sessionKey(userID, hash string) string {
 	return s.userTag(userID) + ":s:" + hash
@@ -221,7 +223,7 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 // DeleteUser implements Store. The count is of sessions that had not yet
 // expired.
 func (s *RedisStore) DeleteUser(ctx context.Context, userID string) (int, error) {
-	if !validUserID(userID) {
+	if !rediskey.ValidID(userID) {
 		return 0, nil
 	}
 	n, err := deleteUserScript.Run(ctx, s.c, []string{s.indexKey(userID)}, s.sessionKey(userID, "")).Int()
@@ -236,7 +238,7 @@ func (s *RedisStore) DeleteUser(ctx context.Context, userID string) (int, error)
 // CountUser implements UserCounter: the index members that have not
 // expired (a session deleted since is no longer a member).
 func (s *RedisStore) CountUser(ctx context.Context, userID string) (int, error) {
-	if !validUserID(userID) {
+	if !rediskey.ValidID(userID) {
 		return 0, nil
 	}
 	n, err := s.c.ZCount(ctx, s.indexKey(userID), "("+strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf").Result()
@@ -247,7 +249,7 @@ func (s *RedisStore) CountUser(ctx context.Context, userID string) (int, error) 
 }
 
 func (s *RedisStore) ListUser(ctx context.Context, userID string) ([]*Session, error) {
-	if !validUserID(userID) {
+	if !rediskey.ValidID(userID) {
 		return nil, nil
 	}
 	hashes, err := s.c.ZRangeByScore(ctx, s.indexKey(userID), &redis.ZRangeBy{

@@ -11,10 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/frontdoorhq/frontdoor/caddymodule"
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -100,7 +99,7 @@ func runBolt(ctx context.Context, o options, dir string, n int, hash string, sta
 	if err := evictFromPageCache(path); err != nil {
 		return nil, err
 	}
-	stores, open, err := openAsGateway(ctx, &caddymodule.BoltBackend{Path: path})
+	stores, open, err := openAsGateway(ctx, func(ctx context.Context) (*storeopen.Stores, error) { return storeopen.Bolt(ctx, path) })
 	if err != nil {
 		return nil, err
 	}
@@ -204,19 +203,10 @@ func bucketStats(db *bolt.DB) ([]bucketRow, error) {
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-// storeBackend is a store module as the gateway uses it.
-type storeBackend interface {
-	Provision(caddy.Context) error
-	OpenStores(context.Context) (*caddymodule.Stores, error)
-}
-
-// openAsGateway provisions backend and opens its stores exactly as the
-// gateway does, and says how long opening took.
-func openAsGateway(ctx context.Context, backend storeBackend) (*caddymodule.Stores, time.Duration, error) {
-	if err := backend.Provision(caddy.Context{}); err != nil {
-		return nil, 0, err
-	}
+// openAsGateway opens stores through open — storeopen, the code and
+// options the gateway's store modules use — and says how long opening took.
+func openAsGateway(ctx context.Context, open func(context.Context) (*storeopen.Stores, error)) (*storeopen.Stores, time.Duration, error) {
 	t := time.Now()
-	stores, err := backend.OpenStores(ctx)
+	stores, err := open(ctx)
 	return stores, time.Since(t), err
 }

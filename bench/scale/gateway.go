@@ -14,10 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
-	"github.com/frontdoorhq/frontdoor/caddymodule"
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -130,11 +128,7 @@ func measureStartups(ctx context.Context, o options, bin, dir string, in *startI
 // fillSample writes the sample customers and sessions and the cookie keys
 // into a fresh file, opened as the gateway opens it.
 func fillSample(ctx context.Context, path string, in *startInput) error {
-	backend := &caddymodule.BoltBackend{Path: path}
-	if err := backend.Provision(caddy.Context{}); err != nil {
-		return err
-	}
-	stores, err := backend.OpenStores(ctx)
+	stores, err := storeopen.Bolt(ctx, path)
 	if err != nil {
 		return err
 	}

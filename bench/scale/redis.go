@@ -18,13 +18,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoorhq/frontdoor/bench/internal/benchkit"
-	"github.com/frontdoorhq/frontdoor/caddymodule"
+	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
-// prefix is the gateway's default key prefix (caddymodule/store_redis.go).
-const prefix = "fd:"
+// prefix is the gateway's default key prefix.
+const prefix = rediskey.DefaultPrefix
 
 func findRedis() (string, error) {
 	p, err := exec.LookPath("redis-server")
@@ -176,7 +177,9 @@ func runRedis(ctx context.Context, o options, dir string, n int, hash string) (*
 
 	// Measure through the stores the gateway opens (its client options:
 	// pool size, timeouts, retries).
-	stores, open, err := openAsGateway(ctx, &caddymodule.RedisBackend{URL: "redis://" + srv.addr + "/0"})
+	stores, open, err := openAsGateway(ctx, func(ctx context.Context) (*storeopen.Stores, error) {
+		return storeopen.Redis(ctx, storeopen.RedisConfig{URL: "redis://" + srv.addr + "/0"})
+	})
 	if err != nil {
 		return nil, err
 	}

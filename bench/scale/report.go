@@ -61,8 +61,8 @@ func (rep *report) markdown() string {
 	p("- N customers (`identity.Store.CreateCustomer`, one shared precomputed argon2id hash) and N sessions, one each " +
 		"(`session.Store.Create`; email, AMR [pwd], ACR aal1, a real browser User-Agent, an IPv4 address), into a fresh store.\n")
 	p("- bbolt: loaded with `NoSync` (%d goroutines; bbolt serialises writes), then synced, closed, evicted from the page cache "+
-		"(fadvise DONTNEED on that file only) and reopened by `caddymodule.BoltBackend.OpenStores` — the gateway's code and options. "+
-		"Redis: a redis-server started here (`--save '' --appendonly no`), loaded by %d goroutines, measured through `caddymodule.RedisBackend.OpenStores` (the gateway's client options).\n",
+		"(fadvise DONTNEED on that file only) and reopened by `storeopen.Bolt` (what the `frontdoor.stores.bolt` module calls) — the gateway's code and options. "+
+		"Redis: a redis-server started here (`--save '' --appendonly no`), loaded by %d goroutines, measured through `storeopen.Redis` (what `frontdoor.stores.redis` calls: the gateway's client options).\n",
 		rep.opts.boltConc, rep.opts.redisConc)
 	p("- Lookups: the protected route's `session.Manager.LookupKey` with the in-process cache off (every lookup reaches the store), " +
 		"keys drawn uniformly from all N sessions. The manager's clock stands 30 s after the sessions' LastSeen, so no lookup writes a Touch " +

@@ -9,6 +9,9 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/frontdoorhq/frontdoor/caddymodule"
+	// The store modules (frontdoor.stores.*) register themselves; caddymodule
+	// imports them too, but naming them keeps the build's modules in sight.
+	_ "github.com/frontdoorhq/frontdoor/caddymodule/stores"
 )
 
 func main() {

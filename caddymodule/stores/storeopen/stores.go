@@ -1,0 +1,25 @@
+package storeopen
+
+import (
+	"context"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+// Stores is an opened storage system.
+type Stores struct {
+	Identity identity.Store
+	Sessions session.Store
+	// Sweep deletes expired records where the storage does not expire them
+	// itself; may be nil.
+	Sweep func(ctx context.Context, now time.Time, idle time.Duration) error
+	Close func() error
+	// Edge-defence state: rate counters, the block list, used challenge
+	// solutions. Nil means this process's memory.
+	Counter *botdefense.Counter
+	Blocks  botdefense.BlockList
+	Seen    botdefense.Seen
+}
