@@ -15,6 +15,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
+	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // The journeys run here without Caddy, over the real bbolt and Redis
@@ -53,8 +54,34 @@ type env struct {
 	flows *authflow.Flows
 	clock *clock
 	mail  *mailbox
-	store identity.Store
-	queue *queue
+	store    identity.Store
+	sessions *session.Manager
+	queue    *queue
+	limit    *failures
+}
+
+// failures is the edge's count of wrong answers per account, kept here
+// (botdefense's own suite tests the real one).
+type failures struct {
+	mu  sync.Mutex
+	n   map[string]int
+	max int // 0: no limit
+}
+
+func (f *failures) Over(_ context.Context, account string) (bool, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.max > 0 && f.n[account] >= f.max, time.Minute, nil
+}
+
+func (f *failures) Failed(_ context.Context, account string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = map[string]int{}
+	}
+	f.n[account]++
+	return nil
 }
 
 // eachStore runs f on a fresh bbolt store and on a fresh Redis.
@@ -69,13 +96,18 @@ func eachStore(t *testing.T, f func(t *testing.T, e *env)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f(t, newEnv(t, s))
+		ss, err := session.NewBoltStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, newEnv(t, s, ss))
 	})
 	t.Run("redis", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("starts redis-server")
 		}
-		f(t, newEnv(t, identity.NewRedisStore(redistest.Start(t).Client(t), "fd:")))
+		c := redistest.Start(t).Client(t)
+		f(t, newEnv(t, identity.NewRedisStore(c, "fd:"), session.NewRedisStore(c, "fd:")))
 	})
 }
 
@@ -84,18 +116,22 @@ var (
 	hasher     *identity.Hasher
 )
 
-func newEnv(t *testing.T, s identity.Store) *env {
+func newEnv(t *testing.T, s identity.Store, ss session.Store) *env {
 	hasherOnce.Do(func() {
 		var err error
 		if hasher, err = identity.NewHasher(identity.DefaultArgon2, 2); err != nil {
 			t.Fatal(err)
 		}
 	})
-	e := &env{clock: &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}, mail: &mailbox{}, store: s, queue: &queue{}}
+	e := &env{clock: &clock{t: time.Now().UTC()}, mail: &mailbox{}, store: s, queue: &queue{}, limit: &failures{}}
+	e.sessions = session.NewManager(ss, session.Config{})
+	e.sessions.SetClock(e.clock.now)
 	e.flows = &authflow.Flows{
 		Customers: s, Tokens: s, Hasher: hasher, Policy: identity.DefaultPasswordPolicy,
-		Notify: e.mail, Later: e.queue, Clock: e.clock.now,
-		OnError: func(msg string, err error) { t.Errorf("queued work failed: %s: %v", msg, err) },
+		Notify: e.mail, Later: e.queue, Clock: e.clock.now, Sessions: e.sessions, Events: s,
+		SecondFactorLimit: e.limit,
+		OnError:           func(msg string, err error) { t.Errorf("queued work failed: %s: %v", msg, err) },
+		OnWarn:            func(msg string, err error) { t.Errorf("best-effort work failed: %s: %v", msg, err) },
 	}
 	return e
 }
@@ -133,14 +169,18 @@ type mailbox struct {
 type mail struct {
 	kind, to, secret string
 	passkey          bool
+	code             string
 }
 
 func (m *mailbox) Verify(c *identity.Customer, secret string, passkey bool) {
-	m.add(mail{"verify", c.Email, secret, passkey})
+	m.add(mail{kind: "verify", to: c.Email, secret: secret, passkey: passkey})
 }
 func (m *mailbox) AlreadyRegistered(c *identity.Customer) { m.add(mail{kind: "already", to: c.Email}) }
 func (m *mailbox) Reset(c *identity.Customer, secret string) {
 	m.add(mail{kind: "reset", to: c.Email, secret: secret})
+}
+func (m *mailbox) SignInLink(c *identity.Customer, secret, code string) {
+	m.add(mail{kind: "signin", to: c.Email, secret: secret, code: code})
 }
 func (m *mailbox) add(x mail) {
 	m.mu.Lock()

@@ -41,6 +41,28 @@ type Notifier interface {
 	AlreadyRegistered(c *identity.Customer)
 	// Reset mails a password reset link holding secret.
 	Reset(c *identity.Customer, secret string)
+	// SignInLink mails a sign-in link holding secret, and code.
+	SignInLink(c *identity.Customer, secret, code string)
+}
+
+// Sessions is what the journeys need of the session store: ending
+// sessions (a reset ends them all; a failed step-up its own).
+type Sessions interface {
+	Revoke(ctx context.Context, key string) error
+	RevokeUser(ctx context.Context, userID string) (int, error)
+}
+
+// Events records security events on an account (identity.Store).
+type Events interface {
+	AppendEvent(ctx context.Context, id string, e identity.Event) error
+}
+
+// FailureLimit counts failures of an account at the edge (botdefense):
+// Over tells whether the account is over its limit (and for how long),
+// Failed counts one more.
+type FailureLimit interface {
+	Over(ctx context.Context, account string) (over bool, retryAfter time.Duration, err error)
+	Failed(ctx context.Context, account string) error
 }
 
 // Queue runs work off the response path (see SignUp); Do reports false
@@ -61,8 +83,16 @@ type Flows struct {
 	Notify    Notifier
 	Later     Queue
 	Clock     Clock
+	Sessions  Sessions
+	Events    Events
+	// SecondFactorLimit counts wrong second-factor answers per customer
+	// (nil: no limit but the wait's own).
+	SecondFactorLimit FailureLimit
 	// OnError hears of failures no customer is waiting for (queued work).
 	OnError func(msg string, err error)
+	// OnWarn hears of best-effort work that failed (a security event not
+	// recorded, a browser not remembered).
+	OnWarn func(msg string, err error)
 }
 
 // putBackTimeout bounds restoring a token after a failure.
@@ -73,6 +103,12 @@ func (f *Flows) now() time.Time {
 		return time.Now()
 	}
 	return f.Clock()
+}
+
+func (f *Flows) warn(msg string, err error) {
+	if f.OnWarn != nil {
+		f.OnWarn(msg, err)
+	}
 }
 
 func (f *Flows) failed(msg string, err error) {

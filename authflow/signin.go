@@ -21,11 +21,13 @@ type (
 	// yet. A new link went out, bound to the browser keeping Nonce: the
 	// password just proven takes effect only there.
 	Unverified struct{ Nonce string }
-	// FirstFactorPassed: the password is right; AMR names the method.
-	// What comes next (a second factor, or a session) is the caller's.
+	// FirstFactorPassed: a first factor is proven; AMR names the method
+	// and Redirect is where the customer was going, when the journey
+	// kept it (email links). What comes next is FirstFactorDone's.
 	FirstFactorPassed struct {
 		Customer *identity.Customer
 		AMR      []string
+		Redirect string
 	}
 )
 

@@ -86,11 +86,10 @@ func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return nil
 	}
-	if _, err := h.app.backend.sessions.RevokeUser(r.Context(), s.UserID); err != nil {
+	if _, err := h.flows.SignOutEverywhere(r.Context(), s.UserID, h.client(r)); err != nil {
 		h.logger.Error("revoking all sessions", zap.Error(err))
 		return h.unavailable(w)
 	}
-	h.audit(r, s.UserID, identity.EventSignedOutEverywhere)
 	clearSessionCookie(w)
 	return h.message(w, http.StatusOK, "Signed out everywhere",
 		"Every device signed in to your account has been signed out.", h.Prefix+"/login", "Sign in again")

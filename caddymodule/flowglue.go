@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -23,9 +24,31 @@ func (h *Handler) newFlows() *authflow.Flows {
 	b := h.app.backend
 	return &authflow.Flows{
 		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
-		Notify: siteMail{h}, Later: b.later, Clock: time.Now,
-		OnError: func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
+		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: b.identity,
+		// The sessions' clock, which tests move (authenticator codes are
+		// about time steps; expiries are moved past).
+		Clock:             b.sessions.Now,
+		SecondFactorLimit: stepUpLimit{h},
+		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
+		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
 	}
+}
+
+// stepUpLimit counts wrong second-factor answers against the customer at
+// the edge (the stepup route's account limit, failures only; serveOwn has
+// counted the attempt against its address and network already).
+type stepUpLimit struct{ h *Handler }
+
+func (l stepUpLimit) Over(ctx context.Context, account string) (bool, time.Duration, error) {
+	over, retry, err := l.h.app.backend.defense.FailuresOver(ctx, l.h.policy, botdefense.RouteStepUp, account)
+	if err != nil {
+		l.h.logger.Error("edge defence check failed", zap.String("route", botdefense.RouteStepUp), zap.Error(err))
+	}
+	return over, retry, err
+}
+
+func (l stepUpLimit) Failed(ctx context.Context, account string) error {
+	return l.h.app.backend.defense.RecordFailure(ctx, l.h.policy, botdefense.RouteStepUp, account)
 }
 
 // siteMail sends the journeys' mail with this site's links and templates.
@@ -42,6 +65,12 @@ func (m siteMail) Verify(c *identity.Customer, secret string, passkey bool) {
 func (m siteMail) AlreadyRegistered(c *identity.Customer) {
 	m.h.queueMail(c.Email, "already_registered", mailAlreadyRegistered,
 		mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
+}
+
+func (m siteMail) SignInLink(c *identity.Customer, secret, code string) {
+	m.h.queueMail(c.Email, "magic_link", mailMagicLink, mailData{
+		Link: m.h.origin + m.h.Prefix + "/magic/verify?token=" + url.QueryEscape(secret), Site: m.h.audience, Code: code,
+	})
 }
 
 func (m siteMail) Reset(c *identity.Customer, secret string) {

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/botdefense"
-	"github.com/go-webauthn/webauthn/webauthn"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -419,29 +420,11 @@ func (h *Handler) unmetRule(views []string, s *session.Session) (compiledRule, b
 		if !applies {
 			continue
 		}
-		if ruleUnmet(rule.Rule, s, now) {
+		if rule.requirement().Unmet(s, now) {
 			return rule, true
 		}
 	}
 	return compiledRule{}, false
-}
-
-// ruleUnmet reports whether session s falls short of rule at now.
-func ruleUnmet(rule Rule, s *session.Session, now time.Time) bool {
-	return (rule.AAL == "aal2" && s.ACR != "aal2") ||
-		(rule.MaxAge > 0 && now.Sub(s.AuthTime) > time.Duration(rule.MaxAge)) ||
-		(len(rule.Methods) > 0 && !anyMethod(s.AMR, rule.Methods))
-}
-
-func anyMethod(have, want []string) bool {
-	for _, w := range want {
-		for _, h := range have {
-			if w == h || (w == "passkey" && (h == "hwk" || h == "swk")) || (w == "totp" && h == "otp") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // stepUp answers a request whose session falls short of a rule: API

@@ -2,15 +2,13 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -32,230 +30,139 @@ const (
 	deviceCookie = "__Host-frontdoor-device"
 )
 
-// Purposes of a wait for a second factor.
-const (
-	purposeLogin = "login"
-	// purposeStepUp returns to a GET request; purposeResubmit asks the
-	// customer to send again the form that needed the step-up.
-	purposeStepUp   = "stepup"
-	purposeResubmit = "stepup_resubmit"
-	// purposeReset sets the new password held in the wait (PasswordHash).
-	purposeReset = "reset"
-)
-
-// Second factors a wait may accept (its Data, comma separated).
-const (
-	factorTOTP     = "otp"
-	factorPasskey  = "passkey"
-	factorRecovery = "recovery"
-)
-
 // factorsView is what the second-factor page offers.
-type factorsView struct {
-	TOTP, Passkey, Recovery bool
-	// Remember offers the trusted-device checkbox (sign-in only).
-	Remember bool
-}
+type factorsView = authflow.Offer
 
-// signedIn finishes a first factor: a customer with a second factor is
-// asked for it — unless this browser is remembered for them — and any
-// other gets a session.
+// signedIn finishes a first factor (authflow.FirstFactorDone): the second
+// factor is asked for, or a session starts.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, c *identity.Customer, amr []string, rd string) error {
-	if c.HasSecondFactor() && !h.trustedDevice(r, c) {
-		return h.askSecondFactor(w, r, c, &identity.Token{Methods: amr, Redirect: rd, Purpose: purposeLogin}, allFactors)
+	device := ""
+	if ck, err := r.Cookie(deviceCookie); err == nil {
+		device = ck.Value
 	}
-	if err := h.startSession(w, r, c, amr, "aal1"); err != nil {
-		h.logger.Error("starting session", zap.Error(err))
-		return h.unavailable(w)
-	}
-	http.Redirect(w, r, safeRedirect(rd, h.allowHosts), http.StatusSeeOther)
-	return nil
-}
-
-var allFactors = []string{factorTOTP, factorPasskey, factorRecovery}
-
-// askSecondFactor stores tok — a wait for a second factor of c, one of
-// factors, its purpose and what to do after filled in by the caller — and
-// shows the page asking for it. A step-up's tok.Binding is the hash of the
-// session it belongs to.
-func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, c *identity.Customer, tok *identity.Token, factors []string) error {
-	nonce := newNonce()
-	tok.Kind, tok.Hash, tok.CustomerID = identity.TokenSecondFactor, identity.HashToken(nonce), c.ID
-	tok.ExpiresAt = time.Now().Add(identity.SecondFactorTTL)
-	tok.Data = []byte(strings.Join(factors, ","))
-	if err := h.app.backend.identity.PutToken(r.Context(), tok); err != nil {
+	out, err := h.flows.FirstFactorDone(r.Context(), authflow.FirstFactorInput{Customer: c, AMR: amr, Redirect: rd, Device: device})
+	if err != nil {
 		h.logger.Error("storing second-factor wait", zap.Error(err))
 		return h.unavailable(w)
 	}
-	setCookie(w, mfaCookie, nonce, int(identity.SecondFactorTTL.Seconds()))
-	return h.mfaForm(w, r, http.StatusOK, c, tok, "")
+	return h.secondFactorOutcome(w, r, out)
 }
 
-func (h *Handler) mfaForm(w http.ResponseWriter, r *http.Request, status int, c *identity.Customer, tok *identity.Token, errMsg string) error {
-	allowed := strings.Split(string(tok.Data), ",")
-	v := &factorsView{
-		TOTP:     c.TOTP != nil && slices.Contains(allowed, factorTOTP),
-		Passkey:  c.HasUsablePasskey() && slices.Contains(allowed, factorPasskey),
-		Recovery: len(c.RecoveryCodes) > 0 && slices.Contains(allowed, factorRecovery),
-		Remember: tok.Purpose == purposeLogin,
+// askSecondFactor stores a wait for a second factor of c
+// (authflow.AskSecondFactor) and shows the page asking for it.
+func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, c *identity.Customer, wait authflow.Wait) error {
+	out, err := h.flows.AskSecondFactor(r.Context(), c, wait)
+	if err != nil {
+		h.logger.Error("storing second-factor wait", zap.Error(err))
+		return h.unavailable(w)
 	}
-	d := &pageData{Title: mfaTitle, CSRF: h.csrfFor(w, r), Factors: v, Script: v.Passkey}
-	if errMsg != "" {
+	return h.secondFactorOutcome(w, r, out)
+}
+
+// secondFactorOutcome answers what a second-factor step came to.
+func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, out authflow.Outcome) error {
+	switch o := out.(type) {
+	case authflow.SecondFactorDue:
+		if o.Nonce != "" {
+			setCookie(w, mfaCookie, o.Nonce, int(identity.SecondFactorTTL.Seconds()))
+		}
+		return h.mfaForm(w, r, http.StatusOK, o.Offer, nil)
+	case authflow.SessionDue:
+		if err := h.startSession(w, r, o.Customer, o.AMR, o.ACR); err != nil {
+			h.logger.Error("starting session", zap.Error(err))
+			return h.unavailable(w)
+		}
+		if o.DeviceCookie != "" {
+			setCookie(w, deviceCookie, o.DeviceCookie, int(identity.TrustedDeviceTTL.Seconds()))
+		}
+		return h.afterStepUp(w, r, o.Purpose, o.Redirect)
+	case authflow.WaitGone:
+		return h.mfaExpired(w)
+	case authflow.TooManyAnswers:
+		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "Too many attempts",
+			"There have been too many wrong answers for this account. Please wait a little and try again.")
+	case authflow.WrongAnswer:
+		return h.mfaForm(w, r, http.StatusUnauthorized, o.Offer, o.Reason)
+	case authflow.LockedOut:
+		clearCookie(w, mfaCookie)
+		if o.SessionEnded {
+			clearSessionCookie(w)
+		}
+		return h.message(w, http.StatusUnauthorized, mfaTitle,
+			"Too many wrong answers. For your safety, please sign in again.", h.Prefix+"/login", "Sign in")
+	case authflow.PasswordReset:
+		return h.passwordReset(w, r)
+	case authflow.LinkExpired: // a reset whose account was deleted since
+		return h.resetLinkExpired(w)
+	}
+	return h.unexpected(w, out)
+}
+
+func (h *Handler) mfaForm(w http.ResponseWriter, r *http.Request, status int, v authflow.Offer, refused error) error {
+	d := &pageData{Title: mfaTitle, CSRF: h.csrfFor(w, r), Factors: &v, Script: v.Passkey}
+	if refused != nil {
 		d.Error = "That did not work."
-		d.Errors = map[string]string{"code": errMsg}
+		d.Errors = map[string]string{"code": factorRefusal(refused)}
 	}
 	return h.render(w, status, "mfa", d)
 }
 
-// mfaWait takes the browser's wait for a second factor out of the store
-// (the caller puts it back if it is not finished). It answers the request
-// itself and returns nil when there is none.
-func (h *Handler) mfaWait(w http.ResponseWriter, r *http.Request) (*identity.Token, *identity.Customer) {
-	nonce, ok := cookieNonce(r, mfaCookie)
-	if !ok {
-		_ = h.mfaExpired(w)
-		return nil, nil
-	}
-	ctx := r.Context()
-	tok, err := h.app.backend.identity.ConsumeToken(ctx, identity.TokenSecondFactor, identity.HashToken(nonce), time.Now())
-	if errors.Is(err, identity.ErrNotFound) {
-		_ = h.mfaExpired(w)
-		return nil, nil
-	}
-	if err != nil {
-		h.logger.Error("identity store failed", zap.Error(err))
-		_ = h.unavailable(w)
-		return nil, nil
-	}
-	if len(tok.Binding) > 0 { // a step-up: only for the session that asked
-		s, err := h.currentSession(r)
-		if err != nil {
-			h.putBack(ctx, tok)
-			_ = h.unavailable(w)
-			return nil, nil
-		}
-		if s == nil || s.UserID != tok.CustomerID || subtle.ConstantTimeCompare(identity.HashToken(s.Key), tok.Binding) != 1 {
-			_ = h.mfaExpired(w)
-			return nil, nil
-		}
-	}
-	c, err := h.app.backend.identity.Customer(ctx, tok.CustomerID)
-	if err != nil {
-		if !errors.Is(err, identity.ErrNotFound) {
-			h.putBack(ctx, tok)
-			h.logger.Error("loading customer", zap.Error(err))
-			_ = h.unavailable(w)
-		} else {
-			_ = h.mfaExpired(w)
-		}
-		return nil, nil
-	}
-	return tok, c
+// currentSessionOf reads the browser's session for a journey that may
+// need it (a step-up's wait).
+func (h *Handler) currentSessionOf(r *http.Request) authflow.CurrentSession {
+	return func() (*session.Session, error) { return h.currentSession(r) }
 }
 
 // mfaPage shows the second-factor form again (a reload).
 func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) error {
-	tok, c := h.mfaWait(w, r)
-	if tok == nil {
-		return nil
-	}
-	h.putBack(r.Context(), tok)
-	return h.mfaForm(w, r, http.StatusOK, c, tok, "")
-}
-
-// mfa checks a second factor: an authenticator code (`code`), a recovery
-// code (`recovery_code`) or a passkey assertion (`credential`). Wrong
-// answers count against the wait; the fifth ends it (and, for a step-up,
-// the session).
-func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
-	tok, c := h.mfaWait(w, r)
-	if tok == nil {
-		return nil
-	}
-	// The sessions' clock, which tests move: authenticator codes are
-	// about time steps.
-	ctx, now := r.Context(), h.app.backend.sessions.Now()
-	// Wrong answers count against the customer, whichever wait, browser
-	// or address they come from (serveOwn has counted the attempt
-	// against its address and network already).
-	account := "customer " + c.ID
-	over, retry, err := h.app.backend.defense.FailuresOver(ctx, h.policy, botdefense.RouteStepUp, account)
+	nonce, _ := cookieNonce(r, mfaCookie)
+	out, err := h.flows.SecondFactorWait(r.Context(), nonce, h.currentSessionOf(r))
 	if err != nil {
-		h.putBack(ctx, tok)
-		h.logger.Error("edge defence check failed", zap.String("route", botdefense.RouteStepUp), zap.Error(err))
+		h.logger.Error("identity store failed", zap.Error(err))
 		return h.unavailable(w)
 	}
-	if over {
-		h.putBack(ctx, tok) // not checked: the wait stays for after the window
-		h.app.backend.decisions.note(botdefense.RouteStepUp, botdefense.Limited)
-		return h.tooMany(w, r, http.StatusTooManyRequests, retry, "Too many attempts",
-			"There have been too many wrong answers for this account. Please wait a little and try again.")
+	return h.secondFactorOutcome(w, r, out)
+}
+
+// mfa checks a second factor (authflow.AnswerSecondFactor): an
+// authenticator code (`code`), a recovery code (`recovery_code`) or a
+// passkey assertion (`credential`).
+func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
+	nonce, _ := cookieNonce(r, mfaCookie)
+	in := authflow.SecondFactorInput{
+		Nonce: nonce, Current: h.currentSessionOf(r),
+		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"),
+		Remember: r.PostForm.Get("remember") != "", DeviceName: deviceName(&session.Session{UserAgent: r.UserAgent()}),
+		Client: h.client(r),
 	}
-	allowed := strings.Split(string(tok.Data), ",")
-	var method string
-	switch code, rc, cred := r.PostForm.Get("code"), r.PostForm.Get("recovery_code"), r.PostForm.Get("credential"); {
-	case cred != "" && slices.Contains(allowed, factorPasskey):
-		var p *identity.Passkey
-		p, err = h.passkeyAssertion(r, cred, purposeMFA, c.ID)
-		if err == nil {
-			method = passkeyAMR(p)
+	if cred := r.PostForm.Get("credential"); cred != "" {
+		in.Passkey = func(_ context.Context, customerID string) (string, error) {
+			p, err := h.passkeyAssertion(r, cred, purposeMFA, customerID)
+			if err != nil {
+				return "", err
+			}
+			return passkeyAMR(p), nil
 		}
-	case rc != "" && slices.Contains(allowed, factorRecovery):
-		_, err = h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseRecoveryCode(rc) })
-		method = "" // no RFC 8176 name: "mfa" alone
-		if err == nil {
-			h.audit(r, c.ID, identity.EventRecoveryCodeUsed)
-		}
-	case code != "" && slices.Contains(allowed, factorTOTP):
-		_, err = h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseTOTP(code, now) })
-		method = "otp"
-	default:
-		err = identity.ErrBadCode
 	}
-	if err != nil && !isFactorRefusal(err) {
-		h.putBack(ctx, tok)
+	out, err := h.flows.AnswerSecondFactor(r.Context(), in)
+	if err != nil {
 		h.logger.Error("checking a second factor", zap.Error(err))
 		return h.unavailable(w)
 	}
-	if err != nil {
-		if err := h.app.backend.defense.RecordFailure(ctx, h.policy, botdefense.RouteStepUp, account); err != nil {
-			h.logger.Warn("recording a wrong second factor", zap.Error(err))
-		}
-		tok.Attempts++
-		if tok.Attempts >= identity.SecondFactorMaxAttempts {
-			return h.mfaLockedOut(w, r, tok)
-		}
-		if err := h.app.backend.identity.PutToken(ctx, tok); err != nil {
-			h.logger.Error("storing second-factor wait", zap.Error(err))
-			return h.unavailable(w)
-		}
-		return h.mfaForm(w, r, http.StatusUnauthorized, c, tok, factorRefusal(err))
+	switch out.(type) {
+	case authflow.SessionDue, authflow.PasswordReset, authflow.LinkExpired:
+		clearCookie(w, mfaCookie)
+	case authflow.TooManyAnswers:
+		h.app.backend.decisions.note(botdefense.RouteStepUp, botdefense.Limited)
 	}
-	clearCookie(w, mfaCookie)
-	if tok.Purpose == purposeReset {
-		return h.applyReset(w, r, c.ID, tok.PasswordHash)
-	}
-	amr := slices.Clone(tok.Methods)
-	for _, m := range []string{method, "mfa"} {
-		if m != "" && !slices.Contains(amr, m) {
-			amr = append(amr, m)
-		}
-	}
-	if err := h.startSession(w, r, c, amr, "aal2"); err != nil {
-		h.logger.Error("starting session", zap.Error(err))
-		return h.unavailable(w)
-	}
-	if tok.Purpose == purposeLogin && r.PostForm.Get("remember") != "" {
-		h.rememberDevice(w, r, c.ID)
-	}
-	return h.afterStepUp(w, r, tok.Purpose, tok.Redirect)
+	return h.secondFactorOutcome(w, r, out)
 }
 
 // afterStepUp sends the customer on: back to the page (a GET), or to a
 // page asking them to send their form again.
-func (h *Handler) afterStepUp(w http.ResponseWriter, r *http.Request, purpose, rd string) error {
+func (h *Handler) afterStepUp(w http.ResponseWriter, r *http.Request, purpose authflow.WaitPurpose, rd string) error {
 	rd = safeRedirect(rd, h.allowHosts)
-	if purpose == purposeResubmit {
+	if purpose == authflow.PurposeResubmit {
 		return h.message(w, http.StatusOK, "Verified",
 			"Thank you. For your safety, what you were sending was not sent: go back and send it again.", rd, "Go back")
 	}
@@ -263,10 +170,7 @@ func (h *Handler) afterStepUp(w http.ResponseWriter, r *http.Request, purpose, r
 	return nil
 }
 
-func isFactorRefusal(err error) bool {
-	return errors.Is(err, identity.ErrBadCode) || errors.Is(err, identity.ErrCodeReused) ||
-		errors.Is(err, identity.ErrCounter) || errors.Is(err, identity.ErrNoFactor) || errors.Is(err, errPasskeyRefused)
-}
+func isFactorRefusal(err error) bool { return authflow.IsFactorRefusal(err) }
 
 func factorRefusal(err error) string {
 	switch {
@@ -280,61 +184,14 @@ func factorRefusal(err error) string {
 	return "That code is not right. Check it and try again."
 }
 
-// mfaLockedOut ends a wait after too many wrong answers. A step-up's
-// session ends too: whoever holds it could not prove who they are.
-func (h *Handler) mfaLockedOut(w http.ResponseWriter, r *http.Request, tok *identity.Token) error {
-	clearCookie(w, mfaCookie)
-	h.audit(r, tok.CustomerID, identity.EventSecondFactorFailed)
-	if len(tok.Binding) > 0 {
-		if s, err := h.currentSession(r); err == nil && s != nil {
-			if err := h.app.backend.sessions.Revoke(r.Context(), s.Key); err != nil {
-				h.logger.Error("revoking session", zap.Error(err))
-				return h.unavailable(w)
-			}
-		}
-		clearSessionCookie(w)
-	}
-	return h.message(w, http.StatusUnauthorized, mfaTitle,
-		"Too many wrong answers. For your safety, please sign in again.", h.Prefix+"/login", "Sign in")
-}
-
 func (h *Handler) mfaExpired(w http.ResponseWriter) error {
 	return h.message(w, http.StatusBadRequest, mfaTitle,
 		"This verification has expired or was finished in another tab. Please sign in again.", h.Prefix+"/login", "Sign in")
 }
 
-// rememberDevice gives the browser a trusted-device cookie for customer
-// id. Best effort: the sign-in has succeeded either way.
-func (h *Handler) rememberDevice(w http.ResponseWriter, r *http.Request, id string) {
-	secret := newNonce()
-	name := deviceName(&session.Session{UserAgent: r.UserAgent()})
-	_, err := h.app.backend.identity.UpdateCustomer(r.Context(), id, func(c *identity.Customer) error {
-		c.TrustDevice(secret, name, time.Now().UTC(), identity.TrustedDeviceTTL)
-		return nil
-	})
-	if err != nil {
-		h.logger.Warn("remembering a device", zap.Error(err))
-		return
-	}
-	setCookie(w, deviceCookie, id+"."+secret, int(identity.TrustedDeviceTTL.Seconds()))
-}
-
-// trustedDevice reports whether the browser holds a trusted-device cookie
-// of c that c still trusts: a cookie of another customer, forgotten or
-// expired is worth nothing.
-func (h *Handler) trustedDevice(r *http.Request, c *identity.Customer) bool {
-	ck, err := r.Cookie(deviceCookie)
-	if err != nil {
-		return false
-	}
-	id, secret, ok := strings.Cut(ck.Value, ".")
-	if !ok || id != c.ID {
-		return false
-	}
-	if _, err := identity.ParseTokenSecret(secret); err != nil {
-		return false
-	}
-	return c.TrustsDevice(secret, time.Now())
+// client is who is asking, for the security events of an account.
+func (h *Handler) client(r *http.Request) authflow.Client {
+	return authflow.Client{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
 }
 
 // audit records a security event for customer id. Best effort: the

@@ -11,6 +11,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -322,7 +323,7 @@ func TestSecondFactors(t *testing.T) {
 			clk := useMFAClock(t)
 			c := g.signUp("fay@example.com")
 			enrolTOTP(t, g, c, clk)
-			clk.advance(accountFreshness + time.Minute)
+			clk.advance(authflow.AccountFreshness + time.Minute)
 			for _, action := range []string{"/.frontdoor/account/totp/remove", "/.frontdoor/account/recovery"} {
 				r := g.postVia(c, "/.frontdoor/account", action, url.Values{})
 				if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/.frontdoor/stepup?") {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -36,7 +37,7 @@ const (
 	purposeRegister     = "register"
 )
 
-var errPasskeyRefused = errors.New("frontdoor: passkey assertion refused")
+var errPasskeyRefused = authflow.ErrPasskeyRefused
 
 // newWebAuthn builds the relying party of the site.
 func newWebAuthn(rpID, origin, name string) (*webauthn.WebAuthn, error) {
@@ -114,15 +115,20 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 		http.SetCookie(w, &http.Cookie{Name: ceremonyCookie, Value: nonce, Path: "/", Secure: true, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, MaxAge: int(identity.CeremonyTTL.Seconds())})
 	case purposeMFA:
-		wait, c := h.mfaWait(w, r) // answers itself (an HTML page) when there is none
-		if wait == nil {
-			return nil
+		nonce, _ := cookieNonce(r, mfaCookie)
+		out, werr := h.flows.SecondFactorWait(ctx, nonce, h.currentSessionOf(r))
+		if werr != nil {
+			h.logger.Error("identity store failed", zap.Error(werr))
+			return h.unavailable(w)
 		}
-		h.putBack(ctx, wait)
+		due, ok := out.(authflow.SecondFactorDue)
+		if !ok { // an HTML page, as before: the script reloads it
+			return h.secondFactorOutcome(w, r, out)
+		}
+		c := due.Customer
 		if !c.HasUsablePasskey() { // go-webauthn cannot begin a ceremony without one
 			return writeJSON(w, http.StatusBadRequest, map[string]string{"error": "There is no passkey on this account to use."})
 		}
-		nonce, _ := cookieNonce(r, mfaCookie)
 		tok.Binding, tok.CustomerID = identity.HashToken(nonce), c.ID
 		opts, sd, err = h.webauthn.BeginLogin(waUser{c}, webauthn.WithUserVerification(protocol.VerificationPreferred))
 	case purposeRegister:
@@ -138,7 +144,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 			h.logger.Error("loading customer", zap.Error(err))
 			return h.unavailable(w)
 		}
-		if ruleUnmet(accountRule(c), s, h.app.backend.sessions.Now()) {
+		if h.flows.Unmet(authflow.AccountRequirement(c), s) {
 			return writeJSON(w, http.StatusForbidden, map[string]string{"error": "Please confirm it is you first.",
 				"location": h.Prefix + "/stepup?rd=" + url.QueryEscape(h.Prefix+"/account")})
 		}
@@ -417,16 +423,9 @@ func (h *Handler) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 			Confirm: &confirmView{Action: h.Prefix + "/account/passkey/remove", Button: "Remove it anyway",
 				Fields: []hiddenField{{"id", r.PostForm.Get("id")}, {"confirm", "1"}}}})
 	}
-	if _, err := h.app.backend.identity.UpdateCustomer(r.Context(), c.ID, func(c *identity.Customer) error {
-		if err := c.RemovePasskey(id); err != nil {
-			return err
-		}
-		dropLoneFactors(c)
-		return nil
-	}); err != nil && !errors.Is(err, identity.ErrNoFactor) {
+	if _, err := h.flows.RemovePasskey(r.Context(), c.ID, id, h.client(r)); err != nil {
 		h.logger.Error("removing passkey", zap.Error(err))
 		return h.unavailable(w)
 	}
-	h.audit(r, c.ID, identity.EventPasskeyRemoved)
 	return h.message(w, http.StatusOK, "Passkey removed", "The passkey was removed from your account.", h.Prefix+"/account", "Back to your account")
 }

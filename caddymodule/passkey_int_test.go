@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/webauthntest"
 )
@@ -484,11 +485,11 @@ func pkRemoveLast(t *testing.T, g *gateway) {
 
 	sessions := backendOf(t).sessions
 	t.Cleanup(func() { sessions.SetClock(time.Now) })
-	later := time.Now().Add(accountFreshness + time.Minute)
+	later := time.Now().Add(authflow.AccountFreshness + time.Minute)
 	sessions.SetClock(func() time.Time { return later })
 	r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/passkey/remove", remove)
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/.frontdoor/stepup?") {
-		t.Fatalf("removal after %v: %d %q", accountFreshness, r.status, r.header.Get("Location"))
+		t.Fatalf("removal after %v: %d %q", authflow.AccountFreshness, r.status, r.header.Get("Location"))
 	}
 	sessions.SetClock(time.Now)
 	if len(pkCustomer(t, email).Passkeys) != 1 {

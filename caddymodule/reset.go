@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -90,45 +89,24 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	case authflow.ResetNeedsSecondFactor:
 		// The new password waits, server-side and bound to this browser,
 		// until the factor is passed (see mfa).
-		return h.askSecondFactor(w, r, o.Customer, &identity.Token{PasswordHash: o.PasswordHash, Purpose: purposeReset}, allFactors)
+		return h.askSecondFactor(w, r, o.Customer, authflow.Wait{PasswordHash: o.PasswordHash, Purpose: authflow.PurposeReset})
 	case authflow.ResetReady:
-		return h.applyReset(w, r, o.Customer.ID, o.PasswordHash)
+		out, err := h.flows.ApplyReset(r.Context(), o.Customer.ID, o.PasswordHash, h.client(r))
+		if err != nil {
+			h.logger.Error("setting new password", zap.Error(err))
+			return h.unavailable(w)
+		}
+		return h.secondFactorOutcome(w, r, out)
 	}
 	return h.unexpected(w, out)
 }
 
-// applyReset sets the new password of a completed reset, ends every
-// session of the customer and records the event.
-func (h *Handler) applyReset(w http.ResponseWriter, r *http.Request, id, hash string) error {
-	ctx := r.Context()
-	_, err := h.app.backend.identity.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
-		c.PasswordHash = hash
-		// The link was mailed to the address, so following it proves the
-		// customer reads that mailbox — what verifying the address proves.
-		// It also turns off any verification link still in the mailbox:
-		// those only set a password on an unverified account (see verify).
-		c.EmailVerified = true
-		// A remembered browser skips the second factor; whoever knew
-		// the old password may have been remembered too.
-		c.ForgetDevices()
-		return nil
-	})
-	if errors.Is(err, identity.ErrNotFound) { // the account was deleted since
-		return h.resetLinkExpired(w)
-	}
-	if err != nil {
-		h.logger.Error("setting new password", zap.Error(err))
-		return h.unavailable(w)
-	}
-	// Whoever knew the old password may hold a session: end them all,
-	// including any in this browser.
-	if _, err := h.app.backend.sessions.RevokeUser(ctx, id); err != nil {
-		h.logger.Error("revoking sessions after a password reset", zap.Error(err))
-		return h.unavailable(w)
-	}
-	h.endBrowserSession(ctx, r)
+// passwordReset answers a reset whose new password is set
+// (authflow.ApplyReset): the customer's sessions have ended; this
+// browser's, if another customer's, ends too.
+func (h *Handler) passwordReset(w http.ResponseWriter, r *http.Request) error {
+	h.endBrowserSession(r.Context(), r)
 	clearSessionCookie(w)
-	h.audit(r, id, identity.EventPasswordReset)
 	return h.message(w, http.StatusOK, "Password changed",
 		"Your new password is set, and every device that was signed in to your account has been signed out. Sign in with your new password.",
 		h.Prefix+"/login", "Sign in")
@@ -161,27 +139,4 @@ func (h *Handler) resetLinkExpired(w http.ResponseWriter) error {
 	return h.message(w, http.StatusBadRequest, resetConfirmTitle,
 		"This link has expired or was already used. Request a new one.",
 		h.Prefix+"/reset", "Request a new link")
-}
-
-// customerOfForm reads the rd and email fields of a posted form that acts
-// on an address (reset, magic link) and looks the address up. A malformed
-// address re-renders page with a field error, a store failure answers
-// 503: then answered is true and err is what to return. c is nil for an
-// address with no account.
-func (h *Handler) customerOfForm(w http.ResponseWriter, r *http.Request, page, title string) (email, rd string, c *identity.Customer, answered bool, err error) {
-	rd = safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
-	rawEmail := r.PostForm.Get("email")
-	if email, err = identity.NormalizeEmail(rawEmail); err != nil {
-		return "", rd, nil, true, h.render(w, http.StatusBadRequest, page, &pageData{
-			Title: title, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(rawEmail, 254),
-			Error:  "Please correct the fields marked below.",
-			Errors: map[string]string{"email": "Enter an email address like name@example.com."},
-		})
-	}
-	c, err = h.app.backend.identity.CustomerByEmail(r.Context(), email)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return email, rd, nil, true, h.unavailable(w)
-	}
-	return email, rd, c, false, nil
 }

@@ -2,23 +2,18 @@ package caddymodule
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"image/png"
 	"net/http"
-	"time"
 
 	"github.com/pquerna/otp"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
-
-// totpEnrolTTL is how long a customer has to scan the code and confirm.
-const totpEnrolTTL = 10 * time.Minute
 
 // enrolView is the authenticator-app set-up page.
 type enrolView struct {
@@ -47,29 +42,24 @@ func (h *Handler) accountChange(w http.ResponseWriter, r *http.Request) (*sessio
 	return s, c
 }
 
-// totpBegin makes a new authenticator secret and shows it (QR code and
-// text); it takes effect once the customer types a code from it.
+// totpBegin makes a new authenticator secret (authflow.BeginTOTP) and
+// shows it (QR code and text); it takes effect once the customer types a
+// code from it.
 func (h *Handler) totpBegin(w http.ResponseWriter, r *http.Request) error {
 	s, c := h.accountChange(w, r)
 	if c == nil {
 		return nil
 	}
-	if c.TOTP != nil {
-		return h.message(w, http.StatusConflict, "Authenticator app",
-			"An authenticator app is already set up. Remove it first to set up another.", h.Prefix+"/account", "Back to your account")
-	}
-	key, err := identity.NewTOTPKey(h.audience, c.Email)
+	out, err := h.flows.BeginTOTP(r.Context(), s, c, h.audience)
 	if err != nil {
-		return err
-	}
-	handle := newNonce()
-	tok := &identity.Token{Kind: identity.TokenTOTPEnrol, Hash: identity.HashToken(handle), CustomerID: c.ID,
-		ExpiresAt: time.Now().Add(totpEnrolTTL), Binding: identity.HashToken(s.Key), Data: []byte(key.Secret())}
-	if err := h.app.backend.identity.PutToken(r.Context(), tok); err != nil {
 		h.logger.Error("storing authenticator enrolment", zap.Error(err))
 		return h.unavailable(w)
 	}
-	return h.totpForm(w, r, http.StatusOK, key, handle, "")
+	if _, ok := out.(authflow.FactorExists); ok {
+		return h.message(w, http.StatusConflict, "Authenticator app",
+			"An authenticator app is already set up. Remove it first to set up another.", h.Prefix+"/account", "Back to your account")
+	}
+	return h.accountOutcome(w, r, out)
 }
 
 func (h *Handler) totpForm(w http.ResponseWriter, r *http.Request, status int, key *otp.Key, handle, errMsg string) error {
@@ -91,64 +81,53 @@ func (h *Handler) totpForm(w http.ResponseWriter, r *http.Request, status int, k
 	return h.render(w, status, "totp", d)
 }
 
-// totpConfirm turns the authenticator on once a code from it matches, and
-// shows the recovery codes if the customer had none.
+// totpConfirm turns the authenticator on once a code from it matches
+// (authflow.ConfirmTOTP), and shows the recovery codes if the customer
+// had none.
 func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	s, c := h.accountChange(w, r)
 	if c == nil {
 		return nil
 	}
-	ctx, now := r.Context(), time.Now()
-	handle, err := identity.ParseTokenSecret(r.PostForm.Get("handle"))
-	var tok *identity.Token
-	if err == nil {
-		tok, err = h.app.backend.identity.ConsumeToken(ctx, identity.TokenTOTPEnrol, identity.HashToken(handle), now)
-	}
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
-	}
-	if err != nil || tok.CustomerID != c.ID || subtle.ConstantTimeCompare(tok.Binding, identity.HashToken(s.Key)) != 1 {
-		return h.message(w, http.StatusBadRequest, "Authenticator app",
-			"This set-up has expired. Start again from your account page.", h.Prefix+"/account", "Back to your account")
-	}
-	secret := string(tok.Data)
-	step, ok := identity.MatchTOTP(secret, r.PostForm.Get("code"), h.app.backend.sessions.Now())
-	if !ok {
-		h.putBack(ctx, tok)
-		key, err := identity.TOTPKey(h.audience, c.Email, secret)
-		if err != nil {
-			return err
-		}
-		return h.totpForm(w, r, http.StatusBadRequest, key, handle, "That code is not right. Type the 6 digits your app shows now.")
-	}
-	codes, hashes := identity.NewRecoveryCodes()
-	fresh := false
-	_, err = h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
-		if c.TOTP != nil {
-			return identity.ErrFactorExists
-		}
-		c.TOTP = &identity.TOTP{Secret: secret, LastStep: step, CreatedAt: now.UTC()}
-		fresh = len(c.RecoveryCodes) == 0
-		if fresh {
-			c.RecoveryCodes = hashes
-		}
-		return nil
+	handle, _ := identity.ParseTokenSecret(r.PostForm.Get("handle"))
+	out, err := h.flows.ConfirmTOTP(r.Context(), authflow.ConfirmTOTPInput{
+		Session: s, Customer: c, Handle: handle, Code: r.PostForm.Get("code"), Issuer: h.audience, Client: h.client(r),
 	})
-	if errors.Is(err, identity.ErrFactorExists) {
-		return h.message(w, http.StatusConflict, "Authenticator app", "An authenticator app is already set up.", h.Prefix+"/account", "Back to your account")
-	}
 	if err != nil {
 		h.logger.Error("enrolling authenticator", zap.Error(err))
 		return h.unavailable(w)
 	}
-	h.audit(r, c.ID, identity.EventTOTPAdded)
-	if !fresh {
-		return h.message(w, http.StatusOK, "Authenticator app", "Your authenticator app is set up.", h.Prefix+"/account", "Back to your account")
+	return h.accountOutcome(w, r, out)
+}
+
+// accountOutcome answers what a change to how the customer signs in came
+// to.
+func (h *Handler) accountOutcome(w http.ResponseWriter, r *http.Request, out authflow.Outcome) error {
+	back := h.Prefix + "/account"
+	switch o := out.(type) {
+	case authflow.TOTPEnrolment:
+		return h.totpForm(w, r, http.StatusOK, o.Key, o.Handle, "")
+	case authflow.WrongEnrolmentCode:
+		return h.totpForm(w, r, http.StatusBadRequest, o.Key, o.Handle, "That code is not right. Type the 6 digits your app shows now.")
+	case authflow.EnrolmentExpired:
+		return h.message(w, http.StatusBadRequest, "Authenticator app",
+			"This set-up has expired. Start again from your account page.", back, "Back to your account")
+	case authflow.FactorExists:
+		return h.message(w, http.StatusConflict, "Authenticator app", "An authenticator app is already set up.", back, "Back to your account")
+	case authflow.TOTPAdded:
+		if o.RecoveryCodes == nil {
+			return h.message(w, http.StatusOK, "Authenticator app", "Your authenticator app is set up.", back, "Back to your account")
+		}
+		return h.render(w, http.StatusOK, "recovery", &pageData{Title: "Save your recovery codes", RecoveryCodes: o.RecoveryCodes,
+			Message: "Your authenticator app is set up. If you lose it, each of these codes lets you in once. Keep them somewhere safe: they are shown only now."})
+	case authflow.RecoveryCodesIssued:
+		return h.render(w, http.StatusOK, "recovery", &pageData{Title: "Your new recovery codes", RecoveryCodes: o.Codes,
+			Message: "Your old recovery codes no longer work. Each of these lets you in once. Keep them somewhere safe: they are shown only now."})
+	case authflow.NoSecondFactor:
+		return h.message(w, http.StatusConflict, "Recovery codes",
+			"Recovery codes go with a second factor. Set up an authenticator app or a passkey first.", back, "Back to your account")
 	}
-	h.audit(r, c.ID, identity.EventRecoveryCodesNew)
-	return h.render(w, http.StatusOK, "recovery", &pageData{Title: "Save your recovery codes", RecoveryCodes: codes,
-		Message: "Your authenticator app is set up. If you lose it, each of these codes lets you in once. Keep them somewhere safe: they are shown only now."})
+	return h.unexpected(w, out)
 }
 
 // totpRemove turns the authenticator off.
@@ -157,26 +136,11 @@ func (h *Handler) totpRemove(w http.ResponseWriter, r *http.Request) error {
 	if c == nil {
 		return nil
 	}
-	_, err := h.app.backend.identity.UpdateCustomer(r.Context(), c.ID, func(c *identity.Customer) error {
-		c.TOTP = nil
-		dropLoneFactors(c)
-		return nil
-	})
-	if err != nil {
+	if _, err := h.flows.RemoveTOTP(r.Context(), c.ID, h.client(r)); err != nil {
 		h.logger.Error("removing authenticator", zap.Error(err))
 		return h.unavailable(w)
 	}
-	h.audit(r, c.ID, identity.EventTOTPRemoved)
 	return h.message(w, http.StatusOK, "Authenticator app", "Your authenticator app was removed.", h.Prefix+"/account", "Back to your account")
-}
-
-// dropLoneFactors removes what only makes sense beside a second factor —
-// recovery codes, remembered browsers — once none is left.
-func dropLoneFactors(c *identity.Customer) {
-	if !c.HasSecondFactor() {
-		c.RecoveryCodes = nil
-		c.ForgetDevices()
-	}
 }
 
 // recoveryRegenerate replaces the recovery codes with a new set, shown
@@ -186,21 +150,12 @@ func (h *Handler) recoveryRegenerate(w http.ResponseWriter, r *http.Request) err
 	if c == nil {
 		return nil
 	}
-	if !c.HasSecondFactor() {
-		return h.message(w, http.StatusConflict, "Recovery codes",
-			"Recovery codes go with a second factor. Set up an authenticator app or a passkey first.", h.Prefix+"/account", "Back to your account")
-	}
-	codes, hashes := identity.NewRecoveryCodes()
-	if _, err := h.app.backend.identity.UpdateCustomer(r.Context(), c.ID, func(c *identity.Customer) error {
-		c.RecoveryCodes = hashes
-		return nil
-	}); err != nil {
+	out, err := h.flows.NewRecoveryCodes(r.Context(), c, h.client(r))
+	if err != nil {
 		h.logger.Error("storing recovery codes", zap.Error(err))
 		return h.unavailable(w)
 	}
-	h.audit(r, c.ID, identity.EventRecoveryCodesNew)
-	return h.render(w, http.StatusOK, "recovery", &pageData{Title: "Your new recovery codes", RecoveryCodes: codes,
-		Message: "Your old recovery codes no longer work. Each of these lets you in once. Keep them somewhere safe: they are shown only now."})
+	return h.accountOutcome(w, r, out)
 }
 
 // forgetDevices forgets every browser remembered for the customer. No
@@ -210,15 +165,11 @@ func (h *Handler) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	if _, err := h.app.backend.identity.UpdateCustomer(r.Context(), s.UserID, func(c *identity.Customer) error {
-		c.ForgetDevices()
-		return nil
-	}); err != nil {
+	if _, err := h.flows.ForgetDevices(r.Context(), s.UserID, h.client(r)); err != nil {
 		h.logger.Error("forgetting devices", zap.Error(err))
 		return h.unavailable(w)
 	}
 	clearCookie(w, deviceCookie)
-	h.audit(r, s.UserID, identity.EventDevicesForgotten)
 	return h.message(w, http.StatusOK, "Remembered devices",
 		"No device is remembered any more: every sign-in will ask for your second factor.", h.Prefix+"/account", "Back to your account")
 }

@@ -1,0 +1,426 @@
+package authflow
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+// The second step of a sign-in, and step-up. Once a customer has proven a
+// first factor (password, email link) and has a second factor, no session
+// is started: a wait for the second factor is stored instead, under the
+// hash of a nonce the browser keeps (the HTTP side's cookie). A step-up
+// uses the same wait, bound to the session asking for it; a password
+// reset of an account with a second factor keeps the new password in it.
+
+// Factor is a second factor a wait may accept.
+type Factor string
+
+const (
+	FactorTOTP     Factor = "otp"
+	FactorPasskey  Factor = "passkey"
+	FactorRecovery Factor = "recovery"
+)
+
+// AllFactors is every second factor.
+var AllFactors = []Factor{FactorTOTP, FactorPasskey, FactorRecovery}
+
+// WaitPurpose is what a wait for a second factor is for.
+type WaitPurpose string
+
+const (
+	// PurposeSignIn finishes a sign-in.
+	PurposeSignIn WaitPurpose = "login"
+	// PurposeStepUp returns to a page (a GET); PurposeResubmit asks the
+	// customer to send again the form that needed the step-up.
+	PurposeStepUp   WaitPurpose = "stepup"
+	PurposeResubmit WaitPurpose = "stepup_resubmit"
+	// PurposeReset sets the new password the wait holds.
+	PurposeReset WaitPurpose = "reset"
+)
+
+// Wait is a wait for a second factor, as the journey asking for it fills
+// it in.
+type Wait struct {
+	Purpose WaitPurpose
+	// AMR are the methods proven so far (RFC 8176 names).
+	AMR []string
+	// Redirect is where to go once it is answered.
+	Redirect string
+	// PasswordHash is the new password of a reset.
+	PasswordHash string
+	// SessionKey is the session a step-up belongs to: only it may answer.
+	SessionKey string
+	// Factors are the factors that may answer (nil: all).
+	Factors []Factor
+}
+
+// Offer is what the second-factor page offers the customer.
+type Offer struct {
+	TOTP, Passkey, Recovery bool
+	// Remember offers to remember the browser (sign-in only).
+	Remember bool
+}
+
+// Client is who is asking, as the HTTP side saw them (the user agent cut
+// to a bounded length), for the security events recorded on the account.
+type Client struct{ IP, UserAgent string }
+
+// Outcomes of the second-factor steps.
+type (
+	// SecondFactorDue: ask Customer for a factor from Offer. A non-empty
+	// Nonce is a new wait, for the browser to keep.
+	SecondFactorDue struct {
+		Nonce    string
+		Customer *identity.Customer
+		Offer    Offer
+	}
+	// SessionDue: start a session for Customer with AMR and ACR, then
+	// go on to Redirect (for Purpose). A non-empty DeviceCookie is the
+	// remembered browser's new cookie value.
+	SessionDue struct {
+		Customer     *identity.Customer
+		AMR          []string
+		ACR          string
+		Redirect     string
+		Purpose      WaitPurpose
+		DeviceCookie string
+	}
+	// WaitGone: no wait for this browser — expired, finished in another
+	// tab, never started, or a step-up of another session.
+	WaitGone struct{}
+	// WrongAnswer: the answer was refused (Reason: identity.ErrBadCode,
+	// ErrCodeReused, ErrCounter, ErrNoFactor or ErrPasskeyRefused); the
+	// wait stays.
+	WrongAnswer struct {
+		Customer *identity.Customer
+		Offer    Offer
+		Reason   error
+	}
+	// TooManyAnswers: the customer's wrong answers are over their limit;
+	// nothing was checked and the wait stays for after RetryAfter.
+	TooManyAnswers struct{ RetryAfter time.Duration }
+	// LockedOut: too many wrong answers ended the wait, and — for a
+	// step-up — the session that asked (SessionEnded).
+	LockedOut struct{ SessionEnded bool }
+	// PasswordReset: a reset's new password is set, remembered browsers
+	// forgotten and every session of the customer ended.
+	PasswordReset struct{ CustomerID string }
+)
+
+func (SecondFactorDue) outcome() {}
+func (SessionDue) outcome()      {}
+func (WaitGone) outcome()        {}
+func (WrongAnswer) outcome()     {}
+func (TooManyAnswers) outcome()  {}
+func (LockedOut) outcome()       {}
+func (PasswordReset) outcome()   {}
+
+// ErrPasskeyRefused is a passkey answer that does not pass.
+var ErrPasskeyRefused = errors.New("authflow: passkey assertion refused")
+
+// IsFactorRefusal reports an answer refused, as opposed to a failure of
+// the stores underneath.
+func IsFactorRefusal(err error) bool {
+	return errors.Is(err, identity.ErrBadCode) || errors.Is(err, identity.ErrCodeReused) ||
+		errors.Is(err, identity.ErrCounter) || errors.Is(err, identity.ErrNoFactor) || errors.Is(err, ErrPasskeyRefused)
+}
+
+// FirstFactorInput is a first factor just proven.
+type FirstFactorInput struct {
+	Customer *identity.Customer
+	AMR      []string
+	Redirect string
+	// Device is the browser's remembered-device cookie, if any.
+	Device string
+}
+
+// FirstFactorDone decides what follows a first factor: a customer with a
+// second factor is asked for it — unless this browser is remembered for
+// them — and any other gets an aal1 session.
+func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outcome, error) {
+	c := in.Customer
+	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
+		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect})
+	}
+	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn}, nil
+}
+
+// AskSecondFactor stores a wait for a second factor of c and answers
+// SecondFactorDue with the nonce that finds it.
+func (f *Flows) AskSecondFactor(ctx context.Context, c *identity.Customer, w Wait) (Outcome, error) {
+	factors := w.Factors
+	if factors == nil {
+		factors = AllFactors
+	}
+	names := make([]string, len(factors))
+	for i, fa := range factors {
+		names[i] = string(fa)
+	}
+	nonce := NewNonce()
+	tok := &identity.Token{
+		Kind: identity.TokenSecondFactor, Hash: identity.HashToken(nonce), CustomerID: c.ID,
+		ExpiresAt: f.now().Add(identity.SecondFactorTTL), Data: []byte(strings.Join(names, ",")),
+		Methods: w.AMR, Redirect: w.Redirect, Purpose: string(w.Purpose), PasswordHash: w.PasswordHash,
+	}
+	if w.SessionKey != "" {
+		tok.Binding = identity.HashToken(w.SessionKey)
+	}
+	if err := f.Tokens.PutToken(ctx, tok); err != nil {
+		return nil, err
+	}
+	return SecondFactorDue{Nonce: nonce, Customer: c, Offer: offer(c, tok)}, nil
+}
+
+// offer is what a wait lets c answer with.
+func offer(c *identity.Customer, tok *identity.Token) Offer {
+	allowed := strings.Split(string(tok.Data), ",")
+	return Offer{
+		TOTP:     c.TOTP != nil && slices.Contains(allowed, string(FactorTOTP)),
+		Passkey:  c.HasUsablePasskey() && slices.Contains(allowed, string(FactorPasskey)),
+		Recovery: len(c.RecoveryCodes) > 0 && slices.Contains(allowed, string(FactorRecovery)),
+		Remember: tok.Purpose == string(PurposeSignIn),
+	}
+}
+
+// CurrentSession returns the browser's session (nil: none), or an error
+// when the session store failed. A step-up's wait asks for it.
+type CurrentSession func() (*session.Session, error)
+
+// wait takes the browser's wait out of the store; the caller puts it back
+// unless it is finished. nil, nil: WaitGone.
+func (f *Flows) wait(ctx context.Context, nonce string, current CurrentSession) (*identity.Token, *identity.Customer, error) {
+	if nonce == "" {
+		return nil, nil, nil
+	}
+	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenSecondFactor, identity.HashToken(nonce), f.now())
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(tok.Binding) > 0 { // a step-up: only for the session that asked
+		s, err := current()
+		if err != nil {
+			f.putBack(ctx, tok)
+			return nil, nil, err
+		}
+		if s == nil || s.UserID != tok.CustomerID || subtle.ConstantTimeCompare(identity.HashToken(s.Key), tok.Binding) != 1 {
+			return nil, nil, nil
+		}
+	}
+	c, err := f.Customers.Customer(ctx, tok.CustomerID)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		f.putBack(ctx, tok)
+		return nil, nil, err
+	}
+	return tok, c, nil
+}
+
+// SecondFactorWait looks at the browser's wait without using it (the
+// second-factor page reloaded, a passkey ceremony starting):
+// SecondFactorDue without a nonce, or WaitGone.
+func (f *Flows) SecondFactorWait(ctx context.Context, nonce string, current CurrentSession) (Outcome, error) {
+	tok, c, err := f.wait(ctx, nonce, current)
+	if err != nil || tok == nil {
+		return WaitGone{}, err
+	}
+	f.putBack(ctx, tok)
+	return SecondFactorDue{Customer: c, Offer: offer(c, tok)}, nil
+}
+
+// SecondFactorInput is an answer to a wait: one of an authenticator code,
+// a recovery code or a passkey, tried in the order passkey, recovery
+// code, code when several are sent.
+type SecondFactorInput struct {
+	Nonce   string
+	Current CurrentSession
+	TOTP    string
+	// RecoveryCode is one of the customer's recovery codes.
+	RecoveryCode string
+	// Passkey checks a passkey answer as customerID's (the HTTP side
+	// holds the WebAuthn relying party) and names it in AMR; nil when
+	// no passkey was sent.
+	Passkey func(ctx context.Context, customerID string) (method string, err error)
+	// Remember asks to remember this browser (a sign-in only), named
+	// DeviceName on the account page.
+	Remember   bool
+	DeviceName string
+	Client     Client
+}
+
+// secondFactorAccount is the defence's account key for wrong answers.
+func secondFactorAccount(id string) string { return "customer " + id }
+
+// AnswerSecondFactor checks an answer to the browser's wait. Wrong
+// answers count against the customer, whichever wait, browser or address
+// they come from (Limit), and against the wait: the fifth ends it (and, for
+// a step-up, the session). A right answer adds the method and "mfa" to the
+// wait's AMR for an aal2 session, or sets a reset's password.
+func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (Outcome, error) {
+	tok, c, err := f.wait(ctx, in.Nonce, in.Current)
+	if err != nil || tok == nil {
+		return WaitGone{}, err
+	}
+	account := secondFactorAccount(c.ID)
+	if f.SecondFactorLimit != nil {
+		over, retry, err := f.SecondFactorLimit.Over(ctx, account)
+		if err != nil {
+			f.putBack(ctx, tok)
+			return nil, err
+		}
+		if over {
+			f.putBack(ctx, tok) // not checked: the wait stays for after the window
+			return TooManyAnswers{RetryAfter: retry}, nil
+		}
+	}
+	allowed := strings.Split(string(tok.Data), ",")
+	var method string
+	switch {
+	case in.Passkey != nil && slices.Contains(allowed, string(FactorPasskey)):
+		method, err = in.Passkey(ctx, c.ID)
+	case in.RecoveryCode != "" && slices.Contains(allowed, string(FactorRecovery)):
+		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseRecoveryCode(in.RecoveryCode) })
+		method = "" // no RFC 8176 name: "mfa" alone
+		if err == nil {
+			f.audit(ctx, in.Client, c.ID, identity.EventRecoveryCodeUsed)
+		}
+	case in.TOTP != "" && slices.Contains(allowed, string(FactorTOTP)):
+		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseTOTP(in.TOTP, f.now()) })
+		method = "otp"
+	default:
+		err = identity.ErrBadCode
+	}
+	if err != nil && !IsFactorRefusal(err) {
+		f.putBack(ctx, tok)
+		return nil, err
+	}
+	if err != nil {
+		if f.SecondFactorLimit != nil {
+			if err := f.SecondFactorLimit.Failed(ctx, account); err != nil {
+				f.warn("recording a wrong second factor", err)
+			}
+		}
+		tok.Attempts++
+		if tok.Attempts >= identity.SecondFactorMaxAttempts {
+			return f.lockOut(ctx, in, tok)
+		}
+		if err := f.Tokens.PutToken(ctx, tok); err != nil {
+			return nil, err
+		}
+		return WrongAnswer{Customer: c, Offer: offer(c, tok), Reason: err}, nil
+	}
+	purpose := WaitPurpose(tok.Purpose)
+	if purpose == PurposeReset {
+		return f.ApplyReset(ctx, c.ID, tok.PasswordHash, in.Client)
+	}
+	amr := slices.Clone(tok.Methods)
+	for _, m := range []string{method, "mfa"} {
+		if m != "" && !slices.Contains(amr, m) {
+			amr = append(amr, m)
+		}
+	}
+	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: tok.Redirect, Purpose: purpose}
+	if purpose == PurposeSignIn && in.Remember {
+		out.DeviceCookie = f.rememberDevice(ctx, c.ID, in.DeviceName)
+	}
+	return out, nil
+}
+
+// lockOut ends a wait after too many wrong answers. A step-up's session
+// ends too: whoever holds it could not prove who they are.
+func (f *Flows) lockOut(ctx context.Context, in SecondFactorInput, tok *identity.Token) (Outcome, error) {
+	f.audit(ctx, in.Client, tok.CustomerID, identity.EventSecondFactorFailed)
+	if len(tok.Binding) == 0 {
+		return LockedOut{}, nil
+	}
+	s, err := in.Current()
+	if err == nil && s != nil {
+		if err := f.Sessions.Revoke(ctx, s.Key); err != nil {
+			return nil, err
+		}
+	}
+	return LockedOut{SessionEnded: true}, nil
+}
+
+// ApplyReset sets the new password of a completed reset: following the
+// mailed link proved the customer reads the mailbox, so the address is
+// verified (which also turns off verification links still in it);
+// remembered browsers are forgotten and every session ends, as whoever
+// knew the old password may have either.
+func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) (Outcome, error) {
+	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		c.PasswordHash = hash
+		c.EmailVerified = true
+		c.ForgetDevices()
+		return nil
+	})
+	if errors.Is(err, identity.ErrNotFound) { // the account was deleted since
+		return LinkExpired{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Sessions.RevokeUser(ctx, id); err != nil {
+		return nil, err
+	}
+	f.audit(ctx, client, id, identity.EventPasswordReset)
+	return PasswordReset{CustomerID: id}, nil
+}
+
+// rememberDevice trusts a new browser secret for customer id and returns
+// the browser's cookie value ("<id>.<secret>"), or "" when it could not
+// be stored. Best effort: the sign-in has succeeded either way.
+func (f *Flows) rememberDevice(ctx context.Context, id, name string) string {
+	secret := NewNonce()
+	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		c.TrustDevice(secret, name, f.now().UTC(), identity.TrustedDeviceTTL)
+		return nil
+	})
+	if err != nil {
+		f.warn("remembering a device", err)
+		return ""
+	}
+	return id + "." + secret
+}
+
+// TrustedDevice reports whether a remembered-device cookie value is one
+// c still trusts: a cookie of another customer, forgotten or expired is
+// worth nothing.
+func (f *Flows) TrustedDevice(c *identity.Customer, cookie string) bool {
+	id, secret, ok := strings.Cut(cookie, ".")
+	if !ok || id != c.ID {
+		return false
+	}
+	if _, err := identity.ParseTokenSecret(secret); err != nil {
+		return false
+	}
+	return c.TrustsDevice(secret, f.now())
+}
+
+// auditTimeout bounds recording a security event.
+const auditTimeout = 5 * time.Second
+
+// audit records a security event for customer id. Best effort: the action
+// it records has happened.
+func (f *Flows) audit(ctx context.Context, client Client, id, kind string) {
+	if f.Events == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	ev := identity.Event{At: f.now().UTC(), Kind: kind, IP: client.IP, UserAgent: client.UserAgent}
+	if err := f.Events.AppendEvent(ctx, id, ev); err != nil {
+		f.warn("recording a security event ("+kind+")", err)
+	}
+}
