@@ -51,9 +51,9 @@ func TestImports(t *testing.T) {
 
 // env is one store's journeys, with a movable clock and recorded mail.
 type env struct {
-	flows *authflow.Flows
-	clock *clock
-	mail  *mailbox
+	flows    *authflow.Flows
+	clock    *clock
+	mail     *mailbox
 	store    identity.Store
 	sessions *session.Manager
 	queue    *queue
