@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -90,9 +92,13 @@ type Flows struct {
 	SecondFactorLimit FailureLimit
 	// OnError hears of failures no customer is waiting for (queued work).
 	OnError func(msg string, err error)
+	// WebAuthn is the site's passkey relying party (its id and origin
+	// from the configuration, never from a request).
+	WebAuthn *webauthn.WebAuthn
 	// OnWarn hears of best-effort work that failed (a security event not
-	// recorded, a browser not remembered).
-	OnWarn func(msg string, err error)
+	// recorded, a browser not remembered); OnDebug of answers refused,
+	// with the library's reason.
+	OnWarn, OnDebug func(msg string, err error)
 }
 
 // putBackTimeout bounds restoring a token after a failure.
@@ -103,6 +109,12 @@ func (f *Flows) now() time.Time {
 		return time.Now()
 	}
 	return f.Clock()
+}
+
+func (f *Flows) debug(msg string, err error) {
+	if f.OnDebug != nil {
+		f.OnDebug(msg, err)
+	}
 }
 
 func (f *Flows) warn(msg string, err error) {

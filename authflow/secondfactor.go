@@ -248,10 +248,9 @@ type SecondFactorInput struct {
 	TOTP    string
 	// RecoveryCode is one of the customer's recovery codes.
 	RecoveryCode string
-	// Passkey checks a passkey answer as customerID's (the HTTP side
-	// holds the WebAuthn relying party) and names it in AMR; nil when
-	// no passkey was sent.
-	Passkey func(ctx context.Context, customerID string) (method string, err error)
+	// Passkey is a passkey's answer (the JSON of a PublicKeyCredential)
+	// to a ceremony begun by BeginPasskeySecondFactor.
+	Passkey string
 	// Remember asks to remember this browser (a sign-in only), named
 	// DeviceName on the account page.
 	Remember   bool
@@ -287,8 +286,8 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 	allowed := strings.Split(string(tok.Data), ",")
 	var method string
 	switch {
-	case in.Passkey != nil && slices.Contains(allowed, string(FactorPasskey)):
-		method, err = in.Passkey(ctx, c.ID)
+	case in.Passkey != "" && slices.Contains(allowed, string(FactorPasskey)):
+		method, err = f.passkeySecondFactor(ctx, in.Passkey, in.Nonce, c.ID, in.Client)
 	case in.RecoveryCode != "" && slices.Contains(allowed, string(FactorRecovery)):
 		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseRecoveryCode(in.RecoveryCode) })
 		method = "" // no RFC 8176 name: "mfa" alone

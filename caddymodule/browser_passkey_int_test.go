@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/frontdoorhq/frontdoor/authflow"
 )
 
 // pageEvents keeps what the page said (console, uncaught exceptions, the
@@ -416,7 +417,7 @@ func loginMediations(bodies []string) []string {
 	var out []string
 	for _, b := range bodies {
 		v, _ := url.ParseQuery(b)
-		if v.Get("purpose") != purposePasskeyLogin {
+		if v.Get("purpose") != authflow.CeremonySignIn {
 			continue
 		}
 		m := v.Get("mediation")

@@ -31,6 +31,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		SecondFactorLimit: stepUpLimit{h},
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
+		OnDebug:           func(msg string, err error) { h.logger.Debug(msg, zap.Error(err)) },
 	}
 }
 

@@ -188,6 +188,9 @@ func (h *Handler) Validate() error {
 	if h.webauthn, err = newWebAuthn(rpID, h.origin, h.audience); err != nil {
 		return fmt.Errorf("frontdoor: passkeys: %w", err)
 	}
+	if h.flows != nil {
+		h.flows.WebAuthn = h.webauthn
+	}
 	if h.app != nil && h.policy != nil {
 		h.app.notePolicy(h.origin, h.policy)
 	}

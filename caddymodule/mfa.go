@@ -1,10 +1,8 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -133,16 +131,7 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 		Nonce: nonce, Current: h.currentSessionOf(r),
 		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"),
 		Remember: r.PostForm.Get("remember") != "", DeviceName: deviceName(&session.Session{UserAgent: r.UserAgent()}),
-		Client: h.client(r),
-	}
-	if cred := r.PostForm.Get("credential"); cred != "" {
-		in.Passkey = func(_ context.Context, customerID string) (string, error) {
-			p, err := h.passkeyAssertion(r, cred, purposeMFA, customerID)
-			if err != nil {
-				return "", err
-			}
-			return passkeyAMR(p), nil
-		}
+		Passkey: r.PostForm.Get("credential"), Client: h.client(r),
 	}
 	out, err := h.flows.AnswerSecondFactor(r.Context(), in)
 	if err != nil {
@@ -170,8 +159,6 @@ func (h *Handler) afterStepUp(w http.ResponseWriter, r *http.Request, purpose au
 	return nil
 }
 
-func isFactorRefusal(err error) bool { return authflow.IsFactorRefusal(err) }
-
 func factorRefusal(err error) string {
 	switch {
 	case errors.Is(err, identity.ErrCodeReused):
@@ -192,17 +179,6 @@ func (h *Handler) mfaExpired(w http.ResponseWriter) error {
 // client is who is asking, for the security events of an account.
 func (h *Handler) client(r *http.Request) authflow.Client {
 	return authflow.Client{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-}
-
-// audit records a security event for customer id. Best effort: the
-// action it records has happened.
-func (h *Handler) audit(r *http.Request, id, kind string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	ev := identity.Event{At: time.Now().UTC(), Kind: kind, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	if err := h.app.backend.identity.AppendEvent(ctx, id, ev); err != nil {
-		h.logger.Warn("recording a security event", zap.String("kind", kind), zap.Error(err))
-	}
 }
 
 // setCookie sets one of Frontdoor's own cookies (binding nonces, the

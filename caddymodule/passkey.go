@@ -1,16 +1,12 @@
 package caddymodule
 
 import (
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
-	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"go.uber.org/zap"
 
@@ -19,23 +15,10 @@ import (
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
-// Passkeys (WebAuthn through go-webauthn). Every ceremony's state is kept
-// server-side as a one-time token stored under the hash of its challenge:
-// the browser's answer names the challenge it signed, the token is
-// consumed as the answer is checked, so an answer works once. Each
-// ceremony is bound — to the session adding a passkey, to the wait for a
-// second factor, or, for a sign-in, to a nonce cookie of the browser that
-// asked — and the relying party id and origin come from the site's
-// configuration, never from the request.
+// The HTTP side of passkeys (authflow/passkey.go holds the ceremonies).
 
-const (
-	// ceremonyCookie binds a passkey sign-in ceremony to the browser.
-	ceremonyCookie = "__Host-frontdoor-ceremony"
-	// Ceremony purposes.
-	purposePasskeyLogin = "login"
-	purposeMFA          = "mfa"
-	purposeRegister     = "register"
-)
+// ceremonyCookie binds a passkey sign-in ceremony to the browser.
+const ceremonyCookie = "__Host-frontdoor-ceremony"
 
 var errPasskeyRefused = authflow.ErrPasskeyRefused
 
@@ -50,88 +33,23 @@ func newWebAuthn(rpID, origin, name string) (*webauthn.WebAuthn, error) {
 	})
 }
 
-// waUser presents a customer to go-webauthn. The user handle is the
-// customer id: a discoverable credential names its owner.
-type waUser struct{ c *identity.Customer }
-
-func (u waUser) WebAuthnID() []byte          { return []byte(u.c.ID) }
-func (u waUser) WebAuthnName() string        { return u.c.Email }
-func (u waUser) WebAuthnDisplayName() string { return u.c.Email }
-
-// WebAuthnCredentials lists the usable passkeys: a flagged one cannot sign
-// in.
-func (u waUser) WebAuthnCredentials() []webauthn.Credential {
-	var out []webauthn.Credential
-	for _, p := range u.c.Passkeys {
-		if p.Flagged {
-			continue
-		}
-		cred := webauthn.Credential{
-			ID: p.ID, PublicKey: p.PublicKey, AttestationType: p.AttestationType,
-			Flags:         webauthn.CredentialFlags{UserPresent: p.UserPresent, UserVerified: p.UserVerified, BackupEligible: p.BackupEligible, BackupState: p.BackupState},
-			Authenticator: webauthn.Authenticator{AAGUID: p.AAGUID, SignCount: p.SignCount},
-		}
-		for _, t := range p.Transports {
-			cred.Transport = append(cred.Transport, protocol.AuthenticatorTransport(t))
-		}
-		out = append(out, cred)
-	}
-	return out
-}
-
-// passkeyAMR names a passkey in amr: a synced (backup-eligible) passkey is
-// a software key, one bound to its device a hardware key (RFC 8176).
-func passkeyAMR(p *identity.Passkey) string {
-	if p.BackupEligible {
-		return "swk"
-	}
-	return "hwk"
-}
-
 // passkeyOptions starts a ceremony (form field purpose: login, mfa or
 // register; mediation "conditional" for autofill) and answers the options
 // for navigator.credentials as JSON.
 func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var (
-		opts any
-		sd   *webauthn.SessionData
-		tok  = &identity.Token{Kind: identity.TokenCeremony, Purpose: r.PostForm.Get("purpose")}
-		err  error
+		out authflow.Outcome
+		err error
 	)
-	switch tok.Purpose {
-	case purposePasskeyLogin:
-		nonce, ok := cookieNonce(r, ceremonyCookie)
-		if !ok {
-			nonce = newNonce()
-		}
-		uv := webauthn.WithUserVerification(protocol.VerificationRequired)
-		if r.PostForm.Get("mediation") == "conditional" {
-			opts, sd, err = h.webauthn.BeginDiscoverableMediatedLogin(protocol.MediationConditional, uv)
-		} else {
-			opts, sd, err = h.webauthn.BeginDiscoverableLogin(uv)
-		}
-		tok.Binding = identity.HashToken(nonce)
-		http.SetCookie(w, &http.Cookie{Name: ceremonyCookie, Value: nonce, Path: "/", Secure: true, HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, MaxAge: int(identity.CeremonyTTL.Seconds())})
-	case purposeMFA:
+	switch r.PostForm.Get("purpose") {
+	case authflow.CeremonySignIn:
+		nonce, _ := cookieNonce(r, ceremonyCookie)
+		out, err = h.flows.BeginPasskeySignIn(ctx, nonce, r.PostForm.Get("mediation") == "conditional")
+	case authflow.CeremonySecondFactor:
 		nonce, _ := cookieNonce(r, mfaCookie)
-		out, werr := h.flows.SecondFactorWait(ctx, nonce, h.currentSessionOf(r))
-		if werr != nil {
-			h.logger.Error("identity store failed", zap.Error(werr))
-			return h.unavailable(w)
-		}
-		due, ok := out.(authflow.SecondFactorDue)
-		if !ok { // an HTML page, as before: the script reloads it
-			return h.secondFactorOutcome(w, r, out)
-		}
-		c := due.Customer
-		if !c.HasUsablePasskey() { // go-webauthn cannot begin a ceremony without one
-			return writeJSON(w, http.StatusBadRequest, map[string]string{"error": "There is no passkey on this account to use."})
-		}
-		tok.Binding, tok.CustomerID = identity.HashToken(nonce), c.ID
-		opts, sd, err = h.webauthn.BeginLogin(waUser{c}, webauthn.WithUserVerification(protocol.VerificationPreferred))
-	case purposeRegister:
+		out, err = h.flows.BeginPasskeySecondFactor(ctx, nonce, h.currentSessionOf(r))
+	case authflow.CeremonyRegister:
 		s, err := h.currentSession(r)
 		if err != nil {
 			return h.unavailable(w)
@@ -148,37 +66,29 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 			return writeJSON(w, http.StatusForbidden, map[string]string{"error": "Please confirm it is you first.",
 				"location": h.Prefix + "/stepup?rd=" + url.QueryEscape(h.Prefix+"/account")})
 		}
-		if len(c.Passkeys) >= identity.MaxPasskeys {
-			return writeJSON(w, http.StatusConflict, map[string]string{"error": "You have as many passkeys as an account can hold. Remove one first."})
-		}
-		tok.Binding, tok.CustomerID = identity.HashToken(s.Key), c.ID
-		var exclude []protocol.CredentialDescriptor
-		for _, cred := range (waUser{c}).WebAuthnCredentials() {
-			exclude = append(exclude, cred.Descriptor())
-		}
-		opts, sd, err = h.webauthn.BeginRegistration(waUser{c},
-			webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired}),
-			webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),
-			webauthn.WithExclusions(exclude))
-		if err != nil {
+		if out, err = h.flows.BeginPasskeyRegistration(ctx, s, c); err != nil {
 			return fmt.Errorf("frontdoor: beginning passkey registration: %w", err)
 		}
 	default:
 		return writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown purpose"})
 	}
 	if err != nil {
-		return fmt.Errorf("frontdoor: beginning passkey ceremony: %w", err)
-	}
-	if tok.Data, err = json.Marshal(sd); err != nil {
-		return err
-	}
-	tok.Hash = identity.HashToken(sd.Challenge)
-	tok.ExpiresAt = time.Now().Add(identity.CeremonyTTL)
-	if err := h.app.backend.identity.PutToken(ctx, tok); err != nil {
-		h.logger.Error("storing passkey ceremony", zap.Error(err))
+		h.logger.Error("beginning passkey ceremony", zap.Error(err))
 		return h.unavailable(w)
 	}
-	return writeJSON(w, http.StatusOK, opts)
+	switch o := out.(type) {
+	case authflow.PasskeyCeremony:
+		if o.Nonce != "" {
+			http.SetCookie(w, &http.Cookie{Name: ceremonyCookie, Value: o.Nonce, Path: "/", Secure: true, HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, MaxAge: int(identity.CeremonyTTL.Seconds())})
+		}
+		return writeJSON(w, http.StatusOK, o.Options)
+	case authflow.NoPasskey:
+		return writeJSON(w, http.StatusBadRequest, map[string]string{"error": "There is no passkey on this account to use."})
+	case authflow.TooManyPasskeys:
+		return writeJSON(w, http.StatusConflict, map[string]string{"error": "You have as many passkeys as an account can hold. Remove one first."})
+	}
+	return h.secondFactorOutcome(w, r, out) // an HTML page, as before: the script reloads it
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -199,204 +109,55 @@ func cookieNonce(r *http.Request, name string) (string, bool) {
 	return nonce, err == nil
 }
 
-// ceremony consumes the state of the ceremony a browser's answer names by
-// its challenge, checking its purpose and binding. nil if there is none:
-// never started, already used (a replay), expired, or begun elsewhere.
-func (h *Handler) ceremony(r *http.Request, challenge, purpose string, binding []byte) (*identity.Token, *webauthn.SessionData, error) {
-	tok, err := h.app.backend.identity.ConsumeToken(r.Context(), identity.TokenCeremony, identity.HashToken(challenge), time.Now())
-	if errors.Is(err, identity.ErrNotFound) {
-		return nil, nil, errPasskeyRefused
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if tok.Purpose != purpose || len(binding) == 0 || subtle.ConstantTimeCompare(tok.Binding, binding) != 1 {
-		return nil, nil, errPasskeyRefused
-	}
-	var sd webauthn.SessionData
-	if err := json.Unmarshal(tok.Data, &sd); err != nil {
-		return nil, nil, errPasskeyRefused
-	}
-	return tok, &sd, nil
-}
-
-// passkeyAssertion checks a sign-in answer (the JSON of a
-// PublicKeyCredential) for a ceremony of purpose, and records the use
-// (counter, backup state). customerID is whose passkey it must be for a
-// second factor; a sign-in finds the customer by the user handle. It
-// returns errPasskeyRefused or identity.ErrCounter for an answer that does
-// not pass, another error when the store failed.
-func (h *Handler) passkeyAssertion(r *http.Request, credJSON, purpose, customerID string) (*identity.Passkey, error) {
-	_, p, _, err := h.checkAssertion(r, credJSON, purpose, customerID)
-	return p, err
-}
-
-// checkAssertion is passkeyAssertion returning the customer too, and
-// whether the authenticator verified the user.
-func (h *Handler) checkAssertion(r *http.Request, credJSON, purpose, customerID string) (*identity.Customer, *identity.Passkey, bool, error) {
-	ctx := r.Context()
-	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(credJSON))
-	if err != nil {
-		h.logger.Debug("malformed passkey answer", zap.Error(err))
-		return nil, nil, false, errPasskeyRefused
-	}
-	cookie := ceremonyCookie
-	if purpose == purposeMFA {
-		cookie = mfaCookie
-	}
-	nonce, _ := cookieNonce(r, cookie)
-	var binding []byte
-	if nonce != "" {
-		binding = identity.HashToken(nonce)
-	}
-	tok, sd, err := h.ceremony(r, parsed.Response.CollectedClientData.Challenge, purpose, binding)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	var (
-		c    *identity.Customer
-		cred *webauthn.Credential
-	)
-	load := func(id string) (*identity.Customer, error) {
-		c, err := h.app.backend.identity.Customer(ctx, id)
-		if errors.Is(err, identity.ErrNotFound) {
-			return nil, errPasskeyRefused
-		}
-		return c, err
-	}
-	if purpose == purposeMFA {
-		if tok.CustomerID != customerID {
-			return nil, nil, false, errPasskeyRefused
-		}
-		if c, err = load(customerID); err != nil {
-			return nil, nil, false, err
-		}
-		cred, err = h.webauthn.ValidateLogin(waUser{c}, *sd, parsed)
-	} else {
-		var storeErr error
-		cred, err = h.webauthn.ValidateDiscoverableLogin(func(_, userHandle []byte) (webauthn.User, error) {
-			var err error
-			if c, err = load(string(userHandle)); err != nil {
-				storeErr = err
-				return nil, err
-			}
-			return waUser{c}, nil
-		}, *sd, parsed)
-		if storeErr != nil && !errors.Is(storeErr, errPasskeyRefused) {
-			return nil, nil, false, storeErr
-		}
-	}
-	if err != nil {
-		h.logger.Debug("passkey answer refused", zap.Error(err))
-		return nil, nil, false, errPasskeyRefused
-	}
-	flags := parsed.Response.AuthenticatorData.Flags
-	now := time.Now().UTC()
-	// A refused update returns no customer: keep the id for flagging.
-	id := c.ID
-	c, err = h.app.backend.identity.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
-		if err := c.UsePasskey(cred.ID, parsed.Response.AuthenticatorData.Counter, flags.HasBackupState(), now); err != nil {
-			return err
-		}
-		c.LastLoginAt = now
-		return nil
-	})
-	if errors.Is(err, identity.ErrCounter) {
-		// A counter that went backwards: a copy of the key may exist.
-		// Flag it for good and tell the customer on their account page.
-		if _, ferr := h.app.backend.identity.UpdateCustomer(ctx, id, func(c *identity.Customer) error { return c.FlagPasskey(cred.ID) }); ferr != nil {
-			h.logger.Error("flagging passkey", zap.Error(ferr))
-		}
-		h.audit(r, id, identity.EventPasskeyFlagged)
-		h.logger.Warn("passkey signature counter went backwards; passkey flagged", zap.String("user", id))
-		return nil, nil, false, identity.ErrCounter
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	p, _ := c.Passkey(cred.ID)
-	return c, p, flags.HasUserVerified(), nil
-}
-
-// passkeyLogin signs in with a discoverable passkey (no email typed). User
-// verification is required, so the session is aal2.
+// passkeyLogin signs in with a discoverable passkey (no email typed),
+// authflow.PasskeySignIn.
 func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
-	c, p, uv, err := h.checkAssertion(r, r.PostForm.Get("credential"), purposePasskeyLogin, "")
-	if err != nil && !isFactorRefusal(err) {
+	nonce, _ := cookieNonce(r, ceremonyCookie)
+	out, err := h.flows.PasskeySignIn(r.Context(), authflow.PasskeySignInInput{
+		Credential: r.PostForm.Get("credential"), Nonce: nonce, Redirect: rd, Client: h.client(r),
+	})
+	if err != nil {
 		h.logger.Error("checking a passkey", zap.Error(err))
 		return h.unavailable(w)
 	}
-	if err != nil || !c.EmailVerified {
-		d := &pageData{Title: "Sign in", RD: rd, CSRF: h.csrfFor(w, r), Script: true, Error: factorRefusal(err)}
-		if err == nil {
-			d.Error = "Confirm your email address first: follow the link we sent you."
-		}
+	d := &pageData{Title: "Sign in", RD: rd, CSRF: h.csrfFor(w, r), Script: true}
+	switch o := out.(type) {
+	case authflow.PasskeyRefused:
+		d.Error = factorRefusal(o.Reason)
 		return h.render(w, http.StatusUnauthorized, "login", d)
+	case authflow.PasskeyEmailUnverified:
+		d.Error = "Confirm your email address first: follow the link we sent you."
+		return h.render(w, http.StatusUnauthorized, "login", d)
+	case authflow.SessionDue:
+		clearCookie(w, ceremonyCookie)
 	}
-	clearCookie(w, ceremonyCookie)
-	amr, acr := []string{passkeyAMR(p)}, "aal1"
-	if uv {
-		amr, acr = append(amr, "mfa"), "aal2"
-	}
-	if err := h.startSession(w, r, c, amr, acr); err != nil {
-		h.logger.Error("starting session", zap.Error(err))
-		return h.unavailable(w)
-	}
-	http.Redirect(w, r, rd, http.StatusSeeOther)
-	return nil
+	return h.secondFactorOutcome(w, r, out)
 }
 
 // passkeyRegister adds the passkey the browser created to the signed-in
-// customer's account.
+// customer's account (authflow.RegisterPasskey).
 func (h *Handler) passkeyRegister(w http.ResponseWriter, r *http.Request) error {
 	s, ok := h.sessionOrLogin(w, r)
 	if !ok {
 		return nil
 	}
-	ctx := r.Context()
-	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(r.PostForm.Get("credential")))
-	if err != nil {
-		h.logger.Debug("malformed passkey registration", zap.Error(err))
-		return h.passkeyNotAdded(w)
-	}
-	tok, sd, err := h.ceremony(r, parsed.Response.CollectedClientData.Challenge, purposeRegister, identity.HashToken(s.Key))
-	if errors.Is(err, errPasskeyRefused) || (err == nil && tok.CustomerID != s.UserID) {
-		return h.passkeyNotAdded(w)
-	}
-	if err != nil {
-		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
-	}
-	c, err := h.app.backend.identity.Customer(ctx, s.UserID)
-	if err != nil {
-		h.logger.Error("loading customer", zap.Error(err))
-		return h.unavailable(w)
-	}
-	cred, err := h.webauthn.CreateCredential(waUser{c}, *sd, parsed)
-	if err != nil {
-		h.logger.Debug("passkey registration refused", zap.Error(err))
-		return h.passkeyNotAdded(w)
-	}
-	p := identity.Passkey{
-		ID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType, AAGUID: cred.Authenticator.AAGUID,
-		SignCount: cred.Authenticator.SignCount, UserPresent: cred.Flags.UserPresent, UserVerified: cred.Flags.UserVerified,
-		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState, CreatedAt: time.Now().UTC(),
+	out, err := h.flows.RegisterPasskey(r.Context(), authflow.RegisterPasskeyInput{
+		Session: s, Credential: r.PostForm.Get("credential"), Client: h.client(r),
 		Name: "on " + deviceName(&session.Session{UserAgent: r.UserAgent()}),
-	}
-	for _, t := range cred.Transport {
-		p.Transports = append(p.Transports, string(t))
-	}
-	if _, err := h.app.backend.identity.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.AddPasskey(p) }); err != nil {
-		if errors.Is(err, identity.ErrFactorExists) || errors.Is(err, identity.ErrTooMany) {
-			return h.passkeyNotAdded(w)
-		}
-		h.logger.Error("storing passkey", zap.Error(err))
+	})
+	if err != nil {
+		h.logger.Error("adding a passkey", zap.Error(err))
 		return h.unavailable(w)
 	}
-	h.audit(r, c.ID, identity.EventPasskeyAdded)
-	http.Redirect(w, r, h.Prefix+"/account", http.StatusSeeOther)
-	return nil
+	switch out.(type) {
+	case authflow.PasskeyNotAdded:
+		return h.passkeyNotAdded(w)
+	case authflow.Done:
+		http.Redirect(w, r, h.Prefix+"/account", http.StatusSeeOther)
+		return nil
+	}
+	return h.unexpected(w, out)
 }
 
 func (h *Handler) passkeyNotAdded(w http.ResponseWriter) error {
