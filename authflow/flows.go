@@ -8,6 +8,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // Customers is what the journeys need of the customer store.
@@ -47,9 +48,11 @@ type Notifier interface {
 	SignInLink(c *identity.Customer, secret, code string)
 }
 
-// Sessions is what the journeys need of the session store: ending
-// sessions (a reset ends them all; a failed step-up its own).
+// Sessions is what the journeys need of the session store: starting
+// sessions and ending them (a reset ends them all; a failed step-up its
+// own).
 type Sessions interface {
+	Create(ctx context.Context, n session.New) (token string, s *session.Session, err error)
 	Revoke(ctx context.Context, key string) error
 	RevokeUser(ctx context.Context, userID string) (int, error)
 }

@@ -336,6 +336,32 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 	return out, nil
 }
 
+// StartSessionInput is a session to start for a browser on site, which
+// may hold a session already (PreviousKey, "" none).
+type StartSessionInput struct {
+	Due         SessionDue
+	PreviousKey string
+	Site        string
+	Client      Client
+}
+
+// StartSession ends whatever session the browser had — so a session
+// planted before sign-in is worthless — and starts a new one with a new
+// id, returning its bearer token.
+func (f *Flows) StartSession(ctx context.Context, in StartSessionInput) (string, error) {
+	if in.PreviousKey != "" {
+		if err := f.Sessions.Revoke(ctx, in.PreviousKey); err != nil {
+			return "", err
+		}
+	}
+	c := in.Due.Customer
+	token, _, err := f.Sessions.Create(ctx, session.New{
+		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
+		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP,
+	})
+	return token, err
+}
+
 // lockOut ends a wait after too many wrong answers. A step-up's session
 // ends too: whoever holds it could not prove who they are.
 func (f *Flows) lockOut(ctx context.Context, in SecondFactorInput, tok *identity.Token) (Outcome, error) {

@@ -58,21 +58,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	return h.unexpected(w, out)
 }
 
-// startSession ends whatever session the browser had (so a session planted
-// before sign-in is worthless) and starts a new one with a new id.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, c *identity.Customer, amr []string, acr string) error {
-	ctx := r.Context()
+// startSession starts the session a journey came to
+// (authflow.StartSession, which ends any session the browser held) and
+// hands the browser its cookie.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authflow.SessionDue) error {
+	previous := ""
 	if ck, err := r.Cookie(session.CookieName); err == nil {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
-			if err := h.app.backend.sessions.Revoke(ctx, session.KeyOf(token)); err != nil {
-				return err
-			}
+			previous = session.KeyOf(token)
 		}
 	}
-	token, _, err := h.app.backend.sessions.Create(ctx, session.New{
-		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: h.origin,
-		AMR: amr, ACR: acr, UserAgent: truncate(r.UserAgent(), 256), IP: clientIP(r),
-	})
+	token, err := h.flows.StartSession(r.Context(), authflow.StartSessionInput{Due: due, PreviousKey: previous, Site: h.origin, Client: h.client(r)})
 	if err != nil {
 		return err
 	}

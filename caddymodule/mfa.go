@@ -66,7 +66,7 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		}
 		return h.mfaForm(w, r, http.StatusOK, o.Offer, nil)
 	case authflow.SessionDue:
-		if err := h.startSession(w, r, o.Customer, o.AMR, o.ACR); err != nil {
+		if err := h.startSession(w, r, o); err != nil {
 			h.logger.Error("starting session", zap.Error(err))
 			return h.unavailable(w)
 		}
