@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -234,11 +235,90 @@ func equalHeaders(a, b http.Header) bool {
 
 // defenceOf is the defence serveOwn applies to r.
 func defenceOf(h *Handler, r *http.Request) (string, bool) {
-	return h.defendedRoute(strings.TrimPrefix(r.URL.Path, h.Prefix), r)
+	rt, ok := h.routes[strings.TrimPrefix(r.URL.Path, h.Prefix)]
+	if !ok {
+		return "", false
+	}
+	d := rt.defenceOf(r)
+	return d.route, d.challenge != nil
 }
 
 // showChallenge renders the challenge page of r, as defend does.
 func showChallenge(h *Handler, w http.ResponseWriter, r *http.Request, d botdefense.Decision) error {
-	route, _ := defenceOf(h, r)
-	return h.challengePage(w, r, route, d)
+	rt := h.routes[strings.TrimPrefix(r.URL.Path, h.Prefix)]
+	return h.challengePage(w, r, rt.defenceOf(r).challenge, d)
+}
+
+// TestRouteTable checks every entry of the route table is one a handler
+// can serve: a clean path under the prefix, once; a handler for each
+// method it defends; defended routes botdefense knows; challenges only on
+// posts, shown on a page that exists.
+func TestRouteTable(t *testing.T) {
+	h := routesTestHandler(t)
+	seen := map[string]bool{}
+	for _, rt := range routeTable {
+		p := rt.path
+		full := h.Prefix + p
+		if p == "/" || !strings.HasPrefix(full, h.prefixSlash) || path.Clean(full) != full || strings.HasPrefix(p, "/static/") {
+			t.Errorf("%q: not a clean path of its own under the prefix", p)
+		}
+		if seen[p] {
+			t.Errorf("%q: twice in the table", p)
+		}
+		seen[p] = true
+		if rt.get == nil && rt.post == nil {
+			t.Errorf("%q: no handler", p)
+		}
+		if rt.getDefence != (defence{}) && rt.get == nil {
+			t.Errorf("%q: defends a GET it does not answer", p)
+		}
+		if (rt.postDefence != (defence{}) || rt.postDefenceBy != nil) && rt.post == nil {
+			t.Errorf("%q: defends a post it does not answer", p)
+		}
+		if rt.postDefence != (defence{}) && rt.postDefenceBy != nil {
+			t.Errorf("%q: both postDefence and postDefenceBy", p)
+		}
+		if rt.getDefence.challenge != nil {
+			// The challenge page posts its form again; a GET has none.
+			t.Errorf("%q: a GET cannot be challenged", p)
+		}
+		defences := []defence{rt.getDefence, rt.postDefence}
+		if rt.postDefenceBy != nil {
+			for _, form := range []url.Values{{}, {"code": {"1"}}, {"email": {"a@example.com"}}, {"purpose": {"register"}}} {
+				defences = append(defences, rt.postDefenceBy(ownRequest(t, http.MethodPost, p, form)))
+			}
+		}
+		for _, d := range defences {
+			if d.route == "" {
+				if d != (defence{}) {
+					t.Errorf("%q: a challenge or hashing without a defended route", p)
+				}
+				continue
+			}
+			if !slices.Contains(botdefense.Routes, d.route) {
+				t.Errorf("%q: defended route %q is not one of botdefense.Routes", p, d.route)
+			}
+			if c := d.challenge; c != nil && (h.pages.tmpl[c.page] == nil || c.title == "") {
+				t.Errorf("%q: challenge page %q (title %q) does not exist", p, c.page, c.title)
+			}
+		}
+	}
+	if len(h.routes) != len(routeTable) {
+		t.Errorf("ownRoutes has %d paths, the table %d", len(h.routes), len(routeTable))
+	}
+}
+
+// TestPageNames: the pages a theme may override are every built-in
+// template but the layout, as the list written out before them was.
+func TestPageNames(t *testing.T) {
+	want := []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message",
+		"mfa", "totp", "recovery", "confirm", "verify_passkey", "verify_confirm", "verify_password", "challenge"}
+	for _, name := range want {
+		if !slices.Contains(pageNames, name) {
+			t.Errorf("page %q missing from %v", name, pageNames)
+		}
+	}
+	if slices.Contains(pageNames, "layout") {
+		t.Error("layout.html is not a page")
+	}
 }
