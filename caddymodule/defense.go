@@ -99,33 +99,6 @@ func (c *DefenseConfig) policy() (*botdefense.Policy, error) {
 	return &p, nil
 }
 
-// defendedRoute names the limit route of one of Frontdoor's own requests,
-// and whether it can show a challenge; "" when it is not defended.
-func (h *Handler) defendedRoute(sub string, r *http.Request) (string, bool) {
-	post := r.Method == http.MethodPost
-	switch {
-	case sub == "/login" && post:
-		return botdefense.RouteLogin, true
-	case sub == "/register" && post:
-		return botdefense.RouteRegister, true
-	case sub == "/magic" && post && r.PostForm.Has("code"), sub == "/magic/verify" && post:
-		return botdefense.RouteCode, false
-	case sub == "/magic" && post:
-		return botdefense.RouteMagic, true
-	case sub == "/reset" && post:
-		return botdefense.RouteReset, true
-	case sub == "/reset/confirm" && post, sub == "/verify":
-		return botdefense.RouteVerify, false
-	case sub == "/mfa" && post:
-		return botdefense.RouteStepUp, false
-	case (sub == "/passkey/options" || sub == "/passkey/login") && post:
-		return botdefense.RoutePasskey, false
-	case sub == "/challenge" && post:
-		return botdefense.RouteChallenge, true
-	}
-	return "", false
-}
-
 type attemptKey struct{}
 
 // solvedBitsKey holds the difficulty a request's challenge solution was
@@ -138,15 +111,16 @@ type solvedBitsKey struct{}
 // first seconds of a flood look like, before the failure surge shows.
 const hashBacklogChallenge = 500 * time.Millisecond
 
-// defend asks the edge defences about a request to route before any
-// expensive work is done for it. It answers the request itself (429, a
-// challenge, …) and returns false when the request goes no further.
-func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, challengeable bool) (*http.Request, bool) {
+// defend asks the edge defences about a request, defended as the route
+// table says, before any expensive work is done for it. It answers the
+// request itself (429, a challenge, …) and returns false when the request
+// goes no further.
+func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*http.Request, bool) {
+	route := def.route
 	a := botdefense.Attempt{
 		Route: route, Site: h.origin, IP: clientAddr(r), Pow: r.PostForm.Get("pow"),
-		Challengeable: challengeable, Require: route == botdefense.RouteChallenge,
-		Backlogged: (route == botdefense.RouteLogin || route == botdefense.RouteRegister) &&
-			h.app.hasher.Backlog() > hashBacklogChallenge,
+		Challengeable: def.challenge != nil, Require: route == botdefense.RouteChallenge,
+		Backlogged:  def.hashes && h.app.hasher.Backlog() > hashBacklogChallenge,
 		Fingerprint: fingerprint(r),
 	}
 	if e, err := identity.NormalizeEmail(r.PostForm.Get("email")); err == nil {
@@ -185,7 +159,7 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, route string, c
 			Error:  "Please correct the fields marked below.",
 			Errors: map[string]string{"email": "Please use a permanent email address: we don't accept throw-away mail services."}})
 	case botdefense.Challenge:
-		_ = h.challengePage(w, r, route, d)
+		_ = h.challengePage(w, r, def.challenge, d)
 	}
 	return r, false
 }
@@ -252,25 +226,21 @@ type powView struct {
 	Bits      int
 }
 
-// challengePage shows the form of route again with a challenge the page's
-// script solves; the customer then sends it again (a form without
-// secrets is sent by the script itself).
-func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, route string, d botdefense.Decision) error {
-	pd := &pageData{CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
+// challengePage shows form again with a challenge the page's script
+// solves; the customer then sends it again (a form without secrets is sent
+// by the script itself).
+func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, form *challengeForm, d botdefense.Decision) error {
+	pd := &pageData{Title: form.title, CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
 		Email: truncate(r.PostForm.Get("email"), 254), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits},
 		Message: "One more step: your browser is doing a quick security check."}
-	page := map[string]string{botdefense.RouteLogin: "login", botdefense.RouteRegister: "register",
-		botdefense.RouteMagic: "magic", botdefense.RouteReset: "reset", botdefense.RouteChallenge: "challenge"}[route]
-	pd.Title = map[string]string{"login": "Sign in", "register": "Create your account", "magic": magicTitle,
-		"reset": "Reset your password", "challenge": "Just a moment"}[page]
-	switch page {
-	case "login", "register":
+	if form.password {
 		pd.Message += " Then enter your password again and continue."
-	case "challenge":
+	}
+	if form.ownSite {
 		pd.RD = safeRedirect(r.PostForm.Get("rd"), nil)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return h.render(w, http.StatusForbidden, page, pd)
+	return h.render(w, http.StatusForbidden, form.page, pd)
 }
 
 // challengeRoute guards a Caddyfile `challenge` path: a browser without a
@@ -297,7 +267,7 @@ func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, 
 	if d.Action == botdefense.Limited || d.Action == botdefense.Blocked {
 		return false, h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "Too many attempts", "There have been too many requests from your network. Please wait a little and try again.")
 	}
-	return false, h.render(w, http.StatusForbidden, "challenge", &pageData{Title: "Just a moment", CSRF: h.csrfFor(w, r),
+	return false, h.render(w, http.StatusForbidden, passChallenge.page, &pageData{Title: passChallenge.title, CSRF: h.csrfFor(w, r),
 		RD: r.URL.RequestURI(), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits}})
 }
 

@@ -1,10 +1,42 @@
-// Package caddymodule is the Caddy glue of Frontdoor: the frontdoor app
-// (global options and state shared across config reloads), the frontdoor
-// HTTP handler, Caddyfile parsing, the HTTP endpoints and HTML pages, and
-// admin API routes. Business rules live in identity, session, botdefense and
-// consent; this package only wires them to HTTP.
+// Package caddymodule is Frontdoor's Caddy side: the frontdoor app (global
+// options and the state shared across config reloads), the frontdoor HTTP
+// handler (identity headers, path rules, sessions, the assertion),
+// Caddyfile parsing, admin API routes, the HTML pages (html/template and
+// embed, overridable by a theme directory), and the HTTP side of each
+// customer journey: parse the form, call authflow, render the outcome.
+// Business rules belong in authflow, identity, session, botdefense and
+// consent, not here.
 //
 // The store modules (frontdoor.stores.bolt and frontdoor.stores.redis) are
 // in the sub-package stores; the app loads the configured one through
 // stores.Backend, and imports the package for its default, bbolt.
+//
+// # Routes
+//
+// Every path under the prefix (/.frontdoor by default) is one entry of
+// routeTable in routes.go: the path, its GET (and HEAD) and POST handlers,
+// the botdefense route each method counts against, and the form page a
+// challenged post is shown again on. serveOwn answers from the table alone:
+// 404 for a path not in it, 405 with an Allow header for a method without
+// a handler, and for a post the form is parsed (64 KiB at most), then
+// defended, then its CSRF token checked, before its handler runs.
+//
+// # Adding a journey
+//
+// A new journey is three pieces:
+//
+//  1. its flow in authflow/: plain Go with a typed input and typed
+//     outcomes over small interfaces, no net/http or Caddy, tested there
+//     on bbolt and Redis without starting Caddy;
+//  2. one entry in routeTable: the path, the handlers (methods of Handler
+//     that parse the form, call the flow and render its outcome), and,
+//     when the journey can be abused (it sends mail, checks a secret, or
+//     hashes a password), its defence: a botdefense route (a new one goes
+//     into botdefense.Routes, RouteCount and DefaultLimits), a challengeForm if a
+//     challenge can be shown on its page, hashes if it hashes a password;
+//  3. its template in templates/ (name.html, rendered inside layout.html),
+//     which a theme may override; any file there is a page.
+//
+// TestRouteTable checks every entry; the customer-facing words go in the
+// template.
 package caddymodule

@@ -12,44 +12,12 @@ import (
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
-// route is one of Frontdoor's pages: its GET and POST handlers.
-type route struct {
-	get, post func(http.ResponseWriter, *http.Request) error
-}
-
-// ownRoutes maps the paths under the prefix to their handlers.
-func (h *Handler) ownRoutes() map[string]route {
-	return map[string]route{
-		"/register":                   {h.registerPage, h.register},
-		"/verify":                     {h.verify, h.verifyConfirm},
-		"/login":                      {h.loginPage, h.login},
-		"/logout":                     {h.logoutPage, h.logout},
-		"/reset":                      {h.resetPage, h.reset},
-		"/reset/confirm":              {h.resetConfirmPage, h.resetConfirm},
-		"/magic":                      {h.magicPage, h.magic},
-		"/magic/verify":               {h.magicVerifyPage, h.magicVerify},
-		"/account":                    {h.account, nil},
-		"/account/signout-everywhere": {nil, h.signOutEverywhere},
-		"/account/totp":               {nil, h.totpBegin},
-		"/account/totp/confirm":       {nil, h.totpConfirm},
-		"/account/totp/remove":        {nil, h.totpRemove},
-		"/account/recovery":           {nil, h.recoveryRegenerate},
-		"/account/devices/forget":     {nil, h.forgetDevices},
-		"/account/passkey/remove":     {nil, h.passkeyRemove},
-		"/mfa":                        {h.mfaPage, h.mfa},
-		"/stepup":                     {h.stepUpPage, nil},
-		"/passkey/options":            {nil, h.passkeyOptions},
-		"/passkey/login":              {nil, h.passkeyLogin},
-		"/passkey/register":           {nil, h.passkeyRegister},
-		"/challenge":                  {nil, h.challengeSolved},
-	}
-}
-
 // maxFormBytes bounds every form post.
 const maxFormBytes = 64 << 10
 
-// serveOwn routes Frontdoor's pages under the prefix. It never calls the
-// next handler: nothing under the prefix reaches the backend.
+// serveOwn answers Frontdoor's own paths under the prefix from the route
+// table (routes.go). It never calls the next handler: nothing under the
+// prefix reaches the backend.
 func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	sub := strings.TrimPrefix(r.URL.Path, h.Prefix)
 	if strings.HasPrefix(sub, "/static/style-") && strings.HasSuffix(sub, ".css") {
@@ -67,21 +35,21 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && rt.get != nil:
-		if route, challengeable := h.defendedRoute(sub, r); route != "" {
+		if d := rt.defenceOf(r); d.route != "" {
 			var ok bool
-			if r, ok = h.defend(w, r, route, challengeable); !ok {
+			if r, ok = h.defend(w, r, d); !ok {
 				return nil
 			}
 		}
-		return rt.get(w, r)
+		return rt.get(h, w, r)
 	case r.Method == http.MethodPost && rt.post != nil:
 		if !h.parseForm(w, r) {
 			return nil
 		}
 		// Before the CSRF check: a flood of forged posts counts too.
-		if route, challengeable := h.defendedRoute(sub, r); route != "" {
+		if d := rt.defenceOf(r); d.route != "" {
 			var ok bool
-			if r, ok = h.defend(w, r, route, challengeable); !ok {
+			if r, ok = h.defend(w, r, d); !ok {
 				return nil
 			}
 		}
@@ -89,7 +57,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 			return h.message(w, http.StatusForbidden, "Please try again",
 				"This form expired or was sent from another site. Reload the page and submit it again.", r.URL.Path, "Reload")
 		}
-		return rt.post(w, r)
+		return rt.post(h, w, r)
 	}
 	allow := []string{}
 	if rt.get != nil {

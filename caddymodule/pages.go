@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -19,9 +21,20 @@ import (
 var builtinAssets embed.FS
 
 // pageNames are the templates a theme may override, one file each, plus
-// layout.html that wraps them all.
-var pageNames = []string{"register", "register_sent", "verify", "login", "logout", "reset", "reset_confirm", "magic", "magic_confirm", "account", "message",
-	"mfa", "totp", "recovery", "confirm", "verify_passkey", "verify_confirm", "verify_password", "challenge"}
+// layout.html that wraps them all: every built-in template, so a new page
+// is only its file in templates/.
+var pageNames = builtinPageNames()
+
+func builtinPageNames() []string {
+	files, _ := fs.Glob(builtinAssets, "templates/*.html") // the pattern is valid
+	var names []string
+	for _, f := range files {
+		if name := strings.TrimSuffix(path.Base(f), ".html"); name != "layout" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
 
 // pages is the compiled template set of one handler.
 type pages struct {

@@ -1,0 +1,134 @@
+package caddymodule
+
+import (
+	"net/http"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
+)
+
+// The route table: every path Frontdoor answers under its prefix, with all
+// the HTTP side knows of it — its handlers, the edge defence each request
+// gets, and the form page a challenge is shown on. serveOwn and defend
+// read nothing else, so adding a page is one entry here (see "Adding a
+// journey" in doc.go).
+
+// pageHandler is one of Frontdoor's page handlers as a method expression,
+// (*Handler).loginPage, so one table serves every site.
+type pageHandler func(*Handler, http.ResponseWriter, *http.Request) error
+
+// route is one entry of the route table.
+type route struct {
+	// path under the prefix, matched exactly (on the cleaned path).
+	path string
+	// get answers GET and HEAD; post answers form posts, after the form
+	// is parsed, defended and its CSRF token checked. A nil handler is
+	// answered 405 with an Allow header naming the others.
+	get, post pageHandler
+	// getDefence and postDefence are the edge defence of a GET (or HEAD)
+	// and of a post; the zero defence is none.
+	getDefence, postDefence defence
+	// postDefenceBy, when set, chooses the defence of a post from its
+	// parsed form, in place of postDefence.
+	postDefenceBy func(*http.Request) defence
+}
+
+// defence is how the edge defences see a request.
+type defence struct {
+	// route is the botdefense route the request counts against; "" for
+	// an undefended request.
+	route string
+	// challenge is the form page the request is shown again on with a
+	// proof-of-work challenge; nil when the request cannot be challenged
+	// (it is limited or refused instead).
+	challenge *challengeForm
+	// hashes says the request hashes a password: when hashing falls
+	// behind, it is challenged first.
+	hashes bool
+}
+
+// challengeForm is a form page that can show a challenge.
+type challengeForm struct {
+	page, title string
+	// password: the form had a password, which the page does not send
+	// back, so the customer is asked to type it again.
+	password bool
+	// ownSite: rd may only lead back to a path of this site.
+	ownSite bool
+}
+
+var (
+	loginChallenge    = &challengeForm{page: "login", title: "Sign in", password: true}
+	registerChallenge = &challengeForm{page: "register", title: "Create your account", password: true}
+	magicChallenge    = &challengeForm{page: "magic", title: magicTitle}
+	resetChallenge    = &challengeForm{page: "reset", title: "Reset your password"}
+	passChallenge     = &challengeForm{page: "challenge", title: "Just a moment", ownSite: true}
+)
+
+// routeTable is every path under the prefix. The static assets
+// (/static/style-…, pow-…, passkey-…) are named by their hash and served
+// before it.
+var routeTable = []route{
+	{path: "/register", get: (*Handler).registerPage, post: (*Handler).register,
+		postDefence: defence{route: botdefense.RouteRegister, challenge: registerChallenge, hashes: true}},
+	{path: "/verify", get: (*Handler).verify, post: (*Handler).verifyConfirm,
+		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
+	{path: "/login", get: (*Handler).loginPage, post: (*Handler).login,
+		postDefence: defence{route: botdefense.RouteLogin, challenge: loginChallenge, hashes: true}},
+	{path: "/logout", get: (*Handler).logoutPage, post: (*Handler).logout},
+	{path: "/reset", get: (*Handler).resetPage, post: (*Handler).reset,
+		postDefence: defence{route: botdefense.RouteReset, challenge: resetChallenge}},
+	{path: "/reset/confirm", get: (*Handler).resetConfirmPage, post: (*Handler).resetConfirm,
+		postDefence: defence{route: botdefense.RouteVerify}},
+	{path: "/magic", get: (*Handler).magicPage, post: (*Handler).magic, postDefenceBy: magicDefence},
+	{path: "/magic/verify", get: (*Handler).magicVerifyPage, post: (*Handler).magicVerify,
+		postDefence: defence{route: botdefense.RouteCode}},
+	{path: "/account", get: (*Handler).account},
+	{path: "/account/signout-everywhere", post: (*Handler).signOutEverywhere},
+	{path: "/account/totp", post: (*Handler).totpBegin},
+	{path: "/account/totp/confirm", post: (*Handler).totpConfirm},
+	{path: "/account/totp/remove", post: (*Handler).totpRemove},
+	{path: "/account/recovery", post: (*Handler).recoveryRegenerate},
+	{path: "/account/devices/forget", post: (*Handler).forgetDevices},
+	{path: "/account/passkey/remove", post: (*Handler).passkeyRemove},
+	{path: "/mfa", get: (*Handler).mfaPage, post: (*Handler).mfa,
+		postDefence: defence{route: botdefense.RouteStepUp}},
+	{path: "/stepup", get: (*Handler).stepUpPage},
+	// Options for both ceremonies count as passkey attempts; finishing a
+	// registration needs a session and is not defended.
+	{path: "/passkey/options", post: (*Handler).passkeyOptions, postDefence: defence{route: botdefense.RoutePasskey}},
+	{path: "/passkey/login", post: (*Handler).passkeyLogin, postDefence: defence{route: botdefense.RoutePasskey}},
+	{path: "/passkey/register", post: (*Handler).passkeyRegister},
+	{path: "/challenge", post: (*Handler).challengeSolved,
+		postDefence: defence{route: botdefense.RouteChallenge, challenge: passChallenge}},
+}
+
+// magicDefence: the magic page's post asks for a link (mail is sent, so it
+// is limited like a sign-in and can be challenged) unless it carries a
+// typed code, which counts as a code attempt.
+func magicDefence(r *http.Request) defence {
+	if r.PostForm.Has("code") {
+		return defence{route: botdefense.RouteCode}
+	}
+	return defence{route: botdefense.RouteMagic, challenge: magicChallenge}
+}
+
+// ownRoutes indexes the route table by path.
+func (h *Handler) ownRoutes() map[string]route {
+	m := make(map[string]route, len(routeTable))
+	for _, rt := range routeTable {
+		m[rt.path] = rt
+	}
+	return m
+}
+
+// defenceOf is the edge defence of r, a request the route answers (a
+// post's form already parsed).
+func (rt *route) defenceOf(r *http.Request) defence {
+	switch {
+	case r.Method != http.MethodPost:
+		return rt.getDefence
+	case rt.postDefenceBy != nil:
+		return rt.postDefenceBy(r)
+	}
+	return rt.postDefence
+}
