@@ -34,6 +34,7 @@ var adaptInOrder = map[string][]string{
 	"origin_override.caddyfiletest":  {`"origin":"https://www.example.com"`},
 	"origin_wildcard.caddyfiletest":  {`"origin":"https://login.example.com"`},
 	"origin_ipv6.caddyfiletest":      {`"origin":"https://[::1]:8443"`},
+	"authenticate.caddyfiletest":     {`"authenticators":[{"authenticator":"session"}],"handler":"frontdoor"`},
 	"jwks_http.caddyfiletest":        {`"handler":"frontdoor_jwks"`},
 	"store_redis_url.caddyfiletest":  {`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0"}`, `"store_timeout":1500000000`},
 	"store_redis_cluster.caddyfiletest": {
@@ -186,6 +187,10 @@ func TestCaddyfileAdaptErrors(t *testing.T) {
 		{"no fixed host with block", ":8443 {\n\tfrontdoor {\n\t\tpublic /\n\t}\n}\n", 2, "no fixed host"},
 		{"plain http site", "http://shop.example.com {\n\tfrontdoor\n}\n", 2, "plain http"},
 		{"origin not https", site("origin http://x"), 3, "must be an https origin"},
+		{"authenticate without name", site("authenticate"), 3, "authenticate needs an authenticator"},
+		{"authenticate unknown", site("authenticate apikey"), 3, `unknown authenticator "apikey" (this build has: session)`},
+		{"authenticate session with argument", site("authenticate session cookie"), 3, `authenticate session takes no arguments, got "cookie"`},
+		{"authenticate session with block", site("public /\n\t\tauthenticate session {\n\t\t\tcookie x\n\t\t}"), 5, `authenticate session takes no block, got "cookie"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

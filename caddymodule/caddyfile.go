@@ -335,9 +335,12 @@ func parseHeaders(d *caddyfile.Dispenser) (*HeaderConfig, error) {
 }
 
 // storeNames lists the registered store backends.
-func storeNames() string {
+func storeNames() string { return moduleNames("frontdoor.stores") }
+
+// moduleNames lists the names of the modules this build has in namespace.
+func moduleNames(namespace string) string {
 	var names []string
-	for _, m := range caddy.GetModules("frontdoor.stores") {
+	for _, m := range caddy.GetModules(namespace) {
 		names = append(names, m.ID.Name())
 	}
 	return strings.Join(names, ", ")

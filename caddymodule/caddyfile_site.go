@@ -29,6 +29,7 @@ import (
 //		         distinct_accounts <n>; disposable challenge|refuse|allow; disposable_extra <domains…>;
 //		         disposable_allow <domains…>; automation challenge|ignore }
 //		challenge <paths…>
+//		authenticate <name> [{ … }]   (repeatable; default: authenticate session)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -109,6 +110,12 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.Challenge = append(fd.Challenge, args...)
+		case "authenticate":
+			raw, err := parseAuthenticate(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			fd.AuthenticatorsRaw = append(fd.AuthenticatorsRaw, raw)
 		default:
 			return nil, h.Errf("frontdoor: unknown option %q", key)
 		}

@@ -9,7 +9,9 @@
 //
 // The store modules (frontdoor.stores.bolt and frontdoor.stores.redis) are
 // in the sub-package stores; the app loads the configured one through
-// stores.Backend, and imports the package for its default, bbolt.
+// stores.Backend, and imports the package for its default, bbolt. The
+// request authenticators (frontdoor.authenticators.*, the cookie session
+// first) are in the sub-package authn; the handler asks them in order.
 //
 // # Routes
 //

@@ -1,7 +1,7 @@
 package caddymodule
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/caddymodule/authn"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -63,6 +64,10 @@ type Handler struct {
 	// Challenge lists paths a browser may only load after solving a
 	// proof-of-work challenge (a flash sale).
 	Challenge []string `json:"challenge,omitempty"`
+	// AuthenticatorsRaw are the request authenticators (module namespace
+	// frontdoor.authenticators), asked in order; the first to know the
+	// caller wins. Default: the session cookie alone.
+	AuthenticatorsRaw []json.RawMessage `json:"authenticators,omitempty" caddy:"namespace=frontdoor.authenticators inline_key=authenticator"`
 
 	app             *App
 	prefixSlash     string
@@ -82,6 +87,8 @@ type Handler struct {
 	policy          *botdefense.Policy
 	challenge       patterns
 	flows           *authflow.Flows
+	authenticators  []authn.Authenticator
+	cookies         *authn.SessionCookie // Frontdoor's own pages read the session through it
 	logger          *zap.Logger
 }
 
@@ -150,7 +157,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.pages, err = loadPages(h.Theme); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	return nil
+	return h.loadAuthenticators(ctx)
 }
 
 // compileRedirectHosts checks allow_redirect_hosts and derives the lookup
@@ -193,6 +200,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.app != nil && h.policy != nil {
 		h.app.notePolicy(h.origin, h.policy)
+	}
+	if err := h.bindAuthenticators(); err != nil {
+		return err
 	}
 	for _, r := range h.Rules {
 		if r.AAL != "" && r.AAL != "aal1" && r.AAL != "aal2" {
@@ -278,7 +288,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	public := h.isPublicViews(views)
-	s, err := h.currentSession(r)
+	s, err := h.authenticate(w, r)
 	if err != nil { // logged by noteStore when the store's state changes
 		if !public {
 			return h.unavailable(w)
@@ -335,42 +345,12 @@ func (h *Handler) isPublicViews(views []string) bool {
 	return true
 }
 
-// currentSession returns the request's valid session, nil if there is none
-// (no cookie, a forged or foreign one, expired, revoked), or an error when
-// the store failed.
+// currentSession returns the request's valid cookie session, nil if there
+// is none (no cookie, a forged or foreign one, expired, revoked), or an
+// error when the store failed. Frontdoor's own pages (account, second
+// factor, step-up) use it whatever authenticators the site configures.
 func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
-	v := cookieValue(r.Header, session.CookieName)
-	if v == "" {
-		return nil, nil
-	}
-	_, key, err := h.app.codec.DecodeKey(h.origin, v, time.Now())
-	if err != nil {
-		return nil, nil
-	}
-	s := h.app.backend.sessions.Cached(key) // the common case: no store, no context
-	if s == nil {
-		if s, err = h.lookupSession(r, key); s == nil {
-			return nil, err
-		}
-	}
-	if s.Site != h.origin {
-		return nil, nil
-	}
-	return s, nil
-}
-
-// lookupSession asks the store (through the session cache) for key, within
-// the store timeout; nil and no error when there is no such live session.
-func (h *Handler) lookupSession(r *http.Request, key string) (*session.Session, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
-	defer cancel()
-	s, err := h.app.backend.sessions.LookupKey(ctx, key)
-	if errors.Is(err, session.ErrNotFound) {
-		h.app.backend.noteStore(nil)
-		return nil, nil
-	}
-	h.app.backend.noteStore(err)
-	return s, err
+	return h.cookies.Lookup(r)
 }
 
 // isNavigation tells a browser page load from an API call.

@@ -252,28 +252,6 @@ func dropOwnCookies(h http.Header) {
 	}
 }
 
-// cookieValue returns the value of the first cookie called name, as
-// Request.Cookie does, without parsing (and allocating) every other cookie
-// a browser sends; "" if there is none. The value is not validated here:
-// the codec refuses anything it did not make.
-func cookieValue(h http.Header, name string) string {
-	for _, line := range h["Cookie"] {
-		for len(line) > 0 {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = textproto.TrimString(part)
-			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
-				v := part[len(name)+1:]
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				return v
-			}
-		}
-	}
-	return ""
-}
-
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -9,8 +9,10 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/frontdoorhq/frontdoor/caddymodule"
-	// The store modules (frontdoor.stores.*) register themselves; caddymodule
-	// imports them too, but naming them keeps the build's modules in sight.
+	// The store modules (frontdoor.stores.*) and request authenticators
+	// (frontdoor.authenticators.*) register themselves; caddymodule imports
+	// them too, but naming them keeps the build's modules in sight.
+	_ "github.com/frontdoorhq/frontdoor/caddymodule/authn"
 	_ "github.com/frontdoorhq/frontdoor/caddymodule/stores"
 )
 

@@ -1,4 +1,4 @@
-package caddymodule
+package authn
 
 import (
 	"net/http"
