@@ -34,13 +34,9 @@ func (EmailLinkSent) outcome() {}
 // account may be a squatter's, and signing in through the mailbox is what
 // verifying it would be for.
 func (f *Flows) SendEmailLink(ctx context.Context, in EmailLinkInput) (Outcome, error) {
-	email, err := identity.NormalizeEmail(in.Email)
-	if err != nil {
-		return Invalid{Fields: map[string]error{"email": ErrEmailInvalid}}, nil
-	}
-	c, err := f.Customers.CustomerByEmail(ctx, email)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		return nil, err
+	email, c, invalid, err := f.lookUpAddress(ctx, in.Email)
+	if invalid != nil || err != nil {
+		return invalid, err
 	}
 	target := &identity.Customer{}
 	if c != nil && c.EmailVerified {

@@ -21,13 +21,9 @@ func (ResetRequested) outcome() {}
 // for nobody whose secret nobody has, so timing does not tell the two
 // apart either. Earlier links stay valid until used or expired.
 func (f *Flows) RequestReset(ctx context.Context, rawEmail string) (Outcome, error) {
-	email, err := identity.NormalizeEmail(rawEmail)
-	if err != nil {
-		return Invalid{Fields: map[string]error{"email": ErrEmailInvalid}}, nil
-	}
-	c, err := f.Customers.CustomerByEmail(ctx, email)
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
-		return nil, err
+	email, c, invalid, err := f.lookUpAddress(ctx, rawEmail)
+	if invalid != nil || err != nil {
+		return invalid, err
 	}
 	target := &identity.Customer{}
 	if c != nil {
@@ -100,4 +96,18 @@ func (f *Flows) ConfirmReset(ctx context.Context, in ResetInput) (Outcome, error
 		return ResetNeedsSecondFactor{Customer: c, PasswordHash: hash}, nil
 	}
 	return ResetReady{Customer: c, PasswordHash: hash}, nil
+}
+
+// lookUpAddress normalizes an address typed in a form and finds its
+// account (nil: none). A malformed address is the Invalid outcome.
+func (f *Flows) lookUpAddress(ctx context.Context, raw string) (string, *identity.Customer, Outcome, error) {
+	email, err := identity.NormalizeEmail(raw)
+	if err != nil {
+		return "", nil, Invalid{Fields: map[string]error{"email": ErrEmailInvalid}}, nil
+	}
+	c, err := f.Customers.CustomerByEmail(ctx, email)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		return "", nil, nil, err
+	}
+	return email, c, nil, nil
 }
