@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/cfgargs"
 )
 
 func init() {
@@ -98,7 +99,7 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 			app.Headers = hc
 		case "store_timeout":
-			if err := parseDurationArg(d, &app.StoreTimeout); err != nil {
+			if err := cfgargs.Duration(d, &app.StoreTimeout); err != nil {
 				return nil, err
 			}
 		default:
@@ -171,34 +172,6 @@ func parseMailer(d *caddyfile.Dispenser, prev *MailerConfig) (*MailerConfig, err
 	return m, nil
 }
 
-func parseDurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	name := d.Val()
-	var v string
-	if !d.AllArgs(&v) {
-		return d.Errf("frontdoor: %s needs one duration", name)
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur < 0 {
-		return d.Errf("frontdoor: %s: %q is not a duration (e.g. 30m, 12h)", name, v)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
-func parseIntArg(d *caddyfile.Dispenser, dst *int) error {
-	name := d.Val()
-	var v string
-	if !d.AllArgs(&v) {
-		return d.Errf("frontdoor: %s needs one number", name)
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return d.Errf("frontdoor: %s: %q is not a number", name, v)
-	}
-	*dst = n
-	return nil
-}
-
 func parseSession(d *caddyfile.Dispenser, s *SessionConfig) error {
 	if d.NextArg() {
 		return d.ArgErr()
@@ -207,9 +180,9 @@ func parseSession(d *caddyfile.Dispenser, s *SessionConfig) error {
 		var err error
 		switch d.Val() {
 		case "idle":
-			err = parseDurationArg(d, &s.Idle)
+			err = cfgargs.Duration(d, &s.Idle)
 		case "absolute":
-			err = parseDurationArg(d, &s.Absolute)
+			err = cfgargs.Duration(d, &s.Absolute)
 		case "cache":
 			if d.NextArg() {
 				if d.Val() == "off" {
@@ -221,7 +194,7 @@ func parseSession(d *caddyfile.Dispenser, s *SessionConfig) error {
 				}
 				d.Prev() // back to "cache", which parseDurationArg names
 			}
-			err = parseDurationArg(d, &s.Cache)
+			err = cfgargs.Duration(d, &s.Cache)
 		default:
 			err = d.Errf("frontdoor: unknown session option %q", d.Val())
 		}
@@ -243,7 +216,7 @@ func parseKeys(d *caddyfile.Dispenser, k *KeysConfig) error {
 				return d.Errf("frontdoor: keys cookie needs <hash-key-base64> <block-key-base64>")
 			}
 		case "assertion_rotate":
-			if err := parseDurationArg(d, &k.AssertionRotate); err != nil {
+			if err := cfgargs.Duration(d, &k.AssertionRotate); err != nil {
 				return err
 			}
 		default:
@@ -261,15 +234,15 @@ func parsePassword(d *caddyfile.Dispenser, p *PasswordConfig) error {
 		var err error
 		switch d.Val() {
 		case "min_length":
-			err = parseIntArg(d, &p.MinLength)
+			err = cfgargs.Int(d, &p.MinLength)
 		case "max_length":
-			err = parseIntArg(d, &p.MaxLength)
+			err = cfgargs.Int(d, &p.MaxLength)
 		case "concurrency":
-			err = parseIntArg(d, &p.Concurrency)
+			err = cfgargs.Int(d, &p.Concurrency)
 		case "queue":
-			err = parseIntArg(d, &p.Queue)
+			err = cfgargs.Int(d, &p.Queue)
 		case "queue_wait":
-			err = parseDurationArg(d, &p.QueueWait)
+			err = cfgargs.Duration(d, &p.QueueWait)
 		case "argon2":
 			var m, t, par string
 			if !d.AllArgs(&m, &t, &par) {

@@ -1,16 +1,17 @@
 package caddymodule
 
 import (
-	"github.com/caddyserver/caddy/v2"
-	"github.com/frontdoorhq/frontdoor/botdefense"
 	"net"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/internal/cfgargs"
 )
 
 // parseHandler parses the site directive:
@@ -251,7 +252,7 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 				return r, h.Errf("frontdoor: require aal must be aal1 or aal2")
 			}
 		case "max_age":
-			if err := parseDurationArg(h.Dispenser, &r.MaxAge); err != nil {
+			if err := cfgargs.Duration(h.Dispenser, &r.MaxAge); err != nil {
 				return r, err
 			}
 		case "methods":

@@ -1,10 +1,9 @@
 package stores
 
 import (
-	"strconv"
-
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/frontdoorhq/frontdoor/internal/cfgargs"
 )
 
 // UnmarshalCaddyfile parses
@@ -51,20 +50,20 @@ func (b *RedisBackend) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				err = d.Errf("frontdoor: store redis %s needs one value", key)
 			}
 		case "db":
-			err = parseIntArg(d, &b.DB)
+			err = cfgargs.Int(d, &b.DB)
 		case "pool_size":
-			err = parseIntArg(d, &b.PoolSize)
+			err = cfgargs.Int(d, &b.PoolSize)
 		case "tls":
 			if d.NextArg() {
 				err = d.Errf("frontdoor: store redis tls takes no value")
 			}
 			b.TLS = true
 		case "dial_timeout":
-			err = parseDurationArg(d, &b.DialTimeout)
+			err = cfgargs.Duration(d, &b.DialTimeout)
 		case "read_timeout":
-			err = parseDurationArg(d, &b.ReadTimeout)
+			err = cfgargs.Duration(d, &b.ReadTimeout)
 		case "write_timeout":
-			err = parseDurationArg(d, &b.WriteTimeout)
+			err = cfgargs.Duration(d, &b.WriteTimeout)
 		default:
 			err = d.Errf("frontdoor: unknown store redis option %q", key)
 		}
@@ -75,37 +74,5 @@ func (b *RedisBackend) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if b.URL == "" && len(b.Addrs) == 0 {
 		return d.Errf("frontdoor: store redis needs a URL or addrs")
 	}
-	return nil
-}
-
-// parseDurationArg and parseIntArg read an option's one value. They copy
-// caddymodule's helpers of the same names, word for word in their errors,
-// so an operator's mistake reads the same in any part of the frontdoor
-// block; importing them would tie this package to caddymodule.
-func parseDurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	name := d.Val()
-	var v string
-	if !d.AllArgs(&v) {
-		return d.Errf("frontdoor: %s needs one duration", name)
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur < 0 {
-		return d.Errf("frontdoor: %s: %q is not a duration (e.g. 30m, 12h)", name, v)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
-func parseIntArg(d *caddyfile.Dispenser, dst *int) error {
-	name := d.Val()
-	var v string
-	if !d.AllArgs(&v) {
-		return d.Errf("frontdoor: %s needs one number", name)
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return d.Errf("frontdoor: %s: %q is not a number", name, v)
-	}
-	*dst = n
 	return nil
 }
