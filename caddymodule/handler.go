@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
-	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -83,7 +82,6 @@ type Handler struct {
 	allowHosts      map[string]bool
 	formActionExtra string
 	pages           *pages
-	webauthn        *webauthn.WebAuthn
 	policy          *botdefense.Policy
 	challenge       patterns
 	flows           *authflow.Flows
@@ -191,12 +189,12 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("frontdoor: passkey_rp_id %q must be the origin's host %q or a parent domain of it", h.PasskeyRPID, h.audience)
 		}
 	}
-	var err error
-	if h.webauthn, err = newWebAuthn(rpID, h.origin, h.audience); err != nil {
+	wa, err := newWebAuthn(rpID, h.origin, h.audience)
+	if err != nil {
 		return fmt.Errorf("frontdoor: passkeys: %w", err)
 	}
 	if h.flows != nil {
-		h.flows.WebAuthn = h.webauthn
+		h.flows.WebAuthn = wa
 	}
 	if h.app != nil && h.policy != nil {
 		h.app.notePolicy(h.origin, h.policy)

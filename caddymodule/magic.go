@@ -152,6 +152,3 @@ func (h *Handler) magicLinkExpired(w http.ResponseWriter) error {
 		"This link has expired or was already used. Ask for a new one.",
 		h.Prefix+"/magic", "Ask for a new link")
 }
-
-// newNonce returns 256 random bits in the format of a token secret.
-func newNonce() string { return authflow.NewNonce() }

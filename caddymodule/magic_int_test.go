@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/eml"
 )
@@ -100,7 +101,7 @@ func magicExpired(t *testing.T, g *gateway) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := newNonce()
+	nonce := authflow.NewNonce()
 	secret, tok := identity.NewToken(identity.TokenMagicLink, cu.ID, identity.MagicLinkTTL, time.Now().Add(-identity.MagicLinkTTL-time.Minute))
 	tok.Binding, tok.Redirect = identity.HashToken(nonce), "/app/x"
 	if err := backendOf(t).identity.PutToken(ctx, tok); err != nil {

@@ -28,9 +28,6 @@ const (
 	deviceCookie = "__Host-frontdoor-device"
 )
 
-// factorsView is what the second-factor page offers.
-type factorsView = authflow.Offer
-
 // signedIn finishes a first factor (authflow.FirstFactorDone): the second
 // factor is asked for, or a session starts.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, c *identity.Customer, amr []string, rd string) error {
@@ -165,7 +162,7 @@ func factorRefusal(err error) string {
 		return "That code was already used. Wait for your app to show the next one."
 	case errors.Is(err, identity.ErrCounter):
 		return "This passkey was refused: it may have been copied. Use another way, then remove it from your account."
-	case errors.Is(err, errPasskeyRefused), errors.Is(err, identity.ErrNoFactor):
+	case errors.Is(err, authflow.ErrPasskeyRefused), errors.Is(err, identity.ErrNoFactor):
 		return "That passkey was not accepted. Try again, or use another way."
 	}
 	return "That code is not right. Check it and try again."

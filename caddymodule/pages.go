@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/botdefense"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -13,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -127,7 +129,7 @@ type pageData struct {
 	CodeStep bool
 	Account  *accountView
 	// Factors is what the second-factor page offers.
-	Factors *factorsView
+	Factors *authflow.Offer
 	// Enrol is the authenticator-app set-up; RecoveryCodes are shown once.
 	Enrol         *enrolView
 	RecoveryCodes []string

@@ -20,8 +20,6 @@ import (
 // ceremonyCookie binds a passkey sign-in ceremony to the browser.
 const ceremonyCookie = "__Host-frontdoor-ceremony"
 
-var errPasskeyRefused = authflow.ErrPasskeyRefused
-
 // newWebAuthn builds the relying party of the site.
 func newWebAuthn(rpID, origin, name string) (*webauthn.WebAuthn, error) {
 	return webauthn.New(&webauthn.Config{
