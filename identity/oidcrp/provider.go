@@ -66,7 +66,8 @@ type discovered struct {
 	// template is the multi-tenant issuer ("…/{tenantid}/v2.0").
 	template string
 	// issParam: the provider sends RFC 9207's iss with its answers.
-	issParam bool
+	issParam    bool
+	hasUserInfo bool
 }
 
 // New returns the provider for cfg (Validate must have passed). Nothing is
@@ -176,6 +177,7 @@ func (p *Provider) fetchDiscovery() (*discovered, error) {
 	var meta struct {
 		Issuer   string `json:"issuer"`
 		IssParam bool   `json:"authorization_response_iss_parameter_supported"`
+		UserInfo string `json:"userinfo_endpoint"`
 	}
 	if err := prov.Claims(&meta); err != nil {
 		return nil, err
@@ -186,7 +188,7 @@ func (p *Provider) fetchDiscovery() (*discovered, error) {
 	if prov.Endpoint().AuthURL == "" || prov.Endpoint().TokenURL == "" {
 		return nil, errors.New("discovery has no authorization or token endpoint")
 	}
-	d.issParam = meta.IssParam
+	d.issParam, d.hasUserInfo = meta.IssParam, meta.UserInfo != ""
 	d.p = prov
 	d.verifier = prov.VerifierContext(oidc.ClientContext(context.Background(), p.client), &oidc.Config{
 		ClientID:        p.cfg.ClientID,
@@ -328,7 +330,48 @@ func (p *Provider) Finish(ctx context.Context, a Attempt, cb Callback) (*Identit
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
 	}
-	return p.check(d, a, idt, tok.AccessToken, cb)
+	id, err := p.check(d, a, idt, tok.AccessToken, cb)
+	if err != nil {
+		return nil, err
+	}
+	if id.Email == "" && tok.AccessToken != "" && d.hasUserInfo {
+		if err := p.userInfo(cctx, d, tok, id, cb); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
+}
+
+// userInfo completes a profile the ID token left out (providers that put
+// email only behind the userinfo endpoint). Its sub must be the token's
+// (OpenID Connect Core 5.3.2); it fills only what is missing.
+func (p *Provider) userInfo(ctx context.Context, d *discovered, tok *oauth2.Token, id *Identity, cb Callback) error {
+	ui, err := d.p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return fmt.Errorf("%w: userinfo: %s", ErrProvider, redact(err))
+	}
+	if ui.Subject != id.Subject {
+		return fmt.Errorf("%w: userinfo names another subject", ErrInvalidResponse)
+	}
+	var claims map[string]any
+	if err := ui.Claims(&claims); err != nil {
+		return fmt.Errorf("%w: userinfo: %v", ErrProvider, err)
+	}
+	var more Identity
+	p.mapProfile(&more, claims, cb)
+	if id.Email == "" {
+		id.Email, id.EmailVerified = more.Email, more.EmailVerified
+	}
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{{&id.Name, more.Name}, {&id.GivenName, more.GivenName},
+		{&id.FamilyName, more.FamilyName}, {&id.Picture, more.Picture}, {&id.Locale, more.Locale}} {
+		if *f.dst == "" {
+			*f.dst = f.src
+		}
+	}
+	return nil
 }
 
 // check does what go-oidc leaves to the caller.
