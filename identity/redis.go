@@ -116,8 +116,19 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 	err = s.claimEmail(ctx, ekey, c.ID)
 	if err != nil {
 		s.c.Del(ctx, ckey)
+		return err
 	}
-	return err
+	for i, li := range c.Identities {
+		if err = s.claimIdentity(ctx, li, c.ID); err != nil {
+			s.c.Del(ctx, ckey)
+			s.release(ctx, ekey, c.ID)
+			for _, done := range c.Identities[:i] {
+				s.release(ctx, s.identityIndexKey(done.Issuer, done.Subject), c.ID)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // claimEmail points the email index at id, unless another existing
@@ -219,6 +230,12 @@ func (s *RedisStore) CustomerByEmail(ctx context.Context, email string) (*Custom
 // MULTI/EXEC), retried when another writer got in between. fn may therefore
 // run more than once and must not have side effects.
 func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Customer) error) (*Customer, error) {
+	return s.update(ctx, id, fn, false)
+}
+
+// update is UpdateCustomer; linking may change the linked identities
+// (whose index claims the caller keeps).
+func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) error, linking bool) (*Customer, error) {
 	if !rediskey.ValidID(id) {
 		return nil, ErrNotFound
 	}
@@ -233,10 +250,14 @@ func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Cus
 			final = err
 			return err
 		}
-		email := c.Email
+		email, linked := c.Email, identityKeys(c)
 		if err := fn(c); err != nil {
 			final = err
 			return err
+		}
+		if !linking && identityKeys(c) != linked {
+			final = fmt.Errorf("identity: redis: update customer %q: linked identities change only through LinkIdentity and UnlinkIdentity", id)
+			return final
 		}
 		if c.ID != id {
 			final = fmt.Errorf("identity: redis: update customer %q: must not change the id", id)
