@@ -91,6 +91,8 @@ type (
 		Redirect     string
 		Purpose      WaitPurpose
 		DeviceCookie string
+		// IdP is the provider of a provider sign-in (the assertion's idp).
+		IdP string
 	}
 	// WaitGone: no wait for this browser — expired, finished in another
 	// tab, never started, or a step-up of another session.
@@ -139,6 +141,8 @@ type FirstFactorInput struct {
 	Redirect string
 	// Device is the browser's remembered-device cookie, if any.
 	Device string
+	// IdP is the provider of a provider sign-in.
+	IdP string
 }
 
 // FirstFactorDone decides what follows a first factor: a customer with a
@@ -149,7 +153,7 @@ func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outco
 	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
 		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect})
 	}
-	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn}, nil
+	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP}, nil
 }
 
 // AskSecondFactor stores a wait for a second factor of c and answers
@@ -357,7 +361,7 @@ func (f *Flows) StartSession(ctx context.Context, in StartSessionInput) (string,
 	c := in.Due.Customer
 	token, _, err := f.Sessions.Create(ctx, session.New{
 		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
-		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP,
+		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP, IdP: in.Due.IdP,
 	})
 	return token, err
 }
@@ -439,12 +443,17 @@ const auditTimeout = 5 * time.Second
 // audit records a security event for customer id. Best effort: the action
 // it records has happened.
 func (f *Flows) audit(ctx context.Context, client Client, id, kind string) {
+	f.auditDetail(ctx, client, id, kind, "")
+}
+
+// auditDetail records a security event with a detail (never a secret).
+func (f *Flows) auditDetail(ctx context.Context, client Client, id, kind, detail string) {
 	if f.Events == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	ev := identity.Event{At: f.now().UTC(), Kind: kind, IP: client.IP, UserAgent: client.UserAgent}
+	ev := identity.Event{At: f.now().UTC(), Kind: kind, IP: client.IP, UserAgent: client.UserAgent, Detail: detail}
 	if err := f.Events.AppendEvent(ctx, id, ev); err != nil {
 		f.warn("recording a security event ("+kind+")", err)
 	}
