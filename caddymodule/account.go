@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/identity"
-	"github.com/frontdoorhq/frontdoor/session"
 )
 
 type accountView struct {
@@ -74,10 +73,10 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, o := range all {
-		v.Sessions = append(v.Sessions, sessionView{Current: o.Key == s.Key, Device: deviceName(o), IP: o.IP, CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
+		v.Sessions = append(v.Sessions, sessionView{Current: o.Key == s.Key, Device: h.deviceName(o.UserAgent), IP: o.IP, CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })
-	return h.render(w, http.StatusOK, "account", &pageData{Title: "Your account", CSRF: h.csrfFor(w, r), Account: v, Script: true})
+	return h.render(w, http.StatusOK, "account", &pageData{Title: h.say("account.title"), CSRF: h.csrfFor(w, r), Account: v, Script: true})
 }
 
 // signOutEverywhere revokes every session of the customer, this one too.
@@ -91,14 +90,13 @@ func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request) erro
 		return h.unavailable(w)
 	}
 	clearSessionCookie(w)
-	return h.message(w, http.StatusOK, "Signed out everywhere",
-		"Every device signed in to your account has been signed out.", h.Prefix+"/login", "Sign in again")
+	return h.message(w, http.StatusOK, "logout.everywhere.title", "logout.everywhere", h.Prefix+"/login", "link.sign_in_again")
 }
 
-// deviceName is a short, human description of a session's browser.
-func deviceName(s *session.Session) string {
-	ua := s.UserAgent
-	browser := "A browser"
+// deviceName is a short, human description of a browser from its user
+// agent.
+func (h *Handler) deviceName(ua string) string {
+	browser := h.say("account.device_unknown")
 	for _, b := range []struct{ needle, name string }{
 		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
 	} {
@@ -111,7 +109,7 @@ func deviceName(s *session.Session) string {
 		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
 	} {
 		if strings.Contains(ua, o.needle) {
-			return browser + " on " + o.name
+			return h.say("account.device", "browser", browser, "system", o.name)
 		}
 	}
 	return browser

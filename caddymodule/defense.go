@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -148,16 +147,14 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*
 		}
 		return r.WithContext(ctx), true
 	case botdefense.Limited:
-		_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "Too many attempts",
-			"There have been too many attempts from your network. Please wait a little and try again.")
+		_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_attempts", "limit.too_many.title", "limit.too_many.attempts")
 	case botdefense.Blocked:
-		_ = h.tooMany(w, r, http.StatusForbidden, d.RetryAfter, "Not available",
-			"Requests from your network or for this account are paused for now. Please try again later.")
+		_ = h.tooMany(w, r, http.StatusForbidden, d.RetryAfter, "not_available", "limit.blocked.title", "limit.blocked")
 	case botdefense.Refused:
-		_ = h.render(w, http.StatusBadRequest, "register", &pageData{Title: "Create your account", CSRF: h.csrfFor(w, r),
+		_ = h.render(w, http.StatusBadRequest, "register", &pageData{Title: h.say("register.title"), CSRF: h.csrfFor(w, r),
 			RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts), Email: truncate(r.PostForm.Get("email"), 254),
-			Error:  "Please correct the fields marked below.",
-			Errors: map[string]string{"email": "Please use a permanent email address: we don't accept throw-away mail services."}})
+			Error:  h.say("form.correct_fields"),
+			Errors: map[string]string{"email": h.say("field.disposable_email")}})
 	case botdefense.Challenge:
 		_ = h.challengePage(w, r, def.challenge, d)
 	}
@@ -199,24 +196,25 @@ func clientAddr(r *http.Request) string {
 }
 
 // tooMany answers status (429, or 403 for a block) with Retry-After: a
-// page for browsers, JSON for anything else.
-func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, status int, retry time.Duration, title, msg string) error {
+// page for browsers (titleID and textID are message ids), JSON with the
+// error code for anything else.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, status int, retry time.Duration, code, titleID, textID string) error {
 	secs := max(1, int(math.Ceil(retry.Seconds())))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
-		return writeJSON(w, status, map[string]any{"error": strings.ToLower(strings.ReplaceAll(title, " ", "_")), "retry_after": secs})
+		return writeJSON(w, status, map[string]any{"error": code, "retry_after": secs})
 	}
-	return h.message(w, status, title, msg+fmt.Sprintf(" (You can try again in %s.)", friendlyDuration(secs)), "", "")
+	return h.message(w, status, titleID, "limit.retry", "", "", "message", h.say(textID), "duration", h.friendlyDuration(secs))
 }
 
-func friendlyDuration(secs int) string {
+func (h *Handler) friendlyDuration(secs int) string {
 	switch {
 	case secs < 90:
-		return fmt.Sprintf("%d seconds", secs)
+		return h.say("limit.seconds", "n", strconv.Itoa(secs))
 	case secs < 90*60:
-		return fmt.Sprintf("%d minutes", (secs+59)/60)
+		return h.say("limit.minutes", "n", strconv.Itoa((secs+59)/60))
 	default:
-		return fmt.Sprintf("%d hours", (secs+3599)/3600)
+		return h.say("limit.hours", "n", strconv.Itoa((secs+3599)/3600))
 	}
 }
 
@@ -230,11 +228,11 @@ type powView struct {
 // solves; the customer then sends it again (a form without secrets is sent
 // by the script itself).
 func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, form *challengeForm, d botdefense.Decision) error {
-	pd := &pageData{Title: form.title, CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
+	pd := &pageData{Title: h.say(form.title), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
 		Email: truncate(r.PostForm.Get("email"), 254), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits},
-		Message: "One more step: your browser is doing a quick security check."}
+		Message: h.say("challenge.check")}
 	if form.password {
-		pd.Message += " Then enter your password again and continue."
+		pd.Message = h.say("challenge.check_password")
 	}
 	if form.ownSite {
 		pd.RD = safeRedirect(r.PostForm.Get("rd"), nil)
@@ -265,9 +263,9 @@ func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, 
 	}
 	h.app.backend.decisions.note(botdefense.RouteChallenge, d.Action)
 	if d.Action == botdefense.Limited || d.Action == botdefense.Blocked {
-		return false, h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "Too many attempts", "There have been too many requests from your network. Please wait a little and try again.")
+		return false, h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_attempts", "limit.too_many.title", "limit.too_many.requests")
 	}
-	return false, h.render(w, http.StatusForbidden, passChallenge.page, &pageData{Title: passChallenge.title, CSRF: h.csrfFor(w, r),
+	return false, h.render(w, http.StatusForbidden, passChallenge.page, &pageData{Title: h.say(passChallenge.title), CSRF: h.csrfFor(w, r),
 		RD: r.URL.RequestURI(), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits}})
 }
 

@@ -39,6 +39,20 @@
 //  3. its template in templates/ (name.html, rendered inside layout.html),
 //     which a theme may override; any file there is a page.
 //
-// TestRouteTable checks every entry; the customer-facing words go in the
-// template.
+// TestRouteTable checks every entry.
+//
+// # Words
+//
+// The words the customer reads are never Go strings. Those of a page's
+// own layout are in its template; those a handler chooses at run time
+// (titles, notices, errors, field errors, link labels, mail subjects) are
+// entries of the message catalogue, templates/messages.json (message id →
+// text, {name} placeholders), which handlers name by id: h.say(id, name,
+// value, …), h.message(w, status, titleID, textID, link, linkID, …). Mail
+// bodies are templates/mail/<kind>.txt and .html. A theme directory
+// overrides any template by file name, mail/<kind>.* likewise, and
+// messages.json id by id; a theme catalogue naming an unknown id, or a
+// placeholder its message lacks, fails the config load. TestMessageIDs
+// checks that every id the code names exists, with the placeholders the
+// call fills in, and that every catalogue entry is used.
 package caddymodule

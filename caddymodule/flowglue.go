@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -60,40 +61,50 @@ func (m siteMail) Verify(c *identity.Customer, secret string, passkey bool) {
 	if passkey {
 		link += "&passkey=1"
 	}
-	m.h.queueMail(c.Email, "verify", mailVerify, mailData{Link: link, Site: m.h.audience})
+	m.h.queueMail(c.Email, "verify", mailData{Link: link, Site: m.h.audience})
 }
 
 func (m siteMail) AlreadyRegistered(c *identity.Customer) {
-	m.h.queueMail(c.Email, "already_registered", mailAlreadyRegistered,
+	m.h.queueMail(c.Email, "already_registered",
 		mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
 }
 
 func (m siteMail) SignInLink(c *identity.Customer, secret, code string) {
-	m.h.queueMail(c.Email, "magic_link", mailMagicLink, mailData{
+	m.h.queueMail(c.Email, "magic_link", mailData{
 		Link: m.h.origin + m.h.Prefix + "/magic/verify?token=" + url.QueryEscape(secret), Site: m.h.audience, Code: code,
 	})
 }
 
 func (m siteMail) Reset(c *identity.Customer, secret string) {
 	link := m.h.origin + m.h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
-	m.h.queueMail(c.Email, "reset_password", mailResetPassword, mailData{Link: link, Site: m.h.audience})
+	m.h.queueMail(c.Email, "reset_password", mailData{Link: link, Site: m.h.audience})
 }
 
 // fieldErrors words the reasons a journey gives for its fields.
-func fieldErrors(fields map[string]error) map[string]string {
+func (h *Handler) fieldErrors(fields map[string]error) map[string]string {
 	out := make(map[string]string, len(fields))
 	for name, err := range fields {
 		switch {
 		case errors.Is(err, authflow.ErrEmailInvalid):
-			out[name] = "Enter an email address like name@example.com."
+			out[name] = h.say("field.email_invalid")
 		case errors.Is(err, authflow.ErrPasswordMismatch):
-			out[name] = "The two passwords do not match. Type the same new password twice."
+			out[name] = h.say("field.password_mismatch")
 		case errors.Is(err, authflow.ErrPasswordMissing):
-			out[name] = "Enter your password."
+			out[name] = h.say("field.password_missing")
 		case errors.Is(err, authflow.ErrPasswordTooLong):
-			out[name] = "That password is longer than any we accept."
-		default: // the password policy's own reasons
-			out[name] = capitalise(err.Error()) + "."
+			out[name] = h.say("field.password_too_long")
+		// The password policy's reasons, with its limits.
+		case errors.Is(err, identity.ErrPasswordTooShort):
+			out[name] = h.say("field.password_short", "min", strconv.Itoa(h.app.policy.MinLength))
+		case errors.Is(err, identity.ErrPasswordTooLong):
+			out[name] = h.say("field.password_long", "max", strconv.Itoa(h.app.policy.MaxLength))
+		case errors.Is(err, identity.ErrPasswordBreached):
+			out[name] = h.say("field.password_breached")
+		case errors.Is(err, identity.ErrPasswordInvalid):
+			out[name] = h.say("field.password_invalid")
+		default:
+			h.logger.Error("a field refused for a reason without words", zap.String("field", name), zap.Error(err))
+			out[name] = h.say("field.invalid")
 		}
 	}
 	return out

@@ -2,10 +2,11 @@ package caddymodule
 
 import (
 	"errors"
-	"github.com/frontdoorhq/frontdoor/botdefense"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -31,7 +32,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	}
 	rt, ok := h.routes[sub]
 	if !ok {
-		return h.message(w, http.StatusNotFound, "Page not found", "There is nothing at this address.", "/", "Home")
+		return h.message(w, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
 	}
 	switch {
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && rt.get != nil:
@@ -54,8 +55,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if !h.csrfOK(r) {
-			return h.message(w, http.StatusForbidden, "Please try again",
-				"This form expired or was sent from another site. Reload the page and submit it again.", r.URL.Path, "Reload")
+			return h.message(w, http.StatusForbidden, "form.expired.title", "form.expired", r.URL.Path, "link.reload")
 		}
 		return rt.post(h, w, r)
 	}
@@ -67,7 +67,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 		allow = append(allow, "POST")
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	return h.message(w, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way.", "/", "Home")
+	return h.message(w, http.StatusMethodNotAllowed, "page.not_allowed.title", "page.not_allowed", "/", "link.home")
 }
 
 // parseForm reads a form post within the size limit, answering the client
@@ -75,20 +75,17 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		_ = h.message(w, http.StatusUnsupportedMediaType, "Unsupported form",
-			"This form must be sent as application/x-www-form-urlencoded.", r.URL.Path, "Back to the form")
+		_ = h.message(w, http.StatusUnsupportedMediaType, "form.unsupported.title", "form.unsupported", r.URL.Path, "link.back_to_form")
 		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			_ = h.message(w, http.StatusRequestEntityTooLarge, "Form too large",
-				"What you sent is larger than this form accepts (64 KiB).", r.URL.Path, "Back to the form")
+			_ = h.message(w, http.StatusRequestEntityTooLarge, "form.too_large.title", "form.too_large", r.URL.Path, "link.back_to_form")
 			return false
 		}
-		_ = h.message(w, http.StatusBadRequest, "Malformed form",
-			"We could not read what your browser sent. Please go back and submit the form again.", r.URL.Path, "Back to the form")
+		_ = h.message(w, http.StatusBadRequest, "form.malformed.title", "form.malformed", r.URL.Path, "link.back_to_form")
 		return false
 	}
 	return true

@@ -387,15 +387,13 @@ func (h *Handler) badPath(w http.ResponseWriter, r *http.Request) error {
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return writeJSONError(w, http.StatusBadRequest, "invalid_path")
 	}
-	return h.message(w, http.StatusBadRequest, "Bad address",
-		"This address contains characters that web addresses may not hold. Please check the link.", "/", "Go to the home page")
+	return h.message(w, http.StatusBadRequest, "page.bad_path.title", "page.bad_path", "/", "link.home_page")
 }
 
 // unavailable is the fail-closed answer when the store cannot be used.
 func (h *Handler) unavailable(w http.ResponseWriter) error {
 	w.Header().Set("Retry-After", "5")
-	return h.message(w, http.StatusServiceUnavailable, "Temporarily unavailable",
-		"We can't confirm who you are right now. Please try again in a few moments.", "", "")
+	return h.message(w, http.StatusServiceUnavailable, "page.unavailable.title", "page.unavailable", "", "")
 }
 
 // unmetRule returns the first step-up rule on the path the session does

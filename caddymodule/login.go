@@ -14,9 +14,9 @@ import (
 )
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
-	d := h.formPage(w, r, "Sign in")
+	d := h.formPage(w, r, "login.title")
 	if r.URL.Query().Get("reauth") != "" {
-		d.Message = "Please sign in again to continue."
+		d.Message = h.say("login.reauth")
 	}
 	return h.render(w, http.StatusOK, "login", d)
 }
@@ -37,20 +37,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("signing in", zap.Error(err))
 		return h.unavailable(w)
 	}
-	d := &pageData{Title: "Sign in", RD: rd, Email: truncate(rawEmail, 254)}
+	d := &pageData{Title: h.say("login.title"), RD: rd, Email: truncate(rawEmail, 254)}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		d.Error, d.Errors, d.CSRF = "Please correct the fields marked below.", fieldErrors(o.Fields), h.csrfFor(w, r)
+		d.Error, d.Errors, d.CSRF = h.say("form.correct_fields"), h.fieldErrors(o.Fields), h.csrfFor(w, r)
 		return h.render(w, http.StatusBadRequest, "login", d)
 	case authflow.WrongCredentials:
 		h.recordOutcome(r, true)
-		d.Error, d.CSRF = "The email address or password is incorrect.", h.csrfFor(w, r)
+		d.Error, d.CSRF = h.say("login.wrong"), h.csrfFor(w, r)
 		return h.render(w, http.StatusUnauthorized, "login", d)
 	case authflow.Unverified:
 		h.recordOutcome(r, false)
 		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))
-		return h.message(w, http.StatusForbidden, "Confirm your email first",
-			"We sent a new confirmation link to your address. Follow it, then sign in.", "", "")
+		return h.message(w, http.StatusForbidden, "login.unverified.title", "login.unverified", "", "")
 	case authflow.FirstFactorPassed:
 		h.recordOutcome(r, false)
 		return h.signedIn(w, r, o.Customer, o.AMR, rd)
@@ -76,7 +75,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authf
 }
 
 func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "logout", &pageData{Title: "Sign out", CSRF: h.csrfFor(w, r)})
+	return h.render(w, http.StatusOK, "logout", &pageData{Title: h.say("logout.title"), CSRF: h.csrfFor(w, r)})
 }
 
 // logout ends the session server-side and clears the cookie.
@@ -90,7 +89,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	clearSessionCookie(w)
-	return h.message(w, http.StatusOK, "Signed out", "You are signed out.", h.Prefix+"/login", "Sign in again")
+	return h.message(w, http.StatusOK, "logout.done.title", "logout.done", h.Prefix+"/login", "link.sign_in_again")
 }
 
 // hashFailed answers when a password could not be hashed or checked: the
@@ -103,8 +102,7 @@ func (h *Handler) hashFailed(w http.ResponseWriter, err error) error {
 		// When a slot would be free for someone asking now: usually a
 		// second, not the longest wait.
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.app.hasher.RetryAfter().Seconds()))))
-		return h.message(w, http.StatusServiceUnavailable, "Busy right now",
-			"Many people are signing in at the moment. Please try again in a few seconds.", "", "")
+		return h.message(w, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_in", "", "")
 	}
 	h.logger.Warn("password hashing did not complete", zap.Error(err))
 	return h.unavailable(w)

@@ -1,8 +1,8 @@
 package caddymodule
 
 import (
-	"fmt"
 	"net/http"
+	"strconv"
 
 	"go.uber.org/zap"
 
@@ -11,15 +11,13 @@ import (
 )
 
 const (
-	magicTitle        = "Sign in with email"
-	magicConfirmTitle = "Finish signing in"
 	// magicCookie holds the nonce binding a sign-in link and code to the
 	// browser that asked for them. The token records keep only its hash.
 	magicCookie = "__Host-frontdoor-magic"
 )
 
 func (h *Handler) magicPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "magic", h.formPage(w, r, magicTitle))
+	return h.render(w, http.StatusOK, "magic", h.formPage(w, r, "magic.title"))
 }
 
 // magic mails a sign-in link and a code (authflow.SendEmailLink) and asks
@@ -40,16 +38,14 @@ func (h *Handler) magic(w http.ResponseWriter, r *http.Request) error {
 	switch o := out.(type) {
 	case authflow.Invalid:
 		return h.render(w, http.StatusBadRequest, "magic", &pageData{
-			Title: magicTitle, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(rawEmail, 254),
-			Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields),
+			Title: h.say("magic.title"), CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(rawEmail, 254),
+			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields),
 		})
 	case authflow.EmailLinkSent:
 		setCookie(w, magicCookie, o.Nonce, int(identity.MagicLinkTTL.Seconds()))
 		return h.render(w, http.StatusOK, "magic", &pageData{
-			Title: "Check your email", CSRF: h.csrfFor(w, r), RD: rd, CodeStep: true,
-			Message: "If an account uses " + o.Email + ", we sent a sign-in link and a 6-digit code to that address. " +
-				"Open the link in this browser, or type the code below. The link works once, for 15 minutes; the code for 10 minutes. " +
-				"Nothing arrived? Check your spam folder, or ask for a new link in a few minutes.",
+			Title: h.say("page.mail_sent.title"), CSRF: h.csrfFor(w, r), RD: rd, CodeStep: true,
+			Message: h.say("magic.sent", "email", o.Email),
 		})
 	}
 	return h.unexpected(w, out)
@@ -66,17 +62,16 @@ func (h *Handler) magicCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.magicCodeForm(w, r, http.StatusBadRequest, "Enter the 6-digit code from the email.")
+		return h.magicCodeForm(w, r, http.StatusBadRequest, h.say("magic.code_missing"))
 	case authflow.CodeDead:
 		return h.magicCodeDead(w)
 	case authflow.CodeLockedOut:
 		clearCookie(w, magicCookie)
-		return h.message(w, http.StatusBadRequest, magicTitle,
-			"Too many wrong codes: this code no longer works. Ask for a new sign-in link.", h.Prefix+"/magic", "Ask for a new link")
+		return h.message(w, http.StatusBadRequest, "magic.title", "magic.code_locked_out", h.Prefix+"/magic", "link.magic_new")
 	case authflow.WrongCode:
-		msg := fmt.Sprintf("That code is not right. %d tries left.", o.Left)
+		msg := h.say("magic.code_wrong", "left", strconv.Itoa(o.Left))
 		if o.Left == 1 {
-			msg = "That code is not right. 1 try left."
+			msg = h.say("magic.code_wrong_last")
 		}
 		return h.magicCodeForm(w, r, http.StatusBadRequest, msg)
 	case authflow.LinkExpired:
@@ -97,7 +92,7 @@ func (h *Handler) magicVerifyPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return h.magicLinkMalformed(w)
 	}
-	return h.render(w, http.StatusOK, "magic_confirm", &pageData{Title: magicConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret})
+	return h.render(w, http.StatusOK, "magic_confirm", &pageData{Title: h.say("magic.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret})
 }
 
 // magicVerify uses the link up and signs in the browser that asked for it
@@ -118,9 +113,7 @@ func (h *Handler) magicVerify(w http.ResponseWriter, r *http.Request) error {
 	case authflow.LinkExpired:
 		return h.magicLinkExpired(w)
 	case authflow.OtherBrowser:
-		return h.message(w, http.StatusForbidden, "Finish on the device where you asked",
-			"This browser was not signed in: the link was opened in a different browser from the one that asked for it. "+
-				"Enter the 6-digit code from the same email on the device where you asked for the link.", "", "")
+		return h.message(w, http.StatusForbidden, "magic.other_browser.title", "magic.other_browser", "", "")
 	case authflow.FirstFactorPassed:
 		clearCookie(w, magicCookie)
 		return h.signedIn(w, r, o.Customer, o.AMR, o.Redirect)
@@ -130,25 +123,19 @@ func (h *Handler) magicVerify(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) magicCodeForm(w http.ResponseWriter, r *http.Request, status int, msg string) error {
 	return h.render(w, status, "magic", &pageData{
-		Title: "Check your email", CSRF: h.csrfFor(w, r), CodeStep: true,
-		Error: "Please correct the fields marked below.", Errors: map[string]string{"code": msg},
+		Title: h.say("page.mail_sent.title"), CSRF: h.csrfFor(w, r), CodeStep: true,
+		Error: h.say("form.correct_fields"), Errors: map[string]string{"code": msg},
 	})
 }
 
 func (h *Handler) magicCodeDead(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, magicTitle,
-		"This code has expired, was already used, or was asked for in another browser. Ask for a new sign-in link.",
-		h.Prefix+"/magic", "Ask for a new link")
+	return h.message(w, http.StatusBadRequest, "magic.title", "magic.code_dead", h.Prefix+"/magic", "link.magic_new")
 }
 
 func (h *Handler) magicLinkMalformed(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, magicConfirmTitle,
-		"This link is incomplete or malformed. Copy the whole link from the email, or ask for a new one.",
-		h.Prefix+"/magic", "Ask for a new link")
+	return h.message(w, http.StatusBadRequest, "magic.confirm.title", "magic.malformed", h.Prefix+"/magic", "link.magic_new")
 }
 
 func (h *Handler) magicLinkExpired(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, magicConfirmTitle,
-		"This link has expired or was already used. Ask for a new one.",
-		h.Prefix+"/magic", "Ask for a new link")
+	return h.message(w, http.StatusBadRequest, "magic.confirm.title", "magic.expired", h.Prefix+"/magic", "link.magic_new")
 }

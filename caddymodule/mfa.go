@@ -19,7 +19,6 @@ import (
 // wait, bound to the session asking for it.
 
 const (
-	mfaTitle = "Two-step verification"
 	// mfaCookie binds a wait for a second factor to the browser.
 	mfaCookie = "__Host-frontdoor-mfa"
 	// deviceCookie remembers a browser after a second factor:
@@ -74,8 +73,7 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 	case authflow.WaitGone:
 		return h.mfaExpired(w)
 	case authflow.TooManyAnswers:
-		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "Too many attempts",
-			"There have been too many wrong answers for this account. Please wait a little and try again.")
+		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "too_many_attempts", "limit.too_many.title", "limit.too_many.answers")
 	case authflow.WrongAnswer:
 		return h.mfaForm(w, r, http.StatusUnauthorized, o.Offer, o.Reason)
 	case authflow.LockedOut:
@@ -83,8 +81,7 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		if o.SessionEnded {
 			clearSessionCookie(w)
 		}
-		return h.message(w, http.StatusUnauthorized, mfaTitle,
-			"Too many wrong answers. For your safety, please sign in again.", h.Prefix+"/login", "Sign in")
+		return h.message(w, http.StatusUnauthorized, "mfa.title", "mfa.locked_out", h.Prefix+"/login", "link.sign_in")
 	case authflow.PasswordReset:
 		return h.passwordReset(w, r)
 	case authflow.LinkExpired: // a reset whose account was deleted since
@@ -94,10 +91,10 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 }
 
 func (h *Handler) mfaForm(w http.ResponseWriter, r *http.Request, status int, v authflow.Offer, refused error) error {
-	d := &pageData{Title: mfaTitle, CSRF: h.csrfFor(w, r), Factors: &v, Script: v.Passkey}
+	d := &pageData{Title: h.say("mfa.title"), CSRF: h.csrfFor(w, r), Factors: &v, Script: v.Passkey}
 	if refused != nil {
-		d.Error = "That did not work."
-		d.Errors = map[string]string{"code": factorRefusal(refused)}
+		d.Error = h.say("form.did_not_work")
+		d.Errors = map[string]string{"code": h.factorRefusal(refused)}
 	}
 	return h.render(w, status, "mfa", d)
 }
@@ -127,7 +124,7 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 	in := authflow.SecondFactorInput{
 		Nonce: nonce, Current: h.currentSessionOf(r),
 		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"),
-		Remember: r.PostForm.Get("remember") != "", DeviceName: deviceName(&session.Session{UserAgent: r.UserAgent()}),
+		Remember: r.PostForm.Get("remember") != "", DeviceName: h.deviceName(r.UserAgent()),
 		Passkey: r.PostForm.Get("credential"), Client: h.client(r),
 	}
 	out, err := h.flows.AnswerSecondFactor(r.Context(), in)
@@ -149,28 +146,27 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) afterStepUp(w http.ResponseWriter, r *http.Request, purpose authflow.WaitPurpose, rd string) error {
 	rd = safeRedirect(rd, h.allowHosts)
 	if purpose == authflow.PurposeResubmit {
-		return h.message(w, http.StatusOK, "Verified",
-			"Thank you. For your safety, what you were sending was not sent: go back and send it again.", rd, "Go back")
+		return h.message(w, http.StatusOK, "mfa.verified.title", "mfa.verified_resend", rd, "link.go_back")
 	}
 	http.Redirect(w, r, rd, http.StatusSeeOther)
 	return nil
 }
 
-func factorRefusal(err error) string {
+// factorRefusal words why a second factor was refused.
+func (h *Handler) factorRefusal(err error) string {
 	switch {
 	case errors.Is(err, identity.ErrCodeReused):
-		return "That code was already used. Wait for your app to show the next one."
+		return h.say("mfa.code_reused")
 	case errors.Is(err, identity.ErrCounter):
-		return "This passkey was refused: it may have been copied. Use another way, then remove it from your account."
+		return h.say("mfa.passkey_flagged")
 	case errors.Is(err, authflow.ErrPasskeyRefused), errors.Is(err, identity.ErrNoFactor):
-		return "That passkey was not accepted. Try again, or use another way."
+		return h.say("mfa.passkey_refused")
 	}
-	return "That code is not right. Check it and try again."
+	return h.say("mfa.code_wrong")
 }
 
 func (h *Handler) mfaExpired(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, mfaTitle,
-		"This verification has expired or was finished in another tab. Please sign in again.", h.Prefix+"/login", "Sign in")
+	return h.message(w, http.StatusBadRequest, "mfa.title", "mfa.expired", h.Prefix+"/login", "link.sign_in")
 }
 
 // client is who is asking, for the security events of an account.

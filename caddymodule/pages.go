@@ -19,7 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-//go:embed templates/*.html static/*
+//go:embed templates/*.html templates/messages.json templates/mail/* static/*
 var builtinAssets embed.FS
 
 // pageNames are the templates a theme may override, one file each, plus
@@ -47,10 +47,14 @@ type pages struct {
 	// js is the passkey script (built in, not themable), named by jsHash.
 	js     []byte
 	jsHash string
+	// words is the message catalogue, mail the mails by kind.
+	words catalogue
+	mail  map[string]mailTemplate
 }
 
 // loadPages compiles the built-in templates, with any file of the same name
-// in themeDir taking precedence.
+// in themeDir taking precedence, and loads the message catalogue and the
+// mails (see loadCatalogue, loadMails).
 func loadPages(themeDir string) (*pages, error) {
 	read := func(name string) ([]byte, error) {
 		if themeDir != "" {
@@ -94,6 +98,12 @@ func loadPages(themeDir string) (*pages, error) {
 		return nil, err
 	}
 	p.jsHash = shortHash(p.js)
+	if p.words, err = loadCatalogue(themeDir); err != nil {
+		return nil, err
+	}
+	if p.mail, err = loadMails(themeDir, p.words); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -160,10 +170,11 @@ var powJSHash = shortHash(botdefense.SolverJS)
 // passkeyPages carry passkey forms, so they load the passkey script.
 var passkeyPages = map[string]bool{"login": true, "account": true}
 
-// formPage is the data of a form page on first display: its CSRF token
-// and the validated return target from the query.
-func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, title string) *pageData {
-	return &pageData{Title: title, CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts)}
+// formPage is the data of a form page on first display: its title (a
+// message id), its CSRF token and the validated return target from the
+// query.
+func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, titleID string) *pageData {
+	return &pageData{Title: h.say(titleID), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts)}
 }
 
 // securityHeaders are sent with every page Frontdoor renders.
@@ -211,10 +222,15 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	return err
 }
 
-// message renders the generic message page; a status of 400 or more shows
-// the text as an error.
-func (h *Handler) message(w http.ResponseWriter, status int, title, msg, link, linkText string) error {
-	d := &pageData{Title: title, Link: link, LinkText: linkText}
+// message renders the generic message page: its title, text and link
+// label are message ids (no label without a link), args fill in the
+// text's placeholders. A status of 400 or more shows the text as an error.
+func (h *Handler) message(w http.ResponseWriter, status int, titleID, textID, link, linkID string, args ...string) error {
+	msg := h.say(textID, args...)
+	d := &pageData{Title: h.say(titleID), Link: link}
+	if linkID != "" {
+		d.LinkText = h.say(linkID)
+	}
 	if status >= 400 {
 		d.Error = msg
 	} else {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
-	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // The HTTP side of passkeys (authflow/passkey.go holds the ceremonies).
@@ -53,7 +52,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 			return h.unavailable(w)
 		}
 		if s == nil {
-			return writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Please sign in again.", "location": h.Prefix + "/login"})
+			return writeJSON(w, http.StatusUnauthorized, map[string]string{"error": h.say("passkey.sign_in_again"), "location": h.Prefix + "/login"})
 		}
 		c, err := h.app.backend.identity.Customer(ctx, s.UserID)
 		if err != nil {
@@ -61,7 +60,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 			return h.unavailable(w)
 		}
 		if h.flows.Unmet(authflow.AccountRequirement(c), s) {
-			return writeJSON(w, http.StatusForbidden, map[string]string{"error": "Please confirm it is you first.",
+			return writeJSON(w, http.StatusForbidden, map[string]string{"error": h.say("passkey.confirm_first"),
 				"location": h.Prefix + "/stepup?rd=" + url.QueryEscape(h.Prefix+"/account")})
 		}
 		if out, err = h.flows.BeginPasskeyRegistration(ctx, s, c); err != nil {
@@ -82,9 +81,9 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, o.Options)
 	case authflow.NoPasskey:
-		return writeJSON(w, http.StatusBadRequest, map[string]string{"error": "There is no passkey on this account to use."})
+		return writeJSON(w, http.StatusBadRequest, map[string]string{"error": h.say("passkey.none")})
 	case authflow.TooManyPasskeys:
-		return writeJSON(w, http.StatusConflict, map[string]string{"error": "You have as many passkeys as an account can hold. Remove one first."})
+		return writeJSON(w, http.StatusConflict, map[string]string{"error": h.say("passkey.too_many")})
 	}
 	return h.secondFactorOutcome(w, r, out) // an HTML page, as before: the script reloads it
 }
@@ -119,13 +118,13 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("checking a passkey", zap.Error(err))
 		return h.unavailable(w)
 	}
-	d := &pageData{Title: "Sign in", RD: rd, CSRF: h.csrfFor(w, r), Script: true}
+	d := &pageData{Title: h.say("login.title"), RD: rd, CSRF: h.csrfFor(w, r), Script: true}
 	switch o := out.(type) {
 	case authflow.PasskeyRefused:
-		d.Error = factorRefusal(o.Reason)
+		d.Error = h.factorRefusal(o.Reason)
 		return h.render(w, http.StatusUnauthorized, "login", d)
 	case authflow.PasskeyEmailUnverified:
-		d.Error = "Confirm your email address first: follow the link we sent you."
+		d.Error = h.say("login.passkey_unverified")
 		return h.render(w, http.StatusUnauthorized, "login", d)
 	case authflow.SessionDue:
 		clearCookie(w, ceremonyCookie)
@@ -142,7 +141,7 @@ func (h *Handler) passkeyRegister(w http.ResponseWriter, r *http.Request) error 
 	}
 	out, err := h.flows.RegisterPasskey(r.Context(), authflow.RegisterPasskeyInput{
 		Session: s, Credential: r.PostForm.Get("credential"), Client: h.client(r),
-		Name: "on " + deviceName(&session.Session{UserAgent: r.UserAgent()}),
+		Name: h.say("passkey.name", "device", h.deviceName(r.UserAgent())),
 	})
 	if err != nil {
 		h.logger.Error("adding a passkey", zap.Error(err))
@@ -159,9 +158,7 @@ func (h *Handler) passkeyRegister(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) passkeyNotAdded(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, "Passkey not added",
-		"Your passkey could not be added: the request expired, was already used, or was not accepted. Please try again.",
-		h.Prefix+"/account", "Back to your account")
+	return h.message(w, http.StatusBadRequest, "passkey.not_added.title", "passkey.not_added", h.Prefix+"/account", "link.account")
 }
 
 // passkeyRemove deletes a passkey. Removing the last way to sign in
@@ -174,17 +171,17 @@ func (h *Handler) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))
 	p, ok := c.Passkey(id)
 	if err != nil || !ok {
-		return h.message(w, http.StatusNotFound, "Passkey", "That passkey is not on your account.", h.Prefix+"/account", "Back to your account")
+		return h.message(w, http.StatusNotFound, "passkey.title", "passkey.not_found", h.Prefix+"/account", "link.account")
 	}
 	if c.SignInMethods() == 1 && !p.Flagged && r.PostForm.Get("confirm") == "" {
-		return h.render(w, http.StatusOK, "confirm", &pageData{Title: "Remove your last passkey?", CSRF: h.csrfFor(w, r),
-			Error: "This passkey is the only way you can sign in besides an email link. Without it, you will sign in only through links sent to " + c.Email + ".",
-			Confirm: &confirmView{Action: h.Prefix + "/account/passkey/remove", Button: "Remove it anyway",
+		return h.render(w, http.StatusOK, "confirm", &pageData{Title: h.say("passkey.remove_last.title"), CSRF: h.csrfFor(w, r),
+			Error: h.say("passkey.remove_last", "email", c.Email),
+			Confirm: &confirmView{Action: h.Prefix + "/account/passkey/remove", Button: h.say("passkey.remove_last.button"),
 				Fields: []hiddenField{{"id", r.PostForm.Get("id")}, {"confirm", "1"}}}})
 	}
 	if _, err := h.flows.RemovePasskey(r.Context(), c.ID, id, h.client(r)); err != nil {
 		h.logger.Error("removing passkey", zap.Error(err))
 		return h.unavailable(w)
 	}
-	return h.message(w, http.StatusOK, "Passkey removed", "The passkey was removed from your account.", h.Prefix+"/account", "Back to your account")
+	return h.message(w, http.StatusOK, "passkey.removed.title", "passkey.removed", h.Prefix+"/account", "link.account")
 }

@@ -17,10 +17,8 @@ import (
 // (or sign in to create the passkey).
 const signupCookie = "__Host-frontdoor-signup"
 
-const verifyTitle = "Confirm your email"
-
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "register", h.formPage(w, r, "Create your account"))
+	return h.render(w, http.StatusOK, "register", h.formPage(w, r, "register.title"))
 }
 
 // register starts a sign-up. Every well-formed sign-up gets the same page
@@ -36,16 +34,15 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.render(w, http.StatusBadRequest, "register", &pageData{Title: "Create your account", RD: rd,
+		return h.render(w, http.StatusBadRequest, "register", &pageData{Title: h.say("register.title"), RD: rd,
 			Email: truncate(r.PostForm.Get("email"), 254), CSRF: h.csrfFor(w, r),
-			Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields)})
+			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields)})
 	case authflow.Busy:
 		w.Header().Set("Retry-After", "5")
-		return h.message(w, http.StatusServiceUnavailable, "Busy right now",
-			"Many people are signing up at the moment. Please try again in a few seconds.", "", "")
+		return h.message(w, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_up", "", "")
 	case authflow.SignUpAccepted:
 		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))
-		return h.render(w, http.StatusOK, "register_sent", &pageData{Title: "Check your email", Email: o.Email, RD: rd})
+		return h.render(w, http.StatusOK, "register_sent", &pageData{Title: h.say("page.mail_sent.title"), Email: o.Email, RD: rd})
 	}
 	return h.unexpected(w, out)
 }
@@ -63,7 +60,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("passkey") != "" {
 		page = "verify_passkey"
 	}
-	return h.render(w, http.StatusOK, page, &pageData{Title: verifyTitle, CSRF: h.csrfFor(w, r), Token: secret})
+	return h.render(w, http.StatusOK, page, &pageData{Title: h.say("verify.title"), CSRF: h.csrfFor(w, r), Token: secret})
 }
 
 // verifyConfirm is the link's button (and, in a browser other than the
@@ -87,26 +84,23 @@ func (h *Handler) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.render(w, http.StatusBadRequest, "verify_password", &pageData{Title: verifyTitle, CSRF: h.csrfFor(w, r),
-			Token: secret, Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields)})
+		return h.render(w, http.StatusBadRequest, "verify_password", &pageData{Title: h.say("verify.title"), CSRF: h.csrfFor(w, r),
+			Token: secret, Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields)})
 	case authflow.ChoosePassword:
-		return h.render(w, http.StatusOK, "verify_password", &pageData{Title: verifyTitle, CSRF: h.csrfFor(w, r), Token: secret})
+		return h.render(w, http.StatusOK, "verify_password", &pageData{Title: h.say("verify.title"), CSRF: h.csrfFor(w, r), Token: secret})
 	case authflow.LinkExpired:
-		return h.message(w, http.StatusBadRequest, verifyTitle,
-			"This link has expired or was already used. Sign in to get a new one.", h.Prefix+"/login", "Go to sign in")
+		return h.message(w, http.StatusBadRequest, "verify.title", "verify.expired", h.Prefix+"/login", "link.go_to_sign_in")
 	case authflow.EmailConfirmed:
 		if o.Bound {
 			clearCookie(w, signupCookie)
 		}
-		msg := "Thank you — your email address is confirmed. You can sign in now."
+		msg := h.say("verify.confirmed")
 		if o.PasswordChosen {
-			msg = "Thank you — your email address is confirmed and your password is set. You can sign in now."
+			msg = h.say("verify.confirmed_password")
 		}
-		return h.render(w, http.StatusOK, "verify", &pageData{Title: "Email confirmed", Message: msg})
+		return h.render(w, http.StatusOK, "verify", &pageData{Title: h.say("verify.confirmed.title"), Message: msg})
 	case authflow.PasskeyConfirmedElsewhere:
-		return h.message(w, http.StatusOK, "Email confirmed",
-			"Thank you — your email address is confirmed. To create your passkey, sign in with an email link "+
-				"on the device you will use, then add the passkey on your account page.", h.Prefix+"/magic", "Sign in with email")
+		return h.message(w, http.StatusOK, "verify.confirmed.title", "verify.confirmed_passkey", h.Prefix+"/magic", "link.magic")
 	case authflow.PasskeySignUpConfirmed:
 		clearCookie(w, signupCookie)
 		return h.signedIn(w, r, o.Customer, []string{"email"}, h.Prefix+"/account?welcome=passkey")
@@ -115,5 +109,5 @@ func (h *Handler) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) verifyMalformed(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, verifyTitle, "This link is incomplete or malformed. Copy the whole link from the email.", h.Prefix+"/login", "Go to sign in")
+	return h.message(w, http.StatusBadRequest, "verify.title", "verify.malformed", h.Prefix+"/login", "link.go_to_sign_in")
 }

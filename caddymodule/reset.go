@@ -12,13 +12,8 @@ import (
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
-const (
-	resetTitle        = "Reset your password"
-	resetConfirmTitle = "Choose a new password"
-)
-
 func (h *Handler) resetPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "reset", h.formPage(w, r, resetTitle))
+	return h.render(w, http.StatusOK, "reset", h.formPage(w, r, "reset.title"))
 }
 
 // reset asks for a reset link (authflow.RequestReset): the same page for
@@ -33,19 +28,15 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	switch o := out.(type) {
 	case authflow.Invalid:
 		return h.render(w, http.StatusBadRequest, "reset", &pageData{
-			Title: resetTitle, CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(r.PostForm.Get("email"), 254),
-			Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields),
+			Title: h.say("reset.title"), CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(r.PostForm.Get("email"), 254),
+			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields),
 		})
 	case authflow.ResetRequested:
 		login := h.Prefix + "/login"
 		if rd != "/" {
 			login += "?rd=" + url.QueryEscape(rd)
 		}
-		return h.message(w, http.StatusOK, "Check your email",
-			"If an account uses "+o.Email+", we sent a link to choose a new password to that address. "+
-				"It works once, for 30 minutes. Until you follow it, your current password keeps working. "+
-				"Nothing arrived? Check your spam folder, or try again in a few minutes.",
-			login, "Back to sign in")
+		return h.message(w, http.StatusOK, "page.mail_sent.title", "reset.sent", login, "link.back_to_sign_in", "email", o.Email)
 	}
 	return h.unexpected(w, out)
 }
@@ -58,7 +49,7 @@ func (h *Handler) resetConfirmPage(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return h.resetLinkMalformed(w)
 	}
-	return h.render(w, http.StatusOK, "reset_confirm", &pageData{Title: resetConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret})
+	return h.render(w, http.StatusOK, "reset_confirm", &pageData{Title: h.say("reset.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret})
 }
 
 // resetConfirm sets the new password (authflow.ConfirmReset) — after the
@@ -81,8 +72,8 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	switch o := out.(type) {
 	case authflow.Invalid:
 		return h.render(w, http.StatusBadRequest, "reset_confirm", &pageData{
-			Title: resetConfirmTitle, CSRF: h.csrfFor(w, r), Token: secret,
-			Error: "Please correct the fields marked below.", Errors: fieldErrors(o.Fields),
+			Title: h.say("reset.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret,
+			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields),
 		})
 	case authflow.LinkExpired:
 		return h.resetLinkExpired(w)
@@ -107,9 +98,7 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) passwordReset(w http.ResponseWriter, r *http.Request) error {
 	h.endBrowserSession(r.Context(), r)
 	clearSessionCookie(w)
-	return h.message(w, http.StatusOK, "Password changed",
-		"Your new password is set, and every device that was signed in to your account has been signed out. Sign in with your new password.",
-		h.Prefix+"/login", "Sign in")
+	return h.message(w, http.StatusOK, "reset.done.title", "reset.done", h.Prefix+"/login", "link.sign_in")
 }
 
 // endBrowserSession revokes the session this browser holds, when it is
@@ -130,13 +119,9 @@ func (h *Handler) endBrowserSession(ctx context.Context, r *http.Request) {
 }
 
 func (h *Handler) resetLinkMalformed(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, resetConfirmTitle,
-		"This link is incomplete or malformed. Copy the whole link from the email, or request a new one.",
-		h.Prefix+"/reset", "Request a new link")
+	return h.message(w, http.StatusBadRequest, "reset.confirm.title", "reset.malformed", h.Prefix+"/reset", "link.reset_new")
 }
 
 func (h *Handler) resetLinkExpired(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, resetConfirmTitle,
-		"This link has expired or was already used. Request a new one.",
-		h.Prefix+"/reset", "Request a new link")
+	return h.message(w, http.StatusBadRequest, "reset.confirm.title", "reset.expired", h.Prefix+"/reset", "link.reset_new")
 }

@@ -48,7 +48,9 @@ type defence struct {
 
 // challengeForm is a form page that can show a challenge.
 type challengeForm struct {
-	page, title string
+	page string
+	// title is the page's title, a message id.
+	title string
 	// password: the form had a password, which the page does not send
 	// back, so the customer is asked to type it again.
 	password bool
@@ -57,11 +59,11 @@ type challengeForm struct {
 }
 
 var (
-	loginChallenge    = &challengeForm{page: "login", title: "Sign in", password: true}
-	registerChallenge = &challengeForm{page: "register", title: "Create your account", password: true}
-	magicChallenge    = &challengeForm{page: "magic", title: magicTitle}
-	resetChallenge    = &challengeForm{page: "reset", title: "Reset your password"}
-	passChallenge     = &challengeForm{page: "challenge", title: "Just a moment", ownSite: true}
+	loginChallenge    = &challengeForm{page: "login", title: "login.title", password: true}
+	registerChallenge = &challengeForm{page: "register", title: "register.title", password: true}
+	magicChallenge    = &challengeForm{page: "magic", title: "magic.title"}
+	resetChallenge    = &challengeForm{page: "reset", title: "reset.title"}
+	passChallenge     = &challengeForm{page: "challenge", title: "challenge.title", ownSite: true}
 )
 
 // routeTable is every path under the prefix. The static assets

@@ -144,7 +144,7 @@ var defenceCases = []struct {
 		message: "One more step: your browser is doing a quick security check. Then enter your password again and continue."},
 	{method: "GET", sub: "/magic"},
 	{method: "POST", sub: "/magic", form: url.Values{"email": {"a@example.com"}, "rd": {"https://allowed.example.com/y"}},
-		route: botdefense.RouteMagic, challengeable: true, page: "magic", title: magicTitle,
+		route: botdefense.RouteMagic, challengeable: true, page: "magic", title: "Sign in with email",
 		message: "One more step: your browser is doing a quick security check."},
 	{method: "POST", sub: "/magic", form: url.Values{"email": {"a@example.com"}, "code": {"123456"}}, route: botdefense.RouteCode},
 	{method: "POST", sub: "/magic", form: url.Values{"code": {""}}, route: botdefense.RouteCode},

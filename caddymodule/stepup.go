@@ -67,9 +67,7 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.Prefix+"/login?reauth=1&rd="+url.QueryEscape(back), http.StatusFound)
 		return nil
 	case authflow.NoFactorToUse:
-		return h.message(w, http.StatusForbidden, "Two-step verification needed",
-			"This page needs a second way to prove it is you: an authenticator app or a passkey. Add one on your account page, then come back.",
-			h.Prefix+"/account", "Go to your account")
+		return h.message(w, http.StatusForbidden, "stepup.no_factor.title", "stepup.no_factor", h.Prefix+"/account", "link.go_to_account")
 	}
 	return h.secondFactorOutcome(w, r, out)
 }

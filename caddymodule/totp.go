@@ -56,8 +56,7 @@ func (h *Handler) totpBegin(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w)
 	}
 	if _, ok := out.(authflow.FactorExists); ok {
-		return h.message(w, http.StatusConflict, "Authenticator app",
-			"An authenticator app is already set up. Remove it first to set up another.", h.Prefix+"/account", "Back to your account")
+		return h.message(w, http.StatusConflict, "totp.title", "totp.exists_remove_first", h.Prefix+"/account", "link.account")
 	}
 	return h.accountOutcome(w, r, out)
 }
@@ -71,12 +70,12 @@ func (h *Handler) totpForm(w http.ResponseWriter, r *http.Request, status int, k
 	if err := png.Encode(&buf, img); err != nil {
 		return err
 	}
-	d := &pageData{Title: "Set up an authenticator app", CSRF: h.csrfFor(w, r), Enrol: &enrolView{
+	d := &pageData{Title: h.say("totp.setup.title"), CSRF: h.csrfFor(w, r), Enrol: &enrolView{
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())),
 		Secret: key.Secret(), Handle: handle,
 	}}
 	if errMsg != "" {
-		d.Error, d.Errors = "That did not work.", map[string]string{"code": errMsg}
+		d.Error, d.Errors = h.say("form.did_not_work"), map[string]string{"code": errMsg}
 	}
 	return h.render(w, status, "totp", d)
 }
@@ -108,24 +107,22 @@ func (h *Handler) accountOutcome(w http.ResponseWriter, r *http.Request, out aut
 	case authflow.TOTPEnrolment:
 		return h.totpForm(w, r, http.StatusOK, o.Key, o.Handle, "")
 	case authflow.WrongEnrolmentCode:
-		return h.totpForm(w, r, http.StatusBadRequest, o.Key, o.Handle, "That code is not right. Type the 6 digits your app shows now.")
+		return h.totpForm(w, r, http.StatusBadRequest, o.Key, o.Handle, h.say("totp.code_wrong"))
 	case authflow.EnrolmentExpired:
-		return h.message(w, http.StatusBadRequest, "Authenticator app",
-			"This set-up has expired. Start again from your account page.", back, "Back to your account")
+		return h.message(w, http.StatusBadRequest, "totp.title", "totp.expired", back, "link.account")
 	case authflow.FactorExists:
-		return h.message(w, http.StatusConflict, "Authenticator app", "An authenticator app is already set up.", back, "Back to your account")
+		return h.message(w, http.StatusConflict, "totp.title", "totp.exists", back, "link.account")
 	case authflow.TOTPAdded:
 		if o.RecoveryCodes == nil {
-			return h.message(w, http.StatusOK, "Authenticator app", "Your authenticator app is set up.", back, "Back to your account")
+			return h.message(w, http.StatusOK, "totp.title", "totp.added", back, "link.account")
 		}
-		return h.render(w, http.StatusOK, "recovery", &pageData{Title: "Save your recovery codes", RecoveryCodes: o.RecoveryCodes,
-			Message: "Your authenticator app is set up. If you lose it, each of these codes lets you in once. Keep them somewhere safe: they are shown only now."})
+		return h.render(w, http.StatusOK, "recovery", &pageData{Title: h.say("recovery.first.title"), RecoveryCodes: o.RecoveryCodes,
+			Message: h.say("recovery.first")})
 	case authflow.RecoveryCodesIssued:
-		return h.render(w, http.StatusOK, "recovery", &pageData{Title: "Your new recovery codes", RecoveryCodes: o.Codes,
-			Message: "Your old recovery codes no longer work. Each of these lets you in once. Keep them somewhere safe: they are shown only now."})
+		return h.render(w, http.StatusOK, "recovery", &pageData{Title: h.say("recovery.new.title"), RecoveryCodes: o.Codes,
+			Message: h.say("recovery.new")})
 	case authflow.NoSecondFactor:
-		return h.message(w, http.StatusConflict, "Recovery codes",
-			"Recovery codes go with a second factor. Set up an authenticator app or a passkey first.", back, "Back to your account")
+		return h.message(w, http.StatusConflict, "recovery.title", "recovery.no_factor", back, "link.account")
 	}
 	return h.unexpected(w, out)
 }
@@ -140,7 +137,7 @@ func (h *Handler) totpRemove(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("removing authenticator", zap.Error(err))
 		return h.unavailable(w)
 	}
-	return h.message(w, http.StatusOK, "Authenticator app", "Your authenticator app was removed.", h.Prefix+"/account", "Back to your account")
+	return h.message(w, http.StatusOK, "totp.title", "totp.removed", h.Prefix+"/account", "link.account")
 }
 
 // recoveryRegenerate replaces the recovery codes with a new set, shown
@@ -170,6 +167,5 @@ func (h *Handler) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w)
 	}
 	clearCookie(w, deviceCookie)
-	return h.message(w, http.StatusOK, "Remembered devices",
-		"No device is remembered any more: every sign-in will ask for your second factor.", h.Prefix+"/account", "Back to your account")
+	return h.message(w, http.StatusOK, "account.devices_forgotten.title", "account.devices_forgotten", h.Prefix+"/account", "link.account")
 }

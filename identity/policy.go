@@ -43,7 +43,9 @@ func (p PasswordPolicy) Validate() error {
 	return nil
 }
 
-// Password policy violations; their text is shown to the customer.
+// Password policy violations. Their text is for logs and callers; the
+// customer reads the words a front end gives each (caddymodule: its
+// message catalogue).
 var (
 	ErrPasswordTooShort = errors.New("password is too short")
 	ErrPasswordTooLong  = errors.New("password is too long")
