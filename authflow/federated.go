@@ -251,7 +251,7 @@ func (f *Flows) UnlinkIdentity(ctx context.Context, in UnlinkInput) (Outcome, er
 	_, err := f.Customers.UnlinkIdentity(ctx, in.CustomerID, in.Issuer, in.Subject, func(c *identity.Customer) error {
 		li, _ := c.Identity(in.Issuer, in.Subject)
 		provider = li.Provider
-		if c.PasswordHash == "" && len(c.Passkeys) == 0 && len(c.Identities) <= 1 {
+		if c.SignInMethods() <= 1 {
 			return errLastWay
 		}
 		return nil

@@ -26,6 +26,15 @@ type accountView struct {
 	Devices                         []identity.TrustedDevice
 	// Welcome greets a passkey-first sign-up that has no passkey yet.
 	Welcome bool
+	// Identities are the linked provider accounts; Linkable the site's
+	// providers not linked yet.
+	Identities []identityView
+	Linkable   []providerButton
+}
+
+type identityView struct {
+	ID, Label, Email     string
+	LinkedAt, LastUsedAt time.Time
 }
 
 type passkeyView struct {
@@ -65,6 +74,15 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range c.Passkeys {
 		v.Passkeys = append(v.Passkeys, passkeyView{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name,
 			Synced: p.BackupState, Flagged: p.Flagged, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
+	}
+	for _, li := range c.Identities {
+		v.Identities = append(v.Identities, identityView{ID: identityID(li), Label: h.providerLabel(li.Provider), Email: li.Email,
+			LinkedAt: li.LinkedAt, LastUsedAt: li.LastUsedAt})
+	}
+	for _, p := range h.providerButtons() {
+		if _, linked := linkedTo(c, p.Name); !linked {
+			v.Linkable = append(v.Linkable, p)
+		}
 	}
 	now := time.Now()
 	for _, d := range c.TrustedDevices {

@@ -131,6 +131,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Prefix = defaultPrefix
 	}
 	h.prefixSlash = h.Prefix + "/"
+	if h.providers, err = h.siteProviders(); err != nil {
+		return err
+	}
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
@@ -158,9 +161,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.challenge, err = compilePatterns(h.Challenge); err != nil {
 		return fmt.Errorf("frontdoor: challenge: %w", err)
-	}
-	if h.providers, err = h.siteProviders(); err != nil {
-		return err
 	}
 	if h.pages, err = loadPages(h.Theme); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)

@@ -106,6 +106,17 @@ func (p *Provider) Name() string { return p.cfg.Name }
 // Label is the button's text.
 func (p *Provider) Label() string { return p.cfg.Label }
 
+// DisplayName names the provider in sentences ("Google"): the label
+// without its "Continue with"/"Sign in with".
+func (p *Provider) DisplayName() string {
+	for _, lead := range []string{"Continue with ", "Sign in with ", "Log in with "} {
+		if rest, ok := strings.CutPrefix(p.cfg.Label, lead); ok && rest != "" {
+			return rest
+		}
+	}
+	return p.cfg.Label
+}
+
 // FormPost reports whether the provider answers with a cross-site form
 // POST (response_mode=form_post, Apple): the browser binding cookie must
 // then be SameSite=None.
