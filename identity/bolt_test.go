@@ -36,8 +36,8 @@ func TestBoltSweepExpiredTokens(t *testing.T) {
 	s, _ := identity.NewBoltStore(db)
 	ctx := context.Background()
 	now := time.Now()
-	_, old := identity.NewToken(identity.TokenVerifyEmail, "u_1", time.Hour, now.Add(-2*time.Hour))
-	secret, fresh := identity.NewToken(identity.TokenVerifyEmail, "u_1", time.Hour, now)
+	_, old := identity.NewToken(identity.VerifyEmail{}, "u_1", time.Hour, now.Add(-2*time.Hour))
+	secret, fresh := identity.NewToken(identity.VerifyEmail{}, "u_1", time.Hour, now)
 	for _, tok := range []*identity.Token{old, fresh} {
 		if err := s.PutToken(ctx, tok); err != nil {
 			t.Fatal(err)

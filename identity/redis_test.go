@@ -101,7 +101,7 @@ func testRedisKeyLayout(t *testing.T, c redis.UniversalClient, s *identity.Redis
 	}
 
 	now := time.Now()
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	secret, tok := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 	if err := s.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func testRedisKeyLayout(t *testing.T, c redis.UniversalClient, s *identity.Redis
 		t.Fatalf("consume: %+v %v", got, err)
 	}
 	// An expired token is gone after a failed attempt, too.
-	secret2, tok2 := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	secret2, tok2 := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 	if err := s.PutToken(ctx, tok2); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestRedisPrefixIsolation(t *testing.T) {
 		t.Fatalf("b sees a's customer: %v", err)
 	}
 	now := time.Now()
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, ca.ID, time.Hour, now)
+	secret, tok := identity.NewToken(identity.VerifyEmail{}, ca.ID, time.Hour, now)
 	if err := a.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +232,11 @@ func TestRedisServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	secret, tok := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 	if err := s.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	_, other := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	_, other := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 
 	srv.Kill()
 	calls := []struct {
