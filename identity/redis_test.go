@@ -37,6 +37,17 @@ func TestRedisStore(t *testing.T) {
 				return identity.NewRedisStore(c, "")
 			}
 			storetest.Run(t, func(t *testing.T) identity.Store { return fresh(t) })
+			t.Run("LegacyTokens", func(t *testing.T) {
+				// Records of the previous version at <prefix>tok:<kind>:<hash>.
+				storetest.RunLegacyTokens(t, func(t *testing.T) (identity.Store, storetest.PutRaw) {
+					return fresh(t), func(t *testing.T, kind identity.TokenKind, hash, record []byte) {
+						key := "fd:tok:" + string(kind) + ":" + base64.RawURLEncoding.EncodeToString(hash)
+						if err := c.Set(context.Background(), key, record, time.Hour).Err(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				})
+			})
 			t.Run("KeyLayout", func(t *testing.T) { testRedisKeyLayout(t, c, fresh(t)) })
 			t.Run("OrphanClaim", func(t *testing.T) { testRedisOrphanClaim(t, c, fresh(t)) })
 			t.Run("OrphanClaimConcurrent", func(t *testing.T) { testRedisOrphanClaimConcurrent(t, c, fresh(t)) })
