@@ -68,8 +68,8 @@ func (f *Flows) BeginTOTP(ctx context.Context, s *session.Session, c *identity.C
 		return nil, err
 	}
 	handle := NewNonce()
-	tok := &identity.Token{Kind: identity.TokenTOTPEnrol, Hash: identity.HashToken(handle), CustomerID: c.ID,
-		ExpiresAt: f.now().Add(TOTPEnrolTTL), Binding: identity.HashToken(s.Key), Data: []byte(key.Secret())}
+	tok := identity.NewTokenUnder(identity.HashToken(handle), identity.TOTPEnrol{Secret: key.Secret(), Binding: identity.HashToken(s.Key)},
+		c.ID, f.now().Add(TOTPEnrolTTL))
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return nil, err
 	}
@@ -99,10 +99,14 @@ func (f *Flows) ConfirmTOTP(ctx context.Context, in ConfirmTOTPInput) (Outcome, 
 	if err != nil {
 		return nil, err
 	}
-	if tok.CustomerID != c.ID || subtle.ConstantTimeCompare(tok.Binding, identity.HashToken(in.Session.Key)) != 1 {
+	enrol, err := identity.PayloadOf[identity.TOTPEnrol](tok)
+	if err != nil {
+		return nil, err
+	}
+	if tok.CustomerID != c.ID || subtle.ConstantTimeCompare(enrol.Binding, identity.HashToken(in.Session.Key)) != 1 {
 		return EnrolmentExpired{}, nil
 	}
-	secret := string(tok.Data)
+	secret := enrol.Secret
 	step, ok := identity.MatchTOTP(secret, in.Code, now)
 	if !ok {
 		f.putBack(ctx, tok)

@@ -59,14 +59,11 @@ func (f *Flows) SendEmailLink(ctx context.Context, in EmailLinkInput) (Outcome, 
 func (f *Flows) storeEmailLink(ctx context.Context, c *identity.Customer, nonce, rd string) error {
 	now := f.now()
 	binding := identity.HashToken(nonce)
-	secret, link := identity.NewToken(identity.TokenMagicLink, c.ID, identity.MagicLinkTTL, now)
-	link.Binding, link.Redirect = binding, rd
+	secret, link := identity.NewToken(identity.MagicLink{Binding: binding, Redirect: rd}, c.ID, identity.MagicLinkTTL, now)
 	code := newEmailCode()
-	codeTok := &identity.Token{Kind: identity.TokenEmailCode, Hash: emailCodeHash(nonce, code), CustomerID: c.ID,
-		ExpiresAt: now.Add(identity.EmailCodeTTL), Redirect: rd}
+	codeTok := identity.NewTokenUnder(emailCodeHash(nonce, code), identity.EmailCode{Redirect: rd}, c.ID, now.Add(identity.EmailCodeTTL))
 	// Written last: a code is only usable while its counter exists.
-	counter := &identity.Token{Kind: identity.TokenEmailCodeAttempts, Hash: binding, CustomerID: c.ID,
-		ExpiresAt: now.Add(identity.EmailCodeTTL)}
+	counter := identity.NewTokenUnder(binding, identity.CodeAttempts{}, c.ID, now.Add(identity.EmailCodeTTL))
 	for _, t := range []*identity.Token{link, codeTok, counter} {
 		if err := f.Tokens.PutToken(ctx, t); err != nil {
 			return err
@@ -121,23 +118,34 @@ func (f *Flows) SignInWithCode(ctx context.Context, in EmailCodeInput) (Outcome,
 	if err != nil {
 		return nil, err
 	}
+	attempts, err := identity.PayloadOf[identity.CodeAttempts](counter)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenEmailCode, emailCodeHash(in.Nonce, code), now)
 	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		f.putBack(ctx, counter) // the guess was not checked: it does not count
 		return nil, err
 	}
 	if err != nil || tok.CustomerID == "" { // "": a decoy (see SendEmailLink)
-		counter.Attempts++
-		left := identity.EmailCodeMaxAttempts - counter.Attempts
+		attempts.Attempts++
+		left := identity.EmailCodeMaxAttempts - attempts.Attempts
 		if left <= 0 {
 			return CodeLockedOut{}, nil
+		}
+		if err := counter.SetPayload(attempts); err != nil {
+			return nil, err
 		}
 		if err := f.Tokens.PutToken(ctx, counter); err != nil {
 			return nil, err
 		}
 		return WrongCode{Left: left}, nil
 	}
-	return f.mailboxProven(ctx, tok.CustomerID, tok.Redirect)
+	sent, err := identity.PayloadOf[identity.EmailCode](tok)
+	if err != nil {
+		return nil, err
+	}
+	return f.mailboxProven(ctx, tok.CustomerID, sent.Redirect)
 }
 
 // EmailLinkConfirmInput is a sign-in link confirmed in the browser
@@ -162,10 +170,14 @@ func (f *Flows) SignInWithLink(ctx context.Context, in EmailLinkConfirmInput) (O
 	if err != nil {
 		return nil, err
 	}
-	if in.Nonce == "" || len(tok.Binding) == 0 || subtle.ConstantTimeCompare(identity.HashToken(in.Nonce), tok.Binding) != 1 {
+	link, err := identity.PayloadOf[identity.MagicLink](tok)
+	if err != nil {
+		return nil, err
+	}
+	if in.Nonce == "" || len(link.Binding) == 0 || subtle.ConstantTimeCompare(identity.HashToken(in.Nonce), link.Binding) != 1 {
 		return OtherBrowser{}, nil
 	}
-	return f.mailboxProven(ctx, tok.CustomerID, tok.Redirect)
+	return f.mailboxProven(ctx, tok.CustomerID, link.Redirect)
 }
 
 // mailboxProven records the sign-in of a customer who proved they read

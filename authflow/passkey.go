@@ -22,13 +22,6 @@ import (
 // and the relying party (Flows.WebAuthn) comes from the site's
 // configuration, never from the request.
 
-// Ceremony purposes.
-const (
-	CeremonySignIn       = "login"
-	CeremonySecondFactor = "mfa"
-	CeremonyRegister     = "register"
-)
-
 // waUser presents a customer to go-webauthn. The user handle is the
 // customer id: a discoverable credential names its owner.
 type waUser struct{ c *identity.Customer }
@@ -170,22 +163,21 @@ func (f *Flows) BeginPasskeyRegistration(ctx context.Context, s *session.Session
 	return PasskeyCeremony{Options: opts}, nil
 }
 
-func (f *Flows) storeCeremony(ctx context.Context, purpose string, binding []byte, customerID string, sd *webauthn.SessionData) error {
+func (f *Flows) storeCeremony(ctx context.Context, purpose CeremonyPurpose, binding []byte, customerID string, sd *webauthn.SessionData) error {
 	data, err := json.Marshal(sd)
 	if err != nil {
 		return err
 	}
-	return f.Tokens.PutToken(ctx, &identity.Token{
-		Kind: identity.TokenCeremony, Purpose: purpose, Binding: binding, CustomerID: customerID, Data: data,
-		Hash: identity.HashToken(sd.Challenge), ExpiresAt: f.now().Add(identity.CeremonyTTL),
-	})
+	return f.Tokens.PutToken(ctx, identity.NewTokenUnder(identity.HashToken(sd.Challenge),
+		identity.Ceremony{Purpose: string(purpose), Binding: binding, SessionData: data},
+		customerID, f.now().Add(identity.CeremonyTTL)))
 }
 
 // ceremony consumes the state of the ceremony an answer names by its
 // challenge, checking its purpose and binding: ErrPasskeyRefused if there
 // is none — never started, already used (a replay), expired, or begun
 // elsewhere.
-func (f *Flows) ceremony(ctx context.Context, challenge, purpose string, binding []byte) (*identity.Token, *webauthn.SessionData, error) {
+func (f *Flows) ceremony(ctx context.Context, challenge string, purpose CeremonyPurpose, binding []byte) (*identity.Token, *webauthn.SessionData, error) {
 	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenCeremony, identity.HashToken(challenge), f.now())
 	if errors.Is(err, identity.ErrNotFound) {
 		return nil, nil, ErrPasskeyRefused
@@ -193,11 +185,20 @@ func (f *Flows) ceremony(ctx context.Context, challenge, purpose string, binding
 	if err != nil {
 		return nil, nil, err
 	}
-	if tok.Purpose != purpose || len(binding) == 0 || subtle.ConstantTimeCompare(tok.Binding, binding) != 1 {
+	cer, err := identity.PayloadOf[identity.Ceremony](tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, err := parsePurpose(cer.Purpose, ceremonyPurposes)
+	if err != nil {
+		f.warn("refusing a passkey ceremony", err)
+		return nil, nil, ErrPasskeyRefused
+	}
+	if stored != purpose || len(binding) == 0 || subtle.ConstantTimeCompare(cer.Binding, binding) != 1 {
 		return nil, nil, ErrPasskeyRefused
 	}
 	var sd webauthn.SessionData
-	if err := json.Unmarshal(tok.Data, &sd); err != nil {
+	if err := json.Unmarshal(cer.SessionData, &sd); err != nil {
 		return nil, nil, ErrPasskeyRefused
 	}
 	return tok, &sd, nil
@@ -211,7 +212,7 @@ func (f *Flows) ceremony(ctx context.Context, challenge, purpose string, binding
 // ErrPasskeyRefused or identity.ErrCounter for an answer that does not
 // pass, another error when a store failed. A counter that went backwards
 // flags the passkey for good: a copy of it may exist.
-func (f *Flows) assertion(ctx context.Context, credJSON, purpose, nonce, customerID string, client Client) (*identity.Customer, *identity.Passkey, bool, error) {
+func (f *Flows) assertion(ctx context.Context, credJSON string, purpose CeremonyPurpose, nonce, customerID string, client Client) (*identity.Customer, *identity.Passkey, bool, error) {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(credJSON))
 	if err != nil {
 		f.debug("malformed passkey answer", err)

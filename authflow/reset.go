@@ -29,7 +29,7 @@ func (f *Flows) RequestReset(ctx context.Context, rawEmail string) (Outcome, err
 	if c != nil {
 		target = c
 	}
-	secret, tok := identity.NewToken(identity.TokenResetPassword, target.ID, identity.ResetTokenTTL, f.now())
+	secret, tok := identity.NewToken(identity.ResetPassword{}, target.ID, identity.ResetTokenTTL, f.now())
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return nil, err
 	}

@@ -31,20 +31,6 @@ const (
 // AllFactors is every second factor.
 var AllFactors = []Factor{FactorTOTP, FactorPasskey, FactorRecovery}
 
-// WaitPurpose is what a wait for a second factor is for.
-type WaitPurpose string
-
-const (
-	// PurposeSignIn finishes a sign-in.
-	PurposeSignIn WaitPurpose = "login"
-	// PurposeStepUp returns to a page (a GET); PurposeResubmit asks the
-	// customer to send again the form that needed the step-up.
-	PurposeStepUp   WaitPurpose = "stepup"
-	PurposeResubmit WaitPurpose = "stepup_resubmit"
-	// PurposeReset sets the new password the wait holds.
-	PurposeReset WaitPurpose = "reset"
-)
-
 // Wait is a wait for a second factor, as the journey asking for it fills
 // it in.
 type Wait struct {
@@ -167,80 +153,101 @@ func (f *Flows) AskSecondFactor(ctx context.Context, c *identity.Customer, w Wai
 	for i, fa := range factors {
 		names[i] = string(fa)
 	}
-	nonce := NewNonce()
-	tok := &identity.Token{
-		Kind: identity.TokenSecondFactor, Hash: identity.HashToken(nonce), CustomerID: c.ID,
-		ExpiresAt: f.now().Add(identity.SecondFactorTTL), Data: []byte(strings.Join(names, ",")),
-		Methods: w.AMR, Redirect: w.Redirect, Purpose: string(w.Purpose), PasswordHash: w.PasswordHash,
+	if _, err := parsePurpose(string(w.Purpose), waitPurposes); err != nil {
+		return nil, err
+	}
+	wp := identity.SecondFactorWait{
+		Purpose: string(w.Purpose), Methods: w.AMR, Factors: names, Redirect: w.Redirect, PasswordHash: w.PasswordHash,
 	}
 	if w.SessionKey != "" {
-		tok.Binding = identity.HashToken(w.SessionKey)
+		wp.Binding = identity.HashToken(w.SessionKey)
 	}
+	nonce := NewNonce()
+	tok := identity.NewTokenUnder(identity.HashToken(nonce), wp, c.ID, f.now().Add(identity.SecondFactorTTL))
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return nil, err
 	}
-	return SecondFactorDue{Nonce: nonce, Customer: c, Offer: offer(c, tok)}, nil
+	return SecondFactorDue{Nonce: nonce, Customer: c, Offer: offer(c, pendingWait{tok: tok, wait: wp, purpose: w.Purpose})}, nil
 }
 
 // offer is what a wait lets c answer with.
-func offer(c *identity.Customer, tok *identity.Token) Offer {
-	allowed := strings.Split(string(tok.Data), ",")
+func offer(c *identity.Customer, p pendingWait) Offer {
 	return Offer{
-		TOTP:     c.TOTP != nil && slices.Contains(allowed, string(FactorTOTP)),
-		Passkey:  c.HasUsablePasskey() && slices.Contains(allowed, string(FactorPasskey)),
-		Recovery: len(c.RecoveryCodes) > 0 && slices.Contains(allowed, string(FactorRecovery)),
-		Remember: tok.Purpose == string(PurposeSignIn),
+		TOTP:     c.TOTP != nil && p.allows(FactorTOTP),
+		Passkey:  c.HasUsablePasskey() && p.allows(FactorPasskey),
+		Recovery: len(c.RecoveryCodes) > 0 && p.allows(FactorRecovery),
+		Remember: p.purpose == PurposeSignIn,
 	}
 }
+
+// pendingWait is a wait taken out of the store: its token, the token's
+// payload and the payload's purpose.
+type pendingWait struct {
+	tok     *identity.Token
+	wait    identity.SecondFactorWait
+	purpose WaitPurpose
+}
+
+func (p pendingWait) allows(fa Factor) bool { return slices.Contains(p.wait.Factors, string(fa)) }
 
 // CurrentSession returns the browser's session (nil: none), or an error
 // when the session store failed. A step-up's wait asks for it.
 type CurrentSession func() (*session.Session, error)
 
 // wait takes the browser's wait out of the store; the caller puts it back
-// unless it is finished. nil, nil: WaitGone.
-func (f *Flows) wait(ctx context.Context, nonce string, current CurrentSession) (*identity.Token, *identity.Customer, error) {
+// unless it is finished. nil customer, nil error: WaitGone — also for a
+// wait whose stored purpose is unknown, which is dropped.
+func (f *Flows) wait(ctx context.Context, nonce string, current CurrentSession) (pendingWait, *identity.Customer, error) {
 	if nonce == "" {
-		return nil, nil, nil
+		return pendingWait{}, nil, nil
 	}
 	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenSecondFactor, identity.HashToken(nonce), f.now())
 	if errors.Is(err, identity.ErrNotFound) {
-		return nil, nil, nil
+		return pendingWait{}, nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return pendingWait{}, nil, err
 	}
-	if len(tok.Binding) > 0 { // a step-up: only for the session that asked
+	wp, err := identity.PayloadOf[identity.SecondFactorWait](tok)
+	if err != nil {
+		return pendingWait{}, nil, err
+	}
+	purpose, err := parsePurpose(wp.Purpose, waitPurposes)
+	if err != nil {
+		f.warn("refusing a wait for a second factor", err)
+		return pendingWait{}, nil, nil
+	}
+	if len(wp.Binding) > 0 { // a step-up: only for the session that asked
 		s, err := current()
 		if err != nil {
 			f.putBack(ctx, tok)
-			return nil, nil, err
+			return pendingWait{}, nil, err
 		}
-		if s == nil || s.UserID != tok.CustomerID || subtle.ConstantTimeCompare(identity.HashToken(s.Key), tok.Binding) != 1 {
-			return nil, nil, nil
+		if s == nil || s.UserID != tok.CustomerID || subtle.ConstantTimeCompare(identity.HashToken(s.Key), wp.Binding) != 1 {
+			return pendingWait{}, nil, nil
 		}
 	}
 	c, err := f.Customers.Customer(ctx, tok.CustomerID)
 	if errors.Is(err, identity.ErrNotFound) {
-		return nil, nil, nil
+		return pendingWait{}, nil, nil
 	}
 	if err != nil {
 		f.putBack(ctx, tok)
-		return nil, nil, err
+		return pendingWait{}, nil, err
 	}
-	return tok, c, nil
+	return pendingWait{tok: tok, wait: wp, purpose: purpose}, c, nil
 }
 
 // SecondFactorWait looks at the browser's wait without using it (the
 // second-factor page reloaded, a passkey ceremony starting):
 // SecondFactorDue without a nonce, or WaitGone.
 func (f *Flows) SecondFactorWait(ctx context.Context, nonce string, current CurrentSession) (Outcome, error) {
-	tok, c, err := f.wait(ctx, nonce, current)
-	if err != nil || tok == nil {
+	p, c, err := f.wait(ctx, nonce, current)
+	if err != nil || c == nil {
 		return WaitGone{}, err
 	}
-	f.putBack(ctx, tok)
-	return SecondFactorDue{Customer: c, Offer: offer(c, tok)}, nil
+	f.putBack(ctx, p.tok)
+	return SecondFactorDue{Customer: c, Offer: offer(c, p)}, nil
 }
 
 // SecondFactorInput is an answer to a wait: one of an authenticator code,
@@ -271,10 +278,11 @@ func secondFactorAccount(id string) string { return "customer " + id }
 // a step-up, the session). A right answer adds the method and "mfa" to the
 // wait's AMR for an aal2 session, or sets a reset's password.
 func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (Outcome, error) {
-	tok, c, err := f.wait(ctx, in.Nonce, in.Current)
-	if err != nil || tok == nil {
+	p, c, err := f.wait(ctx, in.Nonce, in.Current)
+	if err != nil || c == nil {
 		return WaitGone{}, err
 	}
+	tok := p.tok
 	account := secondFactorAccount(c.ID)
 	if f.SecondFactorLimit != nil {
 		over, retry, err := f.SecondFactorLimit.Over(ctx, account)
@@ -287,18 +295,17 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 			return TooManyAnswers{RetryAfter: retry}, nil
 		}
 	}
-	allowed := strings.Split(string(tok.Data), ",")
 	var method string
 	switch {
-	case in.Passkey != "" && slices.Contains(allowed, string(FactorPasskey)):
+	case in.Passkey != "" && p.allows(FactorPasskey):
 		method, err = f.passkeySecondFactor(ctx, in.Passkey, in.Nonce, c.ID, in.Client)
-	case in.RecoveryCode != "" && slices.Contains(allowed, string(FactorRecovery)):
+	case in.RecoveryCode != "" && p.allows(FactorRecovery):
 		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseRecoveryCode(in.RecoveryCode) })
 		method = "" // no RFC 8176 name: "mfa" alone
 		if err == nil {
 			f.audit(ctx, in.Client, c.ID, identity.EventRecoveryCodeUsed)
 		}
-	case in.TOTP != "" && slices.Contains(allowed, string(FactorTOTP)):
+	case in.TOTP != "" && p.allows(FactorTOTP):
 		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseTOTP(in.TOTP, f.now()) })
 		method = "otp"
 	default:
@@ -314,26 +321,29 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 				f.warn("recording a wrong second factor", err)
 			}
 		}
-		tok.Attempts++
-		if tok.Attempts >= identity.SecondFactorMaxAttempts {
-			return f.lockOut(ctx, in, tok)
+		p.wait.Attempts++
+		if p.wait.Attempts >= identity.SecondFactorMaxAttempts {
+			return f.lockOut(ctx, in, p)
+		}
+		if err := tok.SetPayload(p.wait); err != nil {
+			return nil, err
 		}
 		if err := f.Tokens.PutToken(ctx, tok); err != nil {
 			return nil, err
 		}
-		return WrongAnswer{Customer: c, Offer: offer(c, tok), Reason: err}, nil
+		return WrongAnswer{Customer: c, Offer: offer(c, p), Reason: err}, nil
 	}
-	purpose := WaitPurpose(tok.Purpose)
+	purpose := p.purpose
 	if purpose == PurposeReset {
-		return f.ApplyReset(ctx, c.ID, tok.PasswordHash, in.Client)
+		return f.ApplyReset(ctx, c.ID, p.wait.PasswordHash, in.Client)
 	}
-	amr := slices.Clone(tok.Methods)
+	amr := slices.Clone(p.wait.Methods)
 	for _, m := range []string{method, "mfa"} {
 		if m != "" && !slices.Contains(amr, m) {
 			amr = append(amr, m)
 		}
 	}
-	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: tok.Redirect, Purpose: purpose}
+	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: p.wait.Redirect, Purpose: purpose}
 	if purpose == PurposeSignIn && in.Remember {
 		out.DeviceCookie = f.rememberDevice(ctx, c.ID, in.DeviceName)
 	}
@@ -368,9 +378,9 @@ func (f *Flows) StartSession(ctx context.Context, in StartSessionInput) (string,
 
 // lockOut ends a wait after too many wrong answers. A step-up's session
 // ends too: whoever holds it could not prove who they are.
-func (f *Flows) lockOut(ctx context.Context, in SecondFactorInput, tok *identity.Token) (Outcome, error) {
-	f.audit(ctx, in.Client, tok.CustomerID, identity.EventSecondFactorFailed)
-	if len(tok.Binding) == 0 {
+func (f *Flows) lockOut(ctx context.Context, in SecondFactorInput, p pendingWait) (Outcome, error) {
+	f.audit(ctx, in.Client, p.tok.CustomerID, identity.EventSecondFactorFailed)
+	if len(p.wait.Binding) == 0 {
 		return LockedOut{}, nil
 	}
 	s, err := in.Current()

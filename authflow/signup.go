@@ -109,21 +109,18 @@ func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email, hash st
 // passwordHash ("" for a passkey-first sign-up) and bound to the browser
 // holding the nonce of binding, and mails it.
 func (f *Flows) SendVerification(ctx context.Context, c *identity.Customer, passwordHash string, binding []byte) error {
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, c.ID, identity.VerifyTokenTTL, f.now())
-	tok.PasswordHash, tok.Binding = passwordHash, binding
+	purpose := PurposePasswordSignUp
 	if passwordHash == "" {
-		tok.Purpose = PurposePasskeySignUp
+		purpose = PurposePasskeySignUp
 	}
+	secret, tok := identity.NewToken(identity.VerifyEmail{PasswordHash: passwordHash, Binding: binding, Purpose: string(purpose)},
+		c.ID, identity.VerifyTokenTTL, f.now())
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return err
 	}
 	f.Notify.Verify(c, secret, passwordHash == "")
 	return nil
 }
-
-// PurposePasskeySignUp marks the verification link of a passkey-first
-// sign-up.
-const PurposePasskeySignUp = "passkey_signup"
 
 // ConfirmInput is a press of a verification link's button: the link's
 // secret, the sign-up nonce the browser holds ("" for none), and — in a
@@ -185,9 +182,18 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 	if err != nil {
 		return nil, err
 	}
-	bound := in.Nonce != "" && len(tok.Binding) > 0 && subtle.ConstantTimeCompare(identity.HashToken(in.Nonce), tok.Binding) == 1
-	passkey := tok.Purpose == PurposePasskeySignUp
-	passwordHash := tok.PasswordHash
+	link, err := identity.PayloadOf[identity.VerifyEmail](tok)
+	if err != nil {
+		return nil, err
+	}
+	purpose, err := parsePurpose(link.Purpose, signUpPurposes)
+	if err != nil {
+		f.warn("refusing a verification link", err)
+		return LinkExpired{}, nil
+	}
+	bound := in.Nonce != "" && len(link.Binding) > 0 && subtle.ConstantTimeCompare(identity.HashToken(in.Nonce), link.Binding) == 1
+	passkey := purpose == PurposePasskeySignUp
+	passwordHash := link.PasswordHash
 	switch {
 	case bound:
 	case passkey:

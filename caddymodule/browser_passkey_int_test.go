@@ -417,7 +417,7 @@ func loginMediations(bodies []string) []string {
 	var out []string
 	for _, b := range bodies {
 		v, _ := url.ParseQuery(b)
-		if v.Get("purpose") != authflow.CeremonySignIn {
+		if authflow.CeremonyPurpose(v.Get("purpose")) != authflow.CeremonySignIn {
 			continue
 		}
 		m := v.Get("mediation")

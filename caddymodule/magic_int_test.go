@@ -102,8 +102,8 @@ func magicExpired(t *testing.T, g *gateway) {
 		t.Fatal(err)
 	}
 	nonce := authflow.NewNonce()
-	secret, tok := identity.NewToken(identity.TokenMagicLink, cu.ID, identity.MagicLinkTTL, time.Now().Add(-identity.MagicLinkTTL-time.Minute))
-	tok.Binding, tok.Redirect = identity.HashToken(nonce), "/app/x"
+	payload := identity.MagicLink{Binding: identity.HashToken(nonce), Redirect: "/app/x"}
+	secret, tok := identity.NewToken(payload, cu.ID, identity.MagicLinkTTL, time.Now().Add(-identity.MagicLinkTTL-time.Minute))
 	if err := backendOf(t).identity.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 		out authflow.Outcome
 		err error
 	)
-	switch r.PostForm.Get("purpose") {
+	switch authflow.CeremonyPurpose(r.PostForm.Get("purpose")) {
 	case authflow.CeremonySignIn:
 		nonce, _ := cookieNonce(r, ceremonyCookie)
 		out, err = h.flows.BeginPasskeySignIn(ctx, nonce, r.PostForm.Get("mediation") == "conditional")

@@ -123,7 +123,7 @@ func resetExpired(t *testing.T, g *gateway) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, tok := identity.NewToken(identity.TokenResetPassword, c.ID, identity.ResetTokenTTL, time.Now().Add(-identity.ResetTokenTTL-time.Minute))
+	secret, tok := identity.NewToken(identity.ResetPassword{}, c.ID, identity.ResetTokenTTL, time.Now().Add(-identity.ResetTokenTTL-time.Minute))
 	if err := backendOf(t).identity.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,17 @@ func TestRedisStore(t *testing.T) {
 				return identity.NewRedisStore(c, "")
 			}
 			storetest.Run(t, func(t *testing.T) identity.Store { return fresh(t) })
+			t.Run("LegacyTokens", func(t *testing.T) {
+				// Records of the previous version at <prefix>tok:<kind>:<hash>.
+				storetest.RunLegacyTokens(t, func(t *testing.T) (identity.Store, storetest.PutRaw) {
+					return fresh(t), func(t *testing.T, kind identity.TokenKind, hash, record []byte) {
+						key := "fd:tok:" + string(kind) + ":" + base64.RawURLEncoding.EncodeToString(hash)
+						if err := c.Set(context.Background(), key, record, time.Hour).Err(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				})
+			})
 			t.Run("KeyLayout", func(t *testing.T) { testRedisKeyLayout(t, c, fresh(t)) })
 			t.Run("OrphanClaim", func(t *testing.T) { testRedisOrphanClaim(t, c, fresh(t)) })
 			t.Run("OrphanClaimConcurrent", func(t *testing.T) { testRedisOrphanClaimConcurrent(t, c, fresh(t)) })
@@ -101,7 +112,7 @@ func testRedisKeyLayout(t *testing.T, c redis.UniversalClient, s *identity.Redis
 	}
 
 	now := time.Now()
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	secret, tok := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 	if err := s.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +128,7 @@ func testRedisKeyLayout(t *testing.T, c redis.UniversalClient, s *identity.Redis
 		t.Fatalf("consume: %+v %v", got, err)
 	}
 	// An expired token is gone after a failed attempt, too.
-	secret2, tok2 := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	secret2, tok2 := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 	if err := s.PutToken(ctx, tok2); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +217,7 @@ func TestRedisPrefixIsolation(t *testing.T) {
 		t.Fatalf("b sees a's customer: %v", err)
 	}
 	now := time.Now()
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, ca.ID, time.Hour, now)
+	secret, tok := identity.NewToken(identity.VerifyEmail{}, ca.ID, time.Hour, now)
 	if err := a.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +243,11 @@ func TestRedisServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	secret, tok := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	secret, tok := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 	if err := s.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	_, other := identity.NewToken(identity.TokenVerifyEmail, cu.ID, time.Hour, now)
+	_, other := identity.NewToken(identity.VerifyEmail{}, cu.ID, time.Hour, now)
 
 	srv.Kill()
 	calls := []struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -61,50 +62,66 @@ const (
 	CeremonyTTL = 5 * time.Minute
 )
 
-// Token is a one-time token as stored: only its hash is kept.
+// Token is a one-time token as stored: only its hash is kept. What it
+// carries besides depends on its kind: one Payload, set by NewToken or
+// NewTokenUnder, read with PayloadOf, and encoded with the record, so the
+// stores keep a token as one opaque value.
 type Token struct {
-	Kind       TokenKind `json:"kind"`
-	Hash       []byte    `json:"hash"`
-	CustomerID string    `json:"customer_id"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	// PasswordHash, on an email verification token, is the argon2id hash of
-	// the password chosen in the sign-up that sent the link. Verifying
-	// through the link makes that password the account's, so an address's
-	// password only takes effect once someone proves they read its mail: a
-	// stranger who signs up first with the address cannot keep a password
-	// the owner never chose.
-	PasswordHash string `json:"password_hash,omitempty"`
-	// Binding, on a sign-in link, is the hash of a nonce held in a cookie
-	// by the browser that asked for it: only that browser is signed in by
-	// the link.
-	Binding []byte `json:"binding,omitempty"`
-	// Redirect, on a sign-in link or code, is where to go once signed in.
-	Redirect string `json:"redirect,omitempty"`
-	// Attempts, on an email code attempts counter, is how many wrong codes
-	// were typed.
-	Attempts int `json:"attempts,omitempty"`
-	// Methods, on a sign-in waiting for its second factor, are the methods
-	// already proven (RFC 8176 names).
-	Methods []string `json:"methods,omitempty"`
-	// Data is kind-specific state: the secret of a TOTP enrolment, the
-	// WebAuthn session data of a ceremony.
-	Data []byte `json:"data,omitempty"`
-	// Purpose, on a WebAuthn ceremony or a second-factor wait, says what
-	// it is for (e.g. login, register, signup, stepup).
-	Purpose string `json:"purpose,omitempty"`
+	Kind       TokenKind
+	Hash       []byte
+	CustomerID string
+	ExpiresAt  time.Time
+	payload    Payload
 }
 
 // tokenBytes is 256 bits, well above the 128-bit floor.
 const tokenBytes = 32
 
 // NewToken returns a fresh secret to hand to the customer and the token
-// record (holding only its hash) to store.
-func NewToken(kind TokenKind, customerID string, ttl time.Duration, now time.Time) (secret string, t *Token) {
+// record of p's kind (holding only the secret's hash) to store.
+func NewToken(p Payload, customerID string, ttl time.Duration, now time.Time) (secret string, t *Token) {
 	var b [tokenBytes]byte
 	_, _ = rand.Read(b[:])
 	secret = base64.RawURLEncoding.EncodeToString(b[:])
-	return secret, &Token{Kind: kind, Hash: HashToken(secret), CustomerID: customerID, ExpiresAt: now.Add(ttl)}
+	return secret, NewTokenUnder(HashToken(secret), p, customerID, now.Add(ttl))
 }
+
+// NewTokenUnder returns the token record of p's kind stored under a hash
+// the caller made (of a nonce, of a code and a nonce, of a challenge).
+func NewTokenUnder(hash []byte, p Payload, customerID string, expiresAt time.Time) *Token {
+	return &Token{Kind: p.TokenKind(), Hash: hash, CustomerID: customerID, ExpiresAt: expiresAt, payload: p}
+}
+
+// ErrPayloadKind is reading or setting a token's payload as one of another
+// kind than the token's.
+var ErrPayloadKind = errors.New("identity: token payload of another kind")
+
+// PayloadOf returns t's payload as a P, the payload type of t's kind; a P
+// of another kind is ErrPayloadKind, never a zero value.
+func PayloadOf[P Payload](t *Token) (P, error) {
+	var zero P
+	if t == nil {
+		return zero, fmt.Errorf("%w: no token, want %T", ErrPayloadKind, zero)
+	}
+	p, ok := t.payload.(P)
+	if !ok || p.TokenKind() != t.Kind {
+		return zero, fmt.Errorf("%w: %s token holds %T, want %T", ErrPayloadKind, t.Kind, t.payload, zero)
+	}
+	return p, nil
+}
+
+// SetPayload replaces t's payload with p (a counter one higher, say),
+// which must be of t's kind.
+func (t *Token) SetPayload(p Payload) error {
+	if p == nil || p.TokenKind() != t.Kind {
+		return fmt.Errorf("%w: %s token given %T", ErrPayloadKind, t.Kind, p)
+	}
+	t.payload = p
+	return nil
+}
+
+// Payload returns t's payload; PayloadOf reads it as its type.
+func (t *Token) Payload() Payload { return t.payload }
 
 // HashToken returns the storage hash of a token secret. The secret carries
 // 256 bits of entropy, so a plain SHA-256 is enough.

@@ -1,0 +1,193 @@
+package identity
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Payload is what a token of one kind carries; TokenKind names that kind.
+// Each kind has exactly one payload type, a value type below.
+//
+// Purposes are stored as their string values; their types and constants
+// belong to the journeys (authflow), which refuse a value they do not know.
+type Payload interface{ TokenKind() TokenKind }
+
+// VerifyEmail is an email verification link's.
+type VerifyEmail struct {
+	// PasswordHash is the argon2id hash of the password chosen in the
+	// sign-up that sent the link ("" for a passkey-first sign-up).
+	// Verifying through the link makes that password the account's, so an
+	// address's password only takes effect once someone proves they read
+	// its mail: a stranger who signs up first with the address cannot keep
+	// a password the owner never chose.
+	PasswordHash string `json:"password_hash,omitempty"`
+	// Binding is the hash of the nonce held by the browser that signed up.
+	Binding []byte `json:"binding,omitempty"`
+	// Purpose is the sign-up's (authflow.SignUpPurpose).
+	Purpose string `json:"purpose,omitempty"`
+}
+
+// ResetPassword is a password reset link's: the link alone, nothing more.
+type ResetPassword struct{}
+
+// MagicLink is a mailed sign-in link's.
+type MagicLink struct {
+	// Binding is the hash of a nonce held in a cookie by the browser that
+	// asked for the link: only that browser is signed in by it.
+	Binding []byte `json:"binding,omitempty"`
+	// Redirect is where to go once signed in.
+	Redirect string `json:"redirect,omitempty"`
+}
+
+// EmailCode is a mailed sign-in code's.
+type EmailCode struct {
+	// Redirect is where to go once signed in.
+	Redirect string `json:"redirect,omitempty"`
+}
+
+// CodeAttempts is the counter of wrong guesses at an email code.
+type CodeAttempts struct {
+	Attempts int `json:"attempts,omitempty"`
+}
+
+// SecondFactorWait is a sign-in, step-up or reset waiting for a second
+// factor.
+type SecondFactorWait struct {
+	// Purpose is what the wait is for (authflow.WaitPurpose).
+	Purpose string `json:"purpose,omitempty"`
+	// Methods are the methods already proven (RFC 8176 names).
+	Methods []string `json:"methods,omitempty"`
+	// Factors are the second factors that may answer (authflow.Factor).
+	Factors []string `json:"factors,omitempty"`
+	// Redirect is where to go once answered.
+	Redirect string `json:"redirect,omitempty"`
+	// PasswordHash is the new password of a reset.
+	PasswordHash string `json:"password_hash,omitempty"`
+	// Binding, on a step-up, is the hash of the key of the session that
+	// asked: only it may answer.
+	Binding []byte `json:"binding,omitempty"`
+	// Attempts is how many wrong answers were given.
+	Attempts int `json:"attempts,omitempty"`
+}
+
+// TOTPEnrol is an authenticator secret shown to the customer until they
+// confirm it with a code.
+type TOTPEnrol struct {
+	Secret string `json:"secret,omitempty"`
+	// Binding is the hash of the key of the session setting it up.
+	Binding []byte `json:"binding,omitempty"`
+}
+
+// Ceremony is a WebAuthn ceremony's state.
+type Ceremony struct {
+	// Purpose is what the ceremony is for (authflow.CeremonyPurpose).
+	Purpose string `json:"purpose,omitempty"`
+	// Binding is the hash of what the ceremony is bound to: the session
+	// adding a passkey, the wait for a second factor, or the nonce of the
+	// browser signing in.
+	Binding []byte `json:"binding,omitempty"`
+	// SessionData is go-webauthn's session data, as JSON.
+	SessionData []byte `json:"session_data,omitempty"`
+}
+
+// TokenKind implements Payload.
+func (VerifyEmail) TokenKind() TokenKind { return TokenVerifyEmail }
+
+// TokenKind implements Payload.
+func (ResetPassword) TokenKind() TokenKind { return TokenResetPassword }
+
+// TokenKind implements Payload.
+func (MagicLink) TokenKind() TokenKind { return TokenMagicLink }
+
+// TokenKind implements Payload.
+func (EmailCode) TokenKind() TokenKind { return TokenEmailCode }
+
+// TokenKind implements Payload.
+func (CodeAttempts) TokenKind() TokenKind { return TokenEmailCodeAttempts }
+
+// TokenKind implements Payload.
+func (SecondFactorWait) TokenKind() TokenKind { return TokenSecondFactor }
+
+// TokenKind implements Payload.
+func (TOTPEnrol) TokenKind() TokenKind { return TokenTOTPEnrol }
+
+// TokenKind implements Payload.
+func (Ceremony) TokenKind() TokenKind { return TokenCeremony }
+
+// decodePayload decodes the payload of a token of kind.
+func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
+	switch kind {
+	case TokenVerifyEmail:
+		return decodeAs[VerifyEmail](raw)
+	case TokenResetPassword:
+		return decodeAs[ResetPassword](raw)
+	case TokenMagicLink:
+		return decodeAs[MagicLink](raw)
+	case TokenEmailCode:
+		return decodeAs[EmailCode](raw)
+	case TokenEmailCodeAttempts:
+		return decodeAs[CodeAttempts](raw)
+	case TokenSecondFactor:
+		return decodeAs[SecondFactorWait](raw)
+	case TokenTOTPEnrol:
+		return decodeAs[TOTPEnrol](raw)
+	case TokenCeremony:
+		return decodeAs[Ceremony](raw)
+	}
+	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
+}
+
+func decodeAs[P Payload](raw []byte) (Payload, error) {
+	var p P
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// tokenRecord is a token as stored: the record's fields and the payload of
+// its kind under "payload". A record without "payload" was stored by a
+// version that kept every kind's fields flat in the record (legacyFields).
+type tokenRecord struct {
+	Kind       TokenKind       `json:"kind"`
+	Hash       []byte          `json:"hash"`
+	CustomerID string          `json:"customer_id"`
+	ExpiresAt  time.Time       `json:"expires_at"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
+}
+
+// MarshalJSON encodes the token with its payload, which must be of its kind.
+func (t Token) MarshalJSON() ([]byte, error) {
+	if t.payload == nil || t.payload.TokenKind() != t.Kind {
+		return nil, fmt.Errorf("%w: %s token holding %T", ErrPayloadKind, t.Kind, t.payload)
+	}
+	p, err := json.Marshal(t.payload)
+	if err != nil {
+		return nil, fmt.Errorf("identity: encode %s token: %w", t.Kind, err)
+	}
+	return json.Marshal(tokenRecord{Kind: t.Kind, Hash: t.Hash, CustomerID: t.CustomerID, ExpiresAt: t.ExpiresAt, Payload: p})
+}
+
+// UnmarshalJSON decodes a token and the payload of its kind, from the
+// current encoding or the flat one of earlier versions.
+func (t *Token) UnmarshalJSON(b []byte) error {
+	var r tokenRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	var (
+		p   Payload
+		err error
+	)
+	if len(r.Payload) == 0 || string(r.Payload) == "null" {
+		p, err = decodeLegacyPayload(r.Kind, b)
+	} else {
+		p, err = decodePayload(r.Kind, r.Payload)
+	}
+	if err != nil {
+		return fmt.Errorf("identity: decode %s token: %w", r.Kind, err)
+	}
+	*t = Token{Kind: r.Kind, Hash: r.Hash, CustomerID: r.CustomerID, ExpiresAt: r.ExpiresAt, payload: p}
+	return nil
+}
