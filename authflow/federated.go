@@ -189,10 +189,18 @@ func (f *Flows) federatedTakeOver(ctx context.Context, c *identity.Customer, in 
 	return f.federatedFirstFactor(ctx, c, in)
 }
 
-// dropUnprovenIdentities unlinks the identities whose provider did not
-// vouch for the customer's address, once someone else proves it: whoever
-// reads the mailbox owns the account.
+// dropUnprovenIdentities unlinks, from an account whose address was not
+// proven until now, the identities whose provider did not vouch for that
+// address: whoever reads the mailbox owns the account. Their sessions end.
 func (f *Flows) dropUnprovenIdentities(ctx context.Context, c *identity.Customer, client Client) error {
+	dropped := false
+	defer func() {
+		if dropped {
+			if _, err := f.Sessions.RevokeUser(ctx, c.ID); err != nil {
+				f.warn("ending the sessions of unlinked provider identities", err)
+			}
+		}
+	}()
 	for _, li := range c.Identities {
 		if li.EmailVerified && strings.EqualFold(li.Email, c.Email) {
 			continue
@@ -201,6 +209,7 @@ func (f *Flows) dropUnprovenIdentities(ctx context.Context, c *identity.Customer
 		if err != nil && !errors.Is(err, identity.ErrNotFound) {
 			return err
 		}
+		dropped = true
 		f.auditDetail(ctx, client, c.ID, identity.EventIdentityUnlinked, li.Provider)
 	}
 	return nil

@@ -3,7 +3,6 @@ package authflow
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -42,24 +41,14 @@ type FederatedAttempt struct {
 // used, never begun, or begun in another browser.
 var ErrAttemptGone = errors.New("authflow: no such provider sign-in in this browser")
 
-type attemptRecord struct {
-	Provider string          `json:"provider"`
-	Protocol json.RawMessage `json:"protocol"`
-	Redirect string          `json:"redirect,omitempty"`
-	LinkFor  string          `json:"link_for,omitempty"`
-}
-
 // BeginFederated stores an attempt bound to the browser holding nonce.
 func (f *Flows) BeginFederated(ctx context.Context, a FederatedAttempt, nonce string) error {
 	if a.State == "" || nonce == "" {
 		return errors.New("authflow: a provider sign-in needs a state and a browser nonce")
 	}
-	data, err := json.Marshal(attemptRecord{Provider: a.Provider, Protocol: a.Protocol, Redirect: a.Redirect, LinkFor: a.LinkFor})
-	if err != nil {
-		return err
-	}
-	return f.Tokens.PutToken(ctx, &identity.Token{Kind: identity.TokenFederatedAttempt, Hash: identity.HashToken(a.State),
-		CustomerID: a.LinkFor, ExpiresAt: f.now().Add(FederatedAttemptTTL), Binding: identity.HashToken(nonce), Data: data})
+	p := identity.FederatedAttempt{Provider: a.Provider, Protocol: a.Protocol, Redirect: a.Redirect,
+		Binding: identity.HashToken(nonce), LinkFor: a.LinkFor}
+	return f.Tokens.PutToken(ctx, identity.NewTokenUnder(identity.HashToken(a.State), p, a.LinkFor, f.now().Add(FederatedAttemptTTL)))
 }
 
 // TakeFederated uses up the attempt the state names, if this browser began
@@ -75,28 +64,19 @@ func (f *Flows) TakeFederated(ctx context.Context, state, nonce string) (Federat
 	if err != nil {
 		return FederatedAttempt{}, err
 	}
-	if subtle.ConstantTimeCompare(tok.Binding, identity.HashToken(nonce)) != 1 {
+	p, err := identity.PayloadOf[identity.FederatedAttempt](tok)
+	if err != nil || subtle.ConstantTimeCompare(p.Binding, identity.HashToken(nonce)) != 1 {
 		return FederatedAttempt{}, ErrAttemptGone
 	}
-	var rec attemptRecord
-	if err := json.Unmarshal(tok.Data, &rec); err != nil {
-		return FederatedAttempt{}, ErrAttemptGone
-	}
-	return FederatedAttempt{Provider: rec.Provider, State: state, Protocol: rec.Protocol, Redirect: rec.Redirect, LinkFor: rec.LinkFor}, nil
+	return FederatedAttempt{Provider: p.Provider, State: state, Protocol: p.Protocol, Redirect: p.Redirect, LinkFor: p.LinkFor}, nil
 }
 
 // HoldLink keeps a LinkRequired for the browser holding nonce until its
 // customer signs in there (ConfirmLink). One per browser: a newer one
 // replaces it.
 func (f *Flows) HoldLink(ctx context.Context, l LinkRequired, redirect, nonce string) error {
-	data, err := json.Marshal(l.Identity)
-	if err != nil {
-		return err
-	}
-	return f.Tokens.PutToken(ctx, &identity.Token{Kind: identity.TokenPendingLink, Hash: identity.HashToken(nonce),
-		CustomerID: l.Customer.ID, ExpiresAt: f.now().Add(PendingLinkTTL), Data: data, Redirect: redirect,
-		// When it was held: only a sign-in after it proves the account.
-		Methods: []string{f.now().UTC().Format(time.RFC3339Nano)}})
+	p := identity.PendingLink{Identity: l.Identity, Redirect: redirect, HeldAt: f.now().UTC()}
+	return f.Tokens.PutToken(ctx, identity.NewTokenUnder(identity.HashToken(nonce), p, l.Customer.ID, f.now().Add(PendingLinkTTL)))
 }
 
 // ConfirmLinkInput is a press of "Link" after signing in.
@@ -149,19 +129,16 @@ func (f *Flows) ConfirmLink(ctx context.Context, in ConfirmLinkInput) (Outcome, 
 	if err != nil {
 		return nil, err
 	}
-	var li identity.LinkedIdentity
-	if err := json.Unmarshal(tok.Data, &li); err != nil || len(tok.Methods) != 1 {
-		return LinkGone{}, nil
-	}
-	heldAt, err := time.Parse(time.RFC3339Nano, tok.Methods[0])
+	p, err := identity.PayloadOf[identity.PendingLink](tok)
 	if err != nil {
 		return LinkGone{}, nil
 	}
+	li := p.Identity
 	s := in.Session
 	if s != nil && s.UserID != tok.CustomerID {
 		return LinkGone{}, nil // another account is signed in here: the link is void
 	}
-	proven := s != nil && !s.AuthTime.Before(heldAt.Truncate(time.Second))
+	proven := s != nil && !s.AuthTime.Before(p.HeldAt.Truncate(time.Second))
 	if !proven || !in.Confirm {
 		f.putBack(ctx, tok)
 		c, err := f.Customers.Customer(ctx, tok.CustomerID)
@@ -181,7 +158,7 @@ func (f *Flows) ConfirmLink(ctx context.Context, in ConfirmLinkInput) (Outcome, 
 		return nil, err
 	}
 	f.auditDetail(ctx, in.Client, tok.CustomerID, identity.EventIdentityLinked, li.Provider)
-	return IdentityLinkedDone{Provider: li.Provider, Redirect: tok.Redirect}, nil
+	return IdentityLinkedDone{Provider: li.Provider, Redirect: p.Redirect}, nil
 }
 
 // LinkToSignedIn links a provider identity to the signed-in customer who

@@ -114,6 +114,23 @@ func TestFederatedSignIn(t *testing.T) {
 		if _, err := e.store.CustomerByIdentity(ctx, idpIssuer, "unproven"); !errors.Is(err, identity.ErrNotFound) {
 			t.Fatal("the unproven identity still signs in")
 		}
+
+		// The mailbox's reader confirming a sign-up link takes an account
+		// made by a provider that did not vouch for the address: its
+		// identity is unlinked and its sessions end.
+		out, err = e.flows.FederatedSignIn(ctx, fedIn("squatter", "mailbox@example.com", false))
+		due = run[authflow.SessionDue](t, "unverified squatter", out, err)
+		if _, err := e.flows.StartSession(ctx, authflow.StartSessionInput{Due: due, Site: "https://shop.test"}); err != nil {
+			t.Fatal(err)
+		}
+		secret, nonce := e.signUp(t, "mailbox@example.com", "owner-password-123", false)
+		e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce})
+		if _, err := e.store.CustomerByIdentity(ctx, idpIssuer, "squatter"); !errors.Is(err, identity.ErrNotFound) {
+			t.Fatal("the squatter's identity survived the mailbox owner's confirmation")
+		}
+		if list, _ := e.sessions.List(ctx, due.Customer.ID); len(list) != 0 {
+			t.Fatalf("the squatter's sessions survived: %d", len(list))
+		}
 	})
 }
 

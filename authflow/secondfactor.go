@@ -45,6 +45,9 @@ type Wait struct {
 	SessionKey string
 	// Factors are the factors that may answer (nil: all).
 	Factors []Factor
+	// IdP is the provider of a provider sign-in waiting for its second
+	// factor.
+	IdP string
 }
 
 // Offer is what the second-factor page offers the customer.
@@ -137,7 +140,7 @@ type FirstFactorInput struct {
 func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outcome, error) {
 	c := in.Customer
 	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
-		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect})
+		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP})
 	}
 	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP}, nil
 }
@@ -157,7 +160,7 @@ func (f *Flows) AskSecondFactor(ctx context.Context, c *identity.Customer, w Wai
 		return nil, err
 	}
 	wp := identity.SecondFactorWait{
-		Purpose: string(w.Purpose), Methods: w.AMR, Factors: names, Redirect: w.Redirect, PasswordHash: w.PasswordHash,
+		Purpose: string(w.Purpose), Methods: w.AMR, Factors: names, Redirect: w.Redirect, PasswordHash: w.PasswordHash, IdP: w.IdP,
 	}
 	if w.SessionKey != "" {
 		wp.Binding = identity.HashToken(w.SessionKey)
@@ -343,7 +346,7 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 			amr = append(amr, m)
 		}
 	}
-	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: p.wait.Redirect, Purpose: purpose}
+	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: p.wait.Redirect, Purpose: purpose, IdP: p.wait.IdP}
 	if purpose == PurposeSignIn && in.Remember {
 		out.DeviceCookie = f.rememberDevice(ctx, c.ID, in.DeviceName)
 	}
@@ -398,7 +401,9 @@ func (f *Flows) lockOut(ctx context.Context, in SecondFactorInput, p pendingWait
 // remembered browsers are forgotten and every session ends, as whoever
 // knew the old password may have either.
 func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) (Outcome, error) {
-	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+	wasUnproven := false
+	c, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		wasUnproven = !c.EmailVerified
 		c.PasswordHash = hash
 		c.EmailVerified = true
 		c.ForgetDevices()
@@ -409,6 +414,11 @@ func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if wasUnproven {
+		if err := f.dropUnprovenIdentities(ctx, c, client); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := f.Sessions.RevokeUser(ctx, id); err != nil {
 		return nil, err
