@@ -263,7 +263,7 @@ func (h *Handler) oidcLink(w http.ResponseWriter, r *http.Request, confirm bool)
 		if o.SignedIn {
 			d.Message = h.say("oidc.link.confirm", "provider", label)
 			d.Confirm = &confirmView{Action: h.Prefix + "/oidc/link", Button: h.say("oidc.link.button", "provider", label)}
-			return h.render(w, http.StatusOK, "confirm", d)
+			return h.render(w, http.StatusOK, "oidc_link", d)
 		}
 		q := url.Values{"rd": {h.Prefix + "/oidc/link"}, "email": {o.Email}}
 		return h.message(w, http.StatusOK, "oidc.link.title", "oidc.link.sign_in", h.Prefix+"/login?"+q.Encode(), "link.sign_in",
