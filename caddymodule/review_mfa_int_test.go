@@ -34,11 +34,11 @@ func TestSecondFactorLimits(t *testing.T) {
 // 429 until the window ends; right answers never count.
 func mfaAccountLimit(t *testing.T, g *gateway) {
 	const email = "guessed@example.com"
-	mfaClk := useMFAClock(t)
+	mfaClk := useClock(t)
 	c := g.signUp(email)
 	secret, _ := enrolTOTP(t, g, c, mfaClk)
 	logout(t, g, c)
-	defClk := useDefClock(t)
+	defClk := useClock(t)
 	defClk.alignTo(15 * time.Minute)
 
 	// Right answers do not count: twelve sign-ins with the code.
@@ -79,7 +79,7 @@ func mfaAccountLimit(t *testing.T, g *gateway) {
 // at the network's limit (100 per 10 minutes), even from an address that
 // sent none before.
 func mfaPrefixLimit(t *testing.T, g *gateway) {
-	useDefClock(t).alignTo(10 * time.Minute)
+	useClock(t).alignTo(10 * time.Minute)
 	post := func(ip string) int {
 		c := clientFrom(g, ip)
 		return g.do(c, http.MethodPost, "/.frontdoor/mfa", url.Values{"code": {"000000"}}, map[string]string{"Accept": "application/json"}).status
@@ -120,7 +120,7 @@ func clientFrom(g *gateway, ip string) *http.Client {
 func TestResetForgetsDevices(t *testing.T) {
 	runOnBothStores(t, []scenario{{"reset", func(t *testing.T, g *gateway) {
 		const email = "remembered@example.com"
-		clk := useMFAClock(t)
+		clk := useClock(t)
 		c := g.signUp(email)
 		secret, _ := enrolTOTP(t, g, c, clk)
 		logout(t, g, c)
