@@ -66,7 +66,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		v.Passkeys = append(v.Passkeys, passkeyView{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name,
 			Synced: p.BackupState, Flagged: p.Flagged, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
 	}
-	now := time.Now()
+	now := h.app.backend.clock.Now()
 	for _, d := range c.TrustedDevices {
 		if now.Before(d.ExpiresAt) {
 			v.Devices = append(v.Devices, d)

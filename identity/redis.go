@@ -284,6 +284,7 @@ func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Cus
 // clock fixed in the past).
 func tokenExpiry(t *Token) time.Time {
 	exp := t.ExpiresAt
+	// Wall time: PXAT is read by Redis's clock, not the caller's.
 	if least := time.Now().Add(tokenGrace); exp.Before(least) {
 		exp = least
 	}
