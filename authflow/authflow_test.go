@@ -124,8 +124,7 @@ func newEnv(t *testing.T, s identity.Store, ss session.Store) *env {
 		}
 	})
 	e := &env{clock: &clock{t: time.Now().UTC()}, mail: &mailbox{}, store: s, queue: &queue{}, limit: &failures{}}
-	e.sessions = session.NewManager(ss, session.Config{})
-	e.sessions.SetClock(e.clock.now)
+	e.sessions = session.NewManager(ss, session.Config{}, e.clock.now)
 	e.flows = &authflow.Flows{
 		Customers: s, Tokens: s, Hasher: hasher, Policy: identity.DefaultPasswordPolicy,
 		Notify: e.mail, Later: e.queue, Clock: e.clock.now, Sessions: e.sessions, Events: s,

@@ -111,7 +111,7 @@ const putBackTimeout = 5 * time.Second
 
 func (f *Flows) now() time.Time {
 	if f.Clock == nil {
-		return time.Now()
+		return time.Now() // no clock injected (a zero Flows): wall time
 	}
 	return f.Clock()
 }

@@ -32,8 +32,9 @@ type Block struct {
 // BlockList holds blocks until they expire. Implementations are safe for
 // concurrent use.
 type BlockList interface {
-	// Put adds or replaces a block.
-	Put(ctx context.Context, b Block) error
+	// Put adds or replaces a block; when the list is full, blocks over at
+	// now make room.
+	Put(ctx context.Context, now time.Time, b Block) error
 	// Remove lifts a block; lifting an absent one is not an error.
 	Remove(ctx context.Context, kind, value string) error
 	// Match returns the first block in force at now among the candidates
@@ -61,11 +62,10 @@ type MemoryBlocks struct {
 func NewMemoryBlocks() *MemoryBlocks { return &MemoryBlocks{m: make(map[string]Block)} }
 
 // Put implements BlockList.
-func (l *MemoryBlocks) Put(_ context.Context, b Block) error {
+func (l *MemoryBlocks) Put(_ context.Context, now time.Time, b Block) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.m) >= MaxBlocks {
-		now := time.Now()
 		for k, v := range l.m {
 			if !now.Before(v.Until) {
 				delete(l.m, k)
@@ -140,13 +140,13 @@ func NewRedisBlocks(c redis.UniversalClient, prefix string) *RedisBlocks {
 }
 
 // Put implements BlockList.
-func (l *RedisBlocks) Put(ctx context.Context, b Block) error {
+func (l *RedisBlocks) Put(ctx context.Context, now time.Time, b Block) error {
 	n, err := l.c.HLen(ctx, l.key).Result()
 	if err != nil {
 		return err
 	}
 	if n >= MaxBlocks {
-		if err := l.prune(ctx, time.Now()); err != nil {
+		if err := l.prune(ctx, now); err != nil {
 			return err
 		}
 	}

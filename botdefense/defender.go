@@ -246,7 +246,7 @@ type Defender struct {
 	counter *Counter
 	blocks  BlockList
 	pow     *PowIssuer
-	clock   atomic.Pointer[func() time.Time]
+	now     func() time.Time
 
 	surgeUntil atomic.Int64 // unix nanos: challenge everyone new until then
 	passKey    []byte
@@ -257,20 +257,20 @@ type Defender struct {
 }
 
 // NewDefender returns a Defender over the stores. powKey signs challenges
-// (≥32 bytes, the same on every node).
-func NewDefender(counter *Counter, blocks BlockList, seen Seen, powKey []byte) *Defender {
-	d := &Defender{counter: counter, blocks: blocks, offenders: make(map[string]int64), passKey: powSubkey(powKey, "pass")}
-	now := time.Now
-	d.clock.Store(&now)
-	d.pow = NewPowIssuer(powKey, seen, d.Now)
+// (≥32 bytes, the same on every node). now is the clock every window,
+// block, challenge and pass is judged by (nil: wall time); the app hands
+// the Defender the clock its sessions use, so tests move them together.
+func NewDefender(counter *Counter, blocks BlockList, seen Seen, powKey []byte, now func() time.Time) *Defender {
+	if now == nil {
+		now = time.Now
+	}
+	d := &Defender{counter: counter, blocks: blocks, now: now, offenders: make(map[string]int64), passKey: powSubkey(powKey, "pass")}
+	d.pow = NewPowIssuer(powKey, seen, now)
 	return d
 }
 
-// SetClock replaces the clock (tests move time instead of sleeping).
-func (d *Defender) SetClock(f func() time.Time) { d.clock.Store(&f) }
-
 // Now is the Defender's clock.
-func (d *Defender) Now() time.Time { return (*d.clock.Load())() }
+func (d *Defender) Now() time.Time { return d.now() }
 
 // Blocks returns the block list.
 func (d *Defender) Blocks() BlockList { return d.blocks }

@@ -14,8 +14,7 @@ func (c *testClock) now() time.Time { return c.t }
 func newTestDefender(t *testing.T) (*Defender, *testClock) {
 	t.Helper()
 	clk := &testClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	d := NewDefender(NewMemoryCounter(), NewMemoryBlocks(), NewMemorySeen(), []byte("0123456789abcdef0123456789abcdef"))
-	d.SetClock(clk.now)
+	d := NewDefender(NewMemoryCounter(), NewMemoryBlocks(), NewMemorySeen(), []byte("0123456789abcdef0123456789abcdef"), clk.now)
 	return d, clk
 }
 
@@ -198,7 +197,7 @@ func TestBlocks(t *testing.T) {
 	p := quietPolicy()
 	ctx := context.Background()
 	for _, b := range []Block{{Kind: BlockPrefix, Value: "192.0.2.0/24", Until: clk.t.Add(time.Hour)}, {Kind: BlockAccount, Value: "eve@x.test", Until: clk.t.Add(time.Minute)}} {
-		if err := d.Blocks().Put(ctx, b); err != nil {
+		if err := d.Blocks().Put(ctx, clk.t, b); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,7 +21,8 @@
 //
 // A Policy is one site's settings; it is replaced on a config reload while
 // the Defender's counters, blocks and used solutions live on. The clock is
-// injected (SetClock), so windows and expiries are moved in tests.
+// injected (NewDefender) and handed on to what it owns, so windows and
+// expiries are moved in tests.
 //
 // It must not know about customers beyond an opaque key: accounts are
 // hashed before they reach a counter, a log line or the offender table.

@@ -37,7 +37,10 @@ type MemoryStore struct {
 	max     int
 	shards  [memShards]memShard
 	evicted atomic.Uint64
-	now     func() time.Time
+	// now is wall time, as the Redis store's key expiry is Redis's: it
+	// only decides when a counter's memory is given back. Which window a
+	// count falls in is the caller's clock (Counter's windowKey).
+	now func() time.Time
 }
 
 type memShard struct {

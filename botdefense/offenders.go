@@ -18,7 +18,7 @@ const maxOffenders = 10_000
 func (d *Defender) offend(key string) {
 	d.offMu.Lock()
 	defer d.offMu.Unlock()
-	if now := time.Now(); now.Sub(d.offSince) > time.Hour {
+	if now := d.Now(); now.Sub(d.offSince) > time.Hour {
 		clear(d.offenders)
 		d.offSince = now
 	}

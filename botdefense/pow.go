@@ -92,9 +92,10 @@ var SolverJS []byte
 // Seen makes solutions single use across every node that verifies them.
 type Seen interface {
 	// FirstUse records id until the given time and reports whether it was
-	// not already recorded. An error means it cannot tell; the caller
-	// refuses the solution. A Redis implementation is SET key 1 NX PXAT.
-	FirstUse(ctx context.Context, id string, until time.Time) (bool, error)
+	// not already recorded. now is the caller's clock, which until is
+	// on. An error means it cannot tell; the caller refuses the solution.
+	// A Redis implementation is SET key 1 NX PX (until - now).
+	FirstUse(ctx context.Context, id string, now, until time.Time) (bool, error)
 }
 
 // PowIssuer issues and verifies proof-of-work challenges. It is safe for
@@ -226,7 +227,8 @@ func (p *PowIssuer) Verify(ctx context.Context, solution, binding string, minDif
 		return ErrPowForged
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(b[1:9])), 0)
-	if !p.clock().Before(exp) {
+	now := p.clock()
+	if !now.Before(exp) {
 		return ErrPowExpired
 	}
 	var bh [16]byte
@@ -241,7 +243,7 @@ func (p *PowIssuer) Verify(ctx context.Context, solution, binding string, minDif
 	if powZeroBits(solution) < difficulty {
 		return ErrPowNotSolved
 	}
-	first, err := p.seen.FirstUse(ctx, base64.RawURLEncoding.EncodeToString(b[10:26]), exp)
+	first, err := p.seen.FirstUse(ctx, base64.RawURLEncoding.EncodeToString(b[10:26]), now, exp)
 	if err != nil {
 		return fmt.Errorf("botdefense: proof of work: single-use check: %w", err)
 	}
@@ -287,7 +289,6 @@ func SolvePow(challenge string, difficulty int) string {
 type MemorySeen struct {
 	mu   sync.Mutex
 	max  int
-	now  func() time.Time
 	seed maphash.Seed
 	ids  map[uint64]int64 // hash of id → until, unix nanoseconds
 	exp  powExpiryHeap
@@ -295,20 +296,20 @@ type MemorySeen struct {
 
 // NewMemorySeen returns an empty MemorySeen holding up to 1<<20 live ids.
 func NewMemorySeen() *MemorySeen {
-	return &MemorySeen{max: 1 << 20, now: time.Now, seed: maphash.MakeSeed(), ids: make(map[uint64]int64)}
+	return &MemorySeen{max: 1 << 20, seed: maphash.MakeSeed(), ids: make(map[uint64]int64)}
 }
 
 // FirstUse implements Seen. Ids are kept as 64-bit keyed hashes: two ids
 // collide with odds of about one in 10^13 when the memory is full, and a
 // collision refuses a solution, never accepts one.
-func (s *MemorySeen) FirstUse(ctx context.Context, id string, until time.Time) (bool, error) {
+func (s *MemorySeen) FirstUse(ctx context.Context, id string, at, until time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	k, u := maphash.String(s.seed, id), until.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now().UnixNano()
+	now := at.UnixNano()
 	s.prune(now, 64)
 	if len(s.ids) >= s.max {
 		s.prune(now, len(s.exp))

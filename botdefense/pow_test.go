@@ -216,7 +216,7 @@ func TestPowVerifyErrors(t *testing.T) {
 // powFailSeen is a Seen whose store is down.
 type powFailSeen struct{ calls atomic.Int32 }
 
-func (s *powFailSeen) FirstUse(context.Context, string, time.Time) (bool, error) {
+func (s *powFailSeen) FirstUse(context.Context, string, time.Time, time.Time) (bool, error) {
 	s.calls.Add(1)
 	return false, errors.New("redis: connection refused")
 }
@@ -275,12 +275,11 @@ func TestPowConcurrentVerifyOnce(t *testing.T) {
 func TestPowMemorySeen(t *testing.T) {
 	c := newPowClock()
 	s := NewMemorySeen()
-	s.now = c.now
 	s.max = 3
 	ctx := t.Context()
 	first := func(id string, until time.Duration) bool {
 		t.Helper()
-		ok, err := s.FirstUse(ctx, id, c.now().Add(until))
+		ok, err := s.FirstUse(ctx, id, c.now(), c.now().Add(until))
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
@@ -293,7 +292,7 @@ func TestPowMemorySeen(t *testing.T) {
 		t.Fatal("b, c")
 	}
 	// Full: refuse rather than forget a live id.
-	if ok, err := s.FirstUse(ctx, "d", c.now().Add(time.Minute)); ok || !errors.Is(err, ErrPowSeenFull) {
+	if ok, err := s.FirstUse(ctx, "d", c.now(), c.now().Add(time.Minute)); ok || !errors.Is(err, ErrPowSeenFull) {
 		t.Fatalf("full: %v %v", ok, err)
 	}
 	// After a's time, a is pruned and d fits.
@@ -318,7 +317,7 @@ func TestPowMemorySeen(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.FirstUse(cancelled, "z", c.now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
+	if _, err := s.FirstUse(cancelled, "z", c.now(), c.now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
@@ -328,22 +327,21 @@ func TestPowMemorySeen(t *testing.T) {
 func TestPowMemorySeenPrunesGradually(t *testing.T) {
 	c := newPowClock()
 	s := NewMemorySeen()
-	s.now = c.now
 	s.max = 1000
 	for i := range 1000 {
-		if ok, err := s.FirstUse(t.Context(), strconv.Itoa(i), c.now().Add(time.Duration(1000-i)*time.Millisecond)); !ok || err != nil {
+		if ok, err := s.FirstUse(t.Context(), strconv.Itoa(i), c.now(), c.now().Add(time.Duration(1000-i)*time.Millisecond)); !ok || err != nil {
 			t.Fatal(i, ok, err)
 		}
 	}
 	c.add(time.Second)
-	if ok, err := s.FirstUse(t.Context(), "new", c.now().Add(time.Minute)); !ok || err != nil {
+	if ok, err := s.FirstUse(t.Context(), "new", c.now(), c.now().Add(time.Minute)); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if s.Len() != 1000-64+1 {
 		t.Fatalf("len %d after one call", s.Len())
 	}
 	for i := range 20 {
-		if ok, err := s.FirstUse(t.Context(), "more"+strconv.Itoa(i), c.now().Add(time.Minute)); !ok || err != nil {
+		if ok, err := s.FirstUse(t.Context(), "more"+strconv.Itoa(i), c.now(), c.now().Add(time.Minute)); !ok || err != nil {
 			t.Fatal(ok, err)
 		}
 	}

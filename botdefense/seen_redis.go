@@ -23,8 +23,11 @@ func NewRedisSeen(c redis.UniversalClient, prefix string) *RedisSeen {
 }
 
 // FirstUse implements Seen.
-func (s *RedisSeen) FirstUse(ctx context.Context, id string, until time.Time) (bool, error) {
-	ttl := time.Until(until)
+// The expiry is relative (PX until-now), measured on the caller's clock:
+// Redis keeps the id for as long as the caller counts the solution live,
+// whatever Redis's own clock says.
+func (s *RedisSeen) FirstUse(ctx context.Context, id string, now, until time.Time) (bool, error) {
+	ttl := until.Sub(now)
 	if ttl < time.Second {
 		ttl = time.Second
 	}

@@ -84,7 +84,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 			v.Linkable = append(v.Linkable, p)
 		}
 	}
-	now := time.Now()
+	now := h.app.backend.clock.Now()
 	for _, d := range c.TrustedDevices {
 		if now.Before(d.ExpiresAt) {
 			v.Devices = append(v.Devices, d)

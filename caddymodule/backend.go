@@ -15,6 +15,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/clock"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -33,6 +34,11 @@ var (
 // and the housekeeping loop. Its settings (session lifetimes, rotation
 // period, logger) are the running config's: App.Start sets them.
 type backend struct {
+	// clock is the one time every expiry and window on this backend is
+	// judged by: sessions, assertion keys, the cookie codec, the journeys
+	// (tokens, codes, TOTP steps), the edge defences and mail dates. Tests
+	// move it (clock.Set) and everything moves together.
+	clock       *clock.Clock
 	stores      *storeopen.Stores
 	identity    identity.Store
 	sessions    *session.Manager
@@ -98,21 +104,23 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 	if err != nil {
 		return nil, err
 	}
-	ring, err := session.NewKeyRing(ctx, stores.Sessions, rotate, session.AssertionTTL+5*time.Minute)
+	clk := clock.New()
+	ring, err := session.NewKeyRing(ctx, stores.Sessions, rotate, session.AssertionTTL+5*time.Minute, clk.Now)
 	if err != nil {
 		stores.Close()
 		return nil, err
 	}
-	defense, err := openDefender(ctx, stores)
+	defense, err := openDefender(ctx, stores, clk)
 	if err != nil {
 		stores.Close()
 		return nil, err
 	}
 	b := &backend{
+		clock:      clk,
 		defense:    defense,
 		stores:     stores,
 		identity:   stores.Identity,
-		sessions:   session.NewManager(stores.Sessions, sc),
+		sessions:   session.NewManager(stores.Sessions, sc, clk.Now),
 		assertions: session.NewAssertions(ring),
 		kind:       storeKind(sb.StoreKey()),
 		later:      newWriteBehind(writeBehindWorkers, writeBehindQueue, writeBehindTimeout),
@@ -130,7 +138,7 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 // openDefender builds the edge defences over the stores' state (this
 // process's memory when the store keeps none). The key signing challenges
 // is a store secret, the same on every node.
-func openDefender(ctx context.Context, stores *storeopen.Stores) (*botdefense.Defender, error) {
+func openDefender(ctx context.Context, stores *storeopen.Stores, clk *clock.Clock) (*botdefense.Defender, error) {
 	key, err := stores.Sessions.Secret(ctx, "pow-key", func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -149,7 +157,7 @@ func openDefender(ctx context.Context, stores *storeopen.Stores) (*botdefense.De
 	if seen == nil {
 		seen = botdefense.NewMemorySeen()
 	}
-	return botdefense.NewDefender(counter, blocks, seen, key), nil
+	return botdefense.NewDefender(counter, blocks, seen, key, clk.Now), nil
 }
 
 func (b *backend) housekeeping() {
@@ -168,25 +176,28 @@ func (b *backend) housekeeping() {
 	// The first sweep waits a minute or two (spread across nodes), so
 	// start-up — and the first requests — never share the machine with a
 	// read of every session.
+	// How often the chores run is wall time (a moved clock must not make
+	// them run back to back, or stop); what they judge expired is the
+	// backend's clock.
 	lastSweep := time.Now().Add(-sweepEvery + time.Minute + mrand.N(time.Minute))
 	var lastRotate time.Time
 	for {
 		ctx, cancel := context.WithTimeout(running, 30*time.Second)
 		b.noteStore(b.stores.Sessions.Ping(ctx))
 		if time.Since(lastRotate) >= rotateEvery {
-			lastRotate = time.Now()
+			lastRotate = time.Now() // the chores' schedule: wall time (above)
 			// Refresh too: another node may have rotated.
 			if err := b.assertions.Ring().MaybeRotate(ctx); err != nil {
 				b.logger.Error("rotating assertion keys", zap.Error(err))
 			}
 		}
 		cancel()
-		b.decisionLog.flush(b.logger.Get(), b.defense.Now())
+		b.decisionLog.flush(b.logger.Get(), b.clock.Now())
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
-			lastSweep = time.Now()
+			lastSweep = time.Now() // the chores' schedule: wall time (above)
 			// Its own bound: a large store takes longer than a ping.
 			ctx, cancel := context.WithTimeout(running, sweepEvery/2)
-			if err := b.stores.Sweep(ctx, lastSweep, b.sessions.Config().Idle); err != nil && running.Err() == nil {
+			if err := b.stores.Sweep(ctx, b.clock.Now(), b.sessions.Config().Idle); err != nil && running.Err() == nil {
 				b.logger.Error("sweeping expired records", zap.Error(err))
 			}
 			cancel()

@@ -137,7 +137,7 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*
 	}
 	h.app.backend.decisions.note(route, d.Action)
 	if d.Action != botdefense.Allow {
-		h.app.backend.decisionLog.note(h.app.backend.logger.Get(), h.app.backend.defense.Now(), route, d, a.IP)
+		h.app.backend.decisionLog.note(h.app.backend.logger.Get(), h.app.backend.clock.Now(), route, d, a.IP)
 	}
 	switch d.Action {
 	case botdefense.Allow, botdefense.Solved:

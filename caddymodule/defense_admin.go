@@ -183,7 +183,7 @@ func serveBlocks(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodGet:
 		out := map[string][]botdefense.Block{}
 		for _, b := range bs {
-			list, err := b.defense.Blocks().List(ctx, time.Now())
+			list, err := b.defense.Blocks().List(ctx, b.clock.Now())
 			if err != nil {
 				return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 			}
@@ -203,13 +203,20 @@ func serveBlocks(w http.ResponseWriter, r *http.Request) error {
 		if err != nil || d <= 0 || d > 366*24*time.Hour {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("duration %q: want e.g. 30m, 12h (at most a year)", req.Duration)}
 		}
-		blk := botdefense.Block{Kind: req.Kind, Value: value, Until: time.Now().Add(d).UTC(), Reason: truncate(req.Reason, 200)}
-		for _, b := range bs {
-			if err := b.defense.Blocks().Put(ctx, blk); err != nil {
+		// The block runs d from each backend's clock (the one its
+		// defences judge blocks by); the answer shows the first's.
+		var shown botdefense.Block
+		for i, b := range bs {
+			now := b.clock.Now()
+			blk := botdefense.Block{Kind: req.Kind, Value: value, Until: now.Add(d).UTC(), Reason: truncate(req.Reason, 200)}
+			if i == 0 {
+				shown = blk
+			}
+			if err := b.defense.Blocks().Put(ctx, now, blk); err != nil {
 				return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 			}
 		}
-		return writeAdminJSON(w, blk)
+		return writeAdminJSON(w, shown)
 	case http.MethodDelete:
 		q := r.URL.Query()
 		value, err := normalizeBlock(q.Get("kind"), strings.TrimSpace(q.Get("value")))

@@ -20,16 +20,6 @@ import (
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
-// useDefClock moves the edge defences' clock (limit windows, challenge
-// expiry) without sleeping.
-func useDefClock(t *testing.T) *testClock {
-	clk := &testClock{}
-	d := backendOf(t).defense
-	d.SetClock(clk.now)
-	t.Cleanup(func() { d.SetClock(time.Now) })
-	return clk
-}
-
 // hasherRuns is how many argon2 computations the live config's hasher has
 // started.
 func hasherRuns() uint64 {
@@ -72,7 +62,7 @@ func TestDefenseLimits(t *testing.T) {
 		}`
 	runOnBothStoresWith(t, gatewayOpts{limits: limits}, []scenario{
 		{"login ip limit", func(t *testing.T, g *gateway) {
-			clk := useDefClock(t)
+			clk := useClock(t)
 			clk.alignTo(time.Minute)
 			c := g.newClient()
 			for i := 1; i <= 3; i++ {
@@ -107,7 +97,7 @@ func TestDefenseLimits(t *testing.T) {
 			}
 		}},
 		{"register and mail limits write nothing", func(t *testing.T, g *gateway) {
-			useDefClock(t).alignTo(time.Hour)
+			useClock(t).alignTo(time.Hour)
 			c := g.newClient()
 			for i := 1; i <= 2; i++ {
 				g.post(c, "/.frontdoor/register", url.Values{"email": {"new" + strconv.Itoa(i) + "@example.com"}, "password": {testPassword}})
@@ -142,7 +132,7 @@ func TestDefenseLimits(t *testing.T) {
 			}
 		}},
 		{"account limit challenges, never locks out", func(t *testing.T, g *gateway) {
-			clk := useDefClock(t)
+			clk := useClock(t)
 			clk.advance(2 * time.Hour) // past the earlier scenarios' windows
 			clk.alignTo(time.Hour)     // and at the start of the next 15-minute windows
 			owner := g.signUp("ann@example.com")
@@ -190,7 +180,7 @@ func TestDefenseChallenges(t *testing.T) {
 		challenge /pub/sale /pub/sale/*`
 	runOnBothStoresWith(t, gatewayOpts{limits: limits}, []scenario{
 		{"solutions", func(t *testing.T, g *gateway) {
-			clk := useDefClock(t)
+			clk := useClock(t)
 			c := g.newClient()
 			bot := map[string]string{"User-Agent": "python-requests/2.32", "Accept": "text/html"}
 			post := func(form url.Values) response {

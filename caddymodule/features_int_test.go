@@ -292,10 +292,10 @@ func stepUpMaxAge(t *testing.T, g *gateway) {
 	if r := g.get(c, "/app/pay/card?x=1", navigate); r.status != http.StatusOK {
 		t.Fatalf("fresh sign-in: %d", r.status)
 	}
-	sessions := backendOf(t).sessions
-	t.Cleanup(func() { sessions.SetClock(time.Now) })
+	appClock := backendOf(t).clock
+	t.Cleanup(func() { appClock.Set(nil) })
 	later := time.Now().Add(2 * time.Minute)
-	sessions.SetClock(func() time.Time { return later })
+	appClock.Set(func() time.Time { return later })
 
 	// The browser goes to the step-up page, which keeps the original URL
 	// and — the sign-in being too old — asks for a new one, coming back

@@ -210,11 +210,11 @@ https://blog.test:{port} {
 	// Expired: idle and absolute, by moving the session clock.
 	c3 := g.newClient()
 	g.login(c3, "cy@example.com", testPassword, "/")
-	sessions := backendOf(t).sessions
-	t.Cleanup(func() { sessions.SetClock(time.Now) })
-	sessions.SetClock(func() time.Time { return time.Now().Add(31 * time.Minute) })
+	appClock := backendOf(t).clock
+	t.Cleanup(func() { appClock.Set(nil) })
+	appClock.Set(func() time.Time { return time.Now().Add(31 * time.Minute) })
 	denied("idle expired", c3, "/app/x")
-	sessions.SetClock(time.Now)
+	appClock.Set(nil)
 
 	// Absolute: active every 20 minutes, so never idle, until 12 h.
 	c4 := g.newClient()
@@ -222,12 +222,12 @@ https://blog.test:{port} {
 	start := time.Now()
 	for step := 1; step*20 < 12*60; step++ {
 		at := start.Add(time.Duration(step) * 20 * time.Minute)
-		sessions.SetClock(func() time.Time { return at })
+		appClock.Set(func() time.Time { return at })
 		if r := g.get(c4, "/app/x", navigate); r.status != http.StatusOK {
 			t.Fatalf("active session refused after %v: %d", at.Sub(start), r.status)
 		}
 	}
-	sessions.SetClock(func() time.Time { return start.Add(12*time.Hour + time.Second) })
+	appClock.Set(func() time.Time { return start.Add(12*time.Hour + time.Second) })
 	denied("absolute expired", c4, "/app/x")
 }
 

@@ -26,9 +26,9 @@ func (h *Handler) newFlows() *authflow.Flows {
 	return &authflow.Flows{
 		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
 		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: b.identity,
-		// The sessions' clock, which tests move (authenticator codes are
-		// about time steps; expiries are moved past).
-		Clock:             b.sessions.Now,
+		// The backend's one clock, which tests move (authenticator codes
+		// are about time steps; expiries are moved past).
+		Clock:             b.clock.Now,
 		SecondFactorLimit: stepUpLimit{h},
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },

@@ -565,6 +565,19 @@ func (c *testClock) now() time.Time {
 	return time.Now().Add(c.off)
 }
 
+// useClock moves the backend's one clock — sessions, tokens and codes
+// (authenticator codes too: they are about time steps), limit windows,
+// blocks, challenges, mail dates — with a testClock until the test ends,
+// so a test uses as much time as it needs without sleeping.
+func useClock(t *testing.T) *testClock {
+	t.Helper()
+	clk := &testClock{}
+	c := backendOf(t).clock
+	c.Set(clk.now)
+	t.Cleanup(func() { c.Set(nil) })
+	return clk
+}
+
 func (c *testClock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.off += d

@@ -399,7 +399,7 @@ func (h *Handler) unavailable(w http.ResponseWriter) error {
 // unmetRule returns the first step-up rule on the path the session does
 // not satisfy.
 func (h *Handler) unmetRule(views []string, s *session.Session) (compiledRule, bool) {
-	now := h.app.backend.sessions.Now() // the sessions' clock: tests move it
+	now := h.app.backend.clock.Now()
 
 	for _, rule := range h.rules {
 		applies := false

@@ -27,7 +27,7 @@ func (b *backend) noteStore(err error) {
 		}
 		return
 	}
-	b.lastFailure.Store(time.Now().UnixNano())
+	b.lastFailure.Store(time.Now().UnixNano()) // for the operator's health report: wall time
 	b.failures.Add(1)
 	if b.healthy.CompareAndSwap(true, false) {
 		b.logger.Error("store failing: protected routes answer 503 until it recovers", zap.String("backend", b.kind), zap.Error(err))

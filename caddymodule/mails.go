@@ -36,7 +36,7 @@ func (h *Handler) queueMail(to, kind string, d mailData) {
 		h.logger.Error("rendering mail", zap.String("kind", kind), zap.Error(err))
 		return
 	}
-	err := h.app.mail.Enqueue(identity.Message{To: to, Subject: t.subject, Text: text.String(), HTML: html.String(), Kind: kind})
+	err := h.app.mail.Enqueue(identity.Message{To: to, Subject: t.subject, Text: text.String(), HTML: html.String(), Kind: kind, Date: h.app.backend.clock.Now()})
 	if err != nil {
 		h.logger.Error("queueing mail", zap.String("kind", kind), zap.Error(err))
 	}

@@ -21,17 +21,6 @@ var (
 	recoveryRE   = regexp.MustCompile(`<li><code>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code></li>`)
 )
 
-// useMFAClock moves the sessions' clock, which also times authenticator
-// codes, so a test can use as many time steps as it needs without
-// sleeping.
-func useMFAClock(t *testing.T) *testClock {
-	clk := &testClock{}
-	sessions := backendOf(t).sessions
-	sessions.SetClock(clk.now)
-	t.Cleanup(func() { sessions.SetClock(time.Now) })
-	return clk
-}
-
 // code returns the authenticator code at the (moved) clock, plus d.
 func (c *testClock) code(t *testing.T, secret string, d time.Duration) string {
 	t.Helper()
@@ -117,7 +106,7 @@ func TestSecondFactors(t *testing.T) {
 	const site = "require /app/vault/* {\n\t\t\taal aal2\n\t\t}"
 	runOnBothStoresSite(t, site, []scenario{
 		{"sign-in with TOTP, replay refused", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			c := g.signUp("tia@example.com")
 			secret, _ := enrolTOTP(t, g, c, clk)
 			logout(t, g, c)
@@ -149,7 +138,7 @@ func TestSecondFactors(t *testing.T) {
 			}
 		}},
 		{"recovery code works once", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			c := g.signUp("rui@example.com")
 			_, codes := enrolTOTP(t, g, c, clk)
 			logout(t, g, c)
@@ -174,7 +163,7 @@ func TestSecondFactors(t *testing.T) {
 			}
 		}},
 		{"five wrong answers end the attempt", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			c := g.signUp("bo@example.com")
 			secret, _ := enrolTOTP(t, g, c, clk)
 			logout(t, g, c)
@@ -196,7 +185,7 @@ func TestSecondFactors(t *testing.T) {
 			}
 		}},
 		{"remembered device, step-up and copies", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			a := g.signUp("dee@example.com")
 			secretA, _ := enrolTOTP(t, g, a, clk)
 			logout(t, g, a)
@@ -266,7 +255,7 @@ func TestSecondFactors(t *testing.T) {
 			firstFactor(t, g, a, "dee@example.com", "/app/home")
 		}},
 		{"step-up lock-out ends the session", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			c := g.signUp("lu@example.com") // an aal1 session, kept while enrolling
 			enrolTOTP(t, g, c, clk)
 			r := g.get(c, "/app/vault/x", navigate)
@@ -293,7 +282,7 @@ func TestSecondFactors(t *testing.T) {
 			}
 		}},
 		{"reset waits for the second factor", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			c := g.signUp("ray@example.com")
 			secret, _ := enrolTOTP(t, g, c, clk)
 			logout(t, g, c)
@@ -320,7 +309,7 @@ func TestSecondFactors(t *testing.T) {
 			}
 		}},
 		{"factor changes need a fresh sign-in", func(t *testing.T, g *gateway) {
-			clk := useMFAClock(t)
+			clk := useClock(t)
 			c := g.signUp("fay@example.com")
 			enrolTOTP(t, g, c, clk)
 			clk.advance(authflow.AccountFreshness + time.Minute)

@@ -218,7 +218,7 @@ func (p *OIDCProvider) config(repl *caddy.Replacer, now func() time.Time) (oidcr
 func (a *App) provisionOIDC() error {
 	a.providers = make(map[string]*oidcrp.Provider, len(a.OIDC))
 	repl := caddy.NewReplacer()
-	clock := func() time.Time { return a.backend.sessions.Now() }
+	clock := func() time.Time { return a.backend.clock.Now() } // the backend's one clock (opened later in Provision)
 	for _, p := range a.OIDC {
 		if p == nil {
 			return fmt.Errorf("frontdoor: oidc: empty provider")

@@ -376,10 +376,8 @@ func TestOIDCProviderDown(t *testing.T) {
 	skipShort(t)
 	fake := oidctest.NewFake(t, "fd", "secret")
 	fake.Down.Store(true)
-	clk := &testClock{}
 	g := startGateway(t, gatewayOpts{global: oidcBlock("fake", fake.Issuer, "fd", "secret", "")})
-	backendOf(t).sessions.SetClock(clk.now)
-	t.Cleanup(func() { backendOf(t).sessions.SetClock(time.Now) })
+	clk := useClock(t)
 	c := g.signUp("down@example.com") // password sign-in works
 	if r := g.get(c, "/app/x", nil); r.status != http.StatusOK {
 		t.Fatalf("password customer: %d", r.status)

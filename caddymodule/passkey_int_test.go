@@ -483,15 +483,15 @@ func pkRemoveLast(t *testing.T, g *gateway) {
 	}
 	remove := url.Values{"id": {b64(credID)}}
 
-	sessions := backendOf(t).sessions
-	t.Cleanup(func() { sessions.SetClock(time.Now) })
+	appClock := backendOf(t).clock
+	t.Cleanup(func() { appClock.Set(nil) })
 	later := time.Now().Add(authflow.AccountFreshness + time.Minute)
-	sessions.SetClock(func() time.Time { return later })
+	appClock.Set(func() time.Time { return later })
 	r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/passkey/remove", remove)
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/.frontdoor/stepup?") {
 		t.Fatalf("removal after %v: %d %q", authflow.AccountFreshness, r.status, r.header.Get("Location"))
 	}
-	sessions.SetClock(time.Now)
+	appClock.Set(nil)
 	if len(pkCustomer(t, email).Passkeys) != 1 {
 		t.Fatal("a stale session removed the passkey")
 	}

@@ -113,7 +113,7 @@ func TestReviewLimiterMemory(t *testing.T) {
 			if keys == nil {
 				keys = func() int { return memoryCounterKeys(t, g) }
 			}
-			clk := useDefClock(t)
+			clk := useClock(t)
 			clk.alignTo(time.Minute)
 			c := g.newClient()
 
@@ -248,7 +248,7 @@ func TestReviewDecisionLog(t *testing.T) {
 			login account 2/15m
 			automation ignore
 		}`})
-	clk := useDefClock(t)
+	clk := useClock(t)
 	clk.alignTo(time.Hour)
 	const email = "victim.person@example.com"
 	const n = 40

@@ -29,6 +29,10 @@ type Message struct {
 	HTML    string
 	// Kind is a short, non-secret label for logs and metrics, e.g. "verify", "already_registered".
 	Kind string
+	// Date is when the message was written (its Date header: RFC 5322's
+	// origination date, not the delivery attempt), on the caller's clock,
+	// so it agrees with the expiry of the link inside. Zero: when it is built.
+	Date time.Time
 }
 
 // Mailer delivers one message. Implementations must not log bodies: they carry
@@ -96,8 +100,12 @@ func parseAddress(s string) (*mail.Address, error) {
 	return a, nil
 }
 
-// BuildMessage renders m as RFC 5322 bytes with CRLF line endings.
+// BuildMessage renders m as RFC 5322 bytes with CRLF line endings, dated
+// m.Date, or now when m has no date.
 func BuildMessage(from string, m Message, now time.Time) ([]byte, error) {
+	if !m.Date.IsZero() {
+		now = m.Date
+	}
 	fromAddr, err := parseAddress(from)
 	if err != nil {
 		return nil, permanent(fmt.Errorf("identity: mail: From: %w", err))

@@ -39,6 +39,8 @@ func (d *DirMailer) Send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("identity: dir mailer: %w", err)
 	}
+	// Wall time: names sort by when the files were written; the Date
+	// header is m.Date when the caller dated the message.
 	now := time.Now()
 	msg, err := BuildMessage(d.from, m, now)
 	if err != nil {

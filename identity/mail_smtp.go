@@ -109,7 +109,7 @@ func NewSMTPMailer(cfg SMTPConfig) (*SMTPMailer, error) {
 
 // Send delivers m over a fresh connection bounded by ctx and the configured timeout.
 func (s *SMTPMailer) Send(ctx context.Context, m Message) error {
-	msg, err := BuildMessage(s.cfg.From, m, time.Now())
+	msg, err := BuildMessage(s.cfg.From, m, time.Now()) // wall time only for an undated message
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *SMTPMailer) Send(ctx context.Context, m Message) error {
 }
 
 func (s *SMTPMailer) send(ctx context.Context, rcpt string, msg []byte) error {
-	deadline := time.Now().Add(s.cfg.Timeout)
+	deadline := time.Now().Add(s.cfg.Timeout) // a network deadline: wall time
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}

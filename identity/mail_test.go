@@ -367,3 +367,23 @@ func TestQueueSetMailerAndLogger(t *testing.T) {
 			newLogs.FilterMessage("mail sent").Len(), oldLogs.FilterMessage("mail sent").Len())
 	}
 }
+
+// TestBuildMessageDate: a dated message carries its own date (the app's
+// clock, which tests move), not the time it is built.
+func TestBuildMessageDate(t *testing.T) {
+	built := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	written := built.Add(-26 * time.Hour)
+	for _, tt := range []struct {
+		date time.Time
+		want time.Time
+	}{{time.Time{}, built}, {written, written}} {
+		raw, err := BuildMessage(testFrom, Message{To: "jane@example.com", Subject: "s", Text: "t", Date: tt.date}, built)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := parseMail(t, raw).header.Date()
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("Date = %v, %v; want %v", got, err, tt.want)
+		}
+	}
+}

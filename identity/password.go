@@ -113,7 +113,7 @@ func NewHasher(p Argon2Params, concurrency int) (*Hasher, error) {
 	// so it also seeds the cost estimate.
 	var rb [24]byte
 	_, _ = rand.Read(rb[:])
-	start := time.Now()
+	start := time.Now() // a measured cost: wall time
 	key := argon2.IDKey(rb[:], mustSalt(), p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
 	h.costNS.Store(int64(time.Since(start)))
 	h.dummy = encodeHash(p, mustSalt(), key)
@@ -245,7 +245,7 @@ func (h *Hasher) derive(password string, salt []byte, p Argon2Params, n uint32) 
 	// the count never exceeds the slots.
 	raise(&h.peakRunning, h.running.Add(1))
 	defer h.running.Add(-1)
-	start := time.Now()
+	start := time.Now() // a measured cost: wall time
 	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
 	return key, time.Since(start)
 }

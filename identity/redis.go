@@ -305,6 +305,7 @@ func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) e
 // clock fixed in the past).
 func tokenExpiry(t *Token) time.Time {
 	exp := t.ExpiresAt
+	// Wall time: PXAT is read by Redis's clock, not the caller's.
 	if least := time.Now().Add(tokenGrace); exp.Before(least) {
 		exp = least
 	}

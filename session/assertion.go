@@ -49,8 +49,6 @@ func SID(s *Session) string {
 // session changed. The cache lives as long as the KeyRing's owner.
 type Assertions struct {
 	ring *KeyRing
-	// Now is the clock; tests replace it.
-	Now func() time.Time
 
 	mu    sync.RWMutex
 	cache map[stampKey]*Stamp
@@ -78,9 +76,9 @@ type Stamp struct {
 	expires  time.Time
 }
 
-// NewAssertions returns a signer over ring.
+// NewAssertions returns a signer over ring, on the ring's clock.
 func NewAssertions(ring *KeyRing) *Assertions {
-	return &Assertions{ring: ring, Now: time.Now, cache: make(map[stampKey]*Stamp)}
+	return &Assertions{ring: ring, cache: make(map[stampKey]*Stamp)}
 }
 
 // Ring returns the key ring assertions are signed with.
@@ -124,7 +122,7 @@ func (st *Stamp) fits(s *Session, kid string, now time.Time) bool {
 // anew when the cached one is past half its life, the signing key rotated
 // or the session's identity changed.
 func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) {
-	now := a.Now()
+	now := a.ring.now()
 	ck := stampKey{s.Key, issuer, audience}
 	st := a.ring.state.Load()
 	a.mu.RLock()

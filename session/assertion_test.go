@@ -41,13 +41,11 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 	store := newBolt(t)
 	// The first key is made with the real clock; the test clock starts there.
 	c := &clock{t: time.Now()}
-	ring, err := session.NewKeyRing(ctx, store, 24*time.Hour, 10*time.Minute)
+	ring, err := session.NewKeyRing(ctx, store, 24*time.Hour, 10*time.Minute, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring.Now = c.now
 	a := session.NewAssertions(ring)
-	a.Now = c.now
 	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
 		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
 
@@ -130,7 +128,7 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 	}
 	// A second ring over the same store (another node, or a reload) sees
 	// the same keys.
-	ring2, err := session.NewKeyRing(ctx, store, 24*time.Hour, 10*time.Minute)
+	ring2, err := session.NewKeyRing(ctx, store, 24*time.Hour, 10*time.Minute, nil)
 	if err != nil || string(ring2.JWKS()) != string(ring.JWKS()) {
 		t.Fatalf("second ring differs: %v", err)
 	}
@@ -148,11 +146,10 @@ func TestAssertionsSignCacheRotate(t *testing.T) {
 func TestKeyRingSetRotate(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Now()}
-	ring, err := session.NewKeyRing(ctx, newBolt(t), 24*time.Hour, 10*time.Minute)
+	ring, err := session.NewKeyRing(ctx, newBolt(t), 24*time.Hour, 10*time.Minute, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring.Now = c.now
 	kid := ring.CurrentKID()
 	c.advance(2 * time.Hour)
 	if err := ring.MaybeRotate(ctx); err != nil || ring.CurrentKID() != kid {

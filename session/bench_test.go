@@ -46,7 +46,7 @@ func BenchmarkCodecDecodeKeyCached(b *testing.B) {
 }
 
 func benchManager(b *testing.B, cfg session.Config) (*session.Manager, string) {
-	m := session.NewManager(newBolt(b), cfg)
+	m := session.NewManager(newBolt(b), cfg, nil)
 	tok, _, err := m.Create(context.Background(), session.New{UserID: "u_1", AMR: []string{"pwd"}, ACR: "aal1"})
 	if err != nil {
 		b.Fatal(err)
@@ -81,7 +81,7 @@ func BenchmarkLookupBolt(b *testing.B) {
 }
 
 func benchAssertions(b *testing.B) (*session.Assertions, *session.Session) {
-	ring, err := session.NewKeyRing(context.Background(), newBolt(b), 24*time.Hour, 10*time.Minute)
+	ring, err := session.NewKeyRing(context.Background(), newBolt(b), 24*time.Hour, 10*time.Minute, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

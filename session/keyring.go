@@ -50,8 +50,7 @@ type KeyRing struct {
 	// keep is how long a retired key stays published: the assertion
 	// lifetime plus margin for clock skew and JWKS caching.
 	keep time.Duration
-	// Now is the clock; tests replace it.
-	Now func() time.Time
+	now  func() time.Time
 
 	mu    sync.Mutex // serialises rotation
 	state atomic.Pointer[ringState]
@@ -65,9 +64,14 @@ type ringState struct {
 }
 
 // NewKeyRing loads the ring from store, creating the first key if there is
-// none. rotate is how often a new key is made.
-func NewKeyRing(ctx context.Context, store Store, rotate, keep time.Duration) (*KeyRing, error) {
-	k := &KeyRing{store: store, keep: keep, Now: time.Now}
+// none. rotate is how often a new key is made; now is the clock keys are
+// made, published and retired by (nil: wall time), which assertions
+// signed over the ring share.
+func NewKeyRing(ctx context.Context, store Store, rotate, keep time.Duration, now func() time.Time) (*KeyRing, error) {
+	if now == nil {
+		now = time.Now
+	}
+	k := &KeyRing{store: store, keep: keep, now: now}
 	k.SetRotate(rotate)
 	if err := k.Refresh(ctx); err != nil {
 		return nil, err
@@ -78,7 +82,7 @@ func NewKeyRing(ctx context.Context, store Store, rotate, keep time.Duration) (*
 // Refresh reloads the ring from the store (another node may have rotated).
 func (k *KeyRing) Refresh(ctx context.Context) error {
 	raw, err := k.store.Secret(ctx, assertionKeysSecret, func() ([]byte, error) {
-		key, err := newStoredKey(k.Now())
+		key, err := newStoredKey(k.now())
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +115,7 @@ func (k *KeyRing) MaybeRotate(ctx context.Context) error {
 		return err
 	}
 	st := k.state.Load()
-	now := k.Now()
+	now := k.now()
 	var keys []storedKey
 	if err := json.Unmarshal(st.raw, &keys); err != nil {
 		return fmt.Errorf("session: assertion keys: %w", err)

@@ -17,19 +17,19 @@ func TestKeyRingSharedThroughRedis(t *testing.T) {
 	ctx := context.Background()
 	storeA := session.NewRedisStore(r.Client(t), "fd:")
 	storeB := session.NewRedisStore(r.Client(t), "fd:")
-	a, err := session.NewKeyRing(ctx, storeA, time.Hour, 10*time.Minute)
+	c := &clock{t: time.Now()}
+	a, err := session.NewKeyRing(ctx, storeA, time.Hour, 10*time.Minute, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := session.NewKeyRing(ctx, storeB, time.Hour, 10*time.Minute)
+	b, err := session.NewKeyRing(ctx, storeB, time.Hour, 10*time.Minute, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.CurrentKID() != b.CurrentKID() || string(a.JWKS()) != string(b.JWKS()) {
 		t.Fatal("nodes started with different keys")
 	}
-	c := &clock{t: time.Now().Add(55 * time.Minute)}
-	a.Now, b.Now = c.now, c.now
+	c.advance(55 * time.Minute)
 	if err := a.MaybeRotate(ctx); err != nil { // publishes the next key
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func (c Config) touchEvery() time.Duration {
 type Manager struct {
 	store Store
 	cfg   atomic.Pointer[Config]
-	clock atomic.Pointer[func() time.Time]
+	now   func() time.Time
 
 	mu      sync.RWMutex
 	cache   map[string]cacheEntry
@@ -88,20 +88,20 @@ type cacheEntry struct {
 	loadedAt time.Time
 }
 
-// NewManager returns a Manager over store.
-func NewManager(store Store, cfg Config) *Manager {
-	m := &Manager{store: store, cache: make(map[string]cacheEntry)}
+// NewManager returns a Manager over store, judging every expiry by now
+// (nil: wall time). The app hands every component the same clock, so a
+// test moves them all by moving it.
+func NewManager(store Store, cfg Config, now func() time.Time) *Manager {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manager{store: store, now: now, cache: make(map[string]cacheEntry)}
 	m.SetConfig(cfg)
-	m.SetClock(time.Now)
 	return m
 }
 
-// SetClock replaces the clock (tests move time forward); safe while
-// requests are being served.
-func (m *Manager) SetClock(now func() time.Time) { m.clock.Store(&now) }
-
 // Now returns the manager's current time.
-func (m *Manager) Now() time.Time { return (*m.clock.Load())() }
+func (m *Manager) Now() time.Time { return m.now() }
 
 // SetConfig replaces the lifetimes; existing sessions are judged by the new
 // values from the next lookup on.

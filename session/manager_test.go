@@ -17,8 +17,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newManager(t *testing.T, cfg session.Config) (*session.Manager, *clock) {
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	m := session.NewManager(newBolt(t), cfg)
-	m.SetClock(c.now)
+	m := session.NewManager(newBolt(t), cfg, c.now)
 	return m, c
 }
 

@@ -241,6 +241,8 @@ func (s *RedisStore) CountUser(ctx context.Context, userID string) (int, error) 
 	if !rediskey.ValidID(userID) {
 		return 0, nil
 	}
+	// Wall time: the index mirrors the PEXPIREAT Redis drops sessions by
+	// (its own clock); the Manager judges what is left by its clock.
 	n, err := s.c.ZCount(ctx, s.indexKey(userID), "("+strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf").Result()
 	if err != nil {
 		return 0, redisErr("count user sessions", err)
@@ -253,6 +255,7 @@ func (s *RedisStore) ListUser(ctx context.Context, userID string) ([]*Session, e
 		return nil, nil
 	}
 	hashes, err := s.c.ZRangeByScore(ctx, s.indexKey(userID), &redis.ZRangeBy{
+		// Wall time, as in CountUser: Redis has dropped these by now anyway.
 		Min: "(" + strconv.FormatInt(time.Now().UnixMilli(), 10), Max: "+inf",
 	}).Result()
 	if err != nil {

@@ -268,7 +268,7 @@ func TestRedisClusterDeleteUser(t *testing.T) {
 
 func TestRedisManager(t *testing.T) {
 	ctx := context.Background()
-	m := session.NewManager(session.NewRedisStore(redistest.Start(t).Client(t), ""), session.Config{})
+	m := session.NewManager(session.NewRedisStore(redistest.Start(t).Client(t), ""), session.Config{}, nil)
 	tok, created, err := m.Create(ctx, session.New{UserID: "u_1", Email: "a@example.com", AMR: []string{"pwd"}})
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestRedisManager(t *testing.T) {
 func TestRedisDownAndBack(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	m := session.NewManager(session.NewRedisStore(srv.Client(t), ""), session.Config{CacheTTL: -1})
+	m := session.NewManager(session.NewRedisStore(srv.Client(t), ""), session.Config{CacheTTL: -1}, nil)
 	tok, created, err := m.Create(ctx, session.New{UserID: "u_1"})
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +331,7 @@ func TestRedisDownAndBack(t *testing.T) {
 }
 
 func benchRedisManager(b *testing.B, cfg session.Config) (*session.Manager, string) {
-	m := session.NewManager(session.NewRedisStore(redistest.Start(b).Client(b), ""), cfg)
+	m := session.NewManager(session.NewRedisStore(redistest.Start(b).Client(b), ""), cfg, nil)
 	tok, _, err := m.Create(context.Background(), session.New{UserID: "u_1", AMR: []string{"pwd"}, ACR: "aal1"})
 	if err != nil {
 		b.Fatal(err)

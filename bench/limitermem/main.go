@@ -24,9 +24,8 @@ func main() {
 	scenario := flag.String("scenario", "one64", "one64: addresses of one /64 (the review's flood); many56: each address in its own /56 (a flood from that many networks)")
 	flag.Parse()
 
-	d := botdefense.NewDefender(botdefense.NewMemoryCounter(), botdefense.NewMemoryBlocks(), botdefense.NewMemorySeen(), []byte("0123456789abcdef0123456789abcdef"))
 	start := time.Date(2026, 11, 23, 12, 0, 30, 0, time.UTC) // one window for the whole run
-	d.SetClock(func() time.Time { return start })
+	d := botdefense.NewDefender(botdefense.NewMemoryCounter(), botdefense.NewMemoryBlocks(), botdefense.NewMemorySeen(), []byte("0123456789abcdef0123456789abcdef"), func() time.Time { return start })
 	p := botdefense.DefaultPolicy()
 	ctx := context.Background()
 	fp := botdefense.Fingerprint{UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", AcceptLanguage: true, Accept: true}

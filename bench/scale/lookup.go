@@ -38,9 +38,8 @@ func (s *countingStore) Delete(ctx context.Context, key string) error {
 // sessions were stamped, below the 1-minute Touch interval.
 func lookupManager(store session.Store, d *dataset) (*session.Manager, *countingStore) {
 	cs := &countingStore{Store: store}
-	m := session.NewManager(cs, session.Config{CacheTTL: -1})
 	now := d.stamp.Add(30 * time.Second)
-	m.SetClock(func() time.Time { return now })
+	m := session.NewManager(cs, session.Config{CacheTTL: -1}, func() time.Time { return now })
 	return m, cs
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -54,7 +53,7 @@ func (a *SessionCookie) Lookup(r *http.Request) (*session.Session, error) {
 	if v == "" {
 		return nil, nil
 	}
-	_, key, err := a.site.Codec.DecodeKey(a.site.Origin, v, time.Now())
+	_, key, err := a.site.Codec.DecodeKey(a.site.Origin, v, a.site.Sessions.Now()) // the sessions' clock, the app's one
 	if err != nil {
 		return nil, nil
 	}
