@@ -149,7 +149,7 @@ func (f *Flows) federatedFirstFactor(ctx context.Context, c *identity.Customer, 
 // federatedSignUp creates the customer of a new provider identity.
 func (f *Flows) federatedSignUp(ctx context.Context, in FederatedSignInInput, email string, li identity.LinkedIdentity) (Outcome, error) {
 	c := &identity.Customer{ID: identity.NewID(), Email: email, EmailVerified: in.Identity.EmailVerified,
-		CreatedAt: f.now().UTC(), Identities: []identity.LinkedIdentity{li}}
+		Name: in.Identity.Name, CreatedAt: f.now().UTC(), Identities: []identity.LinkedIdentity{li}}
 	err := f.Customers.CreateCustomer(ctx, c)
 	if errors.Is(err, identity.ErrEmailTaken) || errors.Is(err, identity.ErrIdentityTaken) {
 		// Lost a race with another sign-up: decide again on what won.

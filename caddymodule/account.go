@@ -14,6 +14,7 @@ import (
 
 type accountView struct {
 	ID            string
+	Name          string
 	Email         string
 	EmailVerified bool
 	CreatedAt     time.Time
@@ -68,7 +69,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("listing sessions", zap.Error(err))
 		return h.unavailable(w)
 	}
-	v := &accountView{ID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
+	v := &accountView{ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	for _, p := range c.Passkeys {

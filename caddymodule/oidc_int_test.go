@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -8,9 +10,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -429,4 +433,77 @@ func readLog(t *testing.T, g *gateway) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestOIDCSecondFactorAndFormPost: an account's second factor applies to
+// provider sign-ins (the idp survives the wait); Apple's cross-site
+// form_post answer is taken without a CSRF token, with the client secret
+// an ES256 JWT made from the operator's key.
+func TestOIDCSecondFactorAndFormPost(t *testing.T) {
+	skipShort(t)
+	fake := oidctest.NewFake(t, "fd", "secret")
+	apple := oidctest.NewFake(t, "com.example.web", "")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := filepath.Join(t.TempDir(), "AuthKey_KEY1234567.p8")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appleBlock := fmt.Sprintf("oidc apple {\n\t\t\tpreset apple\n\t\t\tissuer %s\n\t\t\tclient_id com.example.web\n\t\t\tteam_id TEAM123456\n\t\t\tkey_id KEY1234567\n\t\t\tkey_file %s\n\t\t}\n\t\t", apple.Issuer, keyFile)
+	g := startGateway(t, gatewayOpts{global: oidcBlock("fake", fake.Issuer, "fd", "secret", "") + appleBlock})
+	clk := useClock(t)
+
+	// A provider customer sets up an authenticator app…
+	fake.SetUser(oidctest.User{Subject: "mfa-1", Email: "mfa@example.net", EmailVerified: true})
+	c := g.newClient()
+	if r := g.get(c, fakeCallback(t, g, c, "fake", "/app/x"), nil); r.status != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d %s", r.status, r.body)
+	}
+	secret, _ := enrolTOTP(t, g, c, clk)
+	logout(t, g, c)
+	// …and the next provider sign-in asks for it.
+	b := g.newClient()
+	r := g.get(b, fakeCallback(t, g, b, "fake", "/app/x"), nil)
+	if r.status != http.StatusOK || !strings.Contains(r.body, "authenticator app") || hasSessionCookie(r) {
+		t.Fatalf("provider sign-in of an account with a second factor: %d\n%s", r.status, r.body)
+	}
+	clk.advance(30 * time.Second)
+	if r := mfaPost(g, b, url.Values{"code": {clk.code(t, secret, 0)}}); r.status != http.StatusSeeOther {
+		t.Fatalf("second factor: %d %s", r.status, r.body)
+	}
+	g.get(b, "/app/x", nil)
+	cl := assertionClaims(t, g)
+	if cl["idp"] != "fake" || cl["acr"] != "aal2" || !strings.Contains(fmt.Sprint(cl["amr"]), "fed") || !strings.Contains(fmt.Sprint(cl["amr"]), "otp") {
+		t.Fatalf("claims after the second factor: %v", cl)
+	}
+
+	// Apple: the answer is a cross-site form post.
+	apple.SetUser(oidctest.User{Subject: "000123.abc", Email: "x@privaterelay.appleid.com", EmailVerified: "true"})
+	a := g.newClient()
+	resp, err := a.Get(startProvider(t, g, a, "apple", "/app/apple"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	action, fields, err := oidctest.FormPost(string(body))
+	if err != nil || !strings.HasPrefix(action, g.url("/.frontdoor/oidc/apple/callback")) {
+		t.Fatalf("form_post: %v %q", err, action)
+	}
+	fields.Set("user", `{"name":{"firstName":"Ann","lastName":"Apple"}}`)
+	r = g.do(a, http.MethodPost, action, fields, map[string]string{"Origin": apple.URL, "Sec-Fetch-Site": "cross-site"})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/app/apple" || !hasSessionCookie(r) {
+		t.Fatalf("apple callback: %d %v %s", r.status, r.header, r.body)
+	}
+	if s := apple.LastClientSecret.Load(); s == nil || strings.Count(*s, ".") != 2 {
+		t.Fatalf("apple client secret is not a JWT: %v", s)
+	}
+	// The name Apple sends once, beside the code, is the profile's.
+	if acct := g.get(a, "/.frontdoor/account", nil).body; !strings.Contains(acct, "Ann Apple") {
+		t.Fatalf("account page lacks the name from Apple:\n%s", acct)
+	}
+	// The same post replayed (state used) is refused.
+	if r := g.do(a, http.MethodPost, action, fields, map[string]string{"Origin": apple.URL, "Sec-Fetch-Site": "cross-site"}); r.status != http.StatusBadRequest {
+		t.Fatalf("replayed form_post: %d", r.status)
+	}
 }

@@ -29,6 +29,9 @@ type Customer struct {
 	Passkeys       []Passkey       `json:"passkeys,omitempty"`
 	TrustedDevices []TrustedDevice `json:"trusted_devices,omitempty"`
 
+	// Name is how the customer is addressed (from a provider's profile).
+	Name string `json:"name,omitempty"`
+
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`
 }

@@ -63,6 +63,8 @@ type Fake struct {
 	Down atomic.Bool
 	// TokenRequests counts calls of the token endpoint.
 	TokenRequests atomic.Int64
+	// LastClientSecret is the client secret of the last token request.
+	LastClientSecret atomic.Pointer[string]
 	// ExtraKeys are published in the JWKS beside Key.
 	extraKeys []jose.JSONWebKey
 }
@@ -186,6 +188,7 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
+	f.LastClientSecret.Store(&secret)
 	if id != f.ClientID || (f.ClientSecret != "" && secret != f.ClientSecret) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client")
 		return
