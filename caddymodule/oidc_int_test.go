@@ -204,6 +204,10 @@ func TestOIDCSignIn(t *testing.T) {
 			if r := g.get(c5, realSignIn(t, g, op, c5, "owner", "owner-pw-1", "/"), nil); r.header.Get("Location") != "/.frontdoor/oidc/link" {
 				t.Fatalf("second attempt: %v", r.header)
 			}
+			// The sign-in page it points to names the account.
+			if lp := g.get(c4, "/.frontdoor/login?rd=%2F.frontdoor%2Foidc%2Flink&email="+url.QueryEscape(owner), nil); !strings.Contains(lp.body, `value="`+owner+`"`) {
+				t.Fatalf("sign-in page does not name the account:\n%s", lp.body)
+			}
 			// The owner signs in here with their password, then links.
 			g.login(c4, owner, testPassword, "/.frontdoor/oidc/link")
 			r = g.get(c4, "/.frontdoor/oidc/link", nil)
