@@ -2,12 +2,9 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // The issue's spelling of a provider, one option per line.
@@ -111,21 +108,7 @@ func TestOIDCValidate(t *testing.T) {
 	t.Setenv("FD_TEST_ISSUER", "http://idp.example.com")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-			t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-			cf := "{\n\tstorage file_system " + filepath.Join(dir, "caddy") + "\n\tfrontdoor {\n\t\tstore bolt " +
-				filepath.Join(dir, "fd.db") + "\n\t\tmailer dir " + filepath.Join(dir, "mail") + "\n\t\t" + tc.oidc +
-				"\n\t}\n}\n\nshop.example.com {\n\tfrontdoor {\n\t\t" + tc.site + "\n\t}\n\trespond \"ok\"\n}\n"
-			out, err := adapt(t, cf)
-			if err != nil {
-				t.Fatalf("adapt: %v", err)
-			}
-			var cfg caddy.Config
-			if err := json.Unmarshal(out, &cfg); err != nil {
-				t.Fatal(err)
-			}
-			err = caddy.Validate(&cfg)
+			_, err := adaptAndValidate(t, tc.oidc, tc.site, nil)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("validate: %v", err)

@@ -33,44 +33,17 @@ func (s *RedisStore) release(ctx context.Context, key, id string) {
 // claimIdentity points the identity's index at id, unless another existing
 // customer has the identity (ErrIdentityTaken).
 func (s *RedisStore) claimIdentity(ctx context.Context, li LinkedIdentity, id string) error {
-	key := s.identityIndexKey(li.Issuer, li.Subject)
-	for range maxClaimRetries {
-		ok, err := s.c.SetNX(ctx, key, id, 0).Result()
-		if err != nil {
-			return fmt.Errorf("identity: redis: claim identity for %q: %w", id, err)
-		}
-		if ok {
-			return nil
-		}
-		owner, err := s.c.Get(ctx, key).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("identity: redis: read identity claim: %w", err)
-		}
-		if owner == id {
-			return nil
-		}
+	return s.claim(ctx, s.identityIndexKey(li.Issuer, li.Subject), id, "identity", func(owner string) (bool, error) {
 		c, err := s.load(ctx, s.c, owner)
-		switch {
-		case err == nil:
-			if _, has := c.Identity(li.Issuer, li.Subject); has {
-				return ErrIdentityTaken
-			}
-		case !errors.Is(err, ErrNotFound):
-			return err
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
 		}
-		// An orphan (its customer is gone or never finished linking).
-		done, err := replaceClaim.Run(ctx, s.c, []string{key}, owner, id).Int()
 		if err != nil {
-			return fmt.Errorf("identity: redis: replace orphan identity claim: %w", err)
+			return false, err
 		}
-		if done == 1 {
-			return nil
-		}
-	}
-	return fmt.Errorf("identity: redis: claim identity for %q: claim kept changing", id)
+		_, has := c.Identity(li.Issuer, li.Subject)
+		return has, nil
+	}, ErrIdentityTaken)
 }
 
 // CustomerByIdentity implements IdentityStore.

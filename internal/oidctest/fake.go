@@ -246,7 +246,11 @@ func oauthError(w http.ResponseWriter, status int, code string) {
 
 // Sign signs claims with key as an RS256 JWT naming kid.
 func Sign(key *rsa.PrivateKey, kid string, claims map[string]any) string {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
+	return signJWT(jose.RS256, key, kid, claims)
+}
+
+func signJWT(alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
 	if err != nil {
 		panic(err)
 	}
@@ -269,17 +273,7 @@ func Unsigned(claims map[string]any) string {
 // HS256 returns claims signed with HMAC-SHA256 under secret (the
 // key-confusion attack: the provider's public key used as the secret).
 func HS256(secret []byte, kid string, claims map[string]any) string {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: secret}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		panic(err)
-	}
-	b, _ := json.Marshal(claims)
-	jws, err := s.Sign(b)
-	if err != nil {
-		panic(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return signJWT(jose.HS256, secret, kid, claims)
 }
 
 func randomString() string {
