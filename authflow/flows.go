@@ -17,6 +17,8 @@ type Customers interface {
 	Customer(ctx context.Context, id string) (*identity.Customer, error)
 	CustomerByEmail(ctx context.Context, email string) (*identity.Customer, error)
 	UpdateCustomer(ctx context.Context, id string, fn func(*identity.Customer) error) (*identity.Customer, error)
+	// Linked provider identities (identity.IdentityStore).
+	identity.IdentityStore
 }
 
 // Tokens is what the journeys need of the one-time token store.

@@ -45,6 +45,9 @@ type Wait struct {
 	SessionKey string
 	// Factors are the factors that may answer (nil: all).
 	Factors []Factor
+	// IdP is the provider of a provider sign-in waiting for its second
+	// factor.
+	IdP string
 }
 
 // Offer is what the second-factor page offers the customer.
@@ -77,6 +80,8 @@ type (
 		Redirect     string
 		Purpose      WaitPurpose
 		DeviceCookie string
+		// IdP is the provider of a provider sign-in (the assertion's idp).
+		IdP string
 	}
 	// WaitGone: no wait for this browser — expired, finished in another
 	// tab, never started, or a step-up of another session.
@@ -125,6 +130,8 @@ type FirstFactorInput struct {
 	Redirect string
 	// Device is the browser's remembered-device cookie, if any.
 	Device string
+	// IdP is the provider of a provider sign-in.
+	IdP string
 }
 
 // FirstFactorDone decides what follows a first factor: a customer with a
@@ -133,9 +140,9 @@ type FirstFactorInput struct {
 func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outcome, error) {
 	c := in.Customer
 	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
-		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect})
+		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP})
 	}
-	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn}, nil
+	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP}, nil
 }
 
 // AskSecondFactor stores a wait for a second factor of c and answers
@@ -153,7 +160,7 @@ func (f *Flows) AskSecondFactor(ctx context.Context, c *identity.Customer, w Wai
 		return nil, err
 	}
 	wp := identity.SecondFactorWait{
-		Purpose: string(w.Purpose), Methods: w.AMR, Factors: names, Redirect: w.Redirect, PasswordHash: w.PasswordHash,
+		Purpose: string(w.Purpose), Methods: w.AMR, Factors: names, Redirect: w.Redirect, PasswordHash: w.PasswordHash, IdP: w.IdP,
 	}
 	if w.SessionKey != "" {
 		wp.Binding = identity.HashToken(w.SessionKey)
@@ -339,7 +346,7 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 			amr = append(amr, m)
 		}
 	}
-	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: p.wait.Redirect, Purpose: purpose}
+	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: p.wait.Redirect, Purpose: purpose, IdP: p.wait.IdP}
 	if purpose == PurposeSignIn && in.Remember {
 		out.DeviceCookie = f.rememberDevice(ctx, c.ID, in.DeviceName)
 	}
@@ -367,7 +374,7 @@ func (f *Flows) StartSession(ctx context.Context, in StartSessionInput) (string,
 	c := in.Due.Customer
 	token, _, err := f.Sessions.Create(ctx, session.New{
 		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
-		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP,
+		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP, IdP: in.Due.IdP,
 	})
 	return token, err
 }
@@ -394,7 +401,9 @@ func (f *Flows) lockOut(ctx context.Context, in SecondFactorInput, p pendingWait
 // remembered browsers are forgotten and every session ends, as whoever
 // knew the old password may have either.
 func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) (Outcome, error) {
-	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+	wasUnproven := false
+	c, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		wasUnproven = !c.EmailVerified
 		c.PasswordHash = hash
 		c.EmailVerified = true
 		c.ForgetDevices()
@@ -405,6 +414,11 @@ func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if wasUnproven {
+		if err := f.dropUnprovenIdentities(ctx, c, client); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := f.Sessions.RevokeUser(ctx, id); err != nil {
 		return nil, err
@@ -449,12 +463,17 @@ const auditTimeout = 5 * time.Second
 // audit records a security event for customer id. Best effort: the action
 // it records has happened.
 func (f *Flows) audit(ctx context.Context, client Client, id, kind string) {
+	f.auditDetail(ctx, client, id, kind, "")
+}
+
+// auditDetail records a security event with a detail (never a secret).
+func (f *Flows) auditDetail(ctx context.Context, client Client, id, kind, detail string) {
 	if f.Events == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	ev := identity.Event{At: f.now().UTC(), Kind: kind, IP: client.IP, UserAgent: client.UserAgent}
+	ev := identity.Event{At: f.now().UTC(), Kind: kind, IP: client.IP, UserAgent: client.UserAgent, Detail: detail}
 	if err := f.Events.AppendEvent(ctx, id, ev); err != nil {
 		f.warn("recording a security event ("+kind+")", err)
 	}

@@ -219,7 +219,9 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 			return nil, err
 		}
 	}
+	wasUnproven := false
 	c, err := f.Customers.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
+		wasUnproven = !c.EmailVerified
 		if !c.EmailVerified {
 			c.PasswordHash = passwordHash
 		}
@@ -231,6 +233,11 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 	}
 	if err != nil {
 		return nil, err
+	}
+	if wasUnproven {
+		if err := f.dropUnprovenIdentities(ctx, c, Client{}); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case passkey && bound:

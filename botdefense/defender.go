@@ -33,16 +33,17 @@ const (
 	RouteStepUp    = "stepup"    // second factors: sign-in's second step and step-up
 	RoutePasskey   = "passkey"   // passkey ceremonies
 	RouteChallenge = "challenge" // a Caddyfile `challenge` route (a flash sale)
+	RouteOIDC      = "oidc"      // provider sign-ins: starts and the provider's answers
 )
 
 // Routes lists every defended route.
-var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge}
+var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC}
 
 // SitePowBits is the default difficulty of a site's challenges.
 const SitePowBits = 18
 
 // RouteCount is len(Routes).
-const RouteCount = 9
+const RouteCount = 10
 
 // Limit is one rate limit: at most Count attempts on Route per Period,
 // counted by Dimension.
@@ -71,6 +72,9 @@ func DefaultLimits() []Limit {
 		{RouteStepUp, DimIP, 30, 10 * m}, {RouteStepUp, DimPrefix, 100, 10 * m}, {RouteStepUp, DimAccount, 10, 15 * m}, // account: wrong answers only
 		{RoutePasskey, DimIP, 60, 10 * m}, {RoutePasskey, DimPrefix, 300, 10 * m},
 		{RouteChallenge, DimIP, 60, m},
+		// A provider sign-in is two requests (start, answer); the answer
+		// reaches the provider only with a live attempt of this browser.
+		{RouteOIDC, DimIP, 30, 10 * m}, {RouteOIDC, DimPrefix, 100, 10 * m}, {RouteOIDC, DimGlobal, 1200, m},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 type accountView struct {
 	ID            string
+	Name          string
 	Email         string
 	EmailVerified bool
 	CreatedAt     time.Time
@@ -26,6 +27,15 @@ type accountView struct {
 	Devices                         []identity.TrustedDevice
 	// Welcome greets a passkey-first sign-up that has no passkey yet.
 	Welcome bool
+	// Identities are the linked provider accounts; Linkable the site's
+	// providers not linked yet.
+	Identities []identityView
+	Linkable   []providerButton
+}
+
+type identityView struct {
+	ID, Label, Email     string
+	LinkedAt, LastUsedAt time.Time
 }
 
 type passkeyView struct {
@@ -59,12 +69,21 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("listing sessions", zap.Error(err))
 		return h.unavailable(w)
 	}
-	v := &accountView{ID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
+	v := &accountView{ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	for _, p := range c.Passkeys {
 		v.Passkeys = append(v.Passkeys, passkeyView{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name,
 			Synced: p.BackupState, Flagged: p.Flagged, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
+	}
+	for _, li := range c.Identities {
+		v.Identities = append(v.Identities, identityView{ID: identityID(li), Label: h.providerLabel(li.Provider), Email: li.Email,
+			LinkedAt: li.LinkedAt, LastUsedAt: li.LastUsedAt})
+	}
+	for _, p := range h.providerButtons() {
+		if _, linked := linkedTo(c, p.Name); !linked {
+			v.Linkable = append(v.Linkable, p)
+		}
 	}
 	now := h.app.backend.clock.Now()
 	for _, d := range c.TrustedDevices {

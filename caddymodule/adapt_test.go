@@ -234,28 +234,15 @@ func TestCaddyfileAdaptThenValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			global, site := cmp.Or(tc.global, "from shop@example.com"), cmp.Or(tc.site, "public /health")
-			dir := t.TempDir()
-			t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-			t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-			cf := "{\n\tstorage file_system " + filepath.Join(dir, "caddy") + "\n\tfrontdoor {\n\t\tstore bolt " +
-				filepath.Join(dir, "fd.db") + "\n\t\tmailer dir " + filepath.Join(dir, "mail") + "\n\t\t" + global +
-				"\n\t}\n}\n\nshop.example.com {\n\tfrontdoor {\n\t\t" + site + "\n\t}\n\trespond \"ok\"\n}\n"
-			out, err := adapt(t, cf)
-			if err != nil {
-				t.Fatalf("adapt: %v", err)
-			}
-			if old := []byte(`"origin":"https://shop.example.com"`); tc.origin != "" {
-				if !bytes.Contains(out, old) {
-					t.Fatalf("adapted JSON lacks %s:\n%s", old, out)
+			dir, err := adaptAndValidate(t, cmp.Or(tc.global, "from shop@example.com"), cmp.Or(tc.site, "public /health"), func(out []byte) []byte {
+				if old := []byte(`"origin":"https://shop.example.com"`); tc.origin != "" {
+					if !bytes.Contains(out, old) {
+						t.Fatalf("adapted JSON lacks %s:\n%s", old, out)
+					}
+					out = bytes.Replace(out, old, []byte(`"origin":"`+tc.origin+`"`), 1)
 				}
-				out = bytes.Replace(out, old, []byte(`"origin":"`+tc.origin+`"`), 1)
-			}
-			var cfg caddy.Config
-			if err := json.Unmarshal(out, &cfg); err != nil {
-				t.Fatal(err)
-			}
-			err = caddy.Validate(&cfg)
+				return out
+			})
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("validate: %v", err)
@@ -268,4 +255,30 @@ func TestCaddyfileAdaptThenValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adaptAndValidate adapts a Caddyfile with these lines in the global and
+// the site frontdoor blocks (a bolt store and a mail directory in a test
+// directory, which it returns), lets edit change the JSON (nil: none), and
+// loads it as `caddy validate` does: provisioned, never started.
+func adaptAndValidate(t *testing.T, global, site string, edit func([]byte) []byte) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	cf := "{\n\tstorage file_system " + filepath.Join(dir, "caddy") + "\n\tfrontdoor {\n\t\tstore bolt " +
+		filepath.Join(dir, "fd.db") + "\n\t\tmailer dir " + filepath.Join(dir, "mail") + "\n\t\t" + global +
+		"\n\t}\n}\n\nshop.example.com {\n\tfrontdoor {\n\t\t" + site + "\n\t}\n\trespond \"ok\"\n}\n"
+	out, err := adapt(t, cf)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	if edit != nil {
+		out = edit(out)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return dir, caddy.Validate(&cfg)
 }

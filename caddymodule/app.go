@@ -16,6 +16,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/identity/oidcrp"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -53,6 +54,8 @@ type App struct {
 	// StoreTimeout bounds the store work of one request (default 2s);
 	// past it, protected routes answer 503.
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
+	// OIDC are the OpenID Providers customers may sign in with.
+	OIDC []*OIDCProvider `json:"oidc,omitempty"`
 
 	backend  *backend
 	storeKey string
@@ -79,6 +82,9 @@ type App struct {
 	// policies are the edge-defence policies of this config's sites,
 	// published for the admin API when the config starts.
 	policies map[string]*botdefense.Policy
+
+	// providers are the OpenID Providers by name (see oidc.go).
+	providers map[string]*oidcrp.Provider
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -158,6 +164,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Mailer = &MailerConfig{Type: "log"}
 	}
 	if err := a.provisionPolicy(); err != nil {
+		return err
+	}
+	if err := a.provisionOIDC(); err != nil {
 		return err
 	}
 	sc := a.sessionConfig()
@@ -293,6 +302,7 @@ func (a *App) Start() error {
 	defer liveMu.Unlock()
 	a.prev, live = live, a
 	a.apply()
+	a.discoverProviders()
 	return nil
 }
 

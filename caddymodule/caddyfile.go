@@ -33,6 +33,7 @@ func init() {
 //		keys { cookie <hash-b64> <block-b64>; assertion_rotate <d> }
 //		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n>; queue <n>; queue_wait <d> }
 //		headers frontdoor|oauth2_proxy|authelia [{ user <name> …; send both|assertion|plain }]
+//		oidc <name> { preset …; issuer …; client_id …; client_secret …; … }   (repeatable; see oidc_config.go)
 //	}
 func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -102,6 +103,12 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 			if err := cfgargs.Duration(d, &app.StoreTimeout); err != nil {
 				return nil, err
 			}
+		case "oidc":
+			p, err := parseOIDC(d, app.OIDC)
+			if err != nil {
+				return nil, err
+			}
+			app.OIDC = append(app.OIDC, p)
 		default:
 			return nil, d.Errf("frontdoor: unknown global option %q", opt)
 		}

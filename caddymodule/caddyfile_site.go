@@ -31,6 +31,7 @@ import (
 //		         disposable_allow <domains…>; automation challenge|ignore }
 //		challenge <paths…>
 //		authenticate <name> [{ … }]   (repeatable; default: authenticate session)
+//		oidc <provider…>              (the global providers to offer; default all)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -111,6 +112,17 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.Challenge = append(fd.Challenge, args...)
+		case "oidc":
+			names := h.RemainingArgs()
+			if len(names) == 0 {
+				return nil, h.Errf("frontdoor: oidc names the global providers this site offers, e.g. oidc google entra")
+			}
+			for _, n := range names {
+				if slices.Contains(fd.OIDC, n) {
+					return nil, h.Errf("frontdoor: oidc: %s is named twice", n)
+				}
+			}
+			fd.OIDC = append(fd.OIDC, names...)
 		case "authenticate":
 			raw, err := parseAuthenticate(h.Dispenser)
 			if err != nil {

@@ -54,7 +54,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 		}
-		if !h.csrfOK(r) {
+		if !rt.crossSite && !h.csrfOK(r) {
 			return h.message(w, http.StatusForbidden, "form.expired.title", "form.expired", r.URL.Path, "link.reload")
 		}
 		return rt.post(h, w, r)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/identity/oidcrp"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -53,6 +54,9 @@ type Handler struct {
 	// Theme is a directory whose templates and style.css replace the
 	// built-in ones of the same name.
 	Theme string `json:"theme,omitempty"`
+	// OIDC names the global providers whose buttons this site shows
+	// (default: every provider).
+	OIDC []string `json:"oidc,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -88,6 +92,9 @@ type Handler struct {
 	authenticators  []authn.Authenticator
 	cookies         *authn.SessionCookie // Frontdoor's own pages read the session through it
 	logger          *zap.Logger
+
+	// providers are the OpenID Providers this site offers, in order.
+	providers []*oidcrp.Provider
 }
 
 // Rule is a step-up requirement on some paths.
@@ -124,6 +131,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Prefix = defaultPrefix
 	}
 	h.prefixSlash = h.Prefix + "/"
+	if h.providers, err = h.siteProviders(); err != nil {
+		return err
+	}
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {

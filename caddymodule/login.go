@@ -15,6 +15,11 @@ import (
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 	d := h.formPage(w, r, "login.title")
+	// A page that sends the customer here may name the account (the
+	// pending provider link does).
+	if email, err := identity.NormalizeEmail(r.URL.Query().Get("email")); err == nil {
+		d.Email = email
+	}
 	if r.URL.Query().Get("reauth") != "" {
 		d.Message = h.say("login.reauth")
 	}

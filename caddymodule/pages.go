@@ -145,6 +145,9 @@ type pageData struct {
 	RecoveryCodes []string
 	// Script loads the passkey script (and allows it in the CSP).
 	Script bool
+	// Providers are the "Continue with …" buttons of the sign-in and
+	// sign-up pages.
+	Providers []providerButton
 	// Confirm is a confirmation step: the form to post again, with a
 	// hidden field set.
 	Confirm *confirmView
@@ -174,7 +177,8 @@ var passkeyPages = map[string]bool{"login": true, "account": true}
 // message id), its CSRF token and the validated return target from the
 // query.
 func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, titleID string) *pageData {
-	return &pageData{Title: h.say(titleID), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts)}
+	return &pageData{Title: h.say(titleID), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
+		Providers: h.providerButtons()}
 }
 
 // securityHeaders are sent with every page Frontdoor renders.

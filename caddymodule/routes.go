@@ -30,6 +30,10 @@ type route struct {
 	// postDefenceBy, when set, chooses the defence of a post from its
 	// parsed form, in place of postDefence.
 	postDefenceBy func(*http.Request) defence
+	// crossSite: posts come from another site (a provider's form_post
+	// answer), so no CSRF token is asked; the handler checks its own
+	// binding (the state, tied to this browser).
+	crossSite bool
 }
 
 // defence is how the edge defences see a request.
@@ -92,6 +96,10 @@ var routeTable = []route{
 	{path: "/account/recovery", post: (*Handler).recoveryRegenerate},
 	{path: "/account/devices/forget", post: (*Handler).forgetDevices},
 	{path: "/account/passkey/remove", post: (*Handler).passkeyRemove},
+	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
+	// Provider sign-in: the per-provider start and callback are added
+	// for each provider the site offers (oidcRoutes).
+	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},
 	{path: "/mfa", get: (*Handler).mfaPage, post: (*Handler).mfa,
 		postDefence: defence{route: botdefense.RouteStepUp}},
 	{path: "/stepup", get: (*Handler).stepUpPage},
@@ -114,11 +122,17 @@ func magicDefence(r *http.Request) defence {
 	return defence{route: botdefense.RouteMagic, challenge: magicChallenge}
 }
 
-// ownRoutes indexes the route table by path.
+// ownRoutes indexes the route table by path, with the routes of the
+// site's providers.
 func (h *Handler) ownRoutes() map[string]route {
-	m := make(map[string]route, len(routeTable))
+	m := make(map[string]route, len(routeTable)+2*len(h.providers))
 	for _, rt := range routeTable {
 		m[rt.path] = rt
+	}
+	for _, p := range h.providers {
+		for _, rt := range oidcRoutes(p) {
+			m[rt.path] = rt
+		}
 	}
 	return m
 }

@@ -39,6 +39,8 @@ var pinnedRoutes = map[string]string{
 	"/passkey/login":              "POST",
 	"/passkey/register":           "POST",
 	"/challenge":                  "POST",
+	"/account/identity/unlink":    "POST",
+	"/oidc/link":                  "GET, HEAD, POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

@@ -13,6 +13,9 @@ type Event struct {
 	Kind      string    `json:"kind"` // e.g. password_reset, signed_out_everywhere
 	IP        string    `json:"ip,omitempty"`
 	UserAgent string    `json:"user_agent,omitempty"`
+	// Detail names what the event was about (the provider of a linked
+	// identity); never a secret.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Kinds of security events.
@@ -28,6 +31,8 @@ const (
 	EventPasskeyFlagged      = "passkey_counter_rollback"
 	EventSecondFactorFailed  = "second_factor_failed"
 	EventDevicesForgotten    = "trusted_devices_forgotten"
+	EventIdentityLinked      = "identity_linked"
+	EventIdentityUnlinked    = "identity_unlinked"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go

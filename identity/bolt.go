@@ -19,11 +19,13 @@ import (
 //	customer_email normalised email → id
 //	tokens         kind "/" hash → Token (JSON)
 //	audit          customer id "\x00" big-endian sequence → Event (JSON)
+//	customer_identity identityKey(issuer, subject) → id
 var (
 	bktCustomers = []byte("customers")
 	bktEmails    = []byte("customer_email")
 	bktTokens    = []byte("tokens")
 	bktAudit     = []byte("audit")
+	bktIdentity  = []byte("customer_identity")
 )
 
 // BoltStore is the embedded Store. The *bolt.DB is shared with the session
@@ -35,7 +37,7 @@ type BoltStore struct {
 // NewBoltStore creates the buckets it needs in db.
 func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit} {
+		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -69,9 +71,19 @@ func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
 		if err := emails.Put([]byte(c.Email), []byte(c.ID)); err != nil {
 			return err
 		}
+		idx := tx.Bucket(bktIdentity)
+		for _, li := range c.Identities {
+			k := []byte(identityKey(li.Issuer, li.Subject))
+			if idx.Get(k) != nil {
+				return ErrIdentityTaken
+			}
+			if err := idx.Put(k, []byte(c.ID)); err != nil {
+				return err
+			}
+		}
 		return customers.Put([]byte(c.ID), buf)
 	})
-	if err != nil && !errors.Is(err, ErrEmailTaken) {
+	if err != nil && !errors.Is(err, ErrEmailTaken) && !errors.Is(err, ErrIdentityTaken) {
 		return fmt.Errorf("identity: bolt: create customer: %w", err)
 	}
 	return err
@@ -130,8 +142,12 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		if err != nil {
 			return err
 		}
+		linked := identityKeys(c)
 		if err := fn(c); err != nil {
 			return err
+		}
+		if identityKeys(c) != linked {
+			return errors.New("identity: linked identities change only through LinkIdentity and UnlinkIdentity")
 		}
 		if c.ID != id {
 			return errors.New("identity: update must not change a customer's id")

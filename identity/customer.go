@@ -28,6 +28,12 @@ type Customer struct {
 	RecoveryCodes  []string        `json:"recovery_codes,omitempty"`
 	Passkeys       []Passkey       `json:"passkeys,omitempty"`
 	TrustedDevices []TrustedDevice `json:"trusted_devices,omitempty"`
+
+	// Name is how the customer is addressed (from a provider's profile).
+	Name string `json:"name,omitempty"`
+
+	// Identities are the linked provider accounts (see federated.go).
+	Identities []LinkedIdentity `json:"identities,omitempty"`
 }
 
 // Errors shared by every Store implementation.

@@ -111,9 +111,10 @@ func (c *Customer) usablePasskeys() int {
 }
 
 // SignInMethods counts the ways the customer can sign in on their own
-// besides an email link: a password and each usable passkey.
+// besides an email link: a password, each usable passkey and each linked
+// provider identity.
 func (c *Customer) SignInMethods() int {
-	n := c.usablePasskeys()
+	n := c.usablePasskeys() + len(c.Identities)
 	if c.PasswordHash != "" {
 		n++
 	}

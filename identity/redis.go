@@ -116,53 +116,75 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 	err = s.claimEmail(ctx, ekey, c.ID)
 	if err != nil {
 		s.c.Del(ctx, ckey)
+		return err
 	}
-	return err
+	for i, li := range c.Identities {
+		if err = s.claimIdentity(ctx, li, c.ID); err != nil {
+			s.c.Del(ctx, ckey)
+			s.release(ctx, ekey, c.ID)
+			for _, done := range c.Identities[:i] {
+				s.release(ctx, s.identityIndexKey(done.Issuer, done.Subject), c.ID)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // claimEmail points the email index at id, unless another existing
 // customer owns it (ErrEmailTaken).
 func (s *RedisStore) claimEmail(ctx context.Context, ekey, id string) error {
+	return s.claim(ctx, ekey, id, "email", func(owner string) (bool, error) {
+		if !rediskey.ValidID(owner) {
+			return false, nil
+		}
+		n, err := s.c.Exists(ctx, s.customerKey(owner)).Result()
+		return n > 0, err
+	}, ErrEmailTaken)
+}
+
+// claim points an index key (the email index, a provider identity's) at
+// id, unless owns says its present owner really has what it indexes
+// (then taken). A claim whose owner does not — its record is gone, and
+// since records are written before claims it is not one still being
+// written — is an orphan, replaced.
+func (s *RedisStore) claim(ctx context.Context, key, id, what string, owns func(owner string) (bool, error), taken error) error {
 	for range maxClaimRetries {
-		ok, err := s.c.SetNX(ctx, ekey, id, 0).Result()
+		ok, err := s.c.SetNX(ctx, key, id, 0).Result()
 		if err != nil {
-			return fmt.Errorf("identity: redis: claim email for %q: %w", id, err)
+			return fmt.Errorf("identity: redis: claim %s for %q: %w", what, id, err)
 		}
 		if ok {
 			return nil
 		}
-		owner, err := s.c.Get(ctx, ekey).Result()
+		owner, err := s.c.Get(ctx, key).Result()
 		if errors.Is(err, redis.Nil) {
 			continue // released meanwhile: try again
 		}
 		if err != nil {
-			return fmt.Errorf("identity: redis: read email claim: %w", err)
+			return fmt.Errorf("identity: redis: read %s claim: %w", what, err)
 		}
 		if owner == id {
 			// go-redis retried a SET NX whose reply was lost: ours landed.
 			return nil
 		}
-		if rediskey.ValidID(owner) {
-			n, err := s.c.Exists(ctx, s.customerKey(owner)).Result()
-			if err != nil {
-				return fmt.Errorf("identity: redis: check email owner %q: %w", owner, err)
-			}
-			if n > 0 {
-				return ErrEmailTaken
-			}
-		}
-		// An orphan: its record is gone, and since records are written
-		// before claims it is not one still being created.
-		done, err := replaceClaim.Run(ctx, s.c, []string{ekey}, owner, id).Int()
+		has, err := owns(owner)
 		if err != nil {
-			return fmt.Errorf("identity: redis: replace orphan email claim: %w", err)
+			return fmt.Errorf("identity: redis: check %s owner %q: %w", what, owner, err)
+		}
+		if has {
+			return taken
+		}
+		done, err := replaceClaim.Run(ctx, s.c, []string{key}, owner, id).Int()
+		if err != nil {
+			return fmt.Errorf("identity: redis: replace orphan %s claim: %w", what, err)
 		}
 		if done == 1 {
 			return nil
 		}
 		// Someone else replaced it first; look again.
 	}
-	return fmt.Errorf("identity: redis: claim email for %q: claim kept changing", id)
+	return fmt.Errorf("identity: redis: claim %s for %q: claim kept changing", what, id)
 }
 
 // getter is what loading a customer needs: the client or a WATCH transaction.
@@ -219,6 +241,12 @@ func (s *RedisStore) CustomerByEmail(ctx context.Context, email string) (*Custom
 // MULTI/EXEC), retried when another writer got in between. fn may therefore
 // run more than once and must not have side effects.
 func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Customer) error) (*Customer, error) {
+	return s.update(ctx, id, fn, false)
+}
+
+// update is UpdateCustomer; linking may change the linked identities
+// (whose index claims the caller keeps).
+func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) error, linking bool) (*Customer, error) {
 	if !rediskey.ValidID(id) {
 		return nil, ErrNotFound
 	}
@@ -233,10 +261,14 @@ func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Cus
 			final = err
 			return err
 		}
-		email := c.Email
+		email, linked := c.Email, identityKeys(c)
 		if err := fn(c); err != nil {
 			final = err
 			return err
+		}
+		if !linking && identityKeys(c) != linked {
+			final = fmt.Errorf("identity: redis: update customer %q: linked identities change only through LinkIdentity and UnlinkIdentity", id)
+			return final
 		}
 		if c.ID != id {
 			final = fmt.Errorf("identity: redis: update customer %q: must not change the id", id)

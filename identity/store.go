@@ -29,6 +29,9 @@ type Store interface {
 	// concurrent calls for one token never both succeed.
 	ConsumeToken(ctx context.Context, kind TokenKind, hash []byte, now time.Time) (*Token, error)
 
+	// Linked provider identities ("Continue with Google").
+	IdentityStore
+
 	// The customer's append-only security audit trail.
 	Auditor
 

@@ -33,6 +33,12 @@ const (
 	// TokenCeremony holds a WebAuthn ceremony's state, stored under the
 	// hash of its challenge.
 	TokenCeremony TokenKind = "webauthn_ceremony"
+	// TokenFederatedAttempt is a provider sign-in under way, stored under
+	// the hash of its state parameter, bound to the browser that began it.
+	TokenFederatedAttempt TokenKind = "oidc_attempt"
+	// TokenPendingLink is a provider identity waiting for its account's
+	// customer to sign in, stored under the hash of the browser's nonce.
+	TokenPendingLink TokenKind = "oidc_link"
 )
 
 // Lifetimes of the mailed links.

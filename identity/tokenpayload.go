@@ -69,6 +69,8 @@ type SecondFactorWait struct {
 	Binding []byte `json:"binding,omitempty"`
 	// Attempts is how many wrong answers were given.
 	Attempts int `json:"attempts,omitempty"`
+	// IdP is the provider of a provider sign-in (the assertion's idp).
+	IdP string `json:"idp,omitempty"`
 }
 
 // TOTPEnrol is an authenticator secret shown to the customer until they
@@ -90,6 +92,35 @@ type Ceremony struct {
 	// SessionData is go-webauthn's session data, as JSON.
 	SessionData []byte `json:"session_data,omitempty"`
 }
+
+// FederatedAttempt is a provider sign-in under way.
+type FederatedAttempt struct {
+	Provider string `json:"provider"`
+	// Protocol is the relying party's record (nonce, PKCE verifier,
+	// redirect URI), as JSON.
+	Protocol []byte `json:"protocol"`
+	Redirect string `json:"redirect,omitempty"`
+	// Binding is the hash of the nonce of the browser that began it.
+	Binding []byte `json:"binding"`
+	// LinkFor is the signed-in customer linking the provider from the
+	// account page ("" for a sign-in).
+	LinkFor string `json:"link_for,omitempty"`
+}
+
+// PendingLink is a provider identity waiting for the customer whose
+// address it asserted to sign in and link it.
+type PendingLink struct {
+	Identity LinkedIdentity `json:"identity"`
+	Redirect string         `json:"redirect,omitempty"`
+	// HeldAt: only a sign-in after it proves the account.
+	HeldAt time.Time `json:"held_at"`
+}
+
+// TokenKind implements Payload.
+func (FederatedAttempt) TokenKind() TokenKind { return TokenFederatedAttempt }
+
+// TokenKind implements Payload.
+func (PendingLink) TokenKind() TokenKind { return TokenPendingLink }
 
 // TokenKind implements Payload.
 func (VerifyEmail) TokenKind() TokenKind { return TokenVerifyEmail }
@@ -134,6 +165,10 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[TOTPEnrol](raw)
 	case TokenCeremony:
 		return decodeAs[Ceremony](raw)
+	case TokenFederatedAttempt:
+		return decodeAs[FederatedAttempt](raw)
+	case TokenPendingLink:
+		return decodeAs[PendingLink](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }

@@ -27,6 +27,8 @@ type Claims struct {
 	SID           string   `json:"sid"`
 	IssuedAt      int64    `json:"iat"`
 	Expiry        int64    `json:"exp"`
+	// IdP names the OpenID Provider the customer signed in with.
+	IdP string `json:"idp,omitempty"`
 }
 
 // SID is the session handle published in assertions: derived from the
@@ -136,7 +138,7 @@ func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) 
 	sid := SID(s)
 	payload, err := json.Marshal(Claims{
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
-		AMR: s.AMR, ACR: s.ACR, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
+		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
 	})
 	if err != nil {
 		return nil, err

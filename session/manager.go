@@ -153,6 +153,7 @@ type New struct {
 	ACR           string
 	UserAgent     string
 	IP            string
+	IdP           string
 }
 
 // Create starts a session and returns the bearer token for the cookie. A
@@ -169,7 +170,7 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 	s := &Session{
 		Key: KeyOf(token), UserID: n.UserID, Email: n.Email, EmailVerified: n.EmailVerified,
 		Site: n.Site, CreatedAt: now, LastSeen: now, AuthTime: now, ExpiresAt: now.Add(cfg.Absolute),
-		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP,
+		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP,
 	}
 	if err := m.store.Create(ctx, s); err != nil {
 		return "", nil, err

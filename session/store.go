@@ -27,6 +27,8 @@ type Session struct {
 	AMR []string `json:"amr,omitempty"`
 	// ACR is the assurance level reached (aal1, aal2).
 	ACR string `json:"acr,omitempty"`
+	// IdP names the OpenID Provider of a provider sign-in ("google").
+	IdP string `json:"idp,omitempty"`
 	// UserAgent and IP describe the device for the account page.
 	UserAgent string `json:"user_agent,omitempty"`
 	IP        string `json:"ip,omitempty"`

@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"TOTPReplay", testTOTPReplay},
 		{"RecoveryCodeSingleUse", testRecoveryCodeSingleUse},
 		{"PasskeyCounter", testPasskeyCounter},
+		{"Identities", testIdentities},
+		{"IdentityConcurrentLink", testIdentityConcurrentLink},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
