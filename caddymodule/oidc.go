@@ -61,10 +61,11 @@ func (h *Handler) callbackURL(p *oidcrp.Provider) string {
 // browserNonce returns the browser's provider nonce, setting a new one
 // when it has none.
 func (h *Handler) browserNonce(w http.ResponseWriter, r *http.Request) string {
-	if nonce, ok := cookieNonce(r, oidcCookie); ok {
-		return nonce
+	nonce, ok := cookieNonce(r, oidcCookie)
+	if !ok {
+		nonce = authflow.NewNonce()
 	}
-	nonce := authflow.NewNonce()
+	// Set again each time, so it outlives the newest attempt.
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: nonce, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteNoneMode, MaxAge: int(authflow.FederatedAttemptTTL.Seconds())})
 	return nonce
