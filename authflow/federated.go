@@ -149,7 +149,7 @@ func (f *Flows) federatedFirstFactor(ctx context.Context, c *identity.Customer, 
 // federatedSignUp creates the customer of a new provider identity.
 func (f *Flows) federatedSignUp(ctx context.Context, in FederatedSignInInput, email string, li identity.LinkedIdentity) (Outcome, error) {
 	c := &identity.Customer{ID: identity.NewID(), Email: email, EmailVerified: in.Identity.EmailVerified,
-		Name: in.Identity.Name, CreatedAt: f.now().UTC(), Identities: []identity.LinkedIdentity{li}}
+		Name: in.Identity.Name, CreatedAt: f.now().UTC(), LastLoginAt: f.now().UTC(), Identities: []identity.LinkedIdentity{li}}
 	err := f.Customers.CreateCustomer(ctx, c)
 	if errors.Is(err, identity.ErrEmailTaken) || errors.Is(err, identity.ErrIdentityTaken) {
 		// Lost a race with another sign-up: decide again on what won.
@@ -174,6 +174,7 @@ func (f *Flows) federatedTakeOver(ctx context.Context, c *identity.Customer, in 
 			c.PasswordHash = ""
 			c.EmailVerified = true
 		}
+		c.LastLoginAt = f.now().UTC()
 		return nil
 	})
 	if err != nil {
@@ -215,9 +216,11 @@ func (f *Flows) dropUnprovenIdentities(ctx context.Context, c *identity.Customer
 	return nil
 }
 
-// touchIdentity records the identity's last use (best effort).
+// touchIdentity records the identity's last use and the customer's last
+// sign-in (best effort).
 func (f *Flows) touchIdentity(ctx context.Context, customerID string, id FederatedIdentity) {
 	_, err := f.Customers.UpdateCustomer(ctx, customerID, func(c *identity.Customer) error {
+		c.LastLoginAt = f.now().UTC()
 		for i := range c.Identities {
 			if c.Identities[i].Issuer == id.Issuer && c.Identities[i].Subject == id.Subject {
 				c.Identities[i].LastUsedAt = f.now().UTC()

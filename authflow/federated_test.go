@@ -39,8 +39,8 @@ func TestFederatedSignIn(t *testing.T) {
 		if due = run[authflow.SessionDue](t, "returning", out, err); due.Customer.ID != id {
 			t.Fatal("a returning identity made another customer")
 		}
-		if c, _ := e.store.Customer(ctx, id); c.Identities[0].LastUsedAt.IsZero() {
-			t.Fatal("last use not recorded")
+		if c, _ := e.store.Customer(ctx, id); c.Identities[0].LastUsedAt.IsZero() || c.LastLoginAt.IsZero() {
+			t.Fatal("last use or last sign-in not recorded")
 		}
 
 		// The address of an existing (verified) customer: never linked

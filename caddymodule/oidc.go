@@ -18,7 +18,7 @@ import (
 
 // The HTTP side of sign-in with an OpenID Provider (the contract):
 //
-//	GET  <prefix>/oidc/<name>?rd=…       302 to the provider
+//	GET  <prefix>/oidc/<name>?rd=…       302 to the provider (the contract)
 //	POST <prefix>/oidc/<name>            (csrf_token, link=1) link it to the signed-in account
 //	GET  <prefix>/oidc/<name>/callback   the provider's answer (POST for response_mode=form_post)
 //	GET  <prefix>/oidc/link              a provider identity waiting for its account's owner
@@ -61,10 +61,11 @@ func (h *Handler) callbackURL(p *oidcrp.Provider) string {
 // browserNonce returns the browser's provider nonce, setting a new one
 // when it has none.
 func (h *Handler) browserNonce(w http.ResponseWriter, r *http.Request) string {
-	if nonce, ok := cookieNonce(r, oidcCookie); ok {
-		return nonce
+	nonce, ok := cookieNonce(r, oidcCookie)
+	if !ok {
+		nonce = authflow.NewNonce()
 	}
-	nonce := authflow.NewNonce()
+	// Set again each time, so it outlives the newest attempt.
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: nonce, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteNoneMode, MaxAge: int(authflow.FederatedAttemptTTL.Seconds())})
 	return nonce
@@ -103,7 +104,11 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request, p *oidcrp.Pr
 		h.logger.Error("storing provider sign-in", zap.String("provider", p.Name()), zap.Error(err))
 		return h.unavailable(w)
 	}
-	http.Redirect(w, r, authURL, http.StatusSeeOther)
+	status := http.StatusFound // the contract: GET answers 302 to the provider
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	http.Redirect(w, r, authURL, status)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func follow(t *testing.T, c *http.Client, u string) *http.Response {
 func startProvider(t *testing.T, g *gateway, c *http.Client, name, rd string) string {
 	t.Helper()
 	r := g.get(c, "/.frontdoor/oidc/"+name+"?rd="+url.QueryEscape(rd), nil)
-	if r.status != http.StatusSeeOther {
+	if r.status != http.StatusFound {
 		t.Fatalf("start %s: %d %s", name, r.status, r.body)
 	}
 	return r.header.Get("Location")
@@ -397,7 +397,7 @@ func TestOIDCProviderDown(t *testing.T) {
 	}
 	fake.Down.Store(false)
 	clk.advance(time.Minute) // past the remembered failure
-	if r := g.get(b, "/.frontdoor/oidc/fake?rd=/app/x", nil); r.status != http.StatusSeeOther {
+	if r := g.get(b, "/.frontdoor/oidc/fake?rd=/app/x", nil); r.status != http.StatusFound {
 		t.Fatalf("provider back: %d %s", r.status, r.body)
 	}
 }
