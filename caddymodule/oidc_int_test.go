@@ -511,3 +511,27 @@ func TestOIDCSecondFactorAndFormPost(t *testing.T) {
 		t.Fatalf("replayed form_post: %d", r.status)
 	}
 }
+
+// TestOIDCSiteChoosesProviders: a site's `oidc <names…>` offers only
+// those providers; the others have no buttons and no routes there.
+func TestOIDCSiteChoosesProviders(t *testing.T) {
+	skipShort(t)
+	a := oidctest.NewFake(t, "fd", "secret")
+	b := oidctest.NewFake(t, "fd", "secret")
+	g := startGateway(t, gatewayOpts{
+		global: oidcBlock("alpha", a.Issuer, "fd", "secret", "\t\t\tlabel \"Continue with Alpha\"\n") +
+			oidcBlock("beta", b.Issuer, "fd", "secret", "\t\t\tlabel \"Continue with Beta\"\n"),
+		site: "oidc beta",
+	})
+	c := g.newClient()
+	body := g.get(c, "/.frontdoor/login", nil).body
+	if !strings.Contains(body, "Continue with Beta") || strings.Contains(body, "Continue with Alpha") {
+		t.Fatalf("sign-in page of a site offering beta only:\n%s", body)
+	}
+	if r := g.get(c, "/.frontdoor/oidc/alpha", nil); r.status != http.StatusNotFound {
+		t.Fatalf("a provider the site does not offer: %d", r.status)
+	}
+	if r := g.get(c, "/.frontdoor/oidc/beta", nil); r.status != http.StatusFound {
+		t.Fatalf("the site's provider: %d", r.status)
+	}
+}
