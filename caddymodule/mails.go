@@ -17,6 +17,20 @@ type mailData struct {
 	Site string
 	// Code is a one-time code to type instead of following Link.
 	Code string
+	// Email is another address the mail is about, masked (the new
+	// address of an account, told to the old one).
+	Email string
+}
+
+// maskEmail keeps enough of an address to recognise it: the first letter
+// of the local part and the domain.
+func maskEmail(a string) string {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" {
+		return "***"
+	}
+	r, _ := utf8.DecodeRuneInString(local)
+	return string(r) + "***@" + domain
 }
 
 // queueMail renders and queues a message; failures are logged without the

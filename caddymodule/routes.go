@@ -96,6 +96,10 @@ var routeTable = []route{
 	{path: "/account/recovery", post: (*Handler).recoveryRegenerate},
 	{path: "/account/devices/forget", post: (*Handler).forgetDevices},
 	{path: "/account/passkey/remove", post: (*Handler).passkeyRemove},
+	{path: "/account/email", get: (*Handler).emailChangePage, post: (*Handler).emailChange},
+	// Following the link is defended like the other mailed links.
+	{path: "/account/email/confirm", get: (*Handler).emailChangeConfirmPage, post: (*Handler).emailChangeConfirm,
+		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).

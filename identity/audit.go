@@ -33,6 +33,7 @@ const (
 	EventDevicesForgotten    = "trusted_devices_forgotten"
 	EventIdentityLinked      = "identity_linked"
 	EventIdentityUnlinked    = "identity_unlinked"
+	EventEmailChanged        = "email_changed"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go
