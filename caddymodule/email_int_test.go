@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEmailChange: through real Caddy on both stores, the new address is
@@ -64,4 +66,60 @@ func TestEmailChange(t *testing.T) {
 			t.Fatalf("link again: %d", r.status)
 		}
 	}}})
+}
+
+// TestAccountSessionsAndActivity: the account page lists each session with
+// its network and a sign-out of its own, and the security activity —
+// sign-ins, a failed password (recorded off the response path), a
+// revoked device.
+func TestAccountSessionsAndActivity(t *testing.T) {
+	runOnBothStores(t, []scenario{{name: "sessions", run: func(t *testing.T, g *gateway) {
+		const email = "devices@example.com"
+		here := g.signUp(email)
+		there := g.newClient()
+		g.login(there, email, testPassword, "/app/x")
+		g.post(g.newClient(), "/.frontdoor/login", url.Values{"email": {email}, "password": {"wrong password entirely"}})
+		var page string
+		waitFor(t, func() bool {
+			page = g.get(here, "/.frontdoor/account", nil).body
+			return strings.Contains(page, "A sign-in failed")
+		})
+		if strings.Count(page, "/account/sessions/revoke") != 2 || !strings.Contains(page, "network 127.0.0.0/24") ||
+			!strings.Contains(page, "Security activity") || strings.Count(page, "Signed in<br>") < 2 {
+			t.Fatalf("account page:\n%s", page)
+		}
+		// Sign the other device out from here.
+		ids := regexp.MustCompile(`name="id" value="([^"]+)"><button type="submit" class="link">Sign out that device`).FindStringSubmatch(page)
+		if ids == nil {
+			t.Fatalf("no other device to sign out:\n%s", page)
+		}
+		if r := g.postVia(here, "/.frontdoor/account", "/.frontdoor/account/sessions/revoke", url.Values{"id": {ids[1]}}); r.status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", r.status, r.body)
+		}
+		if r := g.get(there, "/app/x", map[string]string{"Accept": "application/json"}); r.status != http.StatusUnauthorized {
+			t.Fatalf("the revoked device: %d", r.status)
+		}
+		if r := g.get(here, "/app/x", nil); r.status != http.StatusOK {
+			t.Fatalf("this device: %d", r.status)
+		}
+		if page = g.get(here, "/.frontdoor/account", nil).body; !strings.Contains(page, "A device was signed out") {
+			t.Fatalf("no revocation in the activity:\n%s", page)
+		}
+		// A handle of nobody's session, or another customer's, ends nothing.
+		if r := g.postVia(here, "/.frontdoor/account", "/.frontdoor/account/sessions/revoke", url.Values{"id": {"nope"}}); r.status != http.StatusNotFound {
+			t.Fatalf("unknown handle: %d", r.status)
+		}
+	}}})
+}
+
+// waitFor polls cond for a few seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

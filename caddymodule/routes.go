@@ -90,6 +90,7 @@ var routeTable = []route{
 		postDefence: defence{route: botdefense.RouteCode}},
 	{path: "/account", get: (*Handler).account},
 	{path: "/account/signout-everywhere", post: (*Handler).signOutEverywhere},
+	{path: "/account/sessions/revoke", post: (*Handler).sessionRevoke},
 	{path: "/account/totp", post: (*Handler).totpBegin},
 	{path: "/account/totp/confirm", post: (*Handler).totpConfirm},
 	{path: "/account/totp/remove", post: (*Handler).totpRemove},

@@ -43,6 +43,7 @@ var pinnedRoutes = map[string]string{
 	"/oidc/link":                  "GET, HEAD, POST",
 	"/account/email":              "GET, HEAD, POST",
 	"/account/email/confirm":      "GET, HEAD, POST",
+	"/account/sessions/revoke":    "POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

@@ -34,6 +34,9 @@ const (
 	EventIdentityLinked      = "identity_linked"
 	EventIdentityUnlinked    = "identity_unlinked"
 	EventEmailChanged        = "email_changed"
+	EventSignedIn            = "signed_in"
+	EventSignInFailed        = "signin_failed"
+	EventSessionRevoked      = "session_revoked"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go
