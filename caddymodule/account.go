@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -35,6 +36,8 @@ type accountView struct {
 	Linkable   []providerButton
 	// Activity is the security activity, newest first.
 	Activity []activityView
+	// Profile is the declared profile fields with the customer's values.
+	Profile []profileFieldView
 }
 
 type identityView struct {
@@ -112,6 +115,9 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 			Network: networkOf(o.IP), CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })
+	for _, f := range h.app.Profile {
+		v.Profile = append(v.Profile, profileFieldView{Name: f.Name, Label: h.app.fields[f.Name].Label, Value: authflow.ProfileValue(c, f.Name)})
+	}
 	events, err := h.app.backend.identity.Events(ctx, c.ID, accountActivity)
 	if err != nil {
 		h.logger.Warn("loading security activity", zap.Error(err))
@@ -208,6 +214,8 @@ func (h *Handler) eventWords(e identity.Event) string {
 		return h.say("event.email_changed")
 	case identity.EventSessionRevoked:
 		return h.say("event.session_revoked")
+	case identity.EventProfileUpdated:
+		return h.say("event.profile_updated")
 	}
 	return h.say("event.other")
 }

@@ -148,6 +148,8 @@ type pageData struct {
 	// Providers are the "Continue with …" buttons of the sign-in and
 	// sign-up pages.
 	Providers []providerButton
+	// ProfileFields are the fields of the profile form.
+	ProfileFields []profileFieldView
 	// Confirm is a confirmation step: the form to post again, with a
 	// hidden field set.
 	Confirm *confirmView

@@ -91,6 +91,7 @@ var routeTable = []route{
 	{path: "/account", get: (*Handler).account},
 	{path: "/account/signout-everywhere", post: (*Handler).signOutEverywhere},
 	{path: "/account/sessions/revoke", post: (*Handler).sessionRevoke},
+	{path: "/profile", get: (*Handler).profilePage, post: (*Handler).profileSave},
 	{path: "/account/totp", post: (*Handler).totpBegin},
 	{path: "/account/totp/confirm", post: (*Handler).totpConfirm},
 	{path: "/account/totp/remove", post: (*Handler).totpRemove},

@@ -44,6 +44,7 @@ var pinnedRoutes = map[string]string{
 	"/account/email":              "GET, HEAD, POST",
 	"/account/email/confirm":      "GET, HEAD, POST",
 	"/account/sessions/revoke":    "POST",
+	"/profile":                    "GET, HEAD, POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

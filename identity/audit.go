@@ -37,6 +37,7 @@ const (
 	EventSignedIn            = "signed_in"
 	EventSignInFailed        = "signin_failed"
 	EventSessionRevoked      = "session_revoked"
+	EventProfileUpdated      = "profile_updated"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go
