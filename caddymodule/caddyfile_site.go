@@ -32,6 +32,8 @@ import (
 //		challenge <paths…>
 //		authenticate <name> [{ … }]   (repeatable; default: authenticate session)
 //		oidc <provider…>              (the global providers to offer; default all)
+//		brand <name> [{ logo <path>; colour <#rrggbb> }]
+//		profile <fields…>             (profile fields the backend gets as headers)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -112,6 +114,12 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.Challenge = append(fd.Challenge, args...)
+		case "brand":
+			b, err := parseBrand(h)
+			if err != nil {
+				return nil, err
+			}
+			fd.Brand = b
 		case "profile":
 			fd.Profile = append(fd.Profile, h.RemainingArgs()...)
 			if len(fd.Profile) == 0 {

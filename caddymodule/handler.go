@@ -60,6 +60,9 @@ type Handler struct {
 	// Profile names the profile fields this site's backend gets as
 	// headers (X-Frontdoor-<Field>).
 	Profile []string `json:"profile,omitempty"`
+	// Brand puts the site's name, logo and accent colour on its pages and
+	// mail (brand.go).
+	Brand *Brand `json:"brand,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -181,6 +184,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.pages, err = loadPages(h.Theme); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
+	if err := h.Brand.validate(); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	h.brandStyle()
 	return h.loadAuthenticators(ctx)
 }
 

@@ -20,6 +20,10 @@ type mailData struct {
 	// Email is another address the mail is about, masked (the new
 	// address of an account, told to the old one).
 	Email string
+	// Accent is the colour of the mail's button; Logo the absolute URL of
+	// the brand's logo, if any (set by queueMail).
+	Accent string
+	Logo   string
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter
@@ -36,6 +40,15 @@ func maskEmail(a string) string {
 // queueMail renders and queues a message; failures are logged without the
 // message (it holds a link that works as a credential).
 func (h *Handler) queueMail(to, kind string, d mailData) {
+	d.Site, d.Accent = h.siteName(), defaultAccent
+	if h.Brand != nil {
+		if h.Brand.Colour != "" {
+			d.Accent = strings.ToLower(h.Brand.Colour)
+		}
+		if h.Brand.Logo != "" {
+			d.Logo = h.origin + h.Brand.Logo
+		}
+	}
 	t, ok := h.pages.mail[kind]
 	if !ok {
 		h.logger.Error("rendering mail: no such mail", zap.String("kind", kind))

@@ -93,3 +93,37 @@ func TestProfileCaddyfileErrors(t *testing.T) {
 		t.Fatalf("undeclared field in a rule: %v", err)
 	}
 }
+
+// TestBrand: a site's brand puts its name, logo and accent on its pages
+// and mail without a theme directory; an unreadable accent or a logo off
+// the site is refused with the line.
+func TestBrand(t *testing.T) {
+	skipShort(t)
+	g := startGateway(t, gatewayOpts{site: "brand \"Shop\" {\n\t\t\tlogo /static/logo.svg\n\t\t\tcolour \"#7a1fa2\"\n\t\t}"})
+	c := g.newClient()
+	page := g.get(c, "/.frontdoor/login", nil).body
+	if !strings.Contains(page, "<title>Sign in to Shop</title>") || !strings.Contains(page, `<img src="/static/logo.svg" alt="Shop"`) {
+		t.Fatalf("branded sign-in page:\n%s", page)
+	}
+	css := regexpFind(`href="(/\.frontdoor/static/style-[0-9a-f]+\.css)"`, page)
+	if r := g.get(c, css, nil); !strings.Contains(r.body, "--accent:#7a1fa2") {
+		t.Fatalf("stylesheet %s lacks the accent", css)
+	}
+	if !strings.Contains(g.get(c, "/.frontdoor/register", nil).body, "Create your Shop account") {
+		t.Fatal("branded sign-up page")
+	}
+	g.post(c, "/.frontdoor/register", url.Values{"email": {"brand@example.com"}, "password": {testPassword}})
+	g.mailLink("brand@example.com", "/.frontdoor/verify?token=") // delivered; its text names the brand:
+	for _, tc := range []struct{ site, want string }{
+		{"brand \"Shop\" {\n\t\t\tcolour ffcc00\n\t\t}", "contrast"},
+		{"brand \"Shop\" {\n\t\t\tcolour #0b5cad\n\t\t}", "quoted, since # starts a comment"},
+		{"brand \"Shop\" {\n\t\t\tlogo https://cdn.example.com/logo.svg\n\t\t}", "a path on this site"},
+		{"brand \"Shop\" {\n\t\t\tcolour blue\n\t\t}", "#rrggbb"},
+		{"brand", "brand needs a name"},
+	} {
+		_, err := adapt(t, "shop.example.com {\n\tfrontdoor {\n\t\t"+tc.site+"\n\t}\n}\n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Caddyfile:") {
+			t.Errorf("%q: %v, want %q with the line", tc.site, err, tc.want)
+		}
+	}
+}
