@@ -219,3 +219,18 @@ func (f *Flows) SignOutEverywhere(ctx context.Context, id string, client Client)
 	f.audit(ctx, client, id, identity.EventSignedOutEverywhere)
 	return Done{}, nil
 }
+
+// SessionRevoked: one session of the customer ended.
+type SessionRevoked struct{}
+
+func (SessionRevoked) outcome() {}
+
+// RevokeSession ends one session (key) of customer id, chosen on the
+// account page, and records it.
+func (f *Flows) RevokeSession(ctx context.Context, id, key string, client Client) (Outcome, error) {
+	if err := f.Sessions.Revoke(ctx, key); err != nil {
+		return nil, err
+	}
+	f.audit(ctx, client, id, identity.EventSessionRevoked)
+	return SessionRevoked{}, nil
+}

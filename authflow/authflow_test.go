@@ -175,6 +175,11 @@ func (m *mailbox) Verify(c *identity.Customer, secret string, passkey bool) {
 	m.add(mail{kind: "verify", to: c.Email, secret: secret, passkey: passkey})
 }
 func (m *mailbox) AlreadyRegistered(c *identity.Customer) { m.add(mail{kind: "already", to: c.Email}) }
+func (m *mailbox) ConfirmNewEmail(email, secret string) {
+	m.add(mail{kind: "new_email", to: email, secret: secret})
+}
+func (m *mailbox) EmailInUse(email string)      { m.add(mail{kind: "email_in_use", to: email}) }
+func (m *mailbox) EmailChanged(old, new string) { m.add(mail{kind: "email_changed", to: old}) }
 func (m *mailbox) Reset(c *identity.Customer, secret string) {
 	m.add(mail{kind: "reset", to: c.Email, secret: secret})
 }

@@ -17,6 +17,7 @@ type Customers interface {
 	Customer(ctx context.Context, id string) (*identity.Customer, error)
 	CustomerByEmail(ctx context.Context, email string) (*identity.Customer, error)
 	UpdateCustomer(ctx context.Context, id string, fn func(*identity.Customer) error) (*identity.Customer, error)
+	ChangeEmail(ctx context.Context, id, email string) (*identity.Customer, error)
 	// Linked provider identities (identity.IdentityStore).
 	identity.IdentityStore
 }
@@ -48,6 +49,15 @@ type Notifier interface {
 	Reset(c *identity.Customer, secret string)
 	// SignInLink mails a sign-in link holding secret, and code.
 	SignInLink(c *identity.Customer, secret, code string)
+	// ConfirmNewEmail mails a new address the link holding secret that
+	// makes it the account's.
+	ConfirmNewEmail(email, secret string)
+	// EmailInUse tells the owner of an address that someone tried to
+	// move another account to it.
+	EmailInUse(email string)
+	// EmailChanged tells the old address that the account moved to the
+	// new one.
+	EmailChanged(old, new string)
 }
 
 // Sessions is what the journeys need of the session store: starting

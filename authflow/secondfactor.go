@@ -376,6 +376,9 @@ func (f *Flows) StartSession(ctx context.Context, in StartSessionInput) (string,
 		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
 		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP, IdP: in.Due.IdP,
 	})
+	if err == nil {
+		f.auditDetail(ctx, in.Client, c.ID, identity.EventSignedIn, strings.Join(in.Due.AMR, " "))
+	}
 	return token, err
 }
 

@@ -10,6 +10,8 @@ import (
 // PasswordSignInInput is the sign-in form.
 type PasswordSignInInput struct {
 	Email, Password string
+	// Client is who asked, for the account's security activity.
+	Client Client
 }
 
 // Outcomes of PasswordSignIn.
@@ -66,6 +68,12 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 	}
 	rehash, err := f.Hasher.Verify(ctx, stored, in.Password)
 	if errors.Is(err, identity.ErrPasswordMismatch) {
+		if c != nil {
+			// Off the response path: the write would tell the address
+			// has an account.
+			id := c.ID
+			f.Later.Do(func(ctx context.Context) { f.audit(ctx, in.Client, id, identity.EventSignInFailed) })
+		}
 		return WrongCredentials{}, nil
 	}
 	if err != nil {

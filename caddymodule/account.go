@@ -9,7 +9,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
 )
 
 type accountView struct {
@@ -31,6 +34,10 @@ type accountView struct {
 	// providers not linked yet.
 	Identities []identityView
 	Linkable   []providerButton
+	// Activity is the security activity, newest first.
+	Activity []activityView
+	// Profile is the declared profile fields with the customer's values.
+	Profile []profileFieldView
 }
 
 type identityView struct {
@@ -45,11 +52,23 @@ type passkeyView struct {
 }
 
 type sessionView struct {
-	Current   bool
-	Device    string
-	IP        string
+	// ID is the session's handle (session.SID: not a bearer secret).
+	ID      string
+	Current bool
+	Device  string
+	IP      string
+	// Network is the approximate place: the address's /24 (IPv4) or /56.
+	Network   string
 	CreatedAt time.Time
 	LastSeen  time.Time
+}
+
+// activityView is one entry of the account's security activity.
+type activityView struct {
+	At      time.Time
+	What    string
+	Network string
+	Device  string
 }
 
 // account shows the customer's profile and where they are signed in.
@@ -92,9 +111,21 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, o := range all {
-		v.Sessions = append(v.Sessions, sessionView{Current: o.Key == s.Key, Device: h.deviceName(o.UserAgent), IP: o.IP, CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
+		v.Sessions = append(v.Sessions, sessionView{ID: session.SID(o), Current: o.Key == s.Key, Device: h.deviceName(o.UserAgent), IP: o.IP,
+			Network: networkOf(o.IP), CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })
+	for _, f := range h.app.Profile {
+		v.Profile = append(v.Profile, profileFieldView{Name: f.Name, Label: h.app.fields[f.Name].Label, Value: authflow.ProfileValue(c, f.Name)})
+	}
+	events, err := h.app.backend.identity.Events(ctx, c.ID, accountActivity)
+	if err != nil {
+		h.logger.Warn("loading security activity", zap.Error(err))
+	}
+	for _, e := range events {
+		v.Activity = append(v.Activity, activityView{At: e.At, What: h.eventWords(e), Network: networkOf(e.IP), Device: h.deviceName(e.UserAgent)})
+	}
+	slices.SortFunc(v.Activity, func(a, b activityView) int { return b.At.Compare(a.At) })
 	return h.render(w, http.StatusOK, "account", &pageData{Title: h.say("account.title"), CSRF: h.csrfFor(w, r), Account: v, Script: true})
 }
 
@@ -132,4 +163,89 @@ func (h *Handler) deviceName(ua string) string {
 		}
 	}
 	return browser
+}
+
+// accountActivity is how many security events the account page shows.
+const accountActivity = 30
+
+// networkOf is an address's network (its /24 or /56): where a session or
+// an event came from, roughly, without the whole address.
+func networkOf(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	return botdefense.Prefix(ip)
+}
+
+// eventWords says what a security event was.
+func (h *Handler) eventWords(e identity.Event) string {
+	switch e.Kind {
+	case identity.EventSignedIn:
+		return h.say("event.signed_in")
+	case identity.EventSignInFailed:
+		return h.say("event.signin_failed")
+	case identity.EventPasswordReset:
+		return h.say("event.password_reset")
+	case identity.EventSignedOutEverywhere:
+		return h.say("event.signed_out_everywhere")
+	case identity.EventTOTPAdded:
+		return h.say("event.totp_added")
+	case identity.EventTOTPRemoved:
+		return h.say("event.totp_removed")
+	case identity.EventRecoveryCodesNew:
+		return h.say("event.recovery_codes_generated")
+	case identity.EventRecoveryCodeUsed:
+		return h.say("event.recovery_code_used")
+	case identity.EventPasskeyAdded:
+		return h.say("event.passkey_added")
+	case identity.EventPasskeyRemoved:
+		return h.say("event.passkey_removed")
+	case identity.EventPasskeyFlagged:
+		return h.say("event.passkey_counter_rollback")
+	case identity.EventSecondFactorFailed:
+		return h.say("event.second_factor_failed")
+	case identity.EventDevicesForgotten:
+		return h.say("event.trusted_devices_forgotten")
+	case identity.EventIdentityLinked:
+		return h.say("event.identity_linked", "provider", h.providerLabel(e.Detail))
+	case identity.EventIdentityUnlinked:
+		return h.say("event.identity_unlinked", "provider", h.providerLabel(e.Detail))
+	case identity.EventEmailChanged:
+		return h.say("event.email_changed")
+	case identity.EventSessionRevoked:
+		return h.say("event.session_revoked")
+	case identity.EventProfileUpdated:
+		return h.say("event.profile_updated")
+	}
+	return h.say("event.other")
+}
+
+// sessionRevoke ends one of the customer's sessions, chosen on the
+// account page (field id: its handle); ending this one signs out here.
+func (h *Handler) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
+	s, ok := h.sessionOrLogin(w, r)
+	if !ok {
+		return nil
+	}
+	all, err := h.app.backend.sessions.List(r.Context(), s.UserID)
+	if err != nil {
+		h.logger.Error("listing sessions", zap.Error(err))
+		return h.unavailable(w)
+	}
+	id := r.PostForm.Get("id")
+	for _, o := range all {
+		if id == "" || session.SID(o) != id {
+			continue
+		}
+		if _, err := h.flows.RevokeSession(r.Context(), s.UserID, o.Key, h.client(r)); err != nil {
+			h.logger.Error("revoking a session", zap.Error(err))
+			return h.unavailable(w)
+		}
+		if o.Key == s.Key {
+			clearSessionCookie(w)
+			return h.message(w, http.StatusOK, "account.session_revoked.title", "account.session_revoked_here", h.Prefix+"/login", "link.sign_in")
+		}
+		return h.message(w, http.StatusOK, "account.session_revoked.title", "account.session_revoked", h.Prefix+"/account", "link.account")
+	}
+	return h.message(w, http.StatusNotFound, "account.session_revoked.title", "account.session_gone", h.Prefix+"/account", "link.account")
 }

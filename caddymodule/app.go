@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"sync"
 	"time"
@@ -56,6 +57,8 @@ type App struct {
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
 	// OIDC are the OpenID Providers customers may sign in with.
 	OIDC []*OIDCProvider `json:"oidc,omitempty"`
+	// Profile declares the profile fields routes may ask for.
+	Profile []ProfileField `json:"profile,omitempty"`
 
 	backend  *backend
 	storeKey string
@@ -85,6 +88,8 @@ type App struct {
 
 	// providers are the OpenID Providers by name (see oidc.go).
 	providers map[string]*oidcrp.Provider
+	// fields are the declared profile fields by name (see profile.go).
+	fields map[string]authflow.FieldSpec
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -167,6 +172,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := a.provisionOIDC(); err != nil {
+		return err
+	}
+	if err := a.provisionProfile(); err != nil {
 		return err
 	}
 	sc := a.sessionConfig()

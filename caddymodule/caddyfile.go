@@ -103,6 +103,12 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 			if err := cfgargs.Duration(d, &app.StoreTimeout); err != nil {
 				return nil, err
 			}
+		case "profile":
+			fields, err := parseProfile(d, app.Profile)
+			if err != nil {
+				return nil, err
+			}
+			app.Profile = fields
 		case "oidc":
 			p, err := parseOIDC(d, app.OIDC)
 			if err != nil {

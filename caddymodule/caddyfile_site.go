@@ -32,6 +32,8 @@ import (
 //		challenge <paths…>
 //		authenticate <name> [{ … }]   (repeatable; default: authenticate session)
 //		oidc <provider…>              (the global providers to offer; default all)
+//		brand <name> [{ logo <path>; colour <#rrggbb> }]
+//		profile <fields…>             (profile fields the backend gets as headers)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -112,6 +114,17 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.Challenge = append(fd.Challenge, args...)
+		case "brand":
+			b, err := parseBrand(h)
+			if err != nil {
+				return nil, err
+			}
+			fd.Brand = b
+		case "profile":
+			fd.Profile = append(fd.Profile, h.RemainingArgs()...)
+			if len(fd.Profile) == 0 {
+				return nil, h.Errf("frontdoor: profile names the profile fields the backend gets, e.g. profile name phone")
+			}
 		case "oidc":
 			names := h.RemainingArgs()
 			if len(names) == 0 {
@@ -277,12 +290,17 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 					return r, h.Errf("frontdoor: require methods: unknown method %q (want %s)", m, strings.Join(methodNames(), ", "))
 				}
 			}
+		case "profile":
+			r.Profile = h.RemainingArgs()
+			if len(r.Profile) == 0 {
+				return r, h.Errf("frontdoor: require profile needs at least one profile field")
+			}
 		default:
 			return r, h.Errf("frontdoor: unknown require option %q", key)
 		}
 	}
-	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 {
-		return r, h.Errf("frontdoor: require needs aal, max_age or methods")
+	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 && len(r.Profile) == 0 {
+		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile)")
 	}
 	return r, nil
 }

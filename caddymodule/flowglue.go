@@ -75,6 +75,19 @@ func (m siteMail) SignInLink(c *identity.Customer, secret, code string) {
 	})
 }
 
+func (m siteMail) ConfirmNewEmail(email, secret string) {
+	link := m.h.origin + m.h.Prefix + "/account/email/confirm?token=" + url.QueryEscape(secret)
+	m.h.queueMail(email, "email_change", mailData{Link: link, Site: m.h.audience})
+}
+
+func (m siteMail) EmailInUse(email string) {
+	m.h.queueMail(email, "email_in_use", mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
+}
+
+func (m siteMail) EmailChanged(old, new string) {
+	m.h.queueMail(old, "email_changed", mailData{Link: m.h.origin + m.h.Prefix + "/reset", Site: m.h.audience, Email: maskEmail(new)})
+}
+
 func (m siteMail) Reset(c *identity.Customer, secret string) {
 	link := m.h.origin + m.h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
 	m.h.queueMail(c.Email, "reset_password", mailData{Link: link, Site: m.h.audience})

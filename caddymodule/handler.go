@@ -57,6 +57,12 @@ type Handler struct {
 	// OIDC names the global providers whose buttons this site shows
 	// (default: every provider).
 	OIDC []string `json:"oidc,omitempty"`
+	// Profile names the profile fields this site's backend gets as
+	// headers (X-Frontdoor-<Field>).
+	Profile []string `json:"profile,omitempty"`
+	// Brand puts the site's name, logo and accent colour on its pages and
+	// mail (brand.go).
+	Brand *Brand `json:"brand,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -95,6 +101,8 @@ type Handler struct {
 
 	// providers are the OpenID Providers this site offers, in order.
 	providers []*oidcrp.Provider
+	// custs caches customers for profile rules and headers (profile.go).
+	custs *customerCache
 }
 
 // Rule is a step-up requirement on some paths.
@@ -106,6 +114,8 @@ type Rule struct {
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 	// Methods lists acceptable methods (pwd, otp, hwk, swk, …); any one.
 	Methods []string `json:"methods,omitempty"`
+	// Profile lists profile fields the customer must have given.
+	Profile []string `json:"profile,omitempty"`
 }
 
 type compiledRule struct {
@@ -134,6 +144,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.providers, err = h.siteProviders(); err != nil {
 		return err
 	}
+	if err := h.app.checkProfileNames("profile", h.Profile); err != nil {
+		return err
+	}
+	for _, r := range h.Rules {
+		if err := h.app.checkProfileNames("require profile", r.Profile); err != nil {
+			return err
+		}
+	}
+	h.custs = &customerCache{}
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
@@ -165,6 +184,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.pages, err = loadPages(h.Theme); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
+	if err := h.Brand.validate(); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	h.brandStyle()
 	return h.loadAuthenticators(ctx)
 }
 
@@ -313,6 +336,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if rule, ok := h.unmetRule(views, s); ok {
 			return h.stepUp(w, r, rule)
 		}
+		if answered, err := h.profileGate(w, r, views, s); answered {
+			return err
+		}
 	}
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
@@ -320,6 +346,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if err := h.inject(r, repl, s); err != nil {
 		h.logger.Error("signing identity assertion", zap.Error(err))
+		return h.unavailable(w)
+	}
+	if err := h.injectProfile(r, s); err != nil {
+		h.logger.Error("loading customer for profile headers", zap.Error(err))
 		return h.unavailable(w)
 	}
 	return h.next(w, r, next)

@@ -31,7 +31,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
 	rawEmail := r.PostForm.Get("email")
-	out, err := h.flows.PasswordSignIn(r.Context(), authflow.PasswordSignInInput{Email: rawEmail, Password: r.PostForm.Get("password")})
+	out, err := h.flows.PasswordSignIn(r.Context(), authflow.PasswordSignInInput{Email: rawEmail, Password: r.PostForm.Get("password"), Client: h.client(r)})
 	if err != nil {
 		if isHashingError(err) {
 			// A full hashing queue is what a surge of sign-ins looks

@@ -17,11 +17,38 @@ type mailData struct {
 	Site string
 	// Code is a one-time code to type instead of following Link.
 	Code string
+	// Email is another address the mail is about, masked (the new
+	// address of an account, told to the old one).
+	Email string
+	// Accent is the colour of the mail's button; Logo the absolute URL of
+	// the brand's logo, if any (set by queueMail).
+	Accent string
+	Logo   string
+}
+
+// maskEmail keeps enough of an address to recognise it: the first letter
+// of the local part and the domain.
+func maskEmail(a string) string {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" {
+		return "***"
+	}
+	r, _ := utf8.DecodeRuneInString(local)
+	return string(r) + "***@" + domain
 }
 
 // queueMail renders and queues a message; failures are logged without the
 // message (it holds a link that works as a credential).
 func (h *Handler) queueMail(to, kind string, d mailData) {
+	d.Site, d.Accent = h.siteName(), defaultAccent
+	if h.Brand != nil {
+		if h.Brand.Colour != "" {
+			d.Accent = strings.ToLower(h.Brand.Colour)
+		}
+		if h.Brand.Logo != "" {
+			d.Logo = h.origin + h.Brand.Logo
+		}
+	}
 	t, ok := h.pages.mail[kind]
 	if !ok {
 		h.logger.Error("rendering mail: no such mail", zap.String("kind", kind))

@@ -148,6 +148,10 @@ type pageData struct {
 	// Providers are the "Continue with …" buttons of the sign-in and
 	// sign-up pages.
 	Providers []providerButton
+	// ProfileFields are the fields of the profile form.
+	ProfileFields []profileFieldView
+	// Brand is the site's name and logo, shown on every page.
+	Brand *Brand
 	// Confirm is a confirmation step: the form to post again, with a
 	// hidden field set.
 	Confirm *confirmView
@@ -210,6 +214,15 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 		return fmt.Errorf("frontdoor: no template %q", name)
 	}
 	d.Prefix = h.Prefix
+	d.Brand = h.Brand
+	if h.Brand != nil { // "Sign in to Shop"
+		switch name {
+		case "login":
+			d.Title = h.say("login.title_brand", "brand", h.Brand.Name)
+		case "register":
+			d.Title = h.say("register.title_brand", "brand", h.Brand.Name)
+		}
+	}
 	d.Script = d.Script || passkeyPages[name]
 	d.CSS = h.Prefix + "/static/style-" + h.pages.cssHash + ".css"
 	d.JS = h.Prefix + "/static/passkey-" + h.pages.jsHash + ".js"

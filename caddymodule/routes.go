@@ -90,12 +90,18 @@ var routeTable = []route{
 		postDefence: defence{route: botdefense.RouteCode}},
 	{path: "/account", get: (*Handler).account},
 	{path: "/account/signout-everywhere", post: (*Handler).signOutEverywhere},
+	{path: "/account/sessions/revoke", post: (*Handler).sessionRevoke},
+	{path: "/profile", get: (*Handler).profilePage, post: (*Handler).profileSave},
 	{path: "/account/totp", post: (*Handler).totpBegin},
 	{path: "/account/totp/confirm", post: (*Handler).totpConfirm},
 	{path: "/account/totp/remove", post: (*Handler).totpRemove},
 	{path: "/account/recovery", post: (*Handler).recoveryRegenerate},
 	{path: "/account/devices/forget", post: (*Handler).forgetDevices},
 	{path: "/account/passkey/remove", post: (*Handler).passkeyRemove},
+	{path: "/account/email", get: (*Handler).emailChangePage, post: (*Handler).emailChange},
+	// Following the link is defended like the other mailed links.
+	{path: "/account/email/confirm", get: (*Handler).emailChangeConfirmPage, post: (*Handler).emailChangeConfirm,
+		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).

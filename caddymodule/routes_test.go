@@ -41,6 +41,10 @@ var pinnedRoutes = map[string]string{
 	"/challenge":                  "POST",
 	"/account/identity/unlink":    "POST",
 	"/oidc/link":                  "GET, HEAD, POST",
+	"/account/email":              "GET, HEAD, POST",
+	"/account/email/confirm":      "GET, HEAD, POST",
+	"/account/sessions/revoke":    "POST",
+	"/profile":                    "GET, HEAD, POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

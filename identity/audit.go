@@ -33,6 +33,11 @@ const (
 	EventDevicesForgotten    = "trusted_devices_forgotten"
 	EventIdentityLinked      = "identity_linked"
 	EventIdentityUnlinked    = "identity_unlinked"
+	EventEmailChanged        = "email_changed"
+	EventSignedIn            = "signed_in"
+	EventSignInFailed        = "signin_failed"
+	EventSessionRevoked      = "session_revoked"
+	EventProfileUpdated      = "profile_updated"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go

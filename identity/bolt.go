@@ -165,6 +165,37 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 	return out, err // fn's own error, or a bbolt failure
 }
 
+// ChangeEmail implements Store.
+func (s *BoltStore) ChangeEmail(_ context.Context, id, email string) (*Customer, error) {
+	if email == "" {
+		return nil, ErrBadEmail
+	}
+	var out *Customer
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c, err := getCustomer(tx, id)
+		if err != nil {
+			return err
+		}
+		emails := tx.Bucket(bktEmails)
+		if owner := emails.Get([]byte(email)); owner != nil && string(owner) != id {
+			return ErrEmailTaken
+		}
+		if err := emails.Delete([]byte(c.Email)); err != nil {
+			return err
+		}
+		if err := emails.Put([]byte(email), []byte(id)); err != nil {
+			return err
+		}
+		c.Email, c.EmailVerified = email, true
+		out = c
+		return putCustomer(tx, c)
+	})
+	if err != nil {
+		return nil, boltErr("change email", err)
+	}
+	return out, nil
+}
+
 func tokenKey(kind TokenKind, hash []byte) []byte {
 	k := make([]byte, 0, len(kind)+1+len(hash))
 	k = append(k, kind...)

@@ -29,8 +29,12 @@ type Customer struct {
 	Passkeys       []Passkey       `json:"passkeys,omitempty"`
 	TrustedDevices []TrustedDevice `json:"trusted_devices,omitempty"`
 
-	// Name is how the customer is addressed (from a provider's profile).
+	// Name is how the customer is addressed (from a provider's profile,
+	// or the profile field "name").
 	Name string `json:"name,omitempty"`
+	// Profile holds the other profile fields the operator declared, by
+	// field name.
+	Profile map[string]string `json:"profile,omitempty"`
 
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`

@@ -135,11 +135,16 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 // customer owns it (ErrEmailTaken).
 func (s *RedisStore) claimEmail(ctx context.Context, ekey, id string) error {
 	return s.claim(ctx, ekey, id, "email", func(owner string) (bool, error) {
-		if !rediskey.ValidID(owner) {
+		c, err := s.load(ctx, s.c, owner)
+		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
-		n, err := s.c.Exists(ctx, s.customerKey(owner)).Result()
-		return n > 0, err
+		if err != nil {
+			return false, err
+		}
+		// A record that moved to another address (ChangeEmail) no
+		// longer owns this one.
+		return s.emailKey(c.Email) == ekey, nil
 	}, ErrEmailTaken)
 }
 
@@ -241,12 +246,52 @@ func (s *RedisStore) CustomerByEmail(ctx context.Context, email string) (*Custom
 // MULTI/EXEC), retried when another writer got in between. fn may therefore
 // run more than once and must not have side effects.
 func (s *RedisStore) UpdateCustomer(ctx context.Context, id string, fn func(*Customer) error) (*Customer, error) {
-	return s.update(ctx, id, fn, false)
+	return s.update(ctx, id, fn, changeNothing)
 }
 
+// ChangeEmail implements Store. The record takes the new address first,
+// then claims it (as a new customer's record exists before its claim), so
+// a claim whose owner's record holds another address is an orphan; if the
+// address is taken the record goes back, and the old claim is released
+// only once the new one holds.
+func (s *RedisStore) ChangeEmail(ctx context.Context, id, email string) (*Customer, error) {
+	if email == "" {
+		return nil, ErrBadEmail
+	}
+	var old string
+	c, err := s.update(ctx, id, func(c *Customer) error {
+		old = c.Email
+		c.Email, c.EmailVerified = email, true
+		return nil
+	}, changeEmail)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.claimEmail(ctx, s.emailKey(email), id); err != nil {
+		_, _ = s.update(ctx, id, func(c *Customer) error {
+			if c.Email == email {
+				c.Email = old
+			}
+			return nil
+		}, changeEmail) // if this fails too, the old claim still finds the record by id; its address is the new one
+		return nil, err
+	}
+	if old != email {
+		s.release(ctx, s.emailKey(old), id)
+	}
+	return c, nil
+}
+
+// What update may change besides the ordinary fields.
+const (
+	changeNothing = iota
+	changeIdentities
+	changeEmail
+)
+
 // update is UpdateCustomer; linking may change the linked identities
-// (whose index claims the caller keeps).
-func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) error, linking bool) (*Customer, error) {
+// (whose index claims the caller keeps), changing the email the email.
+func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) error, may int) (*Customer, error) {
 	if !rediskey.ValidID(id) {
 		return nil, ErrNotFound
 	}
@@ -266,7 +311,7 @@ func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) e
 			final = err
 			return err
 		}
-		if !linking && identityKeys(c) != linked {
+		if may != changeIdentities && identityKeys(c) != linked {
 			final = fmt.Errorf("identity: redis: update customer %q: linked identities change only through LinkIdentity and UnlinkIdentity", id)
 			return final
 		}
@@ -274,7 +319,7 @@ func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) e
 			final = fmt.Errorf("identity: redis: update customer %q: must not change the id", id)
 			return final
 		}
-		if c.Email != email {
+		if c.Email != email && may != changeEmail {
 			final = fmt.Errorf("identity: redis: update customer %q: must not change the email", id)
 			return final
 		}

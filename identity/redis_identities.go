@@ -78,7 +78,7 @@ func (s *RedisStore) LinkIdentity(ctx context.Context, customerID string, li Lin
 			c.Identities = append(c.Identities, li)
 		}
 		return nil
-	}, true)
+	}, changeIdentities)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *RedisStore) LinkIdentity(ctx context.Context, customerID string, li Lin
 			_, _ = s.update(ctx, customerID, func(c *Customer) error {
 				c.dropIdentity(li.Issuer, li.Subject)
 				return nil
-			}, true) // if this fails, the claim (someone else's) still decides
+			}, changeIdentities) // if this fails, the claim (someone else's) still decides
 		}
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (s *RedisStore) UnlinkIdentity(ctx context.Context, customerID, issuer, sub
 		}
 		c.dropIdentity(issuer, subject)
 		return nil
-	}, true)
+	}, changeIdentities)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,11 @@ type Store interface {
 	// the result. fn must not change ID or Email. ErrNotFound if absent.
 	UpdateCustomer(ctx context.Context, id string, fn func(*Customer) error) (*Customer, error)
 
+	// ChangeEmail gives the customer a new (normalised, verified) address:
+	// the email index moves with it atomically; ErrEmailTaken if another
+	// customer has the address, ErrNotFound if the customer is gone.
+	ChangeEmail(ctx context.Context, id, email string) (*Customer, error)
+
 	// PutToken stores a one-time token under its hash.
 	PutToken(ctx context.Context, t *Token) error
 	// ConsumeToken removes and returns the token of that kind and hash if it

@@ -39,6 +39,8 @@ const (
 	// TokenPendingLink is a provider identity waiting for its account's
 	// customer to sign in, stored under the hash of the browser's nonce.
 	TokenPendingLink TokenKind = "oidc_link"
+	// TokenEmailChange is a mailed link that confirms a new address.
+	TokenEmailChange TokenKind = "email_change"
 )
 
 // Lifetimes of the mailed links.
@@ -50,6 +52,8 @@ const (
 	ResetTokenTTL = 30 * time.Minute
 	// MagicLinkTTL is how long a mailed sign-in link works.
 	MagicLinkTTL = 15 * time.Minute
+	// EmailChangeTTL is how long a new address's confirmation link works.
+	EmailChangeTTL = 24 * time.Hour
 	// EmailCodeTTL is how long a mailed sign-in code works.
 	EmailCodeTTL = 10 * time.Minute
 	// EmailCodeMaxAttempts is how many wrong codes kill an email code.

@@ -46,6 +46,11 @@ type EmailCode struct {
 	Redirect string `json:"redirect,omitempty"`
 }
 
+// EmailChange is a new address waiting for its confirmation link.
+type EmailChange struct {
+	Email string `json:"email"`
+}
+
 // CodeAttempts is the counter of wrong guesses at an email code.
 type CodeAttempts struct {
 	Attempts int `json:"attempts,omitempty"`
@@ -123,6 +128,9 @@ func (FederatedAttempt) TokenKind() TokenKind { return TokenFederatedAttempt }
 func (PendingLink) TokenKind() TokenKind { return TokenPendingLink }
 
 // TokenKind implements Payload.
+func (EmailChange) TokenKind() TokenKind { return TokenEmailChange }
+
+// TokenKind implements Payload.
 func (VerifyEmail) TokenKind() TokenKind { return TokenVerifyEmail }
 
 // TokenKind implements Payload.
@@ -169,6 +177,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[FederatedAttempt](raw)
 	case TokenPendingLink:
 		return decodeAs[PendingLink](raw)
+	case TokenEmailChange:
+		return decodeAs[EmailChange](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"RecoveryCodeSingleUse", testRecoveryCodeSingleUse},
 		{"PasskeyCounter", testPasskeyCounter},
 		{"Identities", testIdentities},
+		{"ChangeEmail", testChangeEmail},
 		{"IdentityConcurrentLink", testIdentityConcurrentLink},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
