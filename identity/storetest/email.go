@@ -47,21 +47,10 @@ func testChangeEmail(t *testing.T, s identity.Store) {
 		t.Fatal("UpdateCustomer changed the address")
 	}
 	// Two customers racing for one new address: one gets it.
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, id := range []string{a.ID, b.ID} {
-		wg.Go(func() { _, errs[i] = s.ChangeEmail(ctx, id, "contested@example.com") })
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, identity.ErrEmailTaken):
-			t.Fatal(err)
-		}
-	}
+	won := raceFor(t, []string{a.ID, b.ID}, identity.ErrEmailTaken, func(id string) error {
+		_, err := s.ChangeEmail(ctx, id, "contested@example.com")
+		return err
+	})
 	owner, err := s.CustomerByEmail(ctx, "contested@example.com")
 	if won != 1 || err != nil {
 		t.Fatalf("%d won; lookup %v", won, err)
@@ -73,4 +62,26 @@ func testChangeEmail(t *testing.T, s identity.Store) {
 	if c, _ := s.Customer(ctx, loser); c.Email == "contested@example.com" {
 		t.Fatal("the loser's record holds the contested address")
 	}
+}
+
+// raceFor runs do for every id at once and counts the calls that succeeded;
+// every other must fail with lost.
+func raceFor(t *testing.T, ids []string, lost error, do func(id string) error) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		wg.Go(func() { errs[i] = do(id) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, lost):
+			t.Fatal(err)
+		}
+	}
+	return won
 }

@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/frontdoorhq/frontdoor/identity"
@@ -108,21 +107,10 @@ func testIdentityConcurrentLink(t *testing.T, s identity.Store) {
 		}
 		ids = append(ids, c.ID)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(ids))
-	for i, id := range ids {
-		wg.Go(func() { _, errs[i] = s.LinkIdentity(ctx, id, linked("contested")) })
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, identity.ErrIdentityTaken):
-			t.Fatal(err)
-		}
-	}
+	won := raceFor(t, ids, identity.ErrIdentityTaken, func(id string) error {
+		_, err := s.LinkIdentity(ctx, id, linked("contested"))
+		return err
+	})
 	if won != 1 {
 		t.Fatalf("%d customers got the identity", won)
 	}
