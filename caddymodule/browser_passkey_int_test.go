@@ -153,8 +153,14 @@ func TestBrowserPasskey(t *testing.T) {
 		var loc, body string
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			loc, _ = chromedp.Run(ctx, chromedp.Location())
-			body, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			// Location and text read together, from one document: read
+			// apart, a navigation between them paired the old address
+			// with the new page's text.
+			both, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[location.href, document.body ? document.body.innerText : ""]`))
+			loc, body = "", ""
+			if len(both) == 2 {
+				loc, body = both[0], both[1]
+			}
 			if ok(loc, body) {
 				return loc, body
 			}
