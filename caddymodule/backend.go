@@ -14,6 +14,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/clock"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -41,6 +42,7 @@ type backend struct {
 	clock       *clock.Clock
 	stores      *storeopen.Stores
 	identity    identity.Store
+	consent     consent.Store
 	sessions    *session.Manager
 	assertions  *session.Assertions
 	defense     *botdefense.Defender
@@ -120,6 +122,7 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		defense:    defense,
 		stores:     stores,
 		identity:   stores.Identity,
+		consent:    stores.Consent,
 		sessions:   session.NewManager(stores.Sessions, sc, clk.Now),
 		assertions: session.NewAssertions(ring),
 		kind:       storeKind(sb.StoreKey()),
