@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/botdefense"
 	"sync"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -56,6 +58,8 @@ type App struct {
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
 	// OIDC are the OpenID Providers customers may sign in with.
 	OIDC []*OIDCProvider `json:"oidc,omitempty"`
+	// Consent lists the purposes customers are asked to agree to.
+	Consent *ConsentConfig `json:"consent,omitempty"`
 
 	backend  *backend
 	storeKey string
@@ -85,6 +89,9 @@ type App struct {
 
 	// providers are the OpenID Providers by name (see oidc.go).
 	providers map[string]*oidcrp.Provider
+
+	// purposes are the consent purposes (see consent_config.go).
+	purposes consent.Purposes
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -167,6 +174,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := a.provisionOIDC(); err != nil {
+		return err
+	}
+	if err := a.provisionConsent(); err != nil {
 		return err
 	}
 	sc := a.sessionConfig()

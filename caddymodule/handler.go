@@ -57,6 +57,9 @@ type Handler struct {
 	// OIDC names the global providers whose buttons this site shows
 	// (default: every provider).
 	OIDC []string `json:"oidc,omitempty"`
+	// Consent names the global consent purposes whose state this site's
+	// backend gets (X-Frontdoor-Consent and the assertion's consent claim).
+	Consent []string `json:"consent,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -106,6 +109,9 @@ type Rule struct {
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 	// Methods lists acceptable methods (pwd, otp, hwk, swk, …); any one.
 	Methods []string `json:"methods,omitempty"`
+	// Consent lists purposes the customer must have agreed to; they are
+	// asked in context when they have not.
+	Consent []string `json:"consent,omitempty"`
 }
 
 type compiledRule struct {
@@ -133,6 +139,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.prefixSlash = h.Prefix + "/"
 	if h.providers, err = h.siteProviders(); err != nil {
 		return err
+	}
+	if err := h.app.checkPurposes("consent", h.Consent); err != nil {
+		return err
+	}
+	for _, r := range h.Rules {
+		if err := h.app.checkPurposes("require "+strings.Join(r.Paths, " ")+" consent", r.Consent); err != nil {
+			return err
+		}
 	}
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
