@@ -219,6 +219,7 @@ func (h *Handler) Validate() error {
 	}
 	if h.flows != nil {
 		h.flows.WebAuthn = wa
+		h.flows.Site = h.audience // known once the origin is checked
 	}
 	if h.app != nil && h.policy != nil {
 		h.app.notePolicy(h.origin, h.policy)
