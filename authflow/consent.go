@@ -68,3 +68,74 @@ func (f *Flows) recordConsents(ctx context.Context, customerID string, rs []cons
 		}
 	}
 }
+
+// ConsentInput is an answer to the consent prompt, or a press of the
+// account page's give/withdraw buttons.
+type ConsentInput struct {
+	CustomerID string
+	// Asked are the purposes the page put to the customer (the server's
+	// list, never the form's); Accepted the ids ticked.
+	Asked    consent.Purposes
+	Accepted []string
+	// MustAccept: every purpose asked must be accepted (the prompt in
+	// front of a route); otherwise an unticked one is withdrawn (the
+	// account page).
+	MustAccept bool
+	Client     Client
+	How        consent.How
+}
+
+// ConsentRecorded: the answers are stored (Changed of them were news).
+type ConsentRecorded struct{ Changed int }
+
+func (ConsentRecorded) outcome() {}
+
+// GiveConsent records a customer's answers. Only changes are recorded; an
+// answer that repeats the current state adds nothing.
+func (f *Flows) GiveConsent(ctx context.Context, in ConsentInput) (Outcome, error) {
+	if in.MustAccept {
+		fields := map[string]error{}
+		for _, p := range in.Asked {
+			if !slices.Contains(in.Accepted, p.ID) {
+				fields[ConsentField(p.ID)] = ErrConsentRequired
+			}
+		}
+		if len(fields) > 0 {
+			return Invalid{Fields: fields}, nil
+		}
+	}
+	rs, err := f.Consent.Records(ctx, in.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	changes := consent.StateOf(rs).Changes(in.Asked, in.Accepted, f.consentProto(in.Client, in.How), false)
+	for _, r := range changes {
+		r.CustomerID = in.CustomerID
+		if err := f.Consent.Append(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return ConsentRecorded{Changed: len(changes)}, nil
+}
+
+// HonourGPC records a Global Privacy Control signal: a withdrawal (how
+// gpc) of each sale_or_sharing purpose whose latest answer is a grant.
+// It returns how many were withdrawn; none when nothing is granted, so a
+// browser that sends the signal on every request costs no write after the
+// first.
+func (f *Flows) HonourGPC(ctx context.Context, customerID string, st consent.State, c Client) (int, error) {
+	proto := f.consentProto(c, consent.HowGPC)
+	n := 0
+	for _, p := range f.Purposes {
+		if ch, ok := st[p.ID]; !p.SaleOrSharing || !ok || !ch.Granted {
+			continue
+		}
+		r := proto
+		r.CustomerID, r.Purpose, r.Version, r.Granted = customerID, p.ID, p.Version, false
+		if err := f.Consent.Append(ctx, r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -43,6 +43,8 @@ type backend struct {
 	stores      *storeopen.Stores
 	identity    identity.Store
 	consent     consent.Store
+	// consentCache keeps consent states for the hot path.
+	consentCache consentCache
 	sessions    *session.Manager
 	assertions  *session.Assertions
 	defense     *botdefense.Defender

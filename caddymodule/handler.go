@@ -98,6 +98,11 @@ type Handler struct {
 
 	// providers are the OpenID Providers this site offers, in order.
 	providers []*oidcrp.Provider
+
+	// consentOn: a signed-in request needs the customer's consent state
+	// (required purposes, a rule's purposes, the site's consent header,
+	// Global Privacy Control); false leaves the hot path untouched.
+	consentOn bool
 }
 
 // Rule is a step-up requirement on some paths.
@@ -148,6 +153,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	h.consentOn = h.needsConsent()
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
@@ -329,11 +335,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.stepUp(w, r, rule)
 		}
 	}
+	var extra session.Extra
+	if h.consentOn {
+		var stop bool
+		if extra, stop, err = h.checkConsent(w, r, s, views, public); stop {
+			return err
+		}
+	}
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
-	if err := h.inject(r, repl, s); err != nil {
+	if err := h.inject(r, repl, s, extra); err != nil {
 		h.logger.Error("signing identity assertion", zap.Error(err))
 		return h.unavailable(w)
 	}

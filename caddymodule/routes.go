@@ -103,6 +103,8 @@ var routeTable = []route{
 	{path: "/mfa", get: (*Handler).mfaPage, post: (*Handler).mfa,
 		postDefence: defence{route: botdefense.RouteStepUp}},
 	{path: "/stepup", get: (*Handler).stepUpPage},
+	// The consent prompt in front of a protected route (consent.go).
+	{path: "/consent", get: (*Handler).consentPrompt, post: (*Handler).consentAnswer},
 	// Options for both ceremonies count as passkey attempts; finishing a
 	// registration needs a session and is not defended.
 	{path: "/passkey/options", post: (*Handler).passkeyOptions, postDefence: defence{route: botdefense.RoutePasskey}},
