@@ -31,6 +31,8 @@ type accountView struct {
 	// providers not linked yet.
 	Identities []identityView
 	Linkable   []providerButton
+	// Consent is what the customer agreed to, and when (nil: no purposes).
+	Consent *consentView
 }
 
 type identityView struct {
@@ -95,6 +97,10 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		v.Sessions = append(v.Sessions, sessionView{Current: o.Key == s.Key, Device: h.deviceName(o.UserAgent), IP: o.IP, CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })
+	if v.Consent, err = h.consentSection(ctx, s.UserID); err != nil {
+		h.logger.Error("loading consent", zap.Error(err))
+		return h.unavailable(w)
+	}
 	return h.render(w, http.StatusOK, "account", &pageData{Title: h.say("account.title"), CSRF: h.csrfFor(w, r), Account: v, Script: true})
 }
 

@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/consent"
@@ -254,4 +256,99 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 // consentAnswer is the prompt's form.
 func (h *Handler) consentAnswer(w http.ResponseWriter, r *http.Request) error {
 	return h.consentPromptFor(w, r, r.PostForm.Get("rd"))
+}
+
+// consentView is the account page's consent section: each purpose with
+// its current answer, and the history of records, newest first.
+type consentView struct {
+	Purposes []accountPurpose
+	History  []consentHistory
+}
+
+type accountPurpose struct {
+	ID, Title, Text, Link string
+	Required, Granted     bool
+}
+
+type consentHistory struct {
+	Title   string
+	Version int
+	Granted bool
+	At      time.Time
+	How     string
+	Site    string
+}
+
+// consentSection builds the account page's consent section; nil when no
+// purpose is configured and the customer has no records.
+func (h *Handler) consentSection(ctx context.Context, customerID string) (*consentView, error) {
+	rs, err := h.app.backend.consent.Records(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.app.purposes) == 0 && len(rs) == 0 {
+		return nil, nil
+	}
+	st := consent.StateOf(rs)
+	v := &consentView{}
+	for _, p := range h.app.purposes {
+		v.Purposes = append(v.Purposes, accountPurpose{ID: p.ID, Title: p.Title, Text: p.Text, Link: p.Link, Required: p.Required, Granted: st.Granted(p)})
+	}
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i]
+		title := r.Purpose
+		if p, ok := h.app.purposes.Lookup(r.Purpose); ok {
+			title = p.Title
+		}
+		v.History = append(v.History, consentHistory{Title: title, Version: r.Version, Granted: r.Granted, At: r.At,
+			How: h.howSaid(r.How), Site: r.Site})
+	}
+	return v, nil
+}
+
+// accountConsent gives or withdraws one optional purpose (fields purpose
+// and answer=give|withdraw). Required purposes are not withdrawn here:
+// the way to stop agreeing to them is to delete the account.
+func (h *Handler) accountConsent(w http.ResponseWriter, r *http.Request) error {
+	s, ok := h.sessionOrLogin(w, r)
+	if !ok {
+		return nil
+	}
+	p, known := h.app.purposes.Lookup(r.PostForm.Get("purpose"))
+	answer := r.PostForm.Get("answer")
+	if !known || p.Required || (answer != "give" && answer != "withdraw") {
+		return h.message(w, http.StatusBadRequest, "account.title", "consent.not_changeable", h.Prefix+"/account", "link.account")
+	}
+	var accepted []string
+	if answer == "give" {
+		accepted = []string{p.ID}
+	}
+	_, err := h.flows.GiveConsent(r.Context(), authflow.ConsentInput{
+		CustomerID: s.UserID, Asked: consent.Purposes{p}, Accepted: accepted, Client: h.client(r), How: consent.HowAccount,
+	})
+	// Backends on this node see the change at the next request.
+	h.app.backend.consentCache.forget(s.UserID)
+	if err != nil {
+		h.logger.Error("recording consent", zap.Error(err))
+		return h.unavailable(w)
+	}
+	http.Redirect(w, r, h.Prefix+"/account#consent-h", http.StatusSeeOther)
+	return nil
+}
+
+// howSaid is how a record was made, in the customer's words.
+func (h *Handler) howSaid(how consent.How) string {
+	switch how {
+	case consent.HowSignup:
+		return h.say("consent.how.signup")
+	case consent.HowAccount:
+		return h.say("consent.how.account")
+	case consent.HowPrompt:
+		return h.say("consent.how.prompt")
+	case consent.HowAdmin:
+		return h.say("consent.how.admin")
+	case consent.HowGPC:
+		return h.say("consent.how.gpc")
+	}
+	return string(how)
 }

@@ -154,6 +154,53 @@ func TestConsentHeadersAndPrompt(t *testing.T) {
 				t.Fatalf("last record %+v", last)
 			}
 		}},
+		{"account page withdraws at once", func(t *testing.T, g *gateway) {
+			c := g.signUpConsenting("acc@example.com", "terms", "marketing")
+			// Cached on this node now.
+			if hv, claim := g.backendSees(t, c, "/app/home", nil); hv != "marketing=granted, ads=denied" || claim["marketing"] != "granted" {
+				t.Fatalf("before: %q %v", hv, claim)
+			}
+			page := g.get(c, "/.frontdoor/account", navigate)
+			for _, want := range []string{"What you agreed to", "Withdraw “News and offers by email”", "Agree to “Share my data with advertising partners”", "when you signed up"} {
+				if !strings.Contains(page.body, want) {
+					t.Fatalf("account page lacks %q:\n%s", want, page.body)
+				}
+			}
+			if strings.Contains(page.body, "Withdraw “Terms of service”") {
+				t.Fatal("the account page offers to withdraw a required purpose")
+			}
+			r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/consent", url.Values{"purpose": {"marketing"}, "answer": {"withdraw"}})
+			if r.status != http.StatusSeeOther {
+				t.Fatalf("withdraw: %d %s", r.status, r.body)
+			}
+			// At once, though the state was cached a moment ago.
+			if hv, claim := g.backendSees(t, c, "/app/home", nil); hv != "marketing=denied, ads=denied" || claim["marketing"] != "denied" {
+				t.Fatalf("after withdrawing: %q %v", hv, claim)
+			}
+			r = g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/consent", url.Values{"purpose": {"ads"}, "answer": {"give"}})
+			if hv, _ := g.backendSees(t, c, "/app/home", nil); r.status != http.StatusSeeOther || hv != "marketing=denied, ads=granted" {
+				t.Fatalf("after giving: %d %q", r.status, hv)
+			}
+			// Required purposes are not withdrawn here; no form without its token.
+			_, before := consentRecords(t, "acc@example.com")
+			if r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/consent", url.Values{"purpose": {"terms"}, "answer": {"withdraw"}}); r.status != http.StatusBadRequest {
+				t.Fatalf("withdrawing terms: %d", r.status)
+			}
+			if r := g.do(c, http.MethodPost, "/.frontdoor/account/consent", url.Values{"purpose": {"ads"}, "answer": {"withdraw"}}, nil); r.status == http.StatusSeeOther {
+				t.Fatal("a post without a CSRF token changed consent")
+			}
+			_, after := consentRecords(t, "acc@example.com")
+			if len(after) != len(before) {
+				t.Fatalf("refused posts recorded: %+v", after[len(before):])
+			}
+			last := before[len(before)-1]
+			if last.Purpose != "ads" || !last.Granted || last.How != consent.HowAccount || last.Site != "shop.test" {
+				t.Fatalf("last record %+v", last)
+			}
+			if page := g.get(c, "/.frontdoor/account", navigate); !strings.Contains(page.body, "on this page") {
+				t.Fatal("history lacks the account page's records")
+			}
+		}},
 		{"rd stays on the site", func(t *testing.T, g *gateway) {
 			c := g.signUpConsenting("rd@example.com", "terms")
 			r := g.postVia(c, "/.frontdoor/consent?rd=/app/personalised/a", "/.frontdoor/consent", url.Values{"rd": {"https://evil.example/x"}, "consent": {"personalisation"}})

@@ -97,6 +97,7 @@ var routeTable = []route{
 	{path: "/account/devices/forget", post: (*Handler).forgetDevices},
 	{path: "/account/passkey/remove", post: (*Handler).passkeyRemove},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
+	{path: "/account/consent", post: (*Handler).accountConsent},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).
 	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},
