@@ -39,17 +39,17 @@ type backend struct {
 	// judged by: sessions, assertion keys, the cookie codec, the journeys
 	// (tokens, codes, TOTP steps), the edge defences and mail dates. Tests
 	// move it (clock.Set) and everything moves together.
-	clock       *clock.Clock
-	stores      *storeopen.Stores
-	identity    identity.Store
-	consent     consent.Store
+	clock    *clock.Clock
+	stores   *storeopen.Stores
+	identity identity.Store
+	consent  consent.Store
 	// consentCache keeps consent states for the hot path.
 	consentCache consentCache
-	sessions    *session.Manager
-	assertions  *session.Assertions
-	defense     *botdefense.Defender
-	decisions   decisionCounts
-	decisionLog decisionLog
+	sessions     *session.Manager
+	assertions   *session.Assertions
+	defense      *botdefense.Defender
+	decisions    decisionCounts
+	decisionLog  decisionLog
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis
