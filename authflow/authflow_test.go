@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -55,6 +56,7 @@ type env struct {
 	clock    *clock
 	mail     *mailbox
 	store    identity.Store
+	consent  consent.Store
 	sessions *session.Manager
 	queue    *queue
 	limit    *failures
@@ -100,14 +102,18 @@ func eachStore(t *testing.T, f func(t *testing.T, e *env)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f(t, newEnv(t, s, ss))
+		cs, err := consent.NewBoltStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, newEnv(t, s, ss, cs))
 	})
 	t.Run("redis", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("starts redis-server")
 		}
 		c := redistest.Start(t).Client(t)
-		f(t, newEnv(t, identity.NewRedisStore(c, "fd:"), session.NewRedisStore(c, "fd:")))
+		f(t, newEnv(t, identity.NewRedisStore(c, "fd:"), session.NewRedisStore(c, "fd:"), consent.NewRedisStore(c, "fd:")))
 	})
 }
 
@@ -116,21 +122,21 @@ var (
 	hasher     *identity.Hasher
 )
 
-func newEnv(t *testing.T, s identity.Store, ss session.Store) *env {
+func newEnv(t *testing.T, s identity.Store, ss session.Store, cs consent.Store) *env {
 	hasherOnce.Do(func() {
 		var err error
 		if hasher, err = identity.NewHasher(identity.DefaultArgon2, 2); err != nil {
 			t.Fatal(err)
 		}
 	})
-	e := &env{clock: &clock{t: time.Now().UTC()}, mail: &mailbox{}, store: s, queue: &queue{}, limit: &failures{}}
+	e := &env{clock: &clock{t: time.Now().UTC()}, mail: &mailbox{}, store: s, consent: cs, queue: &queue{}, limit: &failures{}}
 	e.sessions = session.NewManager(ss, session.Config{}, e.clock.now)
 	e.flows = &authflow.Flows{
 		Customers: s, Tokens: s, Hasher: hasher, Policy: identity.DefaultPasswordPolicy,
 		Notify: e.mail, Later: e.queue, Clock: e.clock.now, Sessions: e.sessions, Events: s,
-		SecondFactorLimit: e.limit,
-		OnError:           func(msg string, err error) { t.Errorf("queued work failed: %s: %v", msg, err) },
-		OnWarn:            func(msg string, err error) { t.Errorf("best-effort work failed: %s: %v", msg, err) },
+		SecondFactorLimit: e.limit, Consent: cs, Site: "shop.example.com",
+		OnError: func(msg string, err error) { t.Errorf("queued work failed: %s: %v", msg, err) },
+		OnWarn:  func(msg string, err error) { t.Errorf("best-effort work failed: %s: %v", msg, err) },
 	}
 	return e
 }

@@ -2,8 +2,9 @@
 // email confirmation, password sign-in, email link and code, password
 // reset, the second factor (the wait, remembered browsers, attempts and
 // limits, AMR/ACR, starting the session), passkey ceremonies, step-up
-// evaluation and account changes — and, as they land, social sign-in,
-// SSO, consent and profile prompts.
+// evaluation, account changes, consent (the sign-up's answers, the
+// prompt, the account page's give and withdraw, Global Privacy Control:
+// consent.go) — and, as they land, SSO and profile prompts.
 //
 // Each journey is a method of Flows taking a typed input and returning a
 // typed outcome ("signed in", "second factor due", "link expired", "the
@@ -11,7 +12,7 @@
 // underneath (a store, the hashing queue). What a journey needs of the
 // packages below it is a small interface declared here, on the consumer's
 // side: Customers, Tokens, Sessions, Events, Hasher, Notifier, Queue,
-// FailureLimit, and one injected Clock, so every journey runs in tests
+// FailureLimit, ConsentRecords, and one injected Clock, so every journey runs in tests
 // without Caddy, over the real bbolt and Redis stores.
 //
 // authflow must not import Caddy or net/http (a test checks), nor be

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -107,6 +108,11 @@ type Flows struct {
 	SecondFactorLimit FailureLimit
 	// OnError hears of failures no customer is waiting for (queued work).
 	OnError func(msg string, err error)
+	// Purposes are the consent purposes sign-up asks for; Consent keeps
+	// the answers; Site is the site's host, recorded with them.
+	Purposes consent.Purposes
+	Consent  ConsentRecords
+	Site     string
 	// WebAuthn is the site's passkey relying party (its id and origin
 	// from the configuration, never from a request).
 	WebAuthn *webauthn.WebAuthn

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -16,6 +17,11 @@ type SignUpInput struct {
 	Email    string
 	Password string
 	Passkey  bool
+	// Consents are the purposes ticked (consent=<id> fields); every
+	// required purpose must be among them.
+	Consents []string
+	// Client is where the sign-up came from, recorded with the consents.
+	Client Client
 }
 
 // SignUpAccepted: the sign-up is on its way, whatever the address's state
@@ -49,9 +55,13 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 			fields["password"] = err
 		}
 	}
+	f.checkConsents(in.Consents, fields)
 	if len(fields) > 0 {
 		return Invalid{Fields: fields}, nil
 	}
+	// Built now, while the form's time is now; stored only if a customer
+	// is created (below, in the queued part).
+	consents := f.signUpConsents(in.Consents, in.Client)
 	hash := ""
 	if !in.Passkey {
 		if hash, err = f.Hasher.Hash(ctx, in.Password); err != nil {
@@ -66,7 +76,7 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 			f.failed("registering customer: identity store failed", err)
 			return
 		}
-		if err := f.signUp(ctx, c, email, hash, binding); err != nil {
+		if err := f.signUp(ctx, c, email, hash, binding, consents); err != nil {
 			f.failed("registering customer", err)
 		}
 	})
@@ -77,12 +87,15 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 }
 
 // signUp acts on a sign-up for email with a password hashing to hash (""
-// for passkey-first); c holds the address, nil if no account does.
-func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email, hash string, binding []byte) error {
+// for passkey-first); c holds the address, nil if no account does. The
+// consents are recorded only for a customer created here: an existing
+// account's are its owner's, never a sign-up form's.
+func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email, hash string, binding []byte, consents []consent.Record) error {
 	if c == nil {
 		c = &identity.Customer{ID: identity.NewID(), Email: email, CreatedAt: f.now().UTC(), PasswordHash: hash}
 		err := f.Customers.CreateCustomer(ctx, c)
 		if err == nil {
+			f.recordConsents(ctx, c.ID, consents)
 			return f.SendVerification(ctx, c, hash, binding)
 		}
 		if !errors.Is(err, identity.ErrEmailTaken) {

@@ -38,6 +38,8 @@ type accountView struct {
 	Activity []activityView
 	// Profile is the declared profile fields with the customer's values.
 	Profile []profileFieldView
+	// Consent is what the customer agreed to, and when (nil: no purposes).
+	Consent *consentView
 }
 
 type identityView struct {
@@ -126,6 +128,10 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		v.Activity = append(v.Activity, activityView{At: e.At, What: h.eventWords(e), Network: networkOf(e.IP), Device: h.deviceName(e.UserAgent)})
 	}
 	slices.SortFunc(v.Activity, func(a, b activityView) int { return b.At.Compare(a.At) })
+	if v.Consent, err = h.consentSection(ctx, s.UserID); err != nil {
+		h.logger.Error("loading consent", zap.Error(err))
+		return h.unavailable(w)
+	}
 	return h.render(w, http.StatusOK, "account", &pageData{Title: h.say("account.title"), CSRF: h.csrfFor(w, r), Account: v, Script: true})
 }
 

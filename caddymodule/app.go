@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/authflow"
-	"github.com/frontdoorhq/frontdoor/botdefense"
 	"sync"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -59,6 +61,8 @@ type App struct {
 	OIDC []*OIDCProvider `json:"oidc,omitempty"`
 	// Profile declares the profile fields routes may ask for.
 	Profile []ProfileField `json:"profile,omitempty"`
+	// Consent lists the purposes customers are asked to agree to.
+	Consent *ConsentConfig `json:"consent,omitempty"`
 
 	backend  *backend
 	storeKey string
@@ -90,6 +94,9 @@ type App struct {
 	providers map[string]*oidcrp.Provider
 	// fields are the declared profile fields by name (see profile.go).
 	fields map[string]authflow.FieldSpec
+
+	// purposes are the consent purposes (see consent_config.go).
+	purposes consent.Purposes
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -175,6 +182,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := a.provisionProfile(); err != nil {
+		return err
+	}
+	if err := a.provisionConsent(); err != nil {
 		return err
 	}
 	sc := a.sessionConfig()

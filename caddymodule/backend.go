@@ -14,6 +14,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores"
 	"github.com/frontdoorhq/frontdoor/caddymodule/stores/storeopen"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/clock"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -38,14 +39,17 @@ type backend struct {
 	// judged by: sessions, assertion keys, the cookie codec, the journeys
 	// (tokens, codes, TOTP steps), the edge defences and mail dates. Tests
 	// move it (clock.Set) and everything moves together.
-	clock       *clock.Clock
-	stores      *storeopen.Stores
-	identity    identity.Store
-	sessions    *session.Manager
-	assertions  *session.Assertions
-	defense     *botdefense.Defender
-	decisions   decisionCounts
-	decisionLog decisionLog
+	clock    *clock.Clock
+	stores   *storeopen.Stores
+	identity identity.Store
+	consent  consent.Store
+	// consentCache keeps consent states for the hot path.
+	consentCache consentCache
+	sessions     *session.Manager
+	assertions   *session.Assertions
+	defense      *botdefense.Defender
+	decisions    decisionCounts
+	decisionLog  decisionLog
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis
@@ -120,6 +124,7 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		defense:    defense,
 		stores:     stores,
 		identity:   stores.Identity,
+		consent:    stores.Consent,
 		sessions:   session.NewManager(stores.Sessions, sc, clk.Now),
 		assertions: session.NewAssertions(ring),
 		kind:       storeKind(sb.StoreKey()),

@@ -34,6 +34,7 @@ func init() {
 //		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n>; queue <n>; queue_wait <d> }
 //		headers frontdoor|oauth2_proxy|authelia [{ user <name> …; send both|assertion|plain }]
 //		oidc <name> { preset …; issuer …; client_id …; client_secret …; … }   (repeatable; see oidc_config.go)
+//		consent { purpose <id> { title …; text …; link …; version <n>; required; sale_or_sharing } … }   (see consent_config.go)
 //	}
 func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -115,6 +116,12 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.OIDC = append(app.OIDC, p)
+		case "consent":
+			cc, err := parseConsent(d, app.Consent)
+			if err != nil {
+				return nil, err
+			}
+			app.Consent = cc
 		default:
 			return nil, d.Errf("frontdoor: unknown global option %q", opt)
 		}

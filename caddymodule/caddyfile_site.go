@@ -136,6 +136,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.OIDC = append(fd.OIDC, names...)
+		case "consent":
+			ids, err := parseConsentIDs(h.Dispenser, "consent")
+			if err != nil {
+				return nil, err
+			}
+			if len(fd.Consent) > 0 {
+				return nil, h.Errf("frontdoor: consent is set twice; list every purpose on one line")
+			}
+			fd.Consent = ids
 		case "authenticate":
 			raw, err := parseAuthenticate(h.Dispenser)
 			if err != nil {
@@ -295,12 +304,18 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 			if len(r.Profile) == 0 {
 				return r, h.Errf("frontdoor: require profile needs at least one profile field")
 			}
+		case "consent":
+			ids, err := parseConsentIDs(h.Dispenser, "require consent")
+			if err != nil {
+				return r, err
+			}
+			r.Consent = append(r.Consent, ids...)
 		default:
 			return r, h.Errf("frontdoor: unknown require option %q", key)
 		}
 	}
-	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 && len(r.Profile) == 0 {
-		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile)")
+	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 && len(r.Profile) == 0 && len(r.Consent) == 0 {
+		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile, or consent <purposes>)")
 	}
 	return r, nil
 }

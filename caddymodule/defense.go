@@ -153,7 +153,7 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*
 	case botdefense.Refused:
 		_ = h.render(w, http.StatusBadRequest, "register", &pageData{Title: h.say("register.title"), CSRF: h.csrfFor(w, r),
 			RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts), Email: truncate(r.PostForm.Get("email"), 254),
-			Error:  h.say("form.correct_fields"),
+			Accepted: r.PostForm["consent"], Error: h.say("form.correct_fields"),
 			Errors: map[string]string{"email": h.say("field.disposable_email")}})
 	case botdefense.Challenge:
 		_ = h.challengePage(w, r, def.challenge, d)
@@ -230,7 +230,7 @@ type powView struct {
 func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, form *challengeForm, d botdefense.Decision) error {
 	pd := &pageData{Title: h.say(form.title), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
 		Email: truncate(r.PostForm.Get("email"), 254), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits},
-		Message: h.say("challenge.check")}
+		Message: h.say("challenge.check"), Accepted: r.PostForm["consent"]}
 	if form.password {
 		pd.Message = h.say("challenge.check_password")
 	}

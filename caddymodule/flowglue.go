@@ -26,6 +26,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 	return &authflow.Flows{
 		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
 		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: b.identity,
+		Purposes: h.app.purposes, Consent: b.consent, // Site: in Validate
 		// The backend's one clock, which tests move (authenticator codes
 		// are about time steps; expiries are moved past).
 		Clock:             b.clock.Now,
@@ -106,6 +107,8 @@ func (h *Handler) fieldErrors(fields map[string]error) map[string]string {
 			out[name] = h.say("field.password_missing")
 		case errors.Is(err, authflow.ErrPasswordTooLong):
 			out[name] = h.say("field.password_too_long")
+		case errors.Is(err, authflow.ErrConsentRequired):
+			out[name] = h.say("field.consent_required")
 		// The password policy's reasons, with its limits.
 		case errors.Is(err, identity.ErrPasswordTooShort):
 			out[name] = h.say("field.password_short", "min", strconv.Itoa(h.app.policy.MinLength))

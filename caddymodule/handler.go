@@ -63,6 +63,9 @@ type Handler struct {
 	// Brand puts the site's name, logo and accent colour on its pages and
 	// mail (brand.go).
 	Brand *Brand `json:"brand,omitempty"`
+	// Consent names the global consent purposes whose state this site's
+	// backend gets (X-Frontdoor-Consent and the assertion's consent claim).
+	Consent []string `json:"consent,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -103,6 +106,11 @@ type Handler struct {
 	providers []*oidcrp.Provider
 	// custs caches customers for profile rules and headers (profile.go).
 	custs *customerCache
+
+	// consentOn: a signed-in request needs the customer's consent state
+	// (required purposes, a rule's purposes, the site's consent header,
+	// Global Privacy Control); false leaves the hot path untouched.
+	consentOn bool
 }
 
 // Rule is a step-up requirement on some paths.
@@ -116,6 +124,9 @@ type Rule struct {
 	Methods []string `json:"methods,omitempty"`
 	// Profile lists profile fields the customer must have given.
 	Profile []string `json:"profile,omitempty"`
+	// Consent lists purposes the customer must have agreed to; they are
+	// asked in context when they have not.
+	Consent []string `json:"consent,omitempty"`
 }
 
 type compiledRule struct {
@@ -153,6 +164,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.custs = &customerCache{}
+	if err := h.app.checkPurposes("consent", h.Consent); err != nil {
+		return err
+	}
+	for _, r := range h.Rules {
+		if err := h.app.checkPurposes("require "+strings.Join(r.Paths, " ")+" consent", r.Consent); err != nil {
+			return err
+		}
+	}
+	h.consentOn = h.needsConsent()
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
@@ -228,6 +248,7 @@ func (h *Handler) Validate() error {
 	}
 	if h.flows != nil {
 		h.flows.WebAuthn = wa
+		h.flows.Site = h.audience // known once the origin is checked
 	}
 	if h.app != nil && h.policy != nil {
 		h.app.notePolicy(h.origin, h.policy)
@@ -340,11 +361,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return err
 		}
 	}
+	var extra session.Extra
+	if h.consentOn {
+		var stop bool
+		if extra, stop, err = h.checkConsent(w, r, s, views, public); stop {
+			return err
+		}
+	}
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
-	if err := h.inject(r, repl, s); err != nil {
+	if err := h.inject(r, repl, s, extra); err != nil {
 		h.logger.Error("signing identity assertion", zap.Error(err))
 		return h.unavailable(w)
 	}

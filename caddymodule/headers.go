@@ -260,9 +260,9 @@ func hasPrefixFold(s, prefix string) bool {
 // Everything but the header slices comes precomputed with the session's
 // cached assertion (session.Stamp), so a request of a signed-in customer
 // costs one small allocation here.
-func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Session) error {
+func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Session, x session.Extra) error {
 	n := h.names
-	st, err := h.app.backend.assertions.Stamp(s, h.origin, h.assertionAud)
+	st, err := h.app.backend.assertions.StampExtra(s, h.origin, h.assertionAud, x)
 	if err != nil {
 		return err
 	}
@@ -278,6 +278,9 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 		r.Header[n.EmailVerified] = vals[2:3:3]
 		r.Header[n.AuthTime] = vals[3:4:4]
 		r.Header[n.AMR] = vals[4:5:5]
+		if st.Consent != "" {
+			r.Header[consentHeader] = []string{st.Consent}
+		}
 	}
 	if n.assertion {
 		if vals == nil {

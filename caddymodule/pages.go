@@ -160,6 +160,10 @@ type pageData struct {
 	// the solver.
 	Pow   *powView
 	PowJS string
+	// Purposes are the consent checkboxes of the sign-up form; Accepted
+	// the ids the customer ticked, kept when the form is shown again.
+	Purposes []purposeView
+	Accepted []string
 }
 
 // confirmView is a confirmation step before something hard to undo.
@@ -228,6 +232,9 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	d.JS = h.Prefix + "/static/passkey-" + h.pages.jsHash + ".js"
 	d.PowJS = h.Prefix + "/static/pow-" + powJSHash + ".js"
 	d.MinLen, d.MaxLen = h.app.policy.MinLength, h.app.policy.MaxLength
+	if name == "register" {
+		d.Purposes = h.purposeViews(d.Accepted)
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("frontdoor: render %s: %w", name, err))

@@ -27,7 +27,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
 	out, err := h.flows.SignUp(r.Context(), authflow.SignUpInput{
 		Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password"),
-		Passkey: r.PostForm.Get("method") == "passkey",
+		Passkey: r.PostForm.Get("method") == "passkey", Consents: r.PostForm["consent"], Client: h.client(r),
 	})
 	if err != nil {
 		return h.hashFailed(w, err)
@@ -35,7 +35,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	switch o := out.(type) {
 	case authflow.Invalid:
 		return h.render(w, http.StatusBadRequest, "register", &pageData{Title: h.say("register.title"), RD: rd,
-			Email: truncate(r.PostForm.Get("email"), 254), CSRF: h.csrfFor(w, r),
+			Email: truncate(r.PostForm.Get("email"), 254), CSRF: h.csrfFor(w, r), Accepted: r.PostForm["consent"],
 			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields)})
 	case authflow.Busy:
 		w.Header().Set("Retry-After", "5")

@@ -103,12 +103,15 @@ var routeTable = []route{
 	{path: "/account/email/confirm", get: (*Handler).emailChangeConfirmPage, post: (*Handler).emailChangeConfirm,
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
+	{path: "/account/consent", post: (*Handler).accountConsent},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).
 	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},
 	{path: "/mfa", get: (*Handler).mfaPage, post: (*Handler).mfa,
 		postDefence: defence{route: botdefense.RouteStepUp}},
 	{path: "/stepup", get: (*Handler).stepUpPage},
+	// The consent prompt in front of a protected route (consent.go).
+	{path: "/consent", get: (*Handler).consentPrompt, post: (*Handler).consentAnswer},
 	// Options for both ceremonies count as passkey attempts; finishing a
 	// registration needs a session and is not defended.
 	{path: "/passkey/options", post: (*Handler).passkeyOptions, postDefence: defence{route: botdefense.RoutePasskey}},

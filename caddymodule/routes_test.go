@@ -27,6 +27,8 @@ var pinnedRoutes = map[string]string{
 	"/magic/verify":               "GET, HEAD, POST",
 	"/account":                    "GET, HEAD",
 	"/account/signout-everywhere": "POST",
+	"/account/consent":            "POST",
+	"/consent":                    "GET, HEAD, POST",
 	"/account/totp":               "POST",
 	"/account/totp/confirm":       "POST",
 	"/account/totp/remove":        "POST",

@@ -29,6 +29,31 @@ type Claims struct {
 	Expiry        int64    `json:"exp"`
 	// IdP names the OpenID Provider the customer signed in with.
 	IdP string `json:"idp,omitempty"`
+	// Consent is the customer's answer on each consent purpose the site
+	// lists: purpose id → "granted" or "denied".
+	Consent map[string]string `json:"consent,omitempty"`
+}
+
+// Extra is what the gateway states beside the session in an assertion.
+// The zero Extra adds nothing.
+type Extra struct {
+	// Consent is the consent header value, "a=granted, b=denied", from
+	// which the consent claim is made; "" for none.
+	Consent string
+}
+
+// consentClaim turns the header form into the claim.
+func consentClaim(v string) map[string]string {
+	if v == "" {
+		return nil
+	}
+	m := make(map[string]string)
+	for item := range strings.SplitSeq(v, ",") {
+		if k, val, ok := strings.Cut(strings.TrimSpace(item), "="); ok {
+			m[k] = val
+		}
+	}
+	return m
 }
 
 // SID is the session handle published in assertions: derived from the
@@ -66,6 +91,8 @@ type Stamp struct {
 	UserID, Email, EmailVerified, AuthTime, AMR string
 	// Placeholder-only values.
 	AuthTimeRFC3339, ACR, SID string
+	// Consent is the consent header value the assertion states.
+	Consent string
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -107,9 +134,9 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 	return *st.memo.Load()
 }
 
-// fits reports whether st still describes s under the current key.
-func (st *Stamp) fits(s *Session, kid string, now time.Time) bool {
-	if !now.Before(st.refresh) || st.kid != kid {
+// fits reports whether st still describes s (and x) under the current key.
+func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
+	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent {
 		return false
 	}
 	// Compared field by field, never by pointer: a caller may hand in the
@@ -122,13 +149,18 @@ func (st *Stamp) fits(s *Session, kid string, now time.Time) bool {
 // anew when the cached one is past half its life, the signing key rotated
 // or the session's identity changed.
 func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) {
+	return a.StampExtra(s, issuer, audience, Extra{})
+}
+
+// StampExtra is Stamp stating x too; a change of x re-signs at once.
+func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*Stamp, error) {
 	now := a.ring.now()
 	ck := stampKey{s.Key, issuer, audience}
 	st := a.ring.state.Load()
 	a.mu.RLock()
 	c := a.cache[ck]
 	a.mu.RUnlock()
-	if c != nil && c.fits(s, st.current.KID, now) {
+	if c != nil && c.fits(s, x, st.current.KID, now) {
 		return c, nil
 	}
 	exp := now.Add(AssertionTTL)
@@ -139,6 +171,7 @@ func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) 
 	payload, err := json.Marshal(Claims{
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
+		Consent: consentClaim(x.Consent),
 	})
 	if err != nil {
 		return nil, err
@@ -154,7 +187,7 @@ func (a *Assertions) Stamp(s *Session, issuer, audience string) (*Stamp, error) 
 	c = &Stamp{
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
-		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid,
+		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}

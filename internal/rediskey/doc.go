@@ -1,6 +1,6 @@
 // Package rediskey is the one definition of how Frontdoor names its Redis
-// keys, shared by identity, session and botdefense so that their layouts
-// cannot drift apart while the three packages stay independent of each
+// keys, shared by identity, session, botdefense and consent so that their
+// layouts cannot drift apart while the packages stay independent of each
 // other.
 //
 // Every key starts with a deployment prefix (DefaultPrefix unless the
@@ -19,6 +19,8 @@
 //	{u:<id>}:customer, {u:<id>}:audit   identity (identity/redis.go)
 //	email:<email>, tok:<kind>:<hash>    identity
 //	{u:<id>}:s:<hash>, {u:<id>}:sessions session (session/redis.go)
+//	{u:<id>}:consent                    consent records (consent/redis.go);
+//	                                    an erased customer's under {u:<pseudonym>}
 //	secret:<name>                       session
 //	rl…                                 botdefense rate counters (counter.go)
 //	blocks                              botdefense block list (blocks.go)

@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -36,9 +37,15 @@ func Bolt(_ context.Context, path string) (*Stores, error) {
 		db.Close()
 		return nil, err
 	}
+	cons, err := consent.NewBoltStore(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &Stores{
 		Identity: ids,
 		Sessions: sess,
+		Consent:  cons,
 		Sweep: func(ctx context.Context, now time.Time, idle time.Duration) error {
 			if _, err := ids.SweepExpired(ctx, now); err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -139,6 +140,7 @@ func Redis(ctx context.Context, cfg RedisConfig) (*Stores, error) {
 	return &Stores{
 		Identity: identity.NewRedisStore(c, prefix),
 		Sessions: session.NewRedisStore(c, prefix),
+		Consent:  consent.NewRedisStore(c, prefix),
 		Close:    c.Close,
 		Counter:  counter,
 		Blocks:   botdefense.NewRedisBlocks(c, prefix),

@@ -31,7 +31,7 @@ func TestBoltOpensAndCloses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Bolt: %v", err)
 	}
-	if s.Identity == nil || s.Sessions == nil || s.Sweep == nil || s.Close == nil {
+	if s.Identity == nil || s.Sessions == nil || s.Consent == nil || s.Sweep == nil || s.Close == nil {
 		t.Fatalf("Bolt left a store unset: %+v", s)
 	}
 	if s.Counter != nil || s.Blocks != nil || s.Seen != nil {

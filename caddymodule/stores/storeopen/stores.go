@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -13,6 +14,8 @@ import (
 type Stores struct {
 	Identity identity.Store
 	Sessions session.Store
+	// Consent keeps consent records.
+	Consent consent.Store
 	// Sweep deletes expired records where the storage does not expire them
 	// itself; may be nil.
 	Sweep func(ctx context.Context, now time.Time, idle time.Duration) error

@@ -1,0 +1,141 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+
+	"github.com/frontdoorhq/frontdoor/consent"
+)
+
+// ConsentRecords is what the journeys need of the consent store: records
+// are only ever added and read.
+type ConsentRecords interface {
+	Append(ctx context.Context, r consent.Record) error
+	Records(ctx context.Context, customerID string) ([]consent.Record, error)
+}
+
+// ErrConsentRequired: a required purpose was not accepted. The field is
+// "consent_<purpose id>".
+var ErrConsentRequired = errors.New("authflow: a required purpose was not accepted")
+
+// ConsentField is the field name of a purpose's error in Invalid.Fields.
+func ConsentField(purposeID string) string { return "consent_" + purposeID }
+
+// checkConsents returns a field error for each required purpose not in
+// accepted.
+func (f *Flows) checkConsents(accepted []string, fields map[string]error) {
+	for _, p := range f.Purposes {
+		if p.Required && !slices.Contains(accepted, p.ID) {
+			fields[ConsentField(p.ID)] = ErrConsentRequired
+		}
+	}
+}
+
+// consentProto is a record with where and how filled in, for the site
+// and the client; the customer, purpose and answer are the caller's.
+func (f *Flows) consentProto(c Client, how consent.How) consent.Record {
+	addr, _ := netip.ParseAddr(c.IP)
+	return consent.Record{
+		At: f.now().UTC(), Site: f.Site, Network: consent.NetworkPrefix(addr),
+		UserAgent: consent.UserAgentFamily(c.UserAgent), How: how,
+	}
+}
+
+// signUpConsents are the records of a sign-up's answers, without the
+// customer: a grant for each purpose accepted, a refusal for each optional
+// one not (so the history shows what was asked).
+func (f *Flows) signUpConsents(accepted []string, c Client) []consent.Record {
+	if len(f.Purposes) == 0 {
+		return nil
+	}
+	return consent.State(nil).Changes(f.Purposes, accepted, f.consentProto(c, consent.HowSignup), true)
+}
+
+// recordConsents appends records for customerID. A record that cannot be
+// stored is reported, not fatal: a required purpose missing from the
+// records is asked for again at the next protected request.
+func (f *Flows) recordConsents(ctx context.Context, customerID string, rs []consent.Record) {
+	if f.Consent == nil {
+		return
+	}
+	for _, r := range rs {
+		r.CustomerID = customerID
+		if err := f.Consent.Append(ctx, r); err != nil {
+			f.failed("recording consent", err)
+			return
+		}
+	}
+}
+
+// ConsentInput is an answer to the consent prompt, or a press of the
+// account page's give/withdraw buttons.
+type ConsentInput struct {
+	CustomerID string
+	// Asked are the purposes the page put to the customer (the server's
+	// list, never the form's); Accepted the ids ticked.
+	Asked    consent.Purposes
+	Accepted []string
+	// MustAccept: every purpose asked must be accepted (the prompt in
+	// front of a route); otherwise an unticked one is withdrawn (the
+	// account page).
+	MustAccept bool
+	Client     Client
+	How        consent.How
+}
+
+// ConsentRecorded: the answers are stored (Changed of them were news).
+type ConsentRecorded struct{ Changed int }
+
+func (ConsentRecorded) outcome() {}
+
+// GiveConsent records a customer's answers. Only changes are recorded; an
+// answer that repeats the current state adds nothing.
+func (f *Flows) GiveConsent(ctx context.Context, in ConsentInput) (Outcome, error) {
+	if in.MustAccept {
+		fields := map[string]error{}
+		for _, p := range in.Asked {
+			if !slices.Contains(in.Accepted, p.ID) {
+				fields[ConsentField(p.ID)] = ErrConsentRequired
+			}
+		}
+		if len(fields) > 0 {
+			return Invalid{Fields: fields}, nil
+		}
+	}
+	rs, err := f.Consent.Records(ctx, in.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	changes := consent.StateOf(rs).Changes(in.Asked, in.Accepted, f.consentProto(in.Client, in.How), false)
+	for _, r := range changes {
+		r.CustomerID = in.CustomerID
+		if err := f.Consent.Append(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return ConsentRecorded{Changed: len(changes)}, nil
+}
+
+// HonourGPC records a Global Privacy Control signal: a withdrawal (how
+// gpc) of each sale_or_sharing purpose whose latest answer is a grant.
+// It returns how many were withdrawn; none when nothing is granted, so a
+// browser that sends the signal on every request costs no write after the
+// first.
+func (f *Flows) HonourGPC(ctx context.Context, customerID string, st consent.State, c Client) (int, error) {
+	proto := f.consentProto(c, consent.HowGPC)
+	n := 0
+	for _, p := range f.Purposes {
+		if ch, ok := st[p.ID]; !p.SaleOrSharing || !ok || !ch.Granted {
+			continue
+		}
+		r := proto
+		r.CustomerID, r.Purpose, r.Version, r.Granted = customerID, p.ID, p.Version, false
+		if err := f.Consent.Append(ctx, r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,53 @@
+package session_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+// TestAssertionConsent: the consent claim follows Extra; a change of it
+// re-signs at once, an unchanged one keeps the cached stamp.
+func TestAssertionConsent(t *testing.T) {
+	c := &clock{t: time.Now()}
+	ring, err := session.NewKeyRing(context.Background(), newBolt(t), 24*time.Hour, 10*time.Minute, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := session.NewAssertions(ring)
+	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
+		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
+	const iss, aud = "https://shop.example.com", "shop.example.com"
+
+	plain, err := a.Stamp(s, iss, aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl, err := verify(t, ring.JWKS(), plain.Assertion); err != nil || cl.Consent != nil {
+		t.Fatalf("no Extra: claims %+v, %v", cl, err)
+	}
+	x := session.Extra{Consent: "analytics=granted, marketing=denied"}
+	st, err := a.StampExtra(s, iss, aud, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == plain || st.Consent != x.Consent {
+		t.Fatal("a consent change did not re-sign")
+	}
+	cl, err := verify(t, ring.JWKS(), st.Assertion)
+	if err != nil || len(cl.Consent) != 2 || cl.Consent["analytics"] != "granted" || cl.Consent["marketing"] != "denied" {
+		t.Fatalf("claims %+v, %v", cl, err)
+	}
+	if again, _ := a.StampExtra(s, iss, aud, x); again != st {
+		t.Fatal("unchanged consent re-signed")
+	}
+	withdrawn, _ := a.StampExtra(s, iss, aud, session.Extra{Consent: "analytics=denied, marketing=denied"})
+	if withdrawn == st {
+		t.Fatal("a withdrawal did not re-sign")
+	}
+	if cl, _ := verify(t, ring.JWKS(), withdrawn.Assertion); cl.Consent["analytics"] != "denied" {
+		t.Fatalf("claims after withdrawal %+v", cl)
+	}
+}
