@@ -35,6 +35,9 @@ type Store interface {
 	// The customer's append-only security audit trail.
 	Auditor
 
+	// Export and erasure of everything kept of a customer.
+	Eraser
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 }
