@@ -95,6 +95,20 @@ type Flows struct {
 	// SecondFactorLimit counts wrong second-factor answers per customer
 	// (nil: no limit but the wait's own).
 	SecondFactorLimit FailureLimit
+	// Data is the customer store for export and erasure; SessionList
+	// lists a customer's sessions for the export; Consent is the consent
+	// records (nil: none kept yet, exported as an empty list).
+	Data        AccountData
+	SessionList SessionList
+	Consent     Consent
+	// ErasureKey keys the hash consent records are anonymised to.
+	ErasureKey []byte
+	// ErasureGrace is how long an account asked to be deleted waits
+	// (0: at once); a sign-in meanwhile cancels.
+	ErasureGrace time.Duration
+	// ForgetAccount removes the edge defences' counters of an address
+	// (nil: none kept).
+	ForgetAccount func(ctx context.Context, email string) error
 	// OnError hears of failures no customer is waiting for (queued work).
 	OnError func(msg string, err error)
 	// WebAuthn is the site's passkey relying party (its id and origin

@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/botdefense"
 	"sync"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/botdefense"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -54,6 +55,10 @@ type App struct {
 	// StoreTimeout bounds the store work of one request (default 2s);
 	// past it, protected routes answer 503.
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
+	// ErasureGrace is how long an account its customer asked to delete
+	// waits before it goes (default 0: at once); signing in meanwhile
+	// keeps it. Operators' erasures (admin API) are immediate.
+	ErasureGrace caddy.Duration `json:"erasure_grace,omitempty"`
 	// OIDC are the OpenID Providers customers may sign in with.
 	OIDC []*OIDCProvider `json:"oidc,omitempty"`
 

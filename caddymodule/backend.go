@@ -38,12 +38,15 @@ type backend struct {
 	// judged by: sessions, assertion keys, the cookie codec, the journeys
 	// (tokens, codes, TOTP steps), the edge defences and mail dates. Tests
 	// move it (clock.Set) and everything moves together.
-	clock       *clock.Clock
-	stores      *storeopen.Stores
-	identity    identity.Store
-	sessions    *session.Manager
-	assertions  *session.Assertions
-	defense     *botdefense.Defender
+	clock      *clock.Clock
+	stores     *storeopen.Stores
+	identity   identity.Store
+	sessions   *session.Manager
+	assertions *session.Assertions
+	defense    *botdefense.Defender
+	// erasureKey keys the hash erased customers' consent records are
+	// anonymised to (a store secret, the same on every node).
+	erasureKey  []byte
 	decisions   decisionCounts
 	decisionLog decisionLog
 	// later runs sign-ups' store work off the response path.
@@ -115,7 +118,17 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		stores.Close()
 		return nil, err
 	}
+	erasureKey, err := stores.Sessions.Secret(ctx, "erasure-key", func() ([]byte, error) {
+		k := make([]byte, 32)
+		_, err := rand.Read(k)
+		return k, err
+	})
+	if err != nil {
+		stores.Close()
+		return nil, fmt.Errorf("frontdoor: erasure key: %w", err)
+	}
 	b := &backend{
+		erasureKey: erasureKey,
 		clock:      clk,
 		defense:    defense,
 		stores:     stores,
@@ -192,6 +205,7 @@ func (b *backend) housekeeping() {
 			}
 		}
 		cancel()
+		b.eraseDue(running)
 		b.decisionLog.flush(b.logger.Get(), b.clock.Now())
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
 			lastSweep = time.Now() // the chores' schedule: wall time (above)

@@ -103,6 +103,10 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 			if err := cfgargs.Duration(d, &app.StoreTimeout); err != nil {
 				return nil, err
 			}
+		case "erasure_grace":
+			if err := cfgargs.Duration(d, &app.ErasureGrace); err != nil {
+				return nil, err
+			}
 		case "oidc":
 			p, err := parseOIDC(d, app.OIDC)
 			if err != nil {

@@ -26,6 +26,8 @@ func (h *Handler) newFlows() *authflow.Flows {
 	return &authflow.Flows{
 		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
 		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: b.identity,
+		Data: b.identity, SessionList: b.sessions, ErasureKey: b.erasureKey, ForgetAccount: b.forgetAccount,
+		ErasureGrace: time.Duration(h.app.ErasureGrace),
 		// The backend's one clock, which tests move (authenticator codes
 		// are about time steps; expiries are moved past).
 		Clock:             b.clock.Now,

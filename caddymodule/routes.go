@@ -97,6 +97,8 @@ var routeTable = []route{
 	{path: "/account/devices/forget", post: (*Handler).forgetDevices},
 	{path: "/account/passkey/remove", post: (*Handler).passkeyRemove},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
+	{path: "/account/export", get: (*Handler).exportData},
+	{path: "/account/delete", get: (*Handler).erasePage, post: (*Handler).erase},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).
 	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},

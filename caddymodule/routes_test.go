@@ -41,6 +41,8 @@ var pinnedRoutes = map[string]string{
 	"/challenge":                  "POST",
 	"/account/identity/unlink":    "POST",
 	"/oidc/link":                  "GET, HEAD, POST",
+	"/account/export":             "GET, HEAD",
+	"/account/delete":             "GET, HEAD, POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own
