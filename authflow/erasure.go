@@ -144,7 +144,7 @@ func (f *Flows) EraseDue(ctx context.Context, limit int) (int, error) {
 // CancelErasure keeps an account that was to be deleted (its customer
 // signed in); it reports whether there was an erasure to cancel.
 func (f *Flows) CancelErasure(ctx context.Context, c *identity.Customer, client Client) (bool, error) {
-	if c.ErasureAt.IsZero() || f.Data == nil {
+	if c == nil || c.ErasureAt.IsZero() || f.Data == nil {
 		return false, nil
 	}
 	if err := f.Data.ScheduleErasure(ctx, c.ID, time.Time{}); err != nil {
