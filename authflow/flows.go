@@ -106,6 +106,21 @@ type Flows struct {
 	// SecondFactorLimit counts wrong second-factor answers per customer
 	// (nil: no limit but the wait's own).
 	SecondFactorLimit FailureLimit
+	// Data is the customer store for export and erasure; SessionList
+	// lists a customer's sessions for the export; ConsentData is the
+	// consent records as export and erasure see them (nil: none kept,
+	// exported as an empty list).
+	Data        AccountData
+	SessionList SessionList
+	ConsentData Consent
+	// ErasureKey keys the hash consent records are anonymised to.
+	ErasureKey []byte
+	// ErasureGrace is how long an account asked to be deleted waits
+	// (0: at once); a sign-in meanwhile cancels.
+	ErasureGrace time.Duration
+	// ForgetAccount removes the edge defences' counters of an address
+	// (nil: none kept).
+	ForgetAccount func(ctx context.Context, email string) error
 	// OnError hears of failures no customer is waiting for (queued work).
 	OnError func(msg string, err error)
 	// Purposes are the consent purposes sign-up asks for; Consent keeps

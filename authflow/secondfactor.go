@@ -366,6 +366,23 @@ type StartSessionInput struct {
 // planted before sign-in is worthless — and starts a new one with a new
 // id, returning its bearer token.
 func (f *Flows) StartSession(ctx context.Context, in StartSessionInput) (string, error) {
+	token, _, err := f.StartSessionCancelling(ctx, in)
+	return token, err
+}
+
+// StartSessionCancelling is StartSession, which also cancels an erasure
+// the customer asked for (their sign-in during the grace period keeps the
+// account), reporting whether it did.
+func (f *Flows) StartSessionCancelling(ctx context.Context, in StartSessionInput) (string, bool, error) {
+	cancelled, err := f.CancelErasure(ctx, in.Due.Customer, in.Client)
+	if err != nil {
+		return "", false, err
+	}
+	token, err := f.startSession(ctx, in)
+	return token, cancelled, err
+}
+
+func (f *Flows) startSession(ctx context.Context, in StartSessionInput) (string, error) {
 	if in.PreviousKey != "" {
 		if err := f.Sessions.Revoke(ctx, in.PreviousKey); err != nil {
 			return "", err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/frontdoorhq/frontdoor/internal/browsertest"
 	"html"
 	"net"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/browsertest"
 
 	"github.com/chromedp/chromedp"
 )

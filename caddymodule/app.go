@@ -57,6 +57,10 @@ type App struct {
 	// StoreTimeout bounds the store work of one request (default 2s);
 	// past it, protected routes answer 503.
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
+	// ErasureGrace is how long an account its customer asked to delete
+	// waits before it goes (default 0: at once); signing in meanwhile
+	// keeps it. Operators' erasures (admin API) are immediate.
+	ErasureGrace caddy.Duration `json:"erasure_grace,omitempty"`
 	// OIDC are the OpenID Providers customers may sign in with.
 	OIDC []*OIDCProvider `json:"oidc,omitempty"`
 	// Profile declares the profile fields routes may ask for.

@@ -48,8 +48,11 @@ type backend struct {
 	sessions     *session.Manager
 	assertions   *session.Assertions
 	defense      *botdefense.Defender
-	decisions    decisionCounts
-	decisionLog  decisionLog
+	// erasureKey keys the hash erased customers' consent records are
+	// anonymised to (a store secret, the same on every node).
+	erasureKey  []byte
+	decisions   decisionCounts
+	decisionLog decisionLog
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis
@@ -119,7 +122,17 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		stores.Close()
 		return nil, err
 	}
+	erasureKey, err := stores.Sessions.Secret(ctx, "erasure-key", func() ([]byte, error) {
+		k := make([]byte, 32)
+		_, err := rand.Read(k)
+		return k, err
+	})
+	if err != nil {
+		stores.Close()
+		return nil, fmt.Errorf("frontdoor: erasure key: %w", err)
+	}
 	b := &backend{
+		erasureKey: erasureKey,
 		clock:      clk,
 		defense:    defense,
 		stores:     stores,
@@ -197,6 +210,7 @@ func (b *backend) housekeeping() {
 			}
 		}
 		cancel()
+		b.eraseDue(running)
 		b.decisionLog.flush(b.logger.Get(), b.clock.Now())
 		if b.stores.Sweep != nil && time.Since(lastSweep) >= sweepEvery {
 			lastSweep = time.Now() // the chores' schedule: wall time (above)

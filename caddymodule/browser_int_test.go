@@ -2,10 +2,11 @@ package caddymodule
 
 import (
 	"context"
-	"github.com/frontdoorhq/frontdoor/internal/browsertest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/browsertest"
 
 	"github.com/chromedp/chromedp"
 )

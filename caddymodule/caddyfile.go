@@ -110,6 +110,10 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.Profile = fields
+		case "erasure_grace":
+			if err := cfgargs.Duration(d, &app.ErasureGrace); err != nil {
+				return nil, err
+			}
 		case "oidc":
 			p, err := parseOIDC(d, app.OIDC)
 			if err != nil {

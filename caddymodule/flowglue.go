@@ -13,6 +13,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -27,6 +28,8 @@ func (h *Handler) newFlows() *authflow.Flows {
 		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
 		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: b.identity,
 		Purposes: h.app.purposes, Consent: b.consent, // Site: in Validate
+		Data: b.identity, SessionList: b.sessions, ErasureKey: b.erasureKey, ForgetAccount: b.forgetAccount,
+		ConsentData: authflow.ConsentOf[consent.Record](b.consent), ErasureGrace: time.Duration(h.app.ErasureGrace),
 		// The backend's one clock, which tests move (authenticator codes
 		// are about time steps; expiries are moved past).
 		Clock:             b.clock.Now,

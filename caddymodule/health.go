@@ -60,7 +60,8 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 
 // Routes implements caddy.AdminRouter.
 func (adminAPI) Routes() []caddy.AdminRoute {
-	return append([]caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}, defenseRoutes()...)
+	routes := append([]caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}, defenseRoutes()...)
+	return append(routes, customerRoutes()...)
 }
 
 // serveHealth answers 200 when every store in use is healthy, 503

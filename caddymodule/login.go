@@ -65,18 +65,20 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 // startSession starts the session a journey came to
 // (authflow.StartSession, which ends any session the browser held) and
 // hands the browser its cookie.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authflow.SessionDue) error {
+// It reports whether the sign-in kept an account its customer had asked
+// to delete (the grace period's cancellation).
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authflow.SessionDue) (bool, error) {
 	previous := ""
 	if ck, err := r.Cookie(session.CookieName); err == nil {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
 			previous = session.KeyOf(token)
 		}
 	}
-	token, err := h.flows.StartSession(r.Context(), authflow.StartSessionInput{Due: due, PreviousKey: previous, Site: h.origin, Client: h.client(r)})
+	token, kept, err := h.flows.StartSessionCancelling(r.Context(), authflow.StartSessionInput{Due: due, PreviousKey: previous, Site: h.origin, Client: h.client(r)})
 	if err != nil {
-		return err
+		return false, err
 	}
-	return h.setSessionCookie(w, token)
+	return kept, h.setSessionCookie(w, token)
 }
 
 func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {

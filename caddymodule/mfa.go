@@ -62,12 +62,18 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		}
 		return h.mfaForm(w, r, http.StatusOK, o.Offer, nil)
 	case authflow.SessionDue:
-		if err := h.startSession(w, r, o); err != nil {
+		kept, err := h.startSession(w, r, o)
+		if err != nil {
 			h.logger.Error("starting session", zap.Error(err))
 			return h.unavailable(w)
 		}
 		if o.DeviceCookie != "" {
 			setCookie(w, deviceCookie, o.DeviceCookie, int(identity.TrustedDeviceTTL.Seconds()))
+		}
+		if kept {
+			// Say so: the customer asked for the deletion and may not
+			// expect a sign-in to undo it.
+			return h.message(w, http.StatusOK, "erase.cancelled.title", "erase.cancelled", h.Prefix+"/account", "link.go_to_account")
 		}
 		return h.afterStepUp(w, r, o.Purpose, o.Redirect)
 	case authflow.WaitGone:

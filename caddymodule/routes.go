@@ -104,6 +104,8 @@ var routeTable = []route{
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
 	{path: "/account/consent", post: (*Handler).accountConsent},
+	{path: "/account/export", get: (*Handler).exportData},
+	{path: "/account/delete", get: (*Handler).erasePage, post: (*Handler).erase},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).
 	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},

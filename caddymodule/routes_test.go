@@ -47,6 +47,8 @@ var pinnedRoutes = map[string]string{
 	"/account/email/confirm":      "GET, HEAD, POST",
 	"/account/sessions/revoke":    "POST",
 	"/profile":                    "GET, HEAD, POST",
+	"/account/export":             "GET, HEAD",
+	"/account/delete":             "GET, HEAD, POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

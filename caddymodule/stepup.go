@@ -75,9 +75,19 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 // requireFresh checks that the session may change how the customer signs
 // in; if not, it sends the browser to step up and returns false.
 func (h *Handler) requireFresh(w http.ResponseWriter, r *http.Request, s *session.Session, c *identity.Customer) bool {
+	return h.requireFreshFor(w, r, s, c, h.Prefix+"/account", true)
+}
+
+// requireFreshFor is requireFresh with the page the step-up returns to:
+// rd, with resubmit when the customer was sending a form.
+func (h *Handler) requireFreshFor(w http.ResponseWriter, r *http.Request, s *session.Session, c *identity.Customer, rd string, resubmit bool) bool {
 	if !h.flows.Unmet(authflow.AccountRequirement(c), s) {
 		return true
 	}
-	http.Redirect(w, r, h.Prefix+"/stepup?resubmit=1&rd="+url.QueryEscape(h.Prefix+"/account"), http.StatusSeeOther)
+	q := "/stepup?rd="
+	if resubmit {
+		q = "/stepup?resubmit=1&rd="
+	}
+	http.Redirect(w, r, h.Prefix+q+url.QueryEscape(rd), http.StatusSeeOther)
 	return false
 }

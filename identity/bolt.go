@@ -20,12 +20,14 @@ import (
 //	tokens         kind "/" hash → Token (JSON)
 //	audit          customer id "\x00" big-endian sequence → Event (JSON)
 //	customer_identity identityKey(issuer, subject) → id
+//	erasure_due    id → big-endian Unix ms of the deletion (grace period)
 var (
 	bktCustomers = []byte("customers")
 	bktEmails    = []byte("customer_email")
 	bktTokens    = []byte("tokens")
 	bktAudit     = []byte("audit")
 	bktIdentity  = []byte("customer_identity")
+	bktErasure   = []byte("erasure_due")
 )
 
 // BoltStore is the embedded Store. The *bolt.DB is shared with the session
@@ -37,7 +39,7 @@ type BoltStore struct {
 // NewBoltStore creates the buckets it needs in db.
 func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity} {
+		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity, bktErasure} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

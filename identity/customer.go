@@ -38,6 +38,10 @@ type Customer struct {
 
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`
+
+	// ErasureAt, when set, is when the account is to be deleted (the
+	// customer asked, with a grace period; see Eraser.ScheduleErasure).
+	ErasureAt time.Time `json:"erasure_at,omitzero"`
 }
 
 // Errors shared by every Store implementation.

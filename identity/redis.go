@@ -24,6 +24,10 @@ import (
 //	                                     so Redis drops expired tokens by itself
 //	<prefix>{u:<id>}:audit               LIST of Event JSON, newest first, trimmed
 //	                                     to MaxEvents
+//	<prefix>{u:<id>}:tokens              SET of the tok: keys issued for the customer,
+//	                                     expiring with the latest of them (erasure
+//	                                     finds them without SCAN)
+//	<prefix>erasures                     ZSET id → Unix ms of a scheduled deletion
 //
 // Every key of one customer carries the hash tag {u:<id>}, so they all live
 // in one Redis Cluster hash slot and a multi-key update of one customer
@@ -377,11 +381,12 @@ func (s *RedisStore) PutToken(ctx context.Context, t *Token) error {
 	if err != nil {
 		return fmt.Errorf("identity: redis: encode %s token: %w", t.Kind, err)
 	}
-	err = s.c.SetArgs(ctx, s.tokenKey(t.Kind, t.Hash), buf, redis.SetArgs{ExpireAt: tokenExpiry(t)}).Err()
+	key, exp := s.tokenKey(t.Kind, t.Hash), tokenExpiry(t)
+	err = s.c.SetArgs(ctx, key, buf, redis.SetArgs{ExpireAt: exp}).Err()
 	if err != nil {
 		return fmt.Errorf("identity: redis: put %s token: %w", t.Kind, err)
 	}
-	return nil
+	return s.indexToken(ctx, t.CustomerID, key, exp)
 }
 
 // ConsumeToken implements Store. GETDEL makes it single use: of two
@@ -401,6 +406,7 @@ func (s *RedisStore) ConsumeToken(ctx context.Context, kind TokenKind, hash []by
 	if err := json.Unmarshal(v, &t); err != nil {
 		return nil, fmt.Errorf("identity: redis: decode %s token: %w", kind, err)
 	}
+	s.unindexToken(ctx, t.CustomerID, s.tokenKey(kind, hash))
 	if t.Kind != kind || !bytes.Equal(t.Hash, hash) || !now.Before(t.ExpiresAt) {
 		return nil, ErrNotFound
 	}

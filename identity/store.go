@@ -40,6 +40,9 @@ type Store interface {
 	// The customer's append-only security audit trail.
 	Auditor
 
+	// Export and erasure of everything kept of a customer.
+	Eraser
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 }

@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"Identities", testIdentities},
 		{"ChangeEmail", testChangeEmail},
 		{"IdentityConcurrentLink", testIdentityConcurrentLink},
+		{"DeleteCustomer", testDeleteCustomer},
+		{"ErasureSchedule", testErasureSchedule},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

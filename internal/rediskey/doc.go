@@ -17,6 +17,7 @@
 // The key families under the prefix, and the package that owns each:
 //
 //	{u:<id>}:customer, {u:<id>}:audit   identity (identity/redis.go)
+//	{u:<id>}:tokens, erasures           identity (identity/redis_erase.go)
 //	email:<email>, tok:<kind>:<hash>    identity
 //	{u:<id>}:s:<hash>, {u:<id>}:sessions session (session/redis.go)
 //	{u:<id>}:consent                    consent records (consent/redis.go);

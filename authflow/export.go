@@ -1,0 +1,243 @@
+package authflow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
+)
+
+// ExportVersion is the version of the export document's schema
+// (docs/export-schema.json); it rises with any change a reader could
+// notice.
+const ExportVersion = 1
+
+// ExportSchemaID names the schema an export follows.
+const ExportSchemaID = "https://frontdoor.dev/schemas/export/v1.json"
+
+// Consent is what export and erasure need of the consent records: the
+// customer's records, each encoded as JSON as it is, and their
+// anonymisation under a key. ConsentOf adapts the consent store.
+type Consent interface {
+	ConsentRecords(ctx context.Context, customerID string) ([]any, error)
+	Anonymise(ctx context.Context, customerID string, key []byte) error
+}
+
+// ConsentSource is the consent store as it offers its records (the
+// consent package's store: ConsentOf[consent.Record](store)).
+type ConsentSource[R any] interface {
+	Records(ctx context.Context, customerID string) ([]R, error)
+	Anonymise(ctx context.Context, customerID string, key []byte) error
+}
+
+// ConsentOf adapts a consent store to Consent.
+func ConsentOf[R any](s ConsentSource[R]) Consent { return consentOf[R]{s} }
+
+type consentOf[R any] struct{ s ConsentSource[R] }
+
+func (c consentOf[R]) ConsentRecords(ctx context.Context, id string) ([]any, error) {
+	rs, err := c.s.Records(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(rs))
+	for i, r := range rs {
+		out[i] = r
+	}
+	return out, nil
+}
+
+func (c consentOf[R]) Anonymise(ctx context.Context, id string, key []byte) error {
+	return c.s.Anonymise(ctx, id, key)
+}
+
+// AccountData is what export and erasure need of the customer store.
+type AccountData interface {
+	Customer(ctx context.Context, id string) (*identity.Customer, error)
+	Events(ctx context.Context, customerID string, limit int) ([]identity.Event, error)
+	identity.Eraser
+}
+
+// SessionList lists a customer's sessions (session.Manager).
+type SessionList interface {
+	List(ctx context.Context, userID string) ([]*session.Session, error)
+}
+
+// Export is the document a customer (or an operator for them) takes
+// away: everything kept about them, and no secret, hash or token. Its
+// shape is docs/export-schema.json.
+type Export struct {
+	Schema         string           `json:"$schema"`
+	Version        int              `json:"version"`
+	ExportedAt     time.Time        `json:"exported_at"`
+	Profile        ExportProfile    `json:"profile"`
+	Addresses      []ExportAddress  `json:"addresses"`
+	Identities     []ExportIdentity `json:"linked_identities"`
+	Factors        ExportFactors    `json:"factors"`
+	Sessions       []ExportSession  `json:"sessions"`
+	PendingTokens  []ExportToken    `json:"pending_tokens"`
+	Audit          []identity.Event `json:"audit_trail"`
+	ConsentRecords []any            `json:"consent_records"`
+}
+
+// ExportProfile is the account itself.
+type ExportProfile struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	LastLoginAt time.Time `json:"last_login_at,omitzero"`
+	ErasureAt   time.Time `json:"erasure_scheduled_at,omitzero"`
+}
+
+// ExportAddress is an email address of the account.
+type ExportAddress struct {
+	Email    string `json:"email"`
+	Verified bool   `json:"verified"`
+	Primary  bool   `json:"primary"`
+}
+
+// ExportIdentity is a linked provider account.
+type ExportIdentity struct {
+	Provider      string    `json:"provider"`
+	Issuer        string    `json:"issuer"`
+	Subject       string    `json:"subject"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified bool      `json:"email_verified"`
+	LinkedAt      time.Time `json:"linked_at"`
+	LastUsedAt    time.Time `json:"last_used_at,omitzero"`
+}
+
+// ExportFactors describes how the customer signs in: which factors, when
+// made and used; never their secrets or hashes.
+type ExportFactors struct {
+	Password          bool                  `json:"password"`
+	TOTP              *ExportTOTP           `json:"totp"`
+	RecoveryCodesLeft int                   `json:"recovery_codes_left"`
+	Passkeys          []ExportPasskey       `json:"passkeys"`
+	TrustedDevices    []ExportTrustedDevice `json:"trusted_devices"`
+}
+
+// ExportTOTP is an authenticator app.
+type ExportTOTP struct {
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ExportPasskey is a passkey's metadata.
+type ExportPasskey struct {
+	Name       string    `json:"name,omitempty"`
+	Synced     bool      `json:"synced"`
+	Transports []string  `json:"transports,omitempty"`
+	Flagged    bool      `json:"flagged"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+}
+
+// ExportTrustedDevice is a browser remembered for the second factor.
+type ExportTrustedDevice struct {
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ExportSession is a signed-in browser.
+type ExportSession struct {
+	Site      string    `json:"site,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	IP        string    `json:"ip,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	AuthTime  time.Time `json:"auth_time"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Methods   []string  `json:"methods,omitempty"`
+	Level     string    `json:"level,omitempty"`
+	Provider  string    `json:"provider,omitempty"`
+}
+
+// ExportToken is a pending one-time token (a link or code mailed, a
+// sign-in waiting): what it is for and until when, never the token.
+type ExportToken struct {
+	Kind      string    `json:"kind"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ExportInput names the customer and who asks.
+type ExportInput struct {
+	CustomerID string
+	Client     Client
+	// Operator's reason, when an operator exports for the customer.
+	Operator bool
+	Reason   string
+}
+
+// Export gathers everything kept about a customer; identity.ErrNotFound
+// if there is none. The export is recorded in their audit trail.
+func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
+	c, err := f.Data.Customer(ctx, in.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	x := &Export{Schema: ExportSchemaID, Version: ExportVersion, ExportedAt: f.now().UTC(),
+		Profile:   ExportProfile{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt, ErasureAt: c.ErasureAt},
+		Addresses: []ExportAddress{{Email: c.Email, Verified: c.EmailVerified, Primary: true}},
+		Factors: ExportFactors{Password: c.PasswordHash != "", RecoveryCodesLeft: len(c.RecoveryCodes),
+			Passkeys: []ExportPasskey{}, TrustedDevices: []ExportTrustedDevice{}},
+		Identities: []ExportIdentity{}, Sessions: []ExportSession{}, PendingTokens: []ExportToken{},
+		Audit: []identity.Event{}, ConsentRecords: []any{}}
+	if c.TOTP != nil {
+		x.Factors.TOTP = &ExportTOTP{CreatedAt: c.TOTP.CreatedAt}
+	}
+	for _, p := range c.Passkeys {
+		x.Factors.Passkeys = append(x.Factors.Passkeys, ExportPasskey{Name: p.Name, Synced: p.BackupState, Transports: p.Transports,
+			Flagged: p.Flagged, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
+	}
+	for _, d := range c.TrustedDevices {
+		x.Factors.TrustedDevices = append(x.Factors.TrustedDevices, ExportTrustedDevice{Name: d.Name, CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt})
+	}
+	for _, li := range c.Identities {
+		x.Identities = append(x.Identities, ExportIdentity{Provider: li.Provider, Issuer: li.Issuer, Subject: li.Subject, Email: li.Email,
+			EmailVerified: li.EmailVerified, LinkedAt: li.LinkedAt, LastUsedAt: li.LastUsedAt})
+	}
+	if f.SessionList != nil {
+		all, err := f.SessionList.List(ctx, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("authflow: export: sessions: %w", err)
+		}
+		for _, s := range all {
+			x.Sessions = append(x.Sessions, ExportSession{Site: s.Site, UserAgent: s.UserAgent, IP: s.IP, CreatedAt: s.CreatedAt,
+				LastSeen: s.LastSeen, AuthTime: s.AuthTime, ExpiresAt: s.ExpiresAt, Methods: s.AMR, Level: s.ACR, Provider: s.IdP})
+		}
+	}
+	toks, err := f.Data.PendingTokens(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("authflow: export: tokens: %w", err)
+	}
+	for _, t := range toks {
+		x.PendingTokens = append(x.PendingTokens, ExportToken{Kind: string(t.Kind), ExpiresAt: t.ExpiresAt})
+	}
+	if f.ConsentData != nil {
+		rs, err := f.ConsentData.ConsentRecords(ctx, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("authflow: export: consent records: %w", err)
+		}
+		x.ConsentRecords = append(x.ConsentRecords, rs...)
+	}
+	// The export itself is in the trail it carries.
+	f.auditDetail(ctx, in.Client, c.ID, identity.EventExported, operatorDetail(in.Operator, in.Reason))
+	events, err := f.Data.Events(ctx, c.ID, identity.MaxEvents)
+	if err != nil {
+		return nil, fmt.Errorf("authflow: export: audit trail: %w", err)
+	}
+	x.Audit = append(x.Audit, events...)
+	return x, nil
+}
+
+// operatorDetail is the audit detail of something an operator did for a
+// customer: their reason.
+func operatorDetail(operator bool, reason string) string {
+	if !operator {
+		return ""
+	}
+	return "operator: " + reason
+}

@@ -1,0 +1,44 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Eraser is the part of a Store that lets a customer take their data and
+// leave: what else it keeps of them besides the record (their pending
+// one-time tokens), and the deletion of all of it.
+type Eraser interface {
+	// PendingTokens returns the one-time tokens issued for the customer
+	// that the store still holds (live or not yet collected).
+	PendingTokens(ctx context.Context, customerID string) ([]*Token, error)
+	// DeleteCustomer removes the customer and everything the store keeps
+	// of them: the record (profile, credentials, remembered devices, linked
+	// identities), the email index, the linked-identity index, the
+	// one-time tokens issued for them and their audit trail. ErrNotFound if
+	// there is no such customer. The address can register again at once.
+	DeleteCustomer(ctx context.Context, id string) error
+	// ScheduleErasure marks the customer for deletion at at (zero:
+	// unmark); ErrNotFound if absent.
+	ScheduleErasure(ctx context.Context, id string, at time.Time) error
+	// DueErasures returns up to limit ids of customers marked for
+	// deletion at or before now.
+	DueErasures(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// ErasureLog is the pseudo customer id under which the store's Auditor
+// keeps the record of erasures: one event per erased account, holding no
+// personal data. No customer can have it (NewID makes "u_…").
+const ErasureLog = "_erasures"
+
+// Kinds of events about taking one's data and leaving.
+const (
+	EventExported         = "data_exported"
+	EventErasureScheduled = "erasure_scheduled"
+	EventErasureCancelled = "erasure_cancelled"
+	// EventCustomerErased is the one entry in ErasureLog per account
+	// deleted.
+	EventCustomerErased = "customer_erased"
+	// EventAdminLookup: an operator looked the customer up by email.
+	EventAdminLookup = "admin_lookup"
+)
