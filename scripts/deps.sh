@@ -12,9 +12,37 @@ missing() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || echo "$c"; done
 
 command -v go >/dev/null || { echo "deps: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 
+# axe-core, the accessibility checker the browser tests inject into every
+# page (caddymodule/browser_a11y_int_test.go), from the npm registry into a
+# git-ignored cache at the repository's root. Pinned: a new rule set may
+# find new violations, and that should be a deliberate upgrade.
+AXE_VERSION=4.10.3
+AXE_DIR="$(cd "$(dirname "$0")/.." && pwd)/.cache/axe-core"
+axe_core() {
+	local have
+	have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$AXE_DIR/node_modules/axe-core/package.json" 2>/dev/null | head -1 || true)
+	[ "$have" = "$AXE_VERSION" ] && return 0
+	if ! command -v npm >/dev/null 2>&1; then
+		if command -v apt-get >/dev/null 2>&1; then
+			local sudo=""
+			[ "$(id -u)" -ne 0 ] && sudo="sudo"
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq || true
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+		else
+			echo "deps: please install npm (for axe-core)" >&2
+			exit 1
+		fi
+	fi
+	mkdir -p "$AXE_DIR"
+	npm install --silent --no-audit --no-fund --no-save --prefix "$AXE_DIR" "axe-core@$AXE_VERSION" >/dev/null
+}
+
 need=$(missing "${NEED[@]}")
 want=$(missing "${WANT[@]}")
-[ -z "$need$want" ] && exit 0
+if [ -z "$need$want" ]; then
+	axe_core
+	exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
 	[ -n "$need" ] && { echo "deps: please install: $need" >&2; exit 1; }
@@ -30,3 +58,4 @@ $SUDO apt-get update -qq || true
 install() { $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
 for c in $need; do install "${PKG[$c]}"; done
 for c in $want; do install "${PKG[$c]}" || echo "deps: could not install ${PKG[$c]} (optional for now)" >&2; done
+axe_core
