@@ -11,6 +11,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 )
 
 // The customer takes their data (GET /account/export) and leaves (GET
@@ -131,8 +132,10 @@ func (b *backend) flows() *authflow.Flows {
 	return &authflow.Flows{
 		Customers: b.identity, Tokens: b.identity, Sessions: b.sessions, Events: b.identity,
 		Data: b.identity, SessionList: b.sessions, ErasureKey: b.erasureKey, ForgetAccount: b.forgetAccount,
-		Clock:  b.clock.Now,
-		OnWarn: func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
+		// Grace-period and operator erasures anonymise consent records too.
+		ConsentData: authflow.ConsentOf[consent.Record](b.consent),
+		Clock:       b.clock.Now,
+		OnWarn:      func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
 	}
 }
 
