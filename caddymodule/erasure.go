@@ -21,16 +21,8 @@ import (
 // exportData answers the customer's data as a JSON attachment
 // (authflow.Export; docs/export-schema.json).
 func (h *Handler) exportData(w http.ResponseWriter, r *http.Request) error {
-	s, ok := h.sessionOrLogin(w, r)
-	if !ok {
-		return nil
-	}
-	c, err := h.app.backend.identity.Customer(r.Context(), s.UserID)
-	if err != nil {
-		h.logger.Error("loading customer", zap.Error(err))
-		return h.unavailable(w)
-	}
-	if !h.requireFreshFor(w, r, s, c, h.Prefix+"/account/export", false) {
+	_, c := h.accountChangeFor(w, r, h.Prefix+"/account/export", false)
+	if c == nil {
 		return nil
 	}
 	x, err := h.flows.Export(r.Context(), authflow.ExportInput{CustomerID: c.ID, Client: h.client(r)})
@@ -54,16 +46,8 @@ func writeExport(w http.ResponseWriter, x *authflow.Export) error {
 
 // erasePage is the confirmation page holding the erasure form.
 func (h *Handler) erasePage(w http.ResponseWriter, r *http.Request) error {
-	s, ok := h.sessionOrLogin(w, r)
-	if !ok {
-		return nil
-	}
-	c, err := h.app.backend.identity.Customer(r.Context(), s.UserID)
-	if err != nil {
-		h.logger.Error("loading customer", zap.Error(err))
-		return h.unavailable(w)
-	}
-	if !h.requireFreshFor(w, r, s, c, h.Prefix+"/account/delete", false) {
+	_, c := h.accountChangeFor(w, r, h.Prefix+"/account/delete", false)
+	if c == nil {
 		return nil
 	}
 	d := &pageData{Title: h.say("erase.title"), CSRF: h.csrfFor(w, r), Email: c.Email}

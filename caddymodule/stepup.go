@@ -72,14 +72,9 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 	return h.secondFactorOutcome(w, r, out)
 }
 
-// requireFresh checks that the session may change how the customer signs
-// in; if not, it sends the browser to step up and returns false.
-func (h *Handler) requireFresh(w http.ResponseWriter, r *http.Request, s *session.Session, c *identity.Customer) bool {
-	return h.requireFreshFor(w, r, s, c, h.Prefix+"/account", true)
-}
-
-// requireFreshFor is requireFresh with the page the step-up returns to:
-// rd, with resubmit when the customer was sending a form.
+// requireFreshFor checks that the session may change how the customer
+// signs in; if not, it sends the browser to step up — returning to rd,
+// with resubmit when the customer was sending a form — and returns false.
 func (h *Handler) requireFreshFor(w http.ResponseWriter, r *http.Request, s *session.Session, c *identity.Customer, rd string, resubmit bool) bool {
 	if !h.flows.Unmet(authflow.AccountRequirement(c), s) {
 		return true

@@ -23,9 +23,15 @@ type enrolView struct {
 }
 
 // accountChange loads the signed-in customer for a change to how they
-// sign in, after checking the sign-in is recent enough (see requireFresh).
+// sign in, after checking the sign-in is recent enough (see requireFreshFor).
 // It answers the request itself and returns nil when it cannot go on.
 func (h *Handler) accountChange(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Customer) {
+	return h.accountChangeFor(w, r, h.Prefix+"/account", true)
+}
+
+// accountChangeFor is accountChange for a page the step-up returns to
+// (rd; resubmit when the customer was sending a form).
+func (h *Handler) accountChangeFor(w http.ResponseWriter, r *http.Request, rd string, resubmit bool) (*session.Session, *identity.Customer) {
 	s, ok := h.sessionOrLogin(w, r)
 	if !ok {
 		return nil, nil
@@ -36,7 +42,7 @@ func (h *Handler) accountChange(w http.ResponseWriter, r *http.Request) (*sessio
 		_ = h.unavailable(w)
 		return nil, nil
 	}
-	if !h.requireFresh(w, r, s, c) {
+	if !h.requireFreshFor(w, r, s, c, rd, resubmit) {
 		return nil, nil
 	}
 	return s, c
