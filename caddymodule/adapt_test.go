@@ -282,3 +282,22 @@ func adaptAndValidate(t *testing.T, global, site string, edit func([]byte) []byt
 	}
 	return dir, caddy.Validate(&cfg)
 }
+
+// wantAdaptError adapts caddyfile and wants an error naming frontdoor,
+// holding want, and pointing at the Caddyfile's line.
+func wantAdaptError(t *testing.T, caddyfile string, line int, want string) {
+	t.Helper()
+	_, err := adapt(t, caddyfile)
+	if err == nil {
+		t.Fatalf("adapt succeeded; want %q at line %d", want, line)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "frontdoor") || !strings.Contains(msg, want) || !strings.Contains(msg, "Caddyfile:") {
+		t.Fatalf("error %q: want frontdoor, %q and the line", msg, want)
+	}
+	for _, m := range lineRE.FindAllStringSubmatch(msg, -1) {
+		if m[1] != strconv.Itoa(line) {
+			t.Errorf("error %q: line %s, want %d", msg, m[1], line)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -77,19 +76,7 @@ func TestOIDCCaddyfileErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := adapt(t, tc.caddyfile)
-			if err == nil {
-				t.Fatalf("adapt succeeded; want %q at line %d", tc.want, tc.line)
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, "frontdoor") || !strings.Contains(msg, tc.want) || !strings.Contains(msg, "Caddyfile:") {
-				t.Fatalf("error %q: want frontdoor, %q and the line", msg, tc.want)
-			}
-			for _, m := range lineRE.FindAllStringSubmatch(msg, -1) {
-				if m[1] != strconv.Itoa(tc.line) {
-					t.Errorf("error %q: line %s, want %d", msg, m[1], tc.line)
-				}
-			}
+			wantAdaptError(t, tc.caddyfile, tc.line, tc.want)
 		})
 	}
 }
