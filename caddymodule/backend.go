@@ -43,8 +43,10 @@ type backend struct {
 	stores   *storeopen.Stores
 	identity identity.Store
 	consent  consent.Store
-	// consentCache keeps consent states for the hot path.
-	consentCache consentCache
+	// consentCache and customerCache keep, per customer, what protected
+	// requests need beside the session (see hotCache).
+	consentCache  hotCache[consent.State]
+	customerCache hotCache[*identity.Customer]
 	sessions     *session.Manager
 	assertions   *session.Assertions
 	defense      *botdefense.Defender

@@ -124,7 +124,7 @@ func (h *Handler) honourGPC(r *http.Request, s *session.Session, st consent.Stat
 	b := h.app.backend
 	n, err := h.flows.HonourGPC(r.Context(), s.UserID, st, h.client(r))
 	if n > 0 || err != nil {
-		b.consentCache.forget(s.UserID)
+		b.forgetCustomer(s.UserID)
 	}
 	if err != nil {
 		h.logger.Error("recording a Global Privacy Control withdrawal", zap.Error(err))
@@ -233,7 +233,7 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 		out, err := h.flows.GiveConsent(r.Context(), authflow.ConsentInput{
 			CustomerID: s.UserID, Asked: asked, Accepted: accepted, MustAccept: true, Client: h.client(r), How: consent.HowPrompt,
 		})
-		b.consentCache.forget(s.UserID)
+		b.forgetCustomer(s.UserID)
 		if err != nil {
 			h.logger.Error("recording consent", zap.Error(err))
 			return h.unavailable(w)
@@ -327,7 +327,7 @@ func (h *Handler) accountConsent(w http.ResponseWriter, r *http.Request) error {
 		CustomerID: s.UserID, Asked: consent.Purposes{p}, Accepted: accepted, Client: h.client(r), How: consent.HowAccount,
 	})
 	// Backends on this node see the change at the next request.
-	h.app.backend.consentCache.forget(s.UserID)
+	h.app.backend.forgetCustomer(s.UserID)
 	if err != nil {
 		h.logger.Error("recording consent", zap.Error(err))
 		return h.unavailable(w)

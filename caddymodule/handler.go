@@ -104,8 +104,9 @@ type Handler struct {
 
 	// providers are the OpenID Providers this site offers, in order.
 	providers []*oidcrp.Provider
-	// custs caches customers for profile rules and headers (profile.go).
-	custs *customerCache
+	// profileRules: some rule asks for profile fields (profileGate walks
+	// the rules only then).
+	profileRules bool
 
 	// consentOn: a signed-in request needs the customer's consent state
 	// (required purposes, a rule's purposes, the site's consent header,
@@ -163,7 +164,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
-	h.custs = &customerCache{}
 	if err := h.app.checkPurposes("consent", h.Consent); err != nil {
 		return err
 	}
@@ -173,6 +173,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.consentOn = h.needsConsent()
+	h.profileRules = slices.ContainsFunc(h.Rules, func(r Rule) bool { return len(r.Profile) > 0 })
 	h.routes = h.ownRoutes()
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
@@ -372,13 +373,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
+	if len(h.Profile) > 0 {
+		if extra.Profile, err = h.profileClaims(r.Context(), s); err != nil {
+			h.logger.Error("loading customer for profile headers", zap.Error(err))
+			return h.unavailable(w)
+		}
+	}
 	if err := h.inject(r, repl, s, extra); err != nil {
 		h.logger.Error("signing identity assertion", zap.Error(err))
 		return h.unavailable(w)
 	}
-	if err := h.injectProfile(r, s); err != nil {
-		h.logger.Error("loading customer for profile headers", zap.Error(err))
-		return h.unavailable(w)
+	for _, f := range extra.Profile {
+		r.Header.Set(profileHeader(f.Name), f.Value)
 	}
 	return h.next(w, r, next)
 }

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
@@ -170,56 +168,14 @@ func profileHeader(field string) string {
 	return "X-Frontdoor-" + strings.Join(parts, "-")
 }
 
-// customerCache keeps customers read for profile rules and headers for at
-// most customerCacheTTL, so routes that need the profile do not read the
-// store on every request; a change made here drops the entry at once.
-type customerCache struct {
-	mu sync.Mutex
-	m  map[string]cachedCustomer
-}
-
-type cachedCustomer struct {
-	c  *identity.Customer
-	at time.Time
-}
-
-const (
-	customerCacheTTL = 2 * time.Second
-	customerCacheMax = 10000
-)
-
-func (h *Handler) customer(ctx context.Context, id string) (*identity.Customer, error) {
-	now := h.app.backend.clock.Now()
-	h.custs.mu.Lock()
-	e, ok := h.custs.m[id]
-	h.custs.mu.Unlock()
-	if ok && now.Sub(e.at) < customerCacheTTL && !now.Before(e.at) {
-		return e.c, nil
-	}
-	c, err := h.app.backend.identity.Customer(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	h.custs.mu.Lock()
-	if h.custs.m == nil || len(h.custs.m) >= customerCacheMax {
-		h.custs.m = make(map[string]cachedCustomer)
-	}
-	h.custs.m[id] = cachedCustomer{c: c, at: now}
-	h.custs.mu.Unlock()
-	return c, nil
-}
-
-func (h *Handler) forgetCustomer(id string) {
-	h.custs.mu.Lock()
-	delete(h.custs.m, id)
-	h.custs.mu.Unlock()
-}
-
 // profileGate answers a request to a route whose rule needs profile fields
 // the customer has not given: a browser goes to the prompt (and comes
 // back), anything else gets 403 profile_required. It reports whether it
 // answered.
 func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []string, s *session.Session) (bool, error) {
+	if !h.profileRules {
+		return false, nil
+	}
 	var need []string
 	for _, rule := range h.rules {
 		if len(rule.Profile) == 0 {
@@ -235,7 +191,7 @@ func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []st
 	if len(need) == 0 {
 		return false, nil
 	}
-	c, err := h.customer(r.Context(), s.UserID)
+	c, err := h.app.backend.customer(r.Context(), s.UserID)
 	if err != nil {
 		h.logger.Error("loading customer for a profile rule", zap.Error(err))
 		return true, h.unavailable(w)
@@ -253,21 +209,20 @@ func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []st
 	return true, writeJSON(w, http.StatusForbidden, map[string]any{"error": "profile_required", "fields": missing})
 }
 
-// injectProfile hands the backend the profile fields the site names.
-func (h *Handler) injectProfile(r *http.Request, s *session.Session) error {
-	if len(h.Profile) == 0 {
-		return nil
-	}
-	c, err := h.customer(r.Context(), s.UserID)
+// profileClaims returns the profile fields the site names that the
+// customer has given, for the headers and the assertion.
+func (h *Handler) profileClaims(ctx context.Context, s *session.Session) ([]session.Field, error) {
+	c, err := h.app.backend.customer(ctx, s.UserID)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []session.Field
 	for _, f := range h.Profile {
 		if v := authflow.ProfileValue(c, f); v != "" {
-			r.Header.Set(profileHeader(f), v)
+			out = append(out, session.Field{Name: f, Value: v})
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // profileFieldView is one field of the profile form.
@@ -370,7 +325,7 @@ func (h *Handler) profileSave(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.profileForm(w, r, http.StatusBadRequest, fields, c, values, h.profileErrors(o.Fields), rd)
 	case authflow.ProfileSaved:
-		h.forgetCustomer(s.UserID)
+		h.app.backend.forgetCustomer(s.UserID)
 		http.Redirect(w, r, rd, http.StatusSeeOther)
 		return nil
 	}

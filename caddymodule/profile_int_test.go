@@ -60,6 +60,11 @@ func TestProfilePrompt(t *testing.T) {
 		if h.Get("X-Frontdoor-Name") != "Ann Example" || h.Get("X-Frontdoor-Phone") != "+44 20 7946 0958" {
 			t.Fatalf("profile headers: %v", h)
 		}
+		// And the assertion states them, as the profile claim.
+		prof, _ := assertionClaims(t, g)["profile"].(map[string]any)
+		if prof["name"] != "Ann Example" || prof["phone"] != "+44 20 7946 0958" || len(prof) != 2 {
+			t.Fatalf("profile claim: %v", prof)
+		}
 		// A client cannot forge them.
 		g.get(c, "/app/x", map[string]string{"X-Frontdoor-Phone": "+1 555 0100", "X-Frontdoor-Birthdate": "2000-01-01"})
 		if h := g.backend.lastHeaders(); h.Get("X-Frontdoor-Phone") != "+44 20 7946 0958" || h.Get("X-Frontdoor-Birthdate") != "" {

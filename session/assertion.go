@@ -32,6 +32,9 @@ type Claims struct {
 	// Consent is the customer's answer on each consent purpose the site
 	// lists: purpose id → "granted" or "denied".
 	Consent map[string]string `json:"consent,omitempty"`
+	// Profile holds the profile fields the site names that the customer
+	// has given: field name → value.
+	Profile map[string]string `json:"profile,omitempty"`
 }
 
 // Extra is what the gateway states beside the session in an assertion.
@@ -40,6 +43,24 @@ type Extra struct {
 	// Consent is the consent header value, "a=granted, b=denied", from
 	// which the consent claim is made; "" for none.
 	Consent string
+	// Profile is the profile fields the site names that the customer has
+	// given, in the site's order (none given: nil).
+	Profile []Field
+}
+
+// Field is one profile field's value.
+type Field struct{ Name, Value string }
+
+// profileClaim turns the fields into the claim.
+func profileClaim(fs []Field) map[string]string {
+	if len(fs) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(fs))
+	for _, f := range fs {
+		m[f.Name] = f.Value
+	}
+	return m
 }
 
 // consentClaim turns the header form into the claim.
@@ -93,6 +114,8 @@ type Stamp struct {
 	AuthTimeRFC3339, ACR, SID string
 	// Consent is the consent header value the assertion states.
 	Consent string
+	// Profile is the profile fields the assertion states (read only).
+	Profile []Field
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -136,7 +159,7 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 
 // fits reports whether st still describes s (and x) under the current key.
 func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
-	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent {
+	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || !slices.Equal(st.Profile, x.Profile) {
 		return false
 	}
 	// Compared field by field, never by pointer: a caller may hand in the
@@ -171,7 +194,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 	payload, err := json.Marshal(Claims{
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
-		Consent: consentClaim(x.Consent),
+		Consent: consentClaim(x.Consent), Profile: profileClaim(x.Profile),
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +210,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 	c = &Stamp{
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
-		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent,
+		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}

@@ -51,3 +51,42 @@ func TestAssertionConsent(t *testing.T) {
 		t.Fatalf("claims after withdrawal %+v", cl)
 	}
 }
+
+// TestAssertionProfile: the profile claim follows Extra; a changed value
+// re-signs at once, an equal one (even in a new slice) keeps the stamp.
+func TestAssertionProfile(t *testing.T) {
+	c := &clock{t: time.Now()}
+	ring, err := session.NewKeyRing(context.Background(), newBolt(t), 24*time.Hour, 10*time.Minute, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := session.NewAssertions(ring)
+	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
+		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
+	const iss, aud = "https://shop.example.com", "shop.example.com"
+	plain, err := a.Stamp(s, iss, aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl, err := verify(t, ring.JWKS(), plain.Assertion); err != nil || cl.Profile != nil {
+		t.Fatalf("no Extra: claims %+v, %v", cl, err)
+	}
+	st, err := a.StampExtra(s, iss, aud, session.Extra{Profile: []session.Field{{Name: "name", Value: "Ada Lovelace"}, {Name: "phone", Value: "+44 20 7946 0000"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := verify(t, ring.JWKS(), st.Assertion)
+	if err != nil || len(cl.Profile) != 2 || cl.Profile["name"] != "Ada Lovelace" || cl.Profile["phone"] != "+44 20 7946 0000" {
+		t.Fatalf("claims %+v, %v", cl, err)
+	}
+	if again, _ := a.StampExtra(s, iss, aud, session.Extra{Profile: []session.Field{{Name: "name", Value: "Ada Lovelace"}, {Name: "phone", Value: "+44 20 7946 0000"}}}); again != st {
+		t.Fatal("unchanged profile re-signed")
+	}
+	changed, _ := a.StampExtra(s, iss, aud, session.Extra{Profile: []session.Field{{Name: "name", Value: "Ada King"}, {Name: "phone", Value: "+44 20 7946 0000"}}})
+	if changed == st {
+		t.Fatal("a profile change did not re-sign")
+	}
+	if cl, _ := verify(t, ring.JWKS(), changed.Assertion); cl.Profile["name"] != "Ada King" {
+		t.Fatalf("claims after change %+v", cl)
+	}
+}
