@@ -84,11 +84,14 @@ type Export struct {
 
 // ExportProfile is the account itself.
 type ExportProfile struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	LastLoginAt time.Time `json:"last_login_at,omitzero"`
-	ErasureAt   time.Time `json:"erasure_scheduled_at,omitzero"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Fields are the other profile fields the customer gave (field name →
+	// value).
+	Fields      map[string]string `json:"fields,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	LastLoginAt time.Time         `json:"last_login_at,omitzero"`
+	ErasureAt   time.Time         `json:"erasure_scheduled_at,omitzero"`
 }
 
 // ExportAddress is an email address of the account.
@@ -179,7 +182,7 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 		return nil, err
 	}
 	x := &Export{Schema: ExportSchemaID, Version: ExportVersion, ExportedAt: f.now().UTC(),
-		Profile:   ExportProfile{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt, ErasureAt: c.ErasureAt},
+		Profile:   ExportProfile{ID: c.ID, Name: c.Name, Fields: c.Profile, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt, ErasureAt: c.ErasureAt},
 		Addresses: []ExportAddress{{Email: c.Email, Verified: c.EmailVerified, Primary: true}},
 		Factors: ExportFactors{Password: c.PasswordHash != "", RecoveryCodesLeft: len(c.RecoveryCodes),
 			Passkeys: []ExportPasskey{}, TrustedDevices: []ExportTrustedDevice{}},

@@ -22,6 +22,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
@@ -119,7 +120,7 @@ func exportSection(r record) string {
 		return map[string]string{ // bbolt buckets
 			"customers": "profile", "customer_email": "addresses", "customer_identity": "linked_identities",
 			"tokens": "pending_tokens", "audit": "audit_trail", "sessions": "sessions", "user_sessions": "sessions",
-			"erasure_due": "profile",
+			"erasure_due": "profile", "consent": "consent_records",
 		}[r.family]
 	}
 	switch k := r.key; {
@@ -133,6 +134,8 @@ func exportSection(r record) string {
 		return "pending_tokens"
 	case strings.HasSuffix(k, ":audit"):
 		return "audit_trail"
+	case strings.HasSuffix(k, ":consent"):
+		return "consent_records"
 	case strings.Contains(k, ":s:"), strings.HasSuffix(k, ":sessions"):
 		return "sessions"
 	}
@@ -226,8 +229,10 @@ func secretsOf(t *testing.T, b *backend, c *identity.Customer, cookies ...string
 func TestExportAndErasure(t *testing.T) {
 	for _, st := range []string{"bolt", "redis"} {
 		t.Run(st, func(t *testing.T) {
-			// The default limits: account counters are made, and must go.
-			o := gatewayOpts{limits: "# default limits"}
+			// The default limits: account counters are made, and must go;
+			// consent purposes and profile fields: their records must be
+			// exported, then anonymised (consent) or gone (profile).
+			o := gatewayOpts{limits: "# default limits", global: consentGlobal + "\n\t\t" + profileGlobal}
 			var rc redis.UniversalClient
 			if st == "redis" {
 				r := redistest.Start(t)
@@ -254,7 +259,14 @@ func TestExportAndErasure(t *testing.T) {
 			}
 			ctx := context.Background()
 			const email = "erin@example.com"
-			c := g.signUp(email)
+			c := g.signUpConsenting(email, "terms", "marketing")
+			if r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/consent", url.Values{"purpose": {"marketing"}, "answer": {"withdraw"}}); r.status != http.StatusSeeOther {
+				t.Fatalf("withdraw marketing: %d %s", r.status, r.body)
+			}
+			const name, phone = "Erin Quillfeather", "+44 20 7946 0321"
+			if r := g.postVia(c, "/.frontdoor/profile", "/.frontdoor/profile", url.Values{"field": {"name", "phone"}, "name": {name}, "phone": {phone}, "rd": {"/app/x"}}); r.status != http.StatusSeeOther {
+				t.Fatalf("profile: %d %s", r.status, r.body)
+			}
 			other := g.newClient()
 			g.login(other, email, testPassword, "/")
 			if r := g.post(g.newClient(), "/.frontdoor/magic", url.Values{"email": {email}}); r.status != http.StatusOK {
@@ -310,14 +322,20 @@ func TestExportAndErasure(t *testing.T) {
 				if r.family == "audit" || strings.HasSuffix(r.key, ":audit") {
 					counts["audit_trail"]++
 				}
+				if r.family == "consent" || strings.HasSuffix(r.key, ":consent") { // a Redis list: a record per entry
+					counts["consent_records"]++
+				}
 			}
 			for sec, n := range counts {
 				if got := len(section(x, sec)); got != n {
 					t.Errorf("export %s: %d entries, the store keeps %d", sec, got, n)
 				}
 			}
-			if counts["sessions"] != 2 || counts["pending_tokens"] < 1 {
-				t.Errorf("store records found: %v (want 2 sessions and a pending token)", counts)
+			if counts["sessions"] != 2 || counts["pending_tokens"] < 1 || counts["consent_records"] != 3 {
+				t.Errorf("store records found: %v (want 2 sessions, a pending token, 3 consent records)", counts)
+			}
+			if p := x["profile"].(map[string]any); !strings.Contains(fmt.Sprint(p), name) || !strings.Contains(fmt.Sprint(p), phone) {
+				t.Errorf("export profile lacks the profile fields: %v", p)
 			}
 
 			// The confirmation page, then the erasure.
@@ -333,13 +351,20 @@ func TestExportAndErasure(t *testing.T) {
 			if r := g.get(other, "/app/x", navigate); r.status != http.StatusFound {
 				t.Fatalf("the customer's other session after erasure: %d", r.status)
 			}
+			anonymised := 0
 			for _, r := range dump() {
-				if r.mentions(cust.ID, email) {
+				if r.mentions(cust.ID, email, name, phone) {
 					t.Errorf("after erasure, stored %s %q holds the customer: %.200q", r.family, r.key, r.value)
+				}
+				if r.family == "consent" || strings.HasSuffix(r.key, ":consent") {
+					anonymised++
 				}
 				if strings.Contains(r.key, "|account|"+accountHash(email)) {
 					t.Errorf("after erasure, an account counter is left: %q", r.key)
 				}
+			}
+			if anonymised == 0 {
+				t.Error("after erasure, no anonymised consent record is left")
 			}
 			b = backendOf(t)
 			log, err := b.identity.Events(ctx, identity.ErasureLog, 10)
@@ -347,7 +372,7 @@ func TestExportAndErasure(t *testing.T) {
 				t.Fatalf("erasure log: %+v %v", log, err)
 			}
 			// The address registers again.
-			again := g.signUp(email)
+			again := g.signUpConsenting(email, "terms")
 			if r := g.get(again, "/app/x", nil); r.status != http.StatusOK {
 				t.Fatalf("signed up again: %d", r.status)
 			}
@@ -359,11 +384,11 @@ func TestExportAndErasure(t *testing.T) {
 // the account marked; a sign-in during the grace keeps it (and says so);
 // otherwise it goes when the grace ends. Stale sessions step up first.
 func TestErasureGrace(t *testing.T) {
-	runOnBothStoresWith(t, gatewayOpts{global: "erasure_grace 14d"}, []scenario{{"grace", func(t *testing.T, g *gateway) {
+	runOnBothStoresWith(t, gatewayOpts{global: "erasure_grace 14d\n\t\t" + consentGlobal}, []scenario{{"grace", func(t *testing.T, g *gateway) {
 		ctx := context.Background()
 		clk := useClock(t)
 		const email = "grace@example.com"
-		c := g.signUp(email)
+		c := g.signUpConsenting(email, "terms")
 		b := backendOf(t)
 		cust, err := b.identity.CustomerByEmail(ctx, email)
 		if err != nil {
@@ -430,7 +455,28 @@ func TestErasureGrace(t *testing.T) {
 		if len(log) == 0 || log[0].Detail != "grace_ended" {
 			t.Fatalf("erasure log: %+v", log)
 		}
+		consentAnonymised(t, b, cust.ID, 2) // terms granted, marketing refused
 	}}})
+}
+
+// consentAnonymised checks that an erased customer's n consent records
+// are kept under the keyed pseudonym only, none under the id.
+func consentAnonymised(t *testing.T, b *backend, id string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if rs, err := b.consent.Records(ctx, id); err != nil || len(rs) != 0 {
+		t.Fatalf("consent records under the erased id: %+v %v", rs, err)
+	}
+	pseudonym := consent.Pseudonym(b.erasureKey, id)
+	rs, err := b.consent.Records(ctx, pseudonym)
+	if err != nil || len(rs) != n {
+		t.Fatalf("anonymised consent records: %+v %v, want %d", rs, err, n)
+	}
+	for _, r := range rs {
+		if r.CustomerID != pseudonym {
+			t.Fatalf("anonymised record names %q", r.CustomerID)
+		}
+	}
 }
 
 func adminDo(t *testing.T, g *gateway, method, path, body string) (int, string) {
@@ -453,10 +499,10 @@ func adminDo(t *testing.T, g *gateway, method, path, body string) (int, string) 
 // them through the admin API, each recorded with the reason; no path of
 // the admin API or the site edits or removes an audit record.
 func TestCustomersAdmin(t *testing.T) {
-	runOnBothStores(t, []scenario{{"admin", func(t *testing.T, g *gateway) {
+	runOnBothStoresWith(t, gatewayOpts{global: consentGlobal}, []scenario{{"admin", func(t *testing.T, g *gateway) {
 		ctx := context.Background()
 		const email = "ada@example.com"
-		c := g.signUp(email)
+		c := g.signUpConsenting(email, "terms", "marketing")
 		b := backendOf(t)
 		status, body := adminGet(t, g, "/frontdoor/customers?email=Ada@Example.com&reason=ticket+42")
 		var found struct {
@@ -519,6 +565,7 @@ func TestCustomersAdmin(t *testing.T) {
 		if r := g.get(c, "/app/x", navigate); r.status != http.StatusFound {
 			t.Fatalf("session after admin erasure: %d", r.status)
 		}
+		consentAnonymised(t, b, id, 2)
 		if st, _ := adminGet(t, g, "/frontdoor/customers?email="+email); st != http.StatusNotFound {
 			t.Fatalf("lookup after erasure: %d", st)
 		}
