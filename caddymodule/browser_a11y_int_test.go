@@ -432,3 +432,87 @@ func TestBrowserAccessibilityDefence(t *testing.T) {
 		checkA11y(t, ctx, axe, p.name)
 	}
 }
+
+// TestBrowserAccessibilityPrivacy: the pages of a branded site with
+// consent purposes and profile fields — sign-up with its checkboxes,
+// the consent and profile prompts, the account centre with consents and
+// profile, email change, deletion — pass axe-core too.
+func TestBrowserAccessibilityPrivacy(t *testing.T) {
+	axe := axeSource(t)
+	const email = "pat@example.com"
+	g := startGateway(t, gatewayOpts{
+		global: consentGlobal + "\n\t\t" + profileGlobal,
+		site: "brand \"Shop\" {\n\t\t\tlogo /static/logo.svg\n\t\t\tcolour \"#7a1fa2\"\n\t\t}\n\t\tconsent terms marketing\n\t\tprofile name" +
+			"\n\t\trequire /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}",
+	})
+	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), email: email}
+	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
+	defer cancel()
+	s.ctx = ctx
+	rows := []a11yPage{
+		{"branded sign-in", opener("/.frontdoor/login"), "Sign in to Shop"},
+		{"branded sign-up with purposes", opener("/.frontdoor/register"), "Create your Shop account"},
+		{"sign-up without the required purpose", func(s *a11yTour) {
+			s.fill("#email", s.email)
+			s.fill("#password", testPassword)
+			s.press("form[action$='/register'] button[type=submit]:not([name])")
+		}, "Create your Shop account"},
+		{"sign-up with the purpose: check your email", func(s *a11yTour) {
+			s.fill("#password", testPassword)
+			s.run(chromedp.Click(chromedp.CSS("#consent-terms")))
+			s.press("form[action$='/register'] button[type=submit]:not([name])")
+		}, "Check your email"},
+		{"email confirmed", func(s *a11yTour) {
+			s.run(chromedp.Navigate(s.g.mailLink(s.email, "/.frontdoor/verify?token=")))
+			s.press("#confirm-email")
+		}, "Email confirmed"},
+		{"consent prompt", func(s *a11yTour) {
+			s.open("/.frontdoor/login?rd=%2Fapp%2Foffers%2Fweek")
+			s.fill("#email", s.email)
+			s.fill("#password", testPassword)
+			s.press("form[action$='/login'] button[type=submit]")
+		}, "Before you continue"},
+		{"consent prompt with an error", func(s *a11yTour) {
+			s.press("form[action$='/consent'] button[type=submit]")
+		}, "Before you continue"},
+		{"profile prompt", opener("/app/checkout/pay"), "A little more about you"},
+		{"profile prompt with errors", func(s *a11yTour) {
+			s.fill("#f-name", "Pat Example")
+			s.fill("#f-phone", "call me")
+			s.press("form[action$='/profile'] button[type=submit]")
+		}, "A little more about you"},
+		{"account centre with consents and profile", opener("/.frontdoor/account"), "Your account"},
+		{"email change", opener("/.frontdoor/account/email"), "Change your email address"},
+		{"email change sent", func(s *a11yTour) {
+			s.fill("#new-email", "pat.new@example.com")
+			s.press("form[action$='/account/email'] button[type=submit]")
+		}, "Check your new address"},
+		{"email change: confirm", func(s *a11yTour) {
+			s.run(chromedp.Navigate(s.g.mailLink("pat.new@example.com", "/.frontdoor/account/email/confirm?token=")))
+		}, "Confirm your new address"},
+		{"email changed", func(s *a11yTour) {
+			s.press("form[action$='/account/email/confirm'] button[type=submit]")
+		}, "Email address changed"},
+		{"deletion: confirm", func(s *a11yTour) {
+			s.open("/.frontdoor/login?rd=%2Fapp%2Fhome")
+			s.fill("#email", "pat.new@example.com")
+			s.fill("#password", testPassword)
+			s.press("form[action$='/login'] button[type=submit]")
+			s.open("/.frontdoor/account/delete")
+		}, "Delete your account"},
+		{"account deleted", func(s *a11yTour) {
+			s.run(chromedp.Click(chromedp.CSS("#confirm")))
+			s.press("form[action$='/account/delete'] button[type=submit]")
+		}, "Account deleted"},
+	}
+	for _, p := range rows {
+		p.reach(s)
+		title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1")?.textContent ?? ""`))
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Logf("%s: %q at %s", p.name, title, loc)
+		if title != p.h1 {
+			t.Errorf("%s: heading %q, want %q", p.name, title, p.h1)
+		}
+		checkA11y(t, ctx, axe, p.name)
+	}
+}
