@@ -263,3 +263,88 @@ func TestBrowserKeyboard(t *testing.T) {
 		checkFocusOrder(t, k, p.path)
 	}
 }
+
+// TestBrowserKeyboardPrivacy: the consent and profile journeys — sign-up
+// with a required purpose, the consent prompt of a route, the profile
+// prompt, deleting the account — can be done with the keyboard alone,
+// without JavaScript.
+func TestBrowserKeyboardPrivacy(t *testing.T) {
+	g := startGateway(t, gatewayOpts{
+		global: consentGlobal + "\n\t\t" + profileGlobal,
+		site:   "require /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}",
+	})
+	ctx, cancel := context.WithTimeout(newBrowser(t, g), 90*time.Second)
+	defer cancel()
+	k := keyboard{t: t, ctx: ctx}
+	nav := func(u string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitAt := func(suffix string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			if strings.HasSuffix(loc, suffix) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("at %s, want …%s", loc, suffix)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	const email = "kay@example.com"
+
+	nav(g.url("/.frontdoor/register"))
+	k.tabTo("email")
+	k.typ(email)
+	k.tabTo("password")
+	k.typ(testPassword)
+	k.tabTo("consent-terms")
+	k.space()
+	k.tabTo("button:Create account")
+	k.enter()
+	k.waitPage("Check your email")
+	nav(g.mailLink(email, "/.frontdoor/verify?token="))
+	k.waitPage("Confirm your email")
+	k.tabTo("confirm-email")
+	k.space()
+	k.waitPage("Email confirmed")
+
+	nav(g.url("/app/offers/week"))
+	k.waitPage("Sign in")
+	k.tabTo("email")
+	k.typ(email)
+	k.tab()
+	k.typ(testPassword)
+	k.enter()
+	k.waitPage("Before you continue")
+	k.tabTo("consent-marketing")
+	k.space()
+	k.tabTo("button:Agree and continue")
+	k.enter()
+	waitAt("/app/offers/week")
+
+	nav(g.url("/app/checkout/pay"))
+	k.waitPage("A little more about you")
+	k.tabTo("f-name")
+	k.typ("Kay Example")
+	k.tabTo("f-phone")
+	k.typ("+44 20 7946 0111")
+	k.enter()
+	waitAt("/app/checkout/pay")
+
+	nav(g.url("/.frontdoor/account/delete"))
+	k.waitPage("Delete your account")
+	k.tabTo("confirm")
+	k.space()
+	k.tabTo("button:Delete my account")
+	k.enter()
+	k.waitPage("Account deleted")
+}
