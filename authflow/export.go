@@ -88,7 +88,11 @@ type ExportProfile struct {
 	Name string `json:"name,omitempty"`
 	// Fields are the other profile fields the customer gave (field name →
 	// value).
-	Fields      map[string]string `json:"fields,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
+	// Roles and Attributes are what the operator's sites know the
+	// customer as.
+	Roles       []string          `json:"roles,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	LastLoginAt time.Time         `json:"last_login_at,omitzero"`
 	ErasureAt   time.Time         `json:"erasure_scheduled_at,omitzero"`
@@ -182,7 +186,7 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 		return nil, err
 	}
 	x := &Export{Schema: ExportSchemaID, Version: ExportVersion, ExportedAt: f.now().UTC(),
-		Profile:   ExportProfile{ID: c.ID, Name: c.Name, Fields: c.Profile, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt, ErasureAt: c.ErasureAt},
+		Profile:   ExportProfile{ID: c.ID, Name: c.Name, Fields: c.Profile, Roles: c.Roles, Attributes: c.Attributes, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt, ErasureAt: c.ErasureAt},
 		Addresses: []ExportAddress{{Email: c.Email, Verified: c.EmailVerified, Primary: true}},
 		Factors: ExportFactors{Password: c.PasswordHash != "", RecoveryCodesLeft: len(c.RecoveryCodes),
 			Passkeys: []ExportPasskey{}, TrustedDevices: []ExportTrustedDevice{}},

@@ -46,7 +46,7 @@ type backend struct {
 	// consentCache and customerCache keep, per customer, what protected
 	// requests need beside the session (see hotCache).
 	consentCache  hotCache[consent.State]
-	customerCache hotCache[*identity.Customer]
+	customerCache hotCache[*hotCustomer]
 	sessions     *session.Manager
 	assertions   *session.Assertions
 	defense      *botdefense.Defender

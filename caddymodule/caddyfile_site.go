@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/cfgargs"
 )
 
@@ -125,6 +126,17 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if len(fd.Profile) == 0 {
 				return nil, h.Errf("frontdoor: profile names the profile fields the backend gets, e.g. profile name phone")
 			}
+		case "attributes":
+			names := h.RemainingArgs()
+			if len(names) == 0 {
+				return nil, h.Errf("frontdoor: attributes names the customer attributes the backend gets, e.g. attributes plan org")
+			}
+			for _, n := range names {
+				if err := identity.ValidAttribute(n, ""); err != nil {
+					return nil, h.Errf("frontdoor: attributes: %v", err)
+				}
+			}
+			fd.Attributes = append(fd.Attributes, names...)
 		case "oidc":
 			names := h.RemainingArgs()
 			if len(names) == 0 {
@@ -310,12 +322,54 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 				return r, err
 			}
 			r.Consent = append(r.Consent, ids...)
+		case "role":
+			roles := h.RemainingArgs()
+			if len(roles) == 0 {
+				return r, h.Errf("frontdoor: require role needs at least one role (any of them admits)")
+			}
+			for _, role := range roles {
+				if err := identity.ValidRole(role); err != nil {
+					return r, h.Errf("frontdoor: require role: %v", err)
+				}
+			}
+			r.Roles = append(r.Roles, roles...)
+		case "attribute":
+			args := h.RemainingArgs()
+			if len(args) < 2 {
+				return r, h.Errf("frontdoor: require attribute needs a name and at least one value, e.g. attribute org acme globex")
+			}
+			if err := identity.ValidAttribute(args[0], ""); err != nil {
+				return r, h.Errf("frontdoor: require attribute: %v", err)
+			}
+			r.Attributes = append(r.Attributes, AttributeRule{Name: args[0], Values: args[1:]})
+		case "email_domain":
+			domains := h.RemainingArgs()
+			if len(domains) == 0 {
+				return r, h.Errf("frontdoor: require email_domain needs at least one domain, e.g. email_domain acme.com")
+			}
+			for _, d := range domains {
+				if _, err := emailDomainRule(d); err != nil {
+					return r, h.Errf("frontdoor: require %v", err)
+				}
+			}
+			r.EmailDomains = append(r.EmailDomains, domains...)
+		case "expression":
+			if !h.AllArgs(&r.Expression) {
+				return r, h.Errf("frontdoor: require expression needs one quoted CEL expression, e.g. expression \"'beta' in roles\"")
+			}
+			if _, err := compileExpression(r.Expression); err != nil {
+				return r, h.Errf("frontdoor: require %v", err)
+			}
 		default:
 			return r, h.Errf("frontdoor: unknown require option %q", key)
 		}
 	}
-	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 && len(r.Profile) == 0 && len(r.Consent) == 0 {
-		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile, or consent <purposes>)")
+	if _, err := compileAccess(r); err != nil {
+		return r, h.Errf("frontdoor: require: %v", err)
+	}
+	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 && len(r.Profile) == 0 && len(r.Consent) == 0 &&
+		len(r.Roles) == 0 && len(r.Attributes) == 0 && len(r.EmailDomains) == 0 && r.Expression == "" {
+		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile, consent, role, attribute, email_domain or expression)")
 	}
 	return r, nil
 }

@@ -22,6 +22,10 @@ import (
 //	GET    /frontdoor/customers?email=…[&reason=…]   the customer's id
 //	GET    /frontdoor/customers/<id>/export[?reason=…] their data (authflow.Export)
 //	DELETE /frontdoor/customers/<id>?reason=…        erasure, at once
+//	GET    /frontdoor/customers/<id>/roles            roles and attributes
+//	PUT    /frontdoor/customers/<id>/roles/<role>     grant a role
+//	DELETE /frontdoor/customers/<id>/roles/<role>     remove it
+//	PUT    /frontdoor/customers/<id>/attributes       replace the attributes (body: a JSON object of strings)
 //	       (or a JSON body {"reason": …})
 //
 // Each is recorded with the operator's reason: the lookup and the export in
@@ -95,26 +99,51 @@ func serveCustomers(w http.ResponseWriter, r *http.Request) error {
 	return writeAdminJSON(w, map[string]any{"customers": out})
 }
 
-// serveCustomer answers /frontdoor/customers/<id>/export and
-// DELETE /frontdoor/customers/<id>; any other path or method is refused.
+// serveCustomer answers the routes under /frontdoor/customers/<id>: the
+// export, erasure, roles and attributes; any other path or method is
+// refused.
 func serveCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err := loopbackOnly(r); err != nil {
 		return err
 	}
 	rest := strings.TrimPrefix(r.URL.Path, "/frontdoor/customers/")
 	id, sub, _ := strings.Cut(rest, "/")
-	if id == "" || strings.Contains(sub, "/") || (sub != "" && sub != "export") {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no such route")}
+	sub, role, _ := strings.Cut(sub, "/")
+	notFound := caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no such route")}
+	if id == "" || strings.Contains(role, "/") || (role != "" && sub != "roles") {
+		return notFound
 	}
-	switch {
-	case sub == "export" && r.Method == http.MethodGet:
-		return adminExport(w, r, id)
-	case sub == "export":
+	switch sub {
+	case "":
+		if r.Method == http.MethodDelete {
+			return adminErase(w, r, id)
+		}
+		return methodNotAllowed("DELETE")
+	case "export":
+		if r.Method == http.MethodGet {
+			return adminExport(w, r, id)
+		}
 		return methodNotAllowed("GET")
-	case r.Method == http.MethodDelete:
-		return adminErase(w, r, id)
+	case "roles":
+		switch {
+		case role == "" && r.Method == http.MethodGet:
+			return adminRoles(w, r, id)
+		case role == "":
+			return methodNotAllowed("GET")
+		case r.Method == http.MethodPut || r.Method == http.MethodDelete:
+			return adminRole(w, r, id, role)
+		}
+		return methodNotAllowed("PUT, DELETE")
+	case "attributes":
+		switch r.Method {
+		case http.MethodGet:
+			return adminRoles(w, r, id)
+		case http.MethodPut:
+			return adminAttributes(w, r, id)
+		}
+		return methodNotAllowed("GET, PUT")
 	}
-	return methodNotAllowed("DELETE")
+	return notFound
 }
 
 // holder is the backend whose store has the customer, or a 404.
@@ -145,17 +174,10 @@ func adminExport(w http.ResponseWriter, r *http.Request, id string) error {
 }
 
 func adminErase(w http.ResponseWriter, r *http.Request, id string) error {
-	reason := r.URL.Query().Get("reason")
-	if reason == "" && r.Body != nil {
-		var body struct {
-			Reason string `json:"reason"`
-		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("body: %w", err)}
-		}
-		reason = body.Reason
+	reason, err := adminReason(r)
+	if err != nil {
+		return err
 	}
-	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("reason: say why the customer is erased")}
 	}
@@ -163,7 +185,7 @@ func adminErase(w http.ResponseWriter, r *http.Request, id string) error {
 	if err != nil {
 		return err
 	}
-	out, err := b.flows().Erase(r.Context(), authflow.EraseInput{CustomerID: id, Client: adminClient, Operator: true, Reason: truncate(reason, maxReason)})
+	out, err := b.flows().Erase(r.Context(), authflow.EraseInput{CustomerID: id, Client: adminClient, Operator: true, Reason: reason})
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 	}
@@ -171,4 +193,110 @@ func adminErase(w http.ResponseWriter, r *http.Request, id string) error {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no such customer")}
 	}
 	return writeAdminJSON(w, map[string]any{"erased": id})
+}
+
+// adminReason is the operator's reason for a change: the query's reason,
+// else a JSON body's.
+func adminReason(r *http.Request) (string, error) {
+	reason := r.URL.Query().Get("reason")
+	if reason == "" && r.Body != nil {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			return "", caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("body: %w", err)}
+		}
+		reason = body.Reason
+	}
+	return truncate(strings.TrimSpace(reason), maxReason), nil
+}
+
+// operatorBy is how an operator's change is told in the trail.
+func operatorBy(reason string) string {
+	if reason == "" {
+		return "operator"
+	}
+	return "operator: " + reason
+}
+
+// rolesView is what the admin API says of a customer's roles and
+// attributes.
+func rolesView(c *identity.Customer) map[string]any {
+	roles, attrs := c.Roles, c.Attributes
+	if roles == nil {
+		roles = []string{}
+	}
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	return map[string]any{"id": c.ID, "roles": roles, "attributes": attrs}
+}
+
+func adminRoles(w http.ResponseWriter, r *http.Request, id string) error {
+	b, err := holder(r, id)
+	if err != nil {
+		return err
+	}
+	c, err := b.identity.Customer(r.Context(), id)
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
+	}
+	return writeAdminJSON(w, rolesView(c))
+}
+
+// adminRole grants (PUT) or removes (DELETE) a role, in the customer's
+// trail with the operator's reason; this node forgets what it cached of
+// the customer, the others within their cache period (2 s).
+func adminRole(w http.ResponseWriter, r *http.Request, id, role string) error {
+	reason, err := adminReason(r)
+	if err != nil {
+		return err
+	}
+	b, err := holder(r, id)
+	if err != nil {
+		return err
+	}
+	in := authflow.RoleChangeInput{CustomerID: id, Role: role, By: operatorBy(reason), Client: adminClient}
+	var out authflow.Outcome
+	if r.Method == http.MethodPut {
+		out, err = b.flows().GrantRole(r.Context(), in)
+	} else {
+		out, err = b.flows().RemoveRole(r.Context(), in)
+	}
+	return b.answerRoles(w, id, out, err)
+}
+
+// adminAttributes replaces the customer's attributes with the body's
+// JSON object of strings (an empty value removes one).
+func adminAttributes(w http.ResponseWriter, r *http.Request, id string) error {
+	var attrs map[string]string
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	if err := dec.Decode(&attrs); err != nil || dec.More() {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(`body: a JSON object of attribute name to text, such as {"plan":"premium","org":"acme"}`)}
+	}
+	b, err := holder(r, id)
+	if err != nil {
+		return err
+	}
+	out, err := b.flows().SetAttributes(r.Context(), authflow.SetAttributesInput{CustomerID: id, Attributes: attrs,
+		By: operatorBy(truncate(r.URL.Query().Get("reason"), maxReason)), Client: adminClient})
+	return b.answerRoles(w, id, out, err)
+}
+
+func (b *backend) answerRoles(w http.ResponseWriter, id string, out authflow.Outcome, err error) error {
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
+	}
+	switch o := out.(type) {
+	case authflow.NoSuchCustomer:
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no such customer")}
+	case authflow.Invalid:
+		for _, e := range o.Fields {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: e}
+		}
+	case authflow.RolesChanged:
+		b.forgetCustomer(id)
+		return writeAdminJSON(w, rolesView(o.Customer))
+	}
+	return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("unexpected outcome %T", out)}
 }

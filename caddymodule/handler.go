@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/identity/oidcrp"
 
 	"github.com/caddyserver/caddy/v2"
@@ -60,6 +61,10 @@ type Handler struct {
 	// Profile names the profile fields this site's backend gets as
 	// headers (X-Frontdoor-<Field>).
 	Profile []string `json:"profile,omitempty"`
+	// Attributes names the customer attributes this site's backend gets
+	// (X-Frontdoor-Attr-<Name>, the assertion's attrs claim, the
+	// placeholders {http.frontdoor.attr.<name>}).
+	Attributes []string `json:"attributes,omitempty"`
 	// Brand puts the site's name, logo and accent colour on its pages and
 	// mail (brand.go).
 	Brand *Brand `json:"brand,omitempty"`
@@ -105,8 +110,12 @@ type Handler struct {
 	// providers are the OpenID Providers this site offers, in order.
 	providers []*oidcrp.Provider
 	// profileRules: some rule asks for profile fields (profileGate walks
-	// the rules only then).
-	profileRules bool
+	// the rules only then); accessRules: some rule asks who the customer
+	// is (roles, attributes, email domain, expression).
+	profileRules, accessRules bool
+	// attrHeaders and attrPlaceholders are the names the site's
+	// Attributes reach the backend under.
+	attrHeaders, attrPlaceholders []string
 
 	// consentOn: a signed-in request needs the customer's consent state
 	// (required purposes, a rule's purposes, the site's consent header,
@@ -128,11 +137,33 @@ type Rule struct {
 	// Consent lists purposes the customer must have agreed to; they are
 	// asked in context when they have not.
 	Consent []string `json:"consent,omitempty"`
+	// Roles: the customer must hold one of these roles.
+	Roles []string `json:"roles,omitempty"`
+	// Attributes: each named attribute must have one of its values.
+	Attributes []AttributeRule `json:"attributes,omitempty"`
+	// EmailDomains: the customer's verified address must be in one of
+	// these domains.
+	EmailDomains []string `json:"email_domains,omitempty"`
+	// Expression is a CEL expression over the customer's claims that must
+	// be true (see access.go for what it may read).
+	Expression string `json:"expression,omitempty"`
 }
 
 type compiledRule struct {
 	Rule
 	paths patterns
+	// access is the rule's who-may-enter part; nil when it has none.
+	access *accessCheck
+}
+
+// appliesTo reports whether the rule covers any reading of the path.
+func (r compiledRule) appliesTo(views []string) bool {
+	for _, v := range views {
+		if r.paths.match(v) {
+			return true
+		}
+	}
+	return false
 }
 
 const defaultPrefix = "/.frontdoor"
@@ -180,6 +211,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.strip = newStripper(h.names)
+	for _, a := range h.Attributes {
+		if err := identity.ValidAttribute(a, ""); err != nil {
+			return fmt.Errorf("frontdoor: attributes: %w", err)
+		}
+		h.attrHeaders = append(h.attrHeaders, attrHeader(a))
+		h.attrPlaceholders = append(h.attrPlaceholders, "http.frontdoor.attr."+a)
+	}
 	if h.public, err = compilePatterns(h.Public); err != nil {
 		return fmt.Errorf("frontdoor: public: %w", err)
 	}
@@ -191,7 +229,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("frontdoor: require: %w", err)
 		}
-		h.rules = append(h.rules, compiledRule{Rule: r, paths: ps})
+		access, err := compileAccess(r)
+		if err != nil {
+			return fmt.Errorf("frontdoor: require %s: %w", strings.Join(r.Paths, " "), err)
+		}
+		h.rules = append(h.rules, compiledRule{Rule: r, paths: ps, access: access})
+		h.accessRules = h.accessRules || access != nil
 	}
 	if err := h.compileRedirectHosts(); err != nil {
 		return err
@@ -354,11 +397,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return h.deny(w, r)
 	}
+	// The customer record: roles and attributes for the rules, the
+	// headers and the assertion (hot cache, ≤ 2 s old).
+	c, err := h.customerFor(r, s)
+	if err != nil {
+		h.logger.Error("loading the customer", zap.Error(err))
+		if !public {
+			return h.unavailable(w)
+		}
+		c = newHotCustomer(&identity.Customer{ID: s.UserID})
+	}
 	if !public {
+		if h.accessRules {
+			if missing := h.unmetAccess(views, s, c); missing != "" {
+				return h.forbid(w, r, missing, s)
+			}
+		}
 		if rule, ok := h.unmetRule(views, s); ok {
 			return h.stepUp(w, r, rule)
 		}
-		if answered, err := h.profileGate(w, r, views, s); answered {
+		if answered, err := h.profileGate(w, r, views, c); answered {
 			return err
 		}
 	}
@@ -373,19 +431,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
+	extra.Roles = c.roles
 	if len(h.Profile) > 0 {
-		if extra.Profile, err = h.profileClaims(r.Context(), s); err != nil {
-			h.logger.Error("loading customer for profile headers", zap.Error(err))
-			return h.unavailable(w)
-		}
+		extra.Profile = h.profileClaims(c)
+	}
+	if len(h.Attributes) > 0 {
+		extra.Attrs = h.attributeClaims(c)
 	}
 	if err := h.inject(r, repl, s, extra); err != nil {
 		h.logger.Error("signing identity assertion", zap.Error(err))
 		return h.unavailable(w)
 	}
-	for _, f := range extra.Profile {
-		r.Header.Set(profileHeader(f.Name), f.Value)
-	}
+	h.injectCustomer(r, repl, extra)
 	return h.next(w, r, next)
 }
 

@@ -266,12 +266,12 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	if err != nil {
 		return err
 	}
-	// One backing array for the six one-value slices; each is capped at
+	// One backing array for the seven one-value slices; each is capped at
 	// one, so a later Add by another handler copies instead of writing
 	// into its neighbour.
 	var vals []string
 	if n.plain {
-		vals = make([]string, 0, 6)
+		vals = make([]string, 0, 7)
 		vals = append(vals, st.UserID, st.Email, st.EmailVerified, st.AuthTime, st.AMR)
 		r.Header[n.User] = vals[0:1:1]
 		r.Header[n.Email] = vals[1:2:2]
@@ -280,6 +280,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 		r.Header[n.AMR] = vals[4:5:5]
 		if st.Consent != "" {
 			r.Header[consentHeader] = []string{st.Consent}
+		}
+		if st.Roles != "" {
+			vals = append(vals, st.Roles)
+			r.Header[rolesHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	if n.assertion {
@@ -302,13 +306,56 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	repl.Set("http.frontdoor.amr", v.amr)
 	repl.Set("http.frontdoor.acr", v.acr)
 	repl.Set("http.frontdoor.sid", v.sid)
+	repl.Set("http.frontdoor.roles", v.roles)
 	return nil
+}
+
+// rolesHeader carries the customer's roles, comma-separated.
+const rolesHeader = "X-Frontdoor-Roles"
+
+// attrHeader is the header an attribute reaches the backend in.
+func attrHeader(name string) string { return profileHeader("attr_" + name) }
+
+// injectCustomer hands the backend the attributes the site lists (headers
+// and placeholders; the roles went with the assertion's values) and the
+// profile fields it names.
+func (h *Handler) injectCustomer(r *http.Request, repl *caddy.Replacer, x session.Extra) {
+	for i, name := range h.Attributes {
+		v := ""
+		for _, f := range x.Attrs {
+			if f.Name == name {
+				v = f.Value
+				break
+			}
+		}
+		repl.Set(h.attrPlaceholders[i], v)
+		if v != "" && h.names.plain {
+			r.Header[h.attrHeaders[i]] = []string{v}
+		}
+	}
+	if h.names.plain {
+		for _, f := range x.Profile {
+			r.Header.Set(profileHeader(f.Name), f.Value)
+		}
+	}
+}
+
+// attributeClaims returns the attributes the site lists that the customer
+// has.
+func (h *Handler) attributeClaims(c *hotCustomer) []session.Field {
+	var out []session.Field
+	for _, name := range h.Attributes {
+		if v := c.Attributes[name]; v != "" {
+			out = append(out, session.Field{Name: name, Value: v})
+		}
+	}
+	return out
 }
 
 // placeholderValues are a stamp's placeholder values as interface values,
 // so setting them allocates nothing.
-type placeholderValues struct{ user, email, verified, authTime, amr, acr, sid any }
+type placeholderValues struct{ user, email, verified, authTime, amr, acr, sid, roles any }
 
 func boxPlaceholders(st *session.Stamp) any {
-	return &placeholderValues{st.UserID, st.Email, st.EmailVerified, st.AuthTimeRFC3339, st.AMR, st.ACR, st.SID}
+	return &placeholderValues{st.UserID, st.Email, st.EmailVerified, st.AuthTimeRFC3339, st.AMR, st.ACR, st.SID, st.Roles}
 }

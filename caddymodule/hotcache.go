@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/consent"
-	"github.com/frontdoorhq/frontdoor/identity"
 )
 
 // hotCache keeps one fact per customer that protected requests need beside
@@ -106,10 +105,17 @@ func (b *backend) consentState(ctx context.Context, id string) (consent.State, e
 	})
 }
 
-// customer returns the customer record for profile rules and headers, from
+// customer returns the customer record for rules, headers and the
+// assertion, from
 // the cache when it is fresh. The record is shared: read it, never change it.
-func (b *backend) customer(ctx context.Context, id string) (*identity.Customer, error) {
-	return b.customerCache.load(ctx, id, b.clock.Now(), b.sessions.Config().CacheTTL, b.identity.Customer)
+func (b *backend) customer(ctx context.Context, id string) (*hotCustomer, error) {
+	return b.customerCache.load(ctx, id, b.clock.Now(), b.sessions.Config().CacheTTL, func(ctx context.Context, id string) (*hotCustomer, error) {
+		c, err := b.identity.Customer(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return newHotCustomer(c), nil
+	})
 }
 
 // forgetCustomer drops what this node caches of a customer, after a change

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -172,7 +171,7 @@ func profileHeader(field string) string {
 // the customer has not given: a browser goes to the prompt (and comes
 // back), anything else gets 403 profile_required. It reports whether it
 // answered.
-func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []string, s *session.Session) (bool, error) {
+func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []string, c *hotCustomer) (bool, error) {
 	if !h.profileRules {
 		return false, nil
 	}
@@ -181,22 +180,14 @@ func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []st
 		if len(rule.Profile) == 0 {
 			continue
 		}
-		for _, v := range views {
-			if rule.paths.match(v) {
-				need = append(need, rule.Profile...)
-				break
-			}
+		if rule.appliesTo(views) {
+			need = append(need, rule.Profile...)
 		}
 	}
 	if len(need) == 0 {
 		return false, nil
 	}
-	c, err := h.app.backend.customer(r.Context(), s.UserID)
-	if err != nil {
-		h.logger.Error("loading customer for a profile rule", zap.Error(err))
-		return true, h.unavailable(w)
-	}
-	missing := authflow.MissingFields(c, slices.Compact(need))
+	missing := authflow.MissingFields(c.Customer, slices.Compact(need))
 	if len(missing) == 0 {
 		return false, nil
 	}
@@ -211,18 +202,14 @@ func (h *Handler) profileGate(w http.ResponseWriter, r *http.Request, views []st
 
 // profileClaims returns the profile fields the site names that the
 // customer has given, for the headers and the assertion.
-func (h *Handler) profileClaims(ctx context.Context, s *session.Session) ([]session.Field, error) {
-	c, err := h.app.backend.customer(ctx, s.UserID)
-	if err != nil {
-		return nil, err
-	}
+func (h *Handler) profileClaims(c *hotCustomer) []session.Field {
 	var out []session.Field
 	for _, f := range h.Profile {
-		if v := authflow.ProfileValue(c, f); v != "" {
+		if v := authflow.ProfileValue(c.Customer, f); v != "" {
 			out = append(out, session.Field{Name: f, Value: v})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // profileFieldView is one field of the profile form.

@@ -36,6 +36,11 @@ type Customer struct {
 	// field name.
 	Profile map[string]string `json:"profile,omitempty"`
 
+	// Roles (sorted, no repeats) and Attributes say who the customer is to
+	// the operator's sites (see roles.go).
+	Roles      []string          `json:"roles,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`
 

@@ -35,6 +35,10 @@ type Claims struct {
 	// Profile holds the profile fields the site names that the customer
 	// has given: field name → value.
 	Profile map[string]string `json:"profile,omitempty"`
+	// Roles are the customer's roles; Attrs the attributes the site lists
+	// that the customer has.
+	Roles []string          `json:"roles,omitempty"`
+	Attrs map[string]string `json:"attrs,omitempty"`
 }
 
 // Extra is what the gateway states beside the session in an assertion.
@@ -46,13 +50,26 @@ type Extra struct {
 	// Profile is the profile fields the site names that the customer has
 	// given, in the site's order (none given: nil).
 	Profile []Field
+	// Roles is the customer's roles, comma-separated ("" for none).
+	Roles string
+	// Attrs is the attributes the site lists that the customer has, in
+	// the site's order.
+	Attrs []Field
 }
 
-// Field is one profile field's value.
+// Field is one profile field's or attribute's value.
 type Field struct{ Name, Value string }
 
-// profileClaim turns the fields into the claim.
-func profileClaim(fs []Field) map[string]string {
+// rolesClaim turns the roles header value into the claim.
+func rolesClaim(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// fieldsClaim turns fields into a claim.
+func fieldsClaim(fs []Field) map[string]string {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -116,6 +133,9 @@ type Stamp struct {
 	Consent string
 	// Profile is the profile fields the assertion states (read only).
 	Profile []Field
+	// Roles and Attrs are the roles and attributes it states (read only).
+	Roles string
+	Attrs []Field
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -159,7 +179,8 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 
 // fits reports whether st still describes s (and x) under the current key.
 func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
-	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || !slices.Equal(st.Profile, x.Profile) {
+	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles ||
+		!slices.Equal(st.Profile, x.Profile) || !slices.Equal(st.Attrs, x.Attrs) {
 		return false
 	}
 	// Compared field by field, never by pointer: a caller may hand in the
@@ -194,7 +215,8 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 	payload, err := json.Marshal(Claims{
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
-		Consent: consentClaim(x.Consent), Profile: profileClaim(x.Profile),
+		Consent: consentClaim(x.Consent), Profile: fieldsClaim(x.Profile),
+		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs),
 	})
 	if err != nil {
 		return nil, err
@@ -210,7 +232,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 	c = &Stamp{
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
-		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile,
+		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}
