@@ -1,11 +1,11 @@
 package caddymodule
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -192,13 +192,47 @@ func (a *accessCheck) missing(s *session.Session, c *hotCustomer, now time.Time)
 	if len(a.domains) > 0 && (!c.EmailVerified || !slices.Contains(a.domains, emailDomain(c.Email))) {
 		return missingEmailDomain
 	}
-	if a.expr != nil {
-		out, _, err := a.expr.Eval(&celVars{s: s, c: c, now: now})
-		if err != nil || out != types.True {
-			return missingExpression
-		}
+	if a.expr != nil && !c.verdict(a, s, now) {
+		return missingExpression
 	}
 	return ""
+}
+
+// exprKey names one expression's verdict on one session as it stands.
+type exprKey struct {
+	rule     *accessCheck
+	session  string
+	authTime int64
+}
+
+// verdictsMax bounds the verdicts kept per customer record.
+const verdictsMax = 64
+
+// verdict evaluates the rule's expression for the session, or returns the
+// verdict this customer record already holds: a record lives one cache
+// period (≤ 2 s), so a verdict is as fresh as the roles it read, and an
+// expression that reads now is at most that period late. A new sign-in or
+// step-up (a new auth_time) is judged afresh at once. An expression that
+// fails to evaluate is not met.
+func (c *hotCustomer) verdict(a *accessCheck, s *session.Session, now time.Time) bool {
+	k := exprKey{a, s.Key, s.AuthTime.UnixNano()}
+	c.mu.RLock()
+	v, ok := c.verdicts[k]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	out, _, err := a.expr.Eval(&celVars{s: s, c: c, now: now})
+	v = err == nil && out == types.True
+	c.mu.Lock()
+	if c.verdicts == nil {
+		c.verdicts = make(map[exprKey]bool)
+	}
+	if len(c.verdicts) < verdictsMax {
+		c.verdicts[k] = v
+	}
+	c.mu.Unlock()
+	return v
 }
 
 // unmetAccess returns what the first rule on the path that the customer
@@ -239,11 +273,7 @@ func (h *Handler) forbid(w http.ResponseWriter, r *http.Request, missing string,
 // customerFor is the signed-in customer's record for rules and headers;
 // a session whose customer is gone has no roles or attributes.
 func (h *Handler) customerFor(r *http.Request, s *session.Session) (*hotCustomer, error) {
-	c, err := h.app.backend.customer(r.Context(), s.UserID)
-	if errors.Is(err, identity.ErrNotFound) {
-		return newHotCustomer(&identity.Customer{ID: s.UserID}), nil
-	}
-	return c, err
+	return h.app.backend.customer(r.Context(), s.UserID)
 }
 
 // hotCustomer is a customer record with what the hot path derives from
@@ -253,6 +283,9 @@ type hotCustomer struct {
 	// roles is the roles header's value, comma-separated.
 	roles              string
 	celRoles, celAttrs ref.Val
+
+	mu       sync.RWMutex
+	verdicts map[exprKey]bool
 }
 
 func newHotCustomer(c *identity.Customer) *hotCustomer {

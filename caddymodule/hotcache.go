@@ -2,11 +2,13 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/identity"
 )
 
 // hotCache keeps one fact per customer that protected requests need beside
@@ -111,6 +113,12 @@ func (b *backend) consentState(ctx context.Context, id string) (consent.State, e
 func (b *backend) customer(ctx context.Context, id string) (*hotCustomer, error) {
 	return b.customerCache.load(ctx, id, b.clock.Now(), b.sessions.Config().CacheTTL, func(ctx context.Context, id string) (*hotCustomer, error) {
 		c, err := b.identity.Customer(ctx, id)
+		if errors.Is(err, identity.ErrNotFound) {
+			// A session whose customer is gone (erased on another node a
+			// moment ago): no roles, no profile; kept like any other
+			// answer, so such requests do not each read the store.
+			c, err = &identity.Customer{ID: id}, nil
+		}
 		if err != nil {
 			return nil, err
 		}

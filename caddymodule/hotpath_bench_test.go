@@ -5,26 +5,33 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // benchHandler provisions a Handler against the frontdoor app of a running
 // Caddy (bolt store), and returns it with a valid session cookie.
-func benchHandler(b *testing.B, o gatewayOpts) (*Handler, *http.Cookie) {
+func benchHandler(b *testing.B, o gatewayOpts, rules ...Rule) (*Handler, *http.Cookie) {
 	b.Helper()
 	g := startGateway(b, o)
-	h := &Handler{Public: []string{"/", "/pub/*"}, Protect: []string{"/app/*"}}
+	h := &Handler{Public: []string{"/", "/pub/*"}, Protect: []string{"/app/*"}, Rules: rules}
 	ctx := caddy.ActiveContext()
 	if err := h.Provision(ctx); err != nil {
 		b.Fatal(err)
 	}
 	h.Origin = g.url("")
 	if err := h.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	// A real customer, with roles, as the rules benchmarks need.
+	if err := h.app.backend.identity.CreateCustomer(context.Background(), &identity.Customer{ID: "u_bench", Email: "bench@example.com",
+		EmailVerified: true, CreatedAt: time.Now(), Roles: []string{"beta", "member"}}); err != nil {
 		b.Fatal(err)
 	}
 	token, _, err := h.app.backend.sessions.Create(context.Background(), session.New{
@@ -86,6 +93,20 @@ func serveLoop(b *testing.B, h *Handler, path string, ck *http.Cookie, wantHeade
 func BenchmarkProtectedRoute(b *testing.B) {
 	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR"})
 	serveLoop(b, h, "/app/orders", ck, "X-Frontdoor-Assertion")
+}
+
+// BenchmarkProtectedRouteRole is the hot path behind a role rule
+// (require /app/* { role member premium }).
+func BenchmarkProtectedRouteRole(b *testing.B) {
+	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR"}, Rule{Paths: []string{"/app/*"}, Roles: []string{"member", "premium"}})
+	serveLoop(b, h, "/app/orders", ck, "X-Frontdoor-Roles")
+}
+
+// BenchmarkProtectedRouteCEL is the hot path behind a CEL rule.
+func BenchmarkProtectedRouteCEL(b *testing.B) {
+	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR"}, Rule{Paths: []string{"/app/*"},
+		Expression: "'beta' in roles && auth_time > now - duration('1h')"})
+	serveLoop(b, h, "/app/orders", ck, "X-Frontdoor-Roles")
 }
 
 // BenchmarkProtectedRouteNoCache reads the session from bbolt every time.
