@@ -114,6 +114,7 @@ type ExportIdentity struct {
 	EmailVerified bool      `json:"email_verified"`
 	LinkedAt      time.Time `json:"linked_at"`
 	LastUsedAt    time.Time `json:"last_used_at,omitzero"`
+	Roles         []string  `json:"roles,omitempty"`
 }
 
 // ExportFactors describes how the customer signs in: which factors, when
@@ -204,7 +205,7 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 	}
 	for _, li := range c.Identities {
 		x.Identities = append(x.Identities, ExportIdentity{Provider: li.Provider, Issuer: li.Issuer, Subject: li.Subject, Email: li.Email,
-			EmailVerified: li.EmailVerified, LinkedAt: li.LinkedAt, LastUsedAt: li.LastUsedAt})
+			EmailVerified: li.EmailVerified, LinkedAt: li.LinkedAt, LastUsedAt: li.LastUsedAt, Roles: li.Roles})
 	}
 	if f.SessionList != nil {
 		all, err := f.SessionList.List(ctx, c.ID)

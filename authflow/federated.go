@@ -3,7 +3,9 @@ package authflow
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
 )
@@ -51,6 +53,16 @@ type FederatedIdentity struct {
 	Name            string
 	// MFA: the provider says its own sign-in used more than one factor.
 	MFA bool
+	// RolesMapped: the operator maps the provider's roles claim; Roles
+	// are what it gave this time (they replace the identity's last ones).
+	RolesMapped bool
+	Roles       []string
+}
+
+// linked is the identity as it is linked to a customer.
+func (id FederatedIdentity) linked(provider string, now time.Time) identity.LinkedIdentity {
+	return identity.LinkedIdentity{Provider: provider, Issuer: id.Issuer, Subject: id.Subject,
+		Email: id.Email, EmailVerified: id.EmailVerified, LinkedAt: now, Roles: id.Roles}
 }
 
 // FederatedSignInInput is a provider's verified answer.
@@ -100,12 +112,13 @@ var (
 // FederatedSignIn decides what a verified provider identity leads to.
 func (f *Flows) FederatedSignIn(ctx context.Context, in FederatedSignInInput) (Outcome, error) {
 	id, pol := in.Identity, in.Provider
-	li := identity.LinkedIdentity{Provider: pol.Name, Issuer: id.Issuer, Subject: id.Subject,
-		Email: id.Email, EmailVerified: id.EmailVerified, LinkedAt: f.now().UTC()}
+	li := id.linked(pol.Name, f.now().UTC())
 	c, err := f.Customers.CustomerByIdentity(ctx, id.Issuer, id.Subject)
 	switch {
 	case err == nil:
-		f.touchIdentity(ctx, c.ID, id)
+		if c, err = f.touchIdentity(ctx, c, id, in.Client); err != nil {
+			return nil, err
+		}
 		return f.federatedFirstFactor(ctx, c, in)
 	case !errors.Is(err, identity.ErrNotFound):
 		return nil, err
@@ -217,20 +230,45 @@ func (f *Flows) dropUnprovenIdentities(ctx context.Context, c *identity.Customer
 }
 
 // touchIdentity records the identity's last use and the customer's last
-// sign-in (best effort).
-func (f *Flows) touchIdentity(ctx context.Context, customerID string, id FederatedIdentity) {
-	_, err := f.Customers.UpdateCustomer(ctx, customerID, func(c *identity.Customer) error {
+// sign-in (best effort), and the roles its claims give now (not best
+// effort when they changed: a role the provider took away must go before
+// the customer is signed in).
+func (f *Flows) touchIdentity(ctx context.Context, c *identity.Customer, id FederatedIdentity, client Client) (*identity.Customer, error) {
+	var before []string
+	updated, err := f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
 		c.LastLoginAt = f.now().UTC()
 		for i := range c.Identities {
 			if c.Identities[i].Issuer == id.Issuer && c.Identities[i].Subject == id.Subject {
 				c.Identities[i].LastUsedAt = f.now().UTC()
+				if id.RolesMapped {
+					before = c.Identities[i].Roles
+					c.Identities[i].Roles = id.Roles
+				}
 			}
 		}
 		return nil
 	})
+	rolesChanged := id.RolesMapped && !slices.Equal(before, id.Roles)
 	if err != nil {
+		if rolesChanged {
+			return nil, err
+		}
 		f.warn("recording a provider identity's last use", err)
+		return c, nil
 	}
+	if rolesChanged {
+		for _, r := range id.Roles {
+			if !slices.Contains(before, r) {
+				f.auditDetail(ctx, client, c.ID, identity.EventRoleGranted, r+" by provider")
+			}
+		}
+		for _, r := range before {
+			if !slices.Contains(id.Roles, r) {
+				f.auditDetail(ctx, client, c.ID, identity.EventRoleRemoved, r+" by provider")
+			}
+		}
+	}
+	return updated, nil
 }
 
 // UnlinkInput is a press of "Unlink" on the account page.

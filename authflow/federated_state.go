@@ -164,8 +164,7 @@ func (f *Flows) ConfirmLink(ctx context.Context, in ConfirmLinkInput) (Outcome, 
 // LinkToSignedIn links a provider identity to the signed-in customer who
 // asked for it from their account page (FederatedAttempt.LinkFor).
 func (f *Flows) LinkToSignedIn(ctx context.Context, customerID string, pol ProviderPolicy, id FederatedIdentity, client Client) (Outcome, error) {
-	li := identity.LinkedIdentity{Provider: pol.Name, Issuer: id.Issuer, Subject: id.Subject, Email: id.Email,
-		EmailVerified: id.EmailVerified, LinkedAt: f.now().UTC()}
+	li := id.linked(pol.Name, f.now().UTC())
 	if _, err := f.Customers.LinkIdentity(ctx, customerID, li); err != nil {
 		if errors.Is(err, identity.ErrIdentityTaken) {
 			return FederatedRefused{Reason: ErrIdentityElsewhere}, nil

@@ -181,7 +181,7 @@ func emailDomain(email string) string {
 // missing returns what the customer lacks for the rule, "" if nothing.
 // An expression that fails to evaluate counts as not met.
 func (a *accessCheck) missing(s *session.Session, c *hotCustomer, now time.Time) string {
-	if len(a.roles) > 0 && !slices.ContainsFunc(a.roles, c.HasRole) {
+	if len(a.roles) > 0 && !slices.ContainsFunc(a.roles, c.hasRole) {
 		return missingRole
 	}
 	for _, at := range a.attrs {
@@ -280,7 +280,9 @@ func (h *Handler) customerFor(r *http.Request, s *session.Session) (*hotCustomer
 // it, worked out once per cache fill. Read only.
 type hotCustomer struct {
 	*identity.Customer
-	// roles is the roles header's value, comma-separated.
+	// allRoles are the roles from every source (sorted); roles is the
+	// header's value, comma-separated.
+	allRoles           []string
 	roles              string
 	celRoles, celAttrs ref.Val
 
@@ -289,7 +291,14 @@ type hotCustomer struct {
 }
 
 func newHotCustomer(c *identity.Customer) *hotCustomer {
-	return &hotCustomer{Customer: c, roles: strings.Join(c.Roles, ","),
-		celRoles: types.NewStringList(types.DefaultTypeAdapter, c.Roles),
+	all := c.AllRoles()
+	return &hotCustomer{Customer: c, allRoles: all, roles: strings.Join(all, ","),
+		celRoles: types.NewStringList(types.DefaultTypeAdapter, all),
 		celAttrs: types.NewStringStringMap(types.DefaultTypeAdapter, c.Attributes)}
+}
+
+// hasRole reports whether the customer holds role from any source.
+func (c *hotCustomer) hasRole(role string) bool {
+	_, found := slices.BinarySearch(c.allRoles, role)
+	return found
 }

@@ -411,14 +411,21 @@ func TestBrowserAccessibilityDefence(t *testing.T) {
 		}, "Sign in"},
 		{"too many attempts", func(s *a11yTour) {
 			// Another browser on the same address uses up its attempts.
+			// The limit counts in one-minute windows: should one end
+			// between the posts (a slow machine), the browser tries again.
 			c := s.g.newClient()
-			for range 3 {
-				s.g.post(c, "/.frontdoor/login", loginForm(s.email, "wrong password"))
+			for range 5 {
+				for range 3 {
+					s.g.post(c, "/.frontdoor/login", loginForm(s.email, "wrong password"))
+				}
+				s.open("/.frontdoor/login")
+				s.fill("#email", s.email)
+				s.fill("#password", "wrong password")
+				s.press("form[action$='/login'] button[type=submit]")
+				if h1, _ := chromedp.Run(s.ctx, chromedp.Evaluate[string](`document.querySelector("h1")?.textContent ?? ""`)); h1 == "Too many attempts" {
+					return
+				}
 			}
-			s.open("/.frontdoor/login")
-			s.fill("#email", s.email)
-			s.fill("#password", "wrong password")
-			s.press("form[action$='/login'] button[type=submit]")
 		}, "Too many attempts"},
 	}
 	for _, p := range rows {

@@ -229,7 +229,16 @@ func rolesView(c *identity.Customer) map[string]any {
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	return map[string]any{"id": c.ID, "roles": roles, "attributes": attrs}
+	fromProviders := map[string][]string{}
+	for _, li := range c.Identities {
+		if len(li.Roles) > 0 {
+			fromProviders[li.Provider] = append(fromProviders[li.Provider], li.Roles...)
+		}
+	}
+	// roles: the operator's and invitations' (what PUT and DELETE change);
+	// provider_roles: what each linked provider's claims gave at its last
+	// sign-in; all_roles: what rules and backends see.
+	return map[string]any{"id": c.ID, "roles": roles, "provider_roles": fromProviders, "all_roles": c.AllRoles(), "attributes": attrs}
 }
 
 func adminRoles(w http.ResponseWriter, r *http.Request, id string) error {

@@ -78,6 +78,9 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authf
 	if err != nil {
 		return false, err
 	}
+	// A sign-in may have changed the record (a provider's roles, a
+	// cancelled erasure): this node reads it afresh.
+	h.app.backend.forgetCustomer(due.Customer.ID)
 	return kept, h.setSessionCookie(w, token)
 }
 

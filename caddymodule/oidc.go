@@ -142,7 +142,8 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 	}
 	cfg := p.Config()
 	pol := authflow.ProviderPolicy{Name: p.Name(), LinkByEmail: cfg.Link == oidcrp.LinkVerifiedEmail, AutoRegister: cfg.AutoRegister, TrustMFA: cfg.TrustMFA}
-	fid := authflow.FederatedIdentity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified, Name: id.Name, MFA: id.MFA}
+	fid := authflow.FederatedIdentity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified, Name: id.Name, MFA: id.MFA,
+		RolesMapped: id.RolesMapped, Roles: id.Roles}
 	if fa.LinkFor != "" {
 		return h.oidcLinkSignedIn(w, r, fa.LinkFor, pol, fid)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/identity/oidcrp"
 )
 
@@ -28,6 +29,10 @@ type OIDCProvider struct {
 	Label        string            `json:"label,omitempty"`
 	Scopes       []string          `json:"scopes,omitempty"`
 	Claims       map[string]string `json:"claims,omitempty"`
+	// RolesClaim names the provider's claim (groups) whose values RoleMap
+	// turns into roles at each sign-in.
+	RolesClaim string              `json:"roles_claim,omitempty"`
+	RoleMap    map[string][]string `json:"role_map,omitempty"`
 	// Link: verified_email (default) or never.
 	Link string `json:"link,omitempty"`
 	// AutoRegister: the first sign-in creates a customer (default true).
@@ -53,6 +58,7 @@ type OIDCProvider struct {
 //		label <text>
 //		scopes <scope…>
 //		claims { <field> <claim> … }
+//		roles_claim <claim> { <provider group> <role…> … }
 //		link verified_email|never
 //		auto_register on|off
 //		trust_mfa on|off
@@ -139,6 +145,29 @@ func parseOIDC(d *caddyfile.Dispenser, seen []*OIDCProvider) (*OIDCProvider, err
 				return nil, d.Errf("frontdoor: oidc %s: timeout %q is not a positive duration", p.Name, v)
 			}
 			p.Timeout = caddy.Duration(dur)
+		case "roles_claim":
+			if !d.NextArg() {
+				return nil, d.Errf("frontdoor: oidc %s: roles_claim names the claim, then maps its values: roles_claim groups { acme-staff member }", p.Name)
+			}
+			p.RolesClaim, p.RoleMap = d.Val(), map[string][]string{}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			for n := d.Nesting(); d.NextBlock(n); {
+				group, roles := d.Val(), d.RemainingArgs()
+				if len(roles) == 0 {
+					return nil, d.Errf("frontdoor: oidc %s: roles_claim: %s needs at least one role", p.Name, group)
+				}
+				for _, r := range roles {
+					if err := identity.ValidRole(r); err != nil {
+						return nil, d.Errf("frontdoor: oidc %s: roles_claim: %v", p.Name, err)
+					}
+				}
+				p.RoleMap[group] = append(p.RoleMap[group], roles...)
+			}
+			if len(p.RoleMap) == 0 {
+				return nil, d.Errf("frontdoor: oidc %s: roles_claim %s maps nothing: add lines such as acme-staff member", p.Name, p.RolesClaim)
+			}
 		case "claims":
 			p.Claims = map[string]string{}
 			if d.NextArg() {
@@ -198,7 +227,7 @@ func (p *OIDCProvider) config(repl *caddy.Replacer, now func() time.Time) (oidcr
 		Issuer:       resolve("issuer", p.Issuer),
 		ClientID:     resolve("client_id", p.ClientID),
 		ClientSecret: resolve("client_secret", p.ClientSecret),
-		Label:        p.Label, Scopes: p.Scopes, Claims: p.Claims,
+		Label:        p.Label, Scopes: p.Scopes, Claims: p.Claims, RolesClaim: p.RolesClaim, RoleMap: p.RoleMap,
 		Link: oidcrp.LinkPolicy(p.Link), AutoRegister: p.AutoRegister == nil || *p.AutoRegister, TrustMFA: p.TrustMFA,
 		HostedDomain: resolve("hosted_domain", p.HostedDomain),
 		TeamID:       resolve("team_id", p.TeamID), KeyID: resolve("key_id", p.KeyID), KeyFile: resolve("key_file", p.KeyFile),

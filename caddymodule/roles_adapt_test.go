@@ -12,6 +12,9 @@ func TestRolesCaddyfileErrors(t *testing.T) {
 	site := func(rule string) string {
 		return "shop.example.com {\n\tfrontdoor {\n\t\trequire /members/* {\n\t\t\t" + rule + "\n\t\t}\n\t}\n}\n"
 	}
+	oidcWith := func(opt string) string {
+		return "{\n\tfrontdoor {\n\t\toidc x {\n\t\t\tissuer https://idp.example.com\n\t\t\tclient_id c\n\t\t\t" + opt + "\n\t\t}\n\t}\n}\n"
+	}
 	tests := []struct {
 		name, caddyfile string
 		line            int
@@ -29,6 +32,10 @@ func TestRolesCaddyfileErrors(t *testing.T) {
 		{"expression not a bool", site(`expression "email"`), 4, "not a bool"},
 		{"expression unknown name", site(`expression "group == 'x'"`), 4, "undeclared reference to 'group'"},
 		{"expression two args", site(`expression "true" "false"`), 4, "one quoted CEL expression"},
+		{"roles_claim without a claim", oidcWith("roles_claim"), 6, "roles_claim names the claim"},
+		{"roles_claim without a map", oidcWith("roles_claim groups"), 6, "maps nothing"},
+		{"roles_claim group without a role", oidcWith("roles_claim groups {\n\t\t\t\tacme-staff\n\t\t\t}"), 7, "acme-staff needs at least one role"},
+		{"roles_claim bad role", oidcWith("roles_claim groups {\n\t\t\t\tacme-staff Staff\n\t\t\t}"), 7, `role "Staff"`},
 		{"site attributes empty", "shop.example.com {\n\tfrontdoor {\n\t\tattributes\n\t}\n}\n", 3, "attributes names the customer attributes"},
 		{"site attributes bad", "shop.example.com {\n\tfrontdoor {\n\t\tattributes plan Org\n\t}\n}\n", 3, `attribute "Org"`},
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/oidctest"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
@@ -25,7 +27,6 @@ const rolesSite = `attributes plan org
 		require /beta/* {
 			expression "'beta' in roles && auth_time > now - duration('1h')"
 		}`
-
 
 // customerID looks a customer up by address.
 func (g *gateway) customerID(email string) string {
@@ -249,4 +250,73 @@ func TestRolesTwoNodes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestOIDCRoles: a provider's groups claim maps to roles through the
+// operator's roles_claim map at each sign-in — only mapped groups count,
+// a group the provider drops takes its role away at the next sign-in, the
+// operator's own grants stay — and the trail records each change.
+func TestOIDCRoles(t *testing.T) {
+	skipShort(t)
+	fake := oidctest.NewFake(t, "fd", "secret")
+	mapping := "\t\t\troles_claim groups {\n\t\t\t\tacme-staff member\n\t\t\t\tacme-beta beta tester\n\t\t\t}\n"
+	o := gatewayOpts{global: oidcBlock("fake", fake.Issuer, "fd", "secret", mapping), site: rolesSite}
+	runOnBothStoresWith(t, o, []scenario{{"provider roles", func(t *testing.T, g *gateway) {
+		signIn := func(groups any) *http.Client {
+			t.Helper()
+			fake.SetUser(oidctest.User{Subject: "staff-1", Email: "sam@example.org", EmailVerified: true, Extra: map[string]any{"groups": groups}})
+			c := g.newClient()
+			if r := g.get(c, fakeCallback(t, g, c, "fake", "/app/x"), nil); r.status != http.StatusSeeOther {
+				t.Fatalf("provider sign-in: %d %s", r.status, r.body)
+			}
+			return c
+		}
+		rolesSeen := func(c *http.Client) string {
+			t.Helper()
+			g.wantIn(c, "/app/x")
+			return g.backend.lastHeaders().Get("X-Frontdoor-Roles")
+		}
+		// A new customer: only the mapped group counts.
+		c := signIn([]any{"acme-staff", "domain-admins", 7})
+		if got := rolesSeen(c); got != "member" {
+			t.Fatalf("roles after the first sign-in: %q", got)
+		}
+		g.wantIn(c, "/members/news")
+		// The provider moves them: the old role goes at the next sign-in.
+		c = signIn("acme-beta")
+		if got := rolesSeen(c); got != "beta,tester" {
+			t.Fatalf("roles after the groups changed: %q", got)
+		}
+		g.wantForbidden(c, "/members/news", "role")
+		// The operator's grant is the operator's: the provider cannot take it.
+		id := g.customerID("sam@example.org")
+		adminDo(t, g, http.MethodPut, "/frontdoor/customers/"+id+"/roles/member", "")
+		c = signIn([]any{})
+		if got := rolesSeen(c); got != "member" {
+			t.Fatalf("roles after the provider dropped every group: %q", got)
+		}
+		// A claim of another shape gives nothing, and breaks nothing.
+		for _, odd := range []any{42, map[string]any{"acme-beta": true}, nil} {
+			c = signIn(odd)
+			if got := rolesSeen(c); got != "member" {
+				t.Fatalf("groups %v: roles %q", odd, got)
+			}
+		}
+		st, body := adminGet(t, g, "/frontdoor/customers/"+id+"/roles")
+		if st != http.StatusOK || !strings.Contains(body, `"all_roles"`) {
+			t.Fatalf("roles view: %d %s", st, body)
+		}
+		evs, _ := backendOf(t).identity.Events(context.Background(), id, 100)
+		var trail []string
+		for _, e := range evs {
+			if e.Kind == identity.EventRoleGranted || e.Kind == identity.EventRoleRemoved {
+				trail = append(trail, e.Kind+": "+e.Detail)
+			}
+		}
+		for _, want := range []string{"role_removed: member by provider", "role_granted: beta by provider", "role_removed: tester by provider"} {
+			if !slices.Contains(trail, want) {
+				t.Errorf("trail %q lacks %q", trail, want)
+			}
+		}
+	}}})
 }

@@ -23,6 +23,9 @@ type LinkedIdentity struct {
 	EmailVerified bool      `json:"email_verified,omitempty"`
 	LinkedAt      time.Time `json:"linked_at"`
 	LastUsedAt    time.Time `json:"last_used_at,omitzero"`
+	// Roles are the roles the provider's claims gave at the last sign-in
+	// with it (the operator's roles_claim mapping); they follow the claim.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // ErrIdentityTaken: the provider identity is already linked to another

@@ -61,10 +61,26 @@ func ValidAttribute(name, value string) error {
 	return nil
 }
 
-// HasRole reports whether the customer has role.
+// HasRole reports whether the operator (or an invitation) gave the
+// customer role; AllRoles adds the providers'.
 func (c *Customer) HasRole(role string) bool {
 	_, found := slices.BinarySearch(c.Roles, role)
 	return found
+}
+
+// AllRoles returns the roles the customer holds from any source — the
+// operator's or an invitation's (Roles) and each linked provider's —
+// sorted, no repeats.
+func (c *Customer) AllRoles() []string {
+	all := slices.Clone(c.Roles)
+	for _, li := range c.Identities {
+		all = append(all, li.Roles...)
+	}
+	if len(all) == len(c.Roles) {
+		return all
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
 }
 
 // GrantRole adds role (kept sorted, no repeats); it reports whether the

@@ -2,6 +2,7 @@ package oidcrp
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -59,6 +60,13 @@ func (p *Provider) mapProfile(id *Identity, claims map[string]any, cb Callback) 
 			id.Name = strings.TrimSpace(id.GivenName + " " + id.FamilyName)
 		}
 	}
+	if p.cfg.RolesClaim != "" {
+		id.RolesMapped = true
+		if v, ok := claims[p.cfg.RolesClaim]; ok {
+			id.rolesSeen = true
+			id.Roles = p.mapRoles(v)
+		}
+	}
 	if id.Name == "" && (id.GivenName != "" || id.FamilyName != "") {
 		id.Name = strings.TrimSpace(id.GivenName + " " + id.FamilyName)
 	}
@@ -74,4 +82,33 @@ func truthy(v any) bool {
 		return v == "true"
 	}
 	return false
+}
+
+// maxGroups bounds the values of a roles claim that are read.
+const maxGroups = 1000
+
+// mapRoles turns a roles claim's values — a list of strings or one
+// string of space-separated values — into the roles the operator maps
+// them to (sorted, no repeats). Anything else gives nothing.
+func (p *Provider) mapRoles(v any) []string {
+	var groups []string
+	switch v := v.(type) {
+	case string:
+		groups = strings.Fields(v)
+	case []any:
+		for _, g := range v {
+			if s, ok := g.(string); ok {
+				groups = append(groups, s)
+			}
+		}
+	}
+	if len(groups) > maxGroups {
+		groups = groups[:maxGroups]
+	}
+	var roles []string
+	for _, g := range groups {
+		roles = append(roles, p.cfg.RoleMap[g]...)
+	}
+	slices.Sort(roles)
+	return slices.Compact(roles)
 }

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/identity"
 )
 
 // Preset names the provider quirks to apply.
@@ -70,7 +72,13 @@ type Config struct {
 	// Claims maps Frontdoor's profile fields (email, name, given_name,
 	// family_name, picture, locale, email_verified) to the provider's claim
 	// names.
-	Claims       map[string]string
+	Claims map[string]string
+	// RolesClaim names the claim (groups, roles) whose values RoleMap turns
+	// into the customer's roles at each sign-in; values not in the map
+	// give nothing, so a provider grants only the roles the operator let
+	// it.
+	RolesClaim   string
+	RoleMap      map[string][]string
 	Link         LinkPolicy
 	AutoRegister bool
 	// TrustMFA lets a provider's own multi-factor sign-in (amr "mfa")
@@ -178,6 +186,19 @@ func (c *Config) Validate() error {
 	for field := range c.Claims {
 		if !slices.Contains(profileFields, field) {
 			return fmt.Errorf("oidc %s: claims: unknown field %q (one of %s)", c.Name, field, strings.Join(profileFields, ", "))
+		}
+	}
+	if (c.RolesClaim == "") != (len(c.RoleMap) == 0) {
+		return fmt.Errorf("oidc %s: roles_claim names a claim and maps its values to roles: roles_claim groups { <group> <role…> }", c.Name)
+	}
+	for group, roles := range c.RoleMap {
+		if group == "" || len(roles) == 0 {
+			return fmt.Errorf("oidc %s: roles_claim: map each group to at least one role", c.Name)
+		}
+		for _, r := range roles {
+			if err := identity.ValidRole(r); err != nil {
+				return fmt.Errorf("oidc %s: roles_claim: %v", c.Name, err)
+			}
 		}
 	}
 	switch c.Link {

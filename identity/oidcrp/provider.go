@@ -280,6 +280,13 @@ type Identity struct {
 	AMR    []string
 	MFA    bool
 	Tenant string
+	// RolesMapped: the operator maps a roles claim (Config.RolesClaim);
+	// Roles are the roles its values gave this time (sorted; none: nil).
+	RolesMapped bool
+	Roles       []string
+	// rolesSeen: the claim was present (an absent claim in the ID token
+	// may be in userinfo).
+	rolesSeen bool
 }
 
 // Finish checks the callback against the attempt, redeems the code (with
@@ -370,6 +377,9 @@ func (p *Provider) userInfo(ctx context.Context, d *discovered, tok *oauth2.Toke
 	}
 	var more Identity
 	p.mapProfile(&more, claims, cb)
+	if !id.rolesSeen && more.rolesSeen { // groups only behind userinfo
+		id.Roles, id.rolesSeen = more.Roles, true
+	}
 	if id.Email == "" {
 		id.Email, id.EmailVerified = more.Email, more.EmailVerified
 	}
