@@ -288,6 +288,10 @@ func (h *Handler) askConsentFirst(w http.ResponseWriter, due *authflow.SessionDu
 // sign-up's answers. done is false when there is no such question (any
 // more): the ordinary prompt applies.
 func (h *Handler) signUpConsent(w http.ResponseWriter, r *http.Request, s *session.Session, nonce, rd string) (done bool, err error) {
+	if len(h.app.purposes) == 0 { // removed by a reload since: nothing to ask
+		clearCookie(w, consentCookie)
+		return false, nil
+	}
 	d := &pageData{Title: h.say("consent.title"), CSRF: h.csrfFor(w, r), RD: rd, SignUpConsent: true,
 		Message: h.say("consent.signup_intro"), Purposes: h.purposeViews(nil)}
 	if r.Method != http.MethodPost {

@@ -81,9 +81,11 @@ func TestConsentEmailSignUp(t *testing.T) {
 			if err != nil || cust.PasswordHash != "" || !cust.EmailVerified || len(cust.Passkeys) != 0 {
 				t.Fatalf("customer %+v %v", cust, err)
 			}
-			// No password or passkey forced: the account page serves.
-			if r := g.get(c, "/.frontdoor/account", navigate); r.status != http.StatusOK {
-				t.Fatalf("account page: %d", r.status)
+			// No password or passkey forced: the account page serves, and
+			// offers both.
+			if r := g.get(c, "/.frontdoor/account", navigate); r.status != http.StatusOK || !strings.Contains(r.body, "Password: none") ||
+				!strings.Contains(r.body, `/reset">set one</a>`) || !strings.Contains(r.body, `id="add-passkey"`) {
+				t.Fatalf("account page: %d %s", r.status, r.body)
 			}
 		}},
 		{"another browser only verifies", func(t *testing.T, g *gateway) {
