@@ -211,7 +211,18 @@ func (m *mailbox) take() []mail {
 // browser's nonce.
 func (e *env) signUp(t *testing.T, email, password string, passkey bool) (secret, nonce string) {
 	t.Helper()
-	out, err := e.flows.SignUp(context.Background(), authflow.SignUpInput{Email: email, Password: password, Passkey: passkey})
+	method := authflow.PurposePasswordSignUp
+	if passkey {
+		method = authflow.PurposePasskeySignUp
+	}
+	return e.signUpWith(t, authflow.SignUpInput{Email: email, Password: password, Method: method})
+}
+
+// signUpWith is signUp of a whole form.
+func (e *env) signUpWith(t *testing.T, in authflow.SignUpInput) (secret, nonce string) {
+	t.Helper()
+	email, passkey := in.Email, in.Method == authflow.PurposePasskeySignUp
+	out, err := e.flows.SignUp(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,13 +328,48 @@ func TestSignUpJourneys(t *testing.T) {
 		}},
 		{"passkey-first: signed in only in its own browser", func(t *testing.T, e *env) {
 			secret, _ := e.signUp(t, "pk@example.com", "", true)
-			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: "another browser's nonce"}); out != (authflow.PasskeyConfirmedElsewhere{}) {
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: "another browser's nonce"}); out != (authflow.PasswordlessConfirmedElsewhere{Purpose: authflow.PurposePasskeySignUp}) {
 				t.Fatalf("elsewhere: %#v", out)
 			}
 			secret, nonce := e.signUp(t, "pk2@example.com", "", true)
-			out, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasskeySignUpConfirmed)
-			if !ok || !out.Customer.EmailVerified || out.Customer.PasswordHash != "" {
+			out, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasswordlessConfirmed)
+			if !ok || !out.Customer.EmailVerified || out.Customer.PasswordHash != "" || out.Purpose != authflow.PurposePasskeySignUp {
 				t.Fatalf("in its own browser: %#v", out)
+			}
+		}},
+		{"email sign-up: no password, signed in only in its own browser, back to rd", func(t *testing.T, e *env) {
+			// A password typed beside the email method is neither checked nor kept.
+			in := authflow.SignUpInput{Email: "em@example.com", Password: "x", Method: authflow.PurposeEmailSignUp, Redirect: "/orders?x=1"}
+			secret, _ := e.signUpWith(t, in)
+			if out := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: "another browser's nonce"}); out != (authflow.PasswordlessConfirmedElsewhere{Purpose: authflow.PurposeEmailSignUp}) {
+				t.Fatalf("elsewhere: %#v", out)
+			}
+			if c, _ := e.store.CustomerByEmail(context.Background(), "em@example.com"); !c.EmailVerified || c.PasswordHash != "" {
+				t.Fatalf("confirmed elsewhere: %+v", c)
+			}
+			in.Email = "em2@example.com"
+			secret, nonce := e.signUpWith(t, in)
+			out, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasswordlessConfirmed)
+			if !ok || !out.Customer.EmailVerified || out.Customer.PasswordHash != "" || out.Purpose != authflow.PurposeEmailSignUp ||
+				out.Redirect != "/orders?x=1" || out.Customer.LastLoginAt.IsZero() {
+				t.Fatalf("in its own browser: %#v", out)
+			}
+			// A squatter's unconfirmed password goes when the mailbox's
+			// reader signs up by email and confirms.
+			e.signUp(t, "sq@example.com", attackerPassword, false)
+			in.Email = "sq@example.com"
+			secret, nonce = e.signUpWith(t, in)
+			if out, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasswordlessConfirmed); !ok || out.Customer.PasswordHash != "" {
+				t.Fatalf("over a squatter's sign-up: %#v", out)
+			}
+			// A verified address's owner is told instead, as for the other methods.
+			in.Email = "em2@example.com"
+			out2, err := e.flows.SignUp(context.Background(), in)
+			if _, ok := out2.(authflow.SignUpAccepted); err != nil || !ok {
+				t.Fatalf("email sign-up for a verified address: %#v %v", out2, err)
+			}
+			if mails := e.mail.take(); len(mails) != 1 || mails[0].kind != "already" {
+				t.Fatalf("mailed %+v, want the already-registered notice", mails)
 			}
 		}},
 		{"an unverified sign-in resends a link bound to that browser", func(t *testing.T, e *env) {

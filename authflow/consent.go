@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/identity"
 )
 
 // ConsentRecords is what the journeys need of the consent store: records
@@ -138,4 +140,105 @@ func (f *Flows) HonourGPC(ctx context.Context, customerID string, st consent.Sta
 		n++
 	}
 	return n, nil
+}
+
+// SignUpConsentTTL is how long a customer who signed up through a provider
+// is asked, as at sign-up, for every purpose (AskConsent in SessionDue).
+const SignUpConsentTTL = 30 * time.Minute
+
+// holdSignUpConsent marks, for the browser that will hold the returned
+// nonce, that customerID signed up without a form asking for the purposes:
+// the consent prompt asks that browser for every one of them, nothing
+// ticked, as the sign-up form would. Nothing is recorded until the
+// customer answers: a provider's word never grants a purpose.
+func (f *Flows) holdSignUpConsent(ctx context.Context, customerID string) (string, error) {
+	nonce := NewNonce()
+	tok := identity.NewTokenUnder(identity.HashToken(nonce), identity.SignUpConsent{}, customerID, f.now().Add(SignUpConsentTTL))
+	if err := f.Tokens.PutToken(ctx, tok); err != nil {
+		return "", err
+	}
+	return nonce, nil
+}
+
+// takeSignUpConsent uses up the mark of the browser holding nonce, if it
+// is customerID's; nil when there is none.
+func (f *Flows) takeSignUpConsent(ctx context.Context, customerID, nonce string) (*identity.Token, error) {
+	if nonce == "" || customerID == "" {
+		return nil, nil
+	}
+	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenSignUpConsent, identity.HashToken(nonce), f.now())
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tok.CustomerID != customerID {
+		// Another account signed in in this browser since: the mark was
+		// for the one who signed up, and is dropped.
+		return nil, nil
+	}
+	return tok, nil
+}
+
+// SignUpConsentPending reports whether the browser holding nonce is still
+// to ask customerID every purpose as at sign-up.
+func (f *Flows) SignUpConsentPending(ctx context.Context, customerID, nonce string) (bool, error) {
+	tok, err := f.takeSignUpConsent(ctx, customerID, nonce)
+	if tok == nil || err != nil {
+		return false, err
+	}
+	if err := f.Tokens.PutToken(ctx, tok); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// SignUpConsentInput is the answer to the sign-up's question about every
+// purpose, posted by the browser holding Nonce.
+type SignUpConsentInput struct {
+	CustomerID, Nonce string
+	Accepted          []string
+	Client            Client
+}
+
+// SignUpConsentGone: the browser has no sign-up question pending (answered
+// in another tab, expired, or another account signed in): the ordinary
+// prompt applies.
+type SignUpConsentGone struct{}
+
+func (SignUpConsentGone) outcome() {}
+
+// GiveSignUpConsent records the answers to the sign-up's question as the
+// sign-up form's are recorded (how signup; a grant for each purpose
+// ticked, a refusal for each optional one not). Every required purpose
+// must be ticked (Invalid, and the question stays); ids that are not
+// purposes are ignored.
+func (f *Flows) GiveSignUpConsent(ctx context.Context, in SignUpConsentInput) (Outcome, error) {
+	tok, err := f.takeSignUpConsent(ctx, in.CustomerID, in.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return SignUpConsentGone{}, nil
+	}
+	fields := map[string]error{}
+	f.checkConsents(in.Accepted, fields)
+	if len(fields) > 0 {
+		f.putBack(ctx, tok)
+		return Invalid{Fields: fields}, nil
+	}
+	rs, err := f.Consent.Records(ctx, in.CustomerID)
+	if err != nil {
+		f.putBack(ctx, tok)
+		return nil, err
+	}
+	changes := consent.StateOf(rs).Changes(f.Purposes, in.Accepted, f.consentProto(in.Client, consent.HowSignup), true)
+	for _, r := range changes {
+		r.CustomerID = in.CustomerID
+		if err := f.Consent.Append(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return ConsentRecorded{Changed: len(changes)}, nil
 }

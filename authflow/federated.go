@@ -172,7 +172,18 @@ func (f *Flows) federatedSignUp(ctx context.Context, in FederatedSignInInput, em
 		return nil, err
 	}
 	f.auditDetail(ctx, in.Client, c.ID, identity.EventIdentityLinked, li.Provider)
-	return f.federatedFirstFactor(ctx, c, in)
+	out, err := f.federatedFirstFactor(ctx, c, in)
+	due, ok := out.(SessionDue)
+	if err != nil || !ok || len(f.Purposes) == 0 || f.Consent == nil {
+		return out, err
+	}
+	// No form asked this customer for the purposes: the prompt asks them
+	// all now. Without the mark the required ones are still asked for at
+	// the first protected request, so failing to store it is not fatal.
+	if due.AskConsent, err = f.holdSignUpConsent(ctx, c.ID); err != nil {
+		f.failed("keeping a provider sign-up's consent question", err)
+	}
+	return due, nil
 }
 
 // federatedTakeOver hands an unconfirmed account to the provider's

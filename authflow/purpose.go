@@ -37,7 +37,9 @@ const (
 )
 
 // SignUpPurpose is what a verification link's sign-up was: with a
-// password (the zero value, stored as nothing) or passkey-first.
+// password (the zero value, stored as nothing), passkey-first, or by email
+// alone. The last two are passwordless: confirmed in their own browser
+// they sign in, anywhere else they only verify the address.
 type SignUpPurpose string
 
 const (
@@ -45,12 +47,19 @@ const (
 	// PurposePasskeySignUp marks the verification link of a passkey-first
 	// sign-up.
 	PurposePasskeySignUp SignUpPurpose = "passkey_signup"
+	// PurposeEmailSignUp marks the verification link of a sign-up with no
+	// password and no passkey: the mailbox is the way in (email links),
+	// until the customer adds another on the account page.
+	PurposeEmailSignUp SignUpPurpose = "email_signup"
 )
+
+// Passwordless reports a sign-up that chose no password.
+func (p SignUpPurpose) Passwordless() bool { return p != PurposePasswordSignUp }
 
 var (
 	waitPurposes     = []WaitPurpose{PurposeSignIn, PurposeStepUp, PurposeResubmit, PurposeReset}
 	ceremonyPurposes = []CeremonyPurpose{CeremonySignIn, CeremonySecondFactor, CeremonyRegister}
-	signUpPurposes   = []SignUpPurpose{PurposePasswordSignUp, PurposePasskeySignUp}
+	signUpPurposes   = []SignUpPurpose{PurposePasswordSignUp, PurposePasskeySignUp, PurposeEmailSignUp}
 )
 
 // ErrUnknownPurpose is a purpose, stored or asked for, that its family

@@ -48,7 +48,7 @@ func TestLegacyTokensInJourneys(t *testing.T) {
 		secret, nonce := authflow.NewNonce(), authflow.NewNonce()
 		e.putLegacy(t, identity.HashToken(secret), pk.ID, `{"kind":"verify_email","hash":"%s","customer_id":"%s","expires_at":"%s",`+
 			`"binding":"`+b64(identity.HashToken(nonce))+`","purpose":"passkey_signup"}`)
-		if o, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasskeySignUpConfirmed); !ok || o.Customer.ID != pk.ID {
+		if o, ok := e.confirm(t, authflow.ConfirmInput{Secret: secret, Nonce: nonce}).(authflow.PasswordlessConfirmed); !ok || o.Customer.ID != pk.ID || o.Purpose != authflow.PurposePasskeySignUp {
 			t.Fatalf("passkey-first link: %#v", o)
 		}
 

@@ -82,6 +82,11 @@ type (
 		DeviceCookie string
 		// IdP is the provider of a provider sign-in (the assertion's idp).
 		IdP string
+		// AskConsent, after a sign-up through a provider while purposes
+		// are configured, is the nonce of the browser's pending question
+		// about every purpose (GiveSignUpConsent): the browser keeps it
+		// and goes to the consent prompt before Redirect.
+		AskConsent string
 	}
 	// WaitGone: no wait for this browser — expired, finished in another
 	// tab, never started, or a step-up of another session.

@@ -83,7 +83,7 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 	// squatter's (see SignUp).
 	if !c.EmailVerified {
 		nonce := NewNonce()
-		if err := f.SendVerification(ctx, c, c.PasswordHash, identity.HashToken(nonce)); err != nil {
+		if err := f.SendVerification(ctx, c, Verification{PasswordHash: c.PasswordHash, Binding: identity.HashToken(nonce)}); err != nil {
 			return nil, err
 		}
 		return Unverified{Nonce: nonce}, nil

@@ -12,11 +12,16 @@ import (
 )
 
 // SignUpInput is a sign-up form: an address and a password, or no
-// password for a passkey-first sign-up.
+// password for a passwordless sign-up (Method passkey-first or email).
 type SignUpInput struct {
 	Email    string
 	Password string
-	Passkey  bool
+	// Method is how the customer will sign in; the zero value is with the
+	// password.
+	Method SignUpPurpose
+	// Redirect is where an email sign-up goes once its link is confirmed
+	// in this browser, signed in.
+	Redirect string
 	// Consents are the purposes ticked (consent=<id> fields); every
 	// required purpose must be among them.
 	Consents []string
@@ -50,7 +55,10 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 	if err != nil {
 		fields["email"] = ErrEmailInvalid
 	}
-	if !in.Passkey {
+	if _, err := parsePurpose(string(in.Method), signUpPurposes); err != nil {
+		return nil, err // the caller's mistake, not the customer's
+	}
+	if !in.Method.Passwordless() {
 		if err := f.Policy.Check(in.Password); err != nil {
 			fields["password"] = err
 		}
@@ -62,21 +70,24 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 	// Built now, while the form's time is now; stored only if a customer
 	// is created (below, in the queued part).
 	consents := f.signUpConsents(in.Consents, in.Client)
-	hash := ""
-	if !in.Passkey {
-		if hash, err = f.Hasher.Hash(ctx, in.Password); err != nil {
+	v := Verification{Purpose: in.Method}
+	if !in.Method.Passwordless() {
+		if v.PasswordHash, err = f.Hasher.Hash(ctx, in.Password); err != nil {
 			return nil, err
 		}
 	}
+	if in.Method == PurposeEmailSignUp {
+		v.Redirect = in.Redirect
+	}
 	nonce := NewNonce()
-	binding := identity.HashToken(nonce)
+	v.Binding = identity.HashToken(nonce)
 	queued := f.Later.Do(func(ctx context.Context) {
 		c, err := f.Customers.CustomerByEmail(ctx, email)
 		if err != nil && !errors.Is(err, identity.ErrNotFound) {
 			f.failed("registering customer: identity store failed", err)
 			return
 		}
-		if err := f.signUp(ctx, c, email, hash, binding, consents); err != nil {
+		if err := f.signUp(ctx, c, email, v, consents); err != nil {
 			f.failed("registering customer", err)
 		}
 	})
@@ -86,17 +97,17 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 	return SignUpAccepted{Email: email, Nonce: nonce}, nil
 }
 
-// signUp acts on a sign-up for email with a password hashing to hash (""
-// for passkey-first); c holds the address, nil if no account does. The
-// consents are recorded only for a customer created here: an existing
-// account's are its owner's, never a sign-up form's.
-func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email, hash string, binding []byte, consents []consent.Record) error {
+// signUp acts on a sign-up for email whose link is to carry v; c holds
+// the address, nil if no account does. The consents are recorded only for
+// a customer created here: an existing account's are its owner's, never a
+// sign-up form's.
+func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email string, v Verification, consents []consent.Record) error {
 	if c == nil {
-		c = &identity.Customer{ID: identity.NewID(), Email: email, CreatedAt: f.now().UTC(), PasswordHash: hash}
+		c = &identity.Customer{ID: identity.NewID(), Email: email, CreatedAt: f.now().UTC(), PasswordHash: v.PasswordHash}
 		err := f.Customers.CreateCustomer(ctx, c)
 		if err == nil {
 			f.recordConsents(ctx, c.ID, consents)
-			return f.SendVerification(ctx, c, hash, binding)
+			return f.SendVerification(ctx, c, v)
 		}
 		if !errors.Is(err, identity.ErrEmailTaken) {
 			return err
@@ -115,23 +126,30 @@ func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email, hash st
 		f.Notify.AlreadyRegistered(c)
 		return nil
 	}
-	return f.SendVerification(ctx, c, hash, binding)
+	return f.SendVerification(ctx, c, v)
 }
 
-// SendVerification stores a fresh verification link for c carrying
-// passwordHash ("" for a passkey-first sign-up) and bound to the browser
-// holding the nonce of binding, and mails it.
-func (f *Flows) SendVerification(ctx context.Context, c *identity.Customer, passwordHash string, binding []byte) error {
-	purpose := PurposePasswordSignUp
-	if passwordHash == "" {
-		purpose = PurposePasskeySignUp
-	}
-	secret, tok := identity.NewToken(identity.VerifyEmail{PasswordHash: passwordHash, Binding: binding, Purpose: string(purpose)},
+// Verification is what a verification link carries besides its customer.
+type Verification struct {
+	Purpose SignUpPurpose
+	// PasswordHash is a password sign-up's password, made the account's
+	// by confirming in the sign-up's browser ("" when passwordless).
+	PasswordHash string
+	// Binding is the hash of the nonce of the browser that signed up.
+	Binding []byte
+	// Redirect is where an email sign-up goes, signed in, once confirmed.
+	Redirect string
+}
+
+// SendVerification stores a fresh verification link for c carrying v and
+// mails it.
+func (f *Flows) SendVerification(ctx context.Context, c *identity.Customer, v Verification) error {
+	secret, tok := identity.NewToken(identity.VerifyEmail{PasswordHash: v.PasswordHash, Binding: v.Binding, Purpose: string(v.Purpose), Redirect: v.Redirect},
 		c.ID, identity.VerifyTokenTTL, f.now())
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return err
 	}
-	f.Notify.Verify(c, secret, passwordHash == "")
+	f.Notify.Verify(c, secret, v.Purpose == PurposePasskeySignUp)
 	return nil
 }
 
@@ -157,29 +175,36 @@ type (
 	ChoosePassword struct{}
 	// LinkExpired: no such link, or already used, or its account gone.
 	LinkExpired struct{}
-	// PasskeySignUpConfirmed: a passkey-first sign-up confirmed in its
-	// own browser: sign it in (amr email) to create the passkey.
-	PasskeySignUpConfirmed struct{ Customer *identity.Customer }
-	// PasskeyConfirmedElsewhere: a passkey-first link confirmed in
-	// another browser: the address is verified, nobody is signed in.
-	PasskeyConfirmedElsewhere struct{}
+	// PasswordlessConfirmed: a passwordless sign-up (Purpose passkey-first
+	// or email) confirmed in its own browser: sign it in (amr email) — to
+	// create the passkey, or to go on to Redirect.
+	PasswordlessConfirmed struct {
+		Customer *identity.Customer
+		Purpose  SignUpPurpose
+		Redirect string
+	}
+	// PasswordlessConfirmedElsewhere: a passwordless sign-up's link
+	// confirmed in another browser: the address is verified, nobody is
+	// signed in.
+	PasswordlessConfirmedElsewhere struct{ Purpose SignUpPurpose }
 )
 
-func (EmailConfirmed) outcome()            {}
-func (ChoosePassword) outcome()            {}
-func (LinkExpired) outcome()               {}
-func (PasskeySignUpConfirmed) outcome()    {}
-func (PasskeyConfirmedElsewhere) outcome() {}
+func (EmailConfirmed) outcome()                 {}
+func (ChoosePassword) outcome()                 {}
+func (LinkExpired) outcome()                    {}
+func (PasswordlessConfirmed) outcome()          {}
+func (PasswordlessConfirmedElsewhere) outcome() {}
 
 // ConfirmEmail uses up a verification link and verifies the address.
 //
 // In the browser that signed up the sign-up's password becomes the
-// account's, or — passkey-first — the browser is to be signed in to create
-// its passkey. Anywhere else the reader of the mailbox is not the person
-// who typed that password, who may be a stranger who signed up first with
-// the address: the password is discarded and the reader chooses one, and
-// a passkey-first link only verifies the address, signing no one in — so a
-// link sent to a victim cannot put them into the sender's account.
+// account's, or — passwordless — the browser is signed in (to create its
+// passkey, or by email alone). Anywhere else the reader of the mailbox is
+// not the person who typed that password, who may be a stranger who signed
+// up first with the address: the password is discarded and the reader
+// chooses one, and a passwordless link only verifies the address, signing
+// no one in — so a link sent to a victim cannot put them into the sender's
+// account.
 // Links still in the mailbox once the address is verified only confirm
 // again: a verified account's password never changes through one.
 func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, error) {
@@ -205,11 +230,11 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 		return LinkExpired{}, nil
 	}
 	bound := in.Nonce != "" && len(link.Binding) > 0 && subtle.ConstantTimeCompare(identity.HashToken(in.Nonce), link.Binding) == 1
-	passkey := purpose == PurposePasskeySignUp
+	passwordless := purpose.Passwordless()
 	passwordHash := link.PasswordHash
 	switch {
 	case bound:
-	case passkey:
+	case passwordless:
 		passwordHash = ""
 	default:
 		c, err := f.Customers.Customer(ctx, tok.CustomerID)
@@ -233,12 +258,16 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 		}
 	}
 	wasUnproven := false
+	now := f.now().UTC()
 	c, err := f.Customers.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
 		wasUnproven = !c.EmailVerified
 		if !c.EmailVerified {
 			c.PasswordHash = passwordHash
 		}
 		c.EmailVerified = true
+		if passwordless && bound {
+			c.LastLoginAt = now // signed in below
+		}
 		return nil
 	})
 	if errors.Is(err, identity.ErrNotFound) {
@@ -253,10 +282,10 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 		}
 	}
 	switch {
-	case passkey && bound:
-		return PasskeySignUpConfirmed{Customer: c}, nil
-	case passkey:
-		return PasskeyConfirmedElsewhere{}, nil
+	case passwordless && bound:
+		return PasswordlessConfirmed{Customer: c, Purpose: purpose, Redirect: link.Redirect}, nil
+	case passwordless:
+		return PasswordlessConfirmedElsewhere{Purpose: purpose}, nil
 	}
 	return EmailConfirmed{Bound: bound, PasswordChosen: in.Chosen && !bound}, nil
 }

@@ -125,6 +125,8 @@ type a11yTour struct {
 	clk    *testClock
 	email  string
 	secret string // the customer's authenticator key once set up
+	// provider is the tour's OpenID Provider (TestBrowserAccessibility).
+	provider *oidctest.Fake
 }
 
 func (s *a11yTour) run(steps ...chromedp.Action[chromedp.Void]) {
@@ -337,6 +339,22 @@ var a11yPages = []a11yPage{
 		s.fill("#email", s.email)
 		s.press("form[action$='/reset'] button[type=submit]")
 	}, "Please try again"},
+	{"email-link sign-up sent", func(s *a11yTour) {
+		s.open("/.frontdoor/register")
+		s.fill("#email", "eli@example.com")
+		s.press("#email-signup")
+	}, "Check your email"},
+	{"email-link sign-up confirmed in another browser", func(s *a11yTour) {
+		if _, err := chromedp.Call(s.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+			s.t.Fatal(err)
+		}
+		s.run(chromedp.Navigate(s.g.mailLink("eli@example.com", "/.frontdoor/verify?token=")))
+		s.press("#confirm-email")
+	}, "Email confirmed"},
+	{"provider sign-up: every consent purpose", func(s *a11yTour) {
+		s.provider.SetUser(oidctest.User{Subject: "neo-1", Email: "neo@example.com", EmailVerified: true})
+		s.open("/.frontdoor/oidc/fake?rd=%2Fapp%2Fhome")
+	}, "Before you continue"},
 }
 
 // TestBrowserAccessibility: every page in a11yPages passes axe-core with no
@@ -348,11 +366,14 @@ func TestBrowserAccessibility(t *testing.T) {
 	provider := oidctest.NewFake(t, "fd", "secret")
 	provider.SetUser(oidctest.User{Subject: "ada-1", Email: email, EmailVerified: true})
 	g := startGateway(t, gatewayOpts{
-		store:  "store faulty {dir}/frontdoor.db",
-		global: oidcBlock("fake", provider.Issuer, "fd", "secret", "\t\t\tlabel \"Continue with Fake\"\n"),
-		site:   "require /app/vault/* {\n\t\t\taal aal2\n\t\t}",
+		store: "store faulty {dir}/frontdoor.db",
+		// Optional purposes only: the sign-up form and the provider
+		// sign-up's prompt ask, and nothing stops the tour's customers.
+		global: oidcBlock("fake", provider.Issuer, "fd", "secret", "\t\t\tlabel \"Continue with Fake\"\n") +
+			"consent {\n\t\t\tpurpose news {\n\t\t\t\ttitle \"News by email\"\n\t\t\t\ttext \"At most one email a week.\"\n\t\t\t\tlink https://shop.example.com/news\n\t\t\t}\n\t\t}",
+		site: "require /app/vault/* {\n\t\t\taal aal2\n\t\t}",
 	})
-	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), clk: useClock(t), email: email}
+	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), clk: useClock(t), email: email, provider: provider}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
 	defer cancel()
 	s.ctx = ctx

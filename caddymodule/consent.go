@@ -215,6 +215,11 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 		return nil
 	}
 	rd := safeRedirect(rawRD, h.allowHosts)
+	if nonce, ok := cookieNonce(r, consentCookie); ok {
+		if done, err := h.signUpConsent(w, r, s, nonce, rd); done || err != nil {
+			return err
+		}
+	}
 	b := h.app.backend
 	rs, err := b.consent.Records(r.Context(), s.UserID)
 	if err != nil {
@@ -226,7 +231,7 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 		http.Redirect(w, r, rd, http.StatusSeeOther)
 		return nil
 	}
-	d := &pageData{Title: h.say("consent.title"), CSRF: h.csrfFor(w, r), RD: rd, Purposes: h.purposeViewsOf(asked, nil)}
+	d := &pageData{Title: h.say("consent.title"), CSRF: h.csrfFor(w, r), RD: rd, Purposes: mustAccept(h.purposeViewsOf(asked, nil))}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		accepted := r.PostForm["consent"]
@@ -244,13 +249,89 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 			return nil
 		case authflow.Invalid:
 			status = http.StatusBadRequest
-			d.Purposes = h.purposeViewsOf(asked, accepted)
+			d.Purposes = mustAccept(h.purposeViewsOf(asked, accepted))
 			d.Error, d.Errors = h.say("consent.needed"), h.fieldErrors(o.Fields)
 		default:
 			return h.unexpected(w, out)
 		}
 	}
 	return h.render(w, status, "consent", d)
+}
+
+// mustAccept marks every purpose of the prompt required: what it asks
+// for, the route needs.
+func mustAccept(vs []purposeView) []purposeView {
+	for i := range vs {
+		vs[i].Required = true
+	}
+	return vs
+}
+
+// consentCookie holds the nonce of a sign-up's pending question about
+// every purpose (authflow.SessionDue.AskConsent).
+const consentCookie = "__Host-frontdoor-consent"
+
+// askConsentFirst sends a customer who just signed up through a provider
+// to the prompt, which asks every purpose before going on to due's
+// Redirect: no form has asked them yet.
+func (h *Handler) askConsentFirst(w http.ResponseWriter, due *authflow.SessionDue) {
+	if due.AskConsent == "" {
+		return
+	}
+	setCookie(w, consentCookie, due.AskConsent, int(authflow.SignUpConsentTTL.Seconds()))
+	due.Redirect = h.Prefix + "/consent?rd=" + url.QueryEscape(safeRedirect(due.Redirect, h.allowHosts))
+}
+
+// signUpConsent is the prompt of a customer whose sign-up asked for no
+// purpose (through a provider), in the browser that signed up: every
+// purpose, nothing ticked, the required ones to be ticked, recorded as the
+// sign-up's answers. done is false when there is no such question (any
+// more): the ordinary prompt applies.
+func (h *Handler) signUpConsent(w http.ResponseWriter, r *http.Request, s *session.Session, nonce, rd string) (done bool, err error) {
+	if len(h.app.purposes) == 0 { // removed by a reload since: nothing to ask
+		clearCookie(w, consentCookie)
+		return false, nil
+	}
+	d := &pageData{Title: h.say("consent.title"), CSRF: h.csrfFor(w, r), RD: rd, SignUpConsent: true,
+		Message: h.say("consent.signup_intro"), Purposes: h.purposeViews(nil)}
+	if r.Method != http.MethodPost {
+		pending, err := h.flows.SignUpConsentPending(r.Context(), s.UserID, nonce)
+		if err != nil {
+			h.logger.Error("loading a sign-up's consent question", zap.Error(err))
+			return true, h.unavailable(w)
+		}
+		if !pending {
+			clearCookie(w, consentCookie)
+			return false, nil
+		}
+		return true, h.render(w, http.StatusOK, "consent", d)
+	}
+	accepted := r.PostForm["consent"]
+	out, err := h.flows.GiveSignUpConsent(r.Context(), authflow.SignUpConsentInput{
+		CustomerID: s.UserID, Nonce: nonce, Accepted: accepted, Client: h.client(r),
+	})
+	h.app.backend.consentCache.forget(s.UserID)
+	if err != nil {
+		h.logger.Error("recording consent", zap.Error(err))
+		return true, h.unavailable(w)
+	}
+	switch o := out.(type) {
+	case authflow.ConsentRecorded:
+		clearCookie(w, consentCookie)
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+		return true, nil
+	case authflow.Invalid:
+		d.Purposes = h.purposeViews(accepted)
+		d.Error, d.Errors = h.say("form.correct_fields"), h.fieldErrors(o.Fields)
+		return true, h.render(w, http.StatusBadRequest, "consent", d)
+	case authflow.SignUpConsentGone:
+		// Answered in another tab, or expired: nothing of this form is
+		// recorded; the prompt shows what is asked now.
+		clearCookie(w, consentCookie)
+		http.Redirect(w, r, h.Prefix+"/consent?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return true, nil
+	}
+	return true, h.unexpected(w, out)
 }
 
 // consentAnswer is the prompt's form.

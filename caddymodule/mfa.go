@@ -62,6 +62,7 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		}
 		return h.mfaForm(w, r, http.StatusOK, o.Offer, nil)
 	case authflow.SessionDue:
+		h.askConsentFirst(w, &o)
 		kept, err := h.startSession(w, r, o)
 		if err != nil {
 			h.logger.Error("starting session", zap.Error(err))

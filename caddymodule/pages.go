@@ -164,6 +164,9 @@ type pageData struct {
 	// the ids the customer ticked, kept when the form is shown again.
 	Purposes []purposeView
 	Accepted []string
+	// SignUpConsent: the consent prompt asks every purpose, as the
+	// sign-up form does (after a sign-up through a provider).
+	SignUpConsent bool
 }
 
 // confirmView is a confirmation step before something hard to undo.

@@ -25,9 +25,10 @@ func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
 // after the same work, so the page says nothing about who has an account.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
+	method := signUpMethod(r.PostForm.Get("method"))
 	out, err := h.flows.SignUp(r.Context(), authflow.SignUpInput{
-		Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password"),
-		Passkey: r.PostForm.Get("method") == "passkey", Consents: r.PostForm["consent"], Client: h.client(r),
+		Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password"), Method: method, Redirect: rd,
+		Consents: r.PostForm["consent"], Client: h.client(r),
 	})
 	if err != nil {
 		return h.hashFailed(w, err)
@@ -42,9 +43,25 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 		return h.message(w, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_up", "", "")
 	case authflow.SignUpAccepted:
 		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))
-		return h.render(w, http.StatusOK, "register_sent", &pageData{Title: h.say("page.mail_sent.title"), Email: o.Email, RD: rd})
+		d := &pageData{Title: h.say("page.mail_sent.title"), Email: o.Email, RD: rd}
+		if method == authflow.PurposeEmailSignUp {
+			d.Message = h.say("register.sent_email", "email", o.Email)
+		}
+		return h.render(w, http.StatusOK, "register_sent", d)
 	}
 	return h.unexpected(w, out)
+}
+
+// signUpMethod is the sign-up form's method button (the field method):
+// passkey, email, or anything else for the password.
+func signUpMethod(v string) authflow.SignUpPurpose {
+	switch v {
+	case "passkey":
+		return authflow.PurposePasskeySignUp
+	case "email":
+		return authflow.PurposeEmailSignUp
+	}
+	return authflow.PurposePasswordSignUp
 }
 
 // verify is where the mailed link lands. It only checks the format and
@@ -99,11 +116,18 @@ func (h *Handler) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 			msg = h.say("verify.confirmed_password")
 		}
 		return h.render(w, http.StatusOK, "verify", &pageData{Title: h.say("verify.confirmed.title"), Message: msg})
-	case authflow.PasskeyConfirmedElsewhere:
+	case authflow.PasswordlessConfirmedElsewhere:
+		if o.Purpose == authflow.PurposeEmailSignUp {
+			return h.message(w, http.StatusOK, "verify.confirmed.title", "verify.confirmed_email", h.Prefix+"/magic", "link.magic")
+		}
 		return h.message(w, http.StatusOK, "verify.confirmed.title", "verify.confirmed_passkey", h.Prefix+"/magic", "link.magic")
-	case authflow.PasskeySignUpConfirmed:
+	case authflow.PasswordlessConfirmed:
 		clearCookie(w, signupCookie)
-		return h.signedIn(w, r, o.Customer, []string{"email"}, h.Prefix+"/account?welcome=passkey")
+		rd := h.Prefix + "/account?welcome=passkey"
+		if o.Purpose == authflow.PurposeEmailSignUp {
+			rd = safeRedirect(o.Redirect, h.allowHosts) // the allow-list may have changed since
+		}
+		return h.signedIn(w, r, o.Customer, []string{"email"}, rd)
 	}
 	return h.unexpected(w, out)
 }

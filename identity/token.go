@@ -41,6 +41,10 @@ const (
 	TokenPendingLink TokenKind = "oidc_link"
 	// TokenEmailChange is a mailed link that confirms a new address.
 	TokenEmailChange TokenKind = "email_change"
+	// TokenSignUpConsent marks a customer who signed up without a form
+	// asking for the consent purposes (through a provider), stored under
+	// the hash of a nonce held by the browser that signed up.
+	TokenSignUpConsent TokenKind = "signup_consent"
 )
 
 // Lifetimes of the mailed links.

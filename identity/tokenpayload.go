@@ -26,6 +26,8 @@ type VerifyEmail struct {
 	Binding []byte `json:"binding,omitempty"`
 	// Purpose is the sign-up's (authflow.SignUpPurpose).
 	Purpose string `json:"purpose,omitempty"`
+	// Redirect is where a sign-up that signs in on confirming goes then.
+	Redirect string `json:"redirect,omitempty"`
 }
 
 // ResetPassword is a password reset link's: the link alone, nothing more.
@@ -121,6 +123,13 @@ type PendingLink struct {
 	HeldAt time.Time `json:"held_at"`
 }
 
+// SignUpConsent is a sign-up whose customer is still to be asked every
+// consent purpose: the mark alone, nothing more.
+type SignUpConsent struct{}
+
+// TokenKind implements Payload.
+func (SignUpConsent) TokenKind() TokenKind { return TokenSignUpConsent }
+
 // TokenKind implements Payload.
 func (FederatedAttempt) TokenKind() TokenKind { return TokenFederatedAttempt }
 
@@ -179,6 +188,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[PendingLink](raw)
 	case TokenEmailChange:
 		return decodeAs[EmailChange](raw)
+	case TokenSignUpConsent:
+		return decodeAs[SignUpConsent](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }
