@@ -186,6 +186,9 @@ func (m *mailbox) ConfirmNewEmail(email, secret string) {
 }
 func (m *mailbox) EmailInUse(email string)      { m.add(mail{kind: "email_in_use", to: email}) }
 func (m *mailbox) EmailChanged(old, new string) { m.add(mail{kind: "email_changed", to: old}) }
+func (m *mailbox) Invitation(email, secret, role string, _ time.Time) {
+	m.add(mail{kind: "invitation:" + role, to: email, secret: secret})
+}
 func (m *mailbox) Reset(c *identity.Customer, secret string) {
 	m.add(mail{kind: "reset", to: c.Email, secret: secret})
 }

@@ -59,6 +59,9 @@ type Notifier interface {
 	// EmailChanged tells the old address that the account moved to the
 	// new one.
 	EmailChanged(old, new string)
+	// Invitation mails the link holding secret that grants role to the
+	// account of email, working until expires.
+	Invitation(email, secret, role string, expires time.Time)
 }
 
 // Sessions is what the journeys need of the session store: starting

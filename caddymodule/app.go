@@ -93,6 +93,9 @@ type App struct {
 	// policies are the edge-defence policies of this config's sites,
 	// published for the admin API when the config starts.
 	policies map[string]*botdefense.Policy
+	// sites are this config's site handlers by origin, published for the
+	// admin API (invitations) when the config starts.
+	sites map[string]*Handler
 
 	// providers are the OpenID Providers by name (see oidc.go).
 	providers map[string]*oidcrp.Provider
@@ -342,6 +345,19 @@ func (a *App) apply() {
 		livePolicies.Store(origin, p)
 	}
 	policiesMu.Unlock()
+	sitesMu.Lock()
+	liveSites = a.sites
+	sitesMu.Unlock()
+}
+
+// noteSite records a site's handler (see apply).
+func (a *App) noteSite(h *Handler) {
+	policiesMu.Lock()
+	defer policiesMu.Unlock()
+	if a.sites == nil {
+		a.sites = make(map[string]*Handler)
+	}
+	a.sites[h.origin] = h
 }
 
 // policiesMu guards every App's policies (handlers provision one config at

@@ -26,6 +26,7 @@ import (
 //	PUT    /frontdoor/customers/<id>/roles/<role>     grant a role
 //	DELETE /frontdoor/customers/<id>/roles/<role>     remove it
 //	PUT    /frontdoor/customers/<id>/attributes       replace the attributes (body: a JSON object of strings)
+//	POST   /frontdoor/invitations                     mail a link that grants a role (invite.go)
 //	       (or a JSON body {"reason": …})
 //
 // Each is recorded with the operator's reason: the lookup and the export in
@@ -37,6 +38,7 @@ func customerRoutes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/frontdoor/customers", Handler: caddy.AdminHandlerFunc(serveCustomers)},
 		{Pattern: "/frontdoor/customers/", Handler: caddy.AdminHandlerFunc(serveCustomer)},
+		{Pattern: "/frontdoor/invitations", Handler: caddy.AdminHandlerFunc(serveInvitations)},
 	}
 }
 

@@ -92,6 +92,11 @@ func (m siteMail) EmailChanged(old, new string) {
 	m.h.queueMail(old, "email_changed", mailData{Link: m.h.origin + m.h.Prefix + "/reset", Site: m.h.audience, Email: maskEmail(new)})
 }
 
+func (m siteMail) Invitation(email, secret, role string, expires time.Time) {
+	link := m.h.origin + m.h.Prefix + "/invite?token=" + url.QueryEscape(secret)
+	m.h.queueMail(email, "invitation", mailData{Link: link, Site: m.h.audience, Role: role, Expires: expires.UTC().Format("2 January 2006 15:04 UTC")})
+}
+
 func (m siteMail) Reset(c *identity.Customer, secret string) {
 	link := m.h.origin + m.h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
 	m.h.queueMail(c.Email, "reset_password", mailData{Link: link, Site: m.h.audience})

@@ -297,6 +297,9 @@ func (h *Handler) Validate() error {
 	if h.app != nil && h.policy != nil {
 		h.app.notePolicy(h.origin, h.policy)
 	}
+	if h.app != nil {
+		h.app.noteSite(h)
+	}
 	if err := h.bindAuthenticators(); err != nil {
 		return err
 	}

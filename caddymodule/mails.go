@@ -24,6 +24,8 @@ type mailData struct {
 	// the brand's logo, if any (set by queueMail).
 	Accent string
 	Logo   string
+	// Role and Expires describe an invitation.
+	Role, Expires string
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter

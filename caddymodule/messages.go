@@ -129,7 +129,7 @@ func (h *Handler) say(id string, args ...string) string {
 // templates/mail/ (kind.txt and kind.html, which a theme's mail/ directory
 // may override one file at a time) and a subject, mail.<kind>.subject in
 // the catalogue.
-var mailKinds = []string{"verify", "already_registered", "reset_password", "magic_link", "email_change", "email_in_use", "email_changed"}
+var mailKinds = []string{"verify", "already_registered", "reset_password", "magic_link", "email_change", "email_in_use", "email_changed", "invitation"}
 
 type mailTemplate struct {
 	subject string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -317,6 +318,76 @@ func TestOIDCRoles(t *testing.T) {
 			if !slices.Contains(trail, want) {
 				t.Errorf("trail %q lacks %q", trail, want)
 			}
+		}
+	}}})
+}
+
+// TestInvitations: an operator invites an address to a role; opening the
+// link changes nothing; a customer signed in with another address cannot
+// use it (and it still works for the invited one); the invited customer —
+// here signing up through the link — accepts it once; a second use is
+// refused; bad calls are refused.
+func TestInvitations(t *testing.T) {
+	runOnBothStoresWith(t, gatewayOpts{site: rolesSite}, []scenario{{"invitations", func(t *testing.T, g *gateway) {
+		invite := func(body string) (int, string) {
+			t.Helper()
+			return adminDo(t, g, http.MethodPost, "/frontdoor/invitations", body)
+		}
+		st, body := invite(`{"email":"Newbie@Example.com","role":"member","expires_days":3,"reason":"beta wave 2"}`)
+		if st != http.StatusCreated || !strings.Contains(body, `"email": "newbie@example.com"`) || !strings.Contains(body, `"expires_at"`) {
+			t.Fatalf("invite: %d %s", st, body)
+		}
+		link := g.mailLink("newbie@example.com", "/.frontdoor/invite?token=")
+		path := strings.TrimPrefix(link, g.url(""))
+
+		// Opened by a link scanner, or anyone not signed in: nothing
+		// happens but a way to sign in that comes back.
+		r := g.get(g.newClient(), path, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "/.frontdoor/login?rd=%2F.frontdoor%2Finvite%3Ftoken%3D") {
+			t.Fatalf("invitation page signed out: %d %s", r.status, r.body)
+		}
+		// Someone else, signed in, cannot take it.
+		other := g.signUp("other@example.com")
+		r = g.postVia(other, path, "/.frontdoor/invite", url.Values{"token": {tokenOf(t, link)}})
+		if r.status != http.StatusForbidden || !strings.Contains(r.body, "n***@example.com") {
+			t.Fatalf("invitation used by another account: %d %s", r.status, r.body)
+		}
+		g.wantForbidden(other, "/members/x", "role")
+
+		// The invited address signs up, and accepts.
+		c := g.signUp("newbie@example.com")
+		page := g.get(c, path, nil)
+		if page.status != http.StatusOK || !strings.Contains(page.body, `action="/.frontdoor/invite"`) {
+			t.Fatalf("invitation page signed in: %d %s", page.status, page.body)
+		}
+		g.wantForbidden(c, "/members/x", "role") // opening it granted nothing
+		r = g.postVia(c, path, "/.frontdoor/invite", url.Values{"token": {tokenOf(t, link)}})
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Invitation accepted") {
+			t.Fatalf("accept: %d %s", r.status, r.body)
+		}
+		g.wantIn(c, "/members/x")
+		// Once only.
+		if r := g.postVia(c, path, "/.frontdoor/invite", url.Values{"token": {tokenOf(t, link)}}); r.status != http.StatusGone {
+			t.Fatalf("second use: %d %s", r.status, r.body)
+		}
+		evs, _ := backendOf(t).identity.Events(context.Background(), g.customerID("newbie@example.com"), 100)
+		found := false
+		for _, e := range evs {
+			found = found || e.Kind == identity.EventRoleGranted && e.Detail == "member by invitation (operator: beta wave 2)"
+		}
+		if !found {
+			t.Errorf("the trail does not record the invitation's grant: %+v", evs)
+		}
+
+		for _, bad := range []string{`{"email":"not an address","role":"member"}`, `{"email":"a@example.com","role":"Member"}`,
+			`{"email":"a@example.com","role":"member","expires_days":90}`, `{"email":"a@example.com","role":"member","colour":"red"}`,
+			`{"email":"a@example.com","role":"member","site":"https://elsewhere.example"}`, `not json`} {
+			if st, body := invite(bad); st != http.StatusBadRequest {
+				t.Errorf("invite %s: %d %s", bad, st, body)
+			}
+		}
+		if st, _ := adminDo(t, g, http.MethodGet, "/frontdoor/invitations", ""); st != http.StatusMethodNotAllowed {
+			t.Errorf("GET invitations: %d", st)
 		}
 	}}})
 }

@@ -106,6 +106,9 @@ var routeTable = []route{
 	{path: "/account/consent", post: (*Handler).accountConsent},
 	{path: "/account/export", get: (*Handler).exportData},
 	{path: "/account/delete", get: (*Handler).erasePage, post: (*Handler).erase},
+	// An invitation's link is defended like the other mailed links.
+	{path: "/invite", get: (*Handler).invitePage, post: (*Handler).inviteAccept,
+		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	// Provider sign-in: the per-provider start and callback are added
 	// for each provider the site offers (oidcRoutes).
 	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},

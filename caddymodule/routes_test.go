@@ -49,6 +49,7 @@ var pinnedRoutes = map[string]string{
 	"/profile":                    "GET, HEAD, POST",
 	"/account/export":             "GET, HEAD",
 	"/account/delete":             "GET, HEAD, POST",
+	"/invite":                     "GET, HEAD, POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

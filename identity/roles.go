@@ -20,6 +20,7 @@ const (
 	EventRoleGranted   = "role_granted"
 	EventRoleRemoved   = "role_removed"
 	EventAttributesSet = "attributes_set"
+	EventInvited       = "invited"
 )
 
 // Limits on what a customer carries: roles and attributes travel in every

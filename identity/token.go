@@ -45,6 +45,9 @@ const (
 	// asking for the consent purposes (through a provider), stored under
 	// the hash of a nonce held by the browser that signed up.
 	TokenSignUpConsent TokenKind = "signup_consent"
+	// TokenInvitation is a mailed link that grants a role to the account
+	// of the address it was sent to (authflow.Invite).
+	TokenInvitation TokenKind = "invitation"
 )
 
 // Lifetimes of the mailed links.
@@ -58,6 +61,10 @@ const (
 	MagicLinkTTL = 15 * time.Minute
 	// EmailChangeTTL is how long a new address's confirmation link works.
 	EmailChangeTTL = 24 * time.Hour
+	// InvitationTTL is how long an invitation works unless the operator
+	// says otherwise; InvitationMaxTTL the longest it may.
+	InvitationTTL    = 7 * 24 * time.Hour
+	InvitationMaxTTL = 30 * 24 * time.Hour
 	// EmailCodeTTL is how long a mailed sign-in code works.
 	EmailCodeTTL = 10 * time.Minute
 	// EmailCodeMaxAttempts is how many wrong codes kill an email code.

@@ -114,6 +114,18 @@ type FederatedAttempt struct {
 	LinkFor string `json:"link_for,omitempty"`
 }
 
+// Invitation grants Role to the account of Email (normalised) once that
+// account's customer, signed in, accepts it. By says who invited, for
+// the trail.
+type Invitation struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+	By    string `json:"by,omitempty"`
+}
+
+// TokenKind implements Payload.
+func (Invitation) TokenKind() TokenKind { return TokenInvitation }
+
 // PendingLink is a provider identity waiting for the customer whose
 // address it asserted to sign in and link it.
 type PendingLink struct {
@@ -190,6 +202,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[EmailChange](raw)
 	case TokenSignUpConsent:
 		return decodeAs[SignUpConsent](raw)
+	case TokenInvitation:
+		return decodeAs[Invitation](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }
