@@ -70,7 +70,7 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 	}
 	nonce := NewNonce()
 	binding := identity.HashToken(nonce)
-	queued := f.Later.Do(func(ctx context.Context) {
+	queued := f.later(ctx, func(ctx context.Context) {
 		c, err := f.Customers.CustomerByEmail(ctx, email)
 		if err != nil && !errors.Is(err, identity.ErrNotFound) {
 			f.failed("registering customer: identity store failed", err)
@@ -112,7 +112,7 @@ func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email, hash st
 		}
 	}
 	if c.EmailVerified {
-		f.Notify.AlreadyRegistered(c)
+		f.Notify.AlreadyRegistered(ctx, c)
 		return nil
 	}
 	return f.SendVerification(ctx, c, hash, binding)
@@ -131,7 +131,7 @@ func (f *Flows) SendVerification(ctx context.Context, c *identity.Customer, pass
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return err
 	}
-	f.Notify.Verify(c, secret, passwordHash == "")
+	f.Notify.Verify(ctx, c, secret, passwordHash == "")
 	return nil
 }
 

@@ -47,8 +47,8 @@
 // own layout are in its template; those a handler chooses at run time
 // (titles, notices, errors, field errors, link labels, mail subjects) are
 // entries of the message catalogue, templates/messages.json (message id →
-// text, {name} placeholders), which handlers name by id: h.say(id, name,
-// value, …), h.message(w, status, titleID, textID, link, linkID, …). Mail
+// text, {name} placeholders), which handlers name by id: h.say(r, id, name,
+// value, …), h.message(w, r, status, titleID, textID, link, linkID, …). Mail
 // bodies are templates/mail/<kind>.txt and .html. A theme directory
 // overrides any template by file name, mail/<kind>.* likewise, and
 // messages.json id by id; a theme catalogue naming an unknown id, or a

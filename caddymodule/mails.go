@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -24,6 +25,8 @@ type mailData struct {
 	// the brand's logo, if any (set by queueMail).
 	Accent string
 	Logo   string
+	// Lang is the mail's language tag (set by queueMail).
+	Lang string
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter
@@ -37,9 +40,10 @@ func maskEmail(a string) string {
 	return string(r) + "***@" + domain
 }
 
-// queueMail renders and queues a message; failures are logged without the
-// message (it holds a link that works as a credential).
-func (h *Handler) queueMail(to, kind string, d mailData) {
+// queueMail renders and queues a message in the language ctx carries
+// (English if none); failures are logged without the message (it holds a
+// link that works as a credential).
+func (h *Handler) queueMail(ctx context.Context, to, kind string, d mailData) {
 	d.Site, d.Accent = h.siteName(), defaultAccent
 	if h.Brand != nil {
 		if h.Brand.Colour != "" {
@@ -49,7 +53,12 @@ func (h *Handler) queueMail(to, kind string, d mailData) {
 			d.Logo = h.origin + h.Brand.Logo
 		}
 	}
-	t, ok := h.pages.mail[kind]
+	l, ok := h.pages.localeIn(ctx)
+	if !ok {
+		l = h.pages.locales[0]
+	}
+	d.Lang = l.tag
+	t, ok := l.mail[kind]
 	if !ok {
 		h.logger.Error("rendering mail: no such mail", zap.String("kind", kind))
 		return
