@@ -43,13 +43,19 @@ func oidcRoutes(p *oidcrp.Provider) []route {
 	}
 }
 
-// providerButton is a provider as the sign-in and sign-up pages show it.
-type providerButton struct{ Name, Label, Display string }
+// providerButton is a provider as the sign-in and sign-up pages show it;
+// Worded: its label is the default "Continue with <Display>", which the
+// page says in its language (login.continue_with).
+type providerButton struct {
+	Name, Label, Display string
+	Worded               bool
+}
 
 func (h *Handler) providerButtons() []providerButton {
 	out := make([]providerButton, 0, len(h.providers))
 	for _, p := range h.providers {
-		out = append(out, providerButton{Name: p.Name(), Label: p.Label(), Display: p.DisplayName()})
+		out = append(out, providerButton{Name: p.Name(), Label: p.Label(), Display: p.DisplayName(),
+			Worded: p.Label() == "Continue with "+p.DisplayName()})
 	}
 	return out
 }
