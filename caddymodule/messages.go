@@ -30,19 +30,11 @@ import (
 // template holds words of its own.
 
 // messagesFile is the English catalogue's file name, built in and in a
-// theme; another language's is messages.<tag>.json (messagesFileOf).
+// theme; another language's is messages.<tag>.json (catalogueTag).
 const messagesFile = "messages.json"
 
 // defaultLang is the language of messages.json, spoken when no other fits.
 const defaultLang = "en"
-
-// messagesFileOf is the catalogue file of the language tag.
-func messagesFileOf(tag string) string {
-	if tag == defaultLang {
-		return messagesFile
-	}
-	return "messages." + tag + ".json"
-}
 
 // catalogue maps message ids to their text. A text may hold placeholders,
 // {name}, filled in by say; the text is plain: html/template escapes it
@@ -106,8 +98,8 @@ func loadCatalogues(themeDir string) (*catalogues, error) {
 		if err != nil {
 			return nil, fmt.Errorf("theme: %w", err)
 		}
-		// English first: a language the theme adds falls back to the
-		// theme's English.
+		// In a fixed order (English first), so a theme with several
+		// problems always reports the same one.
 		slices.SortFunc(files, func(a, b string) int {
 			return englishFirst(filepath.Base(a), filepath.Base(b), messagesFile)
 		})
