@@ -177,22 +177,28 @@ type mail struct {
 	code             string
 }
 
-func (m *mailbox) Verify(c *identity.Customer, secret string, passkey bool) {
+func (m *mailbox) Verify(_ context.Context, c *identity.Customer, secret string, passkey bool) {
 	m.add(mail{kind: "verify", to: c.Email, secret: secret, passkey: passkey})
 }
-func (m *mailbox) AlreadyRegistered(c *identity.Customer) { m.add(mail{kind: "already", to: c.Email}) }
-func (m *mailbox) ConfirmNewEmail(email, secret string) {
+func (m *mailbox) AlreadyRegistered(_ context.Context, c *identity.Customer) {
+	m.add(mail{kind: "already", to: c.Email})
+}
+func (m *mailbox) ConfirmNewEmail(_ context.Context, email, secret string) {
 	m.add(mail{kind: "new_email", to: email, secret: secret})
 }
-func (m *mailbox) EmailInUse(email string)      { m.add(mail{kind: "email_in_use", to: email}) }
-func (m *mailbox) EmailChanged(old, new string) { m.add(mail{kind: "email_changed", to: old}) }
-func (m *mailbox) Invitation(email, secret, role string, _ time.Time) {
+func (m *mailbox) EmailInUse(_ context.Context, email string) {
+	m.add(mail{kind: "email_in_use", to: email})
+}
+func (m *mailbox) EmailChanged(_ context.Context, old, new string) {
+	m.add(mail{kind: "email_changed", to: old})
+}
+func (m *mailbox) Invitation(_ context.Context, email, secret, role string, _ time.Time) {
 	m.add(mail{kind: "invitation:" + role, to: email, secret: secret})
 }
-func (m *mailbox) Reset(c *identity.Customer, secret string) {
+func (m *mailbox) Reset(_ context.Context, c *identity.Customer, secret string) {
 	m.add(mail{kind: "reset", to: c.Email, secret: secret})
 }
-func (m *mailbox) SignInLink(c *identity.Customer, secret, code string) {
+func (m *mailbox) SignInLink(_ context.Context, c *identity.Customer, secret, code string) {
 	m.add(mail{kind: "signin", to: c.Email, secret: secret, code: code})
 }
 func (m *mailbox) add(x mail) {

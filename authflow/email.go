@@ -57,11 +57,11 @@ func (f *Flows) RequestEmailChange(ctx context.Context, in ChangeEmailInput) (Ou
 		return EmailUnchanged{}, nil
 	}
 	c := in.Customer
-	queued := f.Later.Do(func(ctx context.Context) {
+	queued := f.later(ctx, func(ctx context.Context) {
 		other, err := f.Customers.CustomerByEmail(ctx, email)
 		switch {
 		case err == nil && other.ID != c.ID:
-			f.Notify.EmailInUse(email)
+			f.Notify.EmailInUse(ctx, email)
 			return
 		case err != nil && !errors.Is(err, identity.ErrNotFound):
 			f.failed("email change: identity store failed", err)
@@ -72,7 +72,7 @@ func (f *Flows) RequestEmailChange(ctx context.Context, in ChangeEmailInput) (Ou
 			f.failed("email change: storing the link", err)
 			return
 		}
-		f.Notify.ConfirmNewEmail(email, secret)
+		f.Notify.ConfirmNewEmail(ctx, email, secret)
 	})
 	if !queued {
 		return Busy{}, nil
@@ -119,7 +119,7 @@ func (f *Flows) ConfirmEmailChange(ctx context.Context, secret string, client Cl
 	}
 	f.auditDetail(ctx, client, c.ID, identity.EventEmailChanged, "")
 	if before.Email != c.Email {
-		f.Notify.EmailChanged(before.Email, c.Email)
+		f.Notify.EmailChanged(ctx, before.Email, c.Email)
 	}
 	return EmailChanged{Customer: c, Old: before.Email}, nil
 }

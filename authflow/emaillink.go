@@ -70,7 +70,7 @@ func (f *Flows) storeEmailLink(ctx context.Context, c *identity.Customer, nonce,
 		}
 	}
 	if c.ID != "" {
-		f.Notify.SignInLink(c, secret, code)
+		f.Notify.SignInLink(ctx, c, secret, code)
 	}
 	return nil
 }

@@ -38,30 +38,33 @@ type Hasher interface {
 
 // Notifier tells a customer something by mail. The HTTP side knows the
 // site's origin and templates, so it builds the links and words; the
-// journeys say only what to send, to whom, with which secret.
+// journeys say only what to send, to whom, with which secret. ctx carries
+// the values of the request that caused the mail (the HTTP side reads the
+// customer's language there), also when the mail is sent from queued
+// work (later).
 type Notifier interface {
 	// Verify mails a verification link holding secret; passkey marks a
 	// passkey-first sign-up.
-	Verify(c *identity.Customer, secret string, passkey bool)
+	Verify(ctx context.Context, c *identity.Customer, secret string, passkey bool)
 	// AlreadyRegistered tells the owner of a verified account that
 	// someone tried to sign up with its address.
-	AlreadyRegistered(c *identity.Customer)
+	AlreadyRegistered(ctx context.Context, c *identity.Customer)
 	// Reset mails a password reset link holding secret.
-	Reset(c *identity.Customer, secret string)
+	Reset(ctx context.Context, c *identity.Customer, secret string)
 	// SignInLink mails a sign-in link holding secret, and code.
-	SignInLink(c *identity.Customer, secret, code string)
+	SignInLink(ctx context.Context, c *identity.Customer, secret, code string)
 	// ConfirmNewEmail mails a new address the link holding secret that
 	// makes it the account's.
-	ConfirmNewEmail(email, secret string)
+	ConfirmNewEmail(ctx context.Context, email, secret string)
 	// EmailInUse tells the owner of an address that someone tried to
 	// move another account to it.
-	EmailInUse(email string)
+	EmailInUse(ctx context.Context, email string)
 	// EmailChanged tells the old address that the account moved to the
 	// new one.
-	EmailChanged(old, new string)
+	EmailChanged(ctx context.Context, old, new string)
 	// Invitation mails the link holding secret that grants role to the
 	// account of email, working until expires.
-	Invitation(email, secret, role string, expires time.Time)
+	Invitation(ctx context.Context, email, secret, role string, expires time.Time)
 }
 
 // Sessions is what the journeys need of the session store: starting
@@ -90,6 +93,28 @@ type FailureLimit interface {
 // when the work cannot be queued.
 type Queue interface {
 	Do(job func(ctx context.Context)) bool
+}
+
+// later queues job, which runs with the queue's context carrying the
+// values of ctx, the request's: what job mails goes out as the request
+// would have sent it (its language), while the queue alone decides when
+// job is cut short.
+func (f *Flows) later(ctx context.Context, job func(ctx context.Context)) bool {
+	return f.Later.Do(func(qctx context.Context) { job(valuesOf{qctx, ctx}) })
+}
+
+// valuesOf is a context with the deadline and cancellation of one and the
+// values of both (its own first).
+type valuesOf struct {
+	context.Context
+	values context.Context
+}
+
+func (c valuesOf) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }
 
 // Clock is the time every journey reads, injected so tests move it.

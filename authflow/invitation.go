@@ -80,7 +80,7 @@ func (f *Flows) Invite(ctx context.Context, in InviteInput) (Outcome, error) {
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return nil, err
 	}
-	f.Notify.Invitation(email, secret, in.Role, tok.ExpiresAt)
+	f.Notify.Invitation(ctx, email, secret, in.Role, tok.ExpiresAt)
 	if owner != "" {
 		f.auditDetail(ctx, in.Client, owner, identity.EventInvited, in.Role+" by "+in.By)
 	}

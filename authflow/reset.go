@@ -34,7 +34,7 @@ func (f *Flows) RequestReset(ctx context.Context, rawEmail string) (Outcome, err
 		return nil, err
 	}
 	if c != nil {
-		f.Notify.Reset(c, secret)
+		f.Notify.Reset(ctx, c, secret)
 	}
 	return ResetRequested{Email: email}, nil
 }

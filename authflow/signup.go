@@ -81,7 +81,7 @@ func (f *Flows) SignUp(ctx context.Context, in SignUpInput) (Outcome, error) {
 	}
 	nonce := NewNonce()
 	v.Binding = identity.HashToken(nonce)
-	queued := f.Later.Do(func(ctx context.Context) {
+	queued := f.later(ctx, func(ctx context.Context) {
 		c, err := f.Customers.CustomerByEmail(ctx, email)
 		if err != nil && !errors.Is(err, identity.ErrNotFound) {
 			f.failed("registering customer: identity store failed", err)
@@ -123,7 +123,7 @@ func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email string, 
 		}
 	}
 	if c.EmailVerified {
-		f.Notify.AlreadyRegistered(c)
+		f.Notify.AlreadyRegistered(ctx, c)
 		return nil
 	}
 	return f.SendVerification(ctx, c, v)
@@ -149,7 +149,7 @@ func (f *Flows) SendVerification(ctx context.Context, c *identity.Customer, v Ve
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return err
 	}
-	f.Notify.Verify(c, secret, v.Purpose == PurposePasskeySignUp)
+	f.Notify.Verify(ctx, c, secret, v.Purpose == PurposePasskeySignUp)
 	return nil
 }
 

@@ -261,13 +261,13 @@ func (h *Handler) forbid(w http.ResponseWriter, r *http.Request, missing string,
 	logout := h.Prefix + "/logout"
 	switch missing {
 	case missingRole:
-		return h.message(w, http.StatusForbidden, "forbidden.title", "forbidden.role", logout, "link.other_account", "email", s.Email)
+		return h.message(w, r, http.StatusForbidden, "forbidden.title", "forbidden.role", logout, "link.other_account", "email", s.Email)
 	case missingAttribute:
-		return h.message(w, http.StatusForbidden, "forbidden.title", "forbidden.attribute", logout, "link.other_account", "email", s.Email)
+		return h.message(w, r, http.StatusForbidden, "forbidden.title", "forbidden.attribute", logout, "link.other_account", "email", s.Email)
 	case missingEmailDomain:
-		return h.message(w, http.StatusForbidden, "forbidden.title", "forbidden.email_domain", logout, "link.other_account", "email", s.Email)
+		return h.message(w, r, http.StatusForbidden, "forbidden.title", "forbidden.email_domain", logout, "link.other_account", "email", s.Email)
 	}
-	return h.message(w, http.StatusForbidden, "forbidden.title", "forbidden.expression", logout, "link.other_account", "email", s.Email)
+	return h.message(w, r, http.StatusForbidden, "forbidden.title", "forbidden.expression", logout, "link.other_account", "email", s.Email)
 }
 
 // customerFor is the signed-in customer's record for rules and headers;

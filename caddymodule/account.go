@@ -83,12 +83,12 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 	c, err := h.app.backend.identity.Customer(ctx, s.UserID)
 	if err != nil {
 		h.logger.Error("loading customer", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	all, err := h.app.backend.sessions.List(ctx, s.UserID)
 	if err != nil {
 		h.logger.Error("listing sessions", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	v := &accountView{ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
@@ -113,7 +113,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, o := range all {
-		v.Sessions = append(v.Sessions, sessionView{ID: session.SID(o), Current: o.Key == s.Key, Device: h.deviceName(o.UserAgent), IP: o.IP,
+		v.Sessions = append(v.Sessions, sessionView{ID: session.SID(o), Current: o.Key == s.Key, Device: h.deviceName(r, o.UserAgent), IP: o.IP,
 			Network: networkOf(o.IP), CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })
@@ -125,14 +125,14 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Warn("loading security activity", zap.Error(err))
 	}
 	for _, e := range events {
-		v.Activity = append(v.Activity, activityView{At: e.At, What: h.eventWords(e), Network: networkOf(e.IP), Device: h.deviceName(e.UserAgent)})
+		v.Activity = append(v.Activity, activityView{At: e.At, What: h.eventWords(r, e), Network: networkOf(e.IP), Device: h.deviceName(r, e.UserAgent)})
 	}
 	slices.SortFunc(v.Activity, func(a, b activityView) int { return b.At.Compare(a.At) })
-	if v.Consent, err = h.consentSection(ctx, s.UserID); err != nil {
+	if v.Consent, err = h.consentSection(r, s.UserID); err != nil {
 		h.logger.Error("loading consent", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
-	return h.render(w, http.StatusOK, "account", &pageData{Title: h.say("account.title"), CSRF: h.csrfFor(w, r), Account: v, Script: true})
+	return h.render(w, r, http.StatusOK, "account", &pageData{Title: h.say(r, "account.title"), CSRF: h.csrfFor(w, r), Account: v, Script: true})
 }
 
 // signOutEverywhere revokes every session of the customer, this one too.
@@ -143,16 +143,16 @@ func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request) erro
 	}
 	if _, err := h.flows.SignOutEverywhere(r.Context(), s.UserID, h.client(r)); err != nil {
 		h.logger.Error("revoking all sessions", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	clearSessionCookie(w)
-	return h.message(w, http.StatusOK, "logout.everywhere.title", "logout.everywhere", h.Prefix+"/login", "link.sign_in_again")
+	return h.message(w, r, http.StatusOK, "logout.everywhere.title", "logout.everywhere", h.Prefix+"/login", "link.sign_in_again")
 }
 
 // deviceName is a short, human description of a browser from its user
 // agent.
-func (h *Handler) deviceName(ua string) string {
-	browser := h.say("account.device_unknown")
+func (h *Handler) deviceName(r *http.Request, ua string) string {
+	browser := h.say(r, "account.device_unknown")
 	for _, b := range []struct{ needle, name string }{
 		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
 	} {
@@ -165,7 +165,7 @@ func (h *Handler) deviceName(ua string) string {
 		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
 	} {
 		if strings.Contains(ua, o.needle) {
-			return h.say("account.device", "browser", browser, "system", o.name)
+			return h.say(r, "account.device", "browser", browser, "system", o.name)
 		}
 	}
 	return browser
@@ -184,46 +184,46 @@ func networkOf(ip string) string {
 }
 
 // eventWords says what a security event was.
-func (h *Handler) eventWords(e identity.Event) string {
+func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 	switch e.Kind {
 	case identity.EventSignedIn:
-		return h.say("event.signed_in")
+		return h.say(r, "event.signed_in")
 	case identity.EventSignInFailed:
-		return h.say("event.signin_failed")
+		return h.say(r, "event.signin_failed")
 	case identity.EventPasswordReset:
-		return h.say("event.password_reset")
+		return h.say(r, "event.password_reset")
 	case identity.EventSignedOutEverywhere:
-		return h.say("event.signed_out_everywhere")
+		return h.say(r, "event.signed_out_everywhere")
 	case identity.EventTOTPAdded:
-		return h.say("event.totp_added")
+		return h.say(r, "event.totp_added")
 	case identity.EventTOTPRemoved:
-		return h.say("event.totp_removed")
+		return h.say(r, "event.totp_removed")
 	case identity.EventRecoveryCodesNew:
-		return h.say("event.recovery_codes_generated")
+		return h.say(r, "event.recovery_codes_generated")
 	case identity.EventRecoveryCodeUsed:
-		return h.say("event.recovery_code_used")
+		return h.say(r, "event.recovery_code_used")
 	case identity.EventPasskeyAdded:
-		return h.say("event.passkey_added")
+		return h.say(r, "event.passkey_added")
 	case identity.EventPasskeyRemoved:
-		return h.say("event.passkey_removed")
+		return h.say(r, "event.passkey_removed")
 	case identity.EventPasskeyFlagged:
-		return h.say("event.passkey_counter_rollback")
+		return h.say(r, "event.passkey_counter_rollback")
 	case identity.EventSecondFactorFailed:
-		return h.say("event.second_factor_failed")
+		return h.say(r, "event.second_factor_failed")
 	case identity.EventDevicesForgotten:
-		return h.say("event.trusted_devices_forgotten")
+		return h.say(r, "event.trusted_devices_forgotten")
 	case identity.EventIdentityLinked:
-		return h.say("event.identity_linked", "provider", h.providerLabel(e.Detail))
+		return h.say(r, "event.identity_linked", "provider", h.providerLabel(e.Detail))
 	case identity.EventIdentityUnlinked:
-		return h.say("event.identity_unlinked", "provider", h.providerLabel(e.Detail))
+		return h.say(r, "event.identity_unlinked", "provider", h.providerLabel(e.Detail))
 	case identity.EventEmailChanged:
-		return h.say("event.email_changed")
+		return h.say(r, "event.email_changed")
 	case identity.EventSessionRevoked:
-		return h.say("event.session_revoked")
+		return h.say(r, "event.session_revoked")
 	case identity.EventProfileUpdated:
-		return h.say("event.profile_updated")
+		return h.say(r, "event.profile_updated")
 	}
-	return h.say("event.other")
+	return h.say(r, "event.other")
 }
 
 // sessionRevoke ends one of the customer's sessions, chosen on the
@@ -236,7 +236,7 @@ func (h *Handler) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	all, err := h.app.backend.sessions.List(r.Context(), s.UserID)
 	if err != nil {
 		h.logger.Error("listing sessions", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	id := r.PostForm.Get("id")
 	for _, o := range all {
@@ -245,13 +245,13 @@ func (h *Handler) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 		}
 		if _, err := h.flows.RevokeSession(r.Context(), s.UserID, o.Key, h.client(r)); err != nil {
 			h.logger.Error("revoking a session", zap.Error(err))
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		if o.Key == s.Key {
 			clearSessionCookie(w)
-			return h.message(w, http.StatusOK, "account.session_revoked.title", "account.session_revoked_here", h.Prefix+"/login", "link.sign_in")
+			return h.message(w, r, http.StatusOK, "account.session_revoked.title", "account.session_revoked_here", h.Prefix+"/login", "link.sign_in")
 		}
-		return h.message(w, http.StatusOK, "account.session_revoked.title", "account.session_revoked", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusOK, "account.session_revoked.title", "account.session_revoked", h.Prefix+"/account", "link.account")
 	}
-	return h.message(w, http.StatusNotFound, "account.session_revoked.title", "account.session_gone", h.Prefix+"/account", "link.account")
+	return h.message(w, r, http.StatusNotFound, "account.session_revoked.title", "account.session_gone", h.Prefix+"/account", "link.account")
 }

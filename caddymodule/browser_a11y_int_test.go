@@ -278,6 +278,18 @@ var a11yPages = []a11yPage{
 		s.press("form[action$='/totp/confirm'] button[type=submit]")
 	}, "Save your recovery codes"},
 	{"account with a second factor", opener("/.frontdoor/account"), "Your account"},
+	// French, chosen with the switcher at the foot of the page (a link:
+	// no script needed), then English again.
+	{"account in French", func(s *a11yTour) { s.press("nav.langs a[hreflang=fr]") }, "Votre compte"},
+	{"sign-in in French", opener("/.frontdoor/login?rd=%2Fapp%2Forders"), "Connexion"},
+	{"sign-up in French with field errors", func(s *a11yTour) {
+		s.open("/.frontdoor/register")
+		s.fill("#email", "pas une adresse")
+		s.fill("#password", "court")
+		s.press("form[action$='/register'] button[type=submit]:not([name])")
+	}, "Créez votre compte"},
+	{"reset in French", opener("/.frontdoor/reset"), "Réinitialisez votre mot de passe"},
+	{"back to English", func(s *a11yTour) { s.press("nav.langs a[hreflang=en]") }, "Reset your password"},
 	{"sign out", opener("/.frontdoor/logout"), "Sign out"},
 	{"signed out", func(s *a11yTour) { s.press("form[action$='/logout'] button[type=submit]") }, "Signed out"},
 	{"second factor", func(s *a11yTour) {

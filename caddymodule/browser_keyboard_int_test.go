@@ -175,7 +175,7 @@ func checkFocusOrder(t *testing.T, k keyboard, page string) {
 // the address and signs in, reaching the protected page, in real Chromium
 // at 320 px — Tab, Shift-Tab, Enter and Space and typing, no clicks; and
 // on the main pages Tab reaches every control in order, each visibly
-// focused.
+// focused, the language switcher too.
 func TestBrowserKeyboard(t *testing.T) {
 	g := startGateway(t, gatewayOpts{})
 	ctx, cancel := context.WithTimeout(newBrowser(t, g), 90*time.Second)
@@ -262,6 +262,16 @@ func TestBrowserKeyboard(t *testing.T) {
 		}
 		checkFocusOrder(t, k, p.path)
 	}
+
+	// The language switcher, at the foot of every page, by keyboard and
+	// without scripts: Tab to "Français", Enter, and the page is French.
+	k.tabTo("a:Français")
+	k.enter()
+	k.waitPage("Déconnexion")
+	checkFocusOrder(t, k, "sign out, in French")
+	k.tabTo("a:English")
+	k.enter()
+	k.waitPage("Sign out")
 }
 
 // TestBrowserKeyboardPrivacy: the consent and profile journeys — sign-up

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"maps"
 	"net/http"
 	"net/url"
@@ -88,7 +87,7 @@ func (h *Handler) checkConsent(w http.ResponseWriter, r *http.Request, s *sessio
 			return x, false, nil // served, without the consent header
 		}
 		h.logger.Error("loading consent", zap.Error(err))
-		return x, true, h.unavailable(w)
+		return x, true, h.unavailable(w, r)
 	}
 	if r.Header.Get("Sec-GPC") == "1" {
 		st = h.honourGPC(r, s, st)
@@ -224,14 +223,14 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 	rs, err := b.consent.Records(r.Context(), s.UserID)
 	if err != nil {
 		h.logger.Error("loading consent", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	asked := h.askedAt(rd, consent.StateOf(rs))
 	if len(asked) == 0 {
 		http.Redirect(w, r, rd, http.StatusSeeOther)
 		return nil
 	}
-	d := &pageData{Title: h.say("consent.title"), CSRF: h.csrfFor(w, r), RD: rd, Purposes: mustAccept(h.purposeViewsOf(asked, nil))}
+	d := &pageData{Title: h.say(r, "consent.title"), CSRF: h.csrfFor(w, r), RD: rd, Purposes: mustAccept(h.purposeViewsOf(asked, nil))}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		accepted := r.PostForm["consent"]
@@ -241,7 +240,7 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 		b.forgetCustomer(s.UserID)
 		if err != nil {
 			h.logger.Error("recording consent", zap.Error(err))
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		switch o := out.(type) {
 		case authflow.ConsentRecorded:
@@ -250,12 +249,12 @@ func (h *Handler) consentPromptFor(w http.ResponseWriter, r *http.Request, rawRD
 		case authflow.Invalid:
 			status = http.StatusBadRequest
 			d.Purposes = mustAccept(h.purposeViewsOf(asked, accepted))
-			d.Error, d.Errors = h.say("consent.needed"), h.fieldErrors(o.Fields)
+			d.Error, d.Errors = h.say(r, "consent.needed"), h.fieldErrors(r, o.Fields)
 		default:
-			return h.unexpected(w, out)
+			return h.unexpected(w, r, out)
 		}
 	}
-	return h.render(w, status, "consent", d)
+	return h.render(w, r, status, "consent", d)
 }
 
 // mustAccept marks every purpose of the prompt required: what it asks
@@ -292,19 +291,19 @@ func (h *Handler) signUpConsent(w http.ResponseWriter, r *http.Request, s *sessi
 		clearCookie(w, consentCookie)
 		return false, nil
 	}
-	d := &pageData{Title: h.say("consent.title"), CSRF: h.csrfFor(w, r), RD: rd, SignUpConsent: true,
-		Message: h.say("consent.signup_intro"), Purposes: h.purposeViews(nil)}
+	d := &pageData{Title: h.say(r, "consent.title"), CSRF: h.csrfFor(w, r), RD: rd, SignUpConsent: true,
+		Message: h.say(r, "consent.signup_intro"), Purposes: h.purposeViews(nil)}
 	if r.Method != http.MethodPost {
 		pending, err := h.flows.SignUpConsentPending(r.Context(), s.UserID, nonce)
 		if err != nil {
 			h.logger.Error("loading a sign-up's consent question", zap.Error(err))
-			return true, h.unavailable(w)
+			return true, h.unavailable(w, r)
 		}
 		if !pending {
 			clearCookie(w, consentCookie)
 			return false, nil
 		}
-		return true, h.render(w, http.StatusOK, "consent", d)
+		return true, h.render(w, r, http.StatusOK, "consent", d)
 	}
 	accepted := r.PostForm["consent"]
 	out, err := h.flows.GiveSignUpConsent(r.Context(), authflow.SignUpConsentInput{
@@ -313,7 +312,7 @@ func (h *Handler) signUpConsent(w http.ResponseWriter, r *http.Request, s *sessi
 	h.app.backend.consentCache.forget(s.UserID)
 	if err != nil {
 		h.logger.Error("recording consent", zap.Error(err))
-		return true, h.unavailable(w)
+		return true, h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.ConsentRecorded:
@@ -322,8 +321,8 @@ func (h *Handler) signUpConsent(w http.ResponseWriter, r *http.Request, s *sessi
 		return true, nil
 	case authflow.Invalid:
 		d.Purposes = h.purposeViews(accepted)
-		d.Error, d.Errors = h.say("form.correct_fields"), h.fieldErrors(o.Fields)
-		return true, h.render(w, http.StatusBadRequest, "consent", d)
+		d.Error, d.Errors = h.say(r, "form.correct_fields"), h.fieldErrors(r, o.Fields)
+		return true, h.render(w, r, http.StatusBadRequest, "consent", d)
 	case authflow.SignUpConsentGone:
 		// Answered in another tab, or expired: nothing of this form is
 		// recorded; the prompt shows what is asked now.
@@ -331,7 +330,7 @@ func (h *Handler) signUpConsent(w http.ResponseWriter, r *http.Request, s *sessi
 		http.Redirect(w, r, h.Prefix+"/consent?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return true, nil
 	}
-	return true, h.unexpected(w, out)
+	return true, h.unexpected(w, r, out)
 }
 
 // consentAnswer is the prompt's form.
@@ -362,8 +361,8 @@ type consentHistory struct {
 
 // consentSection builds the account page's consent section; nil when no
 // purpose is configured and the customer has no records.
-func (h *Handler) consentSection(ctx context.Context, customerID string) (*consentView, error) {
-	rs, err := h.app.backend.consent.Records(ctx, customerID)
+func (h *Handler) consentSection(r *http.Request, customerID string) (*consentView, error) {
+	rs, err := h.app.backend.consent.Records(r.Context(), customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -376,13 +375,13 @@ func (h *Handler) consentSection(ctx context.Context, customerID string) (*conse
 		v.Purposes = append(v.Purposes, accountPurpose{ID: p.ID, Title: p.Title, Text: p.Text, Link: p.Link, Required: p.Required, Granted: st.Granted(p)})
 	}
 	for i := len(rs) - 1; i >= 0; i-- {
-		r := rs[i]
-		title := r.Purpose
-		if p, ok := h.app.purposes.Lookup(r.Purpose); ok {
+		rec := rs[i]
+		title := rec.Purpose
+		if p, ok := h.app.purposes.Lookup(rec.Purpose); ok {
 			title = p.Title
 		}
-		v.History = append(v.History, consentHistory{Title: title, Version: r.Version, Granted: r.Granted, At: r.At,
-			How: h.howSaid(r.How), Site: r.Site})
+		v.History = append(v.History, consentHistory{Title: title, Version: rec.Version, Granted: rec.Granted, At: rec.At,
+			How: h.howSaid(r, rec.How), Site: rec.Site})
 	}
 	return v, nil
 }
@@ -398,7 +397,7 @@ func (h *Handler) accountConsent(w http.ResponseWriter, r *http.Request) error {
 	p, known := h.app.purposes.Lookup(r.PostForm.Get("purpose"))
 	answer := r.PostForm.Get("answer")
 	if !known || p.Required || (answer != "give" && answer != "withdraw") {
-		return h.message(w, http.StatusBadRequest, "account.title", "consent.not_changeable", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusBadRequest, "account.title", "consent.not_changeable", h.Prefix+"/account", "link.account")
 	}
 	var accepted []string
 	if answer == "give" {
@@ -411,25 +410,25 @@ func (h *Handler) accountConsent(w http.ResponseWriter, r *http.Request) error {
 	h.app.backend.forgetCustomer(s.UserID)
 	if err != nil {
 		h.logger.Error("recording consent", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	http.Redirect(w, r, h.Prefix+"/account#consent-h", http.StatusSeeOther)
 	return nil
 }
 
 // howSaid is how a record was made, in the customer's words.
-func (h *Handler) howSaid(how consent.How) string {
+func (h *Handler) howSaid(r *http.Request, how consent.How) string {
 	switch how {
 	case consent.HowSignup:
-		return h.say("consent.how.signup")
+		return h.say(r, "consent.how.signup")
 	case consent.HowAccount:
-		return h.say("consent.how.account")
+		return h.say(r, "consent.how.account")
 	case consent.HowPrompt:
-		return h.say("consent.how.prompt")
+		return h.say(r, "consent.how.prompt")
 	case consent.HowAdmin:
-		return h.say("consent.how.admin")
+		return h.say(r, "consent.how.admin")
 	case consent.HowGPC:
-		return h.say("consent.how.gpc")
+		return h.say(r, "consent.how.gpc")
 	}
 	return string(how)
 }

@@ -132,7 +132,7 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*
 	h.app.backend.noteStore(err)
 	if err != nil {
 		h.logger.Error("edge defence check failed", zap.String("route", route), zap.Error(err))
-		_ = h.unavailable(w)
+		_ = h.unavailable(w, r)
 		return r, false
 	}
 	h.app.backend.decisions.note(route, d.Action)
@@ -151,10 +151,10 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*
 	case botdefense.Blocked:
 		_ = h.tooMany(w, r, http.StatusForbidden, d.RetryAfter, "not_available", "limit.blocked.title", "limit.blocked")
 	case botdefense.Refused:
-		_ = h.render(w, http.StatusBadRequest, "register", &pageData{Title: h.say("register.title"), CSRF: h.csrfFor(w, r),
+		_ = h.render(w, r, http.StatusBadRequest, "register", &pageData{Title: h.say(r, "register.title"), CSRF: h.csrfFor(w, r),
 			RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts), Email: truncate(r.PostForm.Get("email"), 254),
-			Accepted: r.PostForm["consent"], Error: h.say("form.correct_fields"),
-			Errors: map[string]string{"email": h.say("field.disposable_email")}})
+			Accepted: r.PostForm["consent"], Error: h.say(r, "form.correct_fields"),
+			Errors: map[string]string{"email": h.say(r, "field.disposable_email")}})
 	case botdefense.Challenge:
 		_ = h.challengePage(w, r, def.challenge, d)
 	}
@@ -204,17 +204,17 @@ func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, status int, re
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return writeJSON(w, status, map[string]any{"error": code, "retry_after": secs})
 	}
-	return h.message(w, status, titleID, "limit.retry", "", "", "message", h.say(textID), "duration", h.friendlyDuration(secs))
+	return h.message(w, r, status, titleID, "limit.retry", "", "", "message", h.say(r, textID), "duration", h.friendlyDuration(r, secs))
 }
 
-func (h *Handler) friendlyDuration(secs int) string {
+func (h *Handler) friendlyDuration(r *http.Request, secs int) string {
 	switch {
 	case secs < 90:
-		return h.say("limit.seconds", "n", strconv.Itoa(secs))
+		return h.say(r, "limit.seconds", "n", strconv.Itoa(secs))
 	case secs < 90*60:
-		return h.say("limit.minutes", "n", strconv.Itoa((secs+59)/60))
+		return h.say(r, "limit.minutes", "n", strconv.Itoa((secs+59)/60))
 	default:
-		return h.say("limit.hours", "n", strconv.Itoa((secs+3599)/3600))
+		return h.say(r, "limit.hours", "n", strconv.Itoa((secs+3599)/3600))
 	}
 }
 
@@ -228,17 +228,17 @@ type powView struct {
 // solves; the customer then sends it again (a form without secrets is sent
 // by the script itself).
 func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, form *challengeForm, d botdefense.Decision) error {
-	pd := &pageData{Title: h.say(form.title), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
+	pd := &pageData{Title: h.say(r, form.title), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.PostForm.Get("rd"), h.allowHosts),
 		Email: truncate(r.PostForm.Get("email"), 254), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits},
-		Message: h.say("challenge.check"), Accepted: r.PostForm["consent"]}
+		Message: h.say(r, "challenge.check"), Accepted: r.PostForm["consent"]}
 	if form.password {
-		pd.Message = h.say("challenge.check_password")
+		pd.Message = h.say(r, "challenge.check_password")
 	}
 	if form.ownSite {
 		pd.RD = safeRedirect(r.PostForm.Get("rd"), nil)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return h.render(w, http.StatusForbidden, form.page, pd)
+	return h.render(w, r, http.StatusForbidden, form.page, pd)
 }
 
 // challengeRoute guards a Caddyfile `challenge` path: a browser without a
@@ -259,13 +259,13 @@ func (h *Handler) challengeRoute(w http.ResponseWriter, r *http.Request) (bool, 
 	})
 	if err != nil {
 		h.logger.Error("edge defence check failed", zap.Error(err))
-		return false, h.unavailable(w)
+		return false, h.unavailable(w, r)
 	}
 	h.app.backend.decisions.note(botdefense.RouteChallenge, d.Action)
 	if d.Action == botdefense.Limited || d.Action == botdefense.Blocked {
 		return false, h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_attempts", "limit.too_many.title", "limit.too_many.requests")
 	}
-	return false, h.render(w, http.StatusForbidden, passChallenge.page, &pageData{Title: h.say(passChallenge.title), CSRF: h.csrfFor(w, r),
+	return false, h.render(w, r, http.StatusForbidden, passChallenge.page, &pageData{Title: h.say(r, passChallenge.title), CSRF: h.csrfFor(w, r),
 		RD: r.URL.RequestURI(), Pow: &powView{Challenge: d.Challenge, Bits: d.Bits}})
 }
 

@@ -43,16 +43,28 @@
 //
 // # Words
 //
-// The words the customer reads are never Go strings. Those of a page's
-// own layout are in its template; those a handler chooses at run time
-// (titles, notices, errors, field errors, link labels, mail subjects) are
-// entries of the message catalogue, templates/messages.json (message id →
-// text, {name} placeholders), which handlers name by id: h.say(id, name,
-// value, …), h.message(w, status, titleID, textID, link, linkID, …). Mail
-// bodies are templates/mail/<kind>.txt and .html. A theme directory
-// overrides any template by file name, mail/<kind>.* likewise, and
-// messages.json id by id; a theme catalogue naming an unknown id, or a
-// placeholder its message lacks, fails the config load. TestMessageIDs
-// checks that every id the code names exists, with the placeholders the
-// call fills in, and that every catalogue entry is used.
+// The words the customer reads are never Go strings, nor literal text in a
+// template: every one is an entry of a message catalogue, one per language
+// — templates/messages.json (English: message id → text, {name}
+// placeholders) and templates/messages.<tag>.json (messages.fr.json:
+// French, the same ids). Page and mail templates name them by id,
+// {{say "login.email_label"}}, {{say "password.hint" "min" .MinLen}}; every
+// template is compiled once per language with that language's say.
+// Handlers name the words they choose at run time (titles, notices,
+// errors, field errors, link labels) by id too, in the language of the
+// request: h.say(r, id, name, value, …), h.message(w, r, status, titleID,
+// textID, link, linkID, …), h.render(w, r, status, page, data). Mail bodies
+// are templates/mail/<kind>.txt and .html, sent in the language of the
+// request whose journey sends them (the request's context reaches the
+// Notifier). A theme directory overrides any template by file name,
+// mail/<kind>.* likewise, messages.json and messages.<tag>.json id by id,
+// and may add a language with a messages.<tag>.json of its own; a theme
+// catalogue naming an unknown id, or a placeholder its message lacks,
+// fails the config load. The language of a request (lang.go): the
+// frontdoor_lang cookie the switcher (/lang) sets, else Accept-Language,
+// else English. TestMessageIDs checks that every id the code and the
+// templates name exists, with the placeholders the call fills in, and
+// that every catalogue entry is used; TestTemplateWords that no template
+// holds words of its own; TestCatalogueLanguages that every built-in
+// language has English's ids and placeholders.
 package caddymodule

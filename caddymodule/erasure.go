@@ -28,7 +28,7 @@ func (h *Handler) exportData(w http.ResponseWriter, r *http.Request) error {
 	x, err := h.flows.Export(r.Context(), authflow.ExportInput{CustomerID: c.ID, Client: h.client(r)})
 	if err != nil {
 		h.logger.Error("exporting customer data", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return writeExport(w, x)
 }
@@ -50,13 +50,13 @@ func (h *Handler) erasePage(w http.ResponseWriter, r *http.Request) error {
 	if c == nil {
 		return nil
 	}
-	d := &pageData{Title: h.say("erase.title"), CSRF: h.csrfFor(w, r), Email: c.Email}
+	d := &pageData{Title: h.say(r, "erase.title"), CSRF: h.csrfFor(w, r), Email: c.Email}
 	if g := time.Duration(h.app.ErasureGrace); g > 0 {
-		d.Message = h.say("erase.grace", "days", daysOf(g))
+		d.Message = h.say(r, "erase.grace", "days", daysOf(g))
 	} else {
-		d.Message = h.say("erase.now")
+		d.Message = h.say(r, "erase.now")
 	}
-	return h.render(w, http.StatusOK, "erase", d)
+	return h.render(w, r, http.StatusOK, "erase", d)
 }
 
 // erase deletes the signed-in customer's account (authflow.Erase), or
@@ -67,24 +67,24 @@ func (h *Handler) erase(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if r.PostForm.Get("confirm") != "1" {
-		return h.message(w, http.StatusBadRequest, "erase.title", "erase.unconfirmed", h.Prefix+"/account/delete", "link.go_back")
+		return h.message(w, r, http.StatusBadRequest, "erase.title", "erase.unconfirmed", h.Prefix+"/account/delete", "link.go_back")
 	}
 	out, err := h.flows.Erase(r.Context(), authflow.EraseInput{CustomerID: s.UserID, Client: h.client(r)})
 	if err != nil {
 		h.logger.Error("erasing customer", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.Erased, authflow.NoSuchCustomer:
 		clearSessionCookie(w)
 		clearCookie(w, deviceCookie)
-		return h.message(w, http.StatusOK, "erase.done.title", "erase.done", "/", "link.home_page")
+		return h.message(w, r, http.StatusOK, "erase.done.title", "erase.done", "/", "link.home_page")
 	case authflow.ErasureScheduled:
 		clearSessionCookie(w)
-		return h.message(w, http.StatusOK, "erase.scheduled.title", "erase.scheduled", h.Prefix+"/login", "link.sign_in",
+		return h.message(w, r, http.StatusOK, "erase.scheduled.title", "erase.scheduled", h.Prefix+"/login", "link.sign_in",
 			"date", o.At.Format("2 January 2006"))
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // daysOf is a grace period in whole days, rounded up.

@@ -57,78 +57,79 @@ func (l stepUpLimit) Failed(ctx context.Context, account string) error {
 	return l.h.app.backend.defense.RecordFailure(ctx, l.h.policy, botdefense.RouteStepUp, account)
 }
 
-// siteMail sends the journeys' mail with this site's links and templates.
+// siteMail sends the journeys' mail with this site's links and templates,
+// in the language of the request that caused it (ctx).
 type siteMail struct{ h *Handler }
 
-func (m siteMail) Verify(c *identity.Customer, secret string, passkey bool) {
+func (m siteMail) Verify(ctx context.Context, c *identity.Customer, secret string, passkey bool) {
 	link := m.h.origin + m.h.Prefix + "/verify?token=" + url.QueryEscape(secret)
 	if passkey {
 		link += "&passkey=1"
 	}
-	m.h.queueMail(c.Email, "verify", mailData{Link: link, Site: m.h.audience})
+	m.h.queueMail(ctx, c.Email, "verify", mailData{Link: link, Site: m.h.audience})
 }
 
-func (m siteMail) AlreadyRegistered(c *identity.Customer) {
-	m.h.queueMail(c.Email, "already_registered",
+func (m siteMail) AlreadyRegistered(ctx context.Context, c *identity.Customer) {
+	m.h.queueMail(ctx, c.Email, "already_registered",
 		mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
 }
 
-func (m siteMail) SignInLink(c *identity.Customer, secret, code string) {
-	m.h.queueMail(c.Email, "magic_link", mailData{
+func (m siteMail) SignInLink(ctx context.Context, c *identity.Customer, secret, code string) {
+	m.h.queueMail(ctx, c.Email, "magic_link", mailData{
 		Link: m.h.origin + m.h.Prefix + "/magic/verify?token=" + url.QueryEscape(secret), Site: m.h.audience, Code: code,
 	})
 }
 
-func (m siteMail) ConfirmNewEmail(email, secret string) {
+func (m siteMail) ConfirmNewEmail(ctx context.Context, email, secret string) {
 	link := m.h.origin + m.h.Prefix + "/account/email/confirm?token=" + url.QueryEscape(secret)
-	m.h.queueMail(email, "email_change", mailData{Link: link, Site: m.h.audience})
+	m.h.queueMail(ctx, email, "email_change", mailData{Link: link, Site: m.h.audience})
 }
 
-func (m siteMail) EmailInUse(email string) {
-	m.h.queueMail(email, "email_in_use", mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
+func (m siteMail) EmailInUse(ctx context.Context, email string) {
+	m.h.queueMail(ctx, email, "email_in_use", mailData{Link: m.h.origin + m.h.Prefix + "/login", Site: m.h.audience})
 }
 
-func (m siteMail) EmailChanged(old, new string) {
-	m.h.queueMail(old, "email_changed", mailData{Link: m.h.origin + m.h.Prefix + "/reset", Site: m.h.audience, Email: maskEmail(new)})
+func (m siteMail) EmailChanged(ctx context.Context, old, new string) {
+	m.h.queueMail(ctx, old, "email_changed", mailData{Link: m.h.origin + m.h.Prefix + "/reset", Site: m.h.audience, Email: maskEmail(new)})
 }
 
-func (m siteMail) Invitation(email, secret, role string, expires time.Time) {
+func (m siteMail) Invitation(ctx context.Context, email, secret, role string, expires time.Time) {
 	link := m.h.origin + m.h.Prefix + "/invite?token=" + url.QueryEscape(secret)
-	m.h.queueMail(email, "invitation", mailData{Link: link, Site: m.h.audience, Role: role, Expires: expires.UTC().Format("2 January 2006 15:04 UTC")})
+	m.h.queueMail(ctx, email, "invitation", mailData{Link: link, Site: m.h.audience, Role: role, Expires: expires})
 }
 
-func (m siteMail) Reset(c *identity.Customer, secret string) {
+func (m siteMail) Reset(ctx context.Context, c *identity.Customer, secret string) {
 	link := m.h.origin + m.h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
-	m.h.queueMail(c.Email, "reset_password", mailData{Link: link, Site: m.h.audience})
+	m.h.queueMail(ctx, c.Email, "reset_password", mailData{Link: link, Site: m.h.audience})
 }
 
 // fieldErrors words the reasons a journey gives for its fields.
-func (h *Handler) fieldErrors(fields map[string]error) map[string]string {
+func (h *Handler) fieldErrors(r *http.Request, fields map[string]error) map[string]string {
 	out := make(map[string]string, len(fields))
 	for name, err := range fields {
 		switch {
 		case errors.Is(err, authflow.ErrEmailInvalid):
-			out[name] = h.say("field.email_invalid")
+			out[name] = h.say(r, "field.email_invalid")
 		case errors.Is(err, authflow.ErrPasswordMismatch):
-			out[name] = h.say("field.password_mismatch")
+			out[name] = h.say(r, "field.password_mismatch")
 		case errors.Is(err, authflow.ErrPasswordMissing):
-			out[name] = h.say("field.password_missing")
+			out[name] = h.say(r, "field.password_missing")
 		case errors.Is(err, authflow.ErrPasswordTooLong):
-			out[name] = h.say("field.password_too_long")
+			out[name] = h.say(r, "field.password_too_long")
 		case errors.Is(err, authflow.ErrConsentRequired):
-			out[name] = h.say("field.consent_required")
+			out[name] = h.say(r, "field.consent_required")
 		// The password policy's reasons, with its limits.
 		case errors.Is(err, identity.ErrPasswordTooShort):
-			out[name] = h.say("field.password_short", "min", strconv.Itoa(h.app.policy.MinLength))
+			out[name] = h.say(r, "field.password_short", "min", strconv.Itoa(h.app.policy.MinLength))
 		case errors.Is(err, identity.ErrPasswordTooLong):
-			out[name] = h.say("field.password_long", "max", strconv.Itoa(h.app.policy.MaxLength))
+			out[name] = h.say(r, "field.password_long", "max", strconv.Itoa(h.app.policy.MaxLength))
 		case errors.Is(err, identity.ErrPasswordBreached):
-			out[name] = h.say("field.password_breached")
+			out[name] = h.say(r, "field.password_breached")
 		case errors.Is(err, identity.ErrPasswordInvalid):
-			out[name] = h.say("field.password_invalid")
+			out[name] = h.say(r, "field.password_invalid")
 		default:
 			h.logger.Error("a field refused for a reason without words", zap.String("field", name), zap.Error(err))
-			out[name] = h.say("field.invalid")
+			out[name] = h.say(r, "field.invalid")
 		}
 	}
 	return out
@@ -136,9 +137,9 @@ func (h *Handler) fieldErrors(fields map[string]error) map[string]string {
 
 // unexpected answers an outcome a handler has no page for: a bug, logged,
 // and the customer told to try again.
-func (h *Handler) unexpected(w http.ResponseWriter, out authflow.Outcome) error {
+func (h *Handler) unexpected(w http.ResponseWriter, r *http.Request, out authflow.Outcome) error {
 	h.logger.Error("journey outcome without a page", zap.String("outcome", fmt.Sprintf("%T", out)))
-	return h.unavailable(w)
+	return h.unavailable(w, r)
 }
 
 // isHashingError reports an error of the password hasher (a full queue,

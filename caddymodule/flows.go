@@ -30,9 +30,11 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(sub, "/static/passkey-") && strings.HasSuffix(sub, ".js") {
 		return serveAsset(w, r, "passkey.js", "text/javascript; charset=utf-8", h.pages.js)
 	}
+	// The language of the page, and of any mail the request sends.
+	r = h.withLang(r)
 	rt, ok := h.routes[sub]
 	if !ok {
-		return h.message(w, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
+		return h.message(w, r, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
 	}
 	switch {
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && rt.get != nil:
@@ -55,7 +57,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if !rt.crossSite && !h.csrfOK(r) {
-			return h.message(w, http.StatusForbidden, "form.expired.title", "form.expired", r.URL.Path, "link.reload")
+			return h.message(w, r, http.StatusForbidden, "form.expired.title", "form.expired", r.URL.Path, "link.reload")
 		}
 		return rt.post(h, w, r)
 	}
@@ -67,7 +69,7 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 		allow = append(allow, "POST")
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	return h.message(w, http.StatusMethodNotAllowed, "page.not_allowed.title", "page.not_allowed", "/", "link.home")
+	return h.message(w, r, http.StatusMethodNotAllowed, "page.not_allowed.title", "page.not_allowed", "/", "link.home")
 }
 
 // parseForm reads a form post within the size limit, answering the client
@@ -75,17 +77,17 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		_ = h.message(w, http.StatusUnsupportedMediaType, "form.unsupported.title", "form.unsupported", r.URL.Path, "link.back_to_form")
+		_ = h.message(w, r, http.StatusUnsupportedMediaType, "form.unsupported.title", "form.unsupported", r.URL.Path, "link.back_to_form")
 		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			_ = h.message(w, http.StatusRequestEntityTooLarge, "form.too_large.title", "form.too_large", r.URL.Path, "link.back_to_form")
+			_ = h.message(w, r, http.StatusRequestEntityTooLarge, "form.too_large.title", "form.too_large", r.URL.Path, "link.back_to_form")
 			return false
 		}
-		_ = h.message(w, http.StatusBadRequest, "form.malformed.title", "form.malformed", r.URL.Path, "link.back_to_form")
+		_ = h.message(w, r, http.StatusBadRequest, "form.malformed.title", "form.malformed", r.URL.Path, "link.back_to_form")
 		return false
 	}
 	return true
@@ -121,7 +123,7 @@ func clientIP(r *http.Request) string {
 func (h *Handler) sessionOrLogin(w http.ResponseWriter, r *http.Request) (*session.Session, bool) {
 	s, err := h.currentSession(r)
 	if err != nil { // logged by noteStore when the store's state changes
-		_ = h.unavailable(w)
+		_ = h.unavailable(w, r)
 		return nil, false
 	}
 	if s == nil {

@@ -390,7 +390,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	s, err := h.authenticate(w, r)
 	if err != nil { // logged by noteStore when the store's state changes
 		if !public {
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		return h.next(w, r, next) // public: serve, without identity
 	}
@@ -406,7 +406,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		h.logger.Error("loading the customer", zap.Error(err))
 		if !public {
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		c = newHotCustomer(&identity.Customer{ID: s.UserID})
 	}
@@ -443,7 +443,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if err := h.inject(r, repl, s, extra); err != nil {
 		h.logger.Error("signing identity assertion", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	h.injectCustomer(r, repl, extra)
 	return h.next(w, r, next)
@@ -511,13 +511,13 @@ func (h *Handler) badPath(w http.ResponseWriter, r *http.Request) error {
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return writeJSONError(w, http.StatusBadRequest, "invalid_path")
 	}
-	return h.message(w, http.StatusBadRequest, "page.bad_path.title", "page.bad_path", "/", "link.home_page")
+	return h.message(w, r, http.StatusBadRequest, "page.bad_path.title", "page.bad_path", "/", "link.home_page")
 }
 
 // unavailable is the fail-closed answer when the store cannot be used.
-func (h *Handler) unavailable(w http.ResponseWriter) error {
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Retry-After", "5")
-	return h.message(w, http.StatusServiceUnavailable, "page.unavailable.title", "page.unavailable", "", "")
+	return h.message(w, r, http.StatusServiceUnavailable, "page.unavailable.title", "page.unavailable", "", "")
 }
 
 // unmetRule returns the first step-up rule on the path the session does

@@ -27,19 +27,19 @@ import (
 func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
 	if token == "" || len(token) > 100 {
-		return h.message(w, http.StatusBadRequest, "invite.title", "invite.malformed", "/", "link.home_page")
+		return h.message(w, r, http.StatusBadRequest, "invite.title", "invite.malformed", "/", "link.home_page")
 	}
 	s, err := h.currentSession(r)
 	if err != nil {
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	if s == nil {
 		back := h.Prefix + "/invite?" + url.Values{"token": {token}}.Encode()
-		return h.message(w, http.StatusOK, "invite.title", "invite.sign_in", h.Prefix+"/login?"+url.Values{"rd": {back}}.Encode(), "link.sign_in")
+		return h.message(w, r, http.StatusOK, "invite.title", "invite.sign_in", h.Prefix+"/login?"+url.Values{"rd": {back}}.Encode(), "link.sign_in")
 	}
-	d := &pageData{Title: h.say("invite.title"), CSRF: h.csrfFor(w, r), Message: h.say("invite.accept", "email", s.Email),
-		Confirm: &confirmView{Action: h.Prefix + "/invite", Fields: []hiddenField{{"token", token}}, Button: h.say("invite.button")}}
-	return h.render(w, http.StatusOK, "invite", d)
+	d := &pageData{Title: h.say(r, "invite.title"), CSRF: h.csrfFor(w, r), Message: h.say(r, "invite.accept", "email", s.Email),
+		Confirm: &confirmView{Action: h.Prefix + "/invite", Fields: []hiddenField{{"token", token}}, Button: h.say(r, "invite.button")}}
+	return h.render(w, r, http.StatusOK, "invite", d)
 }
 
 // inviteAccept grants the invitation's role to the signed-in customer, if
@@ -47,7 +47,7 @@ func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) inviteAccept(w http.ResponseWriter, r *http.Request) error {
 	s, err := h.currentSession(r)
 	if err != nil {
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	token := r.PostForm.Get("token")
 	if s == nil {
@@ -58,17 +58,17 @@ func (h *Handler) inviteAccept(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.flows.AcceptInvitation(r.Context(), token, s.UserID, h.client(r))
 	if err != nil {
 		h.logger.Error("accepting an invitation", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.InvitationAccepted:
 		h.app.backend.forgetCustomer(s.UserID)
-		return h.message(w, http.StatusOK, "invite.done.title", "invite.done", "/", "link.home_page", "role", o.Role)
+		return h.message(w, r, http.StatusOK, "invite.done.title", "invite.done", "/", "link.home_page", "role", o.Role)
 	case authflow.InvitationForOther:
-		return h.message(w, http.StatusForbidden, "invite.title", "invite.other", h.Prefix+"/logout", "link.other_account",
+		return h.message(w, r, http.StatusForbidden, "invite.title", "invite.other", h.Prefix+"/logout", "link.other_account",
 			"email", maskEmail(o.Email), "signed_in", s.Email)
 	}
-	return h.message(w, http.StatusGone, "invite.title", "invite.expired", "/", "link.home_page")
+	return h.message(w, r, http.StatusGone, "invite.title", "invite.expired", "/", "link.home_page")
 }
 
 // liveSites maps each site origin to the handler of the config in force

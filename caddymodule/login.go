@@ -21,9 +21,9 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 		d.Email = email
 	}
 	if r.URL.Query().Get("reauth") != "" {
-		d.Message = h.say("login.reauth")
+		d.Message = h.say(r, "login.reauth")
 	}
-	return h.render(w, http.StatusOK, "login", d)
+	return h.render(w, r, http.StatusOK, "login", d)
 }
 
 // login checks the password (authflow.PasswordSignIn) and goes on to the
@@ -37,29 +37,29 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 			// A full hashing queue is what a surge of sign-ins looks
 			// like from here: it counts as a failure for surge detection.
 			h.recordOutcome(r, errors.Is(err, identity.ErrHasherBusy))
-			return h.hashFailed(w, err)
+			return h.hashFailed(w, r, err)
 		}
 		h.logger.Error("signing in", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
-	d := &pageData{Title: h.say("login.title"), RD: rd, Email: truncate(rawEmail, 254)}
+	d := &pageData{Title: h.say(r, "login.title"), RD: rd, Email: truncate(rawEmail, 254)}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		d.Error, d.Errors, d.CSRF = h.say("form.correct_fields"), h.fieldErrors(o.Fields), h.csrfFor(w, r)
-		return h.render(w, http.StatusBadRequest, "login", d)
+		d.Error, d.Errors, d.CSRF = h.say(r, "form.correct_fields"), h.fieldErrors(r, o.Fields), h.csrfFor(w, r)
+		return h.render(w, r, http.StatusBadRequest, "login", d)
 	case authflow.WrongCredentials:
 		h.recordOutcome(r, true)
-		d.Error, d.CSRF = h.say("login.wrong"), h.csrfFor(w, r)
-		return h.render(w, http.StatusUnauthorized, "login", d)
+		d.Error, d.CSRF = h.say(r, "login.wrong"), h.csrfFor(w, r)
+		return h.render(w, r, http.StatusUnauthorized, "login", d)
 	case authflow.Unverified:
 		h.recordOutcome(r, false)
 		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))
-		return h.message(w, http.StatusForbidden, "login.unverified.title", "login.unverified", "", "")
+		return h.message(w, r, http.StatusForbidden, "login.unverified.title", "login.unverified", "", "")
 	case authflow.FirstFactorPassed:
 		h.recordOutcome(r, false)
 		return h.signedIn(w, r, o.Customer, o.AMR, rd)
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // startSession starts the session a journey came to
@@ -85,7 +85,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authf
 }
 
 func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "logout", &pageData{Title: h.say("logout.title"), CSRF: h.csrfFor(w, r)})
+	return h.render(w, r, http.StatusOK, "logout", &pageData{Title: h.say(r, "logout.title"), CSRF: h.csrfFor(w, r)})
 }
 
 // logout ends the session server-side and clears the cookie.
@@ -94,26 +94,26 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
 			if err := h.app.backend.sessions.Revoke(r.Context(), session.KeyOf(token)); err != nil {
 				h.logger.Error("revoking session", zap.Error(err))
-				return h.unavailable(w)
+				return h.unavailable(w, r)
 			}
 		}
 	}
 	clearSessionCookie(w)
-	return h.message(w, http.StatusOK, "logout.done.title", "logout.done", h.Prefix+"/login", "link.sign_in_again")
+	return h.message(w, r, http.StatusOK, "logout.done.title", "logout.done", h.Prefix+"/login", "link.sign_in_again")
 }
 
 // hashFailed answers when a password could not be hashed or checked: the
 // hashing queue is full or waited too long (a burst of sign-ins: 503 with
 // Retry-After, logged at debug so a flood is not a flood of log lines), or
 // the client went away.
-func (h *Handler) hashFailed(w http.ResponseWriter, err error) error {
+func (h *Handler) hashFailed(w http.ResponseWriter, r *http.Request, err error) error {
 	if errors.Is(err, identity.ErrHasherBusy) {
 		h.logger.Debug("password hashing busy", zap.Error(err))
 		// When a slot would be free for someone asking now: usually a
 		// second, not the longest wait.
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.app.hasher.RetryAfter().Seconds()))))
-		return h.message(w, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_in", "", "")
+		return h.message(w, r, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_in", "", "")
 	}
 	h.logger.Warn("password hashing did not complete", zap.Error(err))
-	return h.unavailable(w)
+	return h.unavailable(w, r)
 }

@@ -2,9 +2,11 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -25,7 +27,10 @@ type mailData struct {
 	Accent string
 	Logo   string
 	// Role and Expires describe an invitation.
-	Role, Expires string
+	Role    string
+	Expires time.Time
+	// Lang is the mail's language tag (set by queueMail).
+	Lang string
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter
@@ -39,9 +44,10 @@ func maskEmail(a string) string {
 	return string(r) + "***@" + domain
 }
 
-// queueMail renders and queues a message; failures are logged without the
-// message (it holds a link that works as a credential).
-func (h *Handler) queueMail(to, kind string, d mailData) {
+// queueMail renders and queues a message in the language ctx carries
+// (English if none); failures are logged without the message (it holds a
+// link that works as a credential).
+func (h *Handler) queueMail(ctx context.Context, to, kind string, d mailData) {
 	d.Site, d.Accent = h.siteName(), defaultAccent
 	if h.Brand != nil {
 		if h.Brand.Colour != "" {
@@ -51,7 +57,12 @@ func (h *Handler) queueMail(to, kind string, d mailData) {
 			d.Logo = h.origin + h.Brand.Logo
 		}
 	}
-	t, ok := h.pages.mail[kind]
+	l, ok := h.pages.localeIn(ctx)
+	if !ok {
+		l = h.pages.locales[0]
+	}
+	d.Lang = l.tag
+	t, ok := l.mail[kind]
 	if !ok {
 		h.logger.Error("rendering mail: no such mail", zap.String("kind", kind))
 		return

@@ -106,3 +106,103 @@ func waitMail(t *testing.T, dir, to string) (subject, text string) {
 	t.Fatalf("no mail to %s", to)
 	return "", ""
 }
+
+// TestLanguages: a page speaks the language Accept-Language asks for
+// (<html lang>, its words, Content-Language), with a switcher to the
+// others; the switcher's link remembers the choice in a cookie and sends
+// the browser back to the page (any other rd leads home; a language not
+// offered is a 400 page); the cookie beats the header, and a mail goes
+// out in the language of the request that sent it. A theme's
+// messages.de.json adds German, offered and used, its missing ids in
+// English; a theme catalogue naming an unknown id keeps the site from
+// loading, with an error naming the file and the id.
+func TestLanguages(t *testing.T) {
+	theme := t.TempDir()
+	if err := os.WriteFile(filepath.Join(theme, "messages.de.json"), []byte(`{
+  "lang.name": "Deutsch",
+  "login.title": "Anmelden",
+  "login.submit": "Anmelden",
+  "field.password_label": "Passwort"
+}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, gatewayOpts{site: "theme " + theme})
+	c := g.newClient()
+
+	fr := g.get(c, "/.frontdoor/login?rd=%2Fapp", map[string]string{"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
+	for _, want := range []string{`<html lang="fr">`, "<title>Connexion</title>", "<h1>Connexion</h1>", ">Adresse e-mail</label>",
+		`<nav class="langs" aria-label="Langue">`,
+		`<a href="/.frontdoor/lang?to=fr&amp;rd=%2f.frontdoor%2flogin%3frd%3d%252Fapp" lang="fr" hreflang="fr" aria-current="true">Français</a>`,
+		`<a href="/.frontdoor/lang?to=en&amp;rd=%2f.frontdoor%2flogin%3frd%3d%252Fapp" lang="en" hreflang="en">English</a>`,
+		`<a href="/.frontdoor/lang?to=de&amp;rd=%2f.frontdoor%2flogin%3frd%3d%252Fapp" lang="de" hreflang="de">Deutsch</a>`,
+	} {
+		if !strings.Contains(fr.body, want) {
+			t.Errorf("French sign-in page lacks %s:\n%s", want, fr.body)
+		}
+	}
+	if got := fr.header.Get("Content-Language"); got != "fr" {
+		t.Errorf("Content-Language %q", got)
+	}
+	if en := g.get(c, "/.frontdoor/register", nil); !strings.Contains(en.body, `<html lang="en">`) || !strings.Contains(en.body, "<h1>Create your account</h1>") {
+		t.Errorf("en-GB: %s", en.body)
+	}
+	// German, added by the theme: its own words, English where it has none.
+	de := g.get(c, "/.frontdoor/login", map[string]string{"Accept-Language": "de-AT, fr;q=0.5"})
+	for _, want := range []string{`<html lang="de">`, "<h1>Anmelden</h1>", ">Passwort</label>", ">Email address</label>", ">Forgot your password?</a>",
+		`lang="de" hreflang="de" aria-current="true">Deutsch</a>`} {
+		if !strings.Contains(de.body, want) {
+			t.Errorf("German sign-in page lacks %s:\n%s", want, de.body)
+		}
+	}
+
+	// The switcher: a cookie for a year, back to the page.
+	sw := g.get(c, "/.frontdoor/lang?to=fr&rd=%2F.frontdoor%2Fregister%3Frd%3D%252Fapp", nil)
+	if sw.status != http.StatusSeeOther || sw.header.Get("Location") != "/.frontdoor/register?rd=%2Fapp" {
+		t.Fatalf("switch to French: %d %q", sw.status, sw.header.Get("Location"))
+	}
+	if got := sw.header.Get("Set-Cookie"); got != "frontdoor_lang=fr; Path=/; Max-Age=31536000; HttpOnly; Secure; SameSite=Lax" {
+		t.Errorf("switcher cookie: %q", got)
+	}
+	// The cookie beats the header (the client asks for en-GB).
+	if reg := g.get(c, "/.frontdoor/register", nil); !strings.Contains(reg.body, `<html lang="fr">`) || !strings.Contains(reg.body, "<h1>Créez votre compte</h1>") {
+		t.Errorf("register page after switching to French: %s", reg.body)
+	}
+	for _, tc := range []struct{ query, location string }{
+		{"to=en&rd=https%3A%2F%2Fevil.example%2F", "/"},
+		{"to=en&rd=%2F%2Fevil.example%2F", "/"},
+		{"to=en&rd=%2F%5Cevil.example", "/"},
+		{"to=en&rd=javascript%3Aalert(1)", "/"},
+		{"to=en", "/"},
+	} {
+		r := g.get(g.newClient(), "/.frontdoor/lang?"+tc.query, nil)
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != tc.location {
+			t.Errorf("lang?%s: %d %q, want 303 to %s", tc.query, r.status, r.header.Get("Location"), tc.location)
+		}
+	}
+	bad := g.get(g.newClient(), "/.frontdoor/lang?to=xx&rd=%2Fapp", map[string]string{"Accept-Language": "fr"})
+	if bad.status != http.StatusBadRequest || bad.header.Get("Set-Cookie") != "" || !strings.Contains(bad.body, "<h1>Langue non disponible</h1>") ||
+		!strings.Contains(bad.body, `href="/.frontdoor/lang?to=en&amp;rd=%2fapp"`) {
+		t.Errorf("unknown language: %d %q %s", bad.status, bad.header.Get("Set-Cookie"), bad.body)
+	}
+
+	// A mail sent from a French request is French.
+	const email = "aline@example.com"
+	if r := g.post(c, "/.frontdoor/register", url.Values{"email": {email}, "password": {testPassword}}); r.status != http.StatusOK ||
+		!strings.Contains(r.body, "<h1>Consultez vos e-mails</h1>") || !strings.Contains(r.body, "<strong>"+email+"</strong>") {
+		t.Fatalf("register in French: %d %s", r.status, r.body)
+	}
+	subject, text := waitMail(t, g.mailDir, email)
+	if subject != "Confirmez votre adresse e-mail" || !strings.HasPrefix(text, "Bonjour,\r\n\r\nVeuillez confirmer votre adresse e-mail pour shop.test.") {
+		t.Fatalf("French mail: subject %q, text %q", subject, text)
+	}
+
+	broken := t.TempDir()
+	file := filepath.Join(broken, "messages.fr.json")
+	if err := os.WriteFile(file, []byte(`{"login.titre": "Bienvenue"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := g.loadFails(gatewayOpts{site: "theme " + broken})
+	if !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), `unknown message id "login.titre"`) {
+		t.Fatalf("load with a broken French catalogue: %v", err)
+	}
+}

@@ -19,27 +19,32 @@ var idParams = map[string]struct {
 	ids        []int
 	args, text int
 }{
-	"say":      {ids: []int{0}, args: 1, text: 0},
-	"message":  {ids: []int{2, 3, 5}, args: 6, text: 3},
+	"say":      {ids: []int{1}, args: 2, text: 1},
+	"message":  {ids: []int{3, 4, 6}, args: 7, text: 4},
 	"tooMany":  {ids: []int{5, 6}, args: -1, text: -1},
 	"formPage": {ids: []int{2}, args: -1, text: -1},
 }
+
+// catalogueSay is catalogue.say's: the id first.
+var catalogueSay = struct {
+	ids        []int
+	args, text int
+}{ids: []int{0}, args: 1, text: 0}
 
 // idForwarders pass on ids they are given (their parameters), so they may
 // call the functions above with an id that is not a constant. Everywhere
 // else an id is a string literal, a constant, or a challengeForm's title
 // (itself checked where the form is written).
-var idForwarders = map[string]bool{"say": true, "message": true, "tooMany": true, "formPage": true, "challengePage": true, "loadMails": true}
+var idForwarders = map[string]bool{"say": true, "message": true, "tooMany": true, "formPage": true, "challengePage": true, "loadMails": true, "sayHTML": true, "sayText": true}
 
-// TestMessageIDs: every message id the Go code names is in the built-in
-// catalogue, with exactly the placeholders the call fills in; every
-// catalogue entry is named somewhere (a mail's subject by its kind); and
-// no id reaches the catalogue by a way this test cannot see.
+// TestMessageIDs: every message id the Go code and the page and mail
+// templates name is in the built-in catalogue, with exactly the
+// placeholders the call fills in; every catalogue entry is named somewhere
+// (a mail's subject by its kind, the language's own name and the time
+// format by the pages); and no id reaches the catalogue by a way this
+// test cannot see.
 func TestMessageIDs(t *testing.T) {
-	words, err := loadCatalogue("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	words := builtinEnglish(t)
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -71,9 +76,19 @@ func TestMessageIDs(t *testing.T) {
 			}
 		}
 	}
-	used := map[string]bool{}
+	used := map[string]bool{"lang.name": true, "time.months": true, "time.format": true}
 	for _, kind := range mailKinds {
 		used["mail."+kind+".subject"] = true
+	}
+	for _, call := range templateSayCalls(t) {
+		if _, ok := words[call.id]; !ok {
+			t.Errorf("%s: message id %q is not in templates/messages.json", call.where, call.id)
+			continue
+		}
+		used[call.id] = true
+		if want := placeholders(words[call.id]); !slices.Equal(call.given, want) {
+			t.Errorf("%s: message %q has placeholders %v, the template fills in %v", call.where, call.id, want, call.given)
+		}
 	}
 	// resolve returns the id an argument names: ok is false for an
 	// expression the test cannot read.
@@ -120,6 +135,13 @@ func TestMessageIDs(t *testing.T) {
 					if !ok {
 						return true
 					}
+					// A catalogue's own say (words.say(id, …)), not the
+					// handler's (h.say(r, id, …)).
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && name == "say" {
+						if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "h" {
+							p = catalogueSay
+						}
+					}
 					ids := map[int]string{}
 					for _, i := range p.ids {
 						if i >= len(n.Args) {
@@ -131,7 +153,7 @@ func TestMessageIDs(t *testing.T) {
 						case !ok:
 							t.Errorf("%s: %s takes a message id the test cannot read: use a string literal", fset.Position(n.Args[i].Pos()), name)
 						case elsewhere:
-						case id == "" && name == "message" && i == 5: // no link
+						case id == "" && name == "message" && i == 6: // no link
 						default:
 							check(n.Args[i].Pos(), id)
 							ids[i] = id
@@ -187,7 +209,7 @@ func TestMessageIDs(t *testing.T) {
 			t.Errorf("templates/messages.json: %q is used nowhere", id)
 		}
 	}
-	if len(used) < 100 {
+	if len(used) < 300 {
 		t.Errorf("only %d ids found: is the scan still reading the calls?", len(used))
 	}
 }
@@ -199,6 +221,16 @@ func stringLit(e ast.Expr) (string, bool) {
 	}
 	v, err := strconv.Unquote(bl.Value)
 	return v, err == nil
+}
+
+// builtinEnglish is the built-in English catalogue.
+func builtinEnglish(t *testing.T) catalogue {
+	t.Helper()
+	cs, err := loadCatalogues("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs.words[defaultLang]
 }
 
 func sortedKeys(c catalogue) []string {
@@ -258,8 +290,8 @@ func TestThemeCatalogueErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	builtin, _ := loadCatalogue("")
-	for id, text := range p.words {
+	builtin := builtinEnglish(t)
+	for id, text := range p.byTag["en"].words {
 		want := builtin[id]
 		switch id {
 		case "login.title":
@@ -300,9 +332,11 @@ func TestMailTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range mailKinds {
-		if m, ok := p.mail[kind]; !ok || m.subject == "" || m.subject == "mail."+kind+".subject" {
-			t.Errorf("mail %q: %+v", kind, m)
+	for _, l := range p.locales {
+		for _, kind := range mailKinds {
+			if m, ok := l.mail[kind]; !ok || m.subject == "" || m.subject == "mail."+kind+".subject" {
+				t.Errorf("%s: mail %q: %+v", l.tag, kind, m)
+			}
 		}
 	}
 	entries, _ := builtinAssets.ReadDir("templates/mail")

@@ -37,7 +37,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, c *identity.C
 	out, err := h.flows.FirstFactorDone(r.Context(), authflow.FirstFactorInput{Customer: c, AMR: amr, Redirect: rd, Device: device})
 	if err != nil {
 		h.logger.Error("storing second-factor wait", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return h.secondFactorOutcome(w, r, out)
 }
@@ -48,7 +48,7 @@ func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, c *ide
 	out, err := h.flows.AskSecondFactor(r.Context(), c, wait)
 	if err != nil {
 		h.logger.Error("storing second-factor wait", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return h.secondFactorOutcome(w, r, out)
 }
@@ -66,7 +66,7 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		kept, err := h.startSession(w, r, o)
 		if err != nil {
 			h.logger.Error("starting session", zap.Error(err))
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		if o.DeviceCookie != "" {
 			setCookie(w, deviceCookie, o.DeviceCookie, int(identity.TrustedDeviceTTL.Seconds()))
@@ -74,11 +74,11 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		if kept {
 			// Say so: the customer asked for the deletion and may not
 			// expect a sign-in to undo it.
-			return h.message(w, http.StatusOK, "erase.cancelled.title", "erase.cancelled", h.Prefix+"/account", "link.go_to_account")
+			return h.message(w, r, http.StatusOK, "erase.cancelled.title", "erase.cancelled", h.Prefix+"/account", "link.go_to_account")
 		}
 		return h.afterStepUp(w, r, o.Purpose, o.Redirect)
 	case authflow.WaitGone:
-		return h.mfaExpired(w)
+		return h.mfaExpired(w, r)
 	case authflow.TooManyAnswers:
 		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "too_many_attempts", "limit.too_many.title", "limit.too_many.answers")
 	case authflow.WrongAnswer:
@@ -88,22 +88,22 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		if o.SessionEnded {
 			clearSessionCookie(w)
 		}
-		return h.message(w, http.StatusUnauthorized, "mfa.title", "mfa.locked_out", h.Prefix+"/login", "link.sign_in")
+		return h.message(w, r, http.StatusUnauthorized, "mfa.title", "mfa.locked_out", h.Prefix+"/login", "link.sign_in")
 	case authflow.PasswordReset:
 		return h.passwordReset(w, r)
 	case authflow.LinkExpired: // a reset whose account was deleted since
-		return h.resetLinkExpired(w)
+		return h.resetLinkExpired(w, r)
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 func (h *Handler) mfaForm(w http.ResponseWriter, r *http.Request, status int, v authflow.Offer, refused error) error {
-	d := &pageData{Title: h.say("mfa.title"), CSRF: h.csrfFor(w, r), Factors: &v, Script: v.Passkey}
+	d := &pageData{Title: h.say(r, "mfa.title"), CSRF: h.csrfFor(w, r), Factors: &v, Script: v.Passkey}
 	if refused != nil {
-		d.Error = h.say("form.did_not_work")
-		d.Errors = map[string]string{"code": h.factorRefusal(refused)}
+		d.Error = h.say(r, "form.did_not_work")
+		d.Errors = map[string]string{"code": h.factorRefusal(r, refused)}
 	}
-	return h.render(w, status, "mfa", d)
+	return h.render(w, r, status, "mfa", d)
 }
 
 // currentSessionOf reads the browser's session for a journey that may
@@ -118,7 +118,7 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.flows.SecondFactorWait(r.Context(), nonce, h.currentSessionOf(r))
 	if err != nil {
 		h.logger.Error("identity store failed", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return h.secondFactorOutcome(w, r, out)
 }
@@ -131,13 +131,13 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 	in := authflow.SecondFactorInput{
 		Nonce: nonce, Current: h.currentSessionOf(r),
 		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"),
-		Remember: r.PostForm.Get("remember") != "", DeviceName: h.deviceName(r.UserAgent()),
+		Remember: r.PostForm.Get("remember") != "", DeviceName: h.deviceName(r, r.UserAgent()),
 		Passkey: r.PostForm.Get("credential"), Client: h.client(r),
 	}
 	out, err := h.flows.AnswerSecondFactor(r.Context(), in)
 	if err != nil {
 		h.logger.Error("checking a second factor", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch out.(type) {
 	case authflow.SessionDue, authflow.PasswordReset, authflow.LinkExpired:
@@ -153,27 +153,27 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) afterStepUp(w http.ResponseWriter, r *http.Request, purpose authflow.WaitPurpose, rd string) error {
 	rd = safeRedirect(rd, h.allowHosts)
 	if purpose == authflow.PurposeResubmit {
-		return h.message(w, http.StatusOK, "mfa.verified.title", "mfa.verified_resend", rd, "link.go_back")
+		return h.message(w, r, http.StatusOK, "mfa.verified.title", "mfa.verified_resend", rd, "link.go_back")
 	}
 	http.Redirect(w, r, rd, http.StatusSeeOther)
 	return nil
 }
 
 // factorRefusal words why a second factor was refused.
-func (h *Handler) factorRefusal(err error) string {
+func (h *Handler) factorRefusal(r *http.Request, err error) string {
 	switch {
 	case errors.Is(err, identity.ErrCodeReused):
-		return h.say("mfa.code_reused")
+		return h.say(r, "mfa.code_reused")
 	case errors.Is(err, identity.ErrCounter):
-		return h.say("mfa.passkey_flagged")
+		return h.say(r, "mfa.passkey_flagged")
 	case errors.Is(err, authflow.ErrPasskeyRefused), errors.Is(err, identity.ErrNoFactor):
-		return h.say("mfa.passkey_refused")
+		return h.say(r, "mfa.passkey_refused")
 	}
-	return h.say("mfa.code_wrong")
+	return h.say(r, "mfa.code_wrong")
 }
 
-func (h *Handler) mfaExpired(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, "mfa.title", "mfa.expired", h.Prefix+"/login", "link.sign_in")
+func (h *Handler) mfaExpired(w http.ResponseWriter, r *http.Request) error {
+	return h.message(w, r, http.StatusBadRequest, "mfa.title", "mfa.expired", h.Prefix+"/login", "link.sign_in")
 }
 
 // client is who is asking, for the security events of an account.

@@ -43,13 +43,19 @@ func oidcRoutes(p *oidcrp.Provider) []route {
 	}
 }
 
-// providerButton is a provider as the sign-in and sign-up pages show it.
-type providerButton struct{ Name, Label, Display string }
+// providerButton is a provider as the sign-in and sign-up pages show it;
+// Worded: its label is the default "Continue with <Display>", which the
+// page says in its language (login.continue_with).
+type providerButton struct {
+	Name, Label, Display string
+	Worded               bool
+}
 
 func (h *Handler) providerButtons() []providerButton {
 	out := make([]providerButton, 0, len(h.providers))
 	for _, p := range h.providers {
-		out = append(out, providerButton{Name: p.Name(), Label: p.Label(), Display: p.DisplayName()})
+		out = append(out, providerButton{Name: p.Name(), Label: p.Label(), Display: p.DisplayName(),
+			Worded: p.Label() == "Continue with "+p.DisplayName()})
 	}
 	return out
 }
@@ -77,14 +83,14 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request, p *oidcrp.Pr
 	var rd, linkFor string
 	if r.Method == http.MethodPost {
 		if r.PostForm.Get("link") == "" {
-			return h.message(w, http.StatusBadRequest, "oidc.title", "oidc.bad_request", h.Prefix+"/login", "link.back_to_sign_in")
+			return h.message(w, r, http.StatusBadRequest, "oidc.title", "oidc.bad_request", h.Prefix+"/login", "link.back_to_sign_in")
 		}
 		_, c := h.accountChange(w, r)
 		if c == nil {
 			return nil
 		}
 		if _, linked := linkedTo(c, p.Name()); linked {
-			return h.message(w, http.StatusConflict, "oidc.title", "oidc.already_linked", h.Prefix+"/account", "link.account", "provider", p.DisplayName())
+			return h.message(w, r, http.StatusConflict, "oidc.title", "oidc.already_linked", h.Prefix+"/account", "link.account", "provider", p.DisplayName())
 		}
 		linkFor, rd = c.ID, h.Prefix+"/account"
 	} else {
@@ -96,13 +102,13 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request, p *oidcrp.Pr
 	}
 	proto, err := json.Marshal(att)
 	if err != nil {
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	nonce := h.browserNonce(w, r)
 	if err := h.flows.BeginFederated(r.Context(), authflow.FederatedAttempt{Provider: p.Name(), State: att.State,
 		Protocol: proto, Redirect: rd, LinkFor: linkFor}, nonce); err != nil {
 		h.logger.Error("storing provider sign-in", zap.String("provider", p.Name()), zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	status := http.StatusFound // the contract: GET answers 302 to the provider
 	if r.Method == http.MethodPost {
@@ -125,15 +131,15 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 	fa, err := h.flows.TakeFederated(r.Context(), form.Get("state"), nonce)
 	if errors.Is(err, authflow.ErrAttemptGone) {
 		h.logger.Info("provider answer without an attempt in this browser", zap.String("provider", p.Name()))
-		return h.message(w, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/login", "link.back_to_sign_in")
+		return h.message(w, r, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/login", "link.back_to_sign_in")
 	}
 	if err != nil {
 		h.logger.Error("reading provider sign-in", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	var att oidcrp.Attempt
 	if err := json.Unmarshal(fa.Protocol, &att); err != nil {
-		return h.message(w, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/login", "link.back_to_sign_in")
+		return h.message(w, r, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/login", "link.back_to_sign_in")
 	}
 	id, err := p.Finish(r.Context(), att, oidcrp.Callback{Code: form.Get("code"), State: form.Get("state"), Iss: form.Get("iss"),
 		Error: form.Get("error"), ErrorDescription: form.Get("error_description"), User: form.Get("user")})
@@ -155,18 +161,18 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 		Redirect: fa.Redirect, Device: device, Client: h.client(r)})
 	if err != nil {
 		h.logger.Error("provider sign-in", zap.String("provider", p.Name()), zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.LinkRequired:
 		if err := h.flows.HoldLink(r.Context(), o, fa.Redirect, nonce); err != nil {
 			h.logger.Error("holding provider link", zap.Error(err))
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		http.Redirect(w, r, h.Prefix+"/oidc/link", http.StatusSeeOther)
 		return nil
 	case authflow.FederatedRefused:
-		return h.oidcRefused(w, p, o.Reason)
+		return h.oidcRefused(w, r, p, o.Reason)
 	}
 	return h.secondFactorOutcome(w, r, out)
 }
@@ -176,23 +182,23 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 func (h *Handler) oidcLinkSignedIn(w http.ResponseWriter, r *http.Request, customerID string, pol authflow.ProviderPolicy, fid authflow.FederatedIdentity) error {
 	s, err := h.currentSession(r)
 	if err != nil {
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	if s == nil || s.UserID != customerID {
-		return h.message(w, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/account", "link.account")
 	}
 	out, err := h.flows.LinkToSignedIn(r.Context(), customerID, pol, fid, h.client(r))
 	if err != nil {
 		h.logger.Error("linking provider identity", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.IdentityLinkedDone:
-		return h.message(w, http.StatusOK, "oidc.linked.title", "oidc.linked", h.Prefix+"/account", "link.account", "provider", h.providerLabel(o.Provider))
+		return h.message(w, r, http.StatusOK, "oidc.linked.title", "oidc.linked", h.Prefix+"/account", "link.account", "provider", h.providerLabel(o.Provider))
 	case authflow.FederatedRefused:
-		return h.message(w, http.StatusConflict, "oidc.title", "oidc.elsewhere", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusConflict, "oidc.title", "oidc.elsewhere", h.Prefix+"/account", "link.account")
 	}
-	return h.message(w, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/account", "link.account")
+	return h.message(w, r, http.StatusBadRequest, "oidc.title", "oidc.expired", h.Prefix+"/account", "link.account")
 }
 
 // oidcFailed answers a provider that failed, refused or lied: a page with
@@ -204,30 +210,30 @@ func (h *Handler) oidcFailed(w http.ResponseWriter, r *http.Request, p *oidcrp.P
 	case errors.Is(err, oidcrp.ErrUnavailable):
 		log.Warn("provider unavailable")
 		w.Header().Set("Retry-After", "15")
-		return h.message(w, http.StatusServiceUnavailable, "oidc.unavailable.title", "oidc.unavailable", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusServiceUnavailable, "oidc.unavailable.title", "oidc.unavailable", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	case errors.Is(err, oidcrp.ErrDenied):
 		log.Info("provider sign-in refused")
-		return h.message(w, http.StatusForbidden, "oidc.title", "oidc.denied", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusForbidden, "oidc.title", "oidc.denied", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	case errors.Is(err, oidcrp.ErrInvalidResponse):
 		log.Warn("provider answer refused")
-		return h.message(w, http.StatusBadRequest, "oidc.title", "oidc.invalid", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusBadRequest, "oidc.title", "oidc.invalid", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	default:
 		log.Warn("provider failed")
-		return h.message(w, http.StatusBadGateway, "oidc.title", "oidc.provider_error", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusBadGateway, "oidc.title", "oidc.provider_error", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	}
 }
 
-func (h *Handler) oidcRefused(w http.ResponseWriter, p *oidcrp.Provider, reason error) error {
+func (h *Handler) oidcRefused(w http.ResponseWriter, r *http.Request, p *oidcrp.Provider, reason error) error {
 	back := h.Prefix + "/login"
 	switch {
 	case errors.Is(reason, authflow.ErrFederatedNoEmail):
-		return h.message(w, http.StatusForbidden, "oidc.title", "oidc.no_email", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusForbidden, "oidc.title", "oidc.no_email", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	case errors.Is(reason, authflow.ErrFederatedClosed):
-		return h.message(w, http.StatusForbidden, "oidc.title", "oidc.closed", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusForbidden, "oidc.title", "oidc.closed", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	case errors.Is(reason, authflow.ErrFederatedUnverified):
-		return h.message(w, http.StatusConflict, "oidc.title", "oidc.unverified", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusConflict, "oidc.title", "oidc.unverified", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	default: // link never
-		return h.message(w, http.StatusConflict, "oidc.title", "oidc.link_never", back, "link.back_to_sign_in", "provider", p.DisplayName())
+		return h.message(w, r, http.StatusConflict, "oidc.title", "oidc.link_never", back, "link.back_to_sign_in", "provider", p.DisplayName())
 	}
 }
 
@@ -254,34 +260,34 @@ func (h *Handler) oidcLinkConfirm(w http.ResponseWriter, r *http.Request) error 
 func (h *Handler) oidcLink(w http.ResponseWriter, r *http.Request, confirm bool) error {
 	s, err := h.currentSession(r)
 	if err != nil {
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	nonce, _ := cookieNonce(r, oidcCookie)
 	out, err := h.flows.ConfirmLink(r.Context(), authflow.ConfirmLinkInput{Nonce: nonce, Session: s, Confirm: confirm, Client: h.client(r)})
 	if err != nil {
 		h.logger.Error("pending provider link", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.LinkPending:
-		d := &pageData{Title: h.say("oidc.link.title"), CSRF: h.csrfFor(w, r), Email: o.Email}
+		d := &pageData{Title: h.say(r, "oidc.link.title"), CSRF: h.csrfFor(w, r), Email: o.Email}
 		label := h.providerLabel(o.Provider)
 		if o.SignedIn {
-			d.Message = h.say("oidc.link.confirm", "provider", label)
-			d.Confirm = &confirmView{Action: h.Prefix + "/oidc/link", Button: h.say("oidc.link.button", "provider", label)}
-			return h.render(w, http.StatusOK, "oidc_link", d)
+			d.Message = h.say(r, "oidc.link.confirm", "provider", label)
+			d.Confirm = &confirmView{Action: h.Prefix + "/oidc/link", Button: h.say(r, "oidc.link.button", "provider", label)}
+			return h.render(w, r, http.StatusOK, "oidc_link", d)
 		}
 		q := url.Values{"rd": {h.Prefix + "/oidc/link"}, "email": {o.Email}}
-		return h.message(w, http.StatusOK, "oidc.link.title", "oidc.link.sign_in", h.Prefix+"/login?"+q.Encode(), "link.sign_in",
+		return h.message(w, r, http.StatusOK, "oidc.link.title", "oidc.link.sign_in", h.Prefix+"/login?"+q.Encode(), "link.sign_in",
 			"provider", label, "email", o.Email)
 	case authflow.IdentityLinkedDone:
 		if o.Redirect != "" && o.Redirect != "/" {
 			http.Redirect(w, r, o.Redirect, http.StatusSeeOther)
 			return nil
 		}
-		return h.message(w, http.StatusOK, "oidc.linked.title", "oidc.linked", h.Prefix+"/account", "link.account", "provider", h.providerLabel(o.Provider))
+		return h.message(w, r, http.StatusOK, "oidc.linked.title", "oidc.linked", h.Prefix+"/account", "link.account", "provider", h.providerLabel(o.Provider))
 	}
-	return h.message(w, http.StatusNotFound, "oidc.link.title", "oidc.link.gone", h.Prefix+"/login", "link.sign_in")
+	return h.message(w, r, http.StatusNotFound, "oidc.link.title", "oidc.link.gone", h.Prefix+"/login", "link.sign_in")
 }
 
 // identityID names a linked identity in the account page's forms.
@@ -313,19 +319,19 @@ func (h *Handler) identityUnlink(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if target == nil {
-		return h.message(w, http.StatusNotFound, "oidc.title", "oidc.unlink.not_found", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusNotFound, "oidc.title", "oidc.unlink.not_found", h.Prefix+"/account", "link.account")
 	}
 	out, err := h.flows.UnlinkIdentity(r.Context(), authflow.UnlinkInput{CustomerID: c.ID, Issuer: target.Issuer, Subject: target.Subject, Client: h.client(r)})
 	if err != nil {
 		h.logger.Error("unlinking provider identity", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	label := h.providerLabel(target.Provider)
 	switch out.(type) {
 	case authflow.IdentityUnlinked:
-		return h.message(w, http.StatusOK, "oidc.unlinked.title", "oidc.unlinked", h.Prefix+"/account", "link.account", "provider", label)
+		return h.message(w, r, http.StatusOK, "oidc.unlinked.title", "oidc.unlinked", h.Prefix+"/account", "link.account", "provider", label)
 	case authflow.LastWayToSignIn:
-		return h.message(w, http.StatusConflict, "oidc.title", "oidc.unlink.last", h.Prefix+"/account", "link.account", "provider", label)
+		return h.message(w, r, http.StatusConflict, "oidc.title", "oidc.unlink.last", h.Prefix+"/account", "link.account", "provider", label)
 	}
-	return h.message(w, http.StatusNotFound, "oidc.title", "oidc.unlink.not_found", h.Prefix+"/account", "link.account")
+	return h.message(w, r, http.StatusNotFound, "oidc.title", "oidc.unlink.not_found", h.Prefix+"/account", "link.account")
 }

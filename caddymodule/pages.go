@@ -10,8 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
@@ -19,7 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-//go:embed templates/*.html templates/messages.json templates/mail/* static/*
+//go:embed templates/*.html templates/messages*.json templates/mail/* static/*
 var builtinAssets embed.FS
 
 // pageNames are the templates a theme may override, one file each, plus
@@ -38,23 +41,25 @@ func builtinPageNames() []string {
 	return names
 }
 
-// pages is the compiled template set of one handler.
+// pages is the compiled template set of one handler, one per language.
 type pages struct {
-	tmpl map[string]*template.Template
-	css  []byte
+	// locales are the languages the handler speaks, English first, in
+	// the switcher's order; byTag indexes them, matcher picks one for an
+	// Accept-Language header (its index is the locale's).
+	locales []*locale
+	byTag   map[string]*locale
+	matcher language.Matcher
+	css     []byte
 	// cssHash names the stylesheet so browsers can cache it forever.
 	cssHash string
 	// js is the passkey script (built in, not themable), named by jsHash.
 	js     []byte
 	jsHash string
-	// words is the message catalogue, mail the mails by kind.
-	words catalogue
-	mail  map[string]mailTemplate
 }
 
 // loadPages compiles the built-in templates, with any file of the same name
-// in themeDir taking precedence, and loads the message catalogue and the
-// mails (see loadCatalogue, loadMails).
+// in themeDir taking precedence, once for every language of the message
+// catalogues and the mails (see loadCatalogues, loadMails).
 func loadPages(themeDir string) (*pages, error) {
 	read := func(name string) ([]byte, error) {
 		if themeDir != "" {
@@ -75,21 +80,40 @@ func loadPages(themeDir string) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("theme: layout.html: %w", err)
 	}
-	p := &pages{tmpl: make(map[string]*template.Template)}
+	bodies := make(map[string][]byte, len(pageNames))
 	for _, name := range pageNames {
-		body, err := read(name + ".html")
-		if err != nil {
+		if bodies[name], err = read(name + ".html"); err != nil {
 			return nil, fmt.Errorf("theme: %s.html: %w", name, err)
 		}
-		t, err := template.New("layout").Funcs(templateFuncs).Parse(string(layout))
-		if err != nil {
-			return nil, fmt.Errorf("theme: layout.html: %w", err)
-		}
-		if _, err := t.New("content").Parse(string(body)); err != nil {
-			return nil, fmt.Errorf("theme: %s.html: %w", name, err)
-		}
-		p.tmpl[name] = t
 	}
+	cs, err := loadCatalogues(themeDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{byTag: make(map[string]*locale, len(cs.tags))}
+	tags := make([]language.Tag, 0, len(cs.tags))
+	for _, tag := range cs.tags {
+		l := &locale{tag: tag, words: cs.words[tag], tmpl: make(map[string]*template.Template, len(pageNames))}
+		l.name = l.words.say("lang.name")
+		funcs := l.templateFuncs()
+		for _, name := range pageNames {
+			t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+			if err != nil {
+				return nil, fmt.Errorf("theme: layout.html: %w", err)
+			}
+			if _, err := t.New("content").Parse(string(bodies[name])); err != nil {
+				return nil, fmt.Errorf("theme: %s.html: %w", name, err)
+			}
+			l.tmpl[name] = t
+		}
+		if l.mail, err = loadMails(themeDir, l.words); err != nil {
+			return nil, err
+		}
+		p.locales = append(p.locales, l)
+		p.byTag[tag] = l
+		tags = append(tags, language.MustParse(tag)) // checked by loadCatalogues
+	}
+	p.matcher = language.NewMatcher(tags)
 	if p.css, err = read("style.css"); err != nil {
 		return nil, fmt.Errorf("theme: style.css: %w", err)
 	}
@@ -98,26 +122,44 @@ func loadPages(themeDir string) (*pages, error) {
 		return nil, err
 	}
 	p.jsHash = shortHash(p.js)
-	if p.words, err = loadCatalogue(themeDir); err != nil {
-		return nil, err
-	}
-	if p.mail, err = loadMails(themeDir, p.words); err != nil {
-		return nil, err
-	}
 	return p, nil
 }
 
-var templateFuncs = template.FuncMap{
-	"fmtTime": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2 Jan 2006 15:04 UTC")
-	},
+// templateFuncs are the functions a page template of the language calls:
+// say (its words: {{say "login.email_label"}}, {{say "id" "name" .Value}}),
+// strong (a value in bold inside a sentence: {{say "id" "email" (strong
+// .Email)}}) and fmtTime.
+func (l *locale) templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"say": l.words.sayHTML,
+		"strong": func(v any) template.HTML {
+			return template.HTML("<strong>" + template.HTMLEscapeString(fmt.Sprint(v)) + "</strong>")
+		},
+		"fmtTime": l.words.fmtTime,
+	}
+}
+
+// fmtTime writes a time in the catalogue's language, UTC.
+func (c catalogue) fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	t = t.UTC()
+	month := t.Month().String()[:3]
+	if months := strings.Fields(c.say("time.months")); len(months) == 12 {
+		month = months[t.Month()-1]
+	}
+	return c.say("time.format", "day", strconv.Itoa(t.Day()), "month", month,
+		"year", strconv.Itoa(t.Year()), "time", t.Format("15:04"))
 }
 
 // pageData is what every template sees.
 type pageData struct {
+	// Lang is the page's language tag; Langs the switcher's entries, Here
+	// the page they bring the customer back to.
+	Lang     string
+	Langs    []langLink
+	Here     string
 	Title    string
 	Prefix   string
 	CSS      string
@@ -188,7 +230,7 @@ var passkeyPages = map[string]bool{"login": true, "account": true}
 // message id), its CSRF token and the validated return target from the
 // query.
 func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, titleID string) *pageData {
-	return &pageData{Title: h.say(titleID), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
+	return &pageData{Title: h.say(r, titleID), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
 		Providers: h.providerButtons()}
 }
 
@@ -213,10 +255,12 @@ func securityHeaders(h http.Header, formAction string, script bool) {
 	h.Set("Pragma", "no-cache")
 }
 
-// render writes a page with its status. Rendering into a buffer first means
-// a template error becomes a clean 500, not half a page.
-func (h *Handler) render(w http.ResponseWriter, status int, name string, d *pageData) error {
-	t, ok := h.pages.tmpl[name]
+// render writes a page with its status, in the language of r.
+// Rendering into a buffer first means a template error becomes a clean
+// 500, not half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) error {
+	l := h.localeOf(r)
+	t, ok := l.tmpl[name]
 	if !ok {
 		return fmt.Errorf("frontdoor: no template %q", name)
 	}
@@ -225,11 +269,12 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	if h.Brand != nil { // "Sign in to Shop"
 		switch name {
 		case "login":
-			d.Title = h.say("login.title_brand", "brand", h.Brand.Name)
+			d.Title = h.say(r, "login.title_brand", "brand", h.Brand.Name)
 		case "register":
-			d.Title = h.say("register.title_brand", "brand", h.Brand.Name)
+			d.Title = h.say(r, "register.title_brand", "brand", h.Brand.Name)
 		}
 	}
+	d.Lang, d.Langs, d.Here = l.tag, h.pages.langLinks(l.tag), h.here(r)
 	d.Script = d.Script || passkeyPages[name]
 	d.CSS = h.Prefix + "/static/style-" + h.pages.cssHash + ".css"
 	d.JS = h.Prefix + "/static/passkey-" + h.pages.jsHash + ".js"
@@ -244,6 +289,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 	}
 	securityHeaders(w.Header(), h.formActionExtra, d.Script || d.Pow != nil)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", l.tag)
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -252,18 +298,18 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d *page
 // message renders the generic message page: its title, text and link
 // label are message ids (no label without a link), args fill in the
 // text's placeholders. A status of 400 or more shows the text as an error.
-func (h *Handler) message(w http.ResponseWriter, status int, titleID, textID, link, linkID string, args ...string) error {
-	msg := h.say(textID, args...)
-	d := &pageData{Title: h.say(titleID), Link: link}
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, titleID, textID, link, linkID string, args ...string) error {
+	msg := h.say(r, textID, args...)
+	d := &pageData{Title: h.say(r, titleID), Link: link}
 	if linkID != "" {
-		d.LinkText = h.say(linkID)
+		d.LinkText = h.say(r, linkID)
 	}
 	if status >= 400 {
 		d.Error = msg
 	} else {
 		d.Message = msg
 	}
-	return h.render(w, status, "message", d)
+	return h.render(w, r, status, "message", d)
 }
 
 // serveAsset serves a static file named by its content hash: cached

@@ -49,18 +49,18 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 	case authflow.CeremonyRegister:
 		s, err := h.currentSession(r)
 		if err != nil {
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		if s == nil {
-			return writeJSON(w, http.StatusUnauthorized, map[string]string{"error": h.say("passkey.sign_in_again"), "location": h.Prefix + "/login"})
+			return writeJSON(w, http.StatusUnauthorized, map[string]string{"error": h.say(r, "passkey.sign_in_again"), "location": h.Prefix + "/login"})
 		}
 		c, err := h.app.backend.identity.Customer(ctx, s.UserID)
 		if err != nil {
 			h.logger.Error("loading customer", zap.Error(err))
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		if h.flows.Unmet(authflow.AccountRequirement(c), s) {
-			return writeJSON(w, http.StatusForbidden, map[string]string{"error": h.say("passkey.confirm_first"),
+			return writeJSON(w, http.StatusForbidden, map[string]string{"error": h.say(r, "passkey.confirm_first"),
 				"location": h.Prefix + "/stepup?rd=" + url.QueryEscape(h.Prefix+"/account")})
 		}
 		if out, err = h.flows.BeginPasskeyRegistration(ctx, s, c); err != nil {
@@ -71,7 +71,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		h.logger.Error("beginning passkey ceremony", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.PasskeyCeremony:
@@ -81,9 +81,9 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, o.Options)
 	case authflow.NoPasskey:
-		return writeJSON(w, http.StatusBadRequest, map[string]string{"error": h.say("passkey.none")})
+		return writeJSON(w, http.StatusBadRequest, map[string]string{"error": h.say(r, "passkey.none")})
 	case authflow.TooManyPasskeys:
-		return writeJSON(w, http.StatusConflict, map[string]string{"error": h.say("passkey.too_many")})
+		return writeJSON(w, http.StatusConflict, map[string]string{"error": h.say(r, "passkey.too_many")})
 	}
 	return h.secondFactorOutcome(w, r, out) // an HTML page, as before: the script reloads it
 }
@@ -116,16 +116,16 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		h.logger.Error("checking a passkey", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
-	d := &pageData{Title: h.say("login.title"), RD: rd, CSRF: h.csrfFor(w, r), Script: true}
+	d := &pageData{Title: h.say(r, "login.title"), RD: rd, CSRF: h.csrfFor(w, r), Script: true}
 	switch o := out.(type) {
 	case authflow.PasskeyRefused:
-		d.Error = h.factorRefusal(o.Reason)
-		return h.render(w, http.StatusUnauthorized, "login", d)
+		d.Error = h.factorRefusal(r, o.Reason)
+		return h.render(w, r, http.StatusUnauthorized, "login", d)
 	case authflow.PasskeyEmailUnverified:
-		d.Error = h.say("login.passkey_unverified")
-		return h.render(w, http.StatusUnauthorized, "login", d)
+		d.Error = h.say(r, "login.passkey_unverified")
+		return h.render(w, r, http.StatusUnauthorized, "login", d)
 	case authflow.SessionDue:
 		clearCookie(w, ceremonyCookie)
 	}
@@ -141,24 +141,24 @@ func (h *Handler) passkeyRegister(w http.ResponseWriter, r *http.Request) error 
 	}
 	out, err := h.flows.RegisterPasskey(r.Context(), authflow.RegisterPasskeyInput{
 		Session: s, Credential: r.PostForm.Get("credential"), Client: h.client(r),
-		Name: h.say("passkey.name", "device", h.deviceName(r.UserAgent())),
+		Name: h.say(r, "passkey.name", "device", h.deviceName(r, r.UserAgent())),
 	})
 	if err != nil {
 		h.logger.Error("adding a passkey", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch out.(type) {
 	case authflow.PasskeyNotAdded:
-		return h.passkeyNotAdded(w)
+		return h.passkeyNotAdded(w, r)
 	case authflow.Done:
 		http.Redirect(w, r, h.Prefix+"/account", http.StatusSeeOther)
 		return nil
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
-func (h *Handler) passkeyNotAdded(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, "passkey.not_added.title", "passkey.not_added", h.Prefix+"/account", "link.account")
+func (h *Handler) passkeyNotAdded(w http.ResponseWriter, r *http.Request) error {
+	return h.message(w, r, http.StatusBadRequest, "passkey.not_added.title", "passkey.not_added", h.Prefix+"/account", "link.account")
 }
 
 // passkeyRemove deletes a passkey. Removing the last way to sign in
@@ -171,17 +171,17 @@ func (h *Handler) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))
 	p, ok := c.Passkey(id)
 	if err != nil || !ok {
-		return h.message(w, http.StatusNotFound, "passkey.title", "passkey.not_found", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusNotFound, "passkey.title", "passkey.not_found", h.Prefix+"/account", "link.account")
 	}
 	if c.SignInMethods() == 1 && !p.Flagged && r.PostForm.Get("confirm") == "" {
-		return h.render(w, http.StatusOK, "confirm", &pageData{Title: h.say("passkey.remove_last.title"), CSRF: h.csrfFor(w, r),
-			Error: h.say("passkey.remove_last", "email", c.Email),
-			Confirm: &confirmView{Action: h.Prefix + "/account/passkey/remove", Button: h.say("passkey.remove_last.button"),
+		return h.render(w, r, http.StatusOK, "confirm", &pageData{Title: h.say(r, "passkey.remove_last.title"), CSRF: h.csrfFor(w, r),
+			Error: h.say(r, "passkey.remove_last", "email", c.Email),
+			Confirm: &confirmView{Action: h.Prefix + "/account/passkey/remove", Button: h.say(r, "passkey.remove_last.button"),
 				Fields: []hiddenField{{"id", r.PostForm.Get("id")}, {"confirm", "1"}}}})
 	}
 	if _, err := h.flows.RemovePasskey(r.Context(), c.ID, id, h.client(r)); err != nil {
 		h.logger.Error("removing passkey", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
-	return h.message(w, http.StatusOK, "passkey.removed.title", "passkey.removed", h.Prefix+"/account", "link.account")
+	return h.message(w, r, http.StatusOK, "passkey.removed.title", "passkey.removed", h.Prefix+"/account", "link.account")
 }

@@ -219,7 +219,7 @@ type profileFieldView struct {
 }
 
 func (h *Handler) profileForm(w http.ResponseWriter, r *http.Request, status int, fields []string, c *identity.Customer, values map[string]string, errs map[string]string, rd string) error {
-	d := &pageData{Title: h.say("profile.title"), CSRF: h.csrfFor(w, r), RD: rd}
+	d := &pageData{Title: h.say(r, "profile.title"), CSRF: h.csrfFor(w, r), RD: rd}
 	for _, name := range fields {
 		spec := h.app.fields[name]
 		v := profileFieldView{Name: name, Label: spec.Label, Input: "text", Value: authflow.ProfileValue(c, name), Error: errs[name], Max: spec.Max}
@@ -246,9 +246,9 @@ func (h *Handler) profileForm(w http.ResponseWriter, r *http.Request, status int
 		d.ProfileFields = append(d.ProfileFields, v)
 	}
 	if len(errs) > 0 {
-		d.Error = h.say("form.did_not_work")
+		d.Error = h.say(r, "form.did_not_work")
 	}
-	return h.render(w, status, "profile", d)
+	return h.render(w, r, status, "profile", d)
 }
 
 // profileFields is the fields a profile request names (a comma list or
@@ -277,11 +277,11 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	fields := h.profileFields(r.URL.Query()["fields"])
 	if len(fields) == 0 {
-		return h.message(w, http.StatusNotFound, "profile.title", "profile.none", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusNotFound, "profile.title", "profile.none", h.Prefix+"/account", "link.account")
 	}
 	c, err := h.app.backend.identity.Customer(r.Context(), s.UserID)
 	if err != nil {
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return h.profileForm(w, r, http.StatusOK, fields, c, nil, nil, safeRedirect(r.URL.Query().Get("rd"), h.allowHosts))
 }
@@ -302,46 +302,46 @@ func (h *Handler) profileSave(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.flows.SaveProfile(r.Context(), authflow.SaveProfileInput{CustomerID: s.UserID, Fields: specs, Values: values, Client: h.client(r)})
 	if err != nil {
 		h.logger.Error("saving profile", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
 		c, err := h.app.backend.identity.Customer(r.Context(), s.UserID)
 		if err != nil {
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
-		return h.profileForm(w, r, http.StatusBadRequest, fields, c, values, h.profileErrors(o.Fields), rd)
+		return h.profileForm(w, r, http.StatusBadRequest, fields, c, values, h.profileErrors(r, o.Fields), rd)
 	case authflow.ProfileSaved:
 		h.app.backend.forgetCustomer(s.UserID)
 		http.Redirect(w, r, rd, http.StatusSeeOther)
 		return nil
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // profileErrors words the reasons profile values were refused.
-func (h *Handler) profileErrors(fields map[string]error) map[string]string {
+func (h *Handler) profileErrors(r *http.Request, fields map[string]error) map[string]string {
 	out := map[string]string{}
 	for name, err := range fields {
 		switch err {
 		case authflow.ErrFieldMissing:
-			out[name] = h.say("profile.err.missing")
+			out[name] = h.say(r, "profile.err.missing")
 		case authflow.ErrFieldTooLong:
 			limit := h.app.fields[name].Max
 			if limit == 0 {
 				limit = authflow.DefaultFieldMax
 			}
-			out[name] = h.say("profile.err.too_long", "max", strconv.Itoa(limit))
+			out[name] = h.say(r, "profile.err.too_long", "max", strconv.Itoa(limit))
 		case authflow.ErrFieldBadChars:
-			out[name] = h.say("profile.err.chars")
+			out[name] = h.say(r, "profile.err.chars")
 		case authflow.ErrFieldTel:
-			out[name] = h.say("profile.err.tel")
+			out[name] = h.say(r, "profile.err.tel")
 		case authflow.ErrFieldDate:
-			out[name] = h.say("profile.err.date")
+			out[name] = h.say(r, "profile.err.date")
 		case authflow.ErrFieldNumber:
-			out[name] = h.say("profile.err.number")
+			out[name] = h.say(r, "profile.err.number")
 		default:
-			for k, v := range h.fieldErrors(map[string]error{name: err}) {
+			for k, v := range h.fieldErrors(r, map[string]error{name: err}) {
 				out[k] = v
 			}
 		}

@@ -117,6 +117,14 @@ func TestBrand(t *testing.T) {
 	if !strings.Contains(g.get(c, "/.frontdoor/register", nil).body, "Create your Shop account") {
 		t.Fatal("branded sign-up page")
 	}
+	// The brand's titles in every language.
+	fr := map[string]string{"Accept-Language": "fr"}
+	if page := g.get(c, "/.frontdoor/login", fr).body; !strings.Contains(page, "<title>Connexion à Shop</title>") {
+		t.Fatalf("branded French sign-in page:\n%s", page)
+	}
+	if page := g.get(c, "/.frontdoor/register", fr).body; !strings.Contains(page, "<h1>Créez votre compte Shop</h1>") {
+		t.Fatalf("branded French sign-up page:\n%s", page)
+	}
 	g.post(c, "/.frontdoor/register", url.Values{"email": {"brand@example.com"}, "password": {testPassword}})
 	g.mailLink("brand@example.com", "/.frontdoor/verify?token=") // delivered; its text names the brand:
 	for _, tc := range []struct{ site, want string }{

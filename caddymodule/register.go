@@ -18,7 +18,7 @@ import (
 const signupCookie = "__Host-frontdoor-signup"
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "register", h.formPage(w, r, "register.title"))
+	return h.render(w, r, http.StatusOK, "register", h.formPage(w, r, "register.title"))
 }
 
 // register starts a sign-up. Every well-formed sign-up gets the same page
@@ -31,25 +31,25 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 		Consents: r.PostForm["consent"], Client: h.client(r),
 	})
 	if err != nil {
-		return h.hashFailed(w, err)
+		return h.hashFailed(w, r, err)
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.render(w, http.StatusBadRequest, "register", &pageData{Title: h.say("register.title"), RD: rd,
+		return h.render(w, r, http.StatusBadRequest, "register", &pageData{Title: h.say(r, "register.title"), RD: rd,
 			Email: truncate(r.PostForm.Get("email"), 254), CSRF: h.csrfFor(w, r), Accepted: r.PostForm["consent"],
-			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields)})
+			Error: h.say(r, "form.correct_fields"), Errors: h.fieldErrors(r, o.Fields)})
 	case authflow.Busy:
 		w.Header().Set("Retry-After", "5")
-		return h.message(w, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_up", "", "")
+		return h.message(w, r, http.StatusServiceUnavailable, "page.busy.title", "page.busy.sign_up", "", "")
 	case authflow.SignUpAccepted:
 		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))
-		d := &pageData{Title: h.say("page.mail_sent.title"), Email: o.Email, RD: rd}
+		d := &pageData{Title: h.say(r, "page.mail_sent.title"), Email: o.Email, RD: rd}
 		if method == authflow.PurposeEmailSignUp {
-			d.Message = h.say("register.sent_email", "email", o.Email)
+			d.Message = h.say(r, "register.sent_email", "email", o.Email)
 		}
-		return h.render(w, http.StatusOK, "register_sent", d)
+		return h.render(w, r, http.StatusOK, "register_sent", d)
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // signUpMethod is the sign-up form's method button (the field method):
@@ -71,13 +71,13 @@ func signUpMethod(v string) authflow.SignUpPurpose {
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	secret, err := identity.ParseTokenSecret(r.URL.Query().Get("token"))
 	if err != nil {
-		return h.verifyMalformed(w)
+		return h.verifyMalformed(w, r)
 	}
 	page := "verify_confirm"
 	if r.URL.Query().Get("passkey") != "" {
 		page = "verify_passkey"
 	}
-	return h.render(w, http.StatusOK, page, &pageData{Title: h.say("verify.title"), CSRF: h.csrfFor(w, r), Token: secret})
+	return h.render(w, r, http.StatusOK, page, &pageData{Title: h.say(r, "verify.title"), CSRF: h.csrfFor(w, r), Token: secret})
 }
 
 // verifyConfirm is the link's button (and, in a browser other than the
@@ -85,7 +85,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 	secret, err := identity.ParseTokenSecret(r.PostForm.Get("token"))
 	if err != nil {
-		return h.verifyMalformed(w)
+		return h.verifyMalformed(w, r)
 	}
 	nonce, _ := cookieNonce(r, signupCookie)
 	out, err := h.flows.ConfirmEmail(r.Context(), authflow.ConfirmInput{
@@ -94,33 +94,33 @@ func (h *Handler) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		if isHashingError(err) {
-			return h.hashFailed(w, err)
+			return h.hashFailed(w, r, err)
 		}
 		h.logger.Error("confirming an email address", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.render(w, http.StatusBadRequest, "verify_password", &pageData{Title: h.say("verify.title"), CSRF: h.csrfFor(w, r),
-			Token: secret, Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields)})
+		return h.render(w, r, http.StatusBadRequest, "verify_password", &pageData{Title: h.say(r, "verify.title"), CSRF: h.csrfFor(w, r),
+			Token: secret, Error: h.say(r, "form.correct_fields"), Errors: h.fieldErrors(r, o.Fields)})
 	case authflow.ChoosePassword:
-		return h.render(w, http.StatusOK, "verify_password", &pageData{Title: h.say("verify.title"), CSRF: h.csrfFor(w, r), Token: secret})
+		return h.render(w, r, http.StatusOK, "verify_password", &pageData{Title: h.say(r, "verify.title"), CSRF: h.csrfFor(w, r), Token: secret})
 	case authflow.LinkExpired:
-		return h.message(w, http.StatusBadRequest, "verify.title", "verify.expired", h.Prefix+"/login", "link.go_to_sign_in")
+		return h.message(w, r, http.StatusBadRequest, "verify.title", "verify.expired", h.Prefix+"/login", "link.go_to_sign_in")
 	case authflow.EmailConfirmed:
 		if o.Bound {
 			clearCookie(w, signupCookie)
 		}
-		msg := h.say("verify.confirmed")
+		msg := h.say(r, "verify.confirmed")
 		if o.PasswordChosen {
-			msg = h.say("verify.confirmed_password")
+			msg = h.say(r, "verify.confirmed_password")
 		}
-		return h.render(w, http.StatusOK, "verify", &pageData{Title: h.say("verify.confirmed.title"), Message: msg})
+		return h.render(w, r, http.StatusOK, "verify", &pageData{Title: h.say(r, "verify.confirmed.title"), Message: msg})
 	case authflow.PasswordlessConfirmedElsewhere:
 		if o.Purpose == authflow.PurposeEmailSignUp {
-			return h.message(w, http.StatusOK, "verify.confirmed.title", "verify.confirmed_email", h.Prefix+"/magic", "link.magic")
+			return h.message(w, r, http.StatusOK, "verify.confirmed.title", "verify.confirmed_email", h.Prefix+"/magic", "link.magic")
 		}
-		return h.message(w, http.StatusOK, "verify.confirmed.title", "verify.confirmed_passkey", h.Prefix+"/magic", "link.magic")
+		return h.message(w, r, http.StatusOK, "verify.confirmed.title", "verify.confirmed_passkey", h.Prefix+"/magic", "link.magic")
 	case authflow.PasswordlessConfirmed:
 		clearCookie(w, signupCookie)
 		rd := h.Prefix + "/account?welcome=passkey"
@@ -129,9 +129,9 @@ func (h *Handler) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.signedIn(w, r, o.Customer, []string{"email"}, rd)
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
-func (h *Handler) verifyMalformed(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, "verify.title", "verify.malformed", h.Prefix+"/login", "link.go_to_sign_in")
+func (h *Handler) verifyMalformed(w http.ResponseWriter, r *http.Request) error {
+	return h.message(w, r, http.StatusBadRequest, "verify.title", "verify.malformed", h.Prefix+"/login", "link.go_to_sign_in")
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func (h *Handler) resetPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, http.StatusOK, "reset", h.formPage(w, r, "reset.title"))
+	return h.render(w, r, http.StatusOK, "reset", h.formPage(w, r, "reset.title"))
 }
 
 // reset asks for a reset link (authflow.RequestReset): the same page for
@@ -23,22 +23,22 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.flows.RequestReset(r.Context(), r.PostForm.Get("email"))
 	if err != nil {
 		h.logger.Error("storing reset token", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.render(w, http.StatusBadRequest, "reset", &pageData{
-			Title: h.say("reset.title"), CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(r.PostForm.Get("email"), 254),
-			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields),
+		return h.render(w, r, http.StatusBadRequest, "reset", &pageData{
+			Title: h.say(r, "reset.title"), CSRF: h.csrfFor(w, r), RD: rd, Email: truncate(r.PostForm.Get("email"), 254),
+			Error: h.say(r, "form.correct_fields"), Errors: h.fieldErrors(r, o.Fields),
 		})
 	case authflow.ResetRequested:
 		login := h.Prefix + "/login"
 		if rd != "/" {
 			login += "?rd=" + url.QueryEscape(rd)
 		}
-		return h.message(w, http.StatusOK, "page.mail_sent.title", "reset.sent", login, "link.back_to_sign_in", "email", o.Email)
+		return h.message(w, r, http.StatusOK, "page.mail_sent.title", "reset.sent", login, "link.back_to_sign_in", "email", o.Email)
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // resetConfirmPage is where the mailed link lands. It only checks that the
@@ -47,9 +47,9 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) resetConfirmPage(w http.ResponseWriter, r *http.Request) error {
 	secret, err := identity.ParseTokenSecret(r.URL.Query().Get("token"))
 	if err != nil {
-		return h.resetLinkMalformed(w)
+		return h.resetLinkMalformed(w, r)
 	}
-	return h.render(w, http.StatusOK, "reset_confirm", &pageData{Title: h.say("reset.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret})
+	return h.render(w, r, http.StatusOK, "reset_confirm", &pageData{Title: h.say(r, "reset.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret})
 }
 
 // resetConfirm sets the new password (authflow.ConfirmReset) — after the
@@ -57,26 +57,26 @@ func (h *Handler) resetConfirmPage(w http.ResponseWriter, r *http.Request) error
 func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 	secret, err := identity.ParseTokenSecret(r.PostForm.Get("token"))
 	if err != nil {
-		return h.resetLinkMalformed(w)
+		return h.resetLinkMalformed(w, r)
 	}
 	out, err := h.flows.ConfirmReset(r.Context(), authflow.ResetInput{
 		Secret: secret, Password: r.PostForm.Get("password"), Repeat: r.PostForm.Get("password_confirm"),
 	})
 	if err != nil {
 		if isHashingError(err) {
-			return h.hashFailed(w, err)
+			return h.hashFailed(w, r, err)
 		}
 		h.logger.Error("resetting a password", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.Invalid:
-		return h.render(w, http.StatusBadRequest, "reset_confirm", &pageData{
-			Title: h.say("reset.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret,
-			Error: h.say("form.correct_fields"), Errors: h.fieldErrors(o.Fields),
+		return h.render(w, r, http.StatusBadRequest, "reset_confirm", &pageData{
+			Title: h.say(r, "reset.confirm.title"), CSRF: h.csrfFor(w, r), Token: secret,
+			Error: h.say(r, "form.correct_fields"), Errors: h.fieldErrors(r, o.Fields),
 		})
 	case authflow.LinkExpired:
-		return h.resetLinkExpired(w)
+		return h.resetLinkExpired(w, r)
 	case authflow.ResetNeedsSecondFactor:
 		// The new password waits, server-side and bound to this browser,
 		// until the factor is passed (see mfa).
@@ -85,11 +85,11 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 		out, err := h.flows.ApplyReset(r.Context(), o.Customer.ID, o.PasswordHash, h.client(r))
 		if err != nil {
 			h.logger.Error("setting new password", zap.Error(err))
-			return h.unavailable(w)
+			return h.unavailable(w, r)
 		}
 		return h.secondFactorOutcome(w, r, out)
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // passwordReset answers a reset whose new password is set
@@ -98,7 +98,7 @@ func (h *Handler) resetConfirm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) passwordReset(w http.ResponseWriter, r *http.Request) error {
 	h.endBrowserSession(r.Context(), r)
 	clearSessionCookie(w)
-	return h.message(w, http.StatusOK, "reset.done.title", "reset.done", h.Prefix+"/login", "link.sign_in")
+	return h.message(w, r, http.StatusOK, "reset.done.title", "reset.done", h.Prefix+"/login", "link.sign_in")
 }
 
 // endBrowserSession revokes the session this browser holds, when it is
@@ -118,10 +118,10 @@ func (h *Handler) endBrowserSession(ctx context.Context, r *http.Request) {
 	}
 }
 
-func (h *Handler) resetLinkMalformed(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, "reset.confirm.title", "reset.malformed", h.Prefix+"/reset", "link.reset_new")
+func (h *Handler) resetLinkMalformed(w http.ResponseWriter, r *http.Request) error {
+	return h.message(w, r, http.StatusBadRequest, "reset.confirm.title", "reset.malformed", h.Prefix+"/reset", "link.reset_new")
 }
 
-func (h *Handler) resetLinkExpired(w http.ResponseWriter) error {
-	return h.message(w, http.StatusBadRequest, "reset.confirm.title", "reset.expired", h.Prefix+"/reset", "link.reset_new")
+func (h *Handler) resetLinkExpired(w http.ResponseWriter, r *http.Request) error {
+	return h.message(w, r, http.StatusBadRequest, "reset.confirm.title", "reset.expired", h.Prefix+"/reset", "link.reset_new")
 }

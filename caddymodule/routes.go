@@ -122,6 +122,8 @@ var routeTable = []route{
 	{path: "/passkey/options", post: (*Handler).passkeyOptions, postDefence: defence{route: botdefense.RoutePasskey}},
 	{path: "/passkey/login", post: (*Handler).passkeyLogin, postDefence: defence{route: botdefense.RoutePasskey}},
 	{path: "/passkey/register", post: (*Handler).passkeyRegister},
+	// The language switcher on every page (lang.go).
+	{path: "/lang", get: (*Handler).langSwitch},
 	{path: "/challenge", post: (*Handler).challengeSolved,
 		postDefence: defence{route: botdefense.RouteChallenge, challenge: passChallenge}},
 }

@@ -37,6 +37,7 @@ var pinnedRoutes = map[string]string{
 	"/account/passkey/remove":     "POST",
 	"/mfa":                        "GET, HEAD, POST",
 	"/stepup":                     "GET, HEAD",
+	"/lang":                       "GET, HEAD",
 	"/passkey/options":            "POST",
 	"/passkey/login":              "POST",
 	"/passkey/register":           "POST",
@@ -223,7 +224,7 @@ func TestDefendedRoutes(t *testing.T) {
 		pd := &pageData{Title: c.title, CSRF: csrfToken(h.app.csrfKey, testCSRFCookie.Value),
 			RD: safeRedirect(c.form.Get("rd"), hosts), Email: c.form.Get("email"),
 			Pow: &powView{Challenge: d.Challenge, Bits: d.Bits}, Message: c.message}
-		if err := h.render(want, http.StatusForbidden, c.page, pd); err != nil {
+		if err := h.render(want, r, http.StatusForbidden, c.page, pd); err != nil {
 			t.Fatal(err)
 		}
 		if w.Code != want.Code || w.Body.String() != want.Body.String() || !equalHeaders(w.Header(), want.Header()) {
@@ -309,7 +310,7 @@ func TestRouteTable(t *testing.T) {
 			if !slices.Contains(botdefense.Routes, d.route) {
 				t.Errorf("%q: defended route %q is not one of botdefense.Routes", p, d.route)
 			}
-			if c := d.challenge; c != nil && (h.pages.tmpl[c.page] == nil || c.title == "") {
+			if c := d.challenge; c != nil && (h.pages.locales[0].tmpl[c.page] == nil || c.title == "") {
 				t.Errorf("%q: challenge page %q (title %q) does not exist", p, c.page, c.title)
 			}
 		}

@@ -46,14 +46,14 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 	c, err := h.app.backend.identity.Customer(r.Context(), s.UserID)
 	if err != nil {
 		h.logger.Error("loading customer", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	out, err := h.flows.StepUp(r.Context(), authflow.StepUpInput{
 		Session: s, Customer: c, Requirement: h.requirementAt(rd, s, c), Redirect: rd, Resubmit: q.Get("resubmit") != "",
 	})
 	if err != nil {
 		h.logger.Error("storing second-factor wait", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	switch o := out.(type) {
 	case authflow.StepUpSatisfied:
@@ -67,7 +67,7 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.Prefix+"/login?reauth=1&rd="+url.QueryEscape(back), http.StatusFound)
 		return nil
 	case authflow.NoFactorToUse:
-		return h.message(w, http.StatusForbidden, "stepup.no_factor.title", "stepup.no_factor", h.Prefix+"/account", "link.go_to_account")
+		return h.message(w, r, http.StatusForbidden, "stepup.no_factor.title", "stepup.no_factor", h.Prefix+"/account", "link.go_to_account")
 	}
 	return h.secondFactorOutcome(w, r, out)
 }

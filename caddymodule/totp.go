@@ -39,7 +39,7 @@ func (h *Handler) accountChangeFor(w http.ResponseWriter, r *http.Request, rd st
 	c, err := h.app.backend.identity.Customer(r.Context(), s.UserID)
 	if err != nil {
 		h.logger.Error("loading customer", zap.Error(err))
-		_ = h.unavailable(w)
+		_ = h.unavailable(w, r)
 		return nil, nil
 	}
 	if !h.requireFreshFor(w, r, s, c, rd, resubmit) {
@@ -59,10 +59,10 @@ func (h *Handler) totpBegin(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.flows.BeginTOTP(r.Context(), s, c, h.audience)
 	if err != nil {
 		h.logger.Error("storing authenticator enrolment", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	if _, ok := out.(authflow.FactorExists); ok {
-		return h.message(w, http.StatusConflict, "totp.title", "totp.exists_remove_first", h.Prefix+"/account", "link.account")
+		return h.message(w, r, http.StatusConflict, "totp.title", "totp.exists_remove_first", h.Prefix+"/account", "link.account")
 	}
 	return h.accountOutcome(w, r, out)
 }
@@ -76,14 +76,14 @@ func (h *Handler) totpForm(w http.ResponseWriter, r *http.Request, status int, k
 	if err := png.Encode(&buf, img); err != nil {
 		return err
 	}
-	d := &pageData{Title: h.say("totp.setup.title"), CSRF: h.csrfFor(w, r), Enrol: &enrolView{
+	d := &pageData{Title: h.say(r, "totp.setup.title"), CSRF: h.csrfFor(w, r), Enrol: &enrolView{
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())),
 		Secret: key.Secret(), Handle: handle,
 	}}
 	if errMsg != "" {
-		d.Error, d.Errors = h.say("form.did_not_work"), map[string]string{"code": errMsg}
+		d.Error, d.Errors = h.say(r, "form.did_not_work"), map[string]string{"code": errMsg}
 	}
-	return h.render(w, status, "totp", d)
+	return h.render(w, r, status, "totp", d)
 }
 
 // totpConfirm turns the authenticator on once a code from it matches
@@ -100,7 +100,7 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		h.logger.Error("enrolling authenticator", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return h.accountOutcome(w, r, out)
 }
@@ -113,24 +113,24 @@ func (h *Handler) accountOutcome(w http.ResponseWriter, r *http.Request, out aut
 	case authflow.TOTPEnrolment:
 		return h.totpForm(w, r, http.StatusOK, o.Key, o.Handle, "")
 	case authflow.WrongEnrolmentCode:
-		return h.totpForm(w, r, http.StatusBadRequest, o.Key, o.Handle, h.say("totp.code_wrong"))
+		return h.totpForm(w, r, http.StatusBadRequest, o.Key, o.Handle, h.say(r, "totp.code_wrong"))
 	case authflow.EnrolmentExpired:
-		return h.message(w, http.StatusBadRequest, "totp.title", "totp.expired", back, "link.account")
+		return h.message(w, r, http.StatusBadRequest, "totp.title", "totp.expired", back, "link.account")
 	case authflow.FactorExists:
-		return h.message(w, http.StatusConflict, "totp.title", "totp.exists", back, "link.account")
+		return h.message(w, r, http.StatusConflict, "totp.title", "totp.exists", back, "link.account")
 	case authflow.TOTPAdded:
 		if o.RecoveryCodes == nil {
-			return h.message(w, http.StatusOK, "totp.title", "totp.added", back, "link.account")
+			return h.message(w, r, http.StatusOK, "totp.title", "totp.added", back, "link.account")
 		}
-		return h.render(w, http.StatusOK, "recovery", &pageData{Title: h.say("recovery.first.title"), RecoveryCodes: o.RecoveryCodes,
-			Message: h.say("recovery.first")})
+		return h.render(w, r, http.StatusOK, "recovery", &pageData{Title: h.say(r, "recovery.first.title"), RecoveryCodes: o.RecoveryCodes,
+			Message: h.say(r, "recovery.first")})
 	case authflow.RecoveryCodesIssued:
-		return h.render(w, http.StatusOK, "recovery", &pageData{Title: h.say("recovery.new.title"), RecoveryCodes: o.Codes,
-			Message: h.say("recovery.new")})
+		return h.render(w, r, http.StatusOK, "recovery", &pageData{Title: h.say(r, "recovery.new.title"), RecoveryCodes: o.Codes,
+			Message: h.say(r, "recovery.new")})
 	case authflow.NoSecondFactor:
-		return h.message(w, http.StatusConflict, "recovery.title", "recovery.no_factor", back, "link.account")
+		return h.message(w, r, http.StatusConflict, "recovery.title", "recovery.no_factor", back, "link.account")
 	}
-	return h.unexpected(w, out)
+	return h.unexpected(w, r, out)
 }
 
 // totpRemove turns the authenticator off.
@@ -141,9 +141,9 @@ func (h *Handler) totpRemove(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := h.flows.RemoveTOTP(r.Context(), c.ID, h.client(r)); err != nil {
 		h.logger.Error("removing authenticator", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
-	return h.message(w, http.StatusOK, "totp.title", "totp.removed", h.Prefix+"/account", "link.account")
+	return h.message(w, r, http.StatusOK, "totp.title", "totp.removed", h.Prefix+"/account", "link.account")
 }
 
 // recoveryRegenerate replaces the recovery codes with a new set, shown
@@ -156,7 +156,7 @@ func (h *Handler) recoveryRegenerate(w http.ResponseWriter, r *http.Request) err
 	out, err := h.flows.NewRecoveryCodes(r.Context(), c, h.client(r))
 	if err != nil {
 		h.logger.Error("storing recovery codes", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	return h.accountOutcome(w, r, out)
 }
@@ -170,8 +170,8 @@ func (h *Handler) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := h.flows.ForgetDevices(r.Context(), s.UserID, h.client(r)); err != nil {
 		h.logger.Error("forgetting devices", zap.Error(err))
-		return h.unavailable(w)
+		return h.unavailable(w, r)
 	}
 	clearCookie(w, deviceCookie)
-	return h.message(w, http.StatusOK, "account.devices_forgotten.title", "account.devices_forgotten", h.Prefix+"/account", "link.account")
+	return h.message(w, r, http.StatusOK, "account.devices_forgotten.title", "account.devices_forgotten", h.Prefix+"/account", "link.account")
 }

@@ -31,6 +31,12 @@
     var p = form.querySelector(".passkey-status");
     if (p) { p.textContent = msg; p.hidden = !msg; }
   }
+  // words reads a sentence in the page's language from the status
+  // element's data-<key> (the page's template puts them there).
+  function words(form, key, fallback) {
+    var p = form.querySelector(".passkey-status");
+    return (p && p.dataset[key]) || fallback;
+  }
 
   async function options(form, purpose, mediation) {
     var body = new URLSearchParams();
@@ -43,7 +49,7 @@
     var data = await res.json().catch(function () { return {}; });
     if (!res.ok) {
       if (data.location) window.location.assign(data.location);
-      throw new Error(data.error || "The passkey request was refused.");
+      throw new Error(data.error || words(form, "refused", "The passkey request was refused."));
     }
     return data.publicKey;
   }
@@ -140,8 +146,8 @@
       }, function (err) {
         busy = false;
         say(form, err && err.name === "NotAllowedError"
-          ? "No passkey was used. Try again, or choose another way."
-          : (err && err.message) || "Passkeys did not work in this browser.");
+          ? words(form, "cancelled", "No passkey was used. Try again, or choose another way.")
+          : (err && err.message) || words(form, "unsupported", "Passkeys did not work in this browser."));
         offerAutofill();
       });
     });
