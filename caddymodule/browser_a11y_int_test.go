@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -483,7 +484,8 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 	g := startGateway(t, gatewayOpts{
 		global: consentGlobal + "\n\t\t" + profileGlobal,
 		site: "brand \"Shop\" {\n\t\t\tlogo /static/logo.svg\n\t\t\tcolour \"#7a1fa2\"\n\t\t}\n\t\tconsent terms marketing\n\t\tprofile name" +
-			"\n\t\trequire /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}",
+			"\n\t\trequire /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}" +
+			"\n\t\trequire /app/members/* {\n\t\t\trole member\n\t\t}",
 	})
 	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), email: email}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
@@ -522,6 +524,14 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 			s.press("form[action$='/profile'] button[type=submit]")
 		}, "A little more about you"},
 		{"account centre with consents and profile", opener("/.frontdoor/account"), "Your account"},
+		{"not open to your account (403)", opener("/app/members/news"), "This page is not open to your account"},
+		{"invitation", func(s *a11yTour) {
+			if st, body := adminDo(s.t, s.g, http.MethodPost, "/frontdoor/invitations", `{"email":"pat@example.com","role":"member"}`); st != http.StatusCreated {
+				s.t.Fatalf("invite: %d %s", st, body)
+			}
+			s.run(chromedp.Navigate(s.g.mailLink(s.email, "/.frontdoor/invite?token=")))
+		}, "You are invited"},
+		{"invitation accepted", func(s *a11yTour) { s.press("form[action$='/invite'] button[type=submit]") }, "Invitation accepted"},
 		{"email change", opener("/.frontdoor/account/email"), "Change your email address"},
 		{"email change sent", func(s *a11yTour) {
 			s.fill("#new-email", "pat.new@example.com")
