@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -174,6 +175,13 @@ func TestRoles(t *testing.T) {
 		}
 		if err := json.Unmarshal([]byte(body), &view); st != http.StatusOK || err != nil || strings.Join(view.Roles, ",") != "beta" || view.Attributes["plan"] != "premium" {
 			t.Fatalf("roles view: %d %s", st, body)
+		}
+
+		// The export holds them; erasure takes them with the account.
+		st, body = adminGet(t, g, "/frontdoor/customers/"+id+"/export?reason=check")
+		x := validExport(t, body)
+		if p := x["profile"].(map[string]any); st != http.StatusOK || fmt.Sprint(p["roles"]) != "[beta]" || fmt.Sprint(p["attributes"]) != "map[org:acme plan:premium]" {
+			t.Fatalf("export profile: %d %v", st, p)
 		}
 
 		// The trail: each change with who made it and why.
