@@ -403,16 +403,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range a11yPages {
-		p.reach(s)
-		title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1")?.textContent ?? ""`))
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Logf("%s: %q at %s", p.name, title, loc)
-		if title != p.h1 {
-			t.Errorf("%s: heading %q, want %q", p.name, title, p.h1)
-		}
-		checkA11y(t, ctx, axe, p.name)
-	}
+	s.tour(axe, a11yPages)
 }
 
 // TestBrowserAccessibilityDefence: the pages the edge defences show — a
@@ -462,16 +453,7 @@ func TestBrowserAccessibilityDefence(t *testing.T) {
 			}
 		}, "Too many attempts"},
 	}
-	for _, p := range rows {
-		p.reach(s)
-		title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1")?.textContent ?? ""`))
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Logf("%s: %q at %s", p.name, title, loc)
-		if title != p.h1 {
-			t.Errorf("%s: heading %q, want %q", p.name, title, p.h1)
-		}
-		checkA11y(t, ctx, axe, p.name)
-	}
+	s.tour(axe, rows)
 }
 
 // TestBrowserAccessibilityPrivacy: the pages of a branded site with
@@ -555,14 +537,21 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 			s.press("form[action$='/account/delete'] button[type=submit]")
 		}, "Account deleted"},
 	}
-	for _, p := range rows {
+	s.tour(axe, rows)
+}
+
+// tour reaches each page in turn, checks its heading and runs axe-core on
+// it.
+func (s *a11yTour) tour(axe string, pages []a11yPage) {
+	s.t.Helper()
+	for _, p := range pages {
 		p.reach(s)
-		title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1")?.textContent ?? ""`))
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Logf("%s: %q at %s", p.name, title, loc)
+		title, _ := chromedp.Run(s.ctx, chromedp.Evaluate[string](`document.querySelector("h1")?.textContent ?? ""`))
+		loc, _ := chromedp.Run(s.ctx, chromedp.Location())
+		s.t.Logf("%s: %q at %s", p.name, title, loc)
 		if title != p.h1 {
-			t.Errorf("%s: heading %q, want %q", p.name, title, p.h1)
+			s.t.Errorf("%s: heading %q, want %q", p.name, title, p.h1)
 		}
-		checkA11y(t, ctx, axe, p.name)
+		checkA11y(s.t, s.ctx, axe, p.name)
 	}
 }

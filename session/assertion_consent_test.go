@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,14 +12,7 @@ import (
 // TestAssertionConsent: the consent claim follows Extra; a change of it
 // re-signs at once, an unchanged one keeps the cached stamp.
 func TestAssertionConsent(t *testing.T) {
-	c := &clock{t: time.Now()}
-	ring, err := session.NewKeyRing(context.Background(), newBolt(t), 24*time.Hour, 10*time.Minute, c.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := session.NewAssertions(ring)
-	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
-		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
+	ring, a, s := extraFixture(t)
 	const iss, aud = "https://shop.example.com", "shop.example.com"
 
 	plain, err := a.Stamp(s, iss, aud)
@@ -55,14 +49,7 @@ func TestAssertionConsent(t *testing.T) {
 // TestAssertionProfile: the profile claim follows Extra; a changed value
 // re-signs at once, an equal one (even in a new slice) keeps the stamp.
 func TestAssertionProfile(t *testing.T) {
-	c := &clock{t: time.Now()}
-	ring, err := session.NewKeyRing(context.Background(), newBolt(t), 24*time.Hour, 10*time.Minute, c.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := session.NewAssertions(ring)
-	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
-		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
+	ring, a, s := extraFixture(t)
 	const iss, aud = "https://shop.example.com", "shop.example.com"
 	plain, err := a.Stamp(s, iss, aud)
 	if err != nil {
@@ -88,5 +75,49 @@ func TestAssertionProfile(t *testing.T) {
 	}
 	if cl, _ := verify(t, ring.JWKS(), changed.Assertion); cl.Profile["name"] != "Ada King" {
 		t.Fatalf("claims after change %+v", cl)
+	}
+}
+
+// extraFixture is a key ring, its signer and a session to state things
+// beside.
+func extraFixture(t *testing.T) (*session.KeyRing, *session.Assertions, *session.Session) {
+	t.Helper()
+	c := &clock{t: time.Now()}
+	ring, err := session.NewKeyRing(context.Background(), newBolt(t), 24*time.Hour, 10*time.Minute, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session.Session{Key: "k-abcdefghijklmnopqrstuvwxyz", UserID: "u_1", Email: "a@example.com", EmailVerified: true,
+		AuthTime: c.t, ExpiresAt: c.t.Add(time.Hour), AMR: []string{"pwd"}, ACR: "aal1"}
+	return ring, session.NewAssertions(ring), s
+}
+
+// TestAssertionRoles: the roles and attrs claims follow Extra; removing a
+// role re-signs at once.
+func TestAssertionRoles(t *testing.T) {
+	ring, a, s := extraFixture(t)
+	const iss, aud = "https://shop.example.com", "shop.example.com"
+	x := session.Extra{Roles: "beta,member", Attrs: []session.Field{{Name: "plan", Value: "premium"}}}
+	st, err := a.StampExtra(s, iss, aud, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := verify(t, ring.JWKS(), st.Assertion)
+	if err != nil || strings.Join(cl.Roles, ",") != "beta,member" || cl.Attrs["plan"] != "premium" {
+		t.Fatalf("claims %+v, %v", cl, err)
+	}
+	if again, _ := a.StampExtra(s, iss, aud, session.Extra{Roles: "beta,member", Attrs: []session.Field{{Name: "plan", Value: "premium"}}}); again != st {
+		t.Fatal("unchanged roles re-signed")
+	}
+	fewer, _ := a.StampExtra(s, iss, aud, session.Extra{Roles: "beta", Attrs: x.Attrs})
+	if fewer == st {
+		t.Fatal("a removed role did not re-sign")
+	}
+	if cl, _ := verify(t, ring.JWKS(), fewer.Assertion); strings.Join(cl.Roles, ",") != "beta" {
+		t.Fatalf("claims after removal %+v", cl)
+	}
+	none, _ := a.StampExtra(s, iss, aud, session.Extra{})
+	if cl, _ := verify(t, ring.JWKS(), none.Assertion); cl.Roles != nil || cl.Attrs != nil {
+		t.Fatalf("claims without roles %+v", cl)
 	}
 }
