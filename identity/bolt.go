@@ -21,6 +21,7 @@ import (
 //	audit          customer id "\x00" big-endian sequence → Event (JSON)
 //	customer_identity identityKey(issuer, subject) → id
 //	erasure_due    id → big-endian Unix ms of the deletion (grace period)
+//	customer_api_key SHA-256 of an API key → id
 var (
 	bktCustomers = []byte("customers")
 	bktEmails    = []byte("customer_email")
@@ -28,6 +29,7 @@ var (
 	bktAudit     = []byte("audit")
 	bktIdentity  = []byte("customer_identity")
 	bktErasure   = []byte("erasure_due")
+	bktAPIKeys   = []byte("customer_api_key")
 )
 
 // BoltStore is the embedded Store. The *bolt.DB is shared with the session
@@ -39,7 +41,7 @@ type BoltStore struct {
 // NewBoltStore creates the buckets it needs in db.
 func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity, bktErasure} {
+		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity, bktErasure, bktAPIKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -144,12 +146,15 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		if err != nil {
 			return err
 		}
-		linked := identityKeys(c)
+		linked, keys := identityKeys(c), apiKeyHashes(c)
 		if err := fn(c); err != nil {
 			return err
 		}
 		if identityKeys(c) != linked {
 			return errors.New("identity: linked identities change only through LinkIdentity and UnlinkIdentity")
+		}
+		if apiKeyHashes(c) != keys {
+			return errors.New("identity: API keys change only through AddAPIKey and RevokeAPIKey")
 		}
 		if c.ID != id {
 			return errors.New("identity: update must not change a customer's id")

@@ -49,6 +49,14 @@ func (s *BoltStore) DeleteCustomer(_ context.Context, id string) error {
 				}
 			}
 		}
+		keys := tx.Bucket(bktAPIKeys)
+		for _, k := range c.APIKeys {
+			if string(keys.Get(k.Hash)) == id {
+				if err := keys.Delete(k.Hash); err != nil {
+					return err
+				}
+			}
+		}
 		toks := tx.Bucket(bktTokens).Cursor()
 		for k, v := toks.First(); k != nil; {
 			var t Token

@@ -41,6 +41,9 @@ type Customer struct {
 	Roles      []string          `json:"roles,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 
+	// APIKeys are the customer's personal API keys (see apikey.go).
+	APIKeys []APIKey `json:"api_keys,omitempty"`
+
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`
 

@@ -291,6 +291,7 @@ const (
 	changeNothing = iota
 	changeIdentities
 	changeEmail
+	changeAPIKeys
 )
 
 // update is UpdateCustomer; linking may change the linked identities
@@ -310,10 +311,14 @@ func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) e
 			final = err
 			return err
 		}
-		email, linked := c.Email, identityKeys(c)
+		email, linked, keys := c.Email, identityKeys(c), apiKeyHashes(c)
 		if err := fn(c); err != nil {
 			final = err
 			return err
+		}
+		if may != changeAPIKeys && apiKeyHashes(c) != keys {
+			final = fmt.Errorf("identity: redis: update customer %q: API keys change only through AddAPIKey and RevokeAPIKey", id)
+			return final
 		}
 		if may != changeIdentities && identityKeys(c) != linked {
 			final = fmt.Errorf("identity: redis: update customer %q: linked identities change only through LinkIdentity and UnlinkIdentity", id)

@@ -110,6 +110,11 @@ func (s *RedisStore) DeleteCustomer(ctx context.Context, id string) error {
 			return fmt.Errorf("identity: redis: delete customer %s: identity index: %w", id, err)
 		}
 	}
+	for _, k := range c.APIKeys {
+		if err := releaseClaim.Run(ctx, s.c, []string{s.apiKeyIndexKey(k.Hash)}, id).Err(); err != nil {
+			return fmt.Errorf("identity: redis: delete customer %s: api key index: %w", id, err)
+		}
+	}
 	if err := s.c.ZRem(ctx, s.erasuresKey(), id).Err(); err != nil {
 		return fmt.Errorf("identity: redis: delete customer %s: schedule: %w", id, err)
 	}

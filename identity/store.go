@@ -37,6 +37,9 @@ type Store interface {
 	// Linked provider identities ("Continue with Google").
 	IdentityStore
 
+	// Personal API keys.
+	APIKeyStore
+
 	// The customer's append-only security audit trail.
 	Auditor
 

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"IdentityConcurrentLink", testIdentityConcurrentLink},
 		{"DeleteCustomer", testDeleteCustomer},
 		{"ErasureSchedule", testErasureSchedule},
+		{"APIKeys", testAPIKeys},
 		{"Ping", func(t *testing.T, s identity.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
