@@ -21,6 +21,8 @@ type Customers interface {
 	ChangeEmail(ctx context.Context, id, email string) (*identity.Customer, error)
 	// Linked provider identities (identity.IdentityStore).
 	identity.IdentityStore
+	// Personal API keys (identity.APIKeyStore).
+	identity.APIKeyStore
 }
 
 // Tokens is what the journeys need of the one-time token store.
