@@ -48,6 +48,12 @@ const (
 	// TokenInvitation is a mailed link that grants a role to the account
 	// of the address it was sent to (authflow.Invite).
 	TokenInvitation TokenKind = "invitation"
+	// TokenOAuthRequest is an authorization request to the site's OpenID
+	// Provider waiting for its customer, under the hash of its id.
+	TokenOAuthRequest TokenKind = "oauth_request"
+	// TokenOAuthCode is an authorization code, under the hash of the code:
+	// single use, at most OAuthCodeTTL.
+	TokenOAuthCode TokenKind = "oauth_code"
 )
 
 // Lifetimes of the mailed links.
@@ -75,6 +81,11 @@ const (
 	SecondFactorMaxAttempts = 5
 	// CeremonyTTL is how long a passkey ceremony may take.
 	CeremonyTTL = 5 * time.Minute
+	// OAuthRequestTTL is how long an authorization request waits for its
+	// customer to sign in.
+	OAuthRequestTTL = 15 * time.Minute
+	// OAuthCodeTTL is how long an authorization code works.
+	OAuthCodeTTL = 60 * time.Second
 )
 
 // Token is a one-time token as stored: only its hash is kept. What it
