@@ -272,13 +272,15 @@ func TestProvider(t *testing.T) {
 				"https://app.test/cb?x=1", "https://user@app.test/cb", "https://app.test:8443/cb", "http://app.test/cb",
 				"https://app.test/cb#frag", "https://app.test.evil/cb",
 			} {
-				cfg := r.cfg
-				cfg.RedirectURL = bad
-				resp := g.get(c, cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption("v")), map[string]string{"Accept": "text/html"})
-				loc := resp.header.Get("Location")
-				if resp.status < 400 || strings.Contains(loc, "code=") || strings.HasPrefix(loc, "http") {
-					t.Errorf("redirect_uri %s: %d Location %q, want a refusal on the provider", bad, resp.status, loc)
-				}
+				t.Run(bad, func(t *testing.T) {
+					cfg := r.cfg
+					cfg.RedirectURL = bad
+					resp := g.get(c, cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption("v")), map[string]string{"Accept": "text/html"})
+					loc := resp.header.Get("Location")
+					if resp.status < 400 || strings.Contains(loc, "code=") || strings.HasPrefix(loc, "http") {
+						t.Errorf("redirect_uri %s: %d Location %q, want a refusal on the provider", bad, resp.status, loc)
+					}
+				})
 			}
 		}},
 		{"PKCE required, S256 only", func(t *testing.T, g *gateway) {
@@ -288,17 +290,19 @@ func TestProvider(t *testing.T) {
 				"none":  nil,
 				"plain": {oauth2.SetAuthURLParam("code_challenge", "abcdefghijabcdefghijabcdefghijabcdefghij12345"), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
 			} {
-				u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", opts...))
-				if u.Query().Get("code") != "" || u.Query().Get("error") == "" {
-					t.Errorf("%s PKCE: %s, want an error", name, u)
-				}
+				t.Run(name, func(t *testing.T) {
+					u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", opts...))
+					if u.Query().Get("code") != "" || u.Query().Get("error") != "invalid_request" || u.Query().Get("iss") != g.url("") {
+						t.Errorf("%s PKCE: %s, want invalid_request with iss", name, u)
+					}
+				})
 			}
 		}},
 		{"code refusals", func(t *testing.T, g *gateway) {
 			c := g.signUp("op-codes@example.com")
 			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
-			spa := newRP(t, g, "spa", "", "https://spa.test/cb")
 			verifier := oauth2.GenerateVerifier()
+			const cb = "https://app.test/cb"
 			grant := func(code, redirect, verifier string) url.Values {
 				f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}}
 				if verifier != "" {
@@ -306,65 +310,84 @@ func TestProvider(t *testing.T) {
 				}
 				return f
 			}
-			newCode := func() string {
+			newCode := func(t *testing.T) string {
 				code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
 				return code
 			}
-			// Replayed: the second redemption is refused.
-			code := newCode()
-			if st, e := g.tokenPost(t, grant(code, "https://app.test/cb", verifier), "shop", shopSecret); st != http.StatusOK {
-				t.Fatalf("first redemption: %d %s", st, e)
-			}
-			if st, e := g.tokenPost(t, grant(code, "https://app.test/cb", verifier), "shop", shopSecret); e != "invalid_grant" {
-				t.Errorf("replayed code: %d %s", st, e)
-			}
-			// Another client's code, and then the right one cannot use it either.
-			code = newCode()
-			f := grant(code, "https://app.test/cb", verifier)
-			f.Set("client_id", "spa")
-			if st, e := g.tokenPost(t, f, "", ""); e != "invalid_grant" {
-				t.Errorf("code used by another client: %d %s", st, e)
-			}
-			if st, e := g.tokenPost(t, grant(code, "https://app.test/cb", verifier), "shop", shopSecret); e != "invalid_grant" {
-				t.Errorf("code after another client tried it: %d %s", st, e)
-			}
-			_ = spa
-			// Missing and wrong verifier.
-			for name, v := range map[string]string{"missing": "", "wrong": oauth2.GenerateVerifier()} {
-				if st, e := g.tokenPost(t, grant(newCode(), "https://app.test/cb", v), "shop", shopSecret); st == http.StatusOK || e == "" {
-					t.Errorf("%s verifier: %d %s", name, st, e)
+			t.Run("replayed", func(t *testing.T) {
+				code := newCode(t)
+				if st, e := g.tokenPost(t, grant(code, cb, verifier), "shop", shopSecret); st != http.StatusOK {
+					t.Fatalf("first redemption: %d %s", st, e)
 				}
-			}
-			// Another redirect URI at the token endpoint.
-			if st, e := g.tokenPost(t, grant(newCode(), "https://app.test/cb/", verifier), "shop", shopSecret); e != "invalid_grant" {
-				t.Errorf("redirect_uri mismatch: %d %s", st, e)
-			}
-			// Wrong secret, unknown client, public client posing without PKCE.
-			if st, e := g.tokenPost(t, grant(newCode(), "https://app.test/cb", verifier), "shop", "wrong"); e != "invalid_client" {
-				t.Errorf("wrong secret: %d %s", st, e)
-			}
-			if st, e := g.tokenPost(t, grant(newCode(), "https://app.test/cb", verifier), "nobody", "x"); e != "invalid_client" {
-				t.Errorf("unknown client: %d %s", st, e)
-			}
-			// client_secret_post works as well as basic.
-			f = grant(newCode(), "https://app.test/cb", verifier)
-			f.Set("client_id", "shop")
-			f.Set("client_secret", shopSecret)
-			if st, e := g.tokenPost(t, f, "", ""); st != http.StatusOK {
-				t.Errorf("client_secret_post: %d %s", st, e)
-			}
-			// Older than 60 s.
-			clk := useClock(t)
-			code = newCode()
-			clk.advance(61 * time.Second)
-			if st, e := g.tokenPost(t, grant(code, "https://app.test/cb", verifier), "shop", shopSecret); e != "invalid_grant" {
-				t.Errorf("code older than 60 s: %d %s", st, e)
-			}
-			code = newCode()
-			clk.advance(50 * time.Second)
-			if st, e := g.tokenPost(t, grant(code, "https://app.test/cb", verifier), "shop", shopSecret); st != http.StatusOK {
-				t.Errorf("code 50 s old: %d %s", st, e)
-			}
+				if st, e := g.tokenPost(t, grant(code, cb, verifier), "shop", shopSecret); e != "invalid_grant" {
+					t.Errorf("replayed code: %d %s", st, e)
+				}
+			})
+			t.Run("used by another client", func(t *testing.T) {
+				code := newCode(t)
+				f := grant(code, cb, verifier)
+				f.Set("client_id", "spa")
+				if st, e := g.tokenPost(t, f, "", ""); e != "invalid_grant" {
+					t.Errorf("code used by another client: %d %s", st, e)
+				}
+				// Burnt: its own client cannot use it after that.
+				if st, e := g.tokenPost(t, grant(code, cb, verifier), "shop", shopSecret); e != "invalid_grant" {
+					t.Errorf("code after another client tried it: %d %s", st, e)
+				}
+			})
+			t.Run("missing verifier", func(t *testing.T) {
+				if st, e := g.tokenPost(t, grant(newCode(t), cb, ""), "shop", shopSecret); st == http.StatusOK || e != "invalid_request" {
+					t.Errorf("missing verifier: %d %s", st, e)
+				}
+			})
+			t.Run("wrong verifier", func(t *testing.T) {
+				if st, e := g.tokenPost(t, grant(newCode(t), cb, oauth2.GenerateVerifier()), "shop", shopSecret); e != "invalid_grant" {
+					t.Errorf("wrong verifier: %d %s", st, e)
+				}
+			})
+			t.Run("other redirect_uri at the token endpoint", func(t *testing.T) {
+				if st, e := g.tokenPost(t, grant(newCode(t), cb+"/", verifier), "shop", shopSecret); e != "invalid_grant" {
+					t.Errorf("redirect_uri mismatch: %d %s", st, e)
+				}
+			})
+			t.Run("wrong secret", func(t *testing.T) {
+				if st, e := g.tokenPost(t, grant(newCode(t), cb, verifier), "shop", "wrong"); e != "invalid_client" {
+					t.Errorf("wrong secret: %d %s", st, e)
+				}
+			})
+			t.Run("public client cannot pose as the confidential one", func(t *testing.T) {
+				f := grant(newCode(t), cb, verifier)
+				f.Set("client_id", "shop")
+				if st, e := g.tokenPost(t, f, "", ""); e != "invalid_client" {
+					t.Errorf("no secret: %d %s", st, e)
+				}
+			})
+			t.Run("unknown client", func(t *testing.T) {
+				if st, e := g.tokenPost(t, grant(newCode(t), cb, verifier), "nobody", "x"); e != "invalid_client" {
+					t.Errorf("unknown client: %d %s", st, e)
+				}
+			})
+			t.Run("client_secret_post", func(t *testing.T) {
+				f := grant(newCode(t), cb, verifier)
+				f.Set("client_id", "shop")
+				f.Set("client_secret", shopSecret)
+				if st, e := g.tokenPost(t, f, "", ""); st != http.StatusOK {
+					t.Errorf("client_secret_post: %d %s", st, e)
+				}
+			})
+			t.Run("older than 60 s", func(t *testing.T) {
+				clk := useClock(t)
+				code := newCode(t)
+				clk.advance(61 * time.Second)
+				if st, e := g.tokenPost(t, grant(code, cb, verifier), "shop", shopSecret); e != "invalid_grant" {
+					t.Errorf("code older than 60 s: %d %s", st, e)
+				}
+				code = newCode(t)
+				clk.advance(50 * time.Second)
+				if st, e := g.tokenPost(t, grant(code, cb, verifier), "shop", shopSecret); st != http.StatusOK {
+					t.Errorf("code 50 s old: %d %s", st, e)
+				}
+			})
 		}},
 		{"unknown client at the authorization endpoint", func(t *testing.T, g *gateway) {
 			c := g.signUp("op-unknown@example.com")
