@@ -244,7 +244,7 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 	}
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	d.ResponseModesSupported = []string{"query"}
-	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true}
@@ -280,8 +280,12 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	if err != nil {
 		return nil, err
 	}
+	rt, err := s.o.refreshFor(ctx, ar)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
 	return op.NewResponse(&oidc.AccessTokenResponse{
-		AccessToken: at, IDToken: idt, TokenType: oidc.BearerToken,
+		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: oidc.BearerToken,
 		ExpiresIn: uint64(accessTokenTTL.Seconds()), Scope: ar.Scopes,
 	}), nil
 }
@@ -313,11 +317,7 @@ func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("frontdoor: provider: access token signer: %w", err)
 	}
-	var rnd [16]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return "", err
-	}
-	jti := base64.RawURLEncoding.EncodeToString(rnd[:])
+	jti := randomID()
 	claims := accessTokenClaims{
 		Issuer: o.issuer, Subject: ar.Subject, Audience: []string{o.issuer}, Expiry: now.Add(accessTokenTTL).Unix(),
 		IssuedAt: now.Unix(), ID: jti, ClientID: ar.ClientID, Scope: strings.Join(ar.Scopes, " "),
@@ -332,4 +332,11 @@ func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
 		return "", fmt.Errorf("frontdoor: provider: sign access token: %w", err)
 	}
 	return jws.CompactSerialize()
+}
+
+// randomID is 128 random bits, base64url.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -22,7 +22,7 @@ const providerSite = `provider {
 			client shop {
 				redirect_uri https://app.test/cb
 				secret {env.FD_TEST_SHOP_SECRET}
-				scopes openid email profile
+				scopes openid email profile offline_access
 				first_party
 			}
 			client spa {
@@ -221,6 +221,76 @@ func TestProvider(t *testing.T) {
 			}
 			if idt.Audience[0] != "spa" {
 				t.Fatalf("aud %v", idt.Audience)
+			}
+		}},
+		{"refresh tokens rotate; reuse revokes the family", func(t *testing.T, g *gateway) {
+			c := g.signUp("op-refresh@example.com")
+			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
+			verifier := oauth2.GenerateVerifier()
+			// Without offline_access: no refresh token.
+			code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+			tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil || tok.RefreshToken != "" {
+				t.Fatalf("without offline_access: refresh token %q, %v", tok.RefreshToken, err)
+			}
+			r.cfg.Scopes = append(r.cfg.Scopes, oidc.ScopeOfflineAccess)
+			code, _ = r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+			tok, err = r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil || tok.RefreshToken == "" {
+				t.Fatalf("with offline_access: refresh token %q, %v", tok.RefreshToken, err)
+			}
+			refresh := func(rt string) (int, string, string) {
+				req, _ := http.NewRequest(http.MethodPost, g.url("/.frontdoor/oauth2/token"),
+					strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("shop", shopSecret)
+				resp, err := g.newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body struct {
+					Error        string `json:"error"`
+					RefreshToken string `json:"refresh_token"`
+					IDToken      string `json:"id_token"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&body)
+				if resp.StatusCode == http.StatusOK {
+					if _, err := r.ver.Verify(r.ctx, body.IDToken); err != nil {
+						t.Errorf("refreshed ID token: %v", err)
+					}
+				}
+				return resp.StatusCode, body.Error, body.RefreshToken
+			}
+			first := tok.RefreshToken
+			st, e, second := refresh(first)
+			if st != http.StatusOK || second == "" || second == first {
+				t.Fatalf("rotation: %d %s, new token %q", st, e, second)
+			}
+			st, e, third := refresh(second)
+			if st != http.StatusOK || third == "" {
+				t.Fatalf("second rotation: %d %s", st, e)
+			}
+			// The spent first token again: refused, and the family dies.
+			if st, e, _ := refresh(first); e != "invalid_grant" {
+				t.Fatalf("reused refresh token: %d %s", st, e)
+			}
+			if st, e, _ := refresh(third); e != "invalid_grant" {
+				t.Fatalf("current token after the family was revoked: %d %s", st, e)
+			}
+			// Another family (another code) lives on.
+			code, _ = r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+			tok, err = r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, e, _ := refresh(tok.RefreshToken); st != http.StatusOK {
+				t.Fatalf("another family: %d %s", st, e)
+			}
+			// Another client cannot use it.
+			f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"spa"}}
+			if st, e := g.tokenPost(t, f, "", ""); e != "invalid_grant" {
+				t.Fatalf("refresh token of another client: %d %s", st, e)
 			}
 		}},
 		{"discovery advertises code flow and S256 only", func(t *testing.T, g *gateway) {

@@ -311,8 +311,10 @@ func (c *opClient) AuthMethod() oidc.AuthMethod {
 func (c *opClient) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *opClient) GrantTypes() []oidc.GrantType { return []oidc.GrantType{oidc.GrantTypeCode} }
-func (c *opClient) LoginURL(id string) string    { return c.login + "?id=" + url.QueryEscape(id) }
+func (c *opClient) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+}
+func (c *opClient) LoginURL(id string) string { return c.login + "?id=" + url.QueryEscape(id) }
 func (c *opClient) AccessTokenType() op.AccessTokenType {
 	return op.AccessTokenTypeJWT
 }

@@ -54,6 +54,13 @@ const (
 	// TokenOAuthCode is an authorization code, under the hash of the code:
 	// single use, at most OAuthCodeTTL.
 	TokenOAuthCode TokenKind = "oauth_code"
+	// TokenOAuthRefresh is a refresh token, under the hash of the token;
+	// TokenOAuthRefreshSpent marks one already rotated (its reuse revokes
+	// the family); TokenOAuthFamilyRevoked marks a revoked family, under
+	// the hash of the family id.
+	TokenOAuthRefresh       TokenKind = "oauth_refresh"
+	TokenOAuthRefreshSpent  TokenKind = "oauth_refresh_spent"
+	TokenOAuthFamilyRevoked TokenKind = "oauth_family_revoked"
 )
 
 // Lifetimes of the mailed links.
@@ -86,6 +93,9 @@ const (
 	OAuthRequestTTL = 15 * time.Minute
 	// OAuthCodeTTL is how long an authorization code works.
 	OAuthCodeTTL = 60 * time.Second
+	// OAuthRefreshTTL is how long a refresh token (and the record of its
+	// family) lives unused.
+	OAuthRefreshTTL = 30 * 24 * time.Hour
 )
 
 // Token is a one-time token as stored: only its hash is kept. What it

@@ -153,6 +153,33 @@ type OAuthRequest struct {
 	ACR      string    `json:"acr,omitempty"`
 }
 
+// OAuthRefresh is a refresh token's grant (State ""), the mark of one
+// already rotated (State "spent": kind TokenOAuthRefreshSpent), or of a
+// revoked family (State "revoked": kind TokenOAuthFamilyRevoked). Every
+// refresh token of one code shares Family.
+type OAuthRefresh struct {
+	State    string    `json:"state,omitempty"`
+	Family   string    `json:"family"`
+	ClientID string    `json:"client_id,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
+	SID      string    `json:"sid,omitempty"`
+	Scopes   []string  `json:"scopes,omitempty"`
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	AMR      []string  `json:"amr,omitempty"`
+	ACR      string    `json:"acr,omitempty"`
+}
+
+// TokenKind implements Payload.
+func (r OAuthRefresh) TokenKind() TokenKind {
+	switch r.State {
+	case "spent":
+		return TokenOAuthRefreshSpent
+	case "revoked":
+		return TokenOAuthFamilyRevoked
+	}
+	return TokenOAuthRefresh
+}
+
 // TokenKind implements Payload.
 func (r OAuthRequest) TokenKind() TokenKind {
 	if r.Code {
@@ -243,6 +270,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[OAuthRequest](raw)
 	case TokenOAuthCode:
 		return decodeAs[OAuthRequest](raw)
+	case TokenOAuthRefresh, TokenOAuthRefreshSpent, TokenOAuthFamilyRevoked:
+		return decodeAs[OAuthRefresh](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }
