@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -466,6 +467,19 @@ func TestProvider(t *testing.T) {
 			resp := g.get(c, "/.frontdoor/oauth2/authorize?"+q.Encode(), map[string]string{"Accept": "text/html"})
 			if resp.status < 400 || strings.HasPrefix(resp.header.Get("Location"), "http") {
 				t.Fatalf("unknown client: %d %q", resp.status, resp.header.Get("Location"))
+			}
+		}},
+		{"a client secret given as a placeholder stays out of the log", func(t *testing.T, g *gateway) {
+			// Runs after the scenarios above, which authenticated with it
+			// (right and wrong) at DEBUG level. (A literal secret is part of
+			// the config, which Caddy itself logs at DEBUG: hence the
+			// placeholder the README asks for.)
+			raw, err := os.ReadFile(g.logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i := strings.Index(string(raw), shopSecret); i >= 0 {
+				t.Errorf("the log holds a client secret: %.200s", string(raw)[max(0, i-150):])
 			}
 		}},
 	})
