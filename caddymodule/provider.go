@@ -113,8 +113,14 @@ func (o *siteOP) owns(p string) bool {
 
 // serve answers the provider's endpoints.
 func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Cache-Control", "no-store")
-	r = r.WithContext(op.ContextWithIssuer(r.Context(), o.issuer))
+	// Invariant 4 on the provider's answers too: JSON, redirects and op's
+	// error pages. (The strict policy also keeps response_mode=form_post,
+	// which is not advertised, from running its auto-submitting page.)
+	securityHeaders(w.Header(), "", false)
+	// The store work of one request is bounded, as on every other route.
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(o.h.app.StoreTimeout))
+	defer cancel()
+	r = r.WithContext(op.ContextWithIssuer(ctx, o.issuer))
 	if r.URL.Path == o.dir+"/authorize" || r.URL.Path == o.h.Prefix+oauthLogin {
 		w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + o.h.Prefix + "/"}
 	}

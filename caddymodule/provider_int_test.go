@@ -319,6 +319,9 @@ func TestProvider(t *testing.T) {
 			if d["authorization_response_iss_parameter_supported"] != true {
 				t.Errorf("iss parameter not advertised")
 			}
+			if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || r.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("security headers: CSP %q", csp)
+			}
 		}},
 		{"prompt=none without a session", func(t *testing.T, g *gateway) {
 			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
