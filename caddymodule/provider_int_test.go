@@ -294,6 +294,64 @@ func TestProvider(t *testing.T) {
 				t.Fatalf("refresh token of another client: %d %s", st, e)
 			}
 		}},
+		{"userinfo and introspection take only access tokens", func(t *testing.T, g *gateway) {
+			c := g.signUp("op-bearer@example.com")
+			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
+			verifier := oauth2.GenerateVerifier()
+			code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+			tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The identity assertion a backend gets: same issuer, same keys.
+			g.get(c, "/app/x", nil)
+			assertion := g.backend.lastHeaders().Get("X-Frontdoor-Assertion")
+			if assertion == "" {
+				t.Fatal("no assertion")
+			}
+			userinfo := func(bearer string) int {
+				return g.get(g.newClient(), "/.frontdoor/oauth2/userinfo", map[string]string{"Authorization": "Bearer " + bearer}).status
+			}
+			introspect := func(token string) bool {
+				req, _ := http.NewRequest(http.MethodPost, g.url("/.frontdoor/oauth2/introspect"), strings.NewReader(url.Values{"token": {token}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("shop", shopSecret)
+				resp, err := g.newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body struct {
+					Active bool   `json:"active"`
+					Sub    string `json:"sub"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&body)
+				return body.Active
+			}
+			if st := userinfo(tok.AccessToken); st != http.StatusOK {
+				t.Fatalf("access token at userinfo: %d", st)
+			}
+			if !introspect(tok.AccessToken) {
+				t.Fatal("access token inactive")
+			}
+			for name, bearer := range map[string]string{
+				"ID token": tok.Extra("id_token").(string), "identity assertion": assertion, "garbage": "abc.def.ghi",
+				"alg none": "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + strings.Split(tok.AccessToken, ".")[1] + ".",
+			} {
+				if st := userinfo(bearer); st != http.StatusUnauthorized {
+					t.Errorf("%s at userinfo: %d, want 401", name, st)
+				}
+				if introspect(bearer) {
+					t.Errorf("%s introspected active", name)
+				}
+			}
+			// After its 10 minutes the access token is refused.
+			clk := useClock(t)
+			clk.advance(11 * time.Minute)
+			if st := userinfo(tok.AccessToken); st != http.StatusUnauthorized {
+				t.Errorf("expired access token at userinfo: %d", st)
+			}
+		}},
 		{"discovery advertises code flow and S256 only", func(t *testing.T, g *gateway) {
 			r := g.get(g.newClient(), "/.well-known/openid-configuration", nil)
 			var d map[string]any
