@@ -71,6 +71,9 @@ func (h *Handler) buildProvider() error {
 	o.st = &opStorage{o: o}
 	cfg := &op.Config{
 		CodeMethodS256:  true,
+		// Where end_session leads (no post_logout_redirect_uri is
+		// registered yet).
+		DefaultLogoutRedirectURI: h.origin + "/",
 		AuthMethodPost:  true,
 		SupportedScopes: providerScopes,
 		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp", "email", "email_verified", "name"},
@@ -87,12 +90,14 @@ func (h *Handler) buildProvider() error {
 		Introspection: op.NewEndpoint(o.dir + "/introspect"),
 		Revocation:    op.NewEndpoint(o.dir + "/revoke"),
 		JwksURI:       op.NewEndpoint(o.dir + "/jwks"),
+		EndSession:    op.NewEndpoint(o.dir + "/end_session"),
 	}
 	var err error
 	o.prov, err = op.NewProvider(cfg, o.st, op.StaticIssuer(o.issuer),
 		op.WithCustomAuthEndpoint(ep.Authorization), op.WithCustomTokenEndpoint(ep.Token),
 		op.WithCustomUserinfoEndpoint(ep.Userinfo), op.WithCustomIntrospectionEndpoint(ep.Introspection),
-		op.WithCustomRevocationEndpoint(ep.Revocation), op.WithCustomKeysEndpoint(ep.JwksURI))
+		op.WithCustomRevocationEndpoint(ep.Revocation), op.WithCustomKeysEndpoint(ep.JwksURI),
+		op.WithCustomEndSessionEndpoint(ep.EndSession))
 	if err != nil {
 		return fmt.Errorf("frontdoor: provider: %w", err)
 	}

@@ -352,6 +352,46 @@ func TestProvider(t *testing.T) {
 				t.Errorf("expired access token at userinfo: %d", st)
 			}
 		}},
+		{"end_session with the ID token ends its session", func(t *testing.T, g *gateway) {
+			c := g.signUp("op-logout@example.com")
+			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
+			verifier := oauth2.GenerateVerifier()
+			code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+			tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idt, err := r.ver.Verify(r.ctx, tok.Extra("id_token").(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var claims struct {
+				SID string `json:"sid"`
+			}
+			if err := idt.Claims(&claims); err != nil || claims.SID == "" {
+				t.Fatalf("ID token sid: %q %v", claims.SID, err)
+			}
+			// Without a hint: refused, the session lives on.
+			if st := g.get(c, "/.frontdoor/oauth2/end_session", nil).status; st < 400 {
+				t.Errorf("end_session without id_token_hint: %d", st)
+			}
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusOK {
+				t.Fatalf("session after a bare end_session: %d", st)
+			}
+			// Another browser of the same customer keeps its session.
+			other := g.newClient()
+			g.login(other, "op-logout@example.com", testPassword, "/app/x")
+			resp := g.get(c, "/.frontdoor/oauth2/end_session?id_token_hint="+url.QueryEscape(tok.Extra("id_token").(string)), nil)
+			if resp.status != http.StatusFound || resp.header.Get("Location") != g.url("/") {
+				t.Fatalf("end_session: %d to %q", resp.status, resp.header.Get("Location"))
+			}
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusUnauthorized {
+				t.Errorf("session after end_session: %d, want 401", st)
+			}
+			if st := g.get(other, "/app/x", nil).status; st != http.StatusOK {
+				t.Errorf("the other browser's session: %d", st)
+			}
+		}},
 		{"discovery advertises code flow and S256 only", func(t *testing.T, g *gateway) {
 			r := g.get(g.newClient(), "/.well-known/openid-configuration", nil)
 			var d map[string]any
@@ -363,6 +403,7 @@ func TestProvider(t *testing.T) {
 				"token_endpoint": g.url("/.frontdoor/oauth2/token"), "userinfo_endpoint": g.url("/.frontdoor/oauth2/userinfo"),
 				"jwks_uri": g.url("/.frontdoor/oauth2/jwks"), "revocation_endpoint": g.url("/.frontdoor/oauth2/revoke"),
 				"introspection_endpoint": g.url("/.frontdoor/oauth2/introspect"),
+				"end_session_endpoint": g.url("/.frontdoor/oauth2/end_session"),
 			} {
 				if d[k] != want {
 					t.Errorf("%s = %v, want %s", k, d[k], want)

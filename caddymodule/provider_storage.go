@@ -124,7 +124,8 @@ func (s *opStorage) TokenRequestByRefreshToken(context.Context, string) (op.Refr
 	return nil, op.ErrInvalidRefreshToken
 }
 
-// TerminateSession is not reached: end_session is not served yet.
+// TerminateSession is not reached: TerminateSessionFromRequest ends the
+// session (provider_logout.go).
 func (s *opStorage) TerminateSession(context.Context, string, string) error { return errNotIssued }
 
 // RevokeToken: access tokens are short JWTs tied to the session (sid);
