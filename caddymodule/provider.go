@@ -70,13 +70,13 @@ func (h *Handler) buildProvider() error {
 	}
 	o.st = &opStorage{o: o}
 	cfg := &op.Config{
-		CodeMethodS256:  true,
+		CodeMethodS256: true,
 		// Where end_session leads (no post_logout_redirect_uri is
 		// registered yet).
 		DefaultLogoutRedirectURI: h.origin + "/",
-		AuthMethodPost:  true,
-		SupportedScopes: providerScopes,
-		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp", "email", "email_verified", "name"},
+		AuthMethodPost:           true,
+		SupportedScopes:          providerScopes,
+		SupportedClaims:          []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp", "email", "email_verified", "name"},
 	}
 	// Encrypts op's own opaque tokens, which Frontdoor never issues; codes
 	// are looked up in the store by their hash, so nodes need not share it.

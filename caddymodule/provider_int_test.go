@@ -403,7 +403,7 @@ func TestProvider(t *testing.T) {
 				"token_endpoint": g.url("/.frontdoor/oauth2/token"), "userinfo_endpoint": g.url("/.frontdoor/oauth2/userinfo"),
 				"jwks_uri": g.url("/.frontdoor/oauth2/jwks"), "revocation_endpoint": g.url("/.frontdoor/oauth2/revoke"),
 				"introspection_endpoint": g.url("/.frontdoor/oauth2/introspect"),
-				"end_session_endpoint": g.url("/.frontdoor/oauth2/end_session"),
+				"end_session_endpoint":   g.url("/.frontdoor/oauth2/end_session"),
 			} {
 				if d[k] != want {
 					t.Errorf("%s = %v, want %s", k, d[k], want)
