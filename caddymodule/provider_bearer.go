@@ -21,7 +21,7 @@ import (
 // provider: ES256 by a published key, header typ at+jwt, this issuer,
 // unexpired, of a declared client.
 func (o *siteOP) verifyAccessToken(raw string) (*accessTokenClaims, bool) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, false
 	}

@@ -164,7 +164,7 @@ func TestProvider(t *testing.T) {
 			}
 			// The access token: RFC 9068, signed with the assertion keys,
 			// carrying the session.
-			jws, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+			jws, err := jose.ParseSignedCompact(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
 			if err != nil {
 				t.Fatal(err)
 			}
