@@ -293,6 +293,39 @@ func TestProvider(t *testing.T) {
 			if st, e := g.tokenPost(t, f, "", ""); e != "invalid_grant" {
 				t.Fatalf("refresh token of another client: %d %s", st, e)
 			}
+			// Revocation (RFC 7009) ends a family.
+			code, _ = r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+			tok, err = r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			revoke := func(token, id, secret string) int {
+				req, _ := http.NewRequest(http.MethodPost, g.url("/.frontdoor/oauth2/revoke"), strings.NewReader(url.Values{"token": {token}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(id, secret)
+				resp, err := g.newClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if st := revoke(tok.RefreshToken, "partner", "partner-secret"); st == http.StatusOK {
+				t.Fatalf("another client revoked the token")
+			}
+			st, e, next := refresh(tok.RefreshToken)
+			if st != http.StatusOK {
+				t.Fatalf("refresh after another client's revocation attempt: %d %s", st, e)
+			}
+			if st := revoke(next, "shop", shopSecret); st != http.StatusOK {
+				t.Fatalf("revocation: %d", st)
+			}
+			if st, e, _ := refresh(next); e != "invalid_grant" {
+				t.Fatalf("revoked refresh token: %d %s", st, e)
+			}
+			if st := revoke("not-a-token", "shop", shopSecret); st != http.StatusOK {
+				t.Fatalf("revoking an unknown token: %d, want 200", st)
+			}
 		}},
 		{"userinfo and introspection take only access tokens", func(t *testing.T, g *gateway) {
 			c := g.signUp("op-bearer@example.com")

@@ -138,3 +138,37 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 		ExpiresIn: uint64(accessTokenTTL.Seconds()), Scope: grant.Scopes,
 	}), nil
 }
+
+// Revocation (RFC 7009) revokes a refresh token and its whole family. An
+// access token is answered unsupported_token_type: it is a short JWT that
+// ends with its session. Anything else is answered 200, as the RFC asks.
+func (s *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	o := s.o
+	b := o.h.app.backend
+	hash := identity.HashToken(r.Data.Token)
+	tok, err := b.identity.ConsumeToken(ctx, identity.TokenOAuthRefresh, hash, b.clock.Now())
+	switch {
+	case err == nil:
+		grant, err := identity.PayloadOf[identity.OAuthRefresh](tok)
+		if err != nil {
+			return nil, op.RevocationError(oidc.ErrServerError().WithParent(err))
+		}
+		if grant.ClientID != r.Client.GetID() {
+			// Not this client's to revoke: it stays.
+			if err := b.identity.PutToken(ctx, tok); err != nil {
+				return nil, op.RevocationError(oidc.ErrServerError().WithParent(err))
+			}
+			return nil, op.RevocationError(oidc.ErrUnauthorizedClient().WithDescription("token was issued to another client"))
+		}
+		if err := o.revokeFamily(ctx, grant.Family); err != nil {
+			return nil, op.RevocationError(oidc.ErrServerError().WithParent(err))
+		}
+	case !errors.Is(err, identity.ErrNotFound):
+		return nil, op.RevocationError(oidc.ErrServerError().WithParent(err))
+	default:
+		if _, ok := o.verifyAccessToken(r.Data.Token); ok {
+			return nil, op.RevocationError(&oidc.Error{ErrorType: "unsupported_token_type", Description: "access tokens end with their session"})
+		}
+	}
+	return op.NewResponse(nil), nil
+}
