@@ -462,6 +462,15 @@ func TestProvider(t *testing.T) {
 				t.Fatalf("prompt=none: %s", u)
 			}
 		}},
+		{"prompt=none with a session answers at once", func(t *testing.T, g *gateway) {
+			c := g.signUp("op-none@example.com")
+			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
+			verifier := oauth2.GenerateVerifier()
+			code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+			if _, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier)); err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+		}},
 		{"third-party client without consent screen", func(t *testing.T, g *gateway) {
 			c := g.signUp("op-3p@example.com")
 			r := newRP(t, g, "partner", "partner-secret", "https://partner.test/cb")
