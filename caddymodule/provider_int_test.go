@@ -504,11 +504,12 @@ func TestProvider(t *testing.T) {
 			for name, opts := range map[string][]oauth2.AuthCodeOption{
 				"none":  nil,
 				"plain": {oauth2.SetAuthURLParam("code_challenge", "abcdefghijabcdefghijabcdefghijabcdefghij12345"), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
+				"S256 but form_post": {oauth2.S256ChallengeOption("v"), oauth2.SetAuthURLParam("response_mode", "form_post")},
 			} {
 				t.Run(name, func(t *testing.T) {
 					u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", opts...))
 					if u.Query().Get("code") != "" || u.Query().Get("error") != "invalid_request" || u.Query().Get("iss") != g.url("") {
-						t.Errorf("%s PKCE: %s, want invalid_request with iss", name, u)
+						t.Errorf("%s: %s, want invalid_request with iss", name, u)
 					}
 				})
 			}

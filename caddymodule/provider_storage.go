@@ -30,6 +30,12 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 	if c == nil {
 		return nil, oidc.ErrInvalidClient()
 	}
+	if req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery {
+		// Answered in the query, where iss is added, and never by a
+		// page the site's policy would stop anyway.
+		req.ResponseMode = oidc.ResponseModeQuery
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
+	}
 	if req.CodeChallenge == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE is required: send code_challenge with code_challenge_method S256")
 	}
