@@ -502,8 +502,8 @@ func TestProvider(t *testing.T) {
 			c := g.signUp("op-pkce@example.com")
 			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
 			for name, opts := range map[string][]oauth2.AuthCodeOption{
-				"none":  nil,
-				"plain": {oauth2.SetAuthURLParam("code_challenge", "abcdefghijabcdefghijabcdefghijabcdefghij12345"), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
+				"none":               nil,
+				"plain":              {oauth2.SetAuthURLParam("code_challenge", "abcdefghijabcdefghijabcdefghijabcdefghij12345"), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
 				"S256 but form_post": {oauth2.S256ChallengeOption("v"), oauth2.SetAuthURLParam("response_mode", "form_post")},
 			} {
 				t.Run(name, func(t *testing.T) {
