@@ -141,8 +141,9 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 // to the client instead).
 func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 	h := o.h
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+	// GET only: a HEAD (a prefetcher) would use the request up.
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
 		return writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
 	}
 	id := r.URL.Query().Get("id")
