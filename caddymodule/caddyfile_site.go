@@ -35,6 +35,7 @@ import (
 //		oidc <provider…>              (the global providers to offer; default all)
 //		brand <name> [{ logo <path>; colour <#rrggbb> }]
 //		profile <fields…>             (profile fields the backend gets as headers)
+//		provider { client <id> { … } } (the site is an OpenID Provider; provider_config.go)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -157,6 +158,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				return nil, h.Errf("frontdoor: consent is set twice; list every purpose on one line")
 			}
 			fd.Consent = ids
+		case "provider":
+			if fd.Provider != nil {
+				return nil, h.Errf("frontdoor: provider is set twice; declare every client in one block")
+			}
+			p, err := parseProvider(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			fd.Provider = p
 		case "authenticate":
 			raw, err := parseAuthenticate(h.Dispenser)
 			if err != nil {

@@ -84,6 +84,9 @@ type Handler struct {
 	// AuthenticatorsRaw are the request authenticators (module namespace
 	// frontdoor.authenticators), asked in order; the first to know the
 	// caller wins. Default: the session cookie alone.
+	// Provider makes the site an OpenID Provider for the clients it
+	// declares (provider.go).
+	Provider          *ProviderConfig   `json:"provider,omitempty"`
 	AuthenticatorsRaw []json.RawMessage `json:"authenticators,omitempty" caddy:"namespace=frontdoor.authenticators inline_key=authenticator"`
 
 	app             *App
@@ -121,6 +124,9 @@ type Handler struct {
 	// (required purposes, a rule's purposes, the site's consent header,
 	// Global Privacy Control); false leaves the hot path untouched.
 	consentOn bool
+
+	// op is the site's OpenID Provider (provider block); nil without one.
+	op *siteOP
 }
 
 // Rule is a step-up requirement on some paths.
@@ -303,6 +309,9 @@ func (h *Handler) Validate() error {
 	if err := h.bindAuthenticators(); err != nil {
 		return err
 	}
+	if err := h.buildProvider(); err != nil {
+		return err
+	}
 	for _, r := range h.Rules {
 		if r.AAL != "" && r.AAL != "aal1" && r.AAL != "aal2" {
 			return fmt.Errorf("frontdoor: require: aal %q (want aal1 or aal2)", r.AAL)
@@ -373,6 +382,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	p := r.URL.Path
+	if h.op != nil && h.op.owns(p) {
+		return h.op.serve(w, r)
+	}
 	if p == h.Prefix || strings.HasPrefix(p, h.prefixSlash) {
 		return h.serveOwn(w, r)
 	}

@@ -10,7 +10,9 @@ import (
 // the HTTP side knows of it — its handlers, the edge defence each request
 // gets, and the form page a challenge is shown on. serveOwn and defend
 // read nothing else, so adding a page is one entry here (see "Adding a
-// journey" in doc.go).
+// journey" in doc.go). One exception: a provider site's OpenID endpoints
+// (<prefix>/oauth2/… and /.well-known/openid-configuration) are routed by
+// zitadel/oidc's op before this table is consulted (provider.go).
 
 // pageHandler is one of Frontdoor's page handlers as a method expression,
 // (*Handler).loginPage, so one table serves every site.

@@ -48,6 +48,19 @@ const (
 	// TokenInvitation is a mailed link that grants a role to the account
 	// of the address it was sent to (authflow.Invite).
 	TokenInvitation TokenKind = "invitation"
+	// TokenOAuthRequest is an authorization request to the site's OpenID
+	// Provider waiting for its customer, under the hash of its id.
+	TokenOAuthRequest TokenKind = "oauth_request"
+	// TokenOAuthCode is an authorization code, under the hash of the code:
+	// single use, at most OAuthCodeTTL.
+	TokenOAuthCode TokenKind = "oauth_code"
+	// TokenOAuthRefresh is a refresh token, under the hash of the token;
+	// TokenOAuthRefreshSpent marks one already rotated (its reuse revokes
+	// the family); TokenOAuthFamilyRevoked marks a revoked family, under
+	// the hash of the family id.
+	TokenOAuthRefresh       TokenKind = "oauth_refresh"
+	TokenOAuthRefreshSpent  TokenKind = "oauth_refresh_spent"
+	TokenOAuthFamilyRevoked TokenKind = "oauth_family_revoked"
 )
 
 // Lifetimes of the mailed links.
@@ -75,6 +88,14 @@ const (
 	SecondFactorMaxAttempts = 5
 	// CeremonyTTL is how long a passkey ceremony may take.
 	CeremonyTTL = 5 * time.Minute
+	// OAuthRequestTTL is how long an authorization request waits for its
+	// customer to sign in.
+	OAuthRequestTTL = 15 * time.Minute
+	// OAuthCodeTTL is how long an authorization code works.
+	OAuthCodeTTL = 60 * time.Second
+	// OAuthRefreshTTL is how long a refresh token (and the record of its
+	// family) lives unused.
+	OAuthRefreshTTL = 30 * 24 * time.Hour
 )
 
 // Token is a one-time token as stored: only its hash is kept. What it

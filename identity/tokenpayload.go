@@ -126,6 +126,68 @@ type Invitation struct {
 // TokenKind implements Payload.
 func (Invitation) TokenKind() TokenKind { return TokenInvitation }
 
+// OAuthRequest is an authorization request to this gateway as an OpenID
+// Provider: waiting for its customer to sign in (kind TokenOAuthRequest,
+// stored under the hash of its id), then, once answered, bound to the
+// authorization code handed to the client (kind TokenOAuthCode, stored
+// under the hash of the code). Code is true for the latter: a payload is
+// of one kind only.
+type OAuthRequest struct {
+	Code                bool     `json:"code,omitempty"`
+	ID                  string   `json:"id"`
+	ClientID            string   `json:"client_id"`
+	RedirectURI         string   `json:"redirect_uri"`
+	Scopes              []string `json:"scopes,omitempty"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	ResponseType        string   `json:"response_type"`
+	ResponseMode        string   `json:"response_mode,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+	CodeChallenge       string   `json:"code_challenge"`
+	CodeChallengeMethod string   `json:"code_challenge_method"`
+	// Set when the customer's session answers the request.
+	Subject  string    `json:"subject,omitempty"`
+	SID      string    `json:"sid,omitempty"`
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	AMR      []string  `json:"amr,omitempty"`
+	ACR      string    `json:"acr,omitempty"`
+}
+
+// OAuthRefresh is a refresh token's grant (State ""), the mark of one
+// already rotated (State "spent": kind TokenOAuthRefreshSpent), or of a
+// revoked family (State "revoked": kind TokenOAuthFamilyRevoked). Every
+// refresh token of one code shares Family.
+type OAuthRefresh struct {
+	State    string    `json:"state,omitempty"`
+	Family   string    `json:"family"`
+	ClientID string    `json:"client_id,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
+	SID      string    `json:"sid,omitempty"`
+	Scopes   []string  `json:"scopes,omitempty"`
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	AMR      []string  `json:"amr,omitempty"`
+	ACR      string    `json:"acr,omitempty"`
+}
+
+// TokenKind implements Payload.
+func (r OAuthRefresh) TokenKind() TokenKind {
+	switch r.State {
+	case "spent":
+		return TokenOAuthRefreshSpent
+	case "revoked":
+		return TokenOAuthFamilyRevoked
+	}
+	return TokenOAuthRefresh
+}
+
+// TokenKind implements Payload.
+func (r OAuthRequest) TokenKind() TokenKind {
+	if r.Code {
+		return TokenOAuthCode
+	}
+	return TokenOAuthRequest
+}
+
 // PendingLink is a provider identity waiting for the customer whose
 // address it asserted to sign in and link it.
 type PendingLink struct {
@@ -204,6 +266,12 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[SignUpConsent](raw)
 	case TokenInvitation:
 		return decodeAs[Invitation](raw)
+	case TokenOAuthRequest:
+		return decodeAs[OAuthRequest](raw)
+	case TokenOAuthCode:
+		return decodeAs[OAuthRequest](raw)
+	case TokenOAuthRefresh, TokenOAuthRefreshSpent, TokenOAuthFamilyRevoked:
+		return decodeAs[OAuthRefresh](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }

@@ -61,6 +61,9 @@ type ringState struct {
 	current storedKey
 	signer  jose.Signer
 	jwks    []byte
+	// priv is the current key; keys is every published public key.
+	priv *ecdsa.PrivateKey
+	keys []jose.JSONWebKey
 }
 
 // NewKeyRing loads the ring from store, creating the first key if there is
@@ -182,6 +185,17 @@ func (k *KeyRing) JWKS() []byte { return k.state.Load().jwks }
 // CurrentKID returns the id of the signing key.
 func (k *KeyRing) CurrentKID() string { return k.state.Load().current.KID }
 
+// SigningKey returns the current key and its id, for a signer that must set
+// its own header (an OpenID Provider's ID and access tokens). The key is
+// shared: callers must not change it.
+func (k *KeyRing) SigningKey() (kid string, key *ecdsa.PrivateKey) {
+	st := k.state.Load()
+	return st.current.KID, st.priv
+}
+
+// PublicKeys returns every published key (the JWKS), read only.
+func (k *KeyRing) PublicKeys() []jose.JSONWebKey { return k.state.Load().keys }
+
 func newStoredKey(now time.Time) (storedKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -218,6 +232,7 @@ func parseRing(raw []byte) (*ringState, error) {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: sk.KID, Algorithm: string(jose.ES256), Use: "sig"})
 		if st.signer == nil && sk.ActivateAt.IsZero() {
 			st.current = sk
+			st.priv = priv
 			st.signer, err = jose.NewSigner(
 				jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: sk.KID}},
 				(&jose.SignerOptions{}).WithType("JWT"))
@@ -229,6 +244,7 @@ func parseRing(raw []byte) (*ringState, error) {
 	if st.signer == nil {
 		return nil, errors.New("session: assertion key ring has no active key")
 	}
+	st.keys = set.Keys
 	var err error
 	if st.jwks, err = json.Marshal(set); err != nil {
 		return nil, err

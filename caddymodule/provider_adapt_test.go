@@ -1,0 +1,63 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+)
+
+// providerCaddyfile wraps client lines (at line 5 onwards) in a provider
+// site.
+func providerCaddyfile(clients string) string {
+	return "login.example.com {\n\tfrontdoor {\n\t\tprovider {\n" + clients + "\t\t}\n\t}\n}\n"
+}
+
+func TestProviderCaddyfile(t *testing.T) {
+	out, err := adapt(t, providerCaddyfile(`			client shop {
+				redirect_uri https://shop.example.com/.frontdoor/sso/callback
+				secret {env.SHOP_SSO_SECRET}
+				scopes openid email profile offline_access
+				first_party
+				backchannel_logout_uri https://shop.example.com/.frontdoor/sso/logout
+			}
+			client app {
+				redirect_uri http://127.0.0.1:8080/cb https://app.example.com/cb
+			}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"provider":{"clients":[{"backchannel_logout_uri":"https://shop.example.com/.frontdoor/sso/logout","first_party":true,"id":"shop","redirect_uris":["https://shop.example.com/.frontdoor/sso/callback"],"scopes":["openid","email","profile","offline_access"],"secret":"{env.SHOP_SSO_SECRET}"}`,
+		`{"id":"app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"]}`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestProviderCaddyfileErrors(t *testing.T) {
+	tests := []struct {
+		name, clients string
+		line          int
+		want          string
+	}{
+		{"unknown option", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tcolour blue\n\t\t\t}\n", 6, `client a: unknown option "colour"`},
+		{"unknown block option", "\t\t\tissuer https://x\n", 4, `provider: unknown option "issuer"`},
+		{"missing redirect_uri", "\t\t\tclient a {\n\t\t\t\tfirst_party\n\t\t\t}\n", 4, "client a needs a redirect_uri"},
+		{"http redirect", "\t\t\tclient a {\n\t\t\t\tredirect_uri http://a.example/cb\n\t\t\t}\n", 5, "http:// only on loopback"},
+		{"fragment", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb#x\n\t\t\t}\n", 5, "no fragment"},
+		{"relative redirect", "\t\t\tclient a {\n\t\t\t\tredirect_uri /cb\n\t\t\t}\n", 5, "not an absolute URI"},
+		{"duplicate client", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t}\n\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t}\n", 7, "client a is declared twice"},
+		{"no id", "\t\t\tclient {\n\t\t\t}\n", 4, "client needs an id"},
+		{"scopes without openid", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tscopes email\n\t\t\t}\n", 6, "scopes must include openid"},
+		{"unknown scope", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tscopes openid admin\n\t\t\t}\n", 6, `unknown scope "admin"`},
+		{"empty secret", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tsecret\n\t\t\t}\n", 6, "secret needs one value"},
+		{"no clients", "", 4, "provider needs at least one client"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantAdaptError(t, providerCaddyfile(tc.clients), tc.line, tc.want)
+		})
+	}
+}

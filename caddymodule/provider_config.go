@@ -1,0 +1,205 @@
+package caddymodule
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// ProviderConfig makes the site an OpenID Provider (issuer = the site's
+// origin) for the clients it declares (see provider.go).
+type ProviderConfig struct {
+	// Clients are the relying parties allowed to ask for tokens.
+	Clients []*ProviderClient `json:"clients,omitempty"`
+}
+
+// ProviderClient is one relying party of the site's OpenID Provider.
+type ProviderClient struct {
+	// ID is the client_id.
+	ID string `json:"id"`
+	// RedirectURIs are compared exactly with the request's redirect_uri.
+	RedirectURIs []string `json:"redirect_uris"`
+	// Secret authenticates a confidential client (client_secret_basic or
+	// client_secret_post); placeholders ({env.SHOP_SSO_SECRET}) are
+	// expanded at provision. Empty: a public client (PKCE alone).
+	Secret string `json:"secret,omitempty"`
+	// Scopes the client may ask for (default openid email profile).
+	Scopes []string `json:"scopes,omitempty"`
+	// FirstParty clients get no consent screen.
+	FirstParty bool `json:"first_party,omitempty"`
+	// BackchannelLogoutURI receives logout tokens (a later increment).
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+
+	// secretSum is the SHA-256 of the expanded secret, compared in
+	// constant time; never logged.
+	secretSum []byte
+}
+
+// providerScopes are the scopes a client may be granted.
+var providerScopes = []string{"openid", "email", "profile", "offline_access"}
+
+// parseProvider reads a site's provider block:
+//
+//	provider {
+//		client <id> {
+//			redirect_uri <uri…>
+//			secret <secret>
+//			scopes openid email profile offline_access
+//			first_party
+//			backchannel_logout_uri <uri>
+//		}
+//	}
+func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
+	if d.NextArg() {
+		return nil, d.Errf("frontdoor: provider takes a block of clients, not arguments")
+	}
+	p := new(ProviderConfig)
+	for d.NextBlock(1) {
+		if d.Val() != "client" {
+			return nil, d.Errf("frontdoor: provider: unknown option %q (want client <id> { … })", d.Val())
+		}
+		var c ProviderClient
+		if !d.NextArg() {
+			return nil, d.Errf("frontdoor: provider: client needs an id")
+		}
+		c.ID = d.Val()
+		if d.NextArg() {
+			return nil, d.Errf("frontdoor: provider: client %s takes a block, not more arguments", c.ID)
+		}
+		if slices.ContainsFunc(p.Clients, func(o *ProviderClient) bool { return o.ID == c.ID }) {
+			return nil, d.Errf("frontdoor: provider: client %s is declared twice", c.ID)
+		}
+		file, line := d.File(), d.Line()
+		for d.NextBlock(2) {
+			switch key := d.Val(); key {
+			case "redirect_uri":
+				uris := d.RemainingArgs()
+				if len(uris) == 0 {
+					return nil, d.Errf("frontdoor: provider: client %s: redirect_uri needs a URI", c.ID)
+				}
+				for _, u := range uris {
+					if err := checkRedirectURI(u); err != nil {
+						return nil, d.Errf("frontdoor: provider: client %s: redirect_uri %q: %v", c.ID, u, err)
+					}
+				}
+				c.RedirectURIs = append(c.RedirectURIs, uris...)
+			case "secret":
+				if !d.AllArgs(&c.Secret) || c.Secret == "" {
+					return nil, d.Errf("frontdoor: provider: client %s: secret needs one value (omit it for a public client)", c.ID)
+				}
+			case "scopes":
+				c.Scopes = d.RemainingArgs()
+				if !slices.Contains(c.Scopes, "openid") {
+					return nil, d.Errf("frontdoor: provider: client %s: scopes must include openid", c.ID)
+				}
+				for _, s := range c.Scopes {
+					if !slices.Contains(providerScopes, s) {
+						return nil, d.Errf("frontdoor: provider: client %s: unknown scope %q (known: %s)", c.ID, s, strings.Join(providerScopes, " "))
+					}
+				}
+			case "first_party":
+				if d.NextArg() {
+					return nil, d.ArgErr()
+				}
+				c.FirstParty = true
+			case "backchannel_logout_uri":
+				if !d.AllArgs(&c.BackchannelLogoutURI) {
+					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri needs one URI", c.ID)
+				}
+				if err := checkRedirectURI(c.BackchannelLogoutURI); err != nil {
+					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri: %v", c.ID, err)
+				}
+			default:
+				return nil, d.Errf("frontdoor: provider: client %s: unknown option %q", c.ID, key)
+			}
+		}
+		if len(c.RedirectURIs) == 0 {
+			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
+		}
+		p.Clients = append(p.Clients, &c)
+	}
+	if len(p.Clients) == 0 {
+		return nil, d.Errf("frontdoor: provider needs at least one client")
+	}
+	return p, nil
+}
+
+// checkRedirectURI accepts an absolute https URI without fragment or
+// userinfo, or http on a loopback host (a native app, a test).
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("not an absolute URI")
+	}
+	if u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("no fragment or userinfo allowed")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if h == "localhost" {
+			return nil
+		}
+		if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("http:// only on loopback; use https")
+	}
+	return fmt.Errorf("scheme must be https")
+}
+
+// provision expands secrets and checks what the Caddyfile could not (a
+// JSON config bypasses parseProvider).
+func (p *ProviderConfig) provision() error {
+	repl := caddy.NewReplacer()
+	seen := map[string]bool{}
+	for _, c := range p.Clients {
+		if c.ID == "" || seen[c.ID] {
+			return fmt.Errorf("frontdoor: provider: client ids must be present and unique (%q)", c.ID)
+		}
+		seen[c.ID] = true
+		if len(c.RedirectURIs) == 0 {
+			return fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri", c.ID)
+		}
+		for _, u := range c.RedirectURIs {
+			if err := checkRedirectURI(u); err != nil {
+				return fmt.Errorf("frontdoor: provider: client %s: redirect_uri %q: %w", c.ID, u, err)
+			}
+		}
+		if len(c.Scopes) == 0 {
+			c.Scopes = []string{"openid", "email", "profile"}
+		}
+		c.secretSum = nil
+		if c.Secret != "" {
+			s := repl.ReplaceKnown(c.Secret, "")
+			if s == "" {
+				return fmt.Errorf("frontdoor: provider: client %s: secret is empty once expanded", c.ID)
+			}
+			sum := sha256.Sum256([]byte(s))
+			c.secretSum = sum[:]
+		}
+	}
+	return nil
+}
+
+// confidential reports whether the client authenticates with a secret.
+func (c *ProviderClient) confidential() bool { return c.secretSum != nil }
+
+// secretMatches compares in constant time (over hashes, so the length of
+// the secret is not revealed either).
+func (c *ProviderClient) secretMatches(s string) bool {
+	if c.secretSum == nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(s))
+	return subtle.ConstantTimeCompare(sum[:], c.secretSum) == 1
+}
