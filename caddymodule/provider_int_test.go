@@ -328,14 +328,7 @@ func TestProvider(t *testing.T) {
 			}
 		}},
 		{"userinfo and introspection take only access tokens", func(t *testing.T, g *gateway) {
-			c := g.signUp("op-bearer@example.com")
-			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
-			verifier := oauth2.GenerateVerifier()
-			code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
-			tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, _, tok := shopTokens(t, g, "op-bearer@example.com")
 			// The identity assertion a backend gets: same issuer, same keys.
 			g.get(c, "/app/x", nil)
 			assertion := g.backend.lastHeaders().Get("X-Frontdoor-Assertion")
@@ -386,14 +379,7 @@ func TestProvider(t *testing.T) {
 			}
 		}},
 		{"end_session with the ID token ends its session", func(t *testing.T, g *gateway) {
-			c := g.signUp("op-logout@example.com")
-			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
-			verifier := oauth2.GenerateVerifier()
-			code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
-			tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, r, tok := shopTokens(t, g, "op-logout@example.com")
 			idt, err := r.ver.Verify(r.ctx, tok.Extra("id_token").(string))
 			if err != nil {
 				t.Fatal(err)
@@ -628,4 +614,19 @@ func TestProvider(t *testing.T) {
 			}
 		}},
 	})
+}
+
+// shopTokens signs a new customer up and has the confidential client shop
+// redeem a code for them.
+func shopTokens(t *testing.T, g *gateway, email string) (*http.Client, *rp, *oauth2.Token) {
+	t.Helper()
+	c := g.signUp(email)
+	r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")
+	verifier := oauth2.GenerateVerifier()
+	code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(verifier))
+	tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, r, tok
 }
