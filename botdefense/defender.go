@@ -34,16 +34,17 @@ const (
 	RoutePasskey   = "passkey"   // passkey ceremonies
 	RouteChallenge = "challenge" // a Caddyfile `challenge` route (a flash sale)
 	RouteOIDC      = "oidc"      // provider sign-ins: starts and the provider's answers
+	RouteOAuth     = "oauth"     // a provider site's OAuth endpoints: authorize, token, revoke, …
 )
 
 // Routes lists every defended route.
-var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC}
+var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC, RouteOAuth}
 
 // SitePowBits is the default difficulty of a site's challenges.
 const SitePowBits = 18
 
 // RouteCount is len(Routes).
-const RouteCount = 10
+const RouteCount = 11
 
 // Limit is one rate limit: at most Count attempts on Route per Period,
 // counted by Dimension.
@@ -75,6 +76,11 @@ func DefaultLimits() []Limit {
 		// A provider sign-in is two requests (start, answer); the answer
 		// reaches the provider only with a live attempt of this browser.
 		{RouteOIDC, DimIP, 30, 10 * m}, {RouteOIDC, DimPrefix, 100, 10 * m}, {RouteOIDC, DimGlobal, 1200, m},
+		// A site's OpenID Provider: a sign-in is two browser requests
+		// (authorize, login) and one from the client's server (token),
+		// which makes every customer's token requests from one address;
+		// "account" is the client (its id), a budget of its own.
+		{RouteOAuth, DimIP, 600, m}, {RouteOAuth, DimPrefix, 3000, m}, {RouteOAuth, DimAccount, 6000, m},
 	}
 }
 

@@ -125,6 +125,8 @@ func (h *Handler) defend(w http.ResponseWriter, r *http.Request, def defence) (*
 	if e, err := identity.NormalizeEmail(r.PostForm.Get("email")); err == nil {
 		a.Account = e
 		_, a.Domain, _ = strings.Cut(e, "@")
+	} else if def.account != "" {
+		a.Account = def.account
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
 	d, err := h.app.backend.defense.Check(ctx, h.policy, a)

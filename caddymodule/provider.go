@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"go.uber.org/zap"
 
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -126,6 +127,10 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(o.h.app.StoreTimeout))
 	defer cancel()
 	r = r.WithContext(op.ContextWithIssuer(ctx, o.issuer))
+	r, ok := o.defend(w, r)
+	if !ok {
+		return nil
+	}
 	if r.URL.Path == o.dir+"/authorize" || r.URL.Path == o.h.Prefix+oauthLogin {
 		w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + o.h.Prefix + "/"}
 	}
@@ -134,6 +139,40 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	o.web.ServeHTTP(w, r)
 	return nil
+}
+
+// defend puts the provider's endpoints under the edge defence (route
+// oauth), before op or the store sees the request: counted per address,
+// network and, when the request names a registered client, per client.
+// Discovery and the keys are static and not counted. It answers the
+// request itself (429, 403, 400) and returns false when it goes no
+// further.
+func (o *siteOP) defend(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	if r.URL.Path == discoveryPath || r.URL.Path == o.dir+"/jwks" {
+		return r, true
+	}
+	client := r.URL.Query().Get("client_id")
+	if r.Method == http.MethodPost {
+		// Parsed here once (op reads the parsed form), bounded like every
+		// form of the site.
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			_ = writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "malformed form"})
+			return r, false
+		}
+		if id := r.PostForm.Get("client_id"); id != "" {
+			client = id
+		} else if id, _, ok := r.BasicAuth(); ok {
+			if u, err := url.QueryUnescape(id); err == nil {
+				client = u
+			}
+		}
+	}
+	def := defence{route: botdefense.RouteOAuth}
+	if o.clients[client] != nil {
+		def.account = "oauth client " + client
+	}
+	return o.h.defend(w, r, def)
 }
 
 // login answers an authorization request with the site's session: the

@@ -378,6 +378,36 @@ func TestProvider(t *testing.T) {
 				t.Errorf("expired access token at userinfo: %d", st)
 			}
 		}},
+		{"end_session refuses the identity assertion as id_token_hint", func(t *testing.T, g *gateway) {
+			c, r, tok := shopTokens(t, g, "op-hint@example.com")
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusOK {
+				t.Fatalf("signed in: %d", st)
+			}
+			// What the backend received: same issuer, keys and sid as the
+			// ID token, but issued to the site.
+			assertion := g.backend.lastHeaders().Get("X-Frontdoor-Assertion")
+			if assertion == "" {
+				t.Fatal("no assertion reached the backend")
+			}
+			resp := g.get(g.newClient(), "/.frontdoor/oauth2/end_session?id_token_hint="+url.QueryEscape(assertion), nil)
+			if resp.status < 400 {
+				t.Errorf("end_session with the assertion as hint: %d to %q, want refused", resp.status, resp.header.Get("Location"))
+			}
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusOK {
+				t.Fatalf("session after end_session with the assertion: %d, want it alive", st)
+			}
+			// The client's own ID token still ends it.
+			if _, err := r.ver.Verify(r.ctx, tok.Extra("id_token").(string)); err != nil {
+				t.Fatal(err)
+			}
+			resp = g.get(g.newClient(), "/.frontdoor/oauth2/end_session?id_token_hint="+url.QueryEscape(tok.Extra("id_token").(string)), nil)
+			if resp.status != http.StatusFound {
+				t.Fatalf("end_session with the ID token: %d", resp.status)
+			}
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusUnauthorized {
+				t.Errorf("session after end_session with the ID token: %d, want 401", st)
+			}
+		}},
 		{"end_session with the ID token ends its session", func(t *testing.T, g *gateway) {
 			c, r, tok := shopTokens(t, g, "op-logout@example.com")
 			idt, err := r.ver.Verify(r.ctx, tok.Extra("id_token").(string))

@@ -35,6 +35,13 @@ func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.End
 	if req.IDTokenHintClaims == nil || req.IDTokenHintClaims.SessionID == "" || req.UserID == "" {
 		return "", oidc.ErrInvalidRequest().WithDescription("id_token_hint required")
 	}
+	// Only an ID token this provider issued to one of its clients: the
+	// identity assertion backends receive has the same issuer, keys and
+	// sid, but its audience is the site, and a backend holding one must
+	// not be able to sign its session out.
+	if !s.o.issuedToClient(req.IDTokenHintClaims.Audience) {
+		return "", oidc.ErrInvalidRequest().WithDescription("id_token_hint is not an ID token of this provider")
+	}
 	m := s.o.h.app.backend.sessions
 	all, err := m.List(ctx, req.UserID)
 	if err != nil {
@@ -48,6 +55,20 @@ func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.End
 		}
 	}
 	return req.RedirectURI, nil
+}
+
+// issuedToClient reports whether aud is that of an ID token the provider
+// issued: every audience a registered client.
+func (o *siteOP) issuedToClient(aud []string) bool {
+	if len(aud) == 0 {
+		return false
+	}
+	for _, a := range aud {
+		if o.clients[a] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 var _ op.CanTerminateSessionFromRequest = (*opStorage)(nil)

@@ -50,6 +50,9 @@ type defence struct {
 	// hashes says the request hashes a password: when hashing falls
 	// behind, it is challenged first.
 	hashes bool
+	// account is what the account limits count by when the form names no
+	// email: the OAuth client of a provider request.
+	account string
 }
 
 // challengeForm is a form page that can show a challenge.
