@@ -285,6 +285,9 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 			vals = append(vals, st.Roles)
 			r.Header[rolesHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
+		if st.Actor != "" {
+			r.Header[actorHeader] = []string{st.Actor}
+		}
 	}
 	if n.assertion {
 		if vals == nil {
@@ -310,8 +313,12 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	return nil
 }
 
-// rolesHeader carries the customer's roles, comma-separated.
-const rolesHeader = "X-Frontdoor-Roles"
+// rolesHeader carries the customer's roles, comma-separated;
+// actorHeader who acts for the customer (an API key's id).
+const (
+	rolesHeader = "X-Frontdoor-Roles"
+	actorHeader = "X-Frontdoor-Actor"
+)
 
 // attrHeader is the header an attribute reaches the backend in.
 func attrHeader(name string) string { return profileHeader("attr_" + name) }
