@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http"
 	"slices"
 	"strconv"
@@ -71,6 +70,7 @@ func parseCallers(h httpcaddyfile.Helper, paths []string) (*CallerRule, error) {
 type keyCaller struct {
 	session *session.Session
 	key     identity.APIKey
+	scope   string // the scope claim: the key's scopes, space-separated
 }
 
 // bearerKey returns the request's API key, "" if it presents none.
@@ -93,8 +93,15 @@ func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
 		return nil, nil
 	}
 	b := h.app.backend
-	id := hex.EncodeToString(identity.APIKeyHash(secret))
-	kc, err := b.keyCache.load(r.Context(), id, b.clock.Now(), b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
+	sum := identity.APIKeySum(secret)
+	now := b.clock.Now()
+	if kc, ok := b.keyCache.getBytes(sum[:], now); ok { // the common case: no copy, no closure, no store
+		if kc == nil || !now.Before(kc.key.ExpiresAt) {
+			return nil, nil
+		}
+		return kc, nil
+	}
+	kc, err := b.keyCache.load(r.Context(), string(sum[:]), now, b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
 		out, err := h.flows.AuthenticateAPIKey(ctx, secret, h.client(r))
 		if err != nil {
 			return nil, err
@@ -104,7 +111,7 @@ func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
 			return nil, nil
 		}
 		c, k := v.Customer, v.Key
-		return &keyCaller{key: k, session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
+		return &keyCaller{key: k, scope: strings.Join(k.Scopes, " "), session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
 			AuthTime: k.CreatedAt, ExpiresAt: k.ExpiresAt, AMR: []string{"api_key"}, ACR: "aal1", Site: h.origin}}, nil
 	})
 	if err != nil || kc == nil {
@@ -119,10 +126,15 @@ func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
 // callersAt returns what the path's protect block accepts (nil: sessions
 // only) and the scopes a key needs there.
 func (h *Handler) callersAt(views []string) (accept []string, scopes []string) {
+	n := 0
 	for _, g := range h.callers {
 		if g.paths.matchAny(views) {
-			accept = append(accept, g.Accept...)
-			scopes = append(scopes, g.Scopes...)
+			if n++; n == 1 { // the common case: one block, its own slices
+				accept, scopes = g.Accept, g.Scopes
+				continue
+			}
+			accept = append(slices.Clip(accept), g.Accept...)
+			scopes = append(slices.Clip(scopes), g.Scopes...)
 		}
 	}
 	return accept, scopes
@@ -215,7 +227,7 @@ func (h *Handler) apiKeyRevoke(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w, r)
 	}
 	if o, ok := out.(authflow.APIKeyRevoked); ok {
-		h.app.backend.keyCache.forget(hex.EncodeToString(o.Key.Hash))
+		h.app.backend.keyCache.forget(string(o.Key.Hash))
 	}
 	http.Redirect(w, r, h.Prefix+"/account", http.StatusSeeOther)
 	return nil

@@ -489,7 +489,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	extra.Roles = c.roles
 	if kc != nil {
-		extra.Actor, extra.Scope = kc.key.ID, strings.Join(kc.key.Scopes, " ")
+		extra.Actor, extra.Scope = kc.key.ID, kc.scope
 	}
 	if len(h.Profile) > 0 {
 		extra.Profile = h.profileClaims(c)

@@ -266,12 +266,12 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	if err != nil {
 		return err
 	}
-	// One backing array for the seven one-value slices; each is capped at
+	// One backing array for the eight one-value slices; each is capped at
 	// one, so a later Add by another handler copies instead of writing
 	// into its neighbour.
 	var vals []string
 	if n.plain {
-		vals = make([]string, 0, 7)
+		vals = make([]string, 0, 8)
 		vals = append(vals, st.UserID, st.Email, st.EmailVerified, st.AuthTime, st.AMR)
 		r.Header[n.User] = vals[0:1:1]
 		r.Header[n.Email] = vals[1:2:2]
@@ -286,7 +286,8 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 			r.Header[rolesHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 		if st.Actor != "" {
-			r.Header[actorHeader] = []string{st.Actor}
+			vals = append(vals, st.Actor)
+			r.Header[actorHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	if n.assertion {
