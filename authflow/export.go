@@ -80,6 +80,23 @@ type Export struct {
 	PendingTokens  []ExportToken    `json:"pending_tokens"`
 	Audit          []identity.Event `json:"audit_trail"`
 	ConsentRecords []any            `json:"consent_records"`
+	// APIKeys are the customer's personal API keys: never the key, nor
+	// its hash.
+	APIKeys []ExportAPIKey `json:"api_keys,omitempty"`
+}
+
+// ExportAPIKey is a personal API key's metadata.
+type ExportAPIKey struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Hint            string    `json:"hint"`
+	Paths           []string  `json:"paths,omitempty"`
+	Methods         []string  `json:"methods,omitempty"`
+	Scopes          []string  `json:"scopes,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	LastUsedAt      time.Time `json:"last_used_at,omitzero"`
+	LastUsedNetwork string    `json:"last_used_network,omitempty"`
 }
 
 // ExportProfile is the account itself.
@@ -202,6 +219,10 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 	}
 	for _, d := range c.TrustedDevices {
 		x.Factors.TrustedDevices = append(x.Factors.TrustedDevices, ExportTrustedDevice{Name: d.Name, CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt})
+	}
+	for _, k := range c.APIKeys {
+		x.APIKeys = append(x.APIKeys, ExportAPIKey{ID: k.ID, Name: k.Name, Hint: k.Hint, Paths: k.Paths, Methods: k.Methods, Scopes: k.Scopes,
+			CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, LastUsedNetwork: k.LastUsedNetwork})
 	}
 	for _, li := range c.Identities {
 		x.Identities = append(x.Identities, ExportIdentity{Provider: li.Provider, Issuer: li.Issuer, Subject: li.Subject, Email: li.Email,

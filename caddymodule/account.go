@@ -40,6 +40,14 @@ type accountView struct {
 	Profile []profileFieldView
 	// Consent is what the customer agreed to, and when (nil: no purposes).
 	Consent *consentView
+	// KeysOn: the site takes API keys; APIKeys are the customer's.
+	KeysOn  bool
+	APIKeys []apiKeyView
+}
+
+type apiKeyView struct {
+	ID, Name, Hint, Network, Limits  string
+	CreatedAt, ExpiresAt, LastUsedAt time.Time
 }
 
 type identityView struct {
@@ -93,6 +101,12 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 	v := &accountView{ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
+	v.KeysOn = h.keysOn
+	for _, k := range c.APIKeys {
+		limits := strings.TrimSpace(strings.Join(k.Methods, " ") + " " + strings.Join(k.Paths, " ") + " " + strings.Join(k.Scopes, " "))
+		v.APIKeys = append(v.APIKeys, apiKeyView{ID: k.ID, Name: k.Name, Hint: k.Hint, Network: k.LastUsedNetwork, Limits: limits,
+			CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt})
+	}
 	for _, p := range c.Passkeys {
 		v.Passkeys = append(v.Passkeys, passkeyView{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name,
 			Synced: p.BackupState, Flagged: p.Flagged, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})

@@ -47,9 +47,11 @@ type backend struct {
 	// requests need beside the session (see hotCache).
 	consentCache  hotCache[consent.State]
 	customerCache hotCache[*hotCustomer]
-	sessions      *session.Manager
-	assertions    *session.Assertions
-	defense       *botdefense.Defender
+	// keyCache keeps checked API keys by hash (apikeys.go).
+	keyCache   hotCache[*keyCaller]
+	sessions   *session.Manager
+	assertions *session.Assertions
+	defense    *botdefense.Defender
 	// erasureKey keys the hash erased customers' consent records are
 	// anonymised to (a store secret, the same on every node).
 	erasureKey  []byte

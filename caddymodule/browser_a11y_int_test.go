@@ -467,7 +467,7 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 		global: consentGlobal + "\n\t\t" + profileGlobal,
 		site: "brand \"Shop\" {\n\t\t\tlogo /static/logo.svg\n\t\t\tcolour \"#7a1fa2\"\n\t\t}\n\t\tconsent terms marketing\n\t\tprofile name" +
 			"\n\t\trequire /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}" +
-			"\n\t\trequire /app/members/* {\n\t\t\trole member\n\t\t}",
+			"\n\t\trequire /app/members/* {\n\t\t\trole member\n\t\t}\n\t\tprotect /api/* {\n\t\t\taccept session api_key\n\t\t}",
 	})
 	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), email: email}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
@@ -507,6 +507,16 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 		}, "A little more about you"},
 		{"account centre with consents and profile", opener("/.frontdoor/account"), "Your account"},
 		{"not open to your account (403)", opener("/app/members/news"), "This page is not open to your account"},
+		{"API key created", func(s *a11yTour) {
+			s.open("/.frontdoor/account")
+			if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[bool](`(document.querySelector("#key-name").closest("details").open = true)`)); err != nil {
+				s.t.Fatal(err)
+			}
+			s.fill("#key-name", "nightly export")
+			s.fill("#key-scope", "orders:read")
+			s.press("#create-key")
+		}, "Your new API key"},
+		{"account centre with an API key", opener("/.frontdoor/account"), "Your account"},
 		{"invitation", func(s *a11yTour) {
 			if st, body := adminDo(s.t, s.g, http.MethodPost, "/frontdoor/invitations", `{"email":"pat@example.com","role":"member"}`); st != http.StatusCreated {
 				s.t.Fatalf("invite: %d %s", st, body)

@@ -70,9 +70,19 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			if key == "public" {
+				if h.NextBlock(h.Nesting()) {
+					return nil, h.Errf("frontdoor: public takes no block")
+				}
 				fd.Public = append(fd.Public, args...)
 			} else {
 				fd.Protect = append(fd.Protect, args...)
+				g, err := parseCallers(h, args)
+				if err != nil {
+					return nil, err
+				}
+				if g != nil {
+					fd.Callers = append(fd.Callers, *g)
+				}
 			}
 		case "require":
 			r, err := parseRule(h)
@@ -332,6 +342,10 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 				return r, err
 			}
 			r.Consent = append(r.Consent, ids...)
+		case "actor":
+			if !h.AllArgs(&r.Actor) || r.Actor != "human" {
+				return r, h.Errf("frontdoor: require actor takes human (a person's session: no API key, no agent)")
+			}
 		case "role":
 			roles := h.RemainingArgs()
 			if len(roles) == 0 {
@@ -378,8 +392,8 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 		return r, h.Errf("frontdoor: require: %v", err)
 	}
 	if r.AAL == "" && r.MaxAge == 0 && len(r.Methods) == 0 && len(r.Profile) == 0 && len(r.Consent) == 0 &&
-		len(r.Roles) == 0 && len(r.Attributes) == 0 && len(r.EmailDomains) == 0 && r.Expression == "" {
-		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile, consent, role, attribute, email_domain or expression)")
+		len(r.Roles) == 0 && len(r.Attributes) == 0 && len(r.EmailDomains) == 0 && r.Expression == "" && r.Actor == "" {
+		return r, h.Errf("frontdoor: require needs aal, max_age or methods (or profile, consent, role, attribute, email_domain, expression or actor)")
 	}
 	return r, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
@@ -120,7 +121,7 @@ func exportSection(r record) string {
 		return map[string]string{ // bbolt buckets
 			"customers": "profile", "customer_email": "addresses", "customer_identity": "linked_identities",
 			"tokens": "pending_tokens", "audit": "audit_trail", "sessions": "sessions", "user_sessions": "sessions",
-			"erasure_due": "profile", "consent": "consent_records",
+			"erasure_due": "profile", "consent": "consent_records", "customer_api_key": "api_keys",
 		}[r.family]
 	}
 	switch k := r.key; {
@@ -136,6 +137,8 @@ func exportSection(r record) string {
 		return "audit_trail"
 	case strings.HasSuffix(k, ":consent"):
 		return "consent_records"
+	case strings.Contains(k, "apikey:"):
+		return "api_keys"
 	case strings.Contains(k, ":s:"), strings.HasSuffix(k, ":sessions"):
 		return "sessions"
 	}
@@ -218,6 +221,11 @@ func secretsOf(t *testing.T, b *backend, c *identity.Customer, cookies ...string
 	for _, tk := range toks {
 		out = append(out, base64.RawURLEncoding.EncodeToString(tk.Hash), base64.StdEncoding.EncodeToString(tk.Hash), hex.EncodeToString(tk.Hash))
 	}
+	if c, err := b.identity.Customer(ctx, c.ID); err == nil {
+		for _, k := range c.APIKeys {
+			out = append(out, base64.StdEncoding.EncodeToString(k.Hash), hex.EncodeToString(k.Hash))
+		}
+	}
 	return out
 }
 
@@ -267,6 +275,12 @@ func TestExportAndErasure(t *testing.T) {
 			if r := g.postVia(c, "/.frontdoor/profile", "/.frontdoor/profile", url.Values{"field": {"name", "phone"}, "name": {name}, "phone": {phone}, "rd": {"/app/x"}}); r.status != http.StatusSeeOther {
 				t.Fatalf("profile: %d %s", r.status, r.body)
 			}
+			// A personal API key: its index entry holds the customer's id.
+			keyOut, err := backendOf(t).flows().CreateAPIKey(ctx, authflow.CreateAPIKeyInput{CustomerID: g.customerID(email), Name: "export test"})
+			key, ok := keyOut.(authflow.APIKeyCreated)
+			if err != nil || !ok {
+				t.Fatalf("key: %T %v", keyOut, err)
+			}
 			other := g.newClient()
 			g.login(other, email, testPassword, "/")
 			if r := g.post(g.newClient(), "/.frontdoor/magic", url.Values{"email": {email}}); r.status != http.StatusOK {
@@ -278,7 +292,7 @@ func TestExportAndErasure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			secrets := secretsOf(t, b, cust, g.sessionCookie(c), g.sessionCookie(other))
+			secrets := append(secretsOf(t, b, cust, g.sessionCookie(c), g.sessionCookie(other)), key.Secret)
 
 			res := g.get(c, "/.frontdoor/account/export", nil)
 			if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Disposition"), "attachment") ||
@@ -293,6 +307,9 @@ func TestExportAndErasure(t *testing.T) {
 			}
 			if p := x["profile"].(map[string]any); p["id"] != cust.ID {
 				t.Errorf("export profile: %v", p)
+			}
+			if k := section(x, "api_keys"); len(k) != 1 || k[0].(map[string]any)["name"] != "export test" {
+				t.Errorf("export api_keys: %v", k)
 			}
 			if a := section(x, "addresses"); len(a) != 1 || a[0].(map[string]any)["email"] != email {
 				t.Errorf("export addresses: %v", a)

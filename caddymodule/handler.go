@@ -46,6 +46,9 @@ type Handler struct {
 	Public []string `json:"public,omitempty"`
 	// Protect paths need a session. A path in neither list is protected.
 	Protect []string `json:"protect,omitempty"`
+	// Callers say which kinds of caller protected paths accept besides a
+	// session (`protect /api/* { accept session api_key; scopes … }`).
+	Callers []CallerRule `json:"callers,omitempty"`
 	// Rules demand more of the session on some paths (step-up).
 	Rules []Rule `json:"rules,omitempty"`
 	// Headers override the app's identity header names for this site.
@@ -116,6 +119,9 @@ type Handler struct {
 	// the rules only then); accessRules: some rule asks who the customer
 	// is (roles, attributes, email domain, expression).
 	profileRules, accessRules bool
+	// callers are the protect blocks; keysOn: some path accepts API keys.
+	callers []compiledCallers
+	keysOn  bool
 	// attrHeaders and attrPlaceholders are the names the site's
 	// Attributes reach the backend under.
 	attrHeaders, attrPlaceholders []string
@@ -153,6 +159,13 @@ type Rule struct {
 	// Expression is a CEL expression over the customer's claims that must
 	// be true (see access.go for what it may read).
 	Expression string `json:"expression,omitempty"`
+	// Actor "human": only a person's session, no API key.
+	Actor string `json:"actor,omitempty"`
+}
+
+type compiledCallers struct {
+	CallerRule
+	paths patterns
 }
 
 type compiledRule struct {
@@ -241,6 +254,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.rules = append(h.rules, compiledRule{Rule: r, paths: ps, access: access})
 		h.accessRules = h.accessRules || access != nil
+	}
+	for _, g := range h.Callers {
+		ps, err := compilePatterns(g.Paths)
+		if err != nil {
+			return fmt.Errorf("frontdoor: protect: %w", err)
+		}
+		h.callers = append(h.callers, compiledCallers{CallerRule: g, paths: ps})
+		h.keysOn = h.keysOn || slices.Contains(g.Accept, callerAPIKey)
 	}
 	if err := h.compileRedirectHosts(); err != nil {
 		return err
@@ -399,18 +420,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	public := h.isPublicViews(views)
-	s, err := h.authenticate(w, r)
-	if err != nil { // logged by noteStore when the store's state changes
-		if !public {
-			return h.unavailable(w, r)
+	var (
+		s   *session.Session
+		err error
+		kc  *keyCaller
+	)
+	if h.keysOn && !public {
+		if secret := bearerKey(r); secret != "" {
+			if kc, err = h.keyCall(w, r, views, secret); kc == nil {
+				return err
+			}
+			s = kc.session
 		}
-		return h.next(w, r, next) // public: serve, without identity
 	}
 	if s == nil {
-		if public {
-			return h.next(w, r, next)
+		s, err = h.authenticate(w, r)
+		if err != nil { // logged by noteStore when the store's state changes
+			if !public {
+				return h.unavailable(w, r)
+			}
+			return h.next(w, r, next) // public: serve, without identity
 		}
-		return h.deny(w, r)
+		if s == nil {
+			if public {
+				return h.next(w, r, next)
+			}
+			return h.deny(w, r)
+		}
+		if h.keysOn && !public {
+			if accept, _ := h.callersAt(views); accept != nil && !slices.Contains(accept, callerSession) {
+				return h.deny(w, r) // an API path that takes keys only
+			}
+		}
 	}
 	// The customer record: roles and attributes for the rules, the
 	// headers and the assertion (hot cache, ≤ 2 s old).
@@ -447,6 +488,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
 	extra.Roles = c.roles
+	if kc != nil {
+		extra.Actor, extra.Scope = kc.key.ID, kc.scope
+	}
 	if len(h.Profile) > 0 {
 		extra.Profile = h.profileClaims(c)
 	}

@@ -266,12 +266,12 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	if err != nil {
 		return err
 	}
-	// One backing array for the seven one-value slices; each is capped at
+	// One backing array for the eight one-value slices; each is capped at
 	// one, so a later Add by another handler copies instead of writing
 	// into its neighbour.
 	var vals []string
 	if n.plain {
-		vals = make([]string, 0, 7)
+		vals = make([]string, 0, 8)
 		vals = append(vals, st.UserID, st.Email, st.EmailVerified, st.AuthTime, st.AMR)
 		r.Header[n.User] = vals[0:1:1]
 		r.Header[n.Email] = vals[1:2:2]
@@ -284,6 +284,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 		if st.Roles != "" {
 			vals = append(vals, st.Roles)
 			r.Header[rolesHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
+		if st.Actor != "" {
+			vals = append(vals, st.Actor)
+			r.Header[actorHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	if n.assertion {
@@ -310,8 +314,12 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	return nil
 }
 
-// rolesHeader carries the customer's roles, comma-separated.
-const rolesHeader = "X-Frontdoor-Roles"
+// rolesHeader carries the customer's roles, comma-separated;
+// actorHeader who acts for the customer (an API key's id).
+const (
+	rolesHeader = "X-Frontdoor-Roles"
+	actorHeader = "X-Frontdoor-Actor"
+)
 
 // attrHeader is the header an attribute reaches the backend in.
 func attrHeader(name string) string { return profileHeader("attr_" + name) }

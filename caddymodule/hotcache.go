@@ -47,6 +47,18 @@ func (c *hotCache[V]) get(id string, now time.Time) (V, bool) {
 	return e.v, true
 }
 
+// getBytes is get keyed by raw bytes, without copying them into a string.
+func (c *hotCache[V]) getBytes(id []byte, now time.Time) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.m[string(id)]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
 func (c *hotCache[V]) put(id string, v V, until time.Time, gen uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -18,9 +19,16 @@ import (
 // benchHandler provisions a Handler against the frontdoor app of a running
 // Caddy (bolt store), and returns it with a valid session cookie.
 func benchHandler(b *testing.B, o gatewayOpts, rules ...Rule) (*Handler, *http.Cookie) {
+	return benchHandlerWith(b, o, func(h *Handler) { h.Rules = rules })
+}
+
+// benchHandlerWith is benchHandler with the handler's settings changed by
+// set before it is provisioned.
+func benchHandlerWith(b *testing.B, o gatewayOpts, set func(*Handler)) (*Handler, *http.Cookie) {
 	b.Helper()
 	g := startGateway(b, o)
-	h := &Handler{Public: []string{"/", "/pub/*"}, Protect: []string{"/app/*"}, Rules: rules}
+	h := &Handler{Public: []string{"/", "/pub/*"}, Protect: []string{"/app/*"}}
+	set(h)
 	ctx := caddy.ActiveContext()
 	if err := h.Provision(ctx); err != nil {
 		b.Fatal(err)
@@ -50,6 +58,11 @@ func benchHandler(b *testing.B, o gatewayOpts, rules ...Rule) (*Handler, *http.C
 // serveLoop runs the handler on one request shape, resetting the headers
 // the handler rewrites, so each iteration does the full work.
 func serveLoop(b *testing.B, h *Handler, path string, ck *http.Cookie, wantHeader string) {
+	serveLoopAuth(b, h, path, ck, "", wantHeader)
+}
+
+// serveLoopAuth is serveLoop with an Authorization header too.
+func serveLoopAuth(b *testing.B, h *Handler, path string, ck *http.Cookie, authz, wantHeader string) {
 	repl := caddy.NewReplacer()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
@@ -69,6 +82,9 @@ func serveLoop(b *testing.B, h *Handler, path string, ck *http.Cookie, wantHeade
 	for b.Loop() {
 		clear(req.Header)
 		req.Header["Cookie"] = []string{cookieHdr}
+		if authz != "" {
+			req.Header["Authorization"] = []string{authz}
+		}
 		req.Header[forged] = []string{"u_attacker"}
 		called = false
 		if err := h.ServeHTTP(w, req, next); err != nil {
@@ -107,6 +123,19 @@ func BenchmarkProtectedRouteCEL(b *testing.B) {
 	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR"}, Rule{Paths: []string{"/app/*"},
 		Expression: "'beta' in roles && auth_time > now - duration('1h')"})
 	serveLoop(b, h, "/app/orders", ck, "X-Frontdoor-Roles")
+}
+
+// BenchmarkProtectedRouteAPIKey is the hot path for a request with a
+// personal API key (checked once, then from the per-node key cache).
+func BenchmarkProtectedRouteAPIKey(b *testing.B) {
+	h, _ := benchHandlerWith(b, gatewayOpts{logs: "level ERROR"}, func(h *Handler) {
+		h.Callers = []CallerRule{{Paths: []string{"/app/*"}, Accept: []string{callerSession, callerAPIKey}}}
+	})
+	out, err := h.app.backend.flows().CreateAPIKey(context.Background(), authflow.CreateAPIKeyInput{CustomerID: "u_bench", Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveLoopAuth(b, h, "/app/orders", nil, "Bearer "+out.(authflow.APIKeyCreated).Secret, "X-Frontdoor-Actor")
 }
 
 // BenchmarkProtectedRouteNoCache reads the session from bbolt every time.

@@ -111,6 +111,8 @@ var routeTable = []route{
 	{path: "/account/consent", post: (*Handler).accountConsent},
 	{path: "/account/export", get: (*Handler).exportData},
 	{path: "/account/delete", get: (*Handler).erasePage, post: (*Handler).erase},
+	{path: "/account/keys", post: (*Handler).apiKeyCreate},
+	{path: "/account/keys/revoke", post: (*Handler).apiKeyRevoke},
 	// An invitation's link is defended like the other mailed links.
 	{path: "/invite", get: (*Handler).invitePage, post: (*Handler).inviteAccept,
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},

@@ -51,6 +51,8 @@ var pinnedRoutes = map[string]string{
 	"/account/export":             "GET, HEAD",
 	"/account/delete":             "GET, HEAD, POST",
 	"/invite":                     "GET, HEAD, POST",
+	"/account/keys":               "POST",
+	"/account/keys/revoke":        "POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

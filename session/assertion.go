@@ -39,6 +39,15 @@ type Claims struct {
 	// that the customer has.
 	Roles []string          `json:"roles,omitempty"`
 	Attrs map[string]string `json:"attrs,omitempty"`
+	// Act names who acts for the customer (an API key, an agent);
+	// Scope is what it may do.
+	Act   *Actor `json:"act,omitempty"`
+	Scope string `json:"scope,omitempty"`
+}
+
+// Actor is the act claim (RFC 8693).
+type Actor struct {
+	Sub string `json:"sub"`
 }
 
 // Extra is what the gateway states beside the session in an assertion.
@@ -55,10 +64,21 @@ type Extra struct {
 	// Attrs is the attributes the site lists that the customer has, in
 	// the site's order.
 	Attrs []Field
+	// Actor is who acts for the customer (an API key's id), Scope what it
+	// may do ("" for a person's session).
+	Actor, Scope string
 }
 
 // Field is one profile field's or attribute's value.
 type Field struct{ Name, Value string }
+
+// actClaim is the act claim of an actor, nil for none.
+func actClaim(actor string) *Actor {
+	if actor == "" {
+		return nil
+	}
+	return &Actor{Sub: actor}
+}
 
 // rolesClaim turns the roles header value into the claim.
 func rolesClaim(v string) []string {
@@ -136,6 +156,8 @@ type Stamp struct {
 	// Roles and Attrs are the roles and attributes it states (read only).
 	Roles string
 	Attrs []Field
+	// Actor and Scope are who acts and what it may do.
+	Actor, Scope string
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -179,7 +201,7 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 
 // fits reports whether st still describes s (and x) under the current key.
 func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
-	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles ||
+	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles || st.Actor != x.Actor || st.Scope != x.Scope ||
 		!slices.Equal(st.Profile, x.Profile) || !slices.Equal(st.Attrs, x.Attrs) {
 		return false
 	}
@@ -216,7 +238,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
 		Consent: consentClaim(x.Consent), Profile: fieldsClaim(x.Profile),
-		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs),
+		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs), Act: actClaim(x.Actor), Scope: x.Scope,
 	})
 	if err != nil {
 		return nil, err
@@ -232,7 +254,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 	c = &Stamp{
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
-		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs,
+		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs, Actor: x.Actor, Scope: x.Scope,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}
