@@ -85,23 +85,25 @@ func bearerKey(r *http.Request) string {
 	return ""
 }
 
-// checkKey finds a presented key's customer (per-node cache of the hash,
-// ≤ the session cache period, so a revocation elsewhere bites within it).
+// checkKey finds a presented key's customer (per-node cache of checked
+// keys, ≤ the session cache period, so a revocation elsewhere bites
+// within it; a revocation here forgets the key at once).
 // nil, nil: not a valid key.
 func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
-	if !identity.LooksLikeAPIKey(secret) {
-		return nil, nil
-	}
 	b := h.app.backend
-	sum := identity.APIKeySum(secret)
 	now := b.clock.Now()
-	if kc, ok := b.keyCache.getBytes(sum[:], now); ok { // the common case: no copy, no closure, no store
+	// The common case: a key checked a moment ago, found by itself (held
+	// in this node's memory only as long as a session's cache entry).
+	if kc, ok := b.keyCache.get(secret, now); ok {
 		if kc == nil || !now.Before(kc.key.ExpiresAt) {
 			return nil, nil
 		}
 		return kc, nil
 	}
-	kc, err := b.keyCache.load(r.Context(), string(sum[:]), now, b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
+	if !identity.LooksLikeAPIKey(secret) {
+		return nil, nil
+	}
+	kc, err := b.keyCache.load(r.Context(), secret, now, b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
 		out, err := h.flows.AuthenticateAPIKey(ctx, secret, h.client(r))
 		if err != nil {
 			return nil, err
@@ -153,7 +155,12 @@ func keyRefused(w http.ResponseWriter, status int, code, scope string) error {
 
 // humanOnly reports whether a rule on the path demands a person's session.
 func (h *Handler) humanOnly(views []string) bool {
-	return slices.ContainsFunc(h.rules, func(r compiledRule) bool { return r.Actor == "human" && r.appliesTo(views) })
+	for _, r := range h.rules {
+		if r.Actor == "human" && r.appliesTo(views) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyCall checks a request's API key against the path: nil and the answer
@@ -227,7 +234,7 @@ func (h *Handler) apiKeyRevoke(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w, r)
 	}
 	if o, ok := out.(authflow.APIKeyRevoked); ok {
-		h.app.backend.keyCache.forget(string(o.Key.Hash))
+		h.app.backend.keyCache.forgetWhere(func(kc *keyCaller) bool { return kc != nil && kc.key.ID == o.Key.ID })
 	}
 	http.Redirect(w, r, h.Prefix+"/account", http.StatusSeeOther)
 	return nil

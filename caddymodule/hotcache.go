@@ -47,18 +47,6 @@ func (c *hotCache[V]) get(id string, now time.Time) (V, bool) {
 	return e.v, true
 }
 
-// getBytes is get keyed by raw bytes, without copying them into a string.
-func (c *hotCache[V]) getBytes(id []byte, now time.Time) (V, bool) {
-	c.mu.RLock()
-	e, ok := c.m[string(id)]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
 func (c *hotCache[V]) put(id string, v V, until time.Time, gen uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,6 +67,19 @@ func (c *hotCache[V]) put(id string, v V, until time.Time, gen uint64, now time.
 		}
 	}
 	c.m[id] = hotEntry[V]{v: v, until: until}
+}
+
+// forgetWhere drops every entry whose value matches (a revocation that
+// knows the value, not the key).
+func (c *hotCache[V]) forgetWhere(match func(V) bool) {
+	c.mu.Lock()
+	c.gen.Add(1)
+	for k, e := range c.m {
+		if match(e.v) {
+			delete(c.m, k)
+		}
+	}
+	c.mu.Unlock()
 }
 
 func (c *hotCache[V]) forget(id string) {
