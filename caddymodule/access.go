@@ -270,12 +270,6 @@ func (h *Handler) forbid(w http.ResponseWriter, r *http.Request, missing string,
 	return h.message(w, r, http.StatusForbidden, "forbidden.title", "forbidden.expression", logout, "link.other_account", "email", s.Email)
 }
 
-// customerFor is the signed-in customer's record for rules and headers;
-// a session whose customer is gone has no roles or attributes.
-func (h *Handler) customerFor(r *http.Request, s *session.Session) (*hotCustomer, error) {
-	return h.app.backend.customer(r.Context(), s.UserID)
-}
-
 // hotCustomer is a customer record with what the hot path derives from
 // it, worked out once per cache fill. Read only.
 type hotCustomer struct {

@@ -94,32 +94,30 @@ func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
 	now := b.clock.Now()
 	// The common case: a key checked a moment ago, found by itself (held
 	// in this node's memory only as long as a session's cache entry).
-	if kc, ok := b.keyCache.get(secret, now); ok {
-		if kc == nil || !now.Before(kc.key.ExpiresAt) {
+	kc, ok := b.keyCache.get(secret, now)
+	if !ok {
+		if !identity.LooksLikeAPIKey(secret) {
 			return nil, nil
 		}
-		return kc, nil
-	}
-	if !identity.LooksLikeAPIKey(secret) {
-		return nil, nil
-	}
-	kc, err := b.keyCache.load(r.Context(), secret, now, b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
-		out, err := h.flows.AuthenticateAPIKey(ctx, secret, h.client(r))
+		var err error
+		kc, err = b.keyCache.load(r.Context(), secret, now, b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
+			out, err := h.flows.AuthenticateAPIKey(ctx, secret, h.client(r))
+			if err != nil {
+				return nil, err
+			}
+			v, ok := out.(authflow.APIKeyValid)
+			if !ok {
+				return nil, nil
+			}
+			c, k := v.Customer, v.Key
+			return &keyCaller{key: k, scope: strings.Join(k.Scopes, " "), session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
+				AuthTime: k.CreatedAt, ExpiresAt: k.ExpiresAt, AMR: []string{"api_key"}, ACR: "aal1", Site: h.origin}}, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		v, ok := out.(authflow.APIKeyValid)
-		if !ok {
-			return nil, nil
-		}
-		c, k := v.Customer, v.Key
-		return &keyCaller{key: k, scope: strings.Join(k.Scopes, " "), session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
-			AuthTime: k.CreatedAt, ExpiresAt: k.ExpiresAt, AMR: []string{"api_key"}, ACR: "aal1", Site: h.origin}}, nil
-	})
-	if err != nil || kc == nil {
-		return nil, err
 	}
-	if !b.clock.Now().Before(kc.key.ExpiresAt) {
+	if kc == nil || !now.Before(kc.key.ExpiresAt) {
 		return nil, nil
 	}
 	return kc, nil
