@@ -365,6 +365,12 @@ type StartSessionInput struct {
 	PreviousKey string
 	Site        string
 	Client      Client
+	// Family joins the new session to a family (session.Session.Family):
+	// the previous session's when the same customer signs in again, the
+	// provider's session for a single sign-on. AuthTime is the provider's
+	// sign-in time for a single sign-on (zero: now).
+	Family   string
+	AuthTime time.Time
 }
 
 // StartSession ends whatever session the browser had — so a session
@@ -397,6 +403,7 @@ func (f *Flows) startSession(ctx context.Context, in StartSessionInput) (string,
 	token, _, err := f.Sessions.Create(ctx, session.New{
 		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
 		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP, IdP: in.Due.IdP,
+		Family: in.Family, AuthTime: in.AuthTime,
 	})
 	if err == nil {
 		f.auditDetail(ctx, in.Client, c.ID, identity.EventSignedIn, strings.Join(in.Due.AMR, " "))

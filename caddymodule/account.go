@@ -241,7 +241,8 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 }
 
 // sessionRevoke ends one of the customer's sessions, chosen on the
-// account page (field id: its handle); ending this one signs out here.
+// account page (field id: its handle), with its family; ending this one
+// signs out here.
 func (h *Handler) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	s, ok := h.sessionOrLogin(w, r)
 	if !ok {
@@ -252,7 +253,10 @@ func (h *Handler) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("listing sessions", zap.Error(err))
 		return h.unavailable(w, r)
 	}
+	// The handle names a family (session.SID): a single sign-on's
+	// sessions on every site end together.
 	id := r.PostForm.Get("id")
+	found, here := false, false
 	for _, o := range all {
 		if id == "" || session.SID(o) != id {
 			continue
@@ -261,10 +265,13 @@ func (h *Handler) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 			h.logger.Error("revoking a session", zap.Error(err))
 			return h.unavailable(w, r)
 		}
-		if o.Key == s.Key {
-			clearSessionCookie(w)
-			return h.message(w, r, http.StatusOK, "account.session_revoked.title", "account.session_revoked_here", h.Prefix+"/login", "link.sign_in")
-		}
+		found, here = true, here || o.Key == s.Key
+	}
+	if here {
+		clearSessionCookie(w)
+		return h.message(w, r, http.StatusOK, "account.session_revoked.title", "account.session_revoked_here", h.Prefix+"/login", "link.sign_in")
+	}
+	if found {
 		return h.message(w, r, http.StatusOK, "account.session_revoked.title", "account.session_revoked", h.Prefix+"/account", "link.account")
 	}
 	return h.message(w, r, http.StatusNotFound, "account.session_revoked.title", "account.session_gone", h.Prefix+"/account", "link.account")

@@ -177,6 +177,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				return nil, err
 			}
 			fd.Provider = p
+		case "sso":
+			if fd.SSO != nil {
+				return nil, h.Errf("frontdoor: sso is set twice")
+			}
+			c, err := parseSSO(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			fd.SSO = c
 		case "authenticate":
 			raw, err := parseAuthenticate(h.Dispenser)
 			if err != nil {

@@ -89,7 +89,10 @@ type Handler struct {
 	// caller wins. Default: the session cookie alone.
 	// Provider makes the site an OpenID Provider for the clients it
 	// declares (provider.go).
-	Provider          *ProviderConfig   `json:"provider,omitempty"`
+	Provider *ProviderConfig `json:"provider,omitempty"`
+	// SSO makes the site a client of an OpenID Provider site: sign-in
+	// happens there, once for every site (sso.go).
+	SSO               *SSOConfig        `json:"sso,omitempty"`
 	AuthenticatorsRaw []json.RawMessage `json:"authenticators,omitempty" caddy:"namespace=frontdoor.authenticators inline_key=authenticator"`
 
 	app             *App
@@ -133,6 +136,9 @@ type Handler struct {
 
 	// op is the site's OpenID Provider (provider block); nil without one.
 	op *siteOP
+	// sso is the site's relying party of its single sign-on provider
+	// (sso block); nil without one.
+	sso *oidcrp.Provider
 }
 
 // Rule is a step-up requirement on some paths.
@@ -204,6 +210,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.prefixSlash = h.Prefix + "/"
 	if h.providers, err = h.siteProviders(); err != nil {
+		return err
+	}
+	if h.sso, err = h.buildSSO(); err != nil {
 		return err
 	}
 	if err := h.app.checkProfileNames("profile", h.Profile); err != nil {
@@ -548,6 +557,11 @@ func isNavigation(r *http.Request) bool {
 
 // deny answers an anonymous request to a protected path.
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request) error {
+	if isNavigation(r) && h.sso != nil {
+		// Straight to the provider: one redirect, and none back to this
+		// site's sign-in page.
+		return h.ssoStart(w, r, r.URL.RequestURI(), oidcrp.StartOptions{})
+	}
 	if isNavigation(r) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, h.Prefix+"/login?rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
@@ -612,6 +626,9 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, rule compiledRu
 		}
 		w.Header().Set("WWW-Authenticate", ch)
 		return writeJSONError(w, http.StatusUnauthorized, "insufficient_user_authentication")
+	}
+	if h.sso != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return h.ssoBegin(w, r, ssoFlow{RD: r.URL.RequestURI(), StepUp: true}, ssoAsk(rule.requirement()))
 	}
 	target := h.Prefix + "/stepup?rd=" + url.QueryEscape(r.URL.RequestURI())
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -68,13 +69,25 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 // It reports whether the sign-in kept an account its customer had asked
 // to delete (the grace period's cancellation).
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, due authflow.SessionDue) (bool, error) {
-	previous := ""
+	return h.startSessionIn(w, r, authflow.StartSessionInput{Due: due})
+}
+
+// startSessionIn is startSession with the rest of the input (a single
+// sign-on's family and auth time). A customer who signs in again (a
+// step-up) keeps the family of the session they had, so the sites that
+// single sign-on tied to it stay tied.
+func (h *Handler) startSessionIn(w http.ResponseWriter, r *http.Request, in authflow.StartSessionInput) (bool, error) {
+	due := in.Due
 	if ck, err := r.Cookie(session.CookieName); err == nil {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
-			previous = session.KeyOf(token)
+			in.PreviousKey = session.KeyOf(token)
+			if prev, err := h.app.backend.sessions.LookupKey(r.Context(), in.PreviousKey); err == nil && prev.UserID == due.Customer.ID && in.Family == "" {
+				in.Family = session.SID(prev)
+			}
 		}
 	}
-	token, kept, err := h.flows.StartSessionCancelling(r.Context(), authflow.StartSessionInput{Due: due, PreviousKey: previous, Site: h.origin, Client: h.client(r)})
+	in.Site, in.Client = h.origin, h.client(r)
+	token, kept, err := h.flows.StartSessionCancelling(r.Context(), in)
 	if err != nil {
 		return false, err
 	}
@@ -92,7 +105,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	if ck, err := r.Cookie(session.CookieName); err == nil {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
-			if err := h.app.backend.sessions.Revoke(r.Context(), session.KeyOf(token)); err != nil {
+			if err := h.endSession(r.Context(), session.KeyOf(token)); err != nil {
 				h.logger.Error("revoking session", zap.Error(err))
 				return h.unavailable(w, r)
 			}
@@ -100,6 +113,25 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	clearSessionCookie(w)
 	return h.message(w, r, http.StatusOK, "logout.done.title", "logout.done", h.Prefix+"/login", "link.sign_in_again")
+}
+
+// endSession ends the session stored under key and its family: the
+// provider's session and every site's single sign-on session tied to it
+// (session.Manager.RevokeFamily). A session already gone is no error.
+func (h *Handler) endSession(ctx context.Context, key string) error {
+	m := h.app.backend.sessions
+	s, err := m.Store().Get(ctx, key)
+	if errors.Is(err, session.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.Revoke(ctx, key); err != nil {
+		return err
+	}
+	_, err = m.RevokeFamily(ctx, s.UserID, session.SID(s))
+	return err
 }
 
 // hashFailed answers when a password could not be hashed or checked: the

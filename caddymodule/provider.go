@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,6 +231,21 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 	if !c.FirstParty {
 		// No consent screen yet: only first-party clients are answered.
 		op.AuthRequestError(w, r, ar, &oidc.Error{ErrorType: "consent_required", Description: "this client needs the customer's consent, which is not asked yet"}, o.prov)
+		return nil
+	}
+	if after, aal, unmet := askedOf(req, s); unmet {
+		// max_age, prompt=login or acr_values ask more than the session
+		// has: the provider's step-up, then back here.
+		if slices.Contains(req.Prompt, oidc.PromptNone) {
+			op.AuthRequestError(w, r, ar, oidc.ErrLoginRequired().WithDescription("a new or stronger sign-in is needed"), o.prov)
+			return nil
+		}
+		if err := b.identity.PutToken(ctx, tok); err != nil {
+			h.logger.Error("provider: keeping an authorization request", zap.Error(err))
+			return h.unavailable(w, r)
+		}
+		back := h.Prefix + oauthLogin + "?" + url.Values{"id": {id}, "aal": {aal}, "after": {strconv.FormatInt(after, 10)}}.Encode()
+		http.Redirect(w, r, h.Prefix+"/stepup?rd="+url.QueryEscape(back), http.StatusFound)
 		return nil
 	}
 	req.Subject, req.SID, req.AuthTime, req.AMR, req.ACR = s.UserID, session.SID(s), s.AuthTime, s.AMR, s.ACR

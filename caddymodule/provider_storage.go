@@ -52,6 +52,11 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 		ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: scopes, State: req.State, Nonce: req.Nonce,
 		ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode), Prompt: req.Prompt,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Asked: s.now().Unix(), MaxAge: req.MaxAge, ACRValues: req.ACRValues,
+	}
+	if slices.Contains(req.Prompt, oidc.PromptLogin) {
+		zero := uint(0)
+		p.MaxAge = &zero
 	}
 	id, tok := identity.NewToken(p, "", identity.OAuthRequestTTL, s.now())
 	p.ID = id

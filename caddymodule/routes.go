@@ -157,6 +157,11 @@ func (h *Handler) ownRoutes() map[string]route {
 			m[rt.path] = rt
 		}
 	}
+	if h.SSO != nil {
+		for _, rt := range ssoRoutes() {
+			m[rt.path] = rt
+		}
+	}
 	return m
 }
 

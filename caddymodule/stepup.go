@@ -29,6 +29,9 @@ func (h *Handler) requirementAt(rd string, s *session.Session, c *identity.Custo
 	if u.Path == h.Prefix+"/account" || strings.HasPrefix(u.Path, h.Prefix+"/account/") {
 		return authflow.AccountRequirement(c)
 	}
+	if h.op != nil && u.Path == h.Prefix+oauthLogin {
+		return oauthLoginRequirement(u.Query(), h.app.backend.clock.Now())
+	}
 	rule, _ := h.unmetRule(pathViews(&http.Request{URL: u}), s)
 	return rule.requirement()
 }

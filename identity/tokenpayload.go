@@ -145,6 +145,12 @@ type OAuthRequest struct {
 	Prompt              []string `json:"prompt,omitempty"`
 	CodeChallenge       string   `json:"code_challenge"`
 	CodeChallengeMethod string   `json:"code_challenge_method"`
+	// Asked is when the request came (Unix seconds); MaxAge is its
+	// max_age (nil: none; 0, or prompt=login: a sign-in after Asked);
+	// ACRValues its acr_values.
+	Asked     int64    `json:"asked,omitempty"`
+	MaxAge    *uint    `json:"max_age,omitempty"`
+	ACRValues []string `json:"acr_values,omitempty"`
 	// Set when the customer's session answers the request.
 	Subject  string    `json:"subject,omitempty"`
 	SID      string    `json:"sid,omitempty"`

@@ -114,9 +114,13 @@ func consentClaim(v string) map[string]string {
 	return m
 }
 
-// SID is the session handle published in assertions: derived from the
-// storage key, so it names the session without being a bearer secret.
+// SID is the session handle published in assertions and tokens: the
+// session's family (Session.Family) when it joined one, else derived from
+// the storage key, so it names the session without being a bearer secret.
 func SID(s *Session) string {
+	if s.Family != "" {
+		return s.Family
+	}
 	h := s.Key
 	if i := strings.LastIndexByte(h, '.'); i >= 0 {
 		h = h[i+1:]

@@ -26,6 +26,8 @@ const (
 // refused even if the session record were to survive.
 type Codec struct {
 	sc *securecookie.SecureCookie
+	// flow seals the short-lived state of a sign-in in flight (EncodeFlow).
+	flow *securecookie.SecureCookie
 
 	// recent remembers successful decodes for a moment: decoding (HMAC,
 	// AES, base64) is most of the per-request cost, and a browser sends
@@ -56,7 +58,36 @@ func NewCodec(hashKey, blockKey []byte, maxAge time.Duration) (*Codec, error) {
 		SetSerializer(securecookie.NopEncoder{}).
 		MaxAge(int(maxAge / time.Second)).
 		MaxLength(1024)
-	return &Codec{sc: sc, recent: make(map[string]decoded)}, nil
+	flow := securecookie.New(hashKey, blockKey).
+		SetSerializer(securecookie.NopEncoder{}).
+		MaxAge(int(FlowMaxAge / time.Second)).
+		MaxLength(3072)
+	return &Codec{sc: sc, flow: flow, recent: make(map[string]decoded)}, nil
+}
+
+// FlowMaxAge is how long a sealed sign-in in flight (EncodeFlow) is
+// accepted: the time a customer has to sign in at a provider.
+const FlowMaxAge = 15 * time.Minute
+
+// EncodeFlow seals data for the cookie name of site: authenticated,
+// encrypted, dated, and bound to both, so it opens under no other name or
+// site (the PKCE verifier, state and nonce of a single sign-on).
+func (c *Codec) EncodeFlow(name, site string, data []byte) (string, error) {
+	v, err := c.flow.Encode("flow|"+name+"|"+site, data)
+	if err != nil {
+		return "", fmt.Errorf("session: seal %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// DecodeFlow opens what EncodeFlow sealed for the same name and site, if
+// it is younger than FlowMaxAge.
+func (c *Codec) DecodeFlow(name, site, value string) ([]byte, error) {
+	var data []byte
+	if err := c.flow.Decode("flow|"+name+"|"+site, value, &data); err != nil {
+		return nil, fmt.Errorf("session: open %s: %w", name, err)
+	}
+	return data, nil
 }
 
 // GenerateCookieKeys returns fresh random hash and block keys, concatenated.

@@ -66,3 +66,44 @@ func TestCodecDecodeKeyCache(t *testing.T) {
 		t.Fatalf("after expiry, a fresh decode: %q %v", tok, err)
 	}
 }
+
+// TestFlowSeal: a sealed flow opens only under its own name and site,
+// not once tampered with, and not after FlowMaxAge (securecookie's own
+// clock: checked through a value dated in the past).
+func TestFlowSeal(t *testing.T) {
+	keys, _ := session.GenerateCookieKeys()
+	hk, bk, _ := session.SplitCookieKeys(keys)
+	c, err := session.NewCodec(hk, bk, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.EncodeFlow("__Host-x", "https://a.test", []byte(`{"s":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.DecodeFlow("__Host-x", "https://a.test", v); err != nil || string(got) != `{"s":"1"}` {
+		t.Fatalf("open: %q, %v", got, err)
+	}
+	for name, try := range map[string]func() ([]byte, error){
+		"other site":   func() ([]byte, error) { return c.DecodeFlow("__Host-x", "https://b.test", v) },
+		"other name":   func() ([]byte, error) { return c.DecodeFlow("__Host-y", "https://a.test", v) },
+		"tampered":     func() ([]byte, error) { return c.DecodeFlow("__Host-x", "https://a.test", v[:len(v)-2]+"AA") },
+		"session seal": func() ([]byte, error) { return c.DecodeFlow(session.CookieName, "https://a.test", mustEncode(t, c)) },
+	} {
+		if _, err := try(); err == nil {
+			t.Errorf("%s: opened", name)
+		}
+	}
+	if _, err := c.Decode("https://a.test", v); err == nil {
+		t.Error("a flow seal opened as a session cookie")
+	}
+}
+
+func mustEncode(t *testing.T, c *session.Codec) string {
+	t.Helper()
+	v, err := c.Encode("https://a.test", "u1.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -154,6 +154,12 @@ type New struct {
 	UserAgent     string
 	IP            string
 	IdP           string
+	// Family joins the new session to an existing family (see
+	// Session.Family); empty starts a family of its own.
+	Family string
+	// AuthTime is when the customer proved who they are, when that was
+	// not now (a single sign-on session takes the provider's).
+	AuthTime time.Time
 }
 
 // Create starts a session and returns the bearer token for the cookie. A
@@ -170,7 +176,10 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 	s := &Session{
 		Key: KeyOf(token), UserID: n.UserID, Email: n.Email, EmailVerified: n.EmailVerified,
 		Site: n.Site, CreatedAt: now, LastSeen: now, AuthTime: now, ExpiresAt: now.Add(cfg.Absolute),
-		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP,
+		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP, Family: n.Family,
+	}
+	if !n.AuthTime.IsZero() && n.AuthTime.Before(now) {
+		s.AuthTime = n.AuthTime
 	}
 	if err := m.store.Create(ctx, s); err != nil {
 		return "", nil, err
@@ -335,6 +344,27 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	n, err := m.store.DeleteUser(ctx, userID)
 	if err != nil {
 		return n, fmt.Errorf("session: revoke all of a user: %w", err)
+	}
+	return n, nil
+}
+
+// RevokeFamily ends every session of the user in family sid (see
+// Session.Family and SID): signing out of one site of a single sign-on
+// ends the provider's session and every other site's. It returns how
+// many sessions it ended.
+func (m *Manager) RevokeFamily(ctx context.Context, userID, sid string) (int, error) {
+	all, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("session: revoke a family: %w", err)
+	}
+	n := 0
+	for _, s := range all {
+		if SID(s) == sid {
+			if err := m.Revoke(ctx, s.Key); err != nil {
+				return n, err
+			}
+			n++
+		}
 	}
 	return n, nil
 }

@@ -181,3 +181,47 @@ func TestManagerCached(t *testing.T) {
 		t.Fatalf("cache off answered: %v", err)
 	}
 }
+
+// TestManagerFamilies: a session that joins another's family shares its
+// sid; ending the family ends both and leaves the customer's other
+// sessions (and other customers') alone; a provider's auth time is kept.
+func TestManagerFamilies(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{CacheTTL: -1})
+	_, parent, err := m.Create(ctx, session.New{UserID: "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedInAt := c.t
+	c.advance(time.Minute)
+	sid := session.SID(parent)
+	childTok, child, err := m.Create(ctx, session.New{UserID: "u1", Family: sid, AuthTime: signedInAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if session.SID(child) != sid || child.Key == parent.Key {
+		t.Fatalf("child sid %q key %q, parent sid %q key %q", session.SID(child), child.Key, sid, parent.Key)
+	}
+	if !child.AuthTime.Equal(signedInAt) {
+		t.Fatalf("child auth time %v, want the provider's %v", child.AuthTime, signedInAt)
+	}
+	// An auth time in the future is not taken.
+	_, odd, _ := m.Create(ctx, session.New{UserID: "u1", AuthTime: c.t.Add(time.Hour)})
+	if !odd.AuthTime.Equal(c.t) {
+		t.Fatalf("future auth time taken: %v", odd.AuthTime)
+	}
+	otherTok, _, _ := m.Create(ctx, session.New{UserID: "u2", Family: sid})
+	n, err := m.RevokeFamily(ctx, "u1", sid)
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeFamily: %d, %v (want 2)", n, err)
+	}
+	if _, err := m.Lookup(ctx, childTok); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("child after family revocation: %v", err)
+	}
+	if live, _ := m.List(ctx, "u1"); len(live) != 1 || live[0].Key != odd.Key {
+		t.Fatalf("u1's other session: %v", live)
+	}
+	if _, err := m.Lookup(ctx, otherTok); err != nil {
+		t.Fatalf("another customer's session with the same family id: %v", err)
+	}
+}

@@ -29,6 +29,11 @@ type Session struct {
 	ACR string `json:"acr,omitempty"`
 	// IdP names the OpenID Provider of a provider sign-in ("google").
 	IdP string `json:"idp,omitempty"`
+	// Family ties sessions that end together: a session signed in again
+	// (step-up, a second factor) keeps its predecessor's, and a site's
+	// single sign-on session carries the provider session's. Empty: the
+	// session is a family of its own. SID names the family.
+	Family string `json:"family,omitempty"`
 	// UserAgent and IP describe the device for the account page.
 	UserAgent string `json:"user_agent,omitempty"`
 	IP        string `json:"ip,omitempty"`

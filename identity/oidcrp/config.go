@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -100,6 +101,10 @@ type Config struct {
 
 	// Timeout bounds every call to the provider; default 10 s.
 	Timeout time.Duration
+	// Transport carries the calls to the provider (discovery, keys,
+	// token); default http.DefaultTransport. Single sign-on to a provider
+	// this gateway serves itself uses one that never leaves the process.
+	Transport http.RoundTripper
 	// Now is the clock (the application's); default time.Now.
 	Now func() time.Time
 }

@@ -44,7 +44,13 @@ func newProvider(t *testing.T, f *oidctest.Fake, mod func(*oidcrp.Config)) *oidc
 // the callback it sends back.
 func authorize(t *testing.T, p *oidcrp.Provider) (oidcrp.Attempt, oidcrp.Callback) {
 	t.Helper()
-	a, u, err := p.Start(context.Background(), redirectURL)
+	return authorizeWith(t, p, oidcrp.StartOptions{})
+}
+
+// authorizeWith is authorize asking more of the sign-in.
+func authorizeWith(t *testing.T, p *oidcrp.Provider, so oidcrp.StartOptions) (oidcrp.Attempt, oidcrp.Callback) {
+	t.Helper()
+	a, u, err := p.StartWith(context.Background(), redirectURL, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +104,56 @@ func TestHonestProvider(t *testing.T) {
 		t.Fatalf("replayed code: %v", err)
 	}
 }
+
+// TestAskedIsChecked: what an attempt asked (max_age, acr_values) is
+// sent, and an ID token that does not meet it is refused — a provider
+// may ignore both. What it says of its session (sid, acr, auth_time) is
+// handed on.
+func TestAskedIsChecked(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name   string
+		so     oidcrp.StartOptions
+		claims map[string]any
+		ok     bool
+	}{
+		{"aal2 asked, aal1 came", oidcrp.StartOptions{ACR: "aal2"}, map[string]any{"acr": "aal1"}, false},
+		{"aal2 asked, none said", oidcrp.StartOptions{ACR: "aal2"}, nil, false},
+		{"aal2 asked, aal2 came", oidcrp.StartOptions{ACR: "aal2"}, map[string]any{"acr": "aal2", "sid": "fam-1"}, true},
+		{"aal1 asked, aal2 came", oidcrp.StartOptions{ACR: "aal1"}, map[string]any{"acr": "aal2"}, true},
+		{"max_age asked, no auth_time", oidcrp.StartOptions{MaxAge: 60}, nil, false},
+		{"max_age asked, old sign-in", oidcrp.StartOptions{MaxAge: 60}, map[string]any{"auth_time": now.Add(-10 * time.Minute).Unix()}, false},
+		{"max_age asked, sign-in in the future", oidcrp.StartOptions{MaxAge: 60}, map[string]any{"auth_time": now.Add(10 * time.Minute).Unix()}, false},
+		{"max_age asked, recent sign-in", oidcrp.StartOptions{MaxAge: 60}, map[string]any{"auth_time": now.Add(-10 * time.Second).Unix()}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := oidctest.NewFake(t, "c", "s")
+			f.SetUser(oidctest.User{Subject: "s", Email: "x@example.net", EmailVerified: true, Extra: tc.claims})
+			p := newProvider(t, f, nil)
+			_, u, err := p.StartWith(context.Background(), redirectURL, tc.so)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, _ := url.Parse(u)
+			if tc.so.ACR != "" && q.Query().Get("acr_values") != tc.so.ACR || tc.so.MaxAge > 0 && q.Query().Get("max_age") != "60" {
+				t.Fatalf("authorization URL does not ask: %s", u)
+			}
+			a, cb := authorizeWith(t, p, tc.so)
+			id, err := p.Finish(context.Background(), a, cb)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Finish: %v (want ok=%v)", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, oidcrp.ErrInvalidResponse) {
+				t.Fatalf("refusal of the wrong kind: %v", err)
+			}
+			if err == nil && (id.SessionID != stringOr(tc.claims["sid"]) || id.ACR != stringOr(tc.claims["acr"])) {
+				t.Fatalf("identity %+v", id)
+			}
+		})
+	}
+}
+
+func stringOr(v any) string { s, _ := v.(string); return s }
 
 func TestClaimsMapping(t *testing.T) {
 	f := oidctest.NewFake(t, "c", "s")

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,9 +77,13 @@ func New(cfg Config) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	rt := cfg.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
 	p := &Provider{cfg: cfg, client: &http.Client{
 		Timeout:   cfg.Timeout,
-		Transport: limitedTransport{http.DefaultTransport},
+		Transport: limitedTransport{rt},
 		// A provider's endpoints answer directly; a redirect from
 		// discovery, keys or token endpoint is not followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -218,6 +223,25 @@ type Attempt struct {
 	Verifier string `json:"verifier"`
 	// RedirectURL is the callback the provider was told.
 	RedirectURL string `json:"redirect_url"`
+	// MaxAge and ACR are what the attempt asked of the customer's sign-in
+	// at the provider (StartOptions); Finish checks the ID token meets
+	// them.
+	MaxAge int64  `json:"max_age,omitempty"`
+	ACR    string `json:"acr,omitempty"`
+	// Started is when the attempt began (Unix seconds).
+	Started int64 `json:"started,omitempty"`
+}
+
+// StartOptions ask more of the sign-in at the provider.
+type StartOptions struct {
+	// Prompt is sent as prompt (none, login).
+	Prompt string
+	// MaxAge > 0 is sent as max_age (seconds): the customer must have
+	// signed in at the provider within it; Finish checks auth_time.
+	MaxAge int64
+	// ACR is sent as acr_values; Finish checks the ID token's acr is it
+	// (or, for aal1, any of aal1 and aal2).
+	ACR string
 }
 
 func random() string {
@@ -229,12 +253,27 @@ func random() string {
 // Start begins a sign-in: it returns the attempt to keep and the URL to
 // send the browser to.
 func (p *Provider) Start(ctx context.Context, redirectURL string) (Attempt, string, error) {
+	return p.StartWith(ctx, redirectURL, StartOptions{})
+}
+
+// StartWith is Start asking more of the sign-in (see StartOptions).
+func (p *Provider) StartWith(ctx context.Context, redirectURL string, so StartOptions) (Attempt, string, error) {
 	d, err := p.discover(ctx)
 	if err != nil {
 		return Attempt{}, "", err
 	}
-	a := Attempt{Provider: p.cfg.Name, State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), RedirectURL: redirectURL}
+	a := Attempt{Provider: p.cfg.Name, State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), RedirectURL: redirectURL,
+		MaxAge: so.MaxAge, ACR: so.ACR, Started: p.cfg.Now().Unix()}
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(a.Nonce), oauth2.S256ChallengeOption(a.Verifier)}
+	if so.Prompt != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", so.Prompt))
+	}
+	if so.MaxAge > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(so.MaxAge, 10)))
+	}
+	if so.ACR != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", so.ACR))
+	}
 	if p.FormPost() {
 		opts = append(opts, oauth2.SetAuthURLParam("response_mode", "form_post"))
 	}
@@ -287,6 +326,12 @@ type Identity struct {
 	// rolesSeen: the claim was present (an absent claim in the ID token
 	// may be in userinfo).
 	rolesSeen bool
+
+	// SessionID is the provider's session (sid claim); ACR and AuthTime
+	// say how and when the customer signed in there (zero: not said).
+	SessionID string
+	ACR       string
+	AuthTime  time.Time
 }
 
 // Finish checks the callback against the attempt, redeems the code (with
@@ -398,6 +443,9 @@ func (p *Provider) userInfo(ctx context.Context, d *discovered, tok *oauth2.Toke
 // check does what go-oidc leaves to the caller.
 func (p *Provider) check(d *discovered, a Attempt, idt *oidc.IDToken, accessToken string, cb Callback) (*Identity, error) {
 	var c struct {
+		SID           string   `json:"sid"`
+		ACR           string   `json:"acr"`
+		AuthTime      int64    `json:"auth_time"`
 		Azp           string   `json:"azp"`
 		Email         string   `json:"email"`
 		AMR           []string `json:"amr"`
@@ -434,7 +482,13 @@ func (p *Provider) check(d *discovered, a Attempt, idt *oidc.IDToken, accessToke
 			return nil, fmt.Errorf("%w: at_hash does not match", ErrInvalidResponse)
 		}
 	}
-	id := &Identity{Provider: p.cfg.Name, Issuer: idt.Issuer, Subject: idt.Subject, AMR: c.AMR}
+	id := &Identity{Provider: p.cfg.Name, Issuer: idt.Issuer, Subject: idt.Subject, AMR: c.AMR, SessionID: c.SID, ACR: c.ACR}
+	if c.AuthTime > 0 {
+		id.AuthTime = time.Unix(c.AuthTime, 0)
+	}
+	if err := checkAsked(a, id, now); err != nil {
+		return nil, err
+	}
 	if d.template != "" {
 		if c.Tid == "" || !tenantRE.MatchString(c.Tid) {
 			return nil, fmt.Errorf("%w: no tenant id (tid)", ErrInvalidResponse)
@@ -453,6 +507,29 @@ func (p *Provider) check(d *discovered, a Attempt, idt *oidc.IDToken, accessToke
 	p.mapProfile(id, all, cb)
 	id.MFA = slices.Contains(id.AMR, "mfa")
 	return id, nil
+}
+
+// checkAsked checks the ID token meets what the attempt asked (max_age,
+// acr_values): a provider may ignore both, so the answer is checked, not
+// trusted (OpenID Connect Core 3.1.2.1, 3.1.3.7).
+func checkAsked(a Attempt, id *Identity, now time.Time) error {
+	if a.MaxAge > 0 {
+		if id.AuthTime.IsZero() {
+			return fmt.Errorf("%w: max_age was asked and the ID token has no auth_time", ErrInvalidResponse)
+		}
+		if id.AuthTime.After(now.Add(clockSkew)) || now.Sub(id.AuthTime) > time.Duration(a.MaxAge)*time.Second+clockSkew {
+			return fmt.Errorf("%w: the sign-in at the provider is older than the max_age asked", ErrInvalidResponse)
+		}
+	}
+	if a.ACR != "" && !acrMeets(id.ACR, a.ACR) {
+		return fmt.Errorf("%w: acr %q does not meet the %q asked", ErrInvalidResponse, safeWord(id.ACR), a.ACR)
+	}
+	return nil
+}
+
+// acrMeets: aal2 meets aal2 and aal1; anything else must be equal.
+func acrMeets(got, want string) bool {
+	return got == want || (want == "aal1" && got == "aal2")
 }
 
 var tenantRE = regexp.MustCompile(`^[0-9a-fA-F-]{36}$|^[a-z0-9-]{1,64}$`)
