@@ -61,3 +61,34 @@ func TestProviderCaddyfileErrors(t *testing.T) {
 		})
 	}
 }
+
+// ssoCaddyfile wraps sso lines (at line 3 onwards) in a client site.
+func ssoCaddyfile(lines string) string {
+	return "shop.example.com {\n\tfrontdoor {\n" + lines + "\t}\n}\n"
+}
+
+func TestSSOCaddyfile(t *testing.T) {
+	out, err := adapt(t, ssoCaddyfile("\t\tsso https://login.example.com {\n\t\t\tclient_id shop\n\t\t\tclient_secret {env.SHOP_SSO_SECRET}\n\t\t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"sso":{"client_id":"shop","client_secret":"{env.SHOP_SSO_SECRET}","issuer":"https://login.example.com"}`
+	if !strings.Contains(string(out), want) {
+		t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+	}
+	for _, tc := range []struct {
+		name, lines string
+		line        int
+		want        string
+	}{
+		{"no issuer", "\t\tsso {\n\t\t\tclient_id shop\n\t\t}\n", 3, "sso needs the provider's issuer"},
+		{"http issuer", "\t\tsso http://login.example.com {\n\t\t\tclient_id shop\n\t\t}\n", 3, "http:// only on loopback"},
+		{"no client_id", "\t\tsso https://login.example.com {\n\t\t\tclient_secret s\n\t\t}\n", 3, "client_id is required"},
+		{"unknown option", "\t\tsso https://login.example.com {\n\t\t\tclient_id shop\n\t\t\tscope all\n\t\t}\n", 5, `sso: unknown option "scope"`},
+		{"twice", "\t\tsso https://a.example {\n\t\t\tclient_id a\n\t\t}\n\t\tsso https://b.example {\n\t\t\tclient_id b\n\t\t}\n", 6, "sso is set twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantAdaptError(t, ssoCaddyfile(tc.lines), tc.line, tc.want)
+		})
+	}
+}

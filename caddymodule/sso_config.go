@@ -37,6 +37,10 @@ func parseSSO(d *caddyfile.Dispenser) (*SSOConfig, error) {
 		return nil, d.Errf("frontdoor: sso needs the provider's issuer: sso https://login.example.com { client_id … }")
 	}
 	c.Issuer = d.Val()
+	if err := checkRedirectURI(c.Issuer); err != nil {
+		return nil, d.Errf("frontdoor: sso: issuer %q: %v", c.Issuer, err)
+	}
+	file, line := d.File(), d.Line()
 	if d.NextArg() {
 		return nil, d.Errf("frontdoor: sso takes one issuer and a block")
 	}
@@ -55,7 +59,7 @@ func parseSSO(d *caddyfile.Dispenser) (*SSOConfig, error) {
 		}
 	}
 	if err := c.check(); err != nil {
-		return nil, d.Errf("frontdoor: %v", err)
+		return nil, fmt.Errorf("frontdoor: %v, at %s:%d", err, file, line)
 	}
 	return c, nil
 }
