@@ -75,6 +75,8 @@ type Notifier interface {
 type Sessions interface {
 	Create(ctx context.Context, n session.New) (token string, s *session.Session, err error)
 	Revoke(ctx context.Context, key string) error
+	// Retire removes a session its successor replaces (not an end).
+	Retire(ctx context.Context, key string) error
 	RevokeUser(ctx context.Context, userID string) (int, error)
 }
 

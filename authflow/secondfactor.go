@@ -395,7 +395,13 @@ func (f *Flows) StartSessionCancelling(ctx context.Context, in StartSessionInput
 
 func (f *Flows) startSession(ctx context.Context, in StartSessionInput) (string, error) {
 	if in.PreviousKey != "" {
-		if err := f.Sessions.Revoke(ctx, in.PreviousKey); err != nil {
+		// Replaced within its family (the same customer signing in
+		// again): not an end the family's other sessions hear of.
+		end := f.Sessions.Revoke
+		if in.Family != "" {
+			end = f.Sessions.Retire
+		}
+		if err := end(ctx, in.PreviousKey); err != nil {
 			return "", err
 		}
 	}

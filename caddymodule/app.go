@@ -335,6 +335,7 @@ func (a *App) Start() error {
 func (a *App) apply() {
 	a.backend.logger.Set(a.logger)
 	a.backend.sessions.SetConfig(a.sessionCfg)
+	a.backend.sessions.SetEndHook(a.sessionsEnded)
 	a.backend.assertions.Ring().SetRotate(a.rotate)
 	a.mail.SetLogger(a.logger.Named("mail"))
 	a.mail.SetMailer(a.mailer)

@@ -127,9 +127,6 @@ func (h *Handler) endSession(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Revoke(ctx, key); err != nil {
-		return err
-	}
 	_, err = m.RevokeFamily(ctx, s.UserID, session.SID(s))
 	return err
 }

@@ -56,6 +56,8 @@ type siteOP struct {
 	web     http.Handler
 	st      *opStorage
 	dir     string // <prefix>/oauth2
+	// hasBackchannel: some client wants back-channel logout.
+	hasBackchannel bool
 }
 
 // buildProvider makes the site's OpenID Provider, once the origin is known.
@@ -69,6 +71,7 @@ func (h *Handler) buildProvider() error {
 	o := &siteOP{h: h, issuer: h.origin, clients: map[string]*ProviderClient{}, dir: h.Prefix + oauthDir}
 	for _, c := range h.Provider.Clients {
 		o.clients[c.ID] = c
+		o.hasBackchannel = o.hasBackchannel || c.BackchannelLogoutURI != ""
 	}
 	o.st = &opStorage{o: o}
 	cfg := &op.Config{
@@ -349,6 +352,9 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	}
 	rt, err := s.o.refreshFor(ctx, ar)
 	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if err := s.o.noteClientSession(ctx, ar); err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return op.NewResponse(&oidc.AccessTokenResponse{

@@ -125,6 +125,10 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
+	// The client still holds tokens of the family: it still hears of its end.
+	if err := o.noteClientSession(ctx, ar); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
 	at, err := o.accessToken(ar)
 	if err != nil {
 		return nil, err

@@ -61,6 +61,13 @@ const (
 	TokenOAuthRefresh       TokenKind = "oauth_refresh"
 	TokenOAuthRefreshSpent  TokenKind = "oauth_refresh_spent"
 	TokenOAuthFamilyRevoked TokenKind = "oauth_family_revoked"
+	// TokenOAuthSessionClient notes that a client holds tokens of a
+	// provider session (OAuthSessionClient), so back-channel logout is
+	// sent to it and to no client that never had one.
+	TokenOAuthSessionClient TokenKind = "oauth_session_client"
+	// TokenLogoutSeen remembers a back-channel logout token taken, until
+	// it expires (LogoutSeen), so a replay is refused.
+	TokenLogoutSeen TokenKind = "oauth_logout_seen"
 )
 
 // Lifetimes of the mailed links.

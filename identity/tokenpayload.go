@@ -159,6 +159,27 @@ type OAuthRequest struct {
 	ACR      string    `json:"acr,omitempty"`
 }
 
+// OAuthSessionClient: client ClientID holds tokens of the provider
+// session family SID of Subject (kind TokenOAuthSessionClient, under a
+// hash of issuer, sid and client).
+type OAuthSessionClient struct {
+	ClientID string `json:"client_id"`
+	SID      string `json:"sid"`
+	Subject  string `json:"subject"`
+}
+
+// TokenKind implements Payload.
+func (OAuthSessionClient) TokenKind() TokenKind { return TokenOAuthSessionClient }
+
+// LogoutSeen is a back-channel logout token already taken (kind
+// TokenLogoutSeen, under a hash of its issuer and jti).
+type LogoutSeen struct {
+	Issuer string `json:"iss"`
+}
+
+// TokenKind implements Payload.
+func (LogoutSeen) TokenKind() TokenKind { return TokenLogoutSeen }
+
 // OAuthRefresh is a refresh token's grant (State ""), the mark of one
 // already rotated (State "spent": kind TokenOAuthRefreshSpent), or of a
 // revoked family (State "revoked": kind TokenOAuthFamilyRevoked). Every
@@ -278,6 +299,10 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[OAuthRequest](raw)
 	case TokenOAuthRefresh, TokenOAuthRefreshSpent, TokenOAuthFamilyRevoked:
 		return decodeAs[OAuthRefresh](raw)
+	case TokenOAuthSessionClient:
+		return decodeAs[OAuthSessionClient](raw)
+	case TokenLogoutSeen:
+		return decodeAs[LogoutSeen](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }

@@ -81,6 +81,31 @@ type Manager struct {
 	mu      sync.RWMutex
 	cache   map[string]cacheEntry
 	inserts int
+
+	// onEnd hears of ended sessions (SetEndHook).
+	onEnd atomic.Pointer[func(userID string, sids []string)]
+}
+
+// SetEndHook makes f hear of every session ended on purpose — Revoke,
+// RevokeFamily, RevokeUser: a sign-out, "sign out everywhere", an
+// operator's or the customer's revocation, eviction beyond the cap — with
+// the customer and the sids (session.SID) of what ended. Expiry and
+// Retire (a session replaced by its successor in the same family) are not
+// ends. f runs on the caller's goroutine after the store change and must
+// not block. nil removes it.
+func (m *Manager) SetEndHook(f func(userID string, sids []string)) {
+	if f == nil {
+		m.onEnd.Store(nil)
+		return
+	}
+	m.onEnd.Store(&f)
+}
+
+func (m *Manager) ended(userID string, sids ...string) {
+	if f := m.onEnd.Load(); f != nil && len(sids) > 0 {
+		slices.Sort(sids)
+		(*f)(userID, slices.Compact(sids))
+	}
 }
 
 type cacheEntry struct {
@@ -276,8 +301,8 @@ func (m *Manager) LookupKey(ctx context.Context, key string) (*Session, error) {
 	}
 
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeen) >= cfg.Idle {
-		if err := m.Revoke(ctx, key); err != nil {
-			return nil, err
+		if err := m.Retire(ctx, key); err != nil {
+			return nil, fmt.Errorf("session: remove expired: %w", err)
 		}
 		return nil, ErrNotFound
 	}
@@ -325,11 +350,27 @@ func (m *Manager) forget(key string) {
 
 // Revoke ends one session.
 func (m *Manager) Revoke(ctx context.Context, key string) error {
-	m.forget(key)
-	if err := m.store.Delete(ctx, key); err != nil {
+	var s *Session
+	if m.onEnd.Load() != nil {
+		var err error
+		if s, err = m.store.Get(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("session: revoke: %w", err)
+		}
+	}
+	if err := m.Retire(ctx, key); err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
+	if s != nil {
+		m.ended(s.UserID, SID(s))
+	}
 	return nil
+}
+
+// Retire removes a session that did not end: it expired, or a successor
+// in its family replaces it (a sign-in again). No end is heard of.
+func (m *Manager) Retire(ctx context.Context, key string) error {
+	m.forget(key)
+	return m.store.Delete(ctx, key)
 }
 
 // RevokeUser ends every session of a customer ("sign out everywhere").
@@ -341,10 +382,21 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 		}
 	}
 	m.mu.Unlock()
+	var sids []string
+	if m.onEnd.Load() != nil {
+		all, err := m.store.ListUser(ctx, userID)
+		if err != nil {
+			return 0, fmt.Errorf("session: revoke all of a user: %w", err)
+		}
+		for _, s := range all {
+			sids = append(sids, SID(s))
+		}
+	}
 	n, err := m.store.DeleteUser(ctx, userID)
 	if err != nil {
 		return n, fmt.Errorf("session: revoke all of a user: %w", err)
 	}
+	m.ended(userID, sids...)
 	return n, nil
 }
 
@@ -360,11 +412,14 @@ func (m *Manager) RevokeFamily(ctx context.Context, userID, sid string) (int, er
 	n := 0
 	for _, s := range all {
 		if SID(s) == sid {
-			if err := m.Revoke(ctx, s.Key); err != nil {
-				return n, err
+			if err := m.Retire(ctx, s.Key); err != nil {
+				return n, fmt.Errorf("session: revoke a family: %w", err)
 			}
 			n++
 		}
+	}
+	if n > 0 {
+		m.ended(userID, sid)
 	}
 	return n, nil
 }

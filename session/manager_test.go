@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,48 @@ func TestManagerFamilies(t *testing.T) {
 	}
 	if _, err := m.Lookup(ctx, otherTok); err != nil {
 		t.Fatalf("another customer's session with the same family id: %v", err)
+	}
+}
+
+// TestManagerEndHook: sessions ended on purpose are heard of, with their
+// family's sid; expiry and Retire are not ends.
+func TestManagerEndHook(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{Idle: 30 * time.Minute, Absolute: time.Hour, CacheTTL: -1})
+	var heard []string
+	m.SetEndHook(func(user string, sids []string) { heard = append(heard, user+":"+strings.Join(sids, ",")) })
+	_, a, _ := m.Create(ctx, session.New{UserID: "u1"})
+	_, b, _ := m.Create(ctx, session.New{UserID: "u1", Family: session.SID(a)})
+	_, _, _ = m.Create(ctx, session.New{UserID: "u1"}) // another family, never heard of
+	fam := session.SID(a)
+
+	if err := m.Retire(ctx, b.Key); err != nil || len(heard) != 0 {
+		t.Fatalf("Retire heard: %v %v", heard, err)
+	}
+	if err := m.Revoke(ctx, a.Key); err != nil || len(heard) != 1 || heard[0] != "u1:"+fam {
+		t.Fatalf("Revoke heard %v, %v", heard, err)
+	}
+	if err := m.Revoke(ctx, a.Key); err != nil || len(heard) != 1 {
+		t.Fatalf("revoking a gone session heard %v, %v", heard, err)
+	}
+	_, _, _ = m.Create(ctx, session.New{UserID: "u1", Family: fam})
+	if n, err := m.RevokeFamily(ctx, "u1", fam); n != 1 || err != nil || len(heard) != 2 || heard[1] != "u1:"+fam {
+		t.Fatalf("RevokeFamily: %d %v heard %v", n, err, heard)
+	}
+	tok, _, _ := m.Create(ctx, session.New{UserID: "u2"})
+	c.advance(31 * time.Minute)
+	if _, err := m.Lookup(ctx, tok); !errors.Is(err, session.ErrNotFound) || len(heard) != 2 {
+		t.Fatalf("expiry heard %v, %v", heard, err)
+	}
+	_, x, _ := m.Create(ctx, session.New{UserID: "u3"})
+	_, _, _ = m.Create(ctx, session.New{UserID: "u3", Family: session.SID(x)})
+	_, y, _ := m.Create(ctx, session.New{UserID: "u3"})
+	if _, err := m.RevokeUser(ctx, "u3"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{session.SID(x), session.SID(y)}
+	slices.Sort(want)
+	if len(heard) != 3 || heard[2] != "u3:"+strings.Join(want, ",") {
+		t.Fatalf("RevokeUser heard %v, want u3:%v", heard, want)
 	}
 }
