@@ -207,6 +207,35 @@ func (g *gateway) load(o gatewayOpts) {
 		g.t.Fatalf("load: %v", err)
 	}
 	g.waitReady()
+	g.waitCertificates(g.caddyfile(o))
+}
+
+// siteHostRE finds the hosts of a Caddyfile's https site addresses.
+var siteHostRE = regexp.MustCompile(`(?m)https://([A-Za-z0-9.-]+):\d+\s*(?:,|\{)`)
+
+// waitCertificates waits until every https site of the Caddyfile has its
+// certificate: Caddy obtains them in the background, and a test that
+// ended (caddy.Stop) while one was still being issued left certmagic's
+// job running into the next test's config (a data race inside Caddy's
+// certificate cache).
+func (g *gateway) waitCertificates(caddyfile string) {
+	g.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, m := range siteHostRE.FindAllStringSubmatch(caddyfile, -1) {
+		host := m[1]
+		for {
+			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", g.port),
+				&tls.Config{ServerName: host, RootCAs: g.roots})
+			if err == nil {
+				conn.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				g.t.Fatalf("no certificate for %s: %v", host, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
 
 func (g *gateway) waitReady() { g.waitReadyAt("/pub/ready") }
