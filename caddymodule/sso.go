@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
-	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/identity/oidcrp"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -162,19 +160,9 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 	if id.SessionID == "" || len(id.SessionID) > 64 {
 		return h.oidcFailed(w, r, h.sso, oidcrp.ErrInvalidResponse)
 	}
-	if h.app.providerSite(h.SSO.Issuer) == nil {
-		// A provider of another deployment keeps customers this store
-		// does not know; linking them is not built yet.
-		h.logger.Warn("single sign-on: the provider is not served by this gateway", zap.String("issuer", h.SSO.Issuer))
-		return h.oidcFailed(w, r, h.sso, oidcrp.ErrProvider)
-	}
-	c, err := h.app.backend.identity.Customer(r.Context(), id.Subject)
-	if errors.Is(err, identity.ErrNotFound) {
-		return h.oidcFailed(w, r, h.sso, oidcrp.ErrInvalidResponse)
-	}
-	if err != nil {
-		h.logger.Error("single sign-on: loading the customer", zap.Error(err))
-		return h.unavailable(w, r)
+	c, askConsent, done, err := h.ssoCustomer(w, r, id, f.RD)
+	if done || err != nil {
+		return err
 	}
 	// A step-up must come back with what the page asks (a rule may name
 	// sign-in methods the provider cannot be asked for): else a refusal,
@@ -187,12 +175,13 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 	if f.StepUp && h.flows.Unmet(h.requirementAt(f.RD, got, c), got) {
 		return h.message(w, r, http.StatusForbidden, "stepup.no_factor.title", "stepup.no_factor", "/", "link.home")
 	}
-	due := authflow.SessionDue{Customer: c, AMR: id.AMR, ACR: id.ACR, Redirect: f.RD}
+	due := authflow.SessionDue{Customer: c, AMR: id.AMR, ACR: id.ACR, Redirect: f.RD, AskConsent: askConsent}
+	h.askConsentFirst(w, &due)
 	if _, err := h.startSessionIn(w, r, authflow.StartSessionInput{Due: due, Family: id.SessionID, AuthTime: id.AuthTime}); err != nil {
 		h.logger.Error("single sign-on: starting the session", zap.Error(err))
 		return h.unavailable(w, r)
 	}
-	http.Redirect(w, r, safeRedirect(f.RD, h.allowHosts), http.StatusSeeOther)
+	http.Redirect(w, r, safeRedirect(due.Redirect, h.allowHosts), http.StatusSeeOther)
 	return nil
 }
 
@@ -248,5 +237,8 @@ func ssoRoutes() []route {
 		{path: "/login", get: (*Handler).ssoLogin, post: (*Handler).ssoLogin},
 		{path: "/register", get: (*Handler).ssoLogin},
 		{path: "/stepup", get: (*Handler).ssoStepUp},
+		// The provider's back channel: a logout token, no CSRF token (it
+		// is its own proof).
+		{path: "/sso/logout", post: (*Handler).ssoBackchannelLogout, postDefence: defence{route: botdefense.RouteOIDC}, crossSite: true},
 	}
 }

@@ -210,6 +210,7 @@ func TestSSO(t *testing.T) {
 				t.Fatalf("client session acr %v", acr)
 			}
 		}},
+		ssoBackchannelScenario,
 		{"a callback without this browser's flow is refused", func(t *testing.T, g *gateway) {
 			victim := g.signUp("sso-fa@example.com")
 			attacker := g.signUp("sso-gu@example.com")
