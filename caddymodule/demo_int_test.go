@@ -33,7 +33,7 @@ func (s *syncBuffer) String() string {
 
 // runProcess starts a program in dir with env, stops it (SIGINT, then
 // waits) when the test ends, and shows its output if the test failed.
-func runProcess(t *testing.T, env []string, dir, name string, args ...string) *syncBuffer {
+func runProcess(t testing.TB, env []string, dir, name string, args ...string) *syncBuffer {
 	t.Helper()
 	out := &syncBuffer{}
 	cmd := exec.Command(name, args...)

@@ -107,6 +107,8 @@ type gatewayOpts struct {
 	logs   string // lines in the global log block; default "level DEBUG"
 	access string // a site access log block (empty: no access log)
 	direct string // more directives in the site block
+	// caddy is extra Caddy global options (a pki block).
+	caddy string
 	// limits is the site's limits option; default "limits off": flow
 	// tests sign many customers up from one address with a Go client,
 	// which the edge defences rightly stop. Defence tests set their own.
@@ -120,6 +122,7 @@ const testCaddyfile = `{
 	local_certs
 	http_port {httpport}
 	https_port {port}
+	{caddy}
 	log {
 		output file {log}
 		{logs}
@@ -157,7 +160,7 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 		o.limits = "limits off"
 	}
 	// Fragments first, so placeholders inside them are replaced too.
-	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{direct}", o.direct, "{store}", o.store, "{global}", o.global, "{site}", o.site, "{limits}", o.limits).Replace(testCaddyfile)
+	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{direct}", o.direct, "{store}", o.store, "{global}", o.global, "{site}", o.site, "{limits}", o.limits, "{caddy}", o.caddy).Replace(testCaddyfile)
 	return strings.NewReplacer(
 		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePort(g.t)), "{port}", fmt.Sprint(g.port),
 		"{log}", g.logFile, "{mail}", g.mailDir,

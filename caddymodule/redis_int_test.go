@@ -105,19 +105,33 @@ func TestRedisOutage(t *testing.T) {
 // one per process, so a second gateway needs its own).
 func startProcess(t *testing.T, bin string, o gatewayOpts) *gateway {
 	t.Helper()
+	g := newProcessGateway(t)
+	g.runProcess(bin, o)
+	g.waitReady()
+	return g
+}
+
+// newProcessGateway is a gateway to run as a process (runProcess), its
+// ports chosen, so that another's Caddyfile can name them first.
+func newProcessGateway(t *testing.T) *gateway {
+	t.Helper()
 	dir := t.TempDir()
-	g := &gateway{
+	return &gateway{
 		t: t, port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: dir,
 		mailDir: filepath.Join(dir, "mail"), logFile: filepath.Join(dir, "caddy.log"), backend: newRecorder(t),
 	}
-	cf := filepath.Join(dir, "Caddyfile")
+}
+
+// runProcess runs the frontdoor binary with g's Caddyfile for o, with
+// env added to the test's environment.
+func (g *gateway) runProcess(bin string, o gatewayOpts, env ...string) {
+	g.t.Helper()
+	cf := filepath.Join(g.dir, "Caddyfile")
 	if err := os.WriteFile(cf, []byte(g.caddyfile(o)), 0o600); err != nil {
-		t.Fatal(err)
+		g.t.Fatal(err)
 	}
-	env := append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	runProcess(t, env, "", bin, "run", "--config", cf)
-	g.waitReady()
-	return g
+	env = append(append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(g.dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(g.dir, "config")), env...)
+	runProcess(g.t, env, "", bin, "run", "--config", cf)
 }
 
 // TestTwoGatewaysShareRedis: two nodes behind one origin on one Redis. A
