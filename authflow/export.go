@@ -83,6 +83,18 @@ type Export struct {
 	// APIKeys are the customer's personal API keys: never the key, nor
 	// its hash.
 	APIKeys []ExportAPIKey `json:"api_keys,omitempty"`
+	// Apps are the provider clients holding the customer's tokens: never
+	// a token, nor a refresh token family's id.
+	Apps []ExportApp `json:"apps,omitempty"`
+}
+
+// ExportApp is an app's grant.
+type ExportApp struct {
+	Issuer     string    `json:"issuer"`
+	ClientID   string    `json:"client_id"`
+	Scopes     []string  `json:"scopes,omitempty"`
+	GrantedAt  time.Time `json:"granted_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
 }
 
 // ExportAPIKey is a personal API key's metadata.
@@ -223,6 +235,9 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 	for _, k := range c.APIKeys {
 		x.APIKeys = append(x.APIKeys, ExportAPIKey{ID: k.ID, Name: k.Name, Hint: k.Hint, Paths: k.Paths, Methods: k.Methods, Scopes: k.Scopes,
 			CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, LastUsedNetwork: k.LastUsedNetwork})
+	}
+	for _, a := range c.Apps {
+		x.Apps = append(x.Apps, ExportApp{Issuer: a.Issuer, ClientID: a.ClientID, Scopes: a.Scopes, GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt})
 	}
 	for _, li := range c.Identities {
 		x.Identities = append(x.Identities, ExportIdentity{Provider: li.Provider, Issuer: li.Issuer, Subject: li.Subject, Email: li.Email,

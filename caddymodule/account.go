@@ -40,6 +40,8 @@ type accountView struct {
 	Profile []profileFieldView
 	// Consent is what the customer agreed to, and when (nil: no purposes).
 	Consent *consentView
+	// Apps are the provider clients holding the customer's tokens.
+	Apps []appView
 	// KeysOn: the site takes API keys; APIKeys are the customer's.
 	KeysOn  bool
 	APIKeys []apiKeyView
@@ -102,6 +104,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	v.KeysOn = h.keysOn
+	v.Apps = h.appViews(c)
 	for _, k := range c.APIKeys {
 		limits := strings.TrimSpace(strings.Join(k.Methods, " ") + " " + strings.Join(k.Paths, " ") + " " + strings.Join(k.Scopes, " "))
 		v.APIKeys = append(v.APIKeys, apiKeyView{ID: k.ID, Name: k.Name, Hint: k.Hint, Network: k.LastUsedNetwork, Limits: limits,
@@ -236,6 +239,8 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.session_revoked")
 	case identity.EventProfileUpdated:
 		return h.say(r, "event.profile_updated")
+	case identity.EventAppRevoked:
+		return h.say(r, "event.app_revoked", "app", e.Detail)
 	}
 	return h.say(r, "event.other")
 }

@@ -20,6 +20,7 @@ func TestProviderCaddyfile(t *testing.T) {
 				backchannel_logout_uri https://shop.example.com/.frontdoor/sso/logout
 			}
 			client app {
+				name "Shop app"
 				redirect_uri http://127.0.0.1:8080/cb https://app.example.com/cb
 			}
 `))
@@ -28,7 +29,7 @@ func TestProviderCaddyfile(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"provider":{"clients":[{"backchannel_logout_uri":"https://shop.example.com/.frontdoor/sso/logout","first_party":true,"id":"shop","redirect_uris":["https://shop.example.com/.frontdoor/sso/callback"],"scopes":["openid","email","profile","offline_access"],"secret":"{env.SHOP_SSO_SECRET}"}`,
-		`{"id":"app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"]}`,
+		`{"id":"app","name":"Shop app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"]}`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
@@ -54,6 +55,7 @@ func TestProviderCaddyfileErrors(t *testing.T) {
 		{"unknown scope", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tscopes openid admin\n\t\t\t}\n", 6, `unknown scope "admin"`},
 		{"empty secret", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tsecret\n\t\t\t}\n", 6, "secret needs one value"},
 		{"no clients", "", 4, "provider needs at least one client"},
+		{"empty name", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tname\n\t\t\t}\n", 6, "name needs one value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,8 @@ type ProviderConfig struct {
 type ProviderClient struct {
 	// ID is the client_id.
 	ID string `json:"id"`
+	// Name is how the account page names the app (default: the id).
+	Name string `json:"name,omitempty"`
 	// RedirectURIs are compared exactly with the request's redirect_uri.
 	RedirectURIs []string `json:"redirect_uris"`
 	// Secret authenticates a confidential client (client_secret_basic or
@@ -52,6 +54,7 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			redirect_uri <uri…>
 //			secret <secret>
 //			scopes openid email profile offline_access
+//			name "<shown on the account page>"
 //			first_party
 //			backchannel_logout_uri <uri>
 //		}
@@ -103,6 +106,10 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 					if !slices.Contains(providerScopes, s) {
 						return nil, d.Errf("frontdoor: provider: client %s: unknown scope %q (known: %s)", c.ID, s, strings.Join(providerScopes, " "))
 					}
+				}
+			case "name":
+				if !d.AllArgs(&c.Name) || c.Name == "" {
+					return nil, d.Errf("frontdoor: provider: client %s: name needs one value (quote it: name \"Shop app\")", c.ID)
 				}
 			case "first_party":
 				if d.NextArg() {

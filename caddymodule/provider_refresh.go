@@ -30,22 +30,28 @@ func (o *siteOP) newRefresh(ctx context.Context, grant identity.OAuthRefresh) (s
 }
 
 // refreshFor makes the first refresh token of a code, when the grant
-// holds offline_access.
-func (o *siteOP) refreshFor(ctx context.Context, ar *opAuthRequest) (string, error) {
+// holds offline_access, and returns it with its family.
+func (o *siteOP) refreshFor(ctx context.Context, ar *opAuthRequest) (token, family string, err error) {
 	if !slices.Contains(ar.Scopes, oidc.ScopeOfflineAccess) {
-		return "", nil
+		return "", "", nil
 	}
-	family := randomID()
-	return o.newRefresh(ctx, identity.OAuthRefresh{
+	family = randomID()
+	token, err = o.newRefresh(ctx, identity.OAuthRefresh{
 		Family: family, ClientID: ar.ClientID, Subject: ar.Subject, SID: ar.SID, Scopes: ar.Scopes,
 		AuthTime: ar.AuthTime, AMR: ar.AMR, ACR: ar.ACR,
 	})
+	return token, family, err
 }
 
 // revokeFamily marks the family revoked for as long as any of its tokens
 // can live.
 func (o *siteOP) revokeFamily(ctx context.Context, family string) error {
-	b := o.h.app.backend
+	return revokeRefreshFamily(ctx, o.h.app.backend, family)
+}
+
+// revokeRefreshFamily is revokeFamily for a caller with no provider site
+// at hand (the account page of any site revoking an app).
+func revokeRefreshFamily(ctx context.Context, b *backend, family string) error {
 	mark := identity.OAuthRefresh{State: "revoked", Family: family}
 	return b.identity.PutToken(ctx, identity.NewTokenUnder(identity.HashToken(family), mark, "", b.clock.Now().Add(identity.OAuthRefreshTTL)))
 }
@@ -108,6 +114,9 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 		return nil, oidc.ErrServerError().WithParent(err)
 	} else if revoked {
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token family revoked")
+	}
+	if err := o.appStillGranted(ctx, grant); err != nil {
+		return nil, err
 	}
 	if len(r.Data.Scopes) > 0 {
 		for _, sc := range r.Data.Scopes {

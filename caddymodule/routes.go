@@ -113,6 +113,7 @@ var routeTable = []route{
 	{path: "/account/delete", get: (*Handler).erasePage, post: (*Handler).erase},
 	{path: "/account/keys", post: (*Handler).apiKeyCreate},
 	{path: "/account/keys/revoke", post: (*Handler).apiKeyRevoke},
+	{path: "/account/apps/revoke", post: (*Handler).appRevoke},
 	// An invitation's link is defended like the other mailed links.
 	{path: "/invite", get: (*Handler).invitePage, post: (*Handler).inviteAccept,
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},

@@ -44,6 +44,10 @@ type Customer struct {
 	// APIKeys are the customer's personal API keys (see apikey.go).
 	APIKeys []APIKey `json:"api_keys,omitempty"`
 
+	// Apps are the provider clients holding tokens of the customer (see
+	// apps.go).
+	Apps []AppGrant `json:"apps,omitempty"`
+
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`
 
