@@ -354,11 +354,15 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	// The account page lists the app from now on.
-	if err := s.o.h.flows.AppUsed(ctx, ar.Subject, s.o.issuer, ar.ClientID, ar.Scopes, family); err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+	// An app that holds lasting access (a refresh token) is on the
+	// account page from now on; a site's single sign-on, whose tokens
+	// last minutes, is not.
+	if family != "" {
+		if err := s.o.h.flows.AppUsed(ctx, ar.Subject, s.o.issuer, ar.ClientID, ar.Scopes, family); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		s.o.h.app.backend.forgetCustomer(ar.Subject)
 	}
-	s.o.h.app.backend.forgetCustomer(ar.Subject)
 	if err := s.o.noteClientSession(ctx, ar); err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
