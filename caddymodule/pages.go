@@ -209,6 +209,8 @@ type pageData struct {
 	// SignUpConsent: the consent prompt asks every purpose, as the
 	// sign-up form does (after a sign-up through a provider).
 	SignUpConsent bool
+	// AppConsent is the provider's consent page for a third-party app.
+	AppConsent *appConsentView
 }
 
 // confirmView is a confirmation step before something hard to undo.

@@ -231,11 +231,6 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 		op.AuthRequestError(w, r, ar, oidc.ErrInvalidClient(), o.prov)
 		return nil
 	}
-	if !c.FirstParty {
-		// No consent screen yet: only first-party clients are answered.
-		op.AuthRequestError(w, r, ar, &oidc.Error{ErrorType: "consent_required", Description: "this client needs the customer's consent, which is not asked yet"}, o.prov)
-		return nil
-	}
 	if after, aal, unmet := askedOf(req, s); unmet {
 		// max_age, prompt=login or acr_values ask more than the session
 		// has: the provider's step-up, then back here.
@@ -251,11 +246,36 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.Prefix+"/stepup?rd="+url.QueryEscape(back), http.StatusFound)
 		return nil
 	}
-	req.Subject, req.SID, req.AuthTime, req.AMR, req.ACR = s.UserID, session.SID(s), s.AuthTime, s.AMR, s.ACR
-	ar = &opAuthRequest{req}
-	// SaveAuthCode stores the answered request under the code op makes.
-	op.AuthResponse(ar, o.prov, w, r.WithContext(context.WithValue(ctx, answeredKey{}, ar)))
+	if !c.FirstParty {
+		need, err := o.consentNeeded(ctx, s.UserID, req)
+		if err != nil {
+			_ = b.identity.PutToken(ctx, tok)
+			h.logger.Error("provider: reading the customer's apps", zap.Error(err))
+			return h.unavailable(w, r)
+		}
+		if need {
+			if slices.Contains(req.Prompt, oidc.PromptNone) {
+				op.AuthRequestError(w, r, ar, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not allowed this client"}, o.prov)
+				return nil
+			}
+			// Kept for the customer's answer.
+			if err := b.identity.PutToken(ctx, tok); err != nil {
+				h.logger.Error("provider: keeping an authorization request", zap.Error(err))
+				return h.unavailable(w, r)
+			}
+			return o.askConsent(w, r, c, req)
+		}
+	}
+	o.answer(w, r, req, s)
 	return nil
+}
+
+// answer hands the client its code for the customer's session s.
+func (o *siteOP) answer(w http.ResponseWriter, r *http.Request, req identity.OAuthRequest, s *session.Session) {
+	req.Subject, req.SID, req.AuthTime, req.AMR, req.ACR = s.UserID, session.SID(s), s.AuthTime, s.AMR, s.ACR
+	ar := &opAuthRequest{req}
+	// SaveAuthCode stores the answered request under the code op makes.
+	op.AuthResponse(ar, o.prov, w, r.WithContext(context.WithValue(r.Context(), answeredKey{}, ar)))
 }
 
 // answeredKey carries the answered request to SaveAuthCode.

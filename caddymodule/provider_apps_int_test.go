@@ -81,3 +81,62 @@ func TestProviderApps(t *testing.T) {
 		}},
 	})
 }
+
+// providerConsentScenario: a third-party client gets a consent page that
+// names it and what it asks; "don't allow" answers access_denied; "allow"
+// answers a code, and the next request with the same scopes asks
+// nothing — until prompt=consent, more scopes, or the app is removed.
+// The decision is a CSRF-protected post: a GET, or a post without the
+// token, decides nothing.
+func providerConsentScenario(t *testing.T, g *gateway) {
+	c := g.signUp("op-consent@example.com")
+	r := newRP(t, g, "partner", "partner-secret", "https://partner.test/cb")
+	consentPage := func(opts ...oauth2.AuthCodeOption) (string, string) {
+		t.Helper()
+		opts = append(opts, oauth2.S256ChallengeOption("verifier-0123456789-0123456789-0123456789"))
+		res, hops := g.walk(t, c, r.cfg.AuthCodeURL("st4te", opts...))
+		m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(res.body)
+		if res.status != http.StatusOK || m == nil || !strings.Contains(res.body, "partner") || !strings.Contains(res.body, "see your email address") {
+			t.Fatalf("no consent page: %d after %v\n%.500s", res.status, hops, res.body)
+		}
+		return m[1], res.body
+	}
+	decide := func(id, decision string) *url.URL {
+		t.Helper()
+		res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/apps/consent", url.Values{"id": {id}, "decision": {decision}})
+		u, err := url.Parse(res.header.Get("Location"))
+		if res.status != http.StatusFound || err != nil || !strings.HasPrefix(u.String(), "https://partner.test/cb") {
+			t.Fatalf("%s: %d %q", decision, res.status, res.header.Get("Location"))
+		}
+		return u
+	}
+	id, _ := consentPage()
+	// No CSRF token: refused, the request stays.
+	if res := g.do(c, http.MethodPost, "/.frontdoor/apps/consent", url.Values{"id": {id}, "decision": {"allow"}}, map[string]string{"Origin": strings.TrimSuffix(g.url("/"), "/")}); res.status != http.StatusForbidden {
+		t.Fatalf("consent without a CSRF token: %d", res.status)
+	}
+	if u := decide(id, "deny"); u.Query().Get("error") != "access_denied" || u.Query().Get("iss") != g.url("") {
+		t.Fatalf("deny: %s", u)
+	}
+	id, _ = consentPage()
+	if u := decide(id, "allow"); u.Query().Get("code") == "" || u.Query().Get("iss") != g.url("") {
+		t.Fatalf("allow: %s", u)
+	}
+	// The same request id cannot be answered twice.
+	if res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/apps/consent", url.Values{"id": {id}, "decision": {"allow"}}); res.status != http.StatusBadRequest {
+		t.Fatalf("request answered twice: %d", res.status)
+	}
+	// Allowed: straight through, now even with prompt=none.
+	u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption("verifier-0123456789-0123456789-0123456789"), oauth2.SetAuthURLParam("prompt", "none")))
+	if u.Query().Get("code") == "" {
+		t.Fatalf("allowed app asked again: %s", u)
+	}
+	consentPage(oauth2.SetAuthURLParam("prompt", "consent"))
+	if page := g.get(c, "/.frontdoor/account", nil).body; !strings.Contains(page, `name="client" value="partner"`) {
+		t.Fatal("allowed app not on the account page")
+	}
+	if res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/apps/revoke", url.Values{"issuer": {g.url("")}, "client": {"partner"}}); res.status != http.StatusOK {
+		t.Fatalf("remove: %d", res.status)
+	}
+	consentPage()
+}

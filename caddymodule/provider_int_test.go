@@ -487,14 +487,15 @@ func TestProvider(t *testing.T) {
 				t.Fatalf("exchange: %v", err)
 			}
 		}},
-		{"third-party client without consent screen", func(t *testing.T, g *gateway) {
+		{"third-party client, prompt=none, not allowed yet", func(t *testing.T, g *gateway) {
 			c := g.signUp("op-3p@example.com")
 			r := newRP(t, g, "partner", "partner-secret", "https://partner.test/cb")
-			u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption("v")))
+			u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption("v"), oauth2.SetAuthURLParam("prompt", "none")))
 			if u.Query().Get("error") != "consent_required" || u.Query().Get("code") != "" {
 				t.Fatalf("third party: %s", u)
 			}
 		}},
+		{"third-party client: the consent screen", providerConsentScenario},
 		{"redirect URIs compared exactly", func(t *testing.T, g *gateway) {
 			c := g.signUp("op-redir@example.com")
 			r := newRP(t, g, "shop", shopSecret, "https://app.test/cb")

@@ -114,6 +114,8 @@ var routeTable = []route{
 	{path: "/account/keys", post: (*Handler).apiKeyCreate},
 	{path: "/account/keys/revoke", post: (*Handler).apiKeyRevoke},
 	{path: "/account/apps/revoke", post: (*Handler).appRevoke},
+	// A provider site's consent page for a third-party app answers here.
+	{path: "/apps/consent", post: (*Handler).appConsent},
 	// An invitation's link is defended like the other mailed links.
 	{path: "/invite", get: (*Handler).invitePage, post: (*Handler).inviteAccept,
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},

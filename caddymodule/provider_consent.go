@@ -1,0 +1,120 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"go.uber.org/zap"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+// The consent screen of a client that is not first_party: the customer,
+// signed in at the provider, sees which app asks for what and allows it or
+// not (a CSRF-protected form; GET never decides). An allowed app is one of
+// the customer's apps (identity.AppGrant) with the scopes allowed: it is
+// not asked again until it asks for more, asks with prompt=consent, or the
+// customer removes it on the account page. prompt=none when consent is
+// needed: consent_required to the client.
+//
+//	POST <prefix>/apps/consent   csrf_token, id (the request), decision allow|deny
+
+// appConsentView is what the consent page shows.
+type appConsentView struct {
+	ID, Name, Site string
+	// Scopes are the scopes asked, each in words.
+	Scopes []string
+}
+
+// consentNeeded reports whether the customer must be asked: the app is
+// not one of theirs, asks for a scope they did not allow, or asks again
+// (prompt=consent).
+func (o *siteOP) consentNeeded(ctx context.Context, customerID string, req identity.OAuthRequest) (bool, error) {
+	if slices.Contains(req.Prompt, oidc.PromptConsent) {
+		return true, nil
+	}
+	c, err := o.h.app.backend.customer(ctx, customerID)
+	if err != nil {
+		return false, err
+	}
+	app, ok := c.App(o.issuer, req.ClientID)
+	if !ok {
+		return true, nil
+	}
+	for _, sc := range req.Scopes {
+		if !slices.Contains(app.Scopes, sc) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// askConsent shows the consent page for the waiting request req.
+func (o *siteOP) askConsent(w http.ResponseWriter, r *http.Request, c *ProviderClient, req identity.OAuthRequest) error {
+	h := o.h
+	name := c.Name
+	if name == "" {
+		name = c.ID
+	}
+	v := &appConsentView{ID: req.ID, Name: name, Site: h.audience}
+	for _, sc := range req.Scopes {
+		switch sc {
+		case oidc.ScopeOpenID:
+			v.Scopes = append(v.Scopes, h.say(r, "scope.openid"))
+		case oidc.ScopeEmail:
+			v.Scopes = append(v.Scopes, h.say(r, "scope.email"))
+		case oidc.ScopeProfile:
+			v.Scopes = append(v.Scopes, h.say(r, "scope.profile"))
+		case oidc.ScopeOfflineAccess:
+			v.Scopes = append(v.Scopes, h.say(r, "scope.offline_access"))
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return h.render(w, r, http.StatusOK, "app_consent", &pageData{Title: h.say(r, "app_consent.title", "app", name), CSRF: h.csrfFor(w, r), AppConsent: v})
+}
+
+// appConsent takes the customer's answer.
+func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
+	o := h.op
+	if o == nil {
+		return h.message(w, r, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
+	}
+	s, ok := h.sessionOrLogin(w, r)
+	if !ok {
+		return nil
+	}
+	ctx := r.Context()
+	b := h.app.backend
+	id := r.PostForm.Get("id")
+	if _, err := identity.ParseTokenSecret(id); err != nil {
+		return h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
+	}
+	tok, err := b.identity.ConsumeToken(ctx, identity.TokenOAuthRequest, identity.HashToken(id), b.clock.Now())
+	if errors.Is(err, identity.ErrNotFound) {
+		return h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
+	}
+	if err != nil {
+		h.logger.Error("provider: loading an authorization request", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	req, err := identity.PayloadOf[identity.OAuthRequest](tok)
+	if err != nil || o.clients[req.ClientID] == nil {
+		return h.unavailable(w, r)
+	}
+	w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + h.Prefix + "/"}
+	if r.PostForm.Get("decision") != "allow" {
+		op.AuthRequestError(w, r, &opAuthRequest{req}, oidc.ErrAccessDenied().WithDescription("the customer did not allow this client"), o.prov)
+		return nil
+	}
+	if err := h.flows.AppUsed(ctx, s.UserID, o.issuer, req.ClientID, req.Scopes, ""); err != nil {
+		h.logger.Error("provider: recording an allowed app", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	b.forgetCustomer(s.UserID)
+	o.answer(w, r, req, s)
+	return nil
+}
