@@ -36,8 +36,11 @@ type ProviderClient struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// FirstParty clients get no consent screen.
 	FirstParty bool `json:"first_party,omitempty"`
-	// BackchannelLogoutURI receives logout tokens (a later increment).
+	// BackchannelLogoutURI receives logout tokens (back-channel logout).
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// PostLogoutRedirectURIs are where end_session may send the browser
+	// back to (post_logout_redirect_uri), compared exactly.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -57,6 +60,7 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			name "<shown on the account page>"
 //			first_party
 //			backchannel_logout_uri <uri>
+//			post_logout_redirect_uri <uri…>
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -116,6 +120,17 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 					return nil, d.ArgErr()
 				}
 				c.FirstParty = true
+			case "post_logout_redirect_uri":
+				uris := d.RemainingArgs()
+				if len(uris) == 0 {
+					return nil, d.Errf("frontdoor: provider: client %s: post_logout_redirect_uri needs a URI", c.ID)
+				}
+				for _, u := range uris {
+					if err := checkRedirectURI(u); err != nil {
+						return nil, d.Errf("frontdoor: provider: client %s: post_logout_redirect_uri %q: %v", c.ID, u, err)
+					}
+				}
+				c.PostLogoutRedirectURIs = append(c.PostLogoutRedirectURIs, uris...)
 			case "backchannel_logout_uri":
 				if !d.AllArgs(&c.BackchannelLogoutURI) {
 					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri needs one URI", c.ID)
@@ -180,6 +195,11 @@ func (p *ProviderConfig) provision() error {
 		for _, u := range c.RedirectURIs {
 			if err := checkRedirectURI(u); err != nil {
 				return fmt.Errorf("frontdoor: provider: client %s: redirect_uri %q: %w", c.ID, u, err)
+			}
+		}
+		for _, u := range c.PostLogoutRedirectURIs {
+			if err := checkRedirectURI(u); err != nil {
+				return fmt.Errorf("frontdoor: provider: client %s: post_logout_redirect_uri %q: %w", c.ID, u, err)
 			}
 		}
 		if len(c.Scopes) == 0 {

@@ -25,6 +25,7 @@ const providerSite = `provider {
 				secret {env.FD_TEST_SHOP_SECRET}
 				scopes openid email profile offline_access
 				first_party
+				post_logout_redirect_uri https://app.test/bye
 			}
 			client spa {
 				redirect_uri https://spa.test/cb
@@ -406,6 +407,26 @@ func TestProvider(t *testing.T) {
 			}
 			if st := g.get(c, "/app/x", nil).status; st != http.StatusUnauthorized {
 				t.Errorf("session after end_session with the ID token: %d, want 401", st)
+			}
+		}},
+		{"end_session returns only to a registered post_logout_redirect_uri", func(t *testing.T, g *gateway) {
+			c, _, tok := shopTokens(t, g, "op-bye@example.com")
+			hint := url.QueryEscape(tok.Extra("id_token").(string))
+			for _, bad := range []string{"https://evil.test/", "https://app.test/bye/", "https://APP.test/bye", "https://app.test/bye?x=1", "https://app.test:8443/bye"} {
+				resp := g.get(c, "/.frontdoor/oauth2/end_session?id_token_hint="+hint+"&post_logout_redirect_uri="+url.QueryEscape(bad), nil)
+				if resp.status < 400 || strings.Contains(resp.header.Get("Location"), "evil") {
+					t.Errorf("post_logout_redirect_uri %s: %d to %q", bad, resp.status, resp.header.Get("Location"))
+				}
+			}
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusOK {
+				t.Fatalf("session after refused end_session requests: %d", st)
+			}
+			resp := g.get(c, "/.frontdoor/oauth2/end_session?id_token_hint="+hint+"&post_logout_redirect_uri="+url.QueryEscape("https://app.test/bye")+"&state=s1", nil)
+			if resp.status != http.StatusFound || resp.header.Get("Location") != "https://app.test/bye?state=s1" {
+				t.Fatalf("end_session: %d to %q", resp.status, resp.header.Get("Location"))
+			}
+			if st := g.get(c, "/app/x", nil).status; st != http.StatusUnauthorized {
+				t.Errorf("session after end_session: %d, want 401", st)
 			}
 		}},
 		{"end_session with the ID token ends its session", func(t *testing.T, g *gateway) {

@@ -310,7 +310,7 @@ type opClient struct {
 
 func (c *opClient) GetID() string                    { return c.c.ID }
 func (c *opClient) RedirectURIs() []string           { return c.c.RedirectURIs }
-func (c *opClient) PostLogoutRedirectURIs() []string { return nil }
+func (c *opClient) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
 func (c *opClient) ApplicationType() op.ApplicationType {
 	return op.ApplicationTypeWeb
 }
