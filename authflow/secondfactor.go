@@ -371,6 +371,9 @@ type StartSessionInput struct {
 	// sign-in time for a single sign-on (zero: now).
 	Family   string
 	AuthTime time.Time
+	// IDToken: a provider of another deployment's ID token, kept for
+	// signing out there (session.Session.IDToken).
+	IDToken string
 }
 
 // StartSession ends whatever session the browser had — so a session
@@ -409,7 +412,7 @@ func (f *Flows) startSession(ctx context.Context, in StartSessionInput) (string,
 	token, _, err := f.Sessions.Create(ctx, session.New{
 		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
 		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP, IdP: in.Due.IdP,
-		Family: in.Family, AuthTime: in.AuthTime,
+		Family: in.Family, AuthTime: in.AuthTime, IDToken: in.IDToken,
 	})
 	if err == nil {
 		f.auditDetail(ctx, in.Client, c.ID, identity.EventSignedIn, strings.Join(in.Due.AMR, " "))

@@ -103,15 +103,26 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
 
 // logout ends the session server-side and clears the cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
+	var idToken string
 	if ck, err := r.Cookie(session.CookieName); err == nil {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
-			if err := h.endSession(r.Context(), session.KeyOf(token)); err != nil {
+			key := session.KeyOf(token)
+			if s, err := h.app.backend.sessions.Store().Get(r.Context(), key); err == nil && s.Site == h.origin {
+				idToken = s.IDToken
+			}
+			if err := h.endSession(r.Context(), key); err != nil {
 				h.logger.Error("revoking session", zap.Error(err))
 				return h.unavailable(w, r)
 			}
 		}
 	}
 	clearSessionCookie(w)
+	if u := h.ssoEndSessionURL(r, idToken); u != "" {
+		// Signed in by a provider of another deployment: signed out there
+		// too, and back.
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return nil
+	}
 	return h.message(w, r, http.StatusOK, "logout.done.title", "logout.done", h.Prefix+"/login", "link.sign_in_again")
 }
 

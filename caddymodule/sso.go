@@ -177,7 +177,11 @@ func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	due := authflow.SessionDue{Customer: c, AMR: id.AMR, ACR: id.ACR, Redirect: f.RD, AskConsent: askConsent}
 	h.askConsentFirst(w, &due)
-	if _, err := h.startSessionIn(w, r, authflow.StartSessionInput{Due: due, Family: id.SessionID, AuthTime: id.AuthTime}); err != nil {
+	in := authflow.StartSessionInput{Due: due, Family: id.SessionID, AuthTime: id.AuthTime}
+	if h.app.providerSite(h.SSO.Issuer) == nil {
+		in.IDToken = id.RawIDToken // to sign out there too
+	}
+	if _, err := h.startSessionIn(w, r, in); err != nil {
 		h.logger.Error("single sign-on: starting the session", zap.Error(err))
 		return h.unavailable(w, r)
 	}
@@ -239,6 +243,28 @@ func ssoRoutes() []route {
 		{path: "/stepup", get: (*Handler).ssoStepUp},
 		// The provider's back channel: a logout token, no CSRF token (it
 		// is its own proof).
+		{path: "/sso/signed-out", get: (*Handler).ssoSignedOut},
 		{path: "/sso/logout", post: (*Handler).ssoBackchannelLogout, postDefence: defence{route: botdefense.RouteOIDC}, crossSite: true},
 	}
+}
+
+// ssoSignedOut is where the provider of another deployment sends the
+// browser back after signing it out there too (post_logout_redirect_uri).
+func (h *Handler) ssoSignedOut(w http.ResponseWriter, r *http.Request) error {
+	return h.message(w, r, http.StatusOK, "logout.done.title", "logout.done", h.Prefix+"/login", "link.sign_in_again")
+}
+
+// ssoEndSessionURL is where signing out sends a browser whose session came
+// from a provider of another deployment: its end_session, to end the
+// session there too, and back to <prefix>/sso/signed-out. "" for none.
+func (h *Handler) ssoEndSessionURL(r *http.Request, idToken string) string {
+	if h.sso == nil || idToken == "" {
+		return ""
+	}
+	u, err := h.sso.EndSessionURL(r.Context(), idToken, h.origin+h.Prefix+"/sso/signed-out", "")
+	if err != nil {
+		h.logger.Warn("single sign-on: the provider's end_session", zap.Error(err))
+		return ""
+	}
+	return u
 }

@@ -88,6 +88,7 @@ https://localhost:{port} {
 				secret brand-secret-0123456789
 				first_party
 				backchannel_logout_uri ` + client + `/.frontdoor/sso/logout
+				post_logout_redirect_uri ` + client + `/.frontdoor/sso/signed-out
 			}
 		}
 	}
@@ -136,6 +137,30 @@ https://localhost:{port} {
 	// Signing out at the provider: its deployment tells the client's.
 	logout(t, a, c)
 	waitStatus(t, func() int { return b.get(c, "/app/orders", nil).status }, http.StatusUnauthorized)
+
+	// Signed in again; now signing out on the client site ends the
+	// provider's session too (its end_session), and comes back.
+	r, hops = b.walk(t, c, b.url("/app/orders"))
+	r = a.login(c, "across@example.com", testPassword, loginRD(t, hops, r))
+	if r, hops = b.walk(t, c, a.url(r.header.Get("Location"))); r.status != http.StatusOK {
+		t.Fatalf("signing in again: %d after %v", r.status, hops)
+	}
+	if st := a.get(c, "/app/x", nil).status; st != http.StatusOK {
+		t.Fatalf("provider session: %d", st)
+	}
+	out := b.postVia(c, "/.frontdoor/logout", "/.frontdoor/logout", url.Values{})
+	if out.status != http.StatusSeeOther || !strings.HasPrefix(out.header.Get("Location"), issuer+"/.frontdoor/oauth2/end_session?") {
+		t.Fatalf("client sign-out: %d to %q, want the provider's end_session", out.status, out.header.Get("Location"))
+	}
+	if r, hops = b.walk(t, c, out.header.Get("Location")); r.status != http.StatusOK || hops[len(hops)-1] != "localhost/.frontdoor/sso/signed-out" {
+		t.Fatalf("after end_session: %d after %v", r.status, hops)
+	}
+	if st := a.get(c, "/app/x", nil).status; st != http.StatusUnauthorized {
+		t.Fatalf("provider session after signing out on the client: %d", st)
+	}
+	if st := b.get(c, "/app/orders", nil).status; st != http.StatusUnauthorized {
+		t.Fatalf("client session after signing out there: %d", st)
+	}
 }
 
 // originJar keeps cookies per origin (host and port): the two deployments

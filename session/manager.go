@@ -185,6 +185,8 @@ type New struct {
 	// AuthTime is when the customer proved who they are, when that was
 	// not now (a single sign-on session takes the provider's).
 	AuthTime time.Time
+	// IDToken: see Session.IDToken.
+	IDToken string
 }
 
 // Create starts a session and returns the bearer token for the cookie. A
@@ -201,7 +203,7 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 	s := &Session{
 		Key: KeyOf(token), UserID: n.UserID, Email: n.Email, EmailVerified: n.EmailVerified,
 		Site: n.Site, CreatedAt: now, LastSeen: now, AuthTime: now, ExpiresAt: now.Add(cfg.Absolute),
-		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP, Family: n.Family,
+		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP, Family: n.Family, IDToken: n.IDToken,
 	}
 	if !n.AuthTime.IsZero() && n.AuthTime.Before(now) {
 		s.AuthTime = n.AuthTime

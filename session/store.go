@@ -34,6 +34,10 @@ type Session struct {
 	// single sign-on session carries the provider session's. Empty: the
 	// session is a family of its own. SID names the family.
 	Family string `json:"family,omitempty"`
+	// IDToken is the ID token a single sign-on from a provider of another
+	// deployment came with: signing out here ends the provider's session
+	// with it (its end_session's id_token_hint).
+	IDToken string `json:"id_token,omitempty"`
 	// UserAgent and IP describe the device for the account page.
 	UserAgent string `json:"user_agent,omitempty"`
 	IP        string `json:"ip,omitempty"`

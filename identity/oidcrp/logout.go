@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -70,4 +71,32 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 		return nil, fmt.Errorf("%w: logout token iat is missing or in the future", ErrInvalidResponse)
 	}
 	return &LogoutToken{Issuer: t.Issuer, Subject: t.Subject, SID: c.SID, JTI: c.JTI, Expiry: t.Expiry}, nil
+}
+
+// EndSessionURL is where to send the browser to end the customer's session
+// at the provider (RP-initiated logout), "" when the provider has no
+// end_session_endpoint.
+func (p *Provider) EndSessionURL(ctx context.Context, idTokenHint, postLogoutRedirectURI, state string) (string, error) {
+	d, err := p.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	if d.endSession == "" {
+		return "", nil
+	}
+	u, err := url.Parse(d.endSession)
+	if err != nil || (u.Scheme != "https" && checkIssuer(u.Scheme+"://"+u.Host) != nil) {
+		return "", fmt.Errorf("%w: end_session_endpoint is not a usable URL", ErrProvider)
+	}
+	q := u.Query()
+	q.Set("id_token_hint", idTokenHint)
+	q.Set("client_id", p.cfg.ClientID)
+	if postLogoutRedirectURI != "" {
+		q.Set("post_logout_redirect_uri", postLogoutRedirectURI)
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

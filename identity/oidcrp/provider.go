@@ -69,6 +69,8 @@ type discovered struct {
 	// issParam: the provider sends RFC 9207's iss with its answers.
 	issParam    bool
 	hasUserInfo bool
+	// endSession is the RP-initiated logout endpoint ("" none).
+	endSession string
 }
 
 // New returns the provider for cfg (Validate must have passed). Nothing is
@@ -191,9 +193,10 @@ func (p *Provider) fetchDiscovery() (*discovered, error) {
 		return nil, err
 	}
 	var meta struct {
-		Issuer   string `json:"issuer"`
-		IssParam bool   `json:"authorization_response_iss_parameter_supported"`
-		UserInfo string `json:"userinfo_endpoint"`
+		Issuer     string `json:"issuer"`
+		IssParam   bool   `json:"authorization_response_iss_parameter_supported"`
+		UserInfo   string `json:"userinfo_endpoint"`
+		EndSession string `json:"end_session_endpoint"`
 	}
 	if err := prov.Claims(&meta); err != nil {
 		return nil, err
@@ -204,7 +207,7 @@ func (p *Provider) fetchDiscovery() (*discovered, error) {
 	if prov.Endpoint().AuthURL == "" || prov.Endpoint().TokenURL == "" {
 		return nil, errors.New("discovery has no authorization or token endpoint")
 	}
-	d.issParam, d.hasUserInfo = meta.IssParam, meta.UserInfo != ""
+	d.issParam, d.hasUserInfo, d.endSession = meta.IssParam, meta.UserInfo != "", meta.EndSession
 	d.p = prov
 	d.verifier = prov.VerifierContext(oidc.ClientContext(context.Background(), p.client), &oidc.Config{
 		ClientID:        p.cfg.ClientID,
@@ -320,6 +323,8 @@ type Identity struct {
 	SessionID string
 	ACR       string
 	AuthTime  time.Time
+	// RawIDToken is the ID token as received (an id_token_hint later).
+	RawIDToken string
 }
 
 // Finish checks the callback against the attempt, redeems the code (with
@@ -385,6 +390,7 @@ func (p *Provider) Finish(ctx context.Context, a Attempt, cb Callback) (*Identit
 	if err != nil {
 		return nil, err
 	}
+	id.RawIDToken = raw
 	if id.Email == "" && tok.AccessToken != "" && d.hasUserInfo {
 		if err := p.userInfo(cctx, d, tok, id, cb); err != nil {
 			return nil, err
