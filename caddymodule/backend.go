@@ -48,7 +48,10 @@ type backend struct {
 	consentCache  hotCache[consent.State]
 	customerCache hotCache[*hotCustomer]
 	// keyCache keeps checked API keys by hash (apikeys.go).
-	keyCache   hotCache[*keyCaller]
+	keyCache hotCache[*keyCaller]
+	// clients are the provider clients registered through the admin API
+	// (provider_clients.go).
+	clients    *clientRegistry
 	sessions   *session.Manager
 	assertions *session.Assertions
 	defense    *botdefense.Defender
@@ -149,6 +152,7 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	b.clients = &clientRegistry{b: b}
 	b.logger.Set(logger)
 	b.healthy.Store(true)
 	go b.housekeeping()

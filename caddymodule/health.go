@@ -61,7 +61,7 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 // Routes implements caddy.AdminRouter.
 func (adminAPI) Routes() []caddy.AdminRoute {
 	routes := append([]caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}, defenseRoutes()...)
-	return append(routes, customerRoutes()...)
+	return append(append(routes, customerRoutes()...), clientRoutes()...)
 }
 
 // serveHealth answers 200 when every store in use is healthy, 503

@@ -56,8 +56,6 @@ type siteOP struct {
 	web     http.Handler
 	st      *opStorage
 	dir     string // <prefix>/oauth2
-	// hasBackchannel: some client wants back-channel logout.
-	hasBackchannel bool
 }
 
 // buildProvider makes the site's OpenID Provider, once the origin is known.
@@ -71,7 +69,6 @@ func (h *Handler) buildProvider() error {
 	o := &siteOP{h: h, issuer: h.origin, clients: map[string]*ProviderClient{}, dir: h.Prefix + oauthDir}
 	for _, c := range h.Provider.Clients {
 		o.clients[c.ID] = c
-		o.hasBackchannel = o.hasBackchannel || c.BackchannelLogoutURI != ""
 	}
 	o.st = &opStorage{o: o}
 	cfg := &op.Config{
@@ -173,7 +170,7 @@ func (o *siteOP) defend(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		}
 	}
 	def := defence{route: botdefense.RouteOAuth}
-	if o.clients[client] != nil {
+	if o.client(client) != nil {
 		def.account = "oauth client " + client
 	}
 	return o.h.defend(w, r, def)
@@ -226,7 +223,7 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.Prefix+"/login?rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 		return nil
 	}
-	c := o.clients[req.ClientID]
+	c := o.client(req.ClientID)
 	if c == nil {
 		op.AuthRequestError(w, r, ar, oidc.ErrInvalidClient(), o.prov)
 		return nil

@@ -59,7 +59,7 @@ func (h *Handler) appViews(c *identity.Customer) []appView {
 	for _, a := range c.Apps {
 		name := a.ClientID
 		if o := h.app.providerSite(a.Issuer); o != nil {
-			if pc := o.clients[a.ClientID]; pc != nil && pc.Name != "" {
+			if pc := o.client(a.ClientID); pc != nil && pc.Name != "" {
 				name = pc.Name
 			}
 		}

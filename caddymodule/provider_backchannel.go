@@ -52,7 +52,7 @@ func (o *siteOP) noteKey(sid, clientID string) []byte {
 // noteClientSession records that the client was handed tokens of the
 // family, when it wants to hear of the family's end.
 func (o *siteOP) noteClientSession(ctx context.Context, ar *opAuthRequest) error {
-	c := o.clients[ar.ClientID]
+	c := o.client(ar.ClientID)
 	if c == nil || c.BackchannelLogoutURI == "" || ar.SID == "" || o.h.app.localOrigin(c.BackchannelLogoutURI) {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (a *App) sessionsEnded(userID string, sids []string) {
 	policiesMu.Lock()
 	var ops []*siteOP
 	for _, h := range a.sites {
-		if h.op != nil && h.op.hasBackchannel {
+		if h.op != nil {
 			ops = append(ops, h.op)
 		}
 	}
@@ -89,7 +89,7 @@ func (a *App) sessionsEnded(userID string, sids []string) {
 func (o *siteOP) backchannelLogout(userID string, sids []string) {
 	b := o.h.app.backend
 	for _, sid := range sids {
-		for _, c := range o.h.Provider.Clients {
+		for _, c := range o.allClients() {
 			if c.BackchannelLogoutURI == "" {
 				continue
 			}

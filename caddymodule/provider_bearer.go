@@ -48,7 +48,7 @@ func (o *siteOP) verifyAccessToken(raw string) (*accessTokenClaims, bool) {
 		return nil, false
 	}
 	now := o.h.app.backend.clock.Now()
-	if c.Issuer != o.issuer || c.Subject == "" || !now.Before(time.Unix(c.Expiry, 0)) || o.clients[c.ClientID] == nil {
+	if c.Issuer != o.issuer || c.Subject == "" || !now.Before(time.Unix(c.Expiry, 0)) || o.client(c.ClientID) == nil {
 		return nil, false
 	}
 	return &c, true

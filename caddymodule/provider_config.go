@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -45,6 +46,12 @@ type ProviderClient struct {
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
 	secretSum []byte
+	// prevSecretSum still works until prevSecretUntil (a registered
+	// client's rotation, provider_clients.go).
+	prevSecretSum   []byte
+	prevSecretUntil time.Time
+	// registered: the client comes from the admin API, not the Caddyfile.
+	registered bool
 }
 
 // providerScopes are the scopes a client may be granted.
@@ -223,10 +230,14 @@ func (c *ProviderClient) confidential() bool { return c.secretSum != nil }
 
 // secretMatches compares in constant time (over hashes, so the length of
 // the secret is not revealed either).
-func (c *ProviderClient) secretMatches(s string) bool {
+func (c *ProviderClient) secretMatches(s string, now time.Time) bool {
 	if c.secretSum == nil {
 		return false
 	}
 	sum := sha256.Sum256([]byte(s))
-	return subtle.ConstantTimeCompare(sum[:], c.secretSum) == 1
+	ok := subtle.ConstantTimeCompare(sum[:], c.secretSum) == 1
+	if c.prevSecretSum != nil && now.Before(c.prevSecretUntil) {
+		ok = subtle.ConstantTimeCompare(sum[:], c.prevSecretSum) == 1 || ok
+	}
+	return ok
 }

@@ -102,7 +102,7 @@ func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w, r)
 	}
 	req, err := identity.PayloadOf[identity.OAuthRequest](tok)
-	if err != nil || o.clients[req.ClientID] == nil {
+	if err != nil || o.client(req.ClientID) == nil {
 		return h.unavailable(w, r)
 	}
 	w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + h.Prefix + "/"}

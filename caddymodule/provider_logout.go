@@ -64,7 +64,7 @@ func (o *siteOP) issuedToClient(aud []string) bool {
 		return false
 	}
 	for _, a := range aud {
-		if o.clients[a] == nil {
+		if o.client(a) == nil {
 			return false
 		}
 	}

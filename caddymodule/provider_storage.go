@@ -26,7 +26,7 @@ func (s *opStorage) now() time.Time      { return s.o.h.app.backend.clock.Now() 
 // CreateAuthRequest keeps a validated authorization request until its
 // customer's session answers it. PKCE S256 is required of every client.
 func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
-	c := s.o.clients[req.ClientID]
+	c := s.o.client(req.ClientID)
 	if c == nil {
 		return nil, oidc.ErrInvalidClient()
 	}
@@ -173,7 +173,7 @@ func (s *opStorage) KeySet(context.Context) ([]op.Key, error) {
 
 // GetClientByClientID returns a declared client.
 func (s *opStorage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
-	c := s.o.clients[id]
+	c := s.o.client(id)
 	if c == nil {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
@@ -187,12 +187,13 @@ var dummySecret = &ProviderClient{secretSum: make([]byte, 32)}
 // AuthorizeClientIDSecret checks a confidential client's secret in
 // constant time.
 func (s *opStorage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
-	c := s.o.clients[id]
+	c := s.o.client(id)
+	now := s.o.h.app.backend.clock.Now()
 	if c == nil || !c.confidential() {
-		dummySecret.secretMatches(secret)
+		dummySecret.secretMatches(secret, now)
 		return oidc.ErrInvalidClient()
 	}
-	if !c.secretMatches(secret) {
+	if !c.secretMatches(secret, now) {
 		return oidc.ErrInvalidClient()
 	}
 	return nil
