@@ -120,8 +120,9 @@ func randomHex(t *testing.T, n int) string {
 // them back with no prompt. Asking for offline_access, it refreshes the
 // session twice with rotating refresh tokens. The provider sits at
 // https://localhost, the one name another process resolves; oauth2-proxy
-// at http://127.0.0.1 (a loopback redirect URI). An oauth2-proxy sending
-// a redirect URI the client did not register gets no code.
+// at http://127.0.0.1 (a loopback redirect URI). An oauth2-proxy without
+// PKCE, and one sending a redirect URI the client did not register, get
+// no code.
 func TestProviderOAuth2Proxy(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
 	if out, err := exec.Command(bin, "--version").CombinedOutput(); err != nil {
@@ -132,9 +133,10 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 	secret, cookieSecret := randomHex(t, 16), randomHex(t, 16)
 	t.Setenv("FD_TEST_O2P_SECRET", secret)
 	redact := strings.NewReplacer(secret, "[client secret]", cookieSecret, "[cookie secret]")
-	port, refreshPort, strayPort := freePort(t), freePort(t), freePort(t)
+	port, refreshPort, plainPort, strayPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	callback := fmt.Sprintf("http://127.0.0.1:%d/oauth2/callback", port)
 	refreshCallback := fmt.Sprintf("http://127.0.0.1:%d/oauth2/callback", refreshPort)
+	plainCallback := fmt.Sprintf("http://127.0.0.1:%d/oauth2/callback", plainPort)
 	g := startGateway(t, gatewayOpts{extra: `
 https://localhost:{port} {
 	tls internal
@@ -143,7 +145,7 @@ https://localhost:{port} {
 		limits off
 		provider {
 			client o2p {
-				redirect_uri ` + callback + ` ` + refreshCallback + `
+				redirect_uri ` + callback + ` ` + refreshCallback + ` ` + plainCallback + `
 				secret {env.FD_TEST_O2P_SECRET}
 				scopes openid email profile offline_access
 				first_party
@@ -265,6 +267,24 @@ https://localhost:{port} {
 	}
 	if strings.Contains(refreshLog(), "Unable to refresh") || refreshUp.lastHeaders().Get("X-Forwarded-Email") != email {
 		t.Fatalf("refresh through oauth2-proxy failed: upstream email %q", refreshUp.lastHeaders().Get("X-Forwarded-Email"))
+	}
+
+	// Without --code-challenge-method oauth2-proxy sends no PKCE (it only
+	// warns), and the provider answers invalid_request, no code.
+	plainUp := newRecorder(t)
+	plainArgs := slices.DeleteFunc(args(plainCallback, plainUp), func(a string) bool { return strings.HasPrefix(a, "--code-challenge-method") })
+	plain := startOAuth2Proxy(t, bin, plainPort, redact, plainArgs...)
+	r = g.get(c, plain+"/app/hello", navigate)
+	auth, err = url.Parse(r.header.Get("Location"))
+	if err != nil || auth.Path != "/.frontdoor/oauth2/authorize" || auth.Query().Has("code_challenge") {
+		t.Fatalf("oauth2-proxy without --code-challenge-method: %d to %q", r.status, r.header.Get("Location"))
+	}
+	back := op.follow(t, c, auth.String())
+	if !strings.HasPrefix(back.String(), plainCallback+"?") || back.Query().Get("error") != "invalid_request" || back.Query().Has("code") {
+		t.Fatalf("authorization request without PKCE answered %s, want invalid_request", back.Redacted())
+	}
+	if r := g.get(c, back.String(), navigate); r.status < 400 || plainUp.count() != 0 {
+		t.Fatalf("oauth2-proxy's callback with the refusal: %d, upstream hits %d", r.status, plainUp.count())
 	}
 
 	// The same client from another address: the provider refuses its
