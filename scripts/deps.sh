@@ -37,6 +37,29 @@ axe_core() {
 	npm install --silent --no-audit --no-fund --no-save --prefix "$AXE_DIR" "axe-core@$AXE_VERSION" >/dev/null
 }
 
+# oauth2-proxy, the third-party OpenID client TestProviderOAuth2Proxy
+# (caddymodule/provider_o2p_int_test.go) runs as a process against the
+# provider: built from the Go module proxy, at the version pinned in
+# tools/oauth2-proxy/go.mod, into the same git-ignored cache; rebuilt when
+# missing or of another version.
+O2P_DIR="$(cd "$(dirname "$0")/.." && pwd)/tools/oauth2-proxy"
+O2P_BIN="$(cd "$(dirname "$0")/.." && pwd)/.cache/bin/oauth2-proxy"
+oauth2_proxy() {
+	local want
+	want=$(sed -n 's#^[[:space:]]*require github.com/oauth2-proxy/oauth2-proxy/v7 \(v[^ ]*\).*#\1#p' "$O2P_DIR/go.mod")
+	[ -n "$want" ] || { echo "deps: no oauth2-proxy version in $O2P_DIR/go.mod" >&2; exit 1; }
+	if [ -x "$O2P_BIN" ] && "$O2P_BIN" --version 2>/dev/null | grep -q "^oauth2-proxy $want "; then
+		return 0
+	fi
+	echo "deps: building oauth2-proxy $want into $O2P_BIN" >&2
+	mkdir -p "$(dirname "$O2P_BIN")"
+	(cd "$O2P_DIR" && CGO_ENABLED=0 go build -o "$O2P_BIN.tmp" \
+		-ldflags "-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$want" \
+		github.com/oauth2-proxy/oauth2-proxy/v7)
+	mv "$O2P_BIN.tmp" "$O2P_BIN"
+}
+oauth2_proxy
+
 need=$(missing "${NEED[@]}")
 want=$(missing "${WANT[@]}")
 if [ -z "$need$want" ]; then
