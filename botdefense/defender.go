@@ -20,6 +20,11 @@ const (
 	DimAccount = "account" // the account tried (normalised email): over the limit asks for a challenge, never refuses
 	DimRoute   = "route"   // every client together, on this site
 	DimGlobal  = "global"  // every client together, on every site sharing the store
+	// DimKey counts by the credential an API call carries (an API key, a
+	// token's grant): Attempt.Key. DimClient by the OAuth client a token
+	// was issued to: Attempt.ClientID. Over either, the call is refused.
+	DimKey    = "key"
+	DimClient = "client"
 )
 
 // Routes the gateway defends.
@@ -35,16 +40,20 @@ const (
 	RouteChallenge = "challenge" // a Caddyfile `challenge` route (a flash sale)
 	RouteOIDC      = "oidc"      // provider sign-ins: starts and the provider's answers
 	RouteOAuth     = "oauth"     // a provider site's OAuth endpoints: authorize, token, revoke, …
+	RouteAPI       = "api"       // calls with an API key or an access token, once it is known good
+	// RouteCredential: a key or token the node has not checked lately
+	// (not in its cache): the store lookups a flood of made-up keys costs.
+	RouteCredential = "credential"
 )
 
 // Routes lists every defended route.
-var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC, RouteOAuth}
+var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC, RouteOAuth, RouteAPI, RouteCredential}
 
 // SitePowBits is the default difficulty of a site's challenges.
 const SitePowBits = 18
 
 // RouteCount is len(Routes).
-const RouteCount = 11
+const RouteCount = 13
 
 // Limit is one rate limit: at most Count attempts on Route per Period,
 // counted by Dimension.
@@ -81,6 +90,14 @@ func DefaultLimits() []Limit {
 		// which makes every customer's token requests from one address;
 		// "account" is the client (its id), a budget of its own.
 		{RouteOAuth, DimIP, 600, m}, {RouteOAuth, DimPrefix, 3000, m}, {RouteOAuth, DimAccount, 6000, m},
+		// API calls: a budget per key (or grant) and per client, from
+		// every address; an address is not limited by default (a
+		// partner's servers call for many customers). Credentials this
+		// node has not checked in the last seconds cost a store lookup:
+		// limited per address and network, so made-up keys cannot flood
+		// the store.
+		{RouteAPI, DimKey, 1200, m}, {RouteAPI, DimClient, 20000, m},
+		{RouteCredential, DimIP, 300, m}, {RouteCredential, DimPrefix, 1500, m},
 	}
 }
 
@@ -152,9 +169,9 @@ func (p *Policy) Validate() error {
 			return fmt.Errorf("botdefense: unknown route %q (want one of %s)", l.Route, strings.Join(Routes, ", "))
 		}
 		switch l.Dimension {
-		case DimIP, DimPrefix, DimAccount, DimRoute, DimGlobal:
+		case DimIP, DimPrefix, DimAccount, DimRoute, DimGlobal, DimKey, DimClient:
 		default:
-			return fmt.Errorf("botdefense: unknown dimension %q (want ip, prefix, account, route or global)", l.Dimension)
+			return fmt.Errorf("botdefense: unknown dimension %q (want ip, prefix, account, key, client, route or global)", l.Dimension)
 		}
 		if l.Count < 1 || l.Period < time.Second {
 			return fmt.Errorf("botdefense: limit %s: want a count ≥1 per ≥1s", l)
@@ -202,8 +219,11 @@ type Attempt struct {
 	// Account is the normalised account the attempt is about, "" if none.
 	Account string
 	// Domain is the email domain of a sign-up.
-	Domain      string
-	Fingerprint Fingerprint
+	Domain string
+	// Key is the credential of an API call (an API key's id, a token's
+	// grant), ClientID the OAuth client of a token ("" none).
+	Key, ClientID string
+	Fingerprint   Fingerprint
 	// Pow is the challenge solution the attempt carried, if any.
 	Pow string
 	// Challengeable says the route can show a challenge (a form page).

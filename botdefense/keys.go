@@ -30,6 +30,16 @@ func counterKey(l Limit, a *Attempt) string {
 		return base + hashKey(a.Account)
 	case DimRoute:
 		return base + a.Site
+	case DimKey:
+		if a.Key == "" {
+			return ""
+		}
+		return base + hashKey(a.Key)
+	case DimClient:
+		if a.ClientID == "" {
+			return ""
+		}
+		return base + hashKey(a.ClientID)
 	}
 	return base
 }
@@ -50,6 +60,10 @@ func offenderKey(l Limit, a *Attempt) string {
 		return AccountKey(a.Account)
 	case DimRoute:
 		return "route " + a.Site + " " + l.Route
+	case DimKey:
+		return "key " + a.Key
+	case DimClient:
+		return "client " + a.ClientID
 	}
 	return "global " + l.Route
 }
