@@ -187,23 +187,12 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 		return writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
 	}
 	id := r.URL.Query().Get("id")
-	if _, err := identity.ParseTokenSecret(id); err != nil {
-		return h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
+	tok, req, err := o.takeRequest(w, r, id)
+	if tok == nil {
+		return err
 	}
 	b := h.app.backend
 	ctx := r.Context()
-	tok, err := b.identity.ConsumeToken(ctx, identity.TokenOAuthRequest, identity.HashToken(id), b.clock.Now())
-	if errors.Is(err, identity.ErrNotFound) {
-		return h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
-	}
-	if err != nil {
-		h.logger.Error("provider: loading an authorization request", zap.Error(err))
-		return h.unavailable(w, r)
-	}
-	req, err := identity.PayloadOf[identity.OAuthRequest](tok)
-	if err != nil {
-		return h.unavailable(w, r)
-	}
 	ar := &opAuthRequest{req}
 	s, err := h.currentSession(r)
 	if err != nil {
@@ -273,6 +262,30 @@ func (o *siteOP) answer(w http.ResponseWriter, r *http.Request, req identity.OAu
 	ar := &opAuthRequest{req}
 	// SaveAuthCode stores the answered request under the code op makes.
 	op.AuthResponse(ar, o.prov, w, r.WithContext(context.WithValue(r.Context(), answeredKey{}, ar)))
+}
+
+// takeRequest consumes the waiting authorization request id (single
+// use: whoever puts it back keeps it waiting). With none — unknown, used,
+// expired, malformed — or a store failure it answers the request itself
+// and returns a nil token.
+func (o *siteOP) takeRequest(w http.ResponseWriter, r *http.Request, id string) (*identity.Token, identity.OAuthRequest, error) {
+	h, b := o.h, o.h.app.backend
+	if _, err := identity.ParseTokenSecret(id); err != nil {
+		return nil, identity.OAuthRequest{}, h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
+	}
+	tok, err := b.identity.ConsumeToken(r.Context(), identity.TokenOAuthRequest, identity.HashToken(id), b.clock.Now())
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, identity.OAuthRequest{}, h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
+	}
+	if err != nil {
+		h.logger.Error("provider: loading an authorization request", zap.Error(err))
+		return nil, identity.OAuthRequest{}, h.unavailable(w, r)
+	}
+	req, err := identity.PayloadOf[identity.OAuthRequest](tok)
+	if err != nil {
+		return nil, identity.OAuthRequest{}, h.unavailable(w, r)
+	}
+	return tok, req, nil
 }
 
 // answeredKey carries the answered request to SaveAuthCode.

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 
@@ -89,20 +88,11 @@ func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	b := h.app.backend
-	id := r.PostForm.Get("id")
-	if _, err := identity.ParseTokenSecret(id); err != nil {
-		return h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
+	tok, req, err := o.takeRequest(w, r, r.PostForm.Get("id"))
+	if tok == nil {
+		return err
 	}
-	tok, err := b.identity.ConsumeToken(ctx, identity.TokenOAuthRequest, identity.HashToken(id), b.clock.Now())
-	if errors.Is(err, identity.ErrNotFound) {
-		return h.message(w, r, http.StatusBadRequest, "page.not_found.title", "page.not_found", "/", "link.home")
-	}
-	if err != nil {
-		h.logger.Error("provider: loading an authorization request", zap.Error(err))
-		return h.unavailable(w, r)
-	}
-	req, err := identity.PayloadOf[identity.OAuthRequest](tok)
-	if err != nil || o.client(req.ClientID) == nil {
+	if o.client(req.ClientID) == nil {
 		return h.unavailable(w, r)
 	}
 	w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + h.Prefix + "/"}
