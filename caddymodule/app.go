@@ -283,6 +283,8 @@ func (a *App) sessionConfig() session.Config {
 		Idle:     time.Duration(a.Session.Idle),
 		Absolute: time.Duration(a.Session.Absolute),
 		CacheTTL: time.Duration(a.Session.Cache),
+		// An end is remembered as long as a refresh token of it can live.
+		EndedFor: identity.OAuthRefreshTTL,
 	}.WithDefaults()
 }
 

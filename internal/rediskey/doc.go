@@ -20,6 +20,7 @@
 //	{u:<id>}:tokens, erasures           identity (identity/redis_erase.go)
 //	email:<email>, tok:<kind>:<hash>    identity
 //	{u:<id>}:s:<hash>, {u:<id>}:sessions session (session/redis.go)
+//	{u:<id>}:ended:<sid>                session ended marks (session/redis_ended.go)
 //	{u:<id>}:consent                    consent records (consent/redis.go);
 //	                                    an erased customer's under {u:<pseudonym>}
 //	secret:<name>                       session
