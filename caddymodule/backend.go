@@ -48,7 +48,10 @@ type backend struct {
 	consentCache  hotCache[consent.State]
 	customerCache hotCache[*hotCustomer]
 	// keyCache keeps checked API keys by hash (apikeys.go).
-	keyCache   hotCache[*keyCaller]
+	keyCache hotCache[*keyCaller]
+	// tokenCache keeps checked access tokens by the presented string
+	// (provider_edge.go).
+	tokenCache hotCache[*tokenCaller]
 	sessions   *session.Manager
 	assertions *session.Assertions
 	defense    *botdefense.Defender

@@ -74,17 +74,11 @@ func (c *endCache) put(k endKey, a endAnswer, negTTL time.Duration) {
 // an end on another node is seen within it; "ended" longer. An end on
 // this node is seen at once.
 func (m *Manager) Ended(ctx context.Context, userID, sid string) (bool, error) {
+	if ended, ok := m.EndedCached(userID, sid); ok {
+		return ended, nil
+	}
 	cfg, now := m.Config(), m.Now()
 	k := endKey{userID, sid}
-	if a, ok := m.ends.get(k); ok {
-		age := now.Sub(a.at)
-		if a.ended && age < endedPositiveTTL {
-			return true, nil
-		}
-		if !a.ended && cfg.CacheTTL > 0 && age >= 0 && age < cfg.CacheTTL {
-			return false, nil
-		}
-	}
 	ended, err := m.store.Ended(ctx, userID, sid)
 	if err != nil {
 		return false, fmt.Errorf("session: ended: %w", err)
@@ -93,6 +87,24 @@ func (m *Manager) Ended(ctx context.Context, userID, sid string) (bool, error) {
 		m.ends.put(k, endAnswer{ended: ended, at: now}, cfg.CacheTTL)
 	}
 	return ended, nil
+}
+
+// EndedCached answers Ended from this node's cache alone; ok is false
+// when only the store can tell. It never reaches the store, so the hot
+// path needs no store context for the requests it answers.
+func (m *Manager) EndedCached(userID, sid string) (ended, ok bool) {
+	a, found := m.ends.get(endKey{userID, sid})
+	if !found {
+		return false, false
+	}
+	age := m.Now().Sub(a.at)
+	if a.ended && age < endedPositiveTTL {
+		return true, true
+	}
+	if ttl := m.Config().CacheTTL; !a.ended && ttl > 0 && age >= 0 && age < ttl {
+		return false, true
+	}
+	return false, false
 }
 
 // markEnded leaves the marks of ended sessions, before they are removed:
