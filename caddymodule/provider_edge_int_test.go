@@ -24,7 +24,7 @@ const bearerSite = providerSite + `
 		protect /api/* {
 			accept session api_key bearer
 		}
-		protect /api/profile/* {
+		protect /me/* {
 			accept bearer
 			scopes profile
 		}
@@ -158,13 +158,13 @@ func TestBearerAtTheEdge(t *testing.T) {
 			}
 			// The scoped path and the actor-human path take it; a cookie
 			// is not enough on the bearer-only path.
-			if r := call(g, "/api/profile/me", tok.AccessToken); r.status != http.StatusOK {
+			if r := call(g, "/me/profile", tok.AccessToken); r.status != http.StatusOK {
 				t.Fatalf("scoped path: %d %s", r.status, r.body)
 			}
 			if r := call(g, "/api/pay/1", tok.AccessToken); r.status != http.StatusOK {
 				t.Fatalf("actor human path: %d %s", r.status, r.body)
 			}
-			if r := g.get(c, "/api/profile/me", map[string]string{"Accept": "application/json"}); r.status != http.StatusUnauthorized {
+			if r := g.get(c, "/me/profile", map[string]string{"Accept": "application/json"}); r.status != http.StatusUnauthorized {
 				t.Fatalf("a session on a bearer-only path: %d", r.status)
 			}
 			// The same line takes API keys and sessions still.
@@ -230,7 +230,7 @@ func TestBearerAtTheEdge(t *testing.T) {
 				{"audience without the issuer", mintJWT(t, jose.ES256, key, kid, "at+jwt", claims(map[string]any{"aud": []string{"spa"}})), "", 401, "invalid_token"},
 				{"no sid", mintJWT(t, jose.ES256, key, kid, "at+jwt", claims(map[string]any{"sid": nil})), "", 401, "invalid_token"},
 				{"identity assertion", "", "", 401, "invalid_token"},
-				{"scope the route needs", good, "/api/profile/me", 403, "insufficient_scope"},
+				{"scope the route needs", good, "/me/profile", 403, "insufficient_scope"},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
