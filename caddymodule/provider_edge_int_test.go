@@ -214,8 +214,8 @@ func TestBearerAtTheEdge(t *testing.T) {
 			tampered["scope"] = "openid email profile"
 			cases := []struct {
 				name, token, path string
-				status          int
-				code            string
+				status            int
+				code              string
 			}{
 				{"ID token of the provider", tok.Extra("id_token").(string), "", 401, "invalid_token"},
 				{"another issuer, another key", mintJWT(t, jose.ES256, fresh, "other", "at+jwt", claims(map[string]any{"iss": "https://idp.other.test", "aud": []string{"https://idp.other.test"}})), "", 401, "invalid_token"},
