@@ -16,7 +16,7 @@ import (
 //	sessions       key → Session (JSON)
 //	user_sessions  user id "\x00" key → nil   (all sessions of a customer, no scan)
 //	secrets        name → bytes
-//	ended          user id "\x00" sid → until (bolt_ended.go)
+//	ended          hash of (user id, sid) → until (bolt_ended.go)
 var (
 	bktSessions     = []byte("sessions")
 	bktUserSessions = []byte("user_sessions")

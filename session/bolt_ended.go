@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"time"
 
@@ -11,13 +13,19 @@ import (
 
 // Ended marks in the bbolt store:
 //
-//	ended  user id "\x00" sid → until, Unix ms (8 bytes, big-endian)
+//	ended  endedID(user id, sid) → until, Unix ms (8 bytes, big-endian)
 //
 // A mark past its time reads as absent and SweepEnded removes it.
 var bktEnded = []byte("ended")
 
-func endedKey(userID, sid string) []byte {
-	return append(append([]byte(userID), 0), sid...)
+func endedKey(userID, sid string) []byte { return []byte(endedID(userID, sid)) }
+
+// endedID names a mark by a hash of the customer and the sid, not by the
+// customer's id: a mark outlives the customer's erasure (their tokens
+// must stay refused), and after erasure no record may name them.
+func endedID(userID, sid string) string {
+	h := sha256.Sum256([]byte(userID + "\x00" + sid))
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
 // MarkEnded implements Store. A later time wins over an earlier one.

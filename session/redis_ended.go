@@ -12,12 +12,14 @@ import (
 
 // Ended marks in Redis:
 //
-//	<prefix>{u:<uid>}:ended:<sid>   STRING "1", PEXPIREAT = until
+//	<prefix>ended:<endedID(uid, sid)>   STRING "1", PEXPIREAT = until
 //
-// In the customer's hash tag like the rest of their keys; Redis drops a
-// mark at its time by itself.
+// Named by a hash, not in the customer's hash tag: a mark outlives the
+// customer's erasure, after which no key may name them (each operation
+// is on one key, so no slot needs sharing). Redis drops a mark at its
+// time by itself.
 
-func (s *RedisStore) endedKey(userID, sid string) string { return s.userTag(userID) + ":ended:" + sid }
+func (s *RedisStore) endedKey(userID, sid string) string { return s.prefix + "ended:" + endedID(userID, sid) }
 
 // markEndedScript sets the mark unless one with a later time is kept.
 //

@@ -20,10 +20,10 @@
 //	{u:<id>}:tokens, erasures           identity (identity/redis_erase.go)
 //	email:<email>, tok:<kind>:<hash>    identity
 //	{u:<id>}:s:<hash>, {u:<id>}:sessions session (session/redis.go)
-//	{u:<id>}:ended:<sid>                session ended marks (session/redis_ended.go)
 //	{u:<id>}:consent                    consent records (consent/redis.go);
 //	                                    an erased customer's under {u:<pseudonym>}
 //	secret:<name>                       session
+//	ended:<hash>                        session ended marks (session/redis_ended.go)
 //	rl…                                 botdefense rate counters (counter.go)
 //	blocks                              botdefense block list (blocks.go)
 //	pow:<id>                            botdefense used challenge solutions
