@@ -19,7 +19,9 @@ import (
 // is on one key, so no slot needs sharing). Redis drops a mark at its
 // time by itself.
 
-func (s *RedisStore) endedKey(userID, sid string) string { return s.prefix + "ended:" + endedID(userID, sid) }
+func (s *RedisStore) endedKey(userID, sid string) string {
+	return s.prefix + "ended:" + endedID(userID, sid)
+}
 
 // markEndedScript sets the mark unless one with a later time is kept.
 //
