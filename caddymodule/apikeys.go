@@ -25,9 +25,10 @@ import (
 // CallerRule is what a protect line's block accepts.
 type CallerRule struct {
 	Paths []string `json:"paths"`
-	// Accept lists the callers: session (a browser's cookie) and api_key.
+	// Accept lists the callers: session (a browser's cookie), api_key and
+	// bearer (an access token of the provider, provider_edge.go).
 	Accept []string `json:"accept"`
-	// Scopes a key must hold on these paths.
+	// Scopes a key or an access token must hold on these paths.
 	Scopes []string `json:"scopes,omitempty"`
 }
 
@@ -47,11 +48,11 @@ func parseCallers(h httpcaddyfile.Helper, paths []string) (*CallerRule, error) {
 		case "accept":
 			g.Accept = h.RemainingArgs()
 			if len(g.Accept) == 0 {
-				return nil, h.Errf("frontdoor: protect accept needs at least one of session, api_key")
+				return nil, h.Errf("frontdoor: protect accept needs at least one of session, api_key, bearer")
 			}
 			for _, a := range g.Accept {
-				if a != callerSession && a != callerAPIKey {
-					return nil, h.Errf("frontdoor: protect accept: unknown caller %q (session, api_key)", a)
+				if a != callerSession && a != callerAPIKey && a != callerBearer {
+					return nil, h.Errf("frontdoor: protect accept: unknown caller %q (session, api_key, bearer)", a)
 				}
 			}
 		case "scopes":

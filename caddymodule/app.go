@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
@@ -104,6 +105,10 @@ type App struct {
 
 	// purposes are the consent purposes (see consent_config.go).
 	purposes consent.Purposes
+
+	// issuers are this config's provider sites by issuer, made at the
+	// first access token an edge checks (provider_edge.go).
+	issuers *atomic.Pointer[map[string]*siteOP]
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -170,6 +175,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	a.issuers = new(atomic.Pointer[map[string]*siteOP])
 	if a.Session == nil {
 		a.Session = new(SessionConfig)
 	}
@@ -283,6 +289,8 @@ func (a *App) sessionConfig() session.Config {
 		Idle:     time.Duration(a.Session.Idle),
 		Absolute: time.Duration(a.Session.Absolute),
 		CacheTTL: time.Duration(a.Session.Cache),
+		// An end is remembered as long as a refresh token of it can live.
+		EndedFor: identity.OAuthRefreshTTL,
 	}.WithDefaults()
 }
 

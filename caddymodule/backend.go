@@ -51,7 +51,10 @@ type backend struct {
 	keyCache hotCache[*keyCaller]
 	// clients are the provider clients registered through the admin API
 	// (provider_clients.go).
-	clients    *clientRegistry
+	clients *clientRegistry
+	// tokenCache keeps checked access tokens by the presented string
+	// (provider_edge.go).
+	tokenCache hotCache[*tokenCaller]
 	sessions   *session.Manager
 	assertions *session.Assertions
 	defense    *botdefense.Defender

@@ -159,6 +159,20 @@ func (f faultySessions) Secret(ctx context.Context, name string, create func() (
 	return f.Store.Secret(ctx, name, create)
 }
 
+func (f faultySessions) MarkEnded(ctx context.Context, id, sid string, until time.Time) error {
+	if err := down(); err != nil {
+		return err
+	}
+	return f.Store.MarkEnded(ctx, id, sid, until)
+}
+
+func (f faultySessions) Ended(ctx context.Context, id, sid string) (bool, error) {
+	if err := down(); err != nil {
+		return false, err
+	}
+	return f.Store.Ended(ctx, id, sid)
+}
+
 func (f faultySessions) SwapSecret(ctx context.Context, name string, prev, next []byte) (bool, error) {
 	if err := down(); err != nil {
 		return false, err

@@ -122,9 +122,11 @@ type Handler struct {
 	// the rules only then); accessRules: some rule asks who the customer
 	// is (roles, attributes, email domain, expression).
 	profileRules, accessRules bool
-	// callers are the protect blocks; keysOn: some path accepts API keys.
-	callers []compiledCallers
-	keysOn  bool
+	// callers are the protect blocks; keysOn: some path accepts API keys,
+	// bearerOn: some path accepts the provider's access tokens.
+	callers  []compiledCallers
+	keysOn   bool
+	bearerOn bool
 	// attrHeaders and attrPlaceholders are the names the site's
 	// Attributes reach the backend under.
 	attrHeaders, attrPlaceholders []string
@@ -271,6 +273,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.callers = append(h.callers, compiledCallers{CallerRule: g, paths: ps})
 		h.keysOn = h.keysOn || slices.Contains(g.Accept, callerAPIKey)
+		h.bearerOn = h.bearerOn || slices.Contains(g.Accept, callerBearer)
 	}
 	if err := h.compileRedirectHosts(); err != nil {
 		return err
@@ -433,6 +436,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		s   *session.Session
 		err error
 		kc  *keyCaller
+		tc  *tokenCaller
 	)
 	if h.keysOn && !public {
 		if secret := bearerKey(r); secret != "" {
@@ -440,6 +444,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				return err
 			}
 			s = kc.session
+		}
+	}
+	if s == nil && h.bearerOn && !public {
+		if raw := bearerJWT(r); raw != "" {
+			if accept, scopes := h.callersAt(views); slices.Contains(accept, callerBearer) {
+				if tc, err = h.tokenCall(w, r, scopes, raw); tc == nil {
+					return err
+				}
+				s = tc.session
+			}
 		}
 	}
 	if s == nil {
@@ -456,9 +470,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			}
 			return h.deny(w, r)
 		}
-		if h.keysOn && !public {
+		if (h.keysOn || h.bearerOn) && !public {
 			if accept, _ := h.callersAt(views); accept != nil && !slices.Contains(accept, callerSession) {
-				return h.deny(w, r) // an API path that takes keys only
+				return h.deny(w, r) // an API path that takes keys or tokens only
 			}
 		}
 	}
@@ -499,6 +513,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	extra.Roles = c.roles
 	if kc != nil {
 		extra.Actor, extra.Scope = kc.key.ID, kc.scope
+	}
+	if tc != nil {
+		extra.Client, extra.Scope = tc.claims.ClientID, tc.claims.Scope
 	}
 	if len(h.Profile) > 0 {
 		extra.Profile = h.profileClaims(c)

@@ -289,6 +289,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 			vals = append(vals, st.Actor)
 			r.Header[actorHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
+		if st.Client != "" {
+			vals = append(vals, st.Client)
+			r.Header[clientHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
 	}
 	if n.assertion {
 		if vals == nil {
@@ -315,10 +319,12 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 }
 
 // rolesHeader carries the customer's roles, comma-separated;
-// actorHeader who acts for the customer (an API key's id).
+// actorHeader who acts for the customer (an API key's id); clientHeader
+// the app whose access token the request came with.
 const (
-	rolesHeader = "X-Frontdoor-Roles"
-	actorHeader = "X-Frontdoor-Actor"
+	rolesHeader  = "X-Frontdoor-Roles"
+	actorHeader  = "X-Frontdoor-Actor"
+	clientHeader = "X-Frontdoor-Client"
 )
 
 // attrHeader is the header an attribute reaches the backend in.

@@ -138,6 +138,22 @@ func BenchmarkProtectedRouteAPIKey(b *testing.B) {
 	serveLoopAuth(b, h, "/app/orders", nil, "Bearer "+out.(authflow.APIKeyCreated).Secret, "X-Frontdoor-Actor")
 }
 
+// BenchmarkProtectedRouteBearer is the hot path for a request with an
+// access token of the site's provider (checked once, then from the
+// per-node token cache and the cache of ended sessions).
+func BenchmarkProtectedRouteBearer(b *testing.B) {
+	h, _ := benchHandlerWith(b, gatewayOpts{logs: "level ERROR"}, func(h *Handler) {
+		h.Callers = []CallerRule{{Paths: []string{"/app/*"}, Accept: []string{callerSession, callerBearer}}}
+		h.Provider = &ProviderConfig{Clients: []*ProviderClient{{ID: "spa", RedirectURIs: []string{"https://spa.test/cb"}, FirstParty: true}}}
+	})
+	at, err := h.op.accessToken(&opAuthRequest{identity.OAuthRequest{ClientID: "spa", Subject: "u_bench", SID: "bench-sid",
+		Scopes: []string{"openid", "email"}, AuthTime: time.Now(), AMR: []string{"pwd"}, ACR: "aal1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveLoopAuth(b, h, "/app/orders", nil, "Bearer "+at, "X-Frontdoor-Client")
+}
+
 // BenchmarkProtectedRouteNoCache reads the session from bbolt every time.
 func BenchmarkProtectedRouteNoCache(b *testing.B) {
 	h, ck := benchHandler(b, gatewayOpts{logs: "level ERROR", global: "session {\n\t\t\tcache off\n\t\t}"})

@@ -2,12 +2,10 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -18,45 +16,38 @@ import (
 // would pass for an access token; Frontdoor's take only an at+jwt.
 
 // verifyAccessToken returns the claims of a valid access token of this
-// provider: ES256 by a published key, header typ at+jwt, this issuer,
-// unexpired, of a declared client.
+// provider: ES256 by a published key, header typ at+jwt, this issuer in
+// iss and aud, unexpired, of a declared client (parseAccessToken).
 func (o *siteOP) verifyAccessToken(raw string) (*accessTokenClaims, bool) {
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil || len(jws.Signatures) != 1 {
+	b := o.h.app.backend
+	c, ok := parseAccessToken(raw, b.assertions.Ring().PublicKeys(), b.clock.Now())
+	if !ok || !o.accepts(c) {
 		return nil, false
 	}
-	hdr := jws.Signatures[0].Protected
-	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
-	if !strings.EqualFold(typ, accessTokenHeader) && !strings.EqualFold(typ, "application/"+accessTokenHeader) {
-		return nil, false
+	return c, true
+}
+
+// liveAccessToken is verifyAccessToken and the session it was issued from
+// not ended on purpose (session.Manager.Ended); an error if the store
+// cannot tell.
+func (o *siteOP) liveAccessToken(ctx context.Context, raw string) (*accessTokenClaims, bool, error) {
+	c, ok := o.verifyAccessToken(raw)
+	if !ok {
+		return nil, false, nil
 	}
-	var key any
-	for _, k := range o.h.app.backend.assertions.Ring().PublicKeys() {
-		if k.KeyID == hdr.KeyID {
-			key = k.Key
-		}
+	ended, err := o.h.app.backend.sessions.Ended(ctx, c.Subject, c.SID)
+	if err != nil || ended {
+		return nil, false, err
 	}
-	if key == nil {
-		return nil, false
-	}
-	payload, err := jws.Verify(key)
-	if err != nil {
-		return nil, false
-	}
-	var c accessTokenClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, false
-	}
-	now := o.h.app.backend.clock.Now()
-	if c.Issuer != o.issuer || c.Subject == "" || !now.Before(time.Unix(c.Expiry, 0)) || o.client(c.ClientID) == nil {
-		return nil, false
-	}
-	return &c, true
+	return c, true, nil
 }
 
 // UserInfo answers for a valid access token the claims its scopes grant.
 func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
-	c, ok := s.o.verifyAccessToken(r.Data.AccessToken)
+	c, ok, err := s.o.liveAccessToken(ctx, r.Data.AccessToken)
+	if err != nil {
+		return nil, op.NewStatusError(oidc.ErrServerError().WithParent(err), http.StatusServiceUnavailable)
+	}
 	if !ok {
 		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
 	}
@@ -68,7 +59,8 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 }
 
 // Introspect (RFC 7662) answers a confidential client; any token but a
-// valid access token of this provider is inactive.
+// valid access token of this provider whose session has not ended is
+// inactive.
 func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	var id, secret string
 	if r.Data.ClientCredentials != nil {
@@ -81,7 +73,10 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	if r.Data.IntrospectionRequest == nil {
 		return op.NewResponse(resp), nil
 	}
-	c, ok := s.o.verifyAccessToken(r.Data.Token)
+	c, ok, err := s.o.liveAccessToken(ctx, r.Data.Token)
+	if err != nil {
+		return nil, op.NewStatusError(oidc.ErrServerError().WithParent(err), http.StatusServiceUnavailable)
+	}
 	if !ok {
 		return op.NewResponse(resp), nil
 	}

@@ -115,6 +115,16 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	} else if revoked {
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token family revoked")
 	}
+	// The session the grant came from ended on purpose (a sign-out, "sign
+	// out everywhere", a revocation; not an expiry): so does the grant.
+	if ended, err := b.sessions.Ended(ctx, grant.Subject, grant.SID); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	} else if ended {
+		if err := o.revokeFamily(ctx, grant.Family); err != nil {
+			o.h.logger.Error("provider: revoking a refresh token family", zap.Error(err))
+		}
+		return nil, oidc.ErrInvalidGrant().WithDescription("the session of this grant has ended")
+	}
 	if err := o.appStillGranted(ctx, grant); err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ type Claims struct {
 	// Scope is what it may do.
 	Act   *Actor `json:"act,omitempty"`
 	Scope string `json:"scope,omitempty"`
+	// ClientID names the app whose access token the customer's request
+	// came with (RFC 9068 client_id).
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // Actor is the act claim (RFC 8693).
@@ -67,6 +70,9 @@ type Extra struct {
 	// Actor is who acts for the customer (an API key's id), Scope what it
 	// may do ("" for a person's session).
 	Actor, Scope string
+	// Client is the app whose access token the request came with ("" for
+	// none).
+	Client string
 }
 
 // Field is one profile field's or attribute's value.
@@ -160,8 +166,8 @@ type Stamp struct {
 	// Roles and Attrs are the roles and attributes it states (read only).
 	Roles string
 	Attrs []Field
-	// Actor and Scope are who acts and what it may do.
-	Actor, Scope string
+	// Actor and Scope are who acts and what it may do; Client the app.
+	Actor, Scope, Client string
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -205,7 +211,7 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 
 // fits reports whether st still describes s (and x) under the current key.
 func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
-	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles || st.Actor != x.Actor || st.Scope != x.Scope ||
+	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles || st.Actor != x.Actor || st.Scope != x.Scope || st.Client != x.Client ||
 		!slices.Equal(st.Profile, x.Profile) || !slices.Equal(st.Attrs, x.Attrs) {
 		return false
 	}
@@ -242,7 +248,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 		Issuer: issuer, Subject: s.UserID, Audience: audience, Email: s.Email, EmailVerified: s.EmailVerified,
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
 		Consent: consentClaim(x.Consent), Profile: fieldsClaim(x.Profile),
-		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs), Act: actClaim(x.Actor), Scope: x.Scope,
+		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs), Act: actClaim(x.Actor), Scope: x.Scope, ClientID: x.Client,
 	})
 	if err != nil {
 		return nil, err
@@ -258,7 +264,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 	c = &Stamp{
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
-		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs, Actor: x.Actor, Scope: x.Scope,
+		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs, Actor: x.Actor, Scope: x.Scope, Client: x.Client,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}

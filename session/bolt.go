@@ -16,6 +16,7 @@ import (
 //	sessions       key → Session (JSON)
 //	user_sessions  user id "\x00" key → nil   (all sessions of a customer, no scan)
 //	secrets        name → bytes
+//	ended          hash of (user id, sid) → until (bolt_ended.go)
 var (
 	bktSessions     = []byte("sessions")
 	bktUserSessions = []byte("user_sessions")
@@ -31,7 +32,7 @@ type BoltStore struct {
 // NewBoltStore creates the buckets it needs in db.
 func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktSessions, bktUserSessions, bktSecrets} {
+		for _, b := range [][]byte{bktSessions, bktUserSessions, bktSecrets, bktEnded} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -106,3 +106,24 @@ func TestBoltSweepInSlices(t *testing.T) {
 		}
 	}
 }
+
+func TestBoltSweepEnded(t *testing.T) {
+	ctx := context.Background()
+	s := newBolt(t)
+	now := time.Now()
+	if err := s.MarkEnded(ctx, "u1", "gone", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkEnded(ctx, "u1", "kept", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SweepEnded(ctx, now.Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if e, err := s.Ended(ctx, "u1", "kept"); err != nil || !e {
+		t.Fatalf("the sweep took a mark still in force: %v %v", e, err)
+	}
+	if n, err := s.SweepEnded(ctx, now.Add(2*time.Minute)); err != nil || n != 0 {
+		t.Fatalf("second sweep: %d %v", n, err)
+	}
+}

@@ -27,6 +27,9 @@ type Config struct {
 	// a revocation on another node takes effect within it. Negative
 	// disables the cache.
 	CacheTTL time.Duration
+	// EndedFor is how long a session ended on purpose is remembered as
+	// ended (see Manager.Ended): as long as a refresh token can live.
+	EndedFor time.Duration
 }
 
 // Defaults.
@@ -47,6 +50,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.EndedFor == 0 {
+		c.EndedFor = DefaultEndedFor
 	}
 	return c
 }
@@ -81,6 +87,9 @@ type Manager struct {
 	mu      sync.RWMutex
 	cache   map[string]cacheEntry
 	inserts int
+
+	// ends caches Ended's answers (manager_ended.go).
+	ends endCache
 
 	// onEnd hears of ended sessions (SetEndHook).
 	onEnd atomic.Pointer[func(userID string, sids []string)]
@@ -350,12 +359,14 @@ func (m *Manager) forget(key string) {
 	m.mu.Unlock()
 }
 
-// Revoke ends one session.
+// Revoke ends one session, leaving its mark (see Ended).
 func (m *Manager) Revoke(ctx context.Context, key string) error {
-	var s *Session
-	if m.onEnd.Load() != nil {
-		var err error
-		if s, err = m.store.Get(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+	s, err := m.store.Get(ctx, key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("session: revoke: %w", err)
+	}
+	if s != nil {
+		if err := m.markEnded(ctx, s.UserID, SID(s)); err != nil {
 			return fmt.Errorf("session: revoke: %w", err)
 		}
 	}
@@ -375,7 +386,8 @@ func (m *Manager) Retire(ctx context.Context, key string) error {
 	return m.store.Delete(ctx, key)
 }
 
-// RevokeUser ends every session of a customer ("sign out everywhere").
+// RevokeUser ends every session of a customer ("sign out everywhere"),
+// leaving the mark of each (see Ended).
 func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	m.mu.Lock()
 	for k, e := range m.cache {
@@ -384,15 +396,18 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 		}
 	}
 	m.mu.Unlock()
+	all, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("session: revoke all of a user: %w", err)
+	}
 	var sids []string
-	if m.onEnd.Load() != nil {
-		all, err := m.store.ListUser(ctx, userID)
-		if err != nil {
-			return 0, fmt.Errorf("session: revoke all of a user: %w", err)
-		}
-		for _, s := range all {
-			sids = append(sids, SID(s))
-		}
+	for _, s := range all {
+		sids = append(sids, SID(s))
+	}
+	slices.Sort(sids)
+	sids = slices.Compact(sids)
+	if err := m.markEnded(ctx, userID, sids...); err != nil {
+		return 0, fmt.Errorf("session: revoke all of a user: %w", err)
 	}
 	n, err := m.store.DeleteUser(ctx, userID)
 	if err != nil {
@@ -410,6 +425,11 @@ func (m *Manager) RevokeFamily(ctx context.Context, userID, sid string) (int, er
 	all, err := m.store.ListUser(ctx, userID)
 	if err != nil {
 		return 0, fmt.Errorf("session: revoke a family: %w", err)
+	}
+	if slices.ContainsFunc(all, func(s *Session) bool { return SID(s) == sid }) {
+		if err := m.markEnded(ctx, userID, sid); err != nil {
+			return 0, fmt.Errorf("session: revoke a family: %w", err)
+		}
 	}
 	n := 0
 	for _, s := range all {

@@ -24,6 +24,7 @@ import (
 //	                                   members past expiry are pruned on every Create;
 //	                             PEXPIREAT = the latest member's ExpiresAt
 //	<prefix>secret:<name>        STRING the secret's bytes, no expiry
+//	<prefix>ended:<hash>         STRING "1", PEXPIREAT = until (redis_ended.go)
 //
 // <uid> and <hash> are the two halves of a storage key "<uid>.<hash>" (see
 // KeyOf and SplitKey). Every key of one customer carries the hash tag

@@ -71,6 +71,15 @@ type Store interface {
 	// prev; it reports whether it did.
 	SwapSecret(ctx context.Context, name string, prev, next []byte) (bool, error)
 
+	// MarkEnded notes that the session family sid of the user ended on
+	// purpose (a sign-out, a revocation — not an expiry), until then: the
+	// provider refuses refresh tokens of it and the edge its access
+	// tokens. A mark whose time is past need not be kept.
+	MarkEnded(ctx context.Context, userID, sid string, until time.Time) error
+	// Ended reports whether a mark for the user's sid is kept and not past
+	// its time (wall time: a store may hand expiry to its backend).
+	Ended(ctx context.Context, userID, sid string) (bool, error)
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 }

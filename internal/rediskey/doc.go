@@ -23,6 +23,7 @@
 //	{u:<id>}:consent                    consent records (consent/redis.go);
 //	                                    an erased customer's under {u:<pseudonym>}
 //	secret:<name>                       session
+//	ended:<hash>                        session ended marks (session/redis_ended.go)
 //	rl…                                 botdefense rate counters (counter.go)
 //	blocks                              botdefense block list (blocks.go)
 //	pow:<id>                            botdefense used challenge solutions

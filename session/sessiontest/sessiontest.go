@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"SameHashOtherUser", testSameHashOtherUser},
 		{"SecretCreatedOnce", testSecretCreatedOnce},
 		{"SwapSecret", testSwapSecret},
+		{"EndedMarks", testEndedMarks},
 		{"Ping", func(t *testing.T, s session.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
@@ -365,5 +366,65 @@ func testSwapSecret(t *testing.T, s session.Store) {
 	v2, _ := s.Secret(ctx, "k", func() ([]byte, error) { return []byte("three"), nil })
 	if string(v2) != "two" {
 		t.Fatalf("after swap: %q", v2)
+	}
+}
+
+// Ended marks outlive the sessions they name, are per customer and sid,
+// never shortened by a mark with an earlier time, and go at their time.
+func testEndedMarks(t *testing.T, s session.Store) {
+	ctx := context.Background()
+	k1 := key("alice", 1)
+	create(t, s, sess(k1, "alice"))
+	sid := session.SID(sess(k1, "alice"))
+	ended := func(user, sid string) bool {
+		t.Helper()
+		e, err := s.Ended(ctx, user, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	if ended("alice", sid) {
+		t.Fatal("a live session reads as ended")
+	}
+	now := time.Now()
+	if err := s.MarkEnded(ctx, "alice", sid, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteUser(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if !ended("alice", sid) {
+		t.Fatal("the mark went with the sessions")
+	}
+	if ended("bob", sid) || ended("alice", sid+"x") || ended("alice", "") {
+		t.Fatal("a mark reads for another customer or sid")
+	}
+	// An earlier time does not shorten it; a time past adds nothing.
+	if err := s.MarkEnded(ctx, "alice", sid, now.Add(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkEnded(ctx, "alice", "old", now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ended("alice", "old") {
+		t.Fatal("a mark past its time reads as ended")
+	}
+	// A short mark goes at its time (polled: a store may drop it a little
+	// late, never early).
+	if err := s.MarkEnded(ctx, "alice", "short", now.Add(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(now) < 250*time.Millisecond && !ended("alice", "short") {
+		t.Fatal("a fresh mark reads as absent")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ended("alice", "short"); {
+		if time.Now().After(deadline) {
+			t.Fatal("a mark outlived its time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !ended("alice", sid) {
+		t.Fatal("an earlier time shortened a mark")
 	}
 }

@@ -50,7 +50,10 @@ func Bolt(_ context.Context, path string) (*Stores, error) {
 			if _, err := ids.SweepExpired(ctx, now); err != nil {
 				return err
 			}
-			_, err := sess.SweepExpired(ctx, now, idle)
+			if _, err := sess.SweepExpired(ctx, now, idle); err != nil {
+				return err
+			}
+			_, err := sess.SweepEnded(ctx, now)
 			return err
 		},
 		Close: db.Close,
