@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -169,12 +170,21 @@ func (h *Handler) keyCall(w http.ResponseWriter, r *http.Request, views []string
 	if !slices.Contains(accept, callerAPIKey) {
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
+	b := h.app.backend
+	if _, known := b.keyCache.get(secret, b.clock.Now()); !known && identity.LooksLikeAPIKey(secret) {
+		if !h.apiDefend(w, r, botdefense.RouteCredential, "", "") { // a store lookup ahead
+			return nil, nil
+		}
+	}
 	kc, err := h.checkKey(r, secret)
 	if err != nil {
 		return nil, h.unavailable(w, r)
 	}
 	if kc == nil {
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
+	}
+	if !h.apiDefend(w, r, botdefense.RouteAPI, "key "+kc.key.ID, "") {
+		return nil, nil
 	}
 	if h.humanOnly(views) {
 		w.Header().Set("Cache-Control", "no-store")

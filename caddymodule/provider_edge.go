@@ -10,6 +10,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -193,6 +194,9 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []string, raw string) (*tokenCaller, error) {
 	tc := h.cachedToken(raw)
 	if tc == nil {
+		if !h.apiDefend(w, r, botdefense.RouteCredential, "", "") { // a check and a store lookup ahead
+			return nil, nil
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
 		var err error
 		tc, err = h.checkToken(ctx, raw)
@@ -208,6 +212,10 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []str
 		if !hasScope(tc.claims.Scope, sc) {
 			return nil, keyRefused(w, http.StatusForbidden, "insufficient_scope", strings.Join(scopes, " "))
 		}
+	}
+	// The grant (this app for this customer) and the app have budgets.
+	if !h.apiDefend(w, r, botdefense.RouteAPI, "grant "+tc.claims.ClientID+" "+tc.claims.Subject, tc.claims.ClientID) {
+		return nil, nil
 	}
 	return tc, nil
 }

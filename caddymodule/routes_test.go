@@ -53,6 +53,8 @@ var pinnedRoutes = map[string]string{
 	"/invite":                     "GET, HEAD, POST",
 	"/account/keys":               "POST",
 	"/account/keys/revoke":        "POST",
+	"/account/apps/revoke":        "POST",
+	"/apps/consent":               "POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own
