@@ -28,7 +28,7 @@ type ProviderClient struct {
 	// Name is how the account page names the app (default: the id).
 	Name string `json:"name,omitempty"`
 	// RedirectURIs are compared exactly with the request's redirect_uri.
-	RedirectURIs []string `json:"redirect_uris"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Secret authenticates a confidential client (client_secret_basic or
 	// client_secret_post); placeholders ({env.SHOP_SSO_SECRET}) are
 	// expanded at provision. Empty: a public client (PKCE alone).
