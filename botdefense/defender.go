@@ -32,7 +32,7 @@ const (
 	RouteLogin     = "login"
 	RouteRegister  = "register"
 	RouteMagic     = "magic"     // sign-in link and code requests (mail)
-	RouteCode      = "code"      // typing a mailed code
+	RouteCode      = "code"      // typing a mailed code or a device's user code
 	RouteVerify    = "verify"    // following a verification link
 	RouteReset     = "reset"     // reset requests (mail) and new passwords
 	RouteStepUp    = "stepup"    // second factors: sign-in's second step and step-up
@@ -76,7 +76,9 @@ func DefaultLimits() []Limit {
 		{RouteLogin, DimIP, 20, 5 * m}, {RouteLogin, DimPrefix, 100, 5 * m}, {RouteLogin, DimAccount, 10, 15 * m}, {RouteLogin, DimGlobal, 3000, m},
 		{RouteRegister, DimIP, 5, h}, {RouteRegister, DimPrefix, 20, h}, {RouteRegister, DimAccount, 3, h}, {RouteRegister, DimGlobal, 600, m},
 		{RouteMagic, DimIP, 10, h}, {RouteMagic, DimPrefix, 30, h}, {RouteMagic, DimAccount, 3, 15 * m}, {RouteMagic, DimGlobal, 600, m},
-		{RouteCode, DimIP, 30, 10 * m}, {RouteCode, DimPrefix, 100, 10 * m},
+		// account: the customer typing a device's user code (a provider
+		// site's device page), wrong codes only.
+		{RouteCode, DimIP, 30, 10 * m}, {RouteCode, DimPrefix, 100, 10 * m}, {RouteCode, DimAccount, 10, 10 * m},
 		{RouteVerify, DimIP, 30, 10 * m}, {RouteVerify, DimPrefix, 100, 10 * m},
 		{RouteReset, DimIP, 10, h}, {RouteReset, DimPrefix, 30, h}, {RouteReset, DimAccount, 3, 15 * m}, {RouteReset, DimGlobal, 600, m},
 		{RouteStepUp, DimIP, 30, 10 * m}, {RouteStepUp, DimPrefix, 100, 10 * m}, {RouteStepUp, DimAccount, 10, 15 * m}, // account: wrong answers only

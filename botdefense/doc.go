@@ -8,8 +8,8 @@
 //   - Rate limits per route by client address, network prefix, account,
 //     site and globally (defender.go, counter.go), counted on ulule/limiter
 //     stores: bounded memory on one node (memstore.go), Redis when nodes
-//     share their counts. Second-factor account limits count wrong answers
-//     only (failures.go).
+//     share their counts. Second-factor and user-code account limits count
+//     wrong answers only (failures.go).
 //   - Proof-of-work challenges, signed, bound to the client and single use
 //     (pow.go, seen_redis.go; the browser solver is solver.js), and passes
 //     for Caddyfile challenge routes (pass.go).

@@ -6,13 +6,14 @@ import (
 )
 
 // Some routes count an account's failures, not its attempts: a second
-// factor is answered right every time its owner signs in, and only wrong
-// answers are guesses. Their account limits are read by FailuresOver
+// factor is answered right every time its owner signs in, and a device's
+// user code every time its owner connects a device; only wrong answers
+// are guesses. Their account limits are read by FailuresOver
 // before the answer is checked and counted by RecordFailure after a wrong
 // one; Check leaves them alone.
 
 // failureCounted reports whether route's account limits count failures.
-func failureCounted(route string) bool { return route == RouteStepUp }
+func failureCounted(route string) bool { return route == RouteStepUp || route == RouteCode }
 
 // FailuresOver reports whether account has reached a failure-counted
 // account limit of route, and how long until the window it is over in

@@ -211,6 +211,8 @@ type pageData struct {
 	SignUpConsent bool
 	// AppConsent is the provider's consent page for a third-party app.
 	AppConsent *appConsentView
+	// Device is a provider site's device page (provider_device_page.go).
+	Device *deviceView
 }
 
 // confirmView is a confirmation step before something hard to undo.

@@ -93,13 +93,16 @@ func (h *Handler) buildProvider() error {
 		Revocation:    op.NewEndpoint(o.dir + "/revoke"),
 		JwksURI:       op.NewEndpoint(o.dir + "/jwks"),
 		EndSession:    op.NewEndpoint(o.dir + "/end_session"),
+		// Answered for every client, advertised when one may use it
+		// (provider_device.go).
+		DeviceAuthorization: op.NewEndpoint(o.dir + "/device_authorization"),
 	}
 	var err error
 	o.prov, err = op.NewProvider(cfg, o.st, op.StaticIssuer(o.issuer),
 		op.WithCustomAuthEndpoint(ep.Authorization), op.WithCustomTokenEndpoint(ep.Token),
 		op.WithCustomUserinfoEndpoint(ep.Userinfo), op.WithCustomIntrospectionEndpoint(ep.Introspection),
 		op.WithCustomRevocationEndpoint(ep.Revocation), op.WithCustomKeysEndpoint(ep.JwksURI),
-		op.WithCustomEndSessionEndpoint(ep.EndSession))
+		op.WithCustomEndSessionEndpoint(ep.EndSession), op.WithCustomDeviceAuthorizationEndpoint(ep.DeviceAuthorization))
 	if err != nil {
 		return fmt.Errorf("frontdoor: provider: %w", err)
 	}
@@ -345,6 +348,11 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	d.ResponseModesSupported = []string{"query"}
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	if s.o.deviceGranted() {
+		d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantTypeDeviceCode)
+	} else {
+		d.DeviceAuthorizationEndpoint = ""
+	}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true}
@@ -372,15 +380,23 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	if err := op.AuthorizeCodeChallenge(r.Data.CodeVerifier, ar.GetCodeChallenge()); err != nil {
 		return nil, err
 	}
-	at, err := s.o.accessToken(ar)
+	return s.o.issue(ctx, ar, r.Client, r.Data.Code)
+}
+
+// issue hands the client the tokens of a request its customer answered
+// (an authorization code, an approved device request): the access token,
+// the ID token (with c_hash when code is not ""), and a refresh token
+// when the grant holds offline_access.
+func (o *siteOP) issue(ctx context.Context, ar *opAuthRequest, client op.Client, code string) (*op.Response, error) {
+	at, err := o.accessToken(ar)
 	if err != nil {
 		return nil, err
 	}
-	idt, err := op.CreateIDToken(ctx, s.o.issuer, ar, r.Client.IDTokenLifetime(), at, r.Data.Code, s.o.st, r.Client)
+	idt, err := op.CreateIDToken(ctx, o.issuer, ar, client.IDTokenLifetime(), at, code, o.st, client)
 	if err != nil {
 		return nil, err
 	}
-	rt, family, err := s.o.refreshFor(ctx, ar)
+	rt, family, err := o.refreshFor(ctx, ar)
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
@@ -388,12 +404,12 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	// account page from now on; a site's single sign-on, whose tokens
 	// last minutes, is not.
 	if family != "" {
-		if err := s.o.h.flows.AppUsed(ctx, ar.Subject, s.o.issuer, ar.ClientID, ar.Scopes, family); err != nil {
+		if err := o.h.flows.AppUsed(ctx, ar.Subject, o.issuer, ar.ClientID, ar.Scopes, family); err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)
 		}
-		s.o.h.app.backend.forgetCustomer(ar.Subject)
+		o.h.app.backend.forgetCustomer(ar.Subject)
 	}
-	if err := s.o.noteClientSession(ctx, ar); err != nil {
+	if err := o.noteClientSession(ctx, ar); err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return op.NewResponse(&oidc.AccessTokenResponse{

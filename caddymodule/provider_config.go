@@ -28,7 +28,7 @@ type ProviderClient struct {
 	// Name is how the account page names the app (default: the id).
 	Name string `json:"name,omitempty"`
 	// RedirectURIs are compared exactly with the request's redirect_uri.
-	RedirectURIs []string `json:"redirect_uris"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Secret authenticates a confidential client (client_secret_basic or
 	// client_secret_post); placeholders ({env.SHOP_SSO_SECRET}) are
 	// expanded at provision. Empty: a public client (PKCE alone).
@@ -42,6 +42,10 @@ type ProviderClient struct {
 	// PostLogoutRedirectURIs are where end_session may send the browser
 	// back to (post_logout_redirect_uri), compared exactly.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// Grants the client may use: authorization_code (the default) and
+	// device_code (RFC 8628, a device without a keyboard). Refresh
+	// tokens come with offline_access, whatever the grant.
+	Grants []string `json:"grants,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -68,6 +72,7 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			first_party
 //			backchannel_logout_uri <uri>
 //			post_logout_redirect_uri <uri…>
+//			grant authorization_code device_code
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -138,6 +143,20 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 					}
 				}
 				c.PostLogoutRedirectURIs = append(c.PostLogoutRedirectURIs, uris...)
+			case "grant":
+				names := d.RemainingArgs()
+				if len(names) == 0 {
+					return nil, d.Errf("frontdoor: provider: client %s: grant needs a grant type (%s)", c.ID, strings.Join(providerGrants, " "))
+				}
+				for _, g := range names {
+					name, ok := grantName(g)
+					if !ok {
+						return nil, d.Errf("frontdoor: provider: client %s: unknown grant %q (known: %s)", c.ID, g, strings.Join(providerGrants, " "))
+					}
+					if !slices.Contains(c.Grants, name) {
+						c.Grants = append(c.Grants, name)
+					}
+				}
 			case "backchannel_logout_uri":
 				if !d.AllArgs(&c.BackchannelLogoutURI) {
 					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri needs one URI", c.ID)
@@ -149,7 +168,7 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				return nil, d.Errf("frontdoor: provider: client %s: unknown option %q", c.ID, key)
 			}
 		}
-		if len(c.RedirectURIs) == 0 {
+		if len(c.RedirectURIs) == 0 && c.allows(grantCode) {
 			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
 		}
 		p.Clients = append(p.Clients, &c)
@@ -196,7 +215,14 @@ func (p *ProviderConfig) provision() error {
 			return fmt.Errorf("frontdoor: provider: client ids must be present and unique (%q)", c.ID)
 		}
 		seen[c.ID] = true
-		if len(c.RedirectURIs) == 0 {
+		for i, g := range c.Grants {
+			name, ok := grantName(g)
+			if !ok {
+				return fmt.Errorf("frontdoor: provider: client %s: unknown grant %q (known: %s)", c.ID, g, strings.Join(providerGrants, " "))
+			}
+			c.Grants[i] = name
+		}
+		if len(c.RedirectURIs) == 0 && c.allows(grantCode) {
 			return fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri", c.ID)
 		}
 		for _, u := range c.RedirectURIs {
@@ -223,6 +249,34 @@ func (p *ProviderConfig) provision() error {
 		}
 	}
 	return nil
+}
+
+// Grants a client may be given (grant in its block).
+const (
+	grantCode   = "authorization_code"
+	grantDevice = "device_code"
+)
+
+var providerGrants = []string{grantCode, grantDevice}
+
+// grantName is the grant g names, in its short or its URN spelling.
+func grantName(g string) (string, bool) {
+	switch g {
+	case grantCode, "code":
+		return grantCode, true
+	case grantDevice, "urn:ietf:params:oauth:grant-type:device_code":
+		return grantDevice, true
+	}
+	return "", false
+}
+
+// allows reports whether the client may use grant (no grant line: the
+// authorization code alone).
+func (c *ProviderClient) allows(grant string) bool {
+	if len(c.Grants) == 0 {
+		return grant == grantCode
+	}
+	return slices.Contains(c.Grants, grant)
 }
 
 // confidential reports whether the client authenticates with a secret.

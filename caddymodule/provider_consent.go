@@ -59,19 +59,7 @@ func (o *siteOP) askConsent(w http.ResponseWriter, r *http.Request, c *ProviderC
 	if name == "" {
 		name = c.ID
 	}
-	v := &appConsentView{ID: req.ID, Name: name, Site: h.audience}
-	for _, sc := range req.Scopes {
-		switch sc {
-		case oidc.ScopeOpenID:
-			v.Scopes = append(v.Scopes, h.say(r, "scope.openid"))
-		case oidc.ScopeEmail:
-			v.Scopes = append(v.Scopes, h.say(r, "scope.email"))
-		case oidc.ScopeProfile:
-			v.Scopes = append(v.Scopes, h.say(r, "scope.profile"))
-		case oidc.ScopeOfflineAccess:
-			v.Scopes = append(v.Scopes, h.say(r, "scope.offline_access"))
-		}
-	}
+	v := &appConsentView{ID: req.ID, Name: name, Site: h.audience, Scopes: h.scopeWords(r, req.Scopes)}
 	w.Header().Set("Cache-Control", "no-store")
 	return h.render(w, r, http.StatusOK, "app_consent", &pageData{Title: h.say(r, "app_consent.title", "app", name), CSRF: h.csrfFor(w, r), AppConsent: v})
 }

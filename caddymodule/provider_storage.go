@@ -322,10 +322,20 @@ func (c *opClient) AuthMethod() oidc.AuthMethod {
 	return oidc.AuthMethodNone
 }
 func (c *opClient) ResponseTypes() []oidc.ResponseType {
+	if !c.c.allows(grantCode) {
+		return nil
+	}
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
 func (c *opClient) GrantTypes() []oidc.GrantType {
-	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	var g []oidc.GrantType
+	if c.c.allows(grantCode) {
+		g = append(g, oidc.GrantTypeCode)
+	}
+	if c.c.allows(grantDevice) {
+		g = append(g, oidc.GrantTypeDeviceCode)
+	}
+	return append(g, oidc.GrantTypeRefreshToken)
 }
 func (c *opClient) LoginURL(id string) string { return c.login + "?id=" + url.QueryEscape(id) }
 func (c *opClient) AccessTokenType() op.AccessTokenType {

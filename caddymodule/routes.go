@@ -165,6 +165,9 @@ func (h *Handler) ownRoutes() map[string]route {
 			m[rt.path] = rt
 		}
 	}
+	if h.Provider != nil {
+		m[deviceRoute.path] = deviceRoute
+	}
 	return m
 }
 

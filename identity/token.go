@@ -68,6 +68,15 @@ const (
 	// TokenLogoutSeen remembers a back-channel logout token taken, until
 	// it expires (LogoutSeen), so a replay is refused.
 	TokenLogoutSeen TokenKind = "oauth_logout_seen"
+	// TokenOAuthDevice is a device authorization request (RFC 8628),
+	// under the hash of its device code; TokenOAuthUserCode the code the
+	// customer types for it, under a hash of the issuer and the code;
+	// TokenOAuthDeviceAnswer the customer's answer and TokenOAuthDevicePoll
+	// the device's last poll, both under the device code's hash.
+	TokenOAuthDevice       TokenKind = "oauth_device"
+	TokenOAuthUserCode     TokenKind = "oauth_user_code"
+	TokenOAuthDeviceAnswer TokenKind = "oauth_device_answer"
+	TokenOAuthDevicePoll   TokenKind = "oauth_device_poll"
 )
 
 // Lifetimes of the mailed links.

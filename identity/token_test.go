@@ -73,6 +73,11 @@ func TestTokenEncoding(t *testing.T) {
 			PasswordHash: "$argon2id$y", Binding: []byte("s"), Attempts: 1},
 		identity.TOTPEnrol{Secret: "JBSWY3DPEHPK3PXP", Binding: []byte("s")},
 		identity.Ceremony{Purpose: "register", Binding: []byte("s"), SessionData: []byte(`{"challenge":"c"}`)},
+		identity.OAuthDevice{Issuer: "https://login.test", ClientID: "tv", Scopes: []string{"openid"}, Expires: tokenNow.Add(time.Minute).UTC()},
+		identity.OAuthUserCode{Device: []byte("h"), ClientID: "tv", Scopes: []string{"openid", "offline_access"}},
+		identity.OAuthDeviceAnswer{Subject: "u_1", SID: "s", AuthTime: tokenNow.UTC(), AMR: []string{"pwd"}, ACR: "aal1"},
+		identity.OAuthDeviceAnswer{Denied: true},
+		identity.OAuthDevicePoll{},
 	}
 	for _, p := range payloads {
 		t.Run(string(p.TokenKind()), func(t *testing.T) {

@@ -303,6 +303,14 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[OAuthSessionClient](raw)
 	case TokenLogoutSeen:
 		return decodeAs[LogoutSeen](raw)
+	case TokenOAuthDevice:
+		return decodeAs[OAuthDevice](raw)
+	case TokenOAuthUserCode:
+		return decodeAs[OAuthUserCode](raw)
+	case TokenOAuthDeviceAnswer:
+		return decodeAs[OAuthDeviceAnswer](raw)
+	case TokenOAuthDevicePoll:
+		return decodeAs[OAuthDevicePoll](raw)
 	}
 	return nil, fmt.Errorf("identity: unknown token kind %q", kind)
 }
