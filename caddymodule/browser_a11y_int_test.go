@@ -469,7 +469,7 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 		site: "brand \"Shop\" {\n\t\t\tlogo /static/logo.svg\n\t\t\tcolour \"#7a1fa2\"\n\t\t}\n\t\tconsent terms marketing\n\t\tprofile name" +
 			"\n\t\trequire /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}" +
 			"\n\t\trequire /app/members/* {\n\t\t\trole member\n\t\t}\n\t\tprotect /api/* {\n\t\t\taccept session api_key\n\t\t}" +
-			"\n\t\tprovider {\n\t\t\tclient partner {\n\t\t\t\tname \"Partner app\"\n\t\t\t\tredirect_uri https://shop.test:{port}/pub/cb\n\t\t\t\tsecret partner-secret\n\t\t\t}\n\t\t}",
+			"\n\t\tprovider {\n\t\t\tclient partner {\n\t\t\t\tname \"Partner app\"\n\t\t\t\tredirect_uri https://shop.test:{port}/pub/cb\n\t\t\t\tsecret partner-secret\n\t\t\t}\n\t\t\tclient tv {\n\t\t\t\tname \"Living-room TV\"\n\t\t\t\tgrant device_code\n\t\t\t}\n\t\t}",
 	})
 	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), email: email}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
@@ -528,6 +528,16 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 			s.press("form[action$='/apps/consent'] button[value=allow]")
 			s.open("/.frontdoor/account")
 		}, "Your account"},
+		{"device page", opener("/.frontdoor/device"), "Connect a device"},
+		{"device page with a wrong code", func(s *a11yTour) {
+			s.fill("#user_code", "ZZZZ-ZZZZ")
+			s.press("form[action$='/device'] button[type=submit]")
+		}, "Connect a device"},
+		{"a device asks", func(s *a11yTour) {
+			a := askDevice(s.t, s.g, "tv", "", "openid email")
+			s.fill("#user_code", a.UserCode)
+			s.press("form[action$='/device'] button[type=submit]")
+		}, "Connect Living-room TV?"},
 		{"invitation", func(s *a11yTour) {
 			if st, body := adminDo(s.t, s.g, http.MethodPost, "/frontdoor/invitations", `{"email":"pat@example.com","role":"member"}`); st != http.StatusCreated {
 				s.t.Fatalf("invite: %d %s", st, body)
