@@ -78,6 +78,15 @@ func (c *Counter) Add(ctx context.Context, key string, n int64, period time.Dura
 	return unlimited - lc.Remaining, end, nil
 }
 
+// AddWindow is Add for a window already named (windowKey's name).
+func (c *Counter) AddWindow(ctx context.Context, windowed string, n int64, period time.Duration) (int64, error) {
+	lc, err := c.store.Increment(ctx, windowed, n, keep(period))
+	if err != nil {
+		return 0, err
+	}
+	return unlimited - lc.Remaining, nil
+}
+
 // keep is the rate handed to the store: a window's count is kept two
 // periods from its first event, so it can still be read through the whole
 // next window (Recent).

@@ -282,6 +282,8 @@ type Defender struct {
 	offMu     sync.Mutex
 	offenders map[string]int64
 	offSince  time.Time
+
+	meters meters // in-process API meters (meter.go)
 }
 
 // NewDefender returns a Defender over the stores. powKey signs challenges

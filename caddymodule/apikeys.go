@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"go.uber.org/zap"
@@ -73,6 +74,8 @@ type keyCaller struct {
 	session *session.Session
 	key     identity.APIKey
 	scope   string // the scope claim: the key's scopes, space-separated
+	// meter counts the key's calls (route api, dimension key).
+	meter *botdefense.Meter
 }
 
 // bearerKey returns the request's API key, "" if it presents none.
@@ -89,19 +92,22 @@ func bearerKey(r *http.Request) string {
 
 // checkKey finds a presented key's customer (per-node cache of checked
 // keys, ≤ the session cache period, so a revocation elsewhere bites
-// within it; a revocation here forgets the key at once).
-// nil, nil: not a valid key.
-func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
+// within it; a revocation here forgets the key at once). A key the cache
+// does not hold is looked up only when it looks like a key and the
+// address is within its budget of such lookups (route credential).
+// nil, nil: not a valid key, or the request is answered (answered).
+func (h *Handler) checkKey(w http.ResponseWriter, r *http.Request, secret string, now time.Time) (kc *keyCaller, answered bool, err error) {
 	b := h.app.backend
-	now := b.clock.Now()
 	// The common case: a key checked a moment ago, found by itself (held
 	// in this node's memory only as long as a session's cache entry).
 	kc, ok := b.keyCache.get(secret, now)
 	if !ok {
 		if !identity.LooksLikeAPIKey(secret) {
-			return nil, nil
+			return nil, false, nil
 		}
-		var err error
+		if !h.apiDefend(w, r, botdefense.RouteCredential) { // a store lookup ahead
+			return nil, true, nil
+		}
 		kc, err = b.keyCache.load(r.Context(), secret, now, b.sessions.Config().CacheTTL, func(ctx context.Context, _ string) (*keyCaller, error) {
 			out, err := h.flows.AuthenticateAPIKey(ctx, secret, h.client(r))
 			if err != nil {
@@ -112,17 +118,18 @@ func (h *Handler) checkKey(r *http.Request, secret string) (*keyCaller, error) {
 				return nil, nil
 			}
 			c, k := v.Customer, v.Key
-			return &keyCaller{key: k, scope: strings.Join(k.Scopes, " "), session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
-				AuthTime: k.CreatedAt, ExpiresAt: k.ExpiresAt, AMR: []string{"api_key"}, ACR: "aal1", Site: h.origin}}, nil
+			return &keyCaller{key: k, scope: strings.Join(k.Scopes, " "), meter: b.defense.Meter(botdefense.RouteAPI, botdefense.DimKey, k.ID, "key "+k.ID),
+				session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
+					AuthTime: k.CreatedAt, ExpiresAt: k.ExpiresAt, AMR: []string{"api_key"}, ACR: "aal1", Site: h.origin}}, nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if kc == nil || !now.Before(kc.key.ExpiresAt) {
-		return nil, nil
+		return nil, false, nil
 	}
-	return kc, nil
+	return kc, false, nil
 }
 
 // callersAt returns what the path's protect block accepts (nil: sessions
@@ -170,20 +177,18 @@ func (h *Handler) keyCall(w http.ResponseWriter, r *http.Request, views []string
 	if !slices.Contains(accept, callerAPIKey) {
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
-	b := h.app.backend
-	if _, known := b.keyCache.get(secret, b.clock.Now()); !known && identity.LooksLikeAPIKey(secret) {
-		if !h.apiDefend(w, r, botdefense.RouteCredential, "", "") { // a store lookup ahead
-			return nil, nil
-		}
-	}
-	kc, err := h.checkKey(r, secret)
+	now := h.app.backend.clock.Now() // once: reading the clock is not free
+	kc, answered, err := h.checkKey(w, r, secret, now)
 	if err != nil {
 		return nil, h.unavailable(w, r)
+	}
+	if answered {
+		return nil, nil
 	}
 	if kc == nil {
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
-	if !h.apiDefend(w, r, botdefense.RouteAPI, "key "+kc.key.ID, "") {
+	if !h.apiSpend(w, r, now, kc.meter) {
 		return nil, nil
 	}
 	if h.humanOnly(views) {

@@ -23,9 +23,9 @@ import (
 
 // apiDefend asks the defences about an API call and answers it when it
 // goes no further. It is on the API hot path: no form, no challenge.
-func (h *Handler) apiDefend(w http.ResponseWriter, r *http.Request, route, key, clientID string) bool {
+func (h *Handler) apiDefend(w http.ResponseWriter, r *http.Request, route string) bool {
 	b := h.app.backend
-	a := botdefense.Attempt{Route: route, Site: h.origin, IP: clientAddr(r), Key: key, ClientID: clientID}
+	a := botdefense.Attempt{Route: route, Site: h.origin, IP: clientAddr(r)}
 	ctx := r.Context()
 	if b.kind == "redis" { // counters across the network: bounded like the store's work
 		var cancel context.CancelFunc
@@ -50,4 +50,33 @@ func (h *Handler) apiDefend(w http.ResponseWriter, r *http.Request, route, key, 
 	}
 	_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
 	return false
+}
+
+// apiSpend counts a call of a known credential on its meters (route api)
+// and answers it when it is over a budget. The API's hot path: a counter
+// increment per meter, nothing more (botdefense.Meter).
+func (h *Handler) apiSpend(w http.ResponseWriter, r *http.Request, now time.Time, meters ...*botdefense.Meter) bool {
+	b := h.app.backend
+	ctx := r.Context()
+	if b.kind == "redis" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(h.app.StoreTimeout))
+		defer cancel()
+	}
+	for _, m := range meters {
+		d, err := b.defense.Spend(ctx, h.policy, m, now)
+		b.noteStore(err)
+		if err != nil {
+			h.logger.Error("edge defence check failed", zap.String("route", botdefense.RouteAPI), zap.Error(err))
+			_ = h.unavailable(w, r)
+			return false
+		}
+		if d.Action == botdefense.Limited {
+			b.decisions.note(botdefense.RouteAPI, d.Action)
+			b.decisionLog.note(b.logger.Get(), now, botdefense.RouteAPI, d, clientAddr(r))
+			_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+			return false
+		}
+	}
+	return true
 }

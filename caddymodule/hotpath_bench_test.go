@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -130,6 +131,7 @@ func BenchmarkProtectedRouteCEL(b *testing.B) {
 func BenchmarkProtectedRouteAPIKey(b *testing.B) {
 	h, _ := benchHandlerWith(b, gatewayOpts{logs: "level ERROR"}, func(h *Handler) {
 		h.Callers = []CallerRule{{Paths: []string{"/app/*"}, Accept: []string{callerSession, callerAPIKey}}}
+		h.Defense = benchAPILimits()
 	})
 	out, err := h.app.backend.flows().CreateAPIKey(context.Background(), authflow.CreateAPIKeyInput{CustomerID: "u_bench", Name: "bench"})
 	if err != nil {
@@ -138,12 +140,20 @@ func BenchmarkProtectedRouteAPIKey(b *testing.B) {
 	serveLoopAuth(b, h, "/app/orders", nil, "Bearer "+out.(authflow.APIKeyCreated).Secret, "X-Frontdoor-Actor")
 }
 
+// benchAPILimits keeps the API limits counting, as they do for every
+// call, but high enough for a benchmark's calls of one key.
+func benchAPILimits() *DefenseConfig {
+	return &DefenseConfig{Limits: []botdefense.Limit{{Route: botdefense.RouteAPI, Dimension: botdefense.DimKey, Count: 1 << 40, Period: time.Minute},
+		{Route: botdefense.RouteAPI, Dimension: botdefense.DimClient, Count: 1 << 40, Period: time.Minute}}}
+}
+
 // BenchmarkProtectedRouteBearer is the hot path for a request with an
 // access token of the site's provider (checked once, then from the
 // per-node token cache and the cache of ended sessions).
 func BenchmarkProtectedRouteBearer(b *testing.B) {
 	h, _ := benchHandlerWith(b, gatewayOpts{logs: "level ERROR"}, func(h *Handler) {
 		h.Callers = []CallerRule{{Paths: []string{"/app/*"}, Accept: []string{callerSession, callerBearer}}}
+		h.Defense = benchAPILimits()
 		h.Provider = &ProviderConfig{Clients: []*ProviderClient{{ID: "spa", RedirectURIs: []string{"https://spa.test/cb"}, FirstParty: true}}}
 	})
 	at, err := h.op.accessToken(&opAuthRequest{identity.OAuthRequest{ClientID: "spa", Subject: "u_bench", SID: "bench-sid",

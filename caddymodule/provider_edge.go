@@ -40,6 +40,9 @@ type tokenCaller struct {
 	session *session.Session
 	claims  *accessTokenClaims
 	exp     time.Time
+	// grant and client count the token's calls (route api: this app for
+	// this customer, dimension key; the app, dimension client).
+	grant, client *botdefense.Meter
 }
 
 // parseAccessToken checks what every reader of an access token of this
@@ -122,9 +125,8 @@ func bearerJWT(r *http.Request) string {
 // cachedToken answers checkToken from this node's caches alone: the
 // token checked a moment ago, its session known not ended; nil when only
 // checkToken can tell.
-func (h *Handler) cachedToken(raw string) *tokenCaller {
+func (h *Handler) cachedToken(raw string, now time.Time) *tokenCaller {
 	b := h.app.backend
-	now := b.clock.Now()
 	tc, ok := b.tokenCache.get(raw, now)
 	if !ok || !h.stillAccepted(tc, now) {
 		return nil
@@ -167,11 +169,13 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 			return nil, err
 		}
 		exp := time.Unix(c.Expiry, 0)
-		tc = &tokenCaller{claims: c, exp: exp, session: &session.Session{
-			Key: "at." + c.ID, UserID: c.Subject, Email: cust.Email, EmailVerified: cust.EmailVerified, Site: h.origin,
-			CreatedAt: time.Unix(c.IssuedAt, 0), LastSeen: now, AuthTime: time.Unix(c.AuthTime, 0), ExpiresAt: exp,
-			AMR: c.AMR, ACR: c.ACR, Family: c.SID,
-		}}
+		tc = &tokenCaller{claims: c, exp: exp,
+			grant:  h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimKey, "grant "+c.ClientID+" "+c.Subject, "key grant "+c.ClientID+" "+c.Subject),
+			client: h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimClient, c.ClientID, "client "+c.ClientID), session: &session.Session{
+				Key: "at." + c.ID, UserID: c.Subject, Email: cust.Email, EmailVerified: cust.EmailVerified, Site: h.origin,
+				CreatedAt: time.Unix(c.IssuedAt, 0), LastSeen: now, AuthTime: time.Unix(c.AuthTime, 0), ExpiresAt: exp,
+				AMR: c.AMR, ACR: c.ACR, Family: c.SID,
+			}}
 		if ttl > 0 {
 			until := now.Add(ttl)
 			if exp.Before(until) {
@@ -192,9 +196,10 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 // tokenCall checks a request's access token against the path: nil and the
 // answer written when it is refused (RFC 6750).
 func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []string, raw string) (*tokenCaller, error) {
-	tc := h.cachedToken(raw)
+	now := h.app.backend.clock.Now() // once: reading the clock is not free
+	tc := h.cachedToken(raw, now)
 	if tc == nil {
-		if !h.apiDefend(w, r, botdefense.RouteCredential, "", "") { // a check and a store lookup ahead
+		if !h.apiDefend(w, r, botdefense.RouteCredential) { // a check and a store lookup ahead
 			return nil, nil
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
@@ -214,7 +219,7 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []str
 		}
 	}
 	// The grant (this app for this customer) and the app have budgets.
-	if !h.apiDefend(w, r, botdefense.RouteAPI, "grant "+tc.claims.ClientID+" "+tc.claims.Subject, tc.claims.ClientID) {
+	if !h.apiSpend(w, r, now, tc.grant, tc.client) {
 		return nil, nil
 	}
 	return tc, nil
