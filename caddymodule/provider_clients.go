@@ -44,6 +44,7 @@ type registeredClient struct {
 	Scopes                 []string  `json:"scopes,omitempty"`
 	FirstParty             bool      `json:"first_party,omitempty"`
 	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
+	Grants                 []string  `json:"grants,omitempty"`
 	SecretSum              []byte    `json:"secret_sum,omitempty"`
 	PrevSecretSum          []byte    `json:"prev_secret_sum,omitempty"`
 	PrevSecretUntil        time.Time `json:"prev_secret_until,omitzero"`
@@ -57,7 +58,7 @@ type registryDoc map[string]map[string]*registeredClient
 // providerClient is the client as the provider uses it.
 func (rc *registeredClient) providerClient() *ProviderClient {
 	return &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
-		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI,
+		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants,
 		secretSum: rc.SecretSum, prevSecretSum: rc.PrevSecretSum, prevSecretUntil: rc.PrevSecretUntil, registered: true}
 }
 

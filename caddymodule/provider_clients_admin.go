@@ -50,6 +50,7 @@ type clientView struct {
 	FirstParty             bool     `json:"first_party"`
 	Confidential           bool     `json:"confidential"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
+	Grants                 []string `json:"grants"`
 }
 
 // providerSites are the live provider sites by issuer.
@@ -93,7 +94,7 @@ func viewOf(issuer string, c *ProviderClient) clientView {
 	}
 	return clientView{Issuer: issuer, ID: c.ID, Name: c.Name, Source: src, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes, FirstParty: c.FirstParty,
-		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI}
+		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList()}
 }
 
 func serveClients(w http.ResponseWriter, r *http.Request) error {
@@ -129,6 +130,7 @@ type clientBody struct {
 	FirstParty             bool     `json:"first_party"`
 	Public                 bool     `json:"public"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
+	Grants                 []string `json:"grants"`
 	RotateSecret           bool     `json:"rotate_secret"`
 }
 
@@ -140,8 +142,19 @@ func (b *clientBody) check(id string) error {
 	if len(b.Name) > 100 {
 		return errors.New("name: at most 100 characters")
 	}
-	if len(b.RedirectURIs) == 0 || len(b.RedirectURIs) > 20 {
-		return errors.New("redirect_uris: 1 to 20 URIs")
+	var grants []string
+	for _, g := range b.Grants {
+		name, ok := grantName(g)
+		if !ok {
+			return fmt.Errorf("grants: unknown grant %q (known: %s)", g, strings.Join(providerGrants, " "))
+		}
+		if !slices.Contains(grants, name) {
+			grants = append(grants, name)
+		}
+	}
+	b.Grants = grants
+	if len(b.RedirectURIs) > 20 || (len(b.RedirectURIs) == 0 && (len(grants) == 0 || slices.Contains(grants, grantCode))) {
+		return errors.New("redirect_uris: 1 to 20 URIs (none only for a client without the authorization_code grant)")
 	}
 	for _, u := range append(slices.Clone(b.RedirectURIs), b.PostLogoutRedirectURIs...) {
 		if err := checkRedirectURI(u); err != nil {
@@ -218,6 +231,7 @@ func putClient(w http.ResponseWriter, r *http.Request, id string) error {
 		}
 		rc.Name, rc.RedirectURIs, rc.PostLogoutRedirectURIs = body.Name, body.RedirectURIs, body.PostLogoutRedirectURIs
 		rc.Scopes, rc.FirstParty, rc.BackchannelLogoutURI, rc.UpdatedAt = body.Scopes, body.FirstParty, body.BackchannelLogoutURI, now
+		rc.Grants = body.Grants
 		secret = ""
 		switch {
 		case body.Public:

@@ -94,6 +94,15 @@ func TestProviderClientsAdmin(t *testing.T) {
 				t.Errorf("%s: %d %s", name, st, out)
 			}
 		}
+		// A device client, registered: no redirect URI needed, and it may
+		// ask for a device code.
+		if st, out = adminDo(t, g, http.MethodPut, "/frontdoor/clients/tv", `{"name":"TV","grants":["device_code"],"public":true}`); st != http.StatusCreated || !strings.Contains(out, `"device_code"`) {
+			t.Fatalf("device client: %d %s", st, out)
+		}
+		askDevice(t, g, "tv", "", "openid")
+		if st, out = adminDo(t, g, http.MethodPut, "/frontdoor/clients/tv2", `{"grants":["password"]}`); st != http.StatusBadRequest || !strings.Contains(out, "password") {
+			t.Fatalf("unknown grant: %d %s", st, out)
+		}
 		// Removed: its token requests fail at once on this node.
 		if st, out = adminDo(t, g, http.MethodDelete, "/frontdoor/clients/kiosk", ""); st != http.StatusNoContent {
 			t.Fatalf("remove: %d %s", st, out)

@@ -279,6 +279,14 @@ func (c *ProviderClient) allows(grant string) bool {
 	return slices.Contains(c.Grants, grant)
 }
 
+// grantList is the client's grants as the admin API shows them.
+func (c *ProviderClient) grantList() []string {
+	if len(c.Grants) == 0 {
+		return []string{grantCode}
+	}
+	return c.Grants
+}
+
 // confidential reports whether the client authenticates with a secret.
 func (c *ProviderClient) confidential() bool { return c.secretSum != nil }
 

@@ -131,7 +131,7 @@ func (h *Handler) cachedToken(raw string, now time.Time) *tokenCaller {
 	if !ok || !h.stillAccepted(tc, now) {
 		return nil
 	}
-	if ended, ok := b.sessions.EndedCached(tc.claims.Subject, tc.claims.SID); !ok || ended {
+	if ended, ok := b.sessions.EndedCachedAt(tc.claims.Subject, tc.claims.SID, now); !ok || ended {
 		return nil
 	}
 	return tc

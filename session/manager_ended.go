@@ -93,11 +93,17 @@ func (m *Manager) Ended(ctx context.Context, userID, sid string) (bool, error) {
 // when only the store can tell. It never reaches the store, so the hot
 // path needs no store context for the requests it answers.
 func (m *Manager) EndedCached(userID, sid string) (ended, ok bool) {
+	return m.EndedCachedAt(userID, sid, m.Now())
+}
+
+// EndedCachedAt is EndedCached at now, the caller's reading of the
+// manager's clock (a hot path reads it once).
+func (m *Manager) EndedCachedAt(userID, sid string, now time.Time) (ended, ok bool) {
 	a, found := m.ends.get(endKey{userID, sid})
 	if !found {
 		return false, false
 	}
-	age := m.Now().Sub(a.at)
+	age := now.Sub(a.at)
 	if a.ended && age < endedPositiveTTL {
 		return true, true
 	}
