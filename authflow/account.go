@@ -213,7 +213,7 @@ func (f *Flows) ForgetDevices(ctx context.Context, id string, client Client) (Ou
 
 // SignOutEverywhere ends every session of customer id.
 func (f *Flows) SignOutEverywhere(ctx context.Context, id string, client Client) (Outcome, error) {
-	if _, err := f.Sessions.RevokeUser(ctx, id); err != nil {
+	if err := f.endAllSessions(ctx, id); err != nil {
 		return nil, err
 	}
 	f.audit(ctx, client, id, identity.EventSignedOutEverywhere)
@@ -233,4 +233,20 @@ func (f *Flows) RevokeSession(ctx context.Context, id, key string, client Client
 	}
 	f.audit(ctx, client, id, identity.EventSessionRevoked)
 	return SessionRevoked{}, nil
+}
+
+// endAllSessions ends every session of customer id and stamps the record
+// (Customer.SessionsEndedAt), so that what was issued from a session
+// already gone — an app's refresh token of a session that expired — ends
+// too.
+func (f *Flows) endAllSessions(ctx context.Context, id string) error {
+	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		c.SessionsEndedAt = f.now().UTC()
+		return nil
+	})
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		return err
+	}
+	_, err = f.Sessions.RevokeUser(ctx, id)
+	return err
 }

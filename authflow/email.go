@@ -114,7 +114,7 @@ func (f *Flows) ConfirmEmailChange(ctx context.Context, secret string, client Cl
 		f.putBack(ctx, tok)
 		return nil, err
 	}
-	if _, err := f.Sessions.RevokeUser(ctx, c.ID); err != nil {
+	if err := f.endAllSessions(ctx, c.ID); err != nil {
 		return nil, err
 	}
 	f.auditDetail(ctx, client, c.ID, identity.EventEmailChanged, "")

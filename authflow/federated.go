@@ -221,7 +221,7 @@ func (f *Flows) dropUnprovenIdentities(ctx context.Context, c *identity.Customer
 	dropped := false
 	defer func() {
 		if dropped {
-			if _, err := f.Sessions.RevokeUser(ctx, c.ID); err != nil {
+			if err := f.endAllSessions(ctx, c.ID); err != nil {
 				f.warn("ending the sessions of unlinked provider identities", err)
 			}
 		}

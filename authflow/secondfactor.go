@@ -461,7 +461,7 @@ func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) 
 			return nil, err
 		}
 	}
-	if _, err := f.Sessions.RevokeUser(ctx, id); err != nil {
+	if err := f.endAllSessions(ctx, id); err != nil {
 		return nil, err
 	}
 	f.audit(ctx, client, id, identity.EventPasswordReset)

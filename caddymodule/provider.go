@@ -261,7 +261,7 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 
 // answer hands the client its code for the customer's session s.
 func (o *siteOP) answer(w http.ResponseWriter, r *http.Request, req identity.OAuthRequest, s *session.Session) {
-	req.Subject, req.SID, req.AuthTime, req.AMR, req.ACR = s.UserID, session.SID(s), s.AuthTime, s.AMR, s.ACR
+	req.Subject, req.SID, req.AuthTime, req.AMR, req.ACR, req.SessionAt = s.UserID, session.SID(s), s.AuthTime, s.AMR, s.ACR, s.CreatedAt
 	ar := &opAuthRequest{req}
 	// SaveAuthCode stores the answered request under the code op makes.
 	op.AuthResponse(ar, o.prov, w, r.WithContext(context.WithValue(r.Context(), answeredKey{}, ar)))

@@ -21,13 +21,22 @@ import (
 // once, and a refresh of a family the record no longer knows (older than
 // the ones it keeps) is refused too, because the grant is gone.
 
-// appStillGranted refuses a refresh whose app the customer revoked, and
+// appStillGranted refuses a refresh whose app the customer revoked, or
+// whose session began before the customer ended every session, and
 // keeps the grant's "last used" (at most once per AppTouchEvery).
 func (o *siteOP) appStillGranted(ctx context.Context, grant identity.OAuthRefresh) error {
 	b := o.h.app.backend
 	c, err := b.customer(ctx, grant.Subject)
 	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
+	}
+	if !c.SessionsEndedAt.IsZero() && !grant.SessionAt.After(c.SessionsEndedAt) {
+		// Every session was ended after this grant's began ("sign out
+		// everywhere", a reset), even if it had expired already.
+		if err := o.revokeFamily(ctx, grant.Family); err != nil {
+			o.h.logger.Error("provider: revoking a refresh token family", zap.Error(err))
+		}
+		return oidc.ErrInvalidGrant().WithDescription("every session of the customer has ended since this grant")
 	}
 	app, ok := c.App(o.issuer, grant.ClientID)
 	if !ok {

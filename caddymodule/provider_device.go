@@ -225,7 +225,7 @@ func (s *opServer) DeviceToken(ctx context.Context, r *op.ClientRequest[oidc.Dev
 		return nil, oidc.ErrAccessDenied().WithDescription("the customer denied the request")
 	}
 	ar := &opAuthRequest{identity.OAuthRequest{
-		ClientID: dev.ClientID, Scopes: dev.Scopes, Subject: a.Subject, SID: a.SID,
+		ClientID: dev.ClientID, Scopes: dev.Scopes, Subject: a.Subject, SID: a.SID, SessionAt: a.SessionAt,
 		AuthTime: a.AuthTime, AMR: a.AMR, ACR: a.ACR,
 	}}
 	resp, err := o.issue(ctx, ar, r.Client, "")

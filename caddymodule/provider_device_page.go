@@ -146,7 +146,7 @@ func (h *Handler) answerDevice(r *http.Request, uc identity.OAuthUserCode, tok *
 	a := identity.OAuthDeviceAnswer{Denied: true}
 	owner := ""
 	if !denied {
-		a = identity.OAuthDeviceAnswer{Subject: s.UserID, SID: session.SID(s), AuthTime: s.AuthTime, AMR: s.AMR, ACR: s.ACR}
+		a = identity.OAuthDeviceAnswer{Subject: s.UserID, SID: session.SID(s), AuthTime: s.AuthTime, AMR: s.AMR, ACR: s.ACR, SessionAt: s.CreatedAt}
 		owner = s.UserID
 	}
 	err := h.app.backend.identity.PutToken(r.Context(), identity.NewTokenUnder(uc.Device, a, owner, tok.ExpiresAt))

@@ -317,5 +317,26 @@ func TestBearerAtTheEdge(t *testing.T) {
 				t.Fatalf("the refreshed access token at the edge: %d %s", r.status, r.body)
 			}
 		}},
+		{"sign out everywhere ends a refresh token whose session had already expired", func(t *testing.T, g *gateway) {
+			c := g.signUp("edge-gone@example.com")
+			_, tok := appTokens(t, g, c, "shop", shopSecret, "https://app.test/cb", "email", oidc.ScopeOfflineAccess)
+			clk := useClock(t)
+			clk.advance(31 * time.Minute) // the session idles out: no mark of its own when it ends
+			later := g.newClient()
+			g.login(later, "edge-gone@example.com", testPassword, "/app/x")
+			if st := g.postVia(later, "/.frontdoor/account", "/.frontdoor/account/signout-everywhere", url.Values{}).status; st >= 400 {
+				t.Fatalf("sign out everywhere: %d", st)
+			}
+			if st, e, _ := refreshShop(t, g, tok.RefreshToken); st != http.StatusBadRequest || e != "invalid_grant" {
+				t.Fatalf("refresh of a session that expired before sign out everywhere: %d %s", st, e)
+			}
+			// A grant made after it works.
+			c2 := g.newClient()
+			g.login(c2, "edge-gone@example.com", testPassword, "/app/x")
+			_, tok2 := appTokens(t, g, c2, "shop", shopSecret, "https://app.test/cb", "email", oidc.ScopeOfflineAccess)
+			if st, e, _ := refreshShop(t, g, tok2.RefreshToken); st != http.StatusOK {
+				t.Fatalf("a new grant after sign out everywhere: %d %s", st, e)
+			}
+		}},
 	})
 }

@@ -37,7 +37,7 @@ func (o *siteOP) refreshFor(ctx context.Context, ar *opAuthRequest) (token, fami
 	}
 	family = randomID()
 	token, err = o.newRefresh(ctx, identity.OAuthRefresh{
-		Family: family, ClientID: ar.ClientID, Subject: ar.Subject, SID: ar.SID, Scopes: ar.Scopes,
+		Family: family, ClientID: ar.ClientID, Subject: ar.Subject, SID: ar.SID, Scopes: ar.Scopes, SessionAt: ar.SessionAt,
 		AuthTime: ar.AuthTime, AMR: ar.AMR, ACR: ar.ACR,
 	})
 	return token, family, err

@@ -47,6 +47,10 @@ type Customer struct {
 	// Apps are the provider clients holding tokens of the customer (see
 	// apps.go).
 	Apps []AppGrant `json:"apps,omitempty"`
+	// SessionsEndedAt is when every session of the customer was last
+	// ended ("sign out everywhere", a reset): tokens issued from a session
+	// that began before it end too, even one that had expired already.
+	SessionsEndedAt time.Time `json:"sessions_ended_at,omitzero"`
 
 	// Identities are the linked provider accounts (see federated.go).
 	Identities []LinkedIdentity `json:"identities,omitempty"`

@@ -55,6 +55,8 @@ type OAuthDeviceAnswer struct {
 	AuthTime time.Time `json:"auth_time,omitzero"`
 	AMR      []string  `json:"amr,omitempty"`
 	ACR      string    `json:"acr,omitempty"`
+	// SessionAt is when the approving session began.
+	SessionAt time.Time `json:"session_at,omitzero"`
 }
 
 // TokenKind implements Payload.

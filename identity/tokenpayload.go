@@ -157,6 +157,8 @@ type OAuthRequest struct {
 	AuthTime time.Time `json:"auth_time,omitzero"`
 	AMR      []string  `json:"amr,omitempty"`
 	ACR      string    `json:"acr,omitempty"`
+	// SessionAt is when the session that answered began.
+	SessionAt time.Time `json:"session_at,omitzero"`
 }
 
 // OAuthSessionClient: client ClientID holds tokens of the provider
@@ -194,6 +196,9 @@ type OAuthRefresh struct {
 	AuthTime time.Time `json:"auth_time,omitzero"`
 	AMR      []string  `json:"amr,omitempty"`
 	ACR      string    `json:"acr,omitempty"`
+	// SessionAt is when the session the grant came from began (a
+	// customer's "sign out everywhere" after it ends the grant).
+	SessionAt time.Time `json:"session_at,omitzero"`
 }
 
 // TokenKind implements Payload.
