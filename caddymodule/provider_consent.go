@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // The consent screen of a client that is not first_party: the customer,
@@ -66,13 +67,9 @@ func (o *siteOP) askConsent(w http.ResponseWriter, r *http.Request, c *ProviderC
 
 // appConsent takes the customer's answer.
 func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
-	o := h.op
-	if o == nil {
-		return h.message(w, r, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
-	}
-	s, ok := h.sessionOrLogin(w, r)
-	if !ok {
-		return nil
+	o, s, err := h.providerSession(w, r)
+	if s == nil {
+		return err
 	}
 	ctx := r.Context()
 	b := h.app.backend
@@ -95,4 +92,18 @@ func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
 	b.forgetCustomer(s.UserID)
 	o.answer(w, r, req, s)
 	return nil
+}
+
+// providerSession is the provider and the customer's session of a page
+// only a provider site has, for a signed-in customer; else the request is
+// answered (404 on another site, the sign-in page) and s is nil.
+func (h *Handler) providerSession(w http.ResponseWriter, r *http.Request) (o *siteOP, s *session.Session, err error) {
+	if h.op == nil {
+		return nil, nil, h.message(w, r, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
+	}
+	s, ok := h.sessionOrLogin(w, r)
+	if !ok {
+		return nil, nil, nil
+	}
+	return h.op, s, nil
 }

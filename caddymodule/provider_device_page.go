@@ -68,13 +68,9 @@ func (h *Handler) deviceForm(w http.ResponseWriter, r *http.Request, status int,
 
 // deviceAnswer takes a typed code, then the customer's decision on it.
 func (h *Handler) deviceAnswer(w http.ResponseWriter, r *http.Request) error {
-	o := h.op
-	if o == nil {
-		return h.message(w, r, http.StatusNotFound, "page.not_found.title", "page.not_found", "/", "link.home")
-	}
-	s, ok := h.sessionOrLogin(w, r)
-	if !ok {
-		return nil
+	o, s, err := h.providerSession(w, r)
+	if s == nil {
+		return err
 	}
 	ctx := r.Context()
 	b := h.app.backend
