@@ -189,7 +189,20 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 		t: t, port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: dir,
 		mailDir: filepath.Join(dir, "mail"), logFile: filepath.Join(dir, "caddy.log"), backend: newRecorder(t),
 	}
-	g.load(o)
+	// freePort's port can be taken by another process before Caddy binds
+	// it: a first load that finds its ports in use tries new ones.
+	for try := 0; ; try++ {
+		err := g.tryLoad(o)
+		if err == nil {
+			break
+		}
+		if try == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("load: %v", err)
+		}
+		g.port, g.admin = freePort(t), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	g.waitReady()
+	g.waitCertificates(g.caddyfile(o))
 	t.Cleanup(func() {
 		if err := caddy.Stop(); err != nil {
 			t.Errorf("stopping caddy: %v", err)
@@ -198,15 +211,21 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	return g
 }
 
+// tryLoad adapts and loads a Caddyfile, as load does, and returns what
+// went wrong.
+func (g *gateway) tryLoad(o gatewayOpts) error {
+	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.caddyfile(o)), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		return fmt.Errorf("adapt: %v (warnings %v)", err, warn)
+	}
+	return caddy.Load(cfg, true)
+}
+
 // load adapts and loads a Caddyfile, as `frontdoor run` and `frontdoor
 // reload` do, then waits until the site answers.
 func (g *gateway) load(o gatewayOpts) {
 	g.t.Helper()
-	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.caddyfile(o)), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		g.t.Fatalf("adapt: %v (warnings %v)", err, warn)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
+	if err := g.tryLoad(o); err != nil {
 		g.t.Fatalf("load: %v", err)
 	}
 	g.waitReady()
