@@ -439,17 +439,22 @@ type accessTokenClaims struct {
 // the issuer (the default resource) until resource indicators land.
 func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
 	now := o.h.app.backend.clock.Now()
+	return o.signJWT(accessTokenHeader, accessTokenClaims{
+		Issuer: o.issuer, Subject: ar.Subject, Audience: []string{o.issuer}, Expiry: now.Add(accessTokenTTL).Unix(),
+		IssuedAt: now.Unix(), ID: randomID(), ClientID: ar.ClientID, Scope: strings.Join(ar.Scopes, " "),
+		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID,
+	})
+}
+
+// signJWT signs claims as a compact JWS, ES256 with the assertion keys'
+// current key (kid), header typ typ: the provider's own tokens (access,
+// logout) beside the ID tokens op makes with the same keys.
+func (o *siteOP) signJWT(typ string, claims any) (string, error) {
 	kid, key := o.h.app.backend.assertions.Ring().SigningKey()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType(accessTokenHeader))
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
-		return "", fmt.Errorf("frontdoor: provider: access token signer: %w", err)
-	}
-	jti := randomID()
-	claims := accessTokenClaims{
-		Issuer: o.issuer, Subject: ar.Subject, Audience: []string{o.issuer}, Expiry: now.Add(accessTokenTTL).Unix(),
-		IssuedAt: now.Unix(), ID: jti, ClientID: ar.ClientID, Scope: strings.Join(ar.Scopes, " "),
-		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID,
+		return "", fmt.Errorf("frontdoor: provider: %s signer: %w", typ, err)
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -457,7 +462,7 @@ func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("frontdoor: provider: sign access token: %w", err)
+		return "", fmt.Errorf("frontdoor: provider: sign %s: %w", typ, err)
 	}
 	return jws.CompactSerialize()
 }

@@ -2,15 +2,12 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/identity"
@@ -145,25 +142,11 @@ func (o *siteOP) deliverLogout(c *ProviderClient, userID, sid string) {
 // Back-Channel Logout 1.0, 2.4): no nonce, the event, sub and sid.
 func (o *siteOP) logoutToken(clientID, sub, sid string) (string, error) {
 	now := o.h.app.backend.clock.Now()
-	kid, key := o.h.app.backend.assertions.Ring().SigningKey()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType(logoutTokenType))
-	if err != nil {
-		return "", fmt.Errorf("frontdoor: provider: logout token signer: %w", err)
-	}
-	payload, err := json.Marshal(map[string]any{
+	return o.signJWT(logoutTokenType, map[string]any{
 		"iss": o.issuer, "aud": clientID, "sub": sub, "sid": sid, "jti": randomID(),
 		"iat": now.Unix(), "exp": now.Add(logoutTokenTTL).Unix(),
 		"events": map[string]any{backchannelEvent: map[string]any{}},
 	})
-	if err != nil {
-		return "", err
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("frontdoor: provider: sign logout token: %w", err)
-	}
-	return jws.CompactSerialize()
 }
 
 // localOrigin reports whether raw is a URL of a site this configuration
