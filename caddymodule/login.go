@@ -106,13 +106,13 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	var idToken string
 	if ck, err := r.Cookie(session.CookieName); err == nil {
 		if token, err := h.app.codec.Decode(h.origin, ck.Value); err == nil {
-			key := session.KeyOf(token)
-			if s, err := h.app.backend.sessions.Store().Get(r.Context(), key); err == nil && s.Site == h.origin {
-				idToken = s.IDToken
-			}
-			if err := h.endSession(r.Context(), key); err != nil {
+			s, err := h.endSession(r.Context(), session.KeyOf(token))
+			if err != nil {
 				h.logger.Error("revoking session", zap.Error(err))
 				return h.unavailable(w, r)
+			}
+			if s != nil && s.Site == h.origin {
+				idToken = s.IDToken
 			}
 		}
 	}
@@ -128,18 +128,19 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 
 // endSession ends the session stored under key and its family: the
 // provider's session and every site's single sign-on session tied to it
-// (session.Manager.RevokeFamily). A session already gone is no error.
-func (h *Handler) endSession(ctx context.Context, key string) error {
+// (session.Manager.RevokeFamily), and returns the session it ended. A
+// session already gone is no error (nil, nil).
+func (h *Handler) endSession(ctx context.Context, key string) (*session.Session, error) {
 	m := h.app.backend.sessions
 	s, err := m.Store().Get(ctx, key)
 	if errors.Is(err, session.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = m.RevokeFamily(ctx, s.UserID, session.SID(s))
-	return err
+	return s, err
 }
 
 // hashFailed answers when a password could not be hashed or checked: the
