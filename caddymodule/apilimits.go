@@ -21,35 +21,18 @@ import (
 // blocked address or network: 403. Offenders show in the admin API's
 // offenders as "key <id>", "client <id>", "ip …".
 
-// apiDefend asks the defences about an API call and answers it when it
-// goes no further. It is on the API hot path: no form, no challenge.
+// apiDefend asks the defences about an API call with a credential this
+// node has not checked lately (route credential), and answers it when it
+// goes no further.
 func (h *Handler) apiDefend(w http.ResponseWriter, r *http.Request, route string) bool {
 	b := h.app.backend
-	a := botdefense.Attempt{Route: route, Site: h.origin, IP: clientAddr(r)}
-	ctx := r.Context()
-	if b.kind == "redis" { // counters across the network: bounded like the store's work
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(h.app.StoreTimeout))
-		defer cancel()
+	ctx, cancel := h.apiContext(r)
+	defer cancel()
+	d, err := b.defense.Check(ctx, h.policy, botdefense.Attempt{Route: route, Site: h.origin, IP: clientAddr(r)})
+	if err == nil {
+		b.decisions.note(route, d.Action)
 	}
-	d, err := b.defense.Check(ctx, h.policy, a)
-	b.noteStore(err)
-	if err != nil {
-		h.logger.Error("edge defence check failed", zap.String("route", route), zap.Error(err))
-		_ = h.unavailable(w, r)
-		return false
-	}
-	b.decisions.note(route, d.Action)
-	if d.Action == botdefense.Allow || d.Action == botdefense.Solved {
-		return true
-	}
-	b.decisionLog.note(b.logger.Get(), b.clock.Now(), route, d, a.IP)
-	if d.Action == botdefense.Blocked {
-		_ = h.tooMany(w, r, http.StatusForbidden, d.RetryAfter, "not_available", "limit.blocked.title", "limit.blocked")
-		return false
-	}
-	_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
-	return false
+	return h.apiVerdict(w, r, route, d, err, b.clock.Now())
 }
 
 // apiSpend counts a call of a known credential on its meters (route api)
@@ -57,26 +40,49 @@ func (h *Handler) apiDefend(w http.ResponseWriter, r *http.Request, route string
 // increment per meter, nothing more (botdefense.Meter).
 func (h *Handler) apiSpend(w http.ResponseWriter, r *http.Request, now time.Time, meters ...*botdefense.Meter) bool {
 	b := h.app.backend
-	ctx := r.Context()
-	if b.kind == "redis" {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(h.app.StoreTimeout))
-		defer cancel()
-	}
+	ctx, cancel := h.apiContext(r)
+	defer cancel()
 	for _, m := range meters {
 		d, err := b.defense.Spend(ctx, h.policy, m, now)
-		b.noteStore(err)
-		if err != nil {
-			h.logger.Error("edge defence check failed", zap.String("route", botdefense.RouteAPI), zap.Error(err))
-			_ = h.unavailable(w, r)
-			return false
-		}
-		if d.Action == botdefense.Limited {
+		if err == nil && d.Action == botdefense.Limited {
 			b.decisions.note(botdefense.RouteAPI, d.Action)
-			b.decisionLog.note(b.logger.Get(), now, botdefense.RouteAPI, d, clientAddr(r))
-			_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+		}
+		if !h.apiVerdict(w, r, botdefense.RouteAPI, d, err, now) {
 			return false
 		}
 	}
 	return true
+}
+
+// apiContext bounds the defences' work of an API call: with Redis the
+// counters are across the network, bounded like the store's work; in
+// process nothing is made (the hot path).
+func (h *Handler) apiContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if h.app.backend.kind == "redis" {
+		return context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
+	}
+	return r.Context(), func() {}
+}
+
+// apiVerdict answers an API call the defences refused (logged: 403 for a
+// block, else 429 with Retry-After) or could not judge (503), and reports
+// whether the call goes on.
+func (h *Handler) apiVerdict(w http.ResponseWriter, r *http.Request, route string, d botdefense.Decision, err error, now time.Time) bool {
+	b := h.app.backend
+	b.noteStore(err)
+	if err != nil {
+		h.logger.Error("edge defence check failed", zap.String("route", route), zap.Error(err))
+		_ = h.unavailable(w, r)
+		return false
+	}
+	if d.Action == botdefense.Allow || d.Action == botdefense.Solved {
+		return true
+	}
+	b.decisionLog.note(b.logger.Get(), now, route, d, clientAddr(r))
+	if d.Action == botdefense.Blocked {
+		_ = h.tooMany(w, r, http.StatusForbidden, d.RetryAfter, "not_available", "limit.blocked.title", "limit.blocked")
+		return false
+	}
+	_ = h.tooMany(w, r, http.StatusTooManyRequests, d.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+	return false
 }
