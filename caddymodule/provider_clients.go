@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,9 +67,15 @@ func (rc *registeredClient) providerClient() *ProviderClient {
 type clientRegistry struct {
 	b *backend
 
-	mu       sync.Mutex
-	loaded   time.Time
-	snapshot map[string]map[string]*ProviderClient
+	// snap is the registry as last read; mu lets one caller at a time
+	// read it again when it is stale.
+	snap atomic.Pointer[registrySnapshot]
+	mu   sync.Mutex
+}
+
+type registrySnapshot struct {
+	loaded  time.Time
+	clients map[string]map[string]*ProviderClient
 }
 
 // client returns the registered client id of issuer, nil if none. A store
@@ -78,36 +85,50 @@ func (reg *clientRegistry) client(issuer, id string) *ProviderClient {
 	return reg.clients(issuer)[id]
 }
 
-// clients returns issuer's registered clients (shared: do not change).
+// clients returns issuer's registered clients (shared: do not change). A
+// fresh snapshot is one atomic load: lookups are on the bearer hot path.
 func (reg *clientRegistry) clients(issuer string) map[string]*ProviderClient {
+	now := reg.b.clock.Now()
+	if snap := reg.snap.Load(); snap.fresh(now) {
+		return snap.clients[issuer]
+	}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	now := reg.b.clock.Now()
-	if reg.snapshot == nil || now.Sub(reg.loaded) >= clientRegistryTTL || now.Before(reg.loaded) {
+	snap := reg.snap.Load()
+	if !snap.fresh(now) { // not read again by whoever held the lock
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		doc, err := reg.read(ctx)
 		cancel()
 		if err != nil {
 			reg.b.logger.Get().Error("provider: reading the client registry", zap.Error(err))
 		} else {
-			snap := make(map[string]map[string]*ProviderClient, len(doc))
+			next := &registrySnapshot{loaded: now, clients: make(map[string]map[string]*ProviderClient, len(doc))}
 			for iss, cs := range doc {
-				snap[iss] = make(map[string]*ProviderClient, len(cs))
+				next.clients[iss] = make(map[string]*ProviderClient, len(cs))
 				for id, rc := range cs {
-					snap[iss][id] = rc.providerClient()
+					next.clients[iss][id] = rc.providerClient()
 				}
 			}
-			reg.snapshot, reg.loaded = snap, now
+			reg.snap.Store(next)
+			snap = next
 		}
 	}
-	return reg.snapshot[issuer]
+	if snap == nil {
+		return nil
+	}
+	return snap.clients[issuer]
+}
+
+// fresh reports whether the snapshot was read within clientRegistryTTL.
+func (snap *registrySnapshot) fresh(now time.Time) bool {
+	return snap != nil && !now.Before(snap.loaded) && now.Sub(snap.loaded) < clientRegistryTTL
 }
 
 // forget makes the next lookup read the store (after a change here).
 func (reg *clientRegistry) forget() {
-	reg.mu.Lock()
-	reg.loaded = time.Time{}
-	reg.mu.Unlock()
+	if snap := reg.snap.Load(); snap != nil {
+		reg.snap.Store(&registrySnapshot{clients: snap.clients}) // loaded zero: stale, still there if the store fails
+	}
 }
 
 func (reg *clientRegistry) read(ctx context.Context) (registryDoc, error) {
