@@ -47,8 +47,14 @@ func appTokens(t *testing.T, g *gateway, c *http.Client, id, secret, redirect st
 	return r, tok
 }
 
-// refreshShop redeems a refresh token of the client shop by hand.
-func refreshShop(t *testing.T, g *gateway, rt string) (int, string, string) {
+// refreshAnswer is the token endpoint's answer to a refresh.
+type refreshAnswer struct {
+	status                                    int
+	Error, AccessToken, RefreshToken, IDToken string
+}
+
+// shopRefresh redeems a refresh token of the client shop by hand.
+func shopRefresh(t *testing.T, g *gateway, rt string) refreshAnswer {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, g.url("/.frontdoor/oauth2/token"),
 		strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
@@ -60,11 +66,20 @@ func refreshShop(t *testing.T, g *gateway, rt string) (int, string, string) {
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Error       string `json:"error"`
-		AccessToken string `json:"access_token"`
+		Error        string `json:"error"`
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		IDToken      string `json:"id_token"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body.Error, body.AccessToken
+	return refreshAnswer{status: resp.StatusCode, Error: body.Error, AccessToken: body.AccessToken, RefreshToken: body.RefreshToken, IDToken: body.IDToken}
+}
+
+// refreshShop is shopRefresh's status, error and access token.
+func refreshShop(t *testing.T, g *gateway, rt string) (int, string, string) {
+	t.Helper()
+	a := shopRefresh(t, g, rt)
+	return a.status, a.Error, a.AccessToken
 }
 
 // mintJWT signs claims with key as alg, header typ typ.

@@ -242,27 +242,13 @@ func TestProvider(t *testing.T) {
 				t.Fatalf("with offline_access: refresh token %q, %v", tok.RefreshToken, err)
 			}
 			refresh := func(rt string) (int, string, string) {
-				req, _ := http.NewRequest(http.MethodPost, g.url("/.frontdoor/oauth2/token"),
-					strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.SetBasicAuth("shop", shopSecret)
-				resp, err := g.newClient().Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var body struct {
-					Error        string `json:"error"`
-					RefreshToken string `json:"refresh_token"`
-					IDToken      string `json:"id_token"`
-				}
-				_ = json.NewDecoder(resp.Body).Decode(&body)
-				if resp.StatusCode == http.StatusOK {
-					if _, err := r.ver.Verify(r.ctx, body.IDToken); err != nil {
+				a := shopRefresh(t, g, rt)
+				if a.status == http.StatusOK {
+					if _, err := r.ver.Verify(r.ctx, a.IDToken); err != nil {
 						t.Errorf("refreshed ID token: %v", err)
 					}
 				}
-				return resp.StatusCode, body.Error, body.RefreshToken
+				return a.status, a.Error, a.RefreshToken
 			}
 			first := tok.RefreshToken
 			st, e, second := refresh(first)
