@@ -449,7 +449,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if s == nil && h.bearerOn && !public {
 		if raw := bearerJWT(r); raw != "" {
 			if accept, scopes := h.callersAt(views); slices.Contains(accept, callerBearer) {
-				if tc, err = h.tokenCall(w, r, scopes, raw); tc == nil {
+				if tc, err = h.tokenCall(w, r, views, scopes, raw); tc == nil {
 					return err
 				}
 				s = tc.session
@@ -516,6 +516,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if tc != nil {
 		extra.Client, extra.Scope = tc.claims.ClientID, tc.claims.Scope
+		if tc.claims.Act != nil {
+			// An agent acting for the customer: the backend is told who.
+			extra.Actor = tc.claims.Act.Subject
+		}
 	}
 	if len(h.Profile) > 0 {
 		extra.Profile = h.profileClaims(c)

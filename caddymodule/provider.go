@@ -432,7 +432,32 @@ type accessTokenClaims struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
-	SID      string   `json:"sid"`
+	// SID is the Frontdoor session family the token was issued from;
+	// empty for a service's own token (client credentials: sub is the
+	// client, no customer).
+	SID string `json:"sid,omitempty"`
+	// Act names who acts for the customer (RFC 8693 §4.1): an agent
+	// client, itself perhaps acting for another (nested).
+	Act *actClaim `json:"act,omitempty"`
+	// Cnf binds the token to a key its presenter must prove (RFC 9449
+	// jkt, RFC 8705 x5t#S256).
+	Cnf *cnfClaim `json:"cnf,omitempty"`
+}
+
+// actClaim is RFC 8693's actor claim.
+type actClaim struct {
+	Subject string    `json:"sub"`
+	Act     *actClaim `json:"act,omitempty"`
+}
+
+// cnfClaim is the confirmation claim (RFC 7800) of a sender-constrained
+// token.
+type cnfClaim struct {
+	// JKT is the SHA-256 thumbprint of the DPoP key (RFC 9449).
+	JKT string `json:"jkt,omitempty"`
+	// X5T is the SHA-256 thumbprint of the client's TLS certificate
+	// (RFC 8705).
+	X5T string `json:"x5t#S256,omitempty"`
 }
 
 // accessToken signs an at+jwt with the assertion keys. Its audience is

@@ -22,14 +22,17 @@ func TestProviderCaddyfile(t *testing.T) {
 			client app {
 				name "Shop app"
 				redirect_uri http://127.0.0.1:8080/cb https://app.example.com/cb
+				scopes openid orders:read
 			}
+			scope orders:read "see your orders"
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		`"provider":{"clients":[{"backchannel_logout_uri":"https://shop.example.com/.frontdoor/sso/logout","first_party":true,"id":"shop","redirect_uris":["https://shop.example.com/.frontdoor/sso/callback"],"scopes":["openid","email","profile","offline_access"],"secret":"{env.SHOP_SSO_SECRET}"}`,
-		`{"id":"app","name":"Shop app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"]}`,
+		`{"id":"app","name":"Shop app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"],"scopes":["openid","orders:read"]}`,
+		`"scopes":[{"description":"see your orders","name":"orders:read"}]`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
@@ -56,6 +59,11 @@ func TestProviderCaddyfileErrors(t *testing.T) {
 		{"empty secret", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tsecret\n\t\t\t}\n", 6, "secret needs one value"},
 		{"no clients", "", 4, "provider needs at least one client"},
 		{"empty name", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tname\n\t\t\t}\n", 6, "name needs one value"},
+		{"undeclared API scope", "\t\t\tscope orders:read\n\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tscopes openid orders:write\n\t\t\t}\n", 7, `unknown scope "orders:write"`},
+		{"bad scope name", "\t\t\tscope \"orders read\"\n", 4, "1-64 letters, digits"},
+		{"scope twice", "\t\t\tscope orders:read\n\t\t\tscope orders:read \"again\"\n", 5, "scope orders:read is declared twice"},
+		{"OIDC scope declared", "\t\t\tscope email \"your email\"\n", 4, "is an OpenID Connect scope"},
+		{"scope without name", "\t\t\tscope\n", 4, "scope needs a name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -169,14 +169,6 @@ func (b *clientBody) check(id string) error {
 	if len(b.Scopes) == 0 {
 		b.Scopes = []string{"openid", "email", "profile"}
 	}
-	if !slices.Contains(b.Scopes, "openid") {
-		return errors.New("scopes: must include openid")
-	}
-	for _, s := range b.Scopes {
-		if !slices.Contains(providerScopes, s) {
-			return fmt.Errorf("scopes: unknown scope %q (known: %s)", s, strings.Join(providerScopes, " "))
-		}
-	}
 	return nil
 }
 
@@ -207,6 +199,13 @@ func putClient(w http.ResponseWriter, r *http.Request, id string) error {
 	o, err := providerSiteFor(body.Issuer)
 	if err != nil {
 		return err
+	}
+	grants := body.Grants
+	if len(grants) == 0 {
+		grants = []string{grantCode}
+	}
+	if err := o.h.Provider.checkScopes(body.Scopes, grants); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("scopes: %w", err)}
 	}
 	if o.clients[id] != nil {
 		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: fmt.Errorf("client %s is declared in the Caddyfile: change it there", id)}

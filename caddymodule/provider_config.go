@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -19,6 +20,19 @@ import (
 type ProviderConfig struct {
 	// Clients are the relying parties allowed to ask for tokens.
 	Clients []*ProviderClient `json:"clients,omitempty"`
+	// Scopes declares the site's API scopes (orders:read) beside the
+	// OpenID Connect ones: clients may be given them, keys and tokens
+	// carry them, protect … { scopes … } asks for them.
+	Scopes []*APIScope `json:"scopes,omitempty"`
+}
+
+// APIScope is one API scope a provider site grants, with the words the
+// consent screen and the account page show the customer.
+type APIScope struct {
+	Name string `json:"name"`
+	// Description says what it allows, in the customer's words ("see
+	// your orders"); default: the name.
+	Description string `json:"description,omitempty"`
 }
 
 // ProviderClient is one relying party of the site's OpenID Provider.
@@ -64,6 +78,7 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 // parseProvider reads a site's provider block:
 //
 //	provider {
+//		scope <name> "<what it allows, in the customer's words>"
 //		client <id> {
 //			redirect_uri <uri…>
 //			secret <secret>
@@ -80,9 +95,33 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 		return nil, d.Errf("frontdoor: provider takes a block of clients, not arguments")
 	}
 	p := new(ProviderConfig)
+	type clientAt struct {
+		c          *ProviderClient
+		file       string
+		line       int
+		scopesLine int
+	}
+	var declared []clientAt
 	for d.NextBlock(1) {
+		if d.Val() == "scope" {
+			var sc APIScope
+			if !d.NextArg() {
+				return nil, d.Errf("frontdoor: provider: scope needs a name (scope orders:read \"see your orders\")")
+			}
+			sc.Name = d.Val()
+			if d.NextArg() {
+				sc.Description = d.Val()
+			}
+			if d.NextArg() {
+				return nil, d.Errf("frontdoor: provider: scope %s: one description, quoted", sc.Name)
+			}
+			if err := p.addScope(&sc); err != nil {
+				return nil, d.Errf("frontdoor: provider: %v", err)
+			}
+			continue
+		}
 		if d.Val() != "client" {
-			return nil, d.Errf("frontdoor: provider: unknown option %q (want client <id> { … })", d.Val())
+			return nil, d.Errf("frontdoor: provider: unknown option %q (want scope <name> \"…\" or client <id> { … })", d.Val())
 		}
 		var c ProviderClient
 		if !d.NextArg() {
@@ -96,6 +135,7 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 			return nil, d.Errf("frontdoor: provider: client %s is declared twice", c.ID)
 		}
 		file, line := d.File(), d.Line()
+		scopesLine := 0
 		for d.NextBlock(2) {
 			switch key := d.Val(); key {
 			case "redirect_uri":
@@ -114,14 +154,9 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 					return nil, d.Errf("frontdoor: provider: client %s: secret needs one value (omit it for a public client)", c.ID)
 				}
 			case "scopes":
-				c.Scopes = d.RemainingArgs()
-				if !slices.Contains(c.Scopes, "openid") {
-					return nil, d.Errf("frontdoor: provider: client %s: scopes must include openid", c.ID)
-				}
-				for _, s := range c.Scopes {
-					if !slices.Contains(providerScopes, s) {
-						return nil, d.Errf("frontdoor: provider: client %s: unknown scope %q (known: %s)", c.ID, s, strings.Join(providerScopes, " "))
-					}
+				c.Scopes, scopesLine = d.RemainingArgs(), d.Line()
+				if len(c.Scopes) == 0 {
+					return nil, d.Errf("frontdoor: provider: client %s: scopes needs at least one scope", c.ID)
 				}
 			case "name":
 				if !d.AllArgs(&c.Name) || c.Name == "" {
@@ -172,11 +207,86 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
 		}
 		p.Clients = append(p.Clients, &c)
+		declared = append(declared, clientAt{&c, file, line, scopesLine})
 	}
 	if len(p.Clients) == 0 {
 		return nil, d.Errf("frontdoor: provider needs at least one client")
 	}
+	// Scopes are checked once every scope line is read (a scope may be
+	// declared after the client that names it).
+	for _, at := range declared {
+		if err := p.checkScopes(at.c.Scopes, at.c.grantList()); err != nil {
+			line := at.scopesLine
+			if line == 0 {
+				line = at.line
+			}
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, line)
+		}
+	}
 	return p, nil
+}
+
+// addScope declares an API scope: a name of 1–64 letters, digits and
+// : . _ / - (no OpenID Connect scope, no second declaration).
+func (p *ProviderConfig) addScope(sc *APIScope) error {
+	if !validScopeName(sc.Name) {
+		return fmt.Errorf("scope %q: 1-64 letters, digits, and : . _ / -", sc.Name)
+	}
+	if slices.Contains(providerScopes, sc.Name) {
+		return fmt.Errorf("scope %s is an OpenID Connect scope, known already", sc.Name)
+	}
+	if p.apiScope(sc.Name) != nil {
+		return fmt.Errorf("scope %s is declared twice", sc.Name)
+	}
+	if len(sc.Description) > 200 {
+		return fmt.Errorf("scope %s: a description of at most 200 characters", sc.Name)
+	}
+	p.Scopes = append(p.Scopes, sc)
+	return nil
+}
+
+// apiScope is the declared API scope name, nil when there is none.
+func (p *ProviderConfig) apiScope(name string) *APIScope {
+	for _, sc := range p.Scopes {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return nil
+}
+
+// validScopeName: 1–64 of [A-Za-z0-9:._/-].
+func validScopeName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(":._/-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkScopes checks a client's scopes: each an OpenID Connect scope or
+// one the site declares, openid among them when the client signs
+// customers in (authorization code, device code).
+func (p *ProviderConfig) checkScopes(scopes, grants []string) error {
+	signsIn := slices.Contains(grants, grantCode) || slices.Contains(grants, grantDevice)
+	if signsIn && !slices.Contains(scopes, "openid") {
+		return errors.New("scopes must include openid")
+	}
+	for _, s := range scopes {
+		if !slices.Contains(providerScopes, s) && p.apiScope(s) == nil {
+			known := slices.Clone(providerScopes)
+			for _, sc := range p.Scopes {
+				known = append(known, sc.Name)
+			}
+			return fmt.Errorf("unknown scope %q (known: %s; declare an API scope with scope <name> \"…\")", s, strings.Join(known, " "))
+		}
+	}
+	return nil
 }
 
 // checkRedirectURI accepts an absolute https URI without fragment or
@@ -209,6 +319,13 @@ func checkRedirectURI(raw string) error {
 // JSON config bypasses parseProvider).
 func (p *ProviderConfig) provision() error {
 	repl := caddy.NewReplacer()
+	names := map[string]bool{}
+	for _, sc := range p.Scopes {
+		if !validScopeName(sc.Name) || slices.Contains(providerScopes, sc.Name) || names[sc.Name] {
+			return fmt.Errorf("frontdoor: provider: scope %q: a new name of 1-64 letters, digits, and : . _ / -", sc.Name)
+		}
+		names[sc.Name] = true
+	}
 	seen := map[string]bool{}
 	for _, c := range p.Clients {
 		if c.ID == "" || seen[c.ID] {
@@ -237,6 +354,9 @@ func (p *ProviderConfig) provision() error {
 		}
 		if len(c.Scopes) == 0 {
 			c.Scopes = []string{"openid", "email", "profile"}
+		}
+		if err := p.checkScopes(c.Scopes, c.grantList()); err != nil {
+			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
 		}
 		c.secretSum = nil
 		if c.Secret != "" {

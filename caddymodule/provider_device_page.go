@@ -165,6 +165,17 @@ func (h *Handler) scopeWords(r *http.Request, scopes []string) []string {
 			out = append(out, h.say(r, "scope.profile"))
 		case oidc.ScopeOfflineAccess:
 			out = append(out, h.say(r, "scope.offline_access"))
+		default:
+			// An API scope, in the operator's words.
+			if h.Provider != nil {
+				if api := h.Provider.apiScope(sc); api != nil {
+					if api.Description != "" {
+						out = append(out, api.Description)
+					} else {
+						out = append(out, api.Name)
+					}
+				}
+			}
 		}
 	}
 	return out

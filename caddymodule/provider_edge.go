@@ -195,7 +195,7 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 
 // tokenCall checks a request's access token against the path: nil and the
 // answer written when it is refused (RFC 6750).
-func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []string, raw string) (*tokenCaller, error) {
+func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scopes []string, raw string) (*tokenCaller, error) {
 	now := h.app.backend.clock.Now() // once: reading the clock is not free
 	tc := h.cachedToken(raw, now)
 	if tc == nil {
@@ -213,6 +213,11 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []str
 	if tc == nil {
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
+	if tc.claims.Cnf != nil {
+		// A sender-constrained token is worth nothing without the proof
+		// of its key; none is checked here yet, so none passes.
+		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
+	}
 	for _, sc := range scopes {
 		if !hasScope(tc.claims.Scope, sc) {
 			return nil, keyRefused(w, http.StatusForbidden, "insufficient_scope", strings.Join(scopes, " "))
@@ -221,6 +226,11 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, scopes []str
 	// The grant (this app for this customer) and the app have budgets.
 	if !h.apiSpend(w, r, now, tc.grant, tc.client) {
 		return nil, nil
+	}
+	if tc.claims.Act != nil && h.humanOnly(views) {
+		// An agent acting for the customer is not the customer.
+		w.Header().Set("Cache-Control", "no-store")
+		return nil, writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
 	}
 	return tc, nil
 }
