@@ -176,28 +176,88 @@ func (f *Flows) AuthenticateAPIKey(ctx context.Context, secret string, client Cl
 		network = consent.NetworkPrefix(addr)
 	}
 	if now.Sub(k.LastUsedAt) >= keyTouchEvery || network != k.LastUsedNetwork {
-		f.touchAPIKey(ctx, c.ID, k, network, now, client)
+		f.touchAPIKey(ctx, c.ID, k.ID, network, now, client)
 	}
 	return APIKeyValid{Customer: c, Key: k}, nil
 }
 
-// touchAPIKey records a key's use (best effort).
-func (f *Flows) touchAPIKey(ctx context.Context, customerID string, k identity.APIKey, network string, now time.Time, client Client) {
+// The many-networks signal: a key used from at least keyManyNetworks
+// network prefixes within keyNetworkWindow has been copied or shared.
+const (
+	keyManyNetworks  = 4
+	keyNetworkWindow = 10 * time.Minute
+	keyNetworksKept  = 16
+)
+
+// APIKeyUsedFrom records that a valid key, already known to the caller,
+// was used from client's network: a network the key was not last used
+// from goes to the trail, and so do many networks at once. It reports
+// whether this use gave the many-networks signal. Best effort (the edge
+// calls it off the request path).
+func (f *Flows) APIKeyUsedFrom(ctx context.Context, customerID, keyID string, client Client) bool {
+	addr, err := netip.ParseAddr(client.IP)
+	if err != nil {
+		return false
+	}
+	return f.touchAPIKey(ctx, customerID, keyID, consent.NetworkPrefix(addr), f.now().UTC(), client)
+}
+
+// touchAPIKey records a key's use (best effort) and reports whether it
+// gave the many-networks signal.
+func (f *Flows) touchAPIKey(ctx context.Context, customerID, keyID, network string, now time.Time, client Client) (many bool) {
+	var before, after identity.APIKey
 	_, err := f.Customers.UpdateCustomer(ctx, customerID, func(c *identity.Customer) error {
 		for i := range c.APIKeys {
-			if c.APIKeys[i].ID == k.ID {
-				c.APIKeys[i].LastUsedAt, c.APIKeys[i].LastUsedNetwork = now, network
+			if k := &c.APIKeys[i]; k.ID == keyID {
+				before = *k
+				k.RecentNetworks = slices.Clone(k.RecentNetworks)
+				many = noteKeyNetwork(k, network, now)
+				k.LastUsedAt, k.LastUsedNetwork = now, network
+				after = *k
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		f.warn("recording an API key's use", err)
-		return
+		return false
 	}
-	if network != "" && network != k.LastUsedNetwork && k.LastUsedNetwork != "" {
-		f.auditDetail(ctx, client, customerID, identity.EventAPIKeyNewNetwork, k.Name+" ("+k.ID+") from "+network)
+	if after.ID == "" {
+		return false // revoked or gone meanwhile
 	}
+	if network != "" && network != before.LastUsedNetwork && before.LastUsedNetwork != "" {
+		f.auditDetail(ctx, client, customerID, identity.EventAPIKeyNewNetwork, after.Name+" ("+after.ID+") from "+network)
+	}
+	if many {
+		f.auditDetail(ctx, client, customerID, identity.EventAPIKeyManyNetworks,
+			fmt.Sprintf("%s (%s) used from %d networks within %s", after.Name, after.ID, len(after.RecentNetworks), keyNetworkWindow))
+	}
+	return many
+}
+
+// noteKeyNetwork keeps the key's recent networks (the window's, at most
+// keyNetworksKept) with network used at now, and reports whether they
+// now make the many-networks signal, given once per window.
+func noteKeyNetwork(k *identity.APIKey, network string, now time.Time) bool {
+	if network == "" {
+		return false
+	}
+	kept := k.RecentNetworks[:0]
+	for _, n := range k.RecentNetworks {
+		if n.Prefix != network && now.Sub(n.At) < keyNetworkWindow {
+			kept = append(kept, n)
+		}
+	}
+	kept = append(kept, identity.KeyNetwork{Prefix: network, At: now})
+	if len(kept) > keyNetworksKept {
+		kept = kept[len(kept)-keyNetworksKept:]
+	}
+	k.RecentNetworks = kept
+	if len(kept) >= keyManyNetworks && now.Sub(k.ManyNetworksAt) >= keyNetworkWindow {
+		k.ManyNetworksAt = now
+		return true
+	}
+	return false
 }
 
 // KeyAllows reports whether the key may make a request with this method

@@ -109,6 +109,10 @@ type ExportAPIKey struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 	LastUsedAt      time.Time `json:"last_used_at,omitzero"`
 	LastUsedNetwork string    `json:"last_used_network,omitempty"`
+	// RecentNetworks are the networks it was used from in the last
+	// minutes (the many-networks signal).
+	RecentNetworks []identity.KeyNetwork `json:"recent_networks,omitempty"`
+	ManyNetworksAt time.Time             `json:"many_networks_at,omitzero"`
 }
 
 // ExportProfile is the account itself.
@@ -234,7 +238,8 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 	}
 	for _, k := range c.APIKeys {
 		x.APIKeys = append(x.APIKeys, ExportAPIKey{ID: k.ID, Name: k.Name, Hint: k.Hint, Paths: k.Paths, Methods: k.Methods, Scopes: k.Scopes,
-			CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, LastUsedNetwork: k.LastUsedNetwork})
+			CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, LastUsedNetwork: k.LastUsedNetwork,
+			RecentNetworks: k.RecentNetworks, ManyNetworksAt: k.ManyNetworksAt})
 	}
 	for _, a := range c.Apps {
 		x.Apps = append(x.Apps, ExportApp{Issuer: a.Issuer, ClientID: a.ClientID, Scopes: a.Scopes, GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt})

@@ -3,9 +3,11 @@ package caddymodule
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
+	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -76,6 +79,43 @@ type keyCaller struct {
 	scope   string // the scope claim: the key's scopes, space-separated
 	// meter counts the key's calls (route api, dimension key).
 	meter *botdefense.Meter
+	// ip is the address the key was checked from; a call from another
+	// address whose network this entry has not seen is recorded (new
+	// network, many networks at once), off the request path.
+	ip   string
+	mu   sync.Mutex
+	nets map[string]bool
+}
+
+// maxKeyNets bounds the networks one cache entry remembers.
+const maxKeyNets = 64
+
+// usedFrom notes a call of a cached key from ip, another address than the
+// one it was checked from: the first call from each network queues the
+// record of it (authflow.APIKeyUsedFrom), and a key found in use from
+// many networks at once is logged as the risk signal it is.
+func (h *Handler) usedFrom(kc *keyCaller, r *http.Request, ip string) {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return
+	}
+	network := consent.NetworkPrefix(addr)
+	kc.mu.Lock()
+	seen := kc.nets[network] || len(kc.nets) >= maxKeyNets
+	if !seen {
+		kc.nets[network] = true
+	}
+	kc.mu.Unlock()
+	if seen {
+		return
+	}
+	client := h.client(r)
+	customer, key := kc.session.UserID, kc.key.ID
+	h.app.backend.later.Do(func(ctx context.Context) {
+		if h.flows.APIKeyUsedFrom(ctx, customer, key, client) {
+			h.logger.Warn("API key used from many networks at once", zap.String("key", key), zap.String("customer", customer))
+		}
+	})
 }
 
 // bearerKey returns the request's API key, "" if it presents none.
@@ -118,7 +158,12 @@ func (h *Handler) checkKey(w http.ResponseWriter, r *http.Request, secret string
 				return nil, nil
 			}
 			c, k := v.Customer, v.Key
+			ip, nets := clientIP(r), map[string]bool{}
+			if addr, err := netip.ParseAddr(ip); err == nil {
+				nets[consent.NetworkPrefix(addr)] = true
+			}
 			return &keyCaller{key: k, scope: strings.Join(k.Scopes, " "), meter: b.defense.Meter(botdefense.RouteAPI, botdefense.DimKey, k.ID, "key "+k.ID),
+				ip: ip, nets: nets,
 				session: &session.Session{Key: "apikey." + k.ID, UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified,
 					AuthTime: k.CreatedAt, ExpiresAt: k.ExpiresAt, AMR: []string{"api_key"}, ACR: "aal1", Site: h.origin}}, nil
 		})
@@ -128,6 +173,11 @@ func (h *Handler) checkKey(w http.ResponseWriter, r *http.Request, secret string
 	}
 	if kc == nil || !now.Before(kc.key.ExpiresAt) {
 		return nil, false, nil
+	}
+	if ok { // from the cache: checked from this address?
+		if ip := clientIP(r); ip != kc.ip {
+			h.usedFrom(kc, r, ip)
+		}
 	}
 	return kc, false, nil
 }

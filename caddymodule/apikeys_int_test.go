@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
@@ -208,4 +209,83 @@ func TestAPIKeysTwoNodes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestAPIKeyManyNetworks: a key is the customer's, wherever it is used
+// from, but a key used from a new network is worth a line in their trail,
+// and one used from many networks at once (copied, shared, leaked) is a
+// risk signal — recorded once per window, even though every call after
+// the first is answered from the node's key cache.
+func TestAPIKeyManyNetworks(t *testing.T) {
+	runOnBothStoresWith(t, gatewayOpts{site: keysSite}, []scenario{{"networks", func(t *testing.T, g *gateway) {
+		ctx := context.Background()
+		g.signUp("ops@example.com")
+		id := g.customerID("ops@example.com")
+		b := backendOf(t)
+		out, err := b.flows().CreateAPIKey(ctx, authflow.CreateAPIKeyInput{CustomerID: id, Name: "ci", Scopes: []string{"orders:read"}})
+		key, ok := out.(authflow.APIKeyCreated)
+		if err != nil || !ok {
+			t.Fatalf("create key: %T %v", out, err)
+		}
+		call := func(ip string) {
+			t.Helper()
+			r := g.do(clientFrom(g, ip), http.MethodGet, "/api/orders/1", nil, map[string]string{"Authorization": "Bearer " + key.Secret})
+			if r.status != http.StatusOK {
+				t.Fatalf("call from %s: %d %s", ip, r.status, r.body)
+			}
+		}
+		count := func(kind string) int {
+			evs, err := b.identity.Events(ctx, id, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range evs {
+				if e.Kind == kind {
+					n++
+				}
+			}
+			return n
+		}
+		waitCount := func(kind string, want int) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for count(kind) < want {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s events: %d, want %d", kind, count(kind), want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		// The same network twice (another address in it): nothing new.
+		call("127.0.61.1")
+		call("127.0.61.2")
+		call("127.0.61.1")
+		// Two more networks, each a line in the trail; not yet many.
+		call("127.0.62.1")
+		call("127.0.63.1")
+		waitCount(identity.EventAPIKeyNewNetwork, 2)
+		if n := count(identity.EventAPIKeyManyNetworks); n != 0 {
+			t.Fatalf("three networks already gave the many-networks signal (%d)", n)
+		}
+		// A fourth within the window: the signal, once.
+		call("127.0.64.1")
+		waitCount(identity.EventAPIKeyManyNetworks, 1)
+		call("127.0.65.1")
+		call("127.0.61.3")
+		waitCount(identity.EventAPIKeyNewNetwork, 4)
+		for b.later.Pending() > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := count(identity.EventAPIKeyManyNetworks); n != 1 {
+			t.Fatalf("many-networks events: %d, want 1 per window", n)
+		}
+		c, err := b.identity.Customer(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := c.APIKeys[0]; len(k.RecentNetworks) < 4 || k.ManyNetworksAt.IsZero() {
+			t.Fatalf("key record: %+v", k)
+		}
+	}}})
 }

@@ -44,6 +44,9 @@ const (
 	// EventAPIKeyNewNetwork: a key was used from a network it had not
 	// been used from before.
 	EventAPIKeyNewNetwork = "api_key_new_network"
+	// EventAPIKeyManyNetworks: a key was used from many networks within
+	// a few minutes — a key copied to where it should not be, or shared.
+	EventAPIKeyManyNetworks = "api_key_many_networks"
 )
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -68,6 +71,18 @@ type APIKey struct {
 	// prefix it was last used (recorded at most once a minute).
 	LastUsedAt      time.Time `json:"last_used_at,omitzero"`
 	LastUsedNetwork string    `json:"last_used_network,omitempty"`
+	// RecentNetworks are the network prefixes it was used from lately
+	// (a few minutes, a few entries), for the many-networks signal.
+	RecentNetworks []KeyNetwork `json:"recent_networks,omitempty"`
+	// ManyNetworksAt is when the key was last found in use from many
+	// networks at once (the signal is given once per window).
+	ManyNetworksAt time.Time `json:"many_networks_at,omitzero"`
+}
+
+// KeyNetwork is a network prefix a key was used from, and when last.
+type KeyNetwork struct {
+	Prefix string    `json:"prefix"`
+	At     time.Time `json:"at"`
 }
 
 // NewAPIKey returns a fresh key and its record's ID, Hash and Hint; the
