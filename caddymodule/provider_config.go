@@ -98,7 +98,6 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 	type clientAt struct {
 		c          *ProviderClient
 		file       string
-		line       int
 		scopesLine int
 	}
 	var declared []clientAt
@@ -207,7 +206,7 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
 		}
 		p.Clients = append(p.Clients, &c)
-		declared = append(declared, clientAt{&c, file, line, scopesLine})
+		declared = append(declared, clientAt{&c, file, scopesLine})
 	}
 	if len(p.Clients) == 0 {
 		return nil, d.Errf("frontdoor: provider needs at least one client")
@@ -215,12 +214,11 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 	// Scopes are checked once every scope line is read (a scope may be
 	// declared after the client that names it).
 	for _, at := range declared {
+		if at.scopesLine == 0 {
+			continue // the default scopes, set at provision
+		}
 		if err := p.checkScopes(at.c.Scopes, at.c.grantList()); err != nil {
-			line := at.scopesLine
-			if line == 0 {
-				line = at.line
-			}
-			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, line)
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, at.scopesLine)
 		}
 	}
 	return p, nil

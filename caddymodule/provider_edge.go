@@ -43,6 +43,11 @@ type tokenCaller struct {
 	// grant and client count the token's calls (route api: this app for
 	// this customer, dimension key; the app, dimension client).
 	grant, client *botdefense.Meter
+	// app is the config the token was checked against; declared: its
+	// client is one of that config's Caddyfile clients (which only a new
+	// config changes), not one registered through the admin API.
+	app      *App
+	declared bool
 }
 
 // parseAccessToken checks what every reader of an access token of this
@@ -140,8 +145,14 @@ func (h *Handler) cachedToken(raw string, now time.Time) *tokenCaller {
 // stillAccepted re-checks a kept token against this config (the cache
 // outlives a reload): its issuer and client, and its expiry.
 func (h *Handler) stillAccepted(tc *tokenCaller, now time.Time) bool {
+	if !now.Before(tc.exp) {
+		return false
+	}
+	if tc.app == h.app && tc.declared {
+		return true // the same config, whose declared clients do not change
+	}
 	o := h.app.tokenIssuers()[tc.claims.Issuer]
-	return o != nil && o.accepts(tc.claims) && now.Before(tc.exp)
+	return o != nil && o.accepts(tc.claims)
 }
 
 // checkToken finds a presented access token's customer: nil, nil when it
@@ -169,7 +180,7 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 			return nil, err
 		}
 		exp := time.Unix(c.Expiry, 0)
-		tc = &tokenCaller{claims: c, exp: exp,
+		tc = &tokenCaller{claims: c, exp: exp, app: h.app, declared: o.clients[c.ClientID] != nil,
 			grant:  h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimKey, "grant "+c.ClientID+" "+c.Subject, "key grant "+c.ClientID+" "+c.Subject),
 			client: h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimClient, c.ClientID, "client "+c.ClientID), session: &session.Session{
 				Key: "at." + c.ID, UserID: c.Subject, Email: cust.Email, EmailVerified: cust.EmailVerified, Site: h.origin,
