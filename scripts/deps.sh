@@ -60,6 +60,34 @@ oauth2_proxy() {
 }
 oauth2_proxy
 
+# The default IP-to-place databases (the risk signals, issue 19; the
+# gateway's geoip option): ip-location-db's country MMDB and its ASN tables
+# from the npm registry, the tables turned into an MMDB by cmd/asn2mmdb,
+# into .cache/geo (git-ignored; ~20 MB). Pinned. Wanted, not needed: the
+# tests write their own small databases, and a gateway without one skips
+# the signals that need a place.
+GEO_VERSION=2.3.2026061719
+GEO_DIR="$(cd "$(dirname "$0")/.." && pwd)/.cache/geo"
+geo_dbs() {
+	[ "$(cat "$GEO_DIR/VERSION" 2>/dev/null || true)" = "$GEO_VERSION" ] && return 0
+	command -v npm >/dev/null 2>&1 || { echo "deps: npm missing: no default geoip databases" >&2; return 0; }
+	local tmp
+	tmp=$(mktemp -d)
+	if (cd "$tmp" && npm pack --silent "@ip-location-db/geo-whois-asn-country-mmdb@$GEO_VERSION" "@ip-location-db/asn@$GEO_VERSION" >/dev/null) &&
+		mkdir -p "$tmp/place" "$tmp/asn" "$GEO_DIR" &&
+		tar xzf "$tmp"/ip-location-db-geo-whois-asn-country-mmdb-*.tgz -C "$tmp/place" &&
+		tar xzf "$tmp"/ip-location-db-asn-*.tgz -C "$tmp/asn" &&
+		go run ./cmd/asn2mmdb -out "$GEO_DIR/asn.mmdb" "$tmp/asn/package/asn-ipv4.csv" "$tmp/asn/package/asn-ipv6.csv"; then
+		cp "$tmp/place/package/geo-whois-asn-country.mmdb" "$GEO_DIR/place.mmdb"
+		cat "$tmp/place/package/NRO_LICENSE" "$tmp/asn/package/"*LICENSE "$tmp/asn/package/MODIFICATIONS" >"$GEO_DIR/LICENSES.txt"
+		echo "$GEO_VERSION" >"$GEO_DIR/VERSION"
+	else
+		echo "deps: could not fetch the default geoip databases (optional)" >&2
+	fi
+	rm -rf "$tmp"
+}
+(cd "$(dirname "$0")/.." && geo_dbs)
+
 need=$(missing "${NEED[@]}")
 want=$(missing "${WANT[@]}")
 if [ -z "$need$want" ]; then
