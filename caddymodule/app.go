@@ -14,6 +14,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/risk"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -68,6 +69,10 @@ type App struct {
 	Profile []ProfileField `json:"profile,omitempty"`
 	// Consent lists the purposes customers are asked to agree to.
 	Consent *ConsentConfig `json:"consent,omitempty"`
+	// GeoIP names the IP-to-place databases the risk signals read
+	// (geoip <place.mmdb> [<asn.mmdb>]); none: the signals that need a
+	// place are skipped.
+	GeoIP *GeoIPConfig `json:"geoip,omitempty"`
 
 	backend  *backend
 	storeKey string
@@ -109,6 +114,17 @@ type App struct {
 	// issuers are this config's provider sites by issuer, made at the
 	// first access token an edge checks (provider_edge.go).
 	issuers *atomic.Pointer[map[string]*siteOP]
+
+	// locator maps client addresses to places (nil: no geoip databases).
+	locator *risk.Locator
+}
+
+// GeoIPConfig names the MMDB databases: Place (MaxMind GeoIP2/GeoLite2
+// City or Country, or ip-location-db's layout, the one make deps
+// installs into .cache/geo) and, optionally, ASN (GeoLite2-ASN layout).
+type GeoIPConfig struct {
+	Place string `json:"place"`
+	ASN   string `json:"asn,omitempty"`
 }
 
 // live is the app whose settings the pooled state carries: the last one
@@ -237,6 +253,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.StoreTimeout <= 0 {
 		a.StoreTimeout = caddy.Duration(defaultStoreTimeout)
+	}
+	if a.GeoIP != nil {
+		repl := caddy.NewReplacer()
+		place, asn := repl.ReplaceKnown(a.GeoIP.Place, ""), repl.ReplaceKnown(a.GeoIP.ASN, "")
+		if place == "" {
+			return errors.New("frontdoor: geoip: the place database's path is empty")
+		}
+		if a.locator, err = risk.OpenLocator(place, asn); err != nil {
+			return fmt.Errorf("frontdoor: geoip: %w", err)
+		}
 	}
 	if err := a.registerMetrics(ctx); err != nil {
 		return err
@@ -406,6 +432,10 @@ func (a *App) Stop() error {
 // closes it.
 func (a *App) Cleanup() error {
 	var errs []error
+	if a.locator != nil {
+		errs = append(errs, a.locator.Close())
+		a.locator = nil
+	}
 	for _, hold := range []struct {
 		pool *caddy.UsagePool
 		key  *string

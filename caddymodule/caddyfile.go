@@ -35,6 +35,7 @@ func init() {
 //		headers frontdoor|oauth2_proxy|authelia [{ user <name> …; send both|assertion|plain }]
 //		oidc <name> { preset …; issuer …; client_id …; client_secret …; … }   (repeatable; see oidc_config.go)
 //		consent { purpose <id> { title …; text …; link …; version <n>; required; sale_or_sharing } … }   (see consent_config.go)
+//		geoip <place.mmdb> [<asn.mmdb>]   (IP-to-place databases for the risk signals)
 //	}
 func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -120,6 +121,18 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.OIDC = append(app.OIDC, p)
+		case "geoip":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return nil, d.Errf("frontdoor: geoip takes the place database and, optionally, the ASN database: geoip <place.mmdb> [<asn.mmdb>]")
+			}
+			if app.GeoIP != nil {
+				return nil, d.Errf("frontdoor: geoip is set twice")
+			}
+			app.GeoIP = &GeoIPConfig{Place: args[0]}
+			if len(args) == 2 {
+				app.GeoIP.ASN = args[1]
+			}
 		case "consent":
 			cc, err := parseConsent(d, app.Consent)
 			if err != nil {
