@@ -16,6 +16,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
+	"github.com/frontdoorhq/frontdoor/risk"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -200,6 +201,12 @@ func (m *mailbox) Reset(_ context.Context, c *identity.Customer, secret string) 
 }
 func (m *mailbox) SignInLink(_ context.Context, c *identity.Customer, secret, code string) {
 	m.add(mail{kind: "signin", to: c.Email, secret: secret, code: code})
+}
+func (m *mailbox) NewSignIn(_ context.Context, c *identity.Customer, s risk.Sighting, _ risk.Decision) {
+	m.add(mail{kind: "new_sign_in", to: c.Email, secret: s.Browser})
+}
+func (m *mailbox) RiskCode(_ context.Context, c *identity.Customer, code string) {
+	m.add(mail{kind: "risk_code", to: c.Email, code: code})
 }
 func (m *mailbox) add(x mail) {
 	m.mu.Lock()

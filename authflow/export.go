@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/risk"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -86,6 +87,9 @@ type Export struct {
 	// Apps are the provider clients holding the customer's tokens: never
 	// a token, nor a refresh token family's id.
 	Apps []ExportApp `json:"apps,omitempty"`
+	// RecentSignIns are the sign-ins the risk signals compare with: when,
+	// roughly where, on what device (a keyed hash of its cookie).
+	RecentSignIns risk.History `json:"recent_sign_ins,omitempty"`
 }
 
 // ExportApp is an app's grant.
@@ -241,6 +245,7 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 			CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, LastUsedNetwork: k.LastUsedNetwork,
 			RecentNetworks: k.RecentNetworks, ManyNetworksAt: k.ManyNetworksAt})
 	}
+	x.RecentSignIns = c.Sightings
 	for _, a := range c.Apps {
 		x.Apps = append(x.Apps, ExportApp{Issuer: a.Issuer, ClientID: a.ClientID, Scopes: a.Scopes, GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt})
 	}

@@ -73,6 +73,9 @@ type FederatedSignInInput struct {
 	// Device is the browser's remembered-device cookie, if any.
 	Device string
 	Client Client
+	// DeviceID is the keyed hash of the browser's device cookie (the
+	// risk judgement; "" none).
+	DeviceID string
 }
 
 // Outcomes of FederatedSignIn besides SessionDue and SecondFactorDue.
@@ -151,12 +154,13 @@ func (f *Flows) FederatedSignIn(ctx context.Context, in FederatedSignInInput) (O
 // account's second factor follows as for any other, unless the provider's
 // own MFA is trusted.
 func (f *Flows) federatedFirstFactor(ctx context.Context, c *identity.Customer, in FederatedSignInInput) (Outcome, error) {
+	ff := FirstFactorInput{Customer: c, AMR: []string{AMRFederated}, Redirect: in.Redirect,
+		Device: in.Device, IdP: in.Provider.Name, Client: in.Client, DeviceID: in.DeviceID}
 	if in.Provider.TrustMFA && in.Identity.MFA {
-		return SessionDue{Customer: c, AMR: []string{AMRFederated, "mfa"}, ACR: "aal2", Redirect: in.Redirect,
-			Purpose: PurposeSignIn, IdP: in.Provider.Name}, nil
+		return f.judgeStrong(ctx, SessionDue{Customer: c, AMR: []string{AMRFederated, "mfa"}, ACR: "aal2", Redirect: in.Redirect,
+			Purpose: PurposeSignIn, IdP: in.Provider.Name}, ff)
 	}
-	return f.FirstFactorDone(ctx, FirstFactorInput{Customer: c, AMR: []string{AMRFederated}, Redirect: in.Redirect,
-		Device: in.Device, IdP: in.Provider.Name})
+	return f.FirstFactorDone(ctx, ff)
 }
 
 // federatedSignUp creates the customer of a new provider identity.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/risk"
 	"github.com/frontdoorhq/frontdoor/session"
 )
 
@@ -67,6 +68,11 @@ type Notifier interface {
 	// Invitation mails the link holding secret that grants role to the
 	// account of email, working until expires.
 	Invitation(ctx context.Context, email, secret, role string, expires time.Time)
+	// NewSignIn tells the customer of a sign-in the risk policy asked to
+	// be told of (where, on what, when, why).
+	NewSignIn(ctx context.Context, c *identity.Customer, s risk.Sighting, d risk.Decision)
+	// RiskCode mails the code of a risk step-up.
+	RiskCode(ctx context.Context, c *identity.Customer, code string)
 }
 
 // Sessions is what the journeys need of the session store: starting
@@ -138,6 +144,9 @@ type Flows struct {
 	// SecondFactorLimit counts wrong second-factor answers per customer
 	// (nil: no limit but the wait's own).
 	SecondFactorLimit FailureLimit
+	// Risk judges sign-ins against the customer's recent ones (nil: no
+	// judgement; see risk.go).
+	Risk *RiskSettings
 	// Data is the customer store for export and erasure; SessionList
 	// lists a customer's sessions for the export; ConsentData is the
 	// consent records as export and erasure see them (nil: none kept,

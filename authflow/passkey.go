@@ -295,6 +295,9 @@ func (f *Flows) assertion(ctx context.Context, credJSON string, purpose Ceremony
 type PasskeySignInInput struct {
 	Credential, Nonce, Redirect string
 	Client                      Client
+	// DeviceID is the keyed hash of the browser's device cookie (the
+	// risk judgement; "" none).
+	DeviceID string
 }
 
 // PasskeySignIn signs in with a discoverable passkey (no address typed):
@@ -316,7 +319,10 @@ func (f *Flows) PasskeySignIn(ctx context.Context, in PasskeySignInInput) (Outco
 	if uv {
 		amr, acr = append(amr, "mfa"), "aal2"
 	}
-	return SessionDue{Customer: c, AMR: amr, ACR: acr, Redirect: in.Redirect, Purpose: PurposeSignIn}, nil
+	// A passkey is phishing-resistant: the policy may refuse it or ask to
+	// tell the customer, but a step-up would ask for what it proved.
+	return f.judgeStrong(ctx, SessionDue{Customer: c, AMR: amr, ACR: acr, Redirect: in.Redirect, Purpose: PurposeSignIn},
+		FirstFactorInput{AMR: amr, Redirect: in.Redirect, Client: in.Client, DeviceID: in.DeviceID})
 }
 
 // passkeySecondFactor checks a passkey answer to the wait keeping nonce,

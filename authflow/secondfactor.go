@@ -48,11 +48,16 @@ type Wait struct {
 	// IdP is the provider of a provider sign-in waiting for its second
 	// factor.
 	IdP string
+	// Risk is a judged sign-in's decision, acted on once it completes.
+	Risk *identity.RiskNote
 }
 
 // Offer is what the second-factor page offers the customer.
 type Offer struct {
 	TOTP, Passkey, Recovery bool
+	// Email: a code was mailed to the verified address (the risk step-up
+	// of a customer without a second factor).
+	Email bool
 	// Remember offers to remember the browser (sign-in only).
 	Remember bool
 }
@@ -87,6 +92,9 @@ type (
 		// about every purpose (GiveSignUpConsent): the browser keeps it
 		// and goes to the consent prompt before Redirect.
 		AskConsent string
+		// Risk is the sign-in's risk decision (nil: not judged), recorded
+		// and acted on when the session starts.
+		Risk *identity.RiskNote
 	}
 	// WaitGone: no wait for this browser — expired, finished in another
 	// tab, never started, or a step-up of another session.
@@ -137,6 +145,14 @@ type FirstFactorInput struct {
 	Device string
 	// IdP is the provider of a provider sign-in.
 	IdP string
+	// Client is who signs in; DeviceID the keyed hash of the browser's
+	// device cookie ("" none) — for the risk judgement.
+	Client   Client
+	DeviceID string
+	// Breached: the password used is in the breached list; Failures the
+	// recent failed sign-ins against the account.
+	Breached bool
+	Failures int
 }
 
 // FirstFactorDone decides what follows a first factor: a customer with a
@@ -144,10 +160,14 @@ type FirstFactorInput struct {
 // them — and any other gets an aal1 session.
 func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outcome, error) {
 	c := in.Customer
-	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
-		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP})
+	note := f.judge(c, in)
+	if out, done, err := f.riskFirst(ctx, c, in, note); done {
+		return out, err
 	}
-	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP}, nil
+	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
+		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note})
+	}
+	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP, Risk: note}, nil
 }
 
 // AskSecondFactor stores a wait for a second factor of c and answers
@@ -166,14 +186,23 @@ func (f *Flows) AskSecondFactor(ctx context.Context, c *identity.Customer, w Wai
 	}
 	wp := identity.SecondFactorWait{
 		Purpose: string(w.Purpose), Methods: w.AMR, Factors: names, Redirect: w.Redirect, PasswordHash: w.PasswordHash, IdP: w.IdP,
+		Risk: w.Risk,
+	}
+	nonce := NewNonce()
+	code := ""
+	if slices.Contains(factors, FactorEmail) {
+		code = newEmailCode()
+		wp.EmailCode = emailCodeHash(nonce, code)
 	}
 	if w.SessionKey != "" {
 		wp.Binding = identity.HashToken(w.SessionKey)
 	}
-	nonce := NewNonce()
 	tok := identity.NewTokenUnder(identity.HashToken(nonce), wp, c.ID, f.now().Add(identity.SecondFactorTTL))
 	if err := f.Tokens.PutToken(ctx, tok); err != nil {
 		return nil, err
+	}
+	if code != "" && f.Notify != nil {
+		f.Notify.RiskCode(ctx, c, code)
 	}
 	return SecondFactorDue{Nonce: nonce, Customer: c, Offer: offer(c, pendingWait{tok: tok, wait: wp, purpose: w.Purpose})}, nil
 }
@@ -184,7 +213,10 @@ func offer(c *identity.Customer, p pendingWait) Offer {
 		TOTP:     c.TOTP != nil && p.allows(FactorTOTP),
 		Passkey:  c.HasUsablePasskey() && p.allows(FactorPasskey),
 		Recovery: len(c.RecoveryCodes) > 0 && p.allows(FactorRecovery),
-		Remember: p.purpose == PurposeSignIn,
+		Email:    len(p.wait.EmailCode) > 0 && p.allows(FactorEmail),
+		// A mailed code proves the mailbox, not a second factor: nothing
+		// to remember the browser by.
+		Remember: p.purpose == PurposeSignIn && !p.allows(FactorEmail),
 	}
 }
 
@@ -270,6 +302,8 @@ type SecondFactorInput struct {
 	// Passkey is a passkey's answer (the JSON of a PublicKeyCredential)
 	// to a ceremony begun by BeginPasskeySecondFactor.
 	Passkey string
+	// EmailCode is the code mailed for a risk step-up (FactorEmail).
+	EmailCode string
 	// Remember asks to remember this browser (a sign-in only), named
 	// DeviceName on the account page.
 	Remember   bool
@@ -313,6 +347,11 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 		if err == nil {
 			f.audit(ctx, in.Client, c.ID, identity.EventRecoveryCodeUsed)
 		}
+	case in.EmailCode != "" && p.allows(FactorEmail):
+		if !riskCodeMatches(in.Nonce, in.EmailCode, p.wait.EmailCode) {
+			err = identity.ErrBadCode
+		}
+		method = "email"
 	case in.TOTP != "" && p.allows(FactorTOTP):
 		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseTOTP(in.TOTP, f.now()) })
 		method = "otp"
@@ -345,13 +384,17 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 	if purpose == PurposeReset {
 		return f.ApplyReset(ctx, c.ID, p.wait.PasswordHash, in.Client)
 	}
-	amr := slices.Clone(p.wait.Methods)
-	for _, m := range []string{method, "mfa"} {
+	amr, acr := slices.Clone(p.wait.Methods), "aal2"
+	proven := []string{method, "mfa"}
+	if method == "email" { // the mailbox, again: no second factor
+		proven, acr = []string{method}, "aal1"
+	}
+	for _, m := range proven {
 		if m != "" && !slices.Contains(amr, m) {
 			amr = append(amr, m)
 		}
 	}
-	out := SessionDue{Customer: c, AMR: amr, ACR: "aal2", Redirect: p.wait.Redirect, Purpose: purpose, IdP: p.wait.IdP}
+	out := SessionDue{Customer: c, AMR: amr, ACR: acr, Redirect: p.wait.Redirect, Purpose: purpose, IdP: p.wait.IdP, Risk: p.wait.Risk}
 	if purpose == PurposeSignIn && in.Remember {
 		out.DeviceCookie = f.rememberDevice(ctx, c.ID, in.DeviceName)
 	}
@@ -416,6 +459,7 @@ func (f *Flows) startSession(ctx context.Context, in StartSessionInput) (string,
 	})
 	if err == nil {
 		f.auditDetail(ctx, in.Client, c.ID, identity.EventSignedIn, strings.Join(in.Due.AMR, " "))
+		f.riskDone(ctx, c, in.Due.Risk)
 	}
 	return token, err
 }

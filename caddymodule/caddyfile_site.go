@@ -126,6 +126,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.Challenge = append(fd.Challenge, args...)
+		case "risk":
+			if fd.Risk != nil {
+				return nil, h.Errf("frontdoor: risk is set twice; put every option in one block")
+			}
+			rc, err := parseRisk(h)
+			if err != nil {
+				return nil, err
+			}
+			fd.Risk = rc
 		case "brand":
 			b, err := parseBrand(h)
 			if err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +17,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/risk"
 )
 
 // The HTTP side of the journeys in authflow: their dependencies from the
@@ -34,6 +37,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		// are about time steps; expiries are moved past).
 		Clock:             b.clock.Now,
 		SecondFactorLimit: stepUpLimit{h},
+		Risk:              h.riskSettings(),
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
 		OnDebug:           func(msg string, err error) { h.logger.Debug(msg, zap.Error(err)) },
@@ -101,6 +105,45 @@ func (m siteMail) Invitation(ctx context.Context, email, secret, role string, ex
 func (m siteMail) Reset(ctx context.Context, c *identity.Customer, secret string) {
 	link := m.h.origin + m.h.Prefix + "/reset/confirm?token=" + url.QueryEscape(secret)
 	m.h.queueMail(ctx, c.Email, "reset_password", mailData{Link: link, Site: m.h.audience})
+}
+
+// NewSignIn tells the customer of a sign-in the risk policy asked to be
+// told of: what device, roughly where, when, and why it is worth a mail,
+// in the language of the request that signed in.
+func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Sighting, d risk.Decision) {
+	l, ok := m.h.pages.localeIn(ctx)
+	if !ok {
+		l = m.h.pages.locales[0]
+	}
+	device := l.words.say("account.device_unknown")
+	if browser, system, ok := strings.Cut(s.Browser, "/"); ok && browser != "other" {
+		device = browser
+		if system != "other" {
+			device = l.words.say("account.device", "browser", browser, "system", system)
+		}
+	}
+	place := l.words.say("mail.new_sign_in.place_unknown")
+	if s.Place.Known() {
+		where := s.Place.Country
+		if s.Place.City != "" {
+			where = s.Place.City + ", " + s.Place.Country
+		}
+		place = l.words.say("mail.new_sign_in.near", "place", where)
+	}
+	why := ""
+	for _, sig := range []risk.Signal{risk.ImpossibleTravel, risk.NewCountry, risk.NewDevice} {
+		if slices.ContainsFunc(d.Findings, func(f risk.Finding) bool { return f.Signal == sig }) {
+			why = string(sig)
+			break
+		}
+	}
+	m.h.queueMail(ctx, c.Email, "new_sign_in", mailData{Link: m.h.origin + m.h.Prefix + "/account", Device: device, Place: place,
+		When: s.At, Why: why})
+}
+
+// RiskCode mails the code of a risk step-up.
+func (m siteMail) RiskCode(ctx context.Context, c *identity.Customer, code string) {
+	m.h.queueMail(ctx, c.Email, "risk_code", mailData{Code: code})
 }
 
 // fieldErrors words the reasons a journey gives for its fields.

@@ -66,3 +66,40 @@ func TestGeoIPLoad(t *testing.T) {
 		t.Fatalf("after the refused loads: %d", r.status)
 	}
 }
+
+// TestRiskCaddyfile: the site's risk block and its errors, which name the
+// directive and the line.
+func TestRiskCaddyfile(t *testing.T) {
+	site := func(lines string) string {
+		return "shop.example.com {\n\tfrontdoor {\n\t\trisk {\n" + lines + "\t\t}\n\t}\n}\n"
+	}
+	out, err := adapt(t, site("\t\t\tnew_device notify\n\t\t\timpossible_travel stepup notify\n\t\t\tbreached_password reset\n\t\t\tmode audit\n\t\t\tmax_speed 800\n\t\t\tanonymous_networks tor 185.220.100.0/22 AS60729\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"actions":{"breached_password":["reset"],"impossible_travel":["stepup","notify"],"new_device":["notify"]}`,
+		`"mode":"audit"`, `"max_speed":800`, `"anonymous_networks":{"tor":["185.220.100.0/22","AS60729"]}`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		name, lines string
+		line        int
+		want        string
+	}{
+		{"unknown signal", "\t\t\tnew_planet notify\n", 4, `unknown signal "new_planet"`},
+		{"unknown action", "\t\t\tnew_device shout\n", 4, `unknown action "shout"`},
+		{"reset elsewhere", "\t\t\tnew_device reset\n", 4, `unknown action "reset"`},
+		{"no action", "\t\t\tnew_device\n", 4, "new_device needs an action"},
+		{"twice", "\t\t\tnew_device notify\n\t\t\tnew_device allow\n", 5, "new_device is set twice"},
+		{"mode", "\t\t\tmode loud\n", 4, "mode is enforce or audit"},
+		{"speed", "\t\t\tmax_speed fast\n", 4, `max_speed "fast": a positive number`},
+		{"network", "\t\t\tanonymous_networks tor not-a-range\n", 4, `"not-a-range" is neither a range`},
+		{"network file", "\t\t\tanonymous_networks tor /nonexistent/tor.txt\n", 4, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantAdaptError(t, site(tc.lines), tc.line, tc.want)
+		})
+	}
+}

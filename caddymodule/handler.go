@@ -74,6 +74,9 @@ type Handler struct {
 	// Consent names the global consent purposes whose state this site's
 	// backend gets (X-Frontdoor-Consent and the assertion's consent claim).
 	Consent []string `json:"consent,omitempty"`
+	// Risk judges sign-ins against the customer's recent ones (risk.go;
+	// nil: no judgement).
+	Risk *RiskConfig `json:"risk,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -236,6 +239,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.consentOn = h.needsConsent()
 	h.profileRules = slices.ContainsFunc(h.Rules, func(r Rule) bool { return len(r.Profile) > 0 })
 	h.routes = h.ownRoutes()
+	if h.Risk != nil {
+		if err := h.Risk.provision(); err != nil {
+			return err
+		}
+	}
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
 		return err

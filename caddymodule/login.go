@@ -58,7 +58,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		return h.message(w, r, http.StatusForbidden, "login.unverified.title", "login.unverified", "", "")
 	case authflow.FirstFactorPassed:
 		h.recordOutcome(r, false)
-		return h.signedIn(w, r, o.Customer, o.AMR, rd)
+		return h.firstFactorDone(w, r, authflow.FirstFactorInput{Customer: o.Customer, AMR: o.AMR, Redirect: rd,
+			Breached: h.Risk != nil && identity.IsBreachedPassword(identity.NormalizePassword(r.PostForm.Get("password")))})
 	}
 	return h.unexpected(w, r, out)
 }

@@ -31,6 +31,10 @@ type mailData struct {
 	Expires time.Time
 	// Lang is the mail's language tag (set by queueMail).
 	Lang string
+	// Device, Place, When and Why describe a sign-in the customer is told
+	// of (Why: the signal that made the policy tell them).
+	Device, Place, Why string
+	When               time.Time
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter

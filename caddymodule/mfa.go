@@ -30,11 +30,19 @@ const (
 // signedIn finishes a first factor (authflow.FirstFactorDone): the second
 // factor is asked for, or a session starts.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, c *identity.Customer, amr []string, rd string) error {
-	device := ""
+	return h.firstFactorDone(w, r, authflow.FirstFactorInput{Customer: c, AMR: amr, Redirect: rd})
+}
+
+// firstFactorDone is signedIn for a first factor described in full (a
+// password sign-in says whether the password is a breached one): the
+// browser's remembered-device cookie, its address and user agent and its
+// device id (the risk judgement) are added here.
+func (h *Handler) firstFactorDone(w http.ResponseWriter, r *http.Request, in authflow.FirstFactorInput) error {
 	if ck, err := r.Cookie(deviceCookie); err == nil {
-		device = ck.Value
+		in.Device = ck.Value
 	}
-	out, err := h.flows.FirstFactorDone(r.Context(), authflow.FirstFactorInput{Customer: c, AMR: amr, Redirect: rd, Device: device})
+	in.Client, in.DeviceID = h.client(r), h.deviceID(w, r)
+	out, err := h.flows.FirstFactorDone(r.Context(), in)
 	if err != nil {
 		h.logger.Error("storing second-factor wait", zap.Error(err))
 		return h.unavailable(w, r)
@@ -91,6 +99,11 @@ func (h *Handler) secondFactorOutcome(w http.ResponseWriter, r *http.Request, ou
 		return h.message(w, r, http.StatusUnauthorized, "mfa.title", "mfa.locked_out", h.Prefix+"/login", "link.sign_in")
 	case authflow.PasswordReset:
 		return h.passwordReset(w, r)
+	case authflow.RiskRefused:
+		h.logger.Info("risk: sign-in refused", zap.String("level", string(o.Decision.Level)), zap.Strings("signals", o.Decision.Signals()))
+		return h.message(w, r, http.StatusForbidden, "risk.refused.title", "risk.refused", "", "")
+	case authflow.RiskResetDue:
+		return h.message(w, r, http.StatusForbidden, "risk.reset.title", "risk.reset", "", "")
 	case authflow.LinkExpired: // a reset whose account was deleted since
 		return h.resetLinkExpired(w, r)
 	}
@@ -130,7 +143,7 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 	nonce, _ := cookieNonce(r, mfaCookie)
 	in := authflow.SecondFactorInput{
 		Nonce: nonce, Current: h.currentSessionOf(r),
-		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"),
+		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"), EmailCode: r.PostForm.Get("email_code"),
 		Remember: r.PostForm.Get("remember") != "", DeviceName: h.deviceName(r, r.UserAgent()),
 		Passkey: r.PostForm.Get("credential"), Client: h.client(r),
 	}

@@ -158,7 +158,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 		device = ck.Value
 	}
 	out, err := h.flows.FederatedSignIn(r.Context(), authflow.FederatedSignInInput{Provider: pol, Identity: fid,
-		Redirect: fa.Redirect, Device: device, Client: h.client(r)})
+		Redirect: fa.Redirect, Device: device, Client: h.client(r), DeviceID: h.deviceID(w, r)})
 	if err != nil {
 		h.logger.Error("provider sign-in", zap.String("provider", p.Name()), zap.Error(err))
 		return h.unavailable(w, r)

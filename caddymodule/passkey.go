@@ -112,7 +112,7 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 	rd := safeRedirect(r.PostForm.Get("rd"), h.allowHosts)
 	nonce, _ := cookieNonce(r, ceremonyCookie)
 	out, err := h.flows.PasskeySignIn(r.Context(), authflow.PasskeySignInInput{
-		Credential: r.PostForm.Get("credential"), Nonce: nonce, Redirect: rd, Client: h.client(r),
+		Credential: r.PostForm.Get("credential"), Nonce: nonce, Redirect: rd, Client: h.client(r), DeviceID: h.deviceID(w, r),
 	})
 	if err != nil {
 		h.logger.Error("checking a passkey", zap.Error(err))

@@ -8,6 +8,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/risk"
 )
 
 // Customer is one customer account. The ID is stable and random; the email
@@ -43,6 +45,10 @@ type Customer struct {
 
 	// APIKeys are the customer's personal API keys (see apikey.go).
 	APIKeys []APIKey `json:"api_keys,omitempty"`
+
+	// Sightings are the customer's recent sign-ins — when, where, on what
+	// device — for the risk signals (at most 10, at most 90 days).
+	Sightings risk.History `json:"sightings,omitempty"`
 
 	// Apps are the provider clients holding tokens of the customer (see
 	// apps.go).

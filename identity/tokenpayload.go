@@ -78,6 +78,11 @@ type SecondFactorWait struct {
 	Attempts int `json:"attempts,omitempty"`
 	// IdP is the provider of a provider sign-in (the assertion's idp).
 	IdP string `json:"idp,omitempty"`
+	// Risk is the sign-in's risk decision, acted on once it completes.
+	Risk *RiskNote `json:"risk,omitempty"`
+	// EmailCode is the hash of a code mailed to the verified address: the
+	// step-up of a customer without a second factor.
+	EmailCode []byte `json:"email_code,omitempty"`
 }
 
 // TOTPEnrol is an authenticator secret shown to the customer until they

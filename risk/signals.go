@@ -249,6 +249,18 @@ func (n *Networks) Add(name string, entries ...string) error {
 	return nil
 }
 
+// Entries returns the list's entries in Add's spellings (to merge lists).
+func (n *Networks) Entries() []string {
+	var out []string
+	for _, p := range n.prefixes {
+		out = append(out, p.p.String())
+	}
+	for asn := range n.asns {
+		out = append(out, "AS"+strconv.FormatUint(uint64(asn), 10))
+	}
+	return out
+}
+
 // Match reports the list that holds addr or asn.
 func (n *Networks) Match(addr netip.Addr, asn uint32) (string, bool) {
 	if n == nil {
@@ -268,4 +280,32 @@ func (n *Networks) Match(addr netip.Addr, asn uint32) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// DeviceFamily is a user agent's browser and system, "Firefox/Windows"
+// (either part "other" when unknown; "" for no user agent): what a
+// customer's history keeps of a device beside its cookie.
+func DeviceFamily(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	browser, system := "other", "other"
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	return browser + "/" + system
 }

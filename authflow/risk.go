@@ -1,0 +1,168 @@
+package authflow
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/netip"
+	"strings"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/risk"
+)
+
+// Adaptive risk at sign-in: once a first factor is proven, the sign-in is
+// judged against the customer's recent sightings (risk.Evaluate) and the
+// site's policy decides (risk.Policy.Decide) — refuse it, send it through
+// a password reset, ask for the second factor (or, without one, a code
+// mailed to the verified address), and/or tell the customer once it
+// completes. The completed sign-in's sighting joins the history; a
+// refused or abandoned one does not (an attacker's attempts do not make
+// their place familiar).
+
+// RiskSettings is a site's risk judgement (Flows.Risk; nil: none).
+type RiskSettings struct {
+	Policy risk.Policy
+	Config risk.Config
+	// Locate maps a client address to its place (a zero Place: unknown;
+	// nil: no databases).
+	Locate func(ip string) risk.Place
+}
+
+// FactorEmail is a code mailed to the verified address: the risk step-up
+// of a customer without a second factor. It proves the mailbox, not a
+// second factor: the session stays aal1.
+const FactorEmail Factor = "email"
+
+// Outcomes of the risk judgement.
+type (
+	// RiskRefused: the policy refused the sign-in (deny).
+	RiskRefused struct{ Decision risk.Decision }
+	// RiskResetDue: the policy lets the sign-in go on only through a
+	// password reset (breached_password reset); the reset link is mailed.
+	RiskResetDue struct{ Decision risk.Decision }
+)
+
+func (RiskRefused) outcome()  {}
+func (RiskResetDue) outcome() {}
+
+// judge evaluates a first factor just proven; nil without a policy.
+func (f *Flows) judge(c *identity.Customer, in FirstFactorInput) *identity.RiskNote {
+	if f.Risk == nil {
+		return nil
+	}
+	s := risk.Sighting{At: f.now().UTC(), Device: in.DeviceID, Browser: risk.DeviceFamily(in.Client.UserAgent)}
+	if f.Risk.Locate != nil {
+		s.Place = f.Risk.Locate(in.Client.IP)
+	}
+	a := risk.Attempt{Sighting: s, Breached: in.Breached, Failures: in.Failures}
+	a.Addr, _ = netip.ParseAddr(in.Client.IP)
+	d := f.Risk.Policy.Decide(risk.Evaluate(c.Sightings, a, f.Risk.Config))
+	return &identity.RiskNote{Decision: d, Sighting: s, Notify: d.Asks(risk.Notify)}
+}
+
+// riskFirst acts on a decision before the second step: (nil, false) when
+// the sign-in goes on as usual.
+func (f *Flows) riskFirst(ctx context.Context, c *identity.Customer, in FirstFactorInput, note *identity.RiskNote) (Outcome, bool, error) {
+	if note == nil {
+		return nil, false, nil
+	}
+	d := note.Decision
+	if len(d.Findings) > 0 {
+		f.auditDetail(ctx, in.Client, c.ID, identity.EventRiskDecision, riskDetail(d))
+	}
+	switch {
+	case d.Asks(risk.Deny):
+		f.auditDetail(ctx, in.Client, c.ID, identity.EventRiskRefused, riskDetail(d))
+		return RiskRefused{Decision: d}, true, nil
+	case d.Asks(risk.Reset):
+		if _, err := f.RequestReset(ctx, c.Email); err != nil {
+			return nil, true, err
+		}
+		return RiskResetDue{Decision: d}, true, nil
+	case d.Asks(risk.StepUp):
+		w := Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note}
+		if !c.HasSecondFactor() {
+			w.Factors = []Factor{FactorEmail}
+		}
+		out, err := f.AskSecondFactor(ctx, c, w)
+		return out, true, err
+	}
+	return nil, false, nil
+}
+
+// judgeStrong judges a sign-in that proved more than the policy's
+// step-up could ask (a passkey, a provider's trusted MFA): refused when
+// the policy denies, and otherwise started with the decision, to be
+// recorded and told as any other.
+func (f *Flows) judgeStrong(ctx context.Context, due SessionDue, in FirstFactorInput) (Outcome, error) {
+	in.Customer = due.Customer
+	note := f.judge(due.Customer, in)
+	if note == nil {
+		return due, nil
+	}
+	if len(note.Decision.Findings) > 0 {
+		f.auditDetail(ctx, in.Client, due.Customer.ID, identity.EventRiskDecision, riskDetail(note.Decision))
+	}
+	if note.Decision.Asks(risk.Deny) {
+		f.auditDetail(ctx, in.Client, due.Customer.ID, identity.EventRiskRefused, riskDetail(note.Decision))
+		return RiskRefused{Decision: note.Decision}, nil
+	}
+	due.Risk = note
+	return due, nil
+}
+
+// riskDetail is a decision in the trail's words: "high: impossible_travel
+// (Berlin, DE to AU, 16000 km in 1h0m0s), new_country (…) → stepup notify".
+func riskDetail(d risk.Decision) string {
+	var b strings.Builder
+	b.WriteString(string(d.Level))
+	b.WriteString(":")
+	for i, fd := range d.Findings {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(" " + string(fd.Signal))
+		if fd.Detail != "" {
+			b.WriteString(" (" + fd.Detail + ")")
+		}
+	}
+	if len(d.Actions) > 0 {
+		b.WriteString(" →")
+		for _, a := range d.Actions {
+			b.WriteString(" " + string(a))
+		}
+	}
+	if !d.Enforced {
+		b.WriteString(" [audit only]")
+	}
+	return b.String()
+}
+
+// riskDone, once a judged sign-in's session starts: its sighting joins
+// the customer's history, and the customer is told when the policy asks.
+func (f *Flows) riskDone(ctx context.Context, c *identity.Customer, note *identity.RiskNote) {
+	if note == nil {
+		return
+	}
+	if _, err := f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
+		c.Sightings = c.Sightings.Add(note.Sighting)
+		return nil
+	}); err != nil {
+		f.warn("recording a sign-in's place and device", err)
+	}
+	if note.Notify && f.Notify != nil {
+		f.Notify.NewSignIn(ctx, c, note.Sighting, note.Decision)
+	}
+}
+
+// riskCodeMatches compares a typed code with the wait's (the hash bound
+// to the wait's nonce, as the email-link codes are), in constant time.
+func riskCodeMatches(nonce, typed string, hash []byte) bool {
+	typed = strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, typed)
+	return len(hash) > 0 && isEmailCode(typed) && subtle.ConstantTimeCompare(emailCodeHash(nonce, typed), hash) == 1
+}
