@@ -166,6 +166,8 @@ func (o *siteOP) defend(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		}
 		if id := r.PostForm.Get("client_id"); id != "" {
 			client = id
+		} else if a := r.PostForm.Get("client_assertion"); a != "" {
+			client = assertionIssuer(a) // counted, not trusted: checked later
 		} else if id, _, ok := r.BasicAuth(); ok {
 			if u, err := url.QueryUnescape(id); err == nil {
 				client = u

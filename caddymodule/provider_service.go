@@ -434,3 +434,17 @@ func (o *siteOP) serviceDiscovery(d *oidc.DiscoveryConfiguration) {
 		d.TokenEndpointAuthSigningAlgValuesSupported[i] = string(a)
 	}
 }
+
+// assertionIssuer is the iss a client assertion claims, unchecked ("" when
+// it has none): what the edge defence counts the request against.
+func assertionIssuer(raw string) string {
+	tok, err := jwt.ParseSigned(raw, serviceAssertionAlgs)
+	if err != nil {
+		return ""
+	}
+	var c jwt.Claims
+	if tok.UnsafeClaimsWithoutVerification(&c) != nil {
+		return ""
+	}
+	return c.Issuer
+}

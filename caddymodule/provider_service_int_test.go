@@ -19,6 +19,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 )
 
 // serviceSite is a provider site with API scopes, service clients (a
@@ -45,6 +46,12 @@ const serviceSite = `provider {
 				grant client_credentials
 				jwks {signer_jwks}
 				scopes orders:read
+			}
+			client keyed {
+				redirect_uri https://keyed.test/cb
+				jwks {signer_jwks}
+				scopes openid email
+				first_party
 			}
 			client other {
 				grant client_credentials
@@ -249,6 +256,26 @@ func TestServiceClients(t *testing.T) {
 			wantTokenError(t, askToken(t, g, c, f, "", ""), "invalid_request") // op's own check
 			wantTokenError(t, askToken(t, g, c, cc, "signer", "anything"), "invalid_client")
 			wantTokenError(t, askToken(t, g, c, url.Values{"grant_type": {"client_credentials"}, "client_id": {"signer"}}, "", ""), "invalid_client")
+		}},
+		{"private_key_jwt for the code grant", func(t *testing.T, g *gateway) {
+			// A client with keys signs its customers in with an
+			// assertion in place of a secret, and cannot without one.
+			c := g.signUp("keyed@example.com")
+			r := newRP(t, g, "keyed", "", "https://keyed.test/cb")
+			exchange := func(withKey bool) tokenAnswer {
+				v := "verifier-0123456789-0123456789-0123456789-0123456789"
+				code, _ := r.codeFor(t, c, oauth2.S256ChallengeOption(v))
+				f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://keyed.test/cb"}, "code_verifier": {v}, "client_id": {"keyed"}}
+				if withKey {
+					f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+					f.Set("client_assertion", assertion(g, es, jose.ES256, "k1", func(m map[string]any) { m["iss"], m["sub"] = "keyed", "keyed" }))
+				}
+				return askToken(t, g, g.newClient(), f, "", "")
+			}
+			if a := exchange(true); a.status != http.StatusOK || a.IDToken == "" || claimsOf(t, a.AccessToken)["sid"] == nil {
+				t.Fatalf("code with an assertion: %+v", a)
+			}
+			wantTokenError(t, exchange(false), "invalid_client")
 		}},
 		{"at the edge", func(t *testing.T, g *gateway) {
 			tok := wantTokenOf(t, askToken(t, g, g.newClient(), cc, "svc", svcSecret))
