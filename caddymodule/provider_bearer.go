@@ -68,11 +68,8 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 // valid access token of this provider whose session has not ended is
 // inactive.
 func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
-	var id, secret string
-	if r.Data.ClientCredentials != nil {
-		id, secret = r.Data.ClientCredentials.ClientID, r.Data.ClientCredentials.ClientSecret
-	}
-	if err := s.o.st.AuthorizeClientIDSecret(ctx, id, secret); err != nil {
+	// A secret, or a client assertion (provider_service.go).
+	if _, err := s.o.authenticatedClient(ctx, r.Data.ClientCredentials); err != nil {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient(), http.StatusUnauthorized)
 	}
 	resp := new(oidc.IntrospectionResponse)

@@ -233,12 +233,29 @@ func certMatches(cert *x509.Certificate, sum []byte) bool {
 func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	o := s.o
 	cc := r.Data
-	if cc.ClientAssertion != "" || cc.ClientAssertionType != "" {
-		c, err := o.assertedClient(ctx, cc)
+	c := o.client(cc.ClientID)
+	// op hands the client_credentials grant's client to a storage
+	// interface Frontdoor does not implement: its secret is checked here.
+	if cc.ClientAssertion != "" || cc.ClientAssertionType != "" || (c != nil && (c.jwks != nil || c.x5t != nil)) ||
+		oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeClientCredentials {
+		c, err := o.authenticatedClient(ctx, cc)
 		if err != nil {
 			return nil, err
 		}
 		return o.opClient(c), nil
+	}
+	return s.LegacyServer.VerifyClient(ctx, r)
+}
+
+// authenticatedClient is the confidential client cc authenticates, the
+// one way it may: a client assertion (a client with keys), its TLS
+// certificate (a client with a certificate), or its secret.
+func (o *siteOP) authenticatedClient(ctx context.Context, cc *op.ClientCredentials) (*ProviderClient, error) {
+	if cc == nil {
+		cc = new(op.ClientCredentials)
+	}
+	if cc.ClientAssertion != "" || cc.ClientAssertionType != "" {
+		return o.assertedClient(ctx, cc)
 	}
 	c := o.client(cc.ClientID)
 	switch {
@@ -249,16 +266,12 @@ func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCred
 		if cc.ClientSecret != "" || !certMatches(cert, c.x5t) {
 			return nil, oidc.ErrInvalidClient().WithDescription("this client authenticates with its TLS client certificate")
 		}
-		return o.opClient(c), nil
-	case oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeClientCredentials:
-		// op hands this grant's client to a storage interface Frontdoor
-		// does not implement: the secret is checked here.
-		if err := o.st.AuthorizeClientIDSecret(ctx, cc.ClientID, cc.ClientSecret); err != nil {
-			return nil, err
-		}
-		return o.opClient(c), nil
+		return c, nil
 	}
-	return s.LegacyServer.VerifyClient(ctx, r)
+	if err := o.st.AuthorizeClientIDSecret(ctx, cc.ClientID, cc.ClientSecret); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // opClient is op's view of c.

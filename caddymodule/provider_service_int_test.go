@@ -334,6 +334,18 @@ func TestServiceClients(t *testing.T) {
 			if in["active"] != true || in["sub"] != "svc" || in["client_id"] != "svc" || in["caller"] != "service" || in["email"] != nil {
 				t.Fatalf("introspection: %v", in)
 			}
+			// A client with keys introspects with an assertion; with a
+			// secret it is refused.
+			for _, f := range []url.Values{
+				{"token": {tok}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion(g, es, jose.ES256, "k1", nil)}},
+				{"token": {tok}, "client_id": {"signer"}, "client_secret": {"anything"}},
+			} {
+				r := g.do(g.newClient(), http.MethodPost, "/.frontdoor/oauth2/introspect", f, nil)
+				withKey := f.Has("client_assertion")
+				if withKey && (r.status != http.StatusOK || !strings.Contains(r.body, `"active":true`)) || !withKey && r.status == http.StatusOK {
+					t.Errorf("introspection by signer (assertion %v): %d %s", withKey, r.status, r.body)
+				}
+			}
 		}},
 		{"rotation overlap", func(t *testing.T, g *gateway) {
 			st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/batch", `{"name":"Batch","grants":["client_credentials"],"scopes":["orders:read"]}`)
@@ -447,3 +459,28 @@ func TestServiceClientCertificate(t *testing.T) {
 }
 
 func cc0() url.Values { return url.Values{"grant_type": {"client_credentials"}} }
+
+// TestServiceClientLimits: a service's calls count against its client's
+// API budget (route api, dimension client), on both stores.
+func TestServiceClientLimits(t *testing.T) {
+	skipShort(t)
+	key := newECKey(t)
+	jwks := writeJWKS(t, "k.json", jose.JSONWebKey{Key: key.Public(), KeyID: "k1"})
+	site := strings.NewReplacer("{signer_jwks}", jwks, "{other_jwks}", jwks).Replace(serviceSite)
+	o := gatewayOpts{site: site, limits: "limits {\n\t\t\tapi client 3/1m\n\t\t}"}
+	runOnBothStoresWith(t, o, []scenario{{"client budget", func(t *testing.T, g *gateway) {
+		useClock(t).alignTo(time.Minute)
+		tok := wantTokenOf(t, askToken(t, g, g.newClient(), cc0(), "svc", svcSecret))
+		call := func() response {
+			return g.do(g.newClient(), http.MethodGet, "/orders/list", nil, map[string]string{"Authorization": "Bearer " + tok, "Accept": "application/json"})
+		}
+		for i := range 3 {
+			if r := call(); r.status != http.StatusOK {
+				t.Fatalf("call %d: %d %s", i+1, r.status, r.body)
+			}
+		}
+		if r := call(); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+			t.Fatalf("over the client's budget: %d %v", r.status, r.header)
+		}
+	}}})
+}
