@@ -90,7 +90,8 @@ func parseAccessToken(raw string, keys []jose.JSONWebKey, now time.Time) (*acces
 }
 
 // accepts reports whether the provider site issued c: its issuer, in the
-// audience, to a client declared there.
+// audience, to a client declared there (a token without sid: a service
+// client, one that may use client_credentials).
 func (o *siteOP) accepts(c *accessTokenClaims) bool {
 	if c.Issuer != o.issuer || !slices.Contains(c.Audience, o.issuer) {
 		return false
