@@ -460,6 +460,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				if tc, err = h.tokenCall(w, r, views, scopes, raw); tc == nil {
 					return err
 				}
+				if tc.service() { // no customer: provider_service_edge.go
+					return h.serveService(w, r, next, views, tc)
+				}
 				s = tc.session
 			}
 		}

@@ -130,7 +130,7 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 	// The store work of one request is bounded, as on every other route.
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(o.h.app.StoreTimeout))
 	defer cancel()
-	r = r.WithContext(op.ContextWithIssuer(ctx, o.issuer))
+	r = withPeerCert(r.WithContext(op.ContextWithIssuer(ctx, o.issuer)))
 	r, ok := o.defend(w, r)
 	if !ok {
 		return nil
@@ -166,6 +166,8 @@ func (o *siteOP) defend(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		}
 		if id := r.PostForm.Get("client_id"); id != "" {
 			client = id
+		} else if a := r.PostForm.Get("client_assertion"); a != "" {
+			client = assertionIssuer(a) // counted, not trusted: checked later
 		} else if id, _, ok := r.BasicAuth(); ok {
 			if u, err := url.QueryUnescape(id); err == nil {
 				client = u
@@ -333,6 +335,8 @@ type opServer struct {
 type discovery struct {
 	*oidc.DiscoveryConfiguration
 	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+	// MTLSBound: tokens of a certificate client are bound to it (RFC 8705).
+	MTLSBound bool `json:"tls_client_certificate_bound_access_tokens"`
 }
 
 // Discovery advertises only what the provider does: code flow, S256.
@@ -355,7 +359,8 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 	}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true}
+	s.o.serviceDiscovery(d)
+	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true, MTLSBound: true}
 	return resp, nil
 }
 

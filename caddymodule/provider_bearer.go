@@ -35,6 +35,9 @@ func (o *siteOP) liveAccessToken(ctx context.Context, raw string) (*accessTokenC
 	if !ok {
 		return nil, false, nil
 	}
+	if c.SID == "" { // a service's own token: no session to end
+		return c, true, nil
+	}
 	ended, err := o.h.app.backend.sessions.Ended(ctx, c.Subject, c.SID)
 	if err != nil || ended {
 		return nil, false, err
@@ -51,6 +54,9 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	if !ok {
 		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
 	}
+	if c.SID == "" {
+		return nil, op.NewStatusError(&oidc.Error{ErrorType: "insufficient_scope", Description: "a service's token names no customer"}, http.StatusForbidden)
+	}
 	info := new(oidc.UserInfo)
 	if err := s.o.st.setUserinfo(ctx, info, c.Subject, strings.Fields(c.Scope)); err != nil {
 		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
@@ -62,11 +68,8 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 // valid access token of this provider whose session has not ended is
 // inactive.
 func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
-	var id, secret string
-	if r.Data.ClientCredentials != nil {
-		id, secret = r.Data.ClientCredentials.ClientID, r.Data.ClientCredentials.ClientSecret
-	}
-	if err := s.o.st.AuthorizeClientIDSecret(ctx, id, secret); err != nil {
+	// A secret, or a client assertion (provider_service.go).
+	if _, err := s.o.authenticatedClient(ctx, r.Data.ClientCredentials); err != nil {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient(), http.StatusUnauthorized)
 	}
 	resp := new(oidc.IntrospectionResponse)
@@ -90,5 +93,6 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	resp.Audience = c.Audience
 	resp.Issuer = c.Issuer
 	resp.JWTID = c.ID
+	describeService(resp, c)
 	return op.NewResponse(resp), nil
 }

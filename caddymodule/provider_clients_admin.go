@@ -153,6 +153,9 @@ func (b *clientBody) check(id string) error {
 		}
 	}
 	b.Grants = grants
+	if b.Public && slices.Contains(grants, grantService) {
+		return errors.New("grants: client_credentials is for a confidential client (not public)")
+	}
 	if len(b.RedirectURIs) > 20 || (len(b.RedirectURIs) == 0 && (len(grants) == 0 || slices.Contains(grants, grantCode))) {
 		return errors.New("redirect_uris: 1 to 20 URIs (none only for a client without the authorization_code grant)")
 	}

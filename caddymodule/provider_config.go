@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // ProviderConfig makes the site an OpenID Provider (issuer = the site's
@@ -57,9 +58,16 @@ type ProviderClient struct {
 	// back to (post_logout_redirect_uri), compared exactly.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// Grants the client may use: authorization_code (the default) and
-	// device_code (RFC 8628, a device without a keyboard). Refresh
-	// tokens come with offline_access, whatever the grant.
+	// device_code (RFC 8628, a device without a keyboard) and
+	// client_credentials (a service on its own, provider_service.go).
+	// Refresh tokens come with offline_access, whatever the grant.
 	Grants []string `json:"grants,omitempty"`
+	// JWKS is a file of the client's public keys: it authenticates with
+	// private_key_jwt (RFC 7523) alone. Certificate is the SHA-256
+	// thumbprint of its TLS client certificate (RFC 8705
+	// self_signed_tls_client_auth). See provider_service.go.
+	JWKS        string `json:"jwks,omitempty"`
+	Certificate string `json:"certificate,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -70,6 +78,9 @@ type ProviderClient struct {
 	prevSecretUntil time.Time
 	// registered: the client comes from the admin API, not the Caddyfile.
 	registered bool
+	// jwks and x5t are JWKS and Certificate, read at provision.
+	jwks []jose.JSONWebKey
+	x5t  []byte
 }
 
 // providerScopes are the scopes a client may be granted.
@@ -87,7 +98,9 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			first_party
 //			backchannel_logout_uri <uri>
 //			post_logout_redirect_uri <uri…>
-//			grant authorization_code device_code
+//			grant authorization_code device_code client_credentials
+//			jwks <file of the client's public keys>
+//			certificate <SHA-256 thumbprint of its TLS client certificate>
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -191,6 +204,10 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 						c.Grants = append(c.Grants, name)
 					}
 				}
+			case "jwks", "certificate":
+				if err := parseClientAuth(d, &c); err != nil {
+					return nil, err
+				}
 			case "backchannel_logout_uri":
 				if !d.AllArgs(&c.BackchannelLogoutURI) {
 					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri needs one URI", c.ID)
@@ -204,6 +221,9 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 		}
 		if len(c.RedirectURIs) == 0 && c.allows(grantCode) {
 			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
+		}
+		if err := c.checkAuth(); err != nil {
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", c.ID, err, file, line)
 		}
 		p.Clients = append(p.Clients, &c)
 		declared = append(declared, clientAt{&c, file, scopesLine})
@@ -356,6 +376,9 @@ func (p *ProviderConfig) provision() error {
 		if err := p.checkScopes(c.Scopes, c.grantList()); err != nil {
 			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
 		}
+		if err := c.provisionAuth(); err != nil {
+			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
+		}
 		c.secretSum = nil
 		if c.Secret != "" {
 			s := repl.ReplaceKnown(c.Secret, "")
@@ -371,11 +394,12 @@ func (p *ProviderConfig) provision() error {
 
 // Grants a client may be given (grant in its block).
 const (
-	grantCode   = "authorization_code"
-	grantDevice = "device_code"
+	grantCode    = "authorization_code"
+	grantDevice  = "device_code"
+	grantService = "client_credentials"
 )
 
-var providerGrants = []string{grantCode, grantDevice}
+var providerGrants = []string{grantCode, grantDevice, grantService}
 
 // grantName is the grant g names, in its short or its URN spelling.
 func grantName(g string) (string, bool) {
@@ -384,6 +408,8 @@ func grantName(g string) (string, bool) {
 		return grantCode, true
 	case grantDevice, "urn:ietf:params:oauth:grant-type:device_code":
 		return grantDevice, true
+	case grantService:
+		return grantService, true
 	}
 	return "", false
 }
@@ -405,8 +431,11 @@ func (c *ProviderClient) grantList() []string {
 	return c.Grants
 }
 
-// confidential reports whether the client authenticates with a secret.
-func (c *ProviderClient) confidential() bool { return c.secretSum != nil }
+// confidential reports whether the client authenticates: a secret, a
+// private_key_jwt key set or a TLS client certificate.
+func (c *ProviderClient) confidential() bool {
+	return c.secretSum != nil || c.jwks != nil || c.x5t != nil
+}
 
 // secretMatches compares in constant time (over hashes, so the length of
 // the secret is not revealed either).

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -48,6 +49,9 @@ type tokenCaller struct {
 	// config changes), not one registered through the admin API.
 	app      *App
 	declared bool
+	// stamp is a service's assertion, signed once for a while
+	// (provider_service_edge.go).
+	stamp atomic.Pointer[serviceStamp]
 }
 
 // parseAccessToken checks what every reader of an access token of this
@@ -82,16 +86,23 @@ func parseAccessToken(raw string, keys []jose.JSONWebKey, now time.Time) (*acces
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, false
 	}
-	if c.Subject == "" || c.SID == "" || !now.Before(time.Unix(c.Expiry, 0)) || time.Unix(c.IssuedAt, 0).After(now.Add(clockSkew)) {
+	// No sid: a service's own token (client credentials), whose subject
+	// is the client.
+	if c.Subject == "" || (c.SID == "" && c.Subject != c.ClientID) || !now.Before(time.Unix(c.Expiry, 0)) || time.Unix(c.IssuedAt, 0).After(now.Add(clockSkew)) {
 		return nil, false
 	}
 	return &c, true
 }
 
 // accepts reports whether the provider site issued c: its issuer, in the
-// audience, to a client declared there.
+// audience, to a client declared there (a token without sid: a service
+// client, one that may use client_credentials).
 func (o *siteOP) accepts(c *accessTokenClaims) bool {
-	return c.Issuer == o.issuer && slices.Contains(c.Audience, o.issuer) && o.client(c.ClientID) != nil
+	if c.Issuer != o.issuer || !slices.Contains(c.Audience, o.issuer) {
+		return false
+	}
+	cl := o.client(c.ClientID)
+	return cl != nil && (c.SID != "" || cl.allows(grantService))
 }
 
 // tokenIssuers returns this config's provider sites by issuer. Every site
@@ -136,6 +147,9 @@ func (h *Handler) cachedToken(raw string, now time.Time) *tokenCaller {
 	if !ok || !h.stillAccepted(tc, now) {
 		return nil
 	}
+	if tc.service() {
+		return tc
+	}
 	if ended, ok := b.sessions.EndedCachedAt(tc.claims.Subject, tc.claims.SID, now); !ok || ended {
 		return nil
 	}
@@ -175,18 +189,21 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 		if o == nil || !o.accepts(c) {
 			return nil, nil
 		}
-		cust, err := b.customer(ctx, c.Subject)
-		if err != nil {
-			return nil, err
-		}
 		exp := time.Unix(c.Expiry, 0)
 		tc = &tokenCaller{claims: c, exp: exp, app: h.app, declared: o.clients[c.ClientID] != nil,
 			grant:  h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimKey, "grant "+c.ClientID+" "+c.Subject, "key grant "+c.ClientID+" "+c.Subject),
-			client: h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimClient, c.ClientID, "client "+c.ClientID), session: &session.Session{
+			client: h.app.backend.defense.Meter(botdefense.RouteAPI, botdefense.DimClient, c.ClientID, "client "+c.ClientID)}
+		if !tc.service() { // a service has no customer, no session
+			cust, err := b.customer(ctx, c.Subject)
+			if err != nil {
+				return nil, err
+			}
+			tc.session = &session.Session{
 				Key: "at." + c.ID, UserID: c.Subject, Email: cust.Email, EmailVerified: cust.EmailVerified, Site: h.origin,
 				CreatedAt: time.Unix(c.IssuedAt, 0), LastSeen: now, AuthTime: time.Unix(c.AuthTime, 0), ExpiresAt: exp,
 				AMR: c.AMR, ACR: c.ACR, Family: c.SID,
-			}}
+			}
+		}
 		if ttl > 0 {
 			until := now.Add(ttl)
 			if exp.Before(until) {
@@ -196,6 +213,9 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 		}
 	} else if !h.stillAccepted(tc, now) {
 		return nil, nil
+	}
+	if tc.service() {
+		return tc, nil
 	}
 	ended, err := b.sessions.Ended(ctx, tc.claims.Subject, tc.claims.SID)
 	if err != nil || ended {
@@ -224,9 +244,9 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scope
 	if tc == nil {
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
-	if tc.claims.Cnf != nil {
+	if tc.claims.Cnf != nil && !senderProved(r, tc.claims.Cnf) {
 		// A sender-constrained token is worth nothing without the proof
-		// of its key; none is checked here yet, so none passes.
+		// of its key (provider_service_edge.go).
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
 	for _, sc := range scopes {
