@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
@@ -37,20 +38,22 @@ const (
 
 // registeredClient is one admin-registered client as stored.
 type registeredClient struct {
-	Issuer                 string    `json:"issuer"`
-	ID                     string    `json:"id"`
-	Name                   string    `json:"name,omitempty"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	Scopes                 []string  `json:"scopes,omitempty"`
-	FirstParty             bool      `json:"first_party,omitempty"`
-	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
-	Grants                 []string  `json:"grants,omitempty"`
-	SecretSum              []byte    `json:"secret_sum,omitempty"`
-	PrevSecretSum          []byte    `json:"prev_secret_sum,omitempty"`
-	PrevSecretUntil        time.Time `json:"prev_secret_until,omitzero"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
+	Issuer                 string         `json:"issuer"`
+	ID                     string         `json:"id"`
+	Name                   string         `json:"name,omitempty"`
+	RedirectURIs           []string       `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string       `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string       `json:"scopes,omitempty"`
+	FirstParty             bool           `json:"first_party,omitempty"`
+	BackchannelLogoutURI   string         `json:"backchannel_logout_uri,omitempty"`
+	Grants                 []string       `json:"grants,omitempty"`
+	Agent                  bool           `json:"agent,omitempty"`
+	Lifetime               caddy.Duration `json:"lifetime,omitempty"`
+	SecretSum              []byte         `json:"secret_sum,omitempty"`
+	PrevSecretSum          []byte         `json:"prev_secret_sum,omitempty"`
+	PrevSecretUntil        time.Time      `json:"prev_secret_until,omitzero"`
+	CreatedAt              time.Time      `json:"created_at"`
+	UpdatedAt              time.Time      `json:"updated_at"`
 }
 
 // registryDoc is the stored document: clients by issuer, then id.
@@ -60,6 +63,7 @@ type registryDoc map[string]map[string]*registeredClient
 func (rc *registeredClient) providerClient() *ProviderClient {
 	return &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
 		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants,
+		Agent: rc.Agent, Lifetime: rc.Lifetime,
 		secretSum: rc.SecretSum, prevSecretSum: rc.PrevSecretSum, prevSecretUntil: rc.PrevSecretUntil, registered: true}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // ProviderConfig makes the site an OpenID Provider (issuer = the site's
@@ -60,6 +61,12 @@ type ProviderClient struct {
 	// device_code (RFC 8628, a device without a keyboard). Refresh
 	// tokens come with offline_access, whatever the grant.
 	Grants []string `json:"grants,omitempty"`
+	// Agent: an AI agent or assistant acting for customers (never
+	// first_party: the customer always consents, for Lifetime).
+	Agent bool `json:"agent,omitempty"`
+	// Lifetime is how long a customer's grant to the agent lasts
+	// (default 30 days, at most a year).
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -87,7 +94,9 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			first_party
 //			backchannel_logout_uri <uri>
 //			post_logout_redirect_uri <uri…>
-//			grant authorization_code device_code
+//			grant authorization_code device_code token_exchange
+//			agent
+//			lifetime <duration>
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -192,6 +201,10 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 						c.Grants = append(c.Grants, name)
 					}
 				}
+			case "agent", "lifetime":
+				if err := c.parseAgentOption(d, key); err != nil {
+					return nil, err
+				}
 			case "backchannel_logout_uri":
 				if !d.AllArgs(&c.BackchannelLogoutURI) {
 					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri needs one URI", c.ID)
@@ -206,6 +219,9 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 		if len(c.RedirectURIs) == 0 && c.allows(grantCode) {
 			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
 		}
+		if err := c.checkAgent(); err != nil {
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", c.ID, err, file, line)
+		}
 		p.Clients = append(p.Clients, &c)
 		declared = append(declared, clientAt{&c, file, line, scopesLine})
 	}
@@ -215,12 +231,11 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 	// Scopes are checked once every scope line is read (a scope may be
 	// declared after the client that names it).
 	for _, at := range declared {
+		if at.scopesLine == 0 {
+			continue // the default scopes, set at provision
+		}
 		if err := p.checkScopes(at.c.Scopes, at.c.grantList()); err != nil {
-			line := at.scopesLine
-			if line == 0 {
-				line = at.line
-			}
-			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, line)
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, at.scopesLine)
 		}
 	}
 	return p, nil
@@ -355,6 +370,9 @@ func (p *ProviderConfig) provision() error {
 		if len(c.Scopes) == 0 {
 			c.Scopes = []string{"openid", "email", "profile"}
 		}
+		if err := c.checkAgent(); err != nil {
+			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
+		}
 		if err := p.checkScopes(c.Scopes, c.grantList()); err != nil {
 			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
 		}
@@ -375,9 +393,11 @@ func (p *ProviderConfig) provision() error {
 const (
 	grantCode   = "authorization_code"
 	grantDevice = "device_code"
+	// grantExchange: RFC 8693 token exchange (provider_exchange.go).
+	grantExchange = "token_exchange"
 )
 
-var providerGrants = []string{grantCode, grantDevice}
+var providerGrants = []string{grantCode, grantDevice, grantExchange}
 
 // grantName is the grant g names, in its short or its URN spelling.
 func grantName(g string) (string, bool) {
@@ -386,6 +406,8 @@ func grantName(g string) (string, bool) {
 		return grantCode, true
 	case grantDevice, "urn:ietf:params:oauth:grant-type:device_code":
 		return grantDevice, true
+	case grantExchange, string(oidc.GrantTypeTokenExchange):
+		return grantExchange, true
 	}
 	return "", false
 }

@@ -335,6 +335,9 @@ func (c *opClient) GrantTypes() []oidc.GrantType {
 	if c.c.allows(grantDevice) {
 		g = append(g, oidc.GrantTypeDeviceCode)
 	}
+	if c.c.allows(grantExchange) {
+		g = append(g, oidc.GrantTypeTokenExchange)
+	}
 	return append(g, oidc.GrantTypeRefreshToken)
 }
 func (c *opClient) LoginURL(id string) string { return c.login + "?id=" + url.QueryEscape(id) }
