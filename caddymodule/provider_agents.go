@@ -271,9 +271,9 @@ func (h *Handler) agentViews(r *http.Request, c *identity.Customer) []agentView 
 			if pc := o.client(a.ClientID); pc != nil && pc.Name != "" {
 				v.Name = pc.Name
 			}
-			v.Scopes = o.h.scopeWords(r, withoutOpenID(scopes))
+			v.Scopes = o.h.scopeWords(r, agentScopes(scopes))
 		} else {
-			v.Scopes = withoutOpenID(scopes)
+			v.Scopes = agentScopes(scopes)
 		}
 		v.ScopeWords = strings.Join(v.Scopes, ", ")
 		out = append(out, v)
@@ -281,12 +281,13 @@ func (h *Handler) agentViews(r *http.Request, c *identity.Customer) []agentView 
 	return out
 }
 
-// withoutOpenID is scopes less openid (signing in is not something an
-// agent "may do").
-func withoutOpenID(scopes []string) []string {
+// agentScopes is what an agent's scopes let it do, as the customer is
+// told: less openid (signing in is not something it does for them) and
+// offline_access (its grant's term says how long it keeps access).
+func agentScopes(scopes []string) []string {
 	var out []string
 	for _, s := range scopes {
-		if s != oidc.ScopeOpenID {
+		if s != oidc.ScopeOpenID && s != oidc.ScopeOfflineAccess {
 			out = append(out, s)
 		}
 	}

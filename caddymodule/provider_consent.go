@@ -73,6 +73,8 @@ func (o *siteOP) askConsent(w http.ResponseWriter, r *http.Request, c *ProviderC
 	v := &appConsentView{ID: req.ID, Name: name, Site: h.audience, Scopes: h.scopeWords(r, req.Scopes)}
 	title := h.say(r, "app_consent.title", "app", name)
 	if c.Agent {
+		// Its term, stated below, says how long it keeps access.
+		v.Scopes = h.scopeWords(r, slices.DeleteFunc(slices.Clone(req.Scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess }))
 		v.Agent, v.Until = true, h.app.backend.clock.Now().Add(c.lifetime())
 		title = h.say(r, "agent_consent.title", "agent", name)
 	}

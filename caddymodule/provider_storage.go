@@ -352,7 +352,10 @@ func (c *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
 func (c *opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *opClient) IsScopeAllowed(string) bool           { return false }
+
+// IsScopeAllowed keeps the client's API scopes (orders:read) in its
+// authorization requests: op drops any scope it does not know otherwise.
+func (c *opClient) IsScopeAllowed(s string) bool         { return slices.Contains(c.c.Scopes, s) }
 func (c *opClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *opClient) ClockSkew() time.Duration             { return 0 }
 
