@@ -98,14 +98,14 @@ func agentTokens(t *testing.T, g *gateway, c *http.Client) (*rp, *oauth2.Token) 
 
 // exchangeAnswer is the token endpoint's answer to a token exchange.
 type exchangeAnswer struct {
-	status                                      int
-	Error                                       string `json:"error"`
-	AccessToken                                 string `json:"access_token"`
-	IssuedTokenType                             string `json:"issued_token_type"`
-	TokenType                                   string `json:"token_type"`
-	RefreshToken                                string `json:"refresh_token"`
-	Scope                                       string `json:"scope"`
-	ExpiresIn                                   int64  `json:"expires_in"`
+	status          int
+	Error           string `json:"error"`
+	AccessToken     string `json:"access_token"`
+	IssuedTokenType string `json:"issued_token_type"`
+	TokenType       string `json:"token_type"`
+	RefreshToken    string `json:"refresh_token"`
+	Scope           string `json:"scope"`
+	ExpiresIn       int64  `json:"expires_in"`
 }
 
 // exchange asks for a token exchange as client id with secret.
