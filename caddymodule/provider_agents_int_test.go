@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
 // The provider site of TestProviderAgents: an agent (assistant) that the
@@ -82,6 +85,12 @@ func agentTokens(t *testing.T, g *gateway, c *http.Client) (*rp, *oauth2.Token) 
 	t.Helper()
 	r := newRP(t, g, "assistant", assistantSecret, "https://assistant.test/cb")
 	r.cfg.Scopes = []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "orders:read"}
+	return r, agentTokensVia(t, g, c, r)
+}
+
+// agentTokensVia is agentTokens with the assistant's relying party r.
+func agentTokensVia(t *testing.T, g *gateway, c *http.Client, r *rp) *oauth2.Token {
+	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	_, id := agentConsent(t, g, c, r, verifier)
 	res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/apps/consent", url.Values{"id": {id}, "decision": {"allow"}})
@@ -93,7 +102,7 @@ func agentTokens(t *testing.T, g *gateway, c *http.Client) (*rp, *oauth2.Token) 
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("exchange: %v", err)
 	}
-	return r, tok
+	return tok
 }
 
 // exchangeAnswer is the token endpoint's answer to a token exchange.
@@ -407,4 +416,45 @@ func TestProviderAgents(t *testing.T) {
 			agentConsent(t, g, c, r2, oauth2.GenerateVerifier())
 		}},
 	})
+}
+
+// TestAgentsTwoNodes: two nodes on one Redis. An agent allowed on node A
+// acts through node B too, and B refuses it within the 2 s cache bound
+// of the customer stopping it on A.
+func TestAgentsTwoNodes(t *testing.T) {
+	bin := buildBinary(t)
+	rs := redistest.Start(t)
+	o := gatewayOpts{store: "store redis " + rs.URL(), site: "origin https://shop.test\n\t\t" + agentSite, global: "session {\n\t\t\tcache 2s\n\t\t}"}
+	a := startProcess(t, bin, o)
+	b := startProcess(t, bin, o)
+	shareRoots(t, a, b)
+	c := a.signUp("two-agents@example.com")
+	// By hand: the issuer is the origin, without the node's port.
+	r := &rp{g: a, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, a.newClient()), cfg: oauth2.Config{
+		ClientID: "assistant", ClientSecret: assistantSecret, RedirectURL: "https://assistant.test/cb",
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "orders:read"},
+		Endpoint: oauth2.Endpoint{AuthURL: a.url("/.frontdoor/oauth2/authorize"), TokenURL: a.url("/.frontdoor/oauth2/token"), AuthStyle: oauth2.AuthStyleInHeader},
+	}}
+	tok := agentTokensVia(t, a, c, r)
+	onB := func() int { return bearerCall(b, "/orders/1", tok.AccessToken).status }
+	if st := onB(); st != http.StatusOK || b.backend.lastHeaders().Get("X-Frontdoor-Actor") != "assistant" {
+		t.Fatalf("the agent on node B: %d %v", st, b.backend.lastHeaders())
+	}
+	stopped := time.Now()
+	form := url.Values{"issuer": {"https://shop.test"}, "client": {"assistant"}}
+	if res := a.postVia(c, "/.frontdoor/account", "/.frontdoor/account/apps/revoke", form); res.status != http.StatusOK {
+		t.Fatalf("stop on A: %d %s", res.status, res.body)
+	}
+	for {
+		sent := time.Now()
+		switch st := onB(); {
+		case st == http.StatusUnauthorized:
+			return
+		case st != http.StatusOK:
+			t.Fatalf("the agent on B after it was stopped on A: %d", st)
+		case sent.Sub(stopped) >= 2*time.Second:
+			t.Fatalf("node B still serves the stopped agent %v later", sent.Sub(stopped).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
