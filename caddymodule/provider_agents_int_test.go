@@ -432,7 +432,7 @@ func TestAgentsTwoNodes(t *testing.T) {
 	// By hand: the issuer is the origin, without the node's port.
 	r := &rp{g: a, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, a.newClient()), cfg: oauth2.Config{
 		ClientID: "assistant", ClientSecret: assistantSecret, RedirectURL: "https://assistant.test/cb",
-		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "orders:read"},
+		Scopes:   []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "orders:read"},
 		Endpoint: oauth2.Endpoint{AuthURL: a.url("/.frontdoor/oauth2/authorize"), TokenURL: a.url("/.frontdoor/oauth2/token"), AuthStyle: oauth2.AuthStyleInHeader},
 	}}
 	tok := agentTokensVia(t, a, c, r)
