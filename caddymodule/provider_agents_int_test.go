@@ -384,6 +384,47 @@ func TestProviderAgents(t *testing.T) {
 				t.Fatalf("an ended subject token: %+v", a)
 			}
 		}},
+		{"agents and exchanges registered through the admin API", func(t *testing.T, g *gateway) {
+			body := `{"name":"Helper","redirect_uris":["https://helper.test/cb"],"scopes":["openid","orders:read"],"agent":true,"lifetime":"2h"}`
+			st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/helper", body)
+			if st != http.StatusCreated || !strings.Contains(out, `"agent": true`) || !strings.Contains(out, `"lifetime": "2h0m0s"`) {
+				t.Fatalf("register an agent: %d %s", st, out)
+			}
+			for name, body := range map[string]string{
+				"first_party":  `{"redirect_uris":["https://x.test/cb"],"agent":true,"first_party":true}`,
+				"lifetime":     `{"redirect_uris":["https://x.test/cb"],"lifetime":"2h"}`,
+				"a year":       `{"redirect_uris":["https://x.test/cb"],"agent":true,"lifetime":"400d"}`,
+				"confidential": `{"grants":["token_exchange"],"public":true,"scopes":["orders:read"]}`,
+			} {
+				if st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/bad", body); st != http.StatusBadRequest || !strings.Contains(out, name) {
+					t.Fatalf("%s: %d %s", name, st, out)
+				}
+			}
+			st, out = adminDo(t, g, http.MethodPut, "/frontdoor/clients/relay", `{"name":"Relay","grants":["token_exchange"],"scopes":["orders:read"]}`)
+			var created struct {
+				Secret string `json:"client_secret"`
+			}
+			if err := json.Unmarshal([]byte(out), &created); st != http.StatusCreated || err != nil || created.Secret == "" {
+				t.Fatalf("register an exchanging client: %d %s", st, out)
+			}
+			c := g.signUp("agent-dee@example.com")
+			_, shop := appTokens(t, g, c, "shop", "shop-secret-0123456789", "https://app.test/cb", "orders:read")
+			a := exchange(t, g, "relay", created.Secret, url.Values{"subject_token": {shop.AccessToken}, "scope": {"orders:read"}})
+			if a.status != http.StatusOK || bearerCall(g, "/orders/1", a.AccessToken).status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Actor") != "relay" {
+				t.Fatalf("a registered client's exchange: %+v", a)
+			}
+			// The registered agent gets the agent's consent screen.
+			r := newRP(t, g, "helper", "", "https://helper.test/cb")
+			r.cfg.Scopes = []string{oidc.ScopeOpenID, "orders:read"}
+			if page, _ := agentConsent(t, g, c, r, oauth2.GenerateVerifier()); !strings.Contains(page, "Helper is an agent") {
+				t.Fatalf("a registered agent's consent page:\n%s", page)
+			}
+			for _, id := range []string{"helper", "relay"} {
+				if st, _ := adminDo(t, g, http.MethodDelete, "/frontdoor/clients/"+id, ""); st >= 300 {
+					t.Fatalf("remove %s: %d", id, st)
+				}
+			}
+		}},
 		{"the grant's term", func(t *testing.T, g *gateway) {
 			c := g.signUp("agent-cy@example.com")
 			r, tok := agentTokens(t, g, c)
