@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -292,6 +293,13 @@ func agentScopes(scopes []string) []string {
 		}
 	}
 	return out
+}
+
+// agentConsentScopes is the scopes an agent asks, as its consent screen
+// lists them: less offline_access, whose "until you remove it" the
+// grant's term, stated beside, replaces.
+func agentConsentScopes(scopes []string) []string {
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess })
 }
 
 // agentName is how the account page names the agent client id, for its

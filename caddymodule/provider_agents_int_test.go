@@ -36,6 +36,7 @@ const agentSite = `provider {
 				name "Shopping Assistant"
 				agent
 				lifetime 1h
+				grant authorization_code device_code
 				redirect_uri https://assistant.test/cb
 				secret assistant-secret-0123456789
 				scopes openid offline_access orders:read
@@ -290,6 +291,36 @@ func TestProviderAgents(t *testing.T) {
 			}
 			if res := bearerCall(g, "/orders/1", tok3.AccessToken); res.status != http.StatusOK {
 				t.Fatalf("after a new grant: %d %s", res.status, res.body)
+			}
+		}},
+		{"an agent on a device", func(t *testing.T, g *gateway) {
+			c := g.signUp("agent-eve@example.com")
+			a := askDevice(t, g, "assistant", assistantSecret, "openid offline_access orders:read")
+			page := typeCode(g, c, a.UserCode, "")
+			for _, want := range []string{"Shopping Assistant is an agent", "see your orders", "It may act for you until"} {
+				if page.status != http.StatusOK || !strings.Contains(page.body, want) {
+					t.Fatalf("device page lacks %q: %d\n%s", want, page.status, page.body)
+				}
+			}
+			if strings.Contains(page.body, "until you remove it") {
+				t.Fatalf("an agent's device page says it keeps access until removed:\n%s", page.body)
+			}
+			if res := typeCode(g, c, a.UserCode, "approve"); res.status != http.StatusOK {
+				t.Fatalf("approve: %d", res.status)
+			}
+			e, body := poll(t, g, "assistant", assistantSecret, a.DeviceCode)
+			at, _ := body["access_token"].(string)
+			if e != "" || at == "" {
+				t.Fatalf("poll: %q %v", e, body)
+			}
+			if act, _ := claimsOf(t, at)["act"].(map[string]any); act == nil || act["sub"] != "assistant" {
+				t.Fatalf("device token: %v", claimsOf(t, at))
+			}
+			if res := bearerCall(g, "/orders/1", at); res.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Actor") != "assistant" {
+				t.Fatalf("device agent at the edge: %d", res.status)
+			}
+			if acct := g.get(c, "/.frontdoor/account", nil).body; !strings.Contains(acct, "An agent may now act for you: Shopping Assistant") || !strings.Contains(acct, `id="agents-h"`) {
+				t.Fatalf("account page after a device grant:\n%s", acct)
 			}
 		}},
 		{"token exchange", func(t *testing.T, g *gateway) {

@@ -74,7 +74,7 @@ func (o *siteOP) askConsent(w http.ResponseWriter, r *http.Request, c *ProviderC
 	title := h.say(r, "app_consent.title", "app", name)
 	if c.Agent {
 		// Its term, stated below, says how long it keeps access.
-		v.Scopes = h.scopeWords(r, slices.DeleteFunc(slices.Clone(req.Scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess }))
+		v.Scopes = h.scopeWords(r, agentConsentScopes(req.Scopes))
 		v.Agent, v.Until = true, h.app.backend.clock.Now().Add(c.lifetime())
 		title = h.say(r, "agent_consent.title", "agent", name)
 	}
