@@ -257,6 +257,11 @@ func TestProviderAgents(t *testing.T) {
 			if !strings.Contains(acct, "An agent may now act for you: Shopping Assistant") {
 				t.Fatalf("activity lacks the grant:\n%s", acct)
 			}
+			// The export says it is an agent, not its grant's id.
+			export := g.get(c, "/.frontdoor/account/export", nil).body
+			if !regexp.MustCompile(`"agent":\s*true`).MatchString(export) || !strings.Contains(export, `"until"`) || strings.Contains(export, at["agent_grant"].(string)) {
+				t.Fatalf("export: %s", export)
+			}
 			// It refreshes, still an agent.
 			tok2, err := r.cfg.TokenSource(r.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 			if err != nil {

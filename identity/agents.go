@@ -32,21 +32,22 @@ func (a AppGrant) Live(now time.Time) bool {
 
 // NoteAgent records that client of issuer may act for the customer with
 // scopes until until, at now, and returns the grant. A grant in force
-// keeps its GrantID (scopes are added, the term never shortened); any
-// other — none, an app's, an ended one — is replaced by a new grant.
+// keeps its GrantID (scopes are added, the term never shortened); an
+// ended one is replaced by a new grant; an app's grant (the same client
+// signed the customer in before) becomes an agent's, keeping its refresh
+// token families.
 func (c *Customer) NoteAgent(issuer, clientID string, scopes []string, until, now time.Time) AppGrant {
 	i := slices.IndexFunc(c.Apps, func(a AppGrant) bool { return a.Issuer == issuer && a.ClientID == clientID })
-	if i >= 0 && !c.Apps[i].Live(now) {
+	if i >= 0 && c.Apps[i].Agent && !c.Apps[i].Live(now) {
 		c.Apps = slices.Delete(c.Apps, i, i+1)
-		i = -1
 	}
 	c.NoteApp(issuer, clientID, scopes, "", now)
 	i = slices.IndexFunc(c.Apps, func(a AppGrant) bool { return a.Issuer == issuer && a.ClientID == clientID })
 	a := &c.Apps[i]
-	if a.GrantID == "" {
+	if !a.Live(now) {
 		var b [16]byte
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-		a.Agent, a.GrantID, a.GrantedAt = true, base64.RawURLEncoding.EncodeToString(b[:]), now
+		a.Agent, a.GrantID, a.GrantedAt, a.Until = true, base64.RawURLEncoding.EncodeToString(b[:]), now, time.Time{}
 	}
 	if until.After(a.Until) {
 		a.Until = until
