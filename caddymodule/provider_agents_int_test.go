@@ -412,10 +412,20 @@ func TestProviderAgents(t *testing.T) {
 				t.Fatalf("revoke: %d", res.status)
 			}
 			agentRefusedWithin(t, g, "/orders/1", a.AccessToken, "the customer stopped the exchanging agent")
-			// The subject token, once its session ended, exchanges nothing.
+			// The customer's sign-out ends exchanged tokens too (they
+			// carry the subject's sid); and the subject token, its session
+			// ended, exchanges nothing.
+			x := exchange(t, g, "concierge", conciergeSecret, url.Values{"subject_token": {shop.AccessToken}, "scope": {"orders:read"}})
+			if x.status != http.StatusOK || bearerCall(g, "/orders/1", x.AccessToken).status != http.StatusOK {
+				t.Fatalf("exchange after the agent was stopped and came back: %+v", x)
+			}
+			if res := bearerCall(g, "/api/pay/1", x.AccessToken); res.status != http.StatusForbidden || !strings.Contains(res.body, `"missing":"actor"`) {
+				t.Fatalf("an exchanged token on an actor human route: %d %s", res.status, res.body)
+			}
 			if res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/logout", url.Values{}); res.status >= 400 {
 				t.Fatalf("sign out: %d", res.status)
 			}
+			agentRefusedWithin(t, g, "/orders/1", x.AccessToken, "the customer signed out")
 			if a := exchange(t, g, "concierge", conciergeSecret, url.Values{"subject_token": {shop.AccessToken}}); a.status != http.StatusBadRequest || a.Error != "invalid_request" {
 				t.Fatalf("an ended subject token: %+v", a)
 			}
