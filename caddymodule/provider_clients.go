@@ -38,22 +38,24 @@ const (
 
 // registeredClient is one admin-registered client as stored.
 type registeredClient struct {
-	Issuer                 string         `json:"issuer"`
-	ID                     string         `json:"id"`
-	Name                   string         `json:"name,omitempty"`
-	RedirectURIs           []string       `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string       `json:"post_logout_redirect_uris,omitempty"`
-	Scopes                 []string       `json:"scopes,omitempty"`
-	FirstParty             bool           `json:"first_party,omitempty"`
-	BackchannelLogoutURI   string         `json:"backchannel_logout_uri,omitempty"`
-	Grants                 []string       `json:"grants,omitempty"`
-	Agent                  bool           `json:"agent,omitempty"`
-	Lifetime               caddy.Duration `json:"lifetime,omitempty"`
-	SecretSum              []byte         `json:"secret_sum,omitempty"`
-	PrevSecretSum          []byte         `json:"prev_secret_sum,omitempty"`
-	PrevSecretUntil        time.Time      `json:"prev_secret_until,omitzero"`
-	CreatedAt              time.Time      `json:"created_at"`
-	UpdatedAt              time.Time      `json:"updated_at"`
+	Issuer                 string    `json:"issuer"`
+	ID                     string    `json:"id"`
+	Name                   string    `json:"name,omitempty"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string  `json:"scopes,omitempty"`
+	FirstParty             bool      `json:"first_party,omitempty"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
+	Grants                 []string  `json:"grants,omitempty"`
+	SecretSum              []byte    `json:"secret_sum,omitempty"`
+	PrevSecretSum          []byte    `json:"prev_secret_sum,omitempty"`
+	PrevSecretUntil        time.Time `json:"prev_secret_until,omitzero"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
+
+	// An agent's (provider_agents.go).
+	Agent    bool           `json:"agent,omitempty"`
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 }
 
 // registryDoc is the stored document: clients by issuer, then id.
