@@ -63,8 +63,10 @@ func (s *opServer) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.T
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if !ok {
-		return nil, oidc.ErrInvalidRequest().WithDescription("subject_token is not a valid, live access token of this provider")
+	if !ok || sub.SID == "" {
+		// No sid: a service's own token (client credentials), whose
+		// subject is a client, not a customer to act for.
+		return nil, oidc.ErrInvalidRequest().WithDescription("subject_token is not a valid, live access token of a customer of this provider")
 	}
 	if sub.Cnf != nil {
 		// Its holder would have to prove the key; the exchanging client
