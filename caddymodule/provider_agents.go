@@ -30,7 +30,11 @@ import (
 // last acted (off the request path, at most once per agentTouchEvery per
 // grant and node), and stops it within the cache period of the customer
 // ending the grant on the account page: the grant's id is a family with
-// an ended mark, as a signed-out session's is.
+// an ended mark, as a signed-out session's is. The tokens of its grant
+// (code, device, refresh) have the grant's id as their sid too, so
+// signing out of the browser it was allowed from does not end them;
+// "sign out everywhere" ends its refresh tokens (as every app's), and
+// its term or the account page end it all.
 
 const (
 	// agentLifetime is how long a customer's grant to an agent lasts
@@ -109,7 +113,10 @@ func (o *siteOP) agentOf(ctx context.Context, ar *opAuthRequest) error {
 		}
 		b.forgetCustomer(ar.Subject)
 	}
-	ar.AgentGrant, ar.AgentUntil = g.GrantID, g.Until
+	// The grant is the agent's session family: the customer signing
+	// out of the browser they allowed it from does not end it (its term
+	// and the account page do).
+	ar.AgentGrant, ar.AgentUntil, ar.SID = g.GrantID, g.Until, g.GrantID
 	return nil
 }
 

@@ -270,6 +270,20 @@ func TestProviderAgents(t *testing.T) {
 			if act, _ := claimsOf(t, tok2.AccessToken)["act"].(map[string]any); act == nil || act["sub"] != "assistant" {
 				t.Fatalf("refreshed token: %v", claimsOf(t, tok2.AccessToken))
 			}
+			// The customer signing out of this browser does not end it:
+			// its grant does, not the session it was allowed from.
+			if res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/logout", url.Values{}); res.status >= 400 {
+				t.Fatalf("sign out: %d", res.status)
+			}
+			time.Sleep(2100 * time.Millisecond) // past the cache period
+			if res := bearerCall(g, "/orders/1", tok2.AccessToken); res.status != http.StatusOK {
+				t.Fatalf("the agent after the customer signed out of the browser: %d", res.status)
+			}
+			tok2, e := refreshAs(t, r, tok2.RefreshToken)
+			if e != "" {
+				t.Fatalf("the agent's refresh after the customer signed out of the browser: %q", e)
+			}
+			g.login(c, "agent-ann@example.com", testPassword, "/app/home")
 			// Without asking again.
 			u := g.follow(t, c, r.cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption("verifier-0123456789-0123456789-0123456789")))
 			if u.Query().Get("code") == "" {
