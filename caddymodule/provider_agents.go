@@ -302,6 +302,15 @@ func agentScopes(scopes []string) []string {
 	return out
 }
 
+// introspectedActor is a token's act as introspection answers it (RFC
+// 8693 §4.1: who acts, and for whom they act in turn).
+func introspectedActor(a *actClaim) *oidc.ActorClaims {
+	if a == nil {
+		return nil
+	}
+	return &oidc.ActorClaims{Subject: a.Subject, Actor: introspectedActor(a.Act)}
+}
+
 // agentConsentScopes is the scopes an agent asks, as its consent screen
 // lists them: less offline_access, whose "until you remove it" the
 // grant's term, stated beside, replaces.

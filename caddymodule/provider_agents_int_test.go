@@ -139,6 +139,24 @@ func exchange(t *testing.T, g *gateway, id, secret string, form url.Values) exch
 	return a
 }
 
+// introspect asks the provider about token, as the shop.
+func introspect(t *testing.T, g *gateway, token string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.url("/.frontdoor/oauth2/introspect"), strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("shop", "shop-secret-0123456789")
+	resp, err := g.newClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("introspect: %d %v", resp.StatusCode, err)
+	}
+	return m
+}
+
 // bearerCall calls path with an access token, forging the headers the
 // gateway sets.
 func bearerCall(g *gateway, path, token string) response {
@@ -257,6 +275,10 @@ func TestProviderAgents(t *testing.T) {
 			if !strings.Contains(acct, "An agent may now act for you: Shopping Assistant") {
 				t.Fatalf("activity lacks the grant:\n%s", acct)
 			}
+			// Introspection names the actor.
+			if in := introspect(t, g, tok.AccessToken); in["active"] != true || fmt.Sprint(in["act"]) != "map[sub:assistant]" {
+				t.Fatalf("introspection: %v", in)
+			}
 			// The export says it is an agent, not its grant's id.
 			export := g.get(c, "/.frontdoor/account/export", nil).body
 			if !regexp.MustCompile(`"agent":\s*true`).MatchString(export) || !strings.Contains(export, `"until"`) || strings.Contains(export, at["agent_grant"].(string)) {
@@ -295,6 +317,9 @@ func TestProviderAgents(t *testing.T) {
 				t.Fatalf("revoke: %d %s", res.status, res.body)
 			}
 			agentRefusedWithin(t, g, "/orders/1", tok.AccessToken, "the customer stopped it")
+			if in := introspect(t, g, tok.AccessToken); in["active"] != false {
+				t.Fatalf("introspection after the agent was stopped: %v", in)
+			}
 			agentRefusedWithin(t, g, "/orders/1", tok2.AccessToken, "the customer stopped it")
 			if _, e := refreshAs(t, r, tok2.RefreshToken); e != "invalid_grant" {
 				t.Fatalf("refresh after revocation: %q", e)
@@ -387,6 +412,9 @@ func TestProviderAgents(t *testing.T) {
 			a = exchange(t, g, "concierge", conciergeSecret, url.Values{"subject_token": {agent.AccessToken}, "scope": {"orders:read"}})
 			act, _ = claimsOf(t, a.AccessToken)["act"].(map[string]any)
 			inner, _ := act["act"].(map[string]any)
+			if in := introspect(t, g, a.AccessToken); fmt.Sprint(in["act"]) != "map[act:map[sub:assistant] sub:concierge]" {
+				t.Fatalf("introspection of a chain: %v", in)
+			}
 			if a.status != http.StatusOK || act["sub"] != "concierge" || inner == nil || inner["sub"] != "assistant" {
 				t.Fatalf("chained exchange: %+v %v", a, act)
 			}

@@ -90,5 +90,6 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	resp.Audience = c.Audience
 	resp.Issuer = c.Issuer
 	resp.JWTID = c.ID
+	resp.Actor = introspectedActor(c.Act)
 	return op.NewResponse(resp), nil
 }
