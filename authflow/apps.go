@@ -51,6 +51,10 @@ func (f *Flows) RevokeApp(ctx context.Context, customerID, issuer, clientID stri
 	if !found {
 		return AppGone{}, nil
 	}
-	f.auditDetail(ctx, client, customerID, identity.EventAppRevoked, clientID)
+	if app.Agent {
+		f.auditDetail(ctx, client, customerID, identity.EventAgentRevoked, clientID)
+	} else {
+		f.auditDetail(ctx, client, customerID, identity.EventAppRevoked, clientID)
+	}
 	return AppRevoked{App: app}, nil
 }

@@ -99,6 +99,11 @@ type ExportApp struct {
 	Scopes     []string  `json:"scopes,omitempty"`
 	GrantedAt  time.Time `json:"granted_at"`
 	LastUsedAt time.Time `json:"last_used_at"`
+	// An agent acting for the customer, until Until, last from
+	// LastUsedNetwork (never its grant's id).
+	Agent           bool      `json:"agent,omitempty"`
+	Until           time.Time `json:"until,omitzero"`
+	LastUsedNetwork string    `json:"last_used_network,omitempty"`
 }
 
 // ExportAPIKey is a personal API key's metadata.
@@ -247,7 +252,8 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 	}
 	x.RecentSignIns = c.Sightings
 	for _, a := range c.Apps {
-		x.Apps = append(x.Apps, ExportApp{Issuer: a.Issuer, ClientID: a.ClientID, Scopes: a.Scopes, GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt})
+		x.Apps = append(x.Apps, ExportApp{Issuer: a.Issuer, ClientID: a.ClientID, Scopes: a.Scopes, GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt,
+			Agent: a.Agent, Until: a.Until, LastUsedNetwork: a.LastUsedNetwork})
 	}
 	for _, li := range c.Identities {
 		x.Identities = append(x.Identities, ExportIdentity{Provider: li.Provider, Issuer: li.Issuer, Subject: li.Subject, Email: li.Email,

@@ -42,6 +42,8 @@ type accountView struct {
 	Consent *consentView
 	// Apps are the provider clients holding the customer's tokens.
 	Apps []appView
+	// Agents are the clients acting for the customer.
+	Agents []agentView
 	// KeysOn: the site takes API keys; APIKeys are the customer's.
 	KeysOn  bool
 	APIKeys []apiKeyView
@@ -105,6 +107,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	v.KeysOn = h.keysOn
 	v.Apps = h.appViews(c)
+	v.Agents = h.agentViews(r, c)
 	for _, k := range c.APIKeys {
 		limits := strings.TrimSpace(strings.Join(k.Methods, " ") + " " + strings.Join(k.Paths, " ") + " " + strings.Join(k.Scopes, " "))
 		v.APIKeys = append(v.APIKeys, apiKeyView{ID: k.ID, Name: k.Name, Hint: k.Hint, Network: k.LastUsedNetwork, Limits: limits,
@@ -241,6 +244,9 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.profile_updated")
 	case identity.EventAppRevoked:
 		return h.say(r, "event.app_revoked", "app", e.Detail)
+	}
+	if w := h.agentEventWords(r, e); w != "" {
+		return w
 	}
 	return h.say(r, "event.other")
 }

@@ -469,7 +469,8 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 		site: "brand \"Shop\" {\n\t\t\tlogo /static/logo.svg\n\t\t\tcolour \"#7a1fa2\"\n\t\t}\n\t\tconsent terms marketing\n\t\tprofile name" +
 			"\n\t\trequire /app/offers/* {\n\t\t\tconsent marketing\n\t\t}\n\t\trequire /app/checkout/* {\n\t\t\tprofile name phone\n\t\t}" +
 			"\n\t\trequire /app/members/* {\n\t\t\trole member\n\t\t}\n\t\tprotect /api/* {\n\t\t\taccept session api_key\n\t\t}" +
-			"\n\t\tprovider {\n\t\t\tclient partner {\n\t\t\t\tname \"Partner app\"\n\t\t\t\tredirect_uri https://shop.test:{port}/pub/cb\n\t\t\t\tsecret partner-secret\n\t\t\t}\n\t\t\tclient tv {\n\t\t\t\tname \"Living-room TV\"\n\t\t\t\tgrant device_code\n\t\t\t}\n\t\t}",
+			"\n\t\tprovider {\n\t\t\tclient partner {\n\t\t\t\tname \"Partner app\"\n\t\t\t\tredirect_uri https://shop.test:{port}/pub/cb\n\t\t\t\tsecret partner-secret\n\t\t\t}\n\t\t\tclient tv {\n\t\t\t\tname \"Living-room TV\"\n\t\t\t\tgrant device_code\n\t\t\t}" +
+			"\n\t\t\tclient helper {\n\t\t\t\tname \"Order Helper\"\n\t\t\t\tagent\n\t\t\t\tredirect_uri https://shop.test:{port}/pub/cb\n\t\t\t\tsecret helper-secret\n\t\t\t}\n\t\t}",
 	})
 	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), email: email}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
@@ -525,6 +526,15 @@ func TestBrowserAccessibilityPrivacy(t *testing.T) {
 			s.open("/.frontdoor/oauth2/authorize?" + q.Encode())
 		}, "Allow Partner app?"},
 		{"account centre with an app", func(s *a11yTour) {
+			s.press("form[action$='/apps/consent'] button[value=allow]")
+			s.open("/.frontdoor/account")
+		}, "Your account"},
+		{"an agent asks", func(s *a11yTour) {
+			q := url.Values{"client_id": {"helper"}, "redirect_uri": {s.g.url("/pub/cb")}, "response_type": {"code"}, "scope": {"openid email"},
+				"state": {"s"}, "code_challenge": {s256("a11y-verifier-0123456789-0123456789-0123456789")}, "code_challenge_method": {"S256"}}
+			s.open("/.frontdoor/oauth2/authorize?" + q.Encode())
+		}, "Let Order Helper act for you?"},
+		{"account centre with an agent", func(s *a11yTour) {
 			s.press("form[action$='/apps/consent'] button[value=allow]")
 			s.open("/.frontdoor/account")
 		}, "Your account"},

@@ -530,6 +530,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if tc.claims.Act != nil {
 			// An agent acting for the customer: the backend is told who.
 			extra.Actor = tc.claims.Act.Subject
+			h.agentSeen(r, tc)
 		}
 	}
 	if len(h.Profile) > 0 {

@@ -357,6 +357,9 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 	} else {
 		d.DeviceAuthorizationEndpoint = ""
 	}
+	if s.o.exchangeGranted() {
+		d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantTypeTokenExchange)
+	}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	s.o.serviceDiscovery(d)
@@ -393,6 +396,9 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 // the ID token (with c_hash when code is not ""), and a refresh token
 // when the grant holds offline_access.
 func (o *siteOP) issue(ctx context.Context, ar *opAuthRequest, client op.Client, code string) (*op.Response, error) {
+	if err := o.agentOf(ctx, ar); err != nil {
+		return nil, err
+	}
 	at, err := o.accessToken(ar)
 	if err != nil {
 		return nil, err
@@ -447,6 +453,9 @@ type accessTokenClaims struct {
 	// Cnf binds the token to a key its presenter must prove (RFC 9449
 	// jkt, RFC 8705 x5t#S256).
 	Cnf *cnfClaim `json:"cnf,omitempty"`
+	// AgentGrant names the customer's grant to the agent in act: ending
+	// it ends the token (provider_agents.go).
+	AgentGrant string `json:"agent_grant,omitempty"`
 }
 
 // actClaim is RFC 8693's actor claim.
@@ -469,11 +478,13 @@ type cnfClaim struct {
 // the issuer (the default resource) until resource indicators land.
 func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
 	now := o.h.app.backend.clock.Now()
-	return o.signJWT(accessTokenHeader, accessTokenClaims{
+	claims := accessTokenClaims{
 		Issuer: o.issuer, Subject: ar.Subject, Audience: []string{o.issuer}, Expiry: now.Add(accessTokenTTL).Unix(),
 		IssuedAt: now.Unix(), ID: randomID(), ClientID: ar.ClientID, Scope: strings.Join(ar.Scopes, " "),
 		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID,
-	})
+	}
+	agentClaims(&claims, ar)
+	return o.signJWT(accessTokenHeader, claims)
 }
 
 // signJWT signs claims as a compact JWS, ES256 with the assertion keys'

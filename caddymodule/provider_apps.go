@@ -66,6 +66,9 @@ type appView struct {
 func (h *Handler) appViews(c *identity.Customer) []appView {
 	var out []appView
 	for _, a := range c.Apps {
+		if a.Agent {
+			continue // listed with the agents (agentViews)
+		}
 		name := a.ClientID
 		if o := h.app.providerSite(a.Issuer); o != nil {
 			if pc := o.client(a.ClientID); pc != nil && pc.Name != "" {
@@ -96,11 +99,15 @@ func (h *Handler) appRevoke(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return h.message(w, r, http.StatusNotFound, "account.app_revoked.title", "account.app_gone", h.Prefix+"/account", "link.account")
 	}
+	h.endAgent(ctx, s.UserID, o.App)
 	for _, f := range o.App.Families {
 		if err := revokeRefreshFamily(ctx, h.app.backend, f); err != nil && !errors.Is(err, context.Canceled) {
 			// The grant is gone already: its refreshes are refused anyway.
 			h.logger.Warn("revoking an app's refresh tokens", zap.Error(err))
 		}
+	}
+	if o.App.Agent {
+		return h.message(w, r, http.StatusOK, "account.agent_revoked.title", "account.agent_revoked", h.Prefix+"/account", "link.account")
 	}
 	return h.message(w, r, http.StatusOK, "account.app_revoked.title", "account.app_revoked", h.Prefix+"/account", "link.account")
 }

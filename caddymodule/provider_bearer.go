@@ -38,7 +38,7 @@ func (o *siteOP) liveAccessToken(ctx context.Context, raw string) (*accessTokenC
 	if c.SID == "" { // a service's own token: no session to end
 		return c, true, nil
 	}
-	ended, err := o.h.app.backend.sessions.Ended(ctx, c.Subject, c.SID)
+	ended, err := tokenEnded(ctx, o.h.app.backend.sessions, c)
 	if err != nil || ended {
 		return nil, false, err
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
@@ -51,6 +52,10 @@ type registeredClient struct {
 	PrevSecretUntil        time.Time `json:"prev_secret_until,omitzero"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
+
+	// An agent's (provider_agents.go).
+	Agent    bool           `json:"agent,omitempty"`
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 }
 
 // registryDoc is the stored document: clients by issuer, then id.
@@ -60,6 +65,7 @@ type registryDoc map[string]map[string]*registeredClient
 func (rc *registeredClient) providerClient() *ProviderClient {
 	return &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
 		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants,
+		Agent: rc.Agent, Lifetime: rc.Lifetime,
 		secretSum: rc.SecretSum, prevSecretSum: rc.PrevSecretSum, prevSecretUntil: rc.PrevSecretUntil, registered: true}
 }
 

@@ -51,6 +51,8 @@ type clientView struct {
 	Confidential           bool     `json:"confidential"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	Grants                 []string `json:"grants"`
+	Agent                  bool     `json:"agent,omitempty"`
+	Lifetime               string   `json:"lifetime,omitempty"`
 }
 
 // providerSites are the live provider sites by issuer.
@@ -94,7 +96,8 @@ func viewOf(issuer string, c *ProviderClient) clientView {
 	}
 	return clientView{Issuer: issuer, ID: c.ID, Name: c.Name, Source: src, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes, FirstParty: c.FirstParty,
-		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList()}
+		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList(),
+		Agent: c.Agent, Lifetime: agentLifetimeView(c)}
 }
 
 func serveClients(w http.ResponseWriter, r *http.Request) error {
@@ -132,6 +135,9 @@ type clientBody struct {
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
 	Grants                 []string `json:"grants"`
 	RotateSecret           bool     `json:"rotate_secret"`
+	// Agent and Lifetime: see ProviderClient (provider_agents.go).
+	Agent    bool           `json:"agent"`
+	Lifetime caddy.Duration `json:"lifetime"`
 }
 
 // check validates the body as the Caddyfile's client block is.
@@ -171,6 +177,13 @@ func (b *clientBody) check(id string) error {
 	}
 	if len(b.Scopes) == 0 {
 		b.Scopes = []string{"openid", "email", "profile"}
+	}
+	pc := ProviderClient{Agent: b.Agent, Lifetime: b.Lifetime, FirstParty: b.FirstParty, Grants: grants}
+	if !b.Public {
+		pc.Secret = "set"
+	}
+	if err := pc.checkAgent(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -234,6 +247,7 @@ func putClient(w http.ResponseWriter, r *http.Request, id string) error {
 		rc.Name, rc.RedirectURIs, rc.PostLogoutRedirectURIs = body.Name, body.RedirectURIs, body.PostLogoutRedirectURIs
 		rc.Scopes, rc.FirstParty, rc.BackchannelLogoutURI, rc.UpdatedAt = body.Scopes, body.FirstParty, body.BackchannelLogoutURI, now
 		rc.Grants = body.Grants
+		rc.Agent, rc.Lifetime = body.Agent, body.Lifetime
 		secret = ""
 		switch {
 		case body.Public:

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // ProviderConfig makes the site an OpenID Provider (issuer = the site's
@@ -68,6 +69,12 @@ type ProviderClient struct {
 	// self_signed_tls_client_auth). See provider_service.go.
 	JWKS        string `json:"jwks,omitempty"`
 	Certificate string `json:"certificate,omitempty"`
+	// Agent: an AI agent or assistant acting for customers (never
+	// first_party: the customer always consents, for Lifetime).
+	Agent bool `json:"agent,omitempty"`
+	// Lifetime is how long a customer's grant to the agent lasts
+	// (default 30 days, at most a year).
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -98,9 +105,11 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			first_party
 //			backchannel_logout_uri <uri>
 //			post_logout_redirect_uri <uri…>
-//			grant authorization_code device_code client_credentials
+//			grant authorization_code device_code client_credentials token_exchange
 //			jwks <file of the client's public keys>
 //			certificate <SHA-256 thumbprint of its TLS client certificate>
+//			agent
+//			lifetime <duration>
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -208,6 +217,10 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				if err := parseClientAuth(d, &c); err != nil {
 					return nil, err
 				}
+			case "agent", "lifetime":
+				if err := c.parseAgentOption(d, key); err != nil {
+					return nil, err
+				}
 			case "backchannel_logout_uri":
 				if !d.AllArgs(&c.BackchannelLogoutURI) {
 					return nil, d.Errf("frontdoor: provider: client %s: backchannel_logout_uri needs one URI", c.ID)
@@ -223,6 +236,9 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 			return nil, fmt.Errorf("frontdoor: provider: client %s needs a redirect_uri, at %s:%d", c.ID, file, line)
 		}
 		if err := c.checkAuth(); err != nil {
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", c.ID, err, file, line)
+		}
+		if err := c.checkAgent(); err != nil {
 			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", c.ID, err, file, line)
 		}
 		p.Clients = append(p.Clients, &c)
@@ -373,6 +389,9 @@ func (p *ProviderConfig) provision() error {
 		if len(c.Scopes) == 0 {
 			c.Scopes = []string{"openid", "email", "profile"}
 		}
+		if err := c.checkAgent(); err != nil {
+			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
+		}
 		if err := p.checkScopes(c.Scopes, c.grantList()); err != nil {
 			return fmt.Errorf("frontdoor: provider: client %s: %w", c.ID, err)
 		}
@@ -397,9 +416,11 @@ const (
 	grantCode    = "authorization_code"
 	grantDevice  = "device_code"
 	grantService = "client_credentials"
+	// grantExchange: RFC 8693 token exchange (provider_exchange.go).
+	grantExchange = "token_exchange"
 )
 
-var providerGrants = []string{grantCode, grantDevice, grantService}
+var providerGrants = []string{grantCode, grantDevice, grantService, grantExchange}
 
 // grantName is the grant g names, in its short or its URN spelling.
 func grantName(g string) (string, bool) {
@@ -410,6 +431,8 @@ func grantName(g string) (string, bool) {
 		return grantDevice, true
 	case grantService:
 		return grantService, true
+	case grantExchange, string(oidc.GrantTypeTokenExchange):
+		return grantExchange, true
 	}
 	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -28,6 +29,10 @@ type appConsentView struct {
 	ID, Name, Site string
 	// Scopes are the scopes asked, each in words.
 	Scopes []string
+	// Agent: the client acts for the customer (provider_agents.go), until
+	// Until if allowed now.
+	Agent bool
+	Until time.Time
 }
 
 // consentNeeded reports whether the customer must be asked: the app is
@@ -43,6 +48,11 @@ func (o *siteOP) consentNeeded(ctx context.Context, customerID string, req ident
 	}
 	app, ok := c.App(o.issuer, req.ClientID)
 	if !ok {
+		return true, nil
+	}
+	if pc := o.client(req.ClientID); pc != nil && pc.Agent && !app.Live(o.h.app.backend.clock.Now()) {
+		// An agent's grant ended with its term: the customer is asked
+		// again.
 		return true, nil
 	}
 	for _, sc := range req.Scopes {
@@ -61,8 +71,15 @@ func (o *siteOP) askConsent(w http.ResponseWriter, r *http.Request, c *ProviderC
 		name = c.ID
 	}
 	v := &appConsentView{ID: req.ID, Name: name, Site: h.audience, Scopes: h.scopeWords(r, req.Scopes)}
+	title := h.say(r, "app_consent.title", "app", name)
+	if c.Agent {
+		// Its term, stated below, says how long it keeps access.
+		v.Scopes = h.scopeWords(r, agentConsentScopes(req.Scopes))
+		v.Agent, v.Until = true, h.app.backend.clock.Now().Add(c.lifetime())
+		title = h.say(r, "agent_consent.title", "agent", name)
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	return h.render(w, r, http.StatusOK, "app_consent", &pageData{Title: h.say(r, "app_consent.title", "app", name), CSRF: h.csrfFor(w, r), AppConsent: v})
+	return h.render(w, r, http.StatusOK, "app_consent", &pageData{Title: title, CSRF: h.csrfFor(w, r), AppConsent: v})
 }
 
 // appConsent takes the customer's answer.
@@ -77,7 +94,8 @@ func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
 	if tok == nil {
 		return err
 	}
-	if o.client(req.ClientID) == nil {
+	pc := o.client(req.ClientID)
+	if pc == nil {
 		return h.unavailable(w, r)
 	}
 	w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + h.Prefix + "/"}
@@ -85,7 +103,14 @@ func (h *Handler) appConsent(w http.ResponseWriter, r *http.Request) error {
 		op.AuthRequestError(w, r, &opAuthRequest{req}, oidc.ErrAccessDenied().WithDescription("the customer did not allow this client"), o.prov)
 		return nil
 	}
-	if err := h.flows.AppUsed(ctx, s.UserID, o.issuer, req.ClientID, req.Scopes, ""); err != nil {
+	if pc.Agent {
+		// The term runs from the customer's answer.
+		until := b.clock.Now().Add(pc.lifetime())
+		if _, err := h.flows.AgentGranted(ctx, s.UserID, o.issuer, req.ClientID, req.Scopes, until, identity.EventAgentGranted, h.client(r)); err != nil {
+			h.logger.Error("provider: recording an agent's grant", zap.Error(err))
+			return h.unavailable(w, r)
+		}
+	} else if err := h.flows.AppUsed(ctx, s.UserID, o.issuer, req.ClientID, req.Scopes, ""); err != nil {
 		h.logger.Error("provider: recording an allowed app", zap.Error(err))
 		return h.unavailable(w, r)
 	}

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"go.uber.org/zap"
@@ -40,6 +41,10 @@ type deviceView struct {
 	App, Site string
 	// Scopes are the scopes asked, each in words.
 	Scopes []string
+	// Agent: the client acts for the customer until Until if approved
+	// (provider_agents.go).
+	Agent bool
+	Until time.Time
 }
 
 // deviceAccount is what the code route's account limit counts a customer
@@ -121,6 +126,9 @@ func (h *Handler) deviceAnswer(w http.ResponseWriter, r *http.Request) error {
 			return h.unavailable(w, r)
 		}
 		v := &deviceView{Code: shown, App: name, Site: h.audience, Scopes: h.scopeWords(r, uc.Scopes)}
+		if c.Agent {
+			v.Agent, v.Until, v.Scopes = true, b.clock.Now().Add(c.lifetime()), h.scopeWords(r, agentConsentScopes(uc.Scopes))
+		}
 		return h.render(w, r, http.StatusOK, "device", &pageData{Title: h.say(r, "device.confirm_title", "app", name), CSRF: h.csrfFor(w, r), Device: v})
 	case "approve":
 		if err := h.answerDevice(r, uc, tok, s, false); err != nil {

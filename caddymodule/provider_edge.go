@@ -150,7 +150,7 @@ func (h *Handler) cachedToken(raw string, now time.Time) *tokenCaller {
 	if tc.service() {
 		return tc
 	}
-	if ended, ok := b.sessions.EndedCachedAt(tc.claims.Subject, tc.claims.SID, now); !ok || ended {
+	if ended, ok := tokenEndedCached(b.sessions, tc.claims, now); !ok || ended {
 		return nil
 	}
 	return tc
@@ -217,7 +217,7 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 	if tc.service() {
 		return tc, nil
 	}
-	ended, err := b.sessions.Ended(ctx, tc.claims.Subject, tc.claims.SID)
+	ended, err := tokenEnded(ctx, b.sessions, tc.claims)
 	if err != nil || ended {
 		return nil, err
 	}

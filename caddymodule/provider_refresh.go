@@ -22,7 +22,7 @@ import (
 func (o *siteOP) newRefresh(ctx context.Context, grant identity.OAuthRefresh) (string, error) {
 	b := o.h.app.backend
 	grant.State = ""
-	secret, tok := identity.NewToken(grant, grant.Subject, identity.OAuthRefreshTTL, b.clock.Now())
+	secret, tok := identity.NewToken(grant, grant.Subject, o.refreshTTL(grant), b.clock.Now())
 	if err := b.identity.PutToken(ctx, tok); err != nil {
 		return "", err
 	}
@@ -38,7 +38,7 @@ func (o *siteOP) refreshFor(ctx context.Context, ar *opAuthRequest) (token, fami
 	family = randomID()
 	token, err = o.newRefresh(ctx, identity.OAuthRefresh{
 		Family: family, ClientID: ar.ClientID, Subject: ar.Subject, SID: ar.SID, Scopes: ar.Scopes, SessionAt: ar.SessionAt,
-		AuthTime: ar.AuthTime, AMR: ar.AMR, ACR: ar.ACR,
+		AuthTime: ar.AuthTime, AMR: ar.AMR, ACR: ar.ACR, AgentGrant: ar.AgentGrant, AgentUntil: ar.AgentUntil,
 	})
 	return token, family, err
 }
@@ -128,6 +128,9 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	if err := o.appStillGranted(ctx, grant); err != nil {
 		return nil, err
 	}
+	if err := o.agentStillGranted(ctx, &grant); err != nil {
+		return nil, err
+	}
 	if len(r.Data.Scopes) > 0 {
 		for _, sc := range r.Data.Scopes {
 			if !slices.Contains(grant.Scopes, sc) {
@@ -138,7 +141,7 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	}
 	ar := &opAuthRequest{identity.OAuthRequest{
 		ClientID: grant.ClientID, Subject: grant.Subject, SID: grant.SID, Scopes: grant.Scopes,
-		AuthTime: grant.AuthTime, AMR: grant.AMR, ACR: grant.ACR,
+		AuthTime: grant.AuthTime, AMR: grant.AMR, ACR: grant.ACR, AgentGrant: grant.AgentGrant, AgentUntil: grant.AgentUntil,
 	}}
 	rt, err := o.newRefresh(ctx, grant)
 	if err != nil {

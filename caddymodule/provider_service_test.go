@@ -75,7 +75,7 @@ func TestServiceClientCaddyfile(t *testing.T) {
 		{"jwks no file", "\t\t\tclient s {\n\t\t\t\tgrant client_credentials\n\t\t\t\tjwks\n\t\t\t}\n", 6, "jwks needs one file"},
 		{"bad thumbprint", "\t\t\tclient s {\n\t\t\t\tgrant client_credentials\n\t\t\t\tcertificate abcd\n\t\t\t}\n", 6, `certificate "abcd"`},
 		{"secret and jwks", "\t\t\tclient s {\n\t\t\t\tgrant client_credentials\n\t\t\t\tsecret x\n\t\t\t\tjwks " + pub + "\n\t\t\t}\n", 4, "secret, jwks and certificate are exclusive"},
-		{"unknown grant", "\t\t\tclient s {\n\t\t\t\tgrant password\n\t\t\t\tsecret x\n\t\t\t}\n", 5, `unknown grant "password" (known: authorization_code device_code client_credentials)`},
+		{"unknown grant", "\t\t\tclient s {\n\t\t\t\tgrant password\n\t\t\t\tsecret x\n\t\t\t}\n", 5, `unknown grant "password" (known: authorization_code device_code client_credentials token_exchange)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantAdaptError(t, providerCaddyfile(tc.clients), tc.line, tc.want)

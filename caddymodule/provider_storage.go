@@ -338,6 +338,9 @@ func (c *opClient) GrantTypes() []oidc.GrantType {
 	if c.c.allows(grantService) {
 		g = append(g, oidc.GrantTypeClientCredentials)
 	}
+	if c.c.allows(grantExchange) {
+		g = append(g, oidc.GrantTypeTokenExchange)
+	}
 	return append(g, oidc.GrantTypeRefreshToken)
 }
 func (c *opClient) LoginURL(id string) string { return c.login + "?id=" + url.QueryEscape(id) }
@@ -352,7 +355,10 @@ func (c *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
 func (c *opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *opClient) IsScopeAllowed(string) bool           { return false }
+
+// IsScopeAllowed keeps the client's API scopes (orders:read) in its
+// authorization requests: op drops any scope it does not know otherwise.
+func (c *opClient) IsScopeAllowed(s string) bool         { return slices.Contains(c.c.Scopes, s) }
 func (c *opClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *opClient) ClockSkew() time.Duration             { return 0 }
 

@@ -19,6 +19,12 @@ type AppGrant struct {
 	// Families are its refresh token families, newest last (at most
 	// MaxAppFamilies; older ones stay valid until they expire unused).
 	Families []string `json:"families,omitempty"`
+	// Agent grants (identity/agents.go): the client acts for the
+	// customer until Until; GrantID names the grant in its tokens.
+	Agent           bool      `json:"agent,omitempty"`
+	GrantID         string    `json:"grant_id,omitempty"`
+	Until           time.Time `json:"until,omitzero"`
+	LastUsedNetwork string    `json:"last_used_network,omitempty"`
 }
 
 // Bounds on what one customer's record holds.

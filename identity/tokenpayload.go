@@ -164,6 +164,10 @@ type OAuthRequest struct {
 	ACR      string    `json:"acr,omitempty"`
 	// SessionAt is when the session that answered began.
 	SessionAt time.Time `json:"session_at,omitzero"`
+	// AgentGrant and AgentUntil: the client is an agent acting for
+	// Subject under that grant, until then (identity.AppGrant).
+	AgentGrant string    `json:"agent_grant,omitempty"`
+	AgentUntil time.Time `json:"agent_until,omitzero"`
 }
 
 // OAuthSessionClient: client ClientID holds tokens of the provider
@@ -204,6 +208,9 @@ type OAuthRefresh struct {
 	// SessionAt is when the session the grant came from began (a
 	// customer's "sign out everywhere" after it ends the grant).
 	SessionAt time.Time `json:"session_at,omitzero"`
+	// AgentGrant and AgentUntil: an agent's grant (see OAuthRequest).
+	AgentGrant string    `json:"agent_grant,omitempty"`
+	AgentUntil time.Time `json:"agent_until,omitzero"`
 }
 
 // TokenKind implements Payload.

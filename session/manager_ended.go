@@ -129,3 +129,14 @@ func (m *Manager) markEnded(ctx context.Context, userID string, sids ...string) 
 	}
 	return nil
 }
+
+// EndFamilies leaves the marks of families that no session holds (an
+// agent's grant, named in its access tokens as a session family is):
+// Ended reports them ended from now on, on this node at once and on the
+// others within the cache period.
+func (m *Manager) EndFamilies(ctx context.Context, userID string, sids ...string) error {
+	if err := m.markEnded(ctx, userID, sids...); err != nil {
+		return fmt.Errorf("session: end families: %w", err)
+	}
+	return nil
+}
