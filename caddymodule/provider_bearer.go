@@ -93,6 +93,7 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	resp.Audience = c.Audience
 	resp.Issuer = c.Issuer
 	resp.JWTID = c.ID
+	resp.Actor = introspectedActor(c.Act)
 	describeService(resp, c)
 	return op.NewResponse(resp), nil
 }
