@@ -135,6 +135,15 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
+	switch r.URL.Path { // DPoP proofs (provider_dpop.go)
+	case o.dir + "/token":
+		r, ok = o.dpopTokenRequest(w, r)
+	case o.dir + "/userinfo":
+		r, ok = o.dpopUserinfo(w, r)
+	}
+	if !ok {
+		return nil
+	}
 	if r.URL.Path == o.dir+"/authorize" || r.URL.Path == o.h.Prefix+oauthLogin {
 		w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + o.h.Prefix + "/"}
 	}
@@ -332,7 +341,8 @@ type opServer struct {
 // discovery adds what op's configuration type has no field for.
 type discovery struct {
 	*oidc.DiscoveryConfiguration
-	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+	IssParameter bool     `json:"authorization_response_iss_parameter_supported"`
+	DPoPAlgs     []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // Discovery advertises only what the provider does: code flow, S256.
@@ -355,7 +365,7 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 	}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true}
+	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true, DPoPAlgs: dpopAlgNames()}
 	return resp, nil
 }
 
@@ -388,7 +398,7 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 // the ID token (with c_hash when code is not ""), and a refresh token
 // when the grant holds offline_access.
 func (o *siteOP) issue(ctx context.Context, ar *opAuthRequest, client op.Client, code string) (*op.Response, error) {
-	at, err := o.accessToken(ar)
+	at, err := o.accessToken(ctx, ar)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +423,7 @@ func (o *siteOP) issue(ctx context.Context, ar *opAuthRequest, client op.Client,
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return op.NewResponse(&oidc.AccessTokenResponse{
-		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: oidc.BearerToken,
+		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: tokenTypeFor(ctx),
 		ExpiresIn: uint64(accessTokenTTL.Seconds()), Scope: ar.Scopes,
 	}), nil
 }
@@ -461,13 +471,14 @@ type cnfClaim struct {
 }
 
 // accessToken signs an at+jwt with the assertion keys. Its audience is
-// the issuer (the default resource) until resource indicators land.
-func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
+// the issuer (the default resource) until resource indicators land. A
+// request that proved a DPoP key gets a token bound to it (dpopCnf).
+func (o *siteOP) accessToken(ctx context.Context, ar *opAuthRequest) (string, error) {
 	now := o.h.app.backend.clock.Now()
 	return o.signJWT(accessTokenHeader, accessTokenClaims{
 		Issuer: o.issuer, Subject: ar.Subject, Audience: []string{o.issuer}, Expiry: now.Add(accessTokenTTL).Unix(),
 		IssuedAt: now.Unix(), ID: randomID(), ClientID: ar.ClientID, Scope: strings.Join(ar.Scopes, " "),
-		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID,
+		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID, Cnf: dpopCnf(ctx),
 	})
 }
 

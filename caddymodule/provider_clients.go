@@ -46,6 +46,7 @@ type registeredClient struct {
 	FirstParty             bool      `json:"first_party,omitempty"`
 	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
 	Grants                 []string  `json:"grants,omitempty"`
+	DPoP                   bool      `json:"dpop,omitempty"`
 	SecretSum              []byte    `json:"secret_sum,omitempty"`
 	PrevSecretSum          []byte    `json:"prev_secret_sum,omitempty"`
 	PrevSecretUntil        time.Time `json:"prev_secret_until,omitzero"`
@@ -59,7 +60,7 @@ type registryDoc map[string]map[string]*registeredClient
 // providerClient is the client as the provider uses it.
 func (rc *registeredClient) providerClient() *ProviderClient {
 	return &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
-		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants,
+		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants, DPoP: rc.DPoP,
 		secretSum: rc.SecretSum, prevSecretSum: rc.PrevSecretSum, prevSecretUntil: rc.PrevSecretUntil, registered: true}
 }
 

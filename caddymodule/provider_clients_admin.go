@@ -25,7 +25,7 @@ import (
 //
 // PUT body: {"issuer": "https://login.example.com" (may be left out when
 // there is one provider site), "name", "redirect_uris", "post_logout_redirect_uris",
-// "scopes", "first_party", "public", "backchannel_logout_uri", "rotate_secret"}.
+// "scopes", "first_party", "public", "backchannel_logout_uri", "dpop", "rotate_secret"}.
 // A new confidential client's secret, and a rotated one, are in the answer
 // ("client_secret") and nowhere else, ever; after a rotation the previous
 // secret works for 24 hours more. A client the Caddyfile declares cannot be
@@ -51,6 +51,7 @@ type clientView struct {
 	Confidential           bool     `json:"confidential"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	Grants                 []string `json:"grants"`
+	DPoP                   bool     `json:"dpop"`
 }
 
 // providerSites are the live provider sites by issuer.
@@ -94,7 +95,7 @@ func viewOf(issuer string, c *ProviderClient) clientView {
 	}
 	return clientView{Issuer: issuer, ID: c.ID, Name: c.Name, Source: src, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes, FirstParty: c.FirstParty,
-		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList()}
+		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList(), DPoP: c.DPoP}
 }
 
 func serveClients(w http.ResponseWriter, r *http.Request) error {
@@ -131,6 +132,7 @@ type clientBody struct {
 	Public                 bool     `json:"public"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
 	Grants                 []string `json:"grants"`
+	DPoP                   bool     `json:"dpop"`
 	RotateSecret           bool     `json:"rotate_secret"`
 }
 
@@ -230,7 +232,7 @@ func putClient(w http.ResponseWriter, r *http.Request, id string) error {
 		}
 		rc.Name, rc.RedirectURIs, rc.PostLogoutRedirectURIs = body.Name, body.RedirectURIs, body.PostLogoutRedirectURIs
 		rc.Scopes, rc.FirstParty, rc.BackchannelLogoutURI, rc.UpdatedAt = body.Scopes, body.FirstParty, body.BackchannelLogoutURI, now
-		rc.Grants = body.Grants
+		rc.Grants, rc.DPoP = body.Grants, body.DPoP
 		secret = ""
 		switch {
 		case body.Public:

@@ -60,6 +60,9 @@ type ProviderClient struct {
 	// device_code (RFC 8628, a device without a keyboard). Refresh
 	// tokens come with offline_access, whatever the grant.
 	Grants []string `json:"grants,omitempty"`
+	// DPoP clients must prove a key (RFC 9449) on every token request;
+	// their access tokens are bound to it.
+	DPoP bool `json:"dpop,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -88,6 +91,7 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			backchannel_logout_uri <uri>
 //			post_logout_redirect_uri <uri…>
 //			grant authorization_code device_code
+//			dpop
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -167,6 +171,11 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 					return nil, d.ArgErr()
 				}
 				c.FirstParty = true
+			case "dpop":
+				if d.NextArg() {
+					return nil, d.Errf("frontdoor: provider: client %s: dpop takes no arguments", c.ID)
+				}
+				c.DPoP = true
 			case "post_logout_redirect_uri":
 				uris := d.RemainingArgs()
 				if len(uris) == 0 {
@@ -215,12 +224,11 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 	// Scopes are checked once every scope line is read (a scope may be
 	// declared after the client that names it).
 	for _, at := range declared {
+		if at.scopesLine == 0 {
+			continue // the default scopes, set at provision
+		}
 		if err := p.checkScopes(at.c.Scopes, at.c.grantList()); err != nil {
-			line := at.scopesLine
-			if line == 0 {
-				line = at.line
-			}
-			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, line)
+			return nil, fmt.Errorf("frontdoor: provider: client %s: %v, at %s:%d", at.c.ID, err, at.file, at.scopesLine)
 		}
 	}
 	return p, nil

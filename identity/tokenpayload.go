@@ -199,6 +199,9 @@ type OAuthRefresh struct {
 	// SessionAt is when the session the grant came from began (a
 	// customer's "sign out everywhere" after it ends the grant).
 	SessionAt time.Time `json:"session_at,omitzero"`
+	// JKT binds the grant to a DPoP key (RFC 9449 §5): refreshing
+	// takes a proof by the key with this SHA-256 thumbprint.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // TokenKind implements Payload.
