@@ -17,6 +17,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
+
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
 // The provider site of TestDPoP: dapp is a public client registered
@@ -407,4 +409,60 @@ func mintJWTEmbedded(t *testing.T, k *dpopTestKey, typ string, claims map[string
 	}
 	s, _ := jws.CompactSerialize()
 	return s
+}
+
+// TestDPoPTwoNodes: two nodes on one Redis share the proofs' single use:
+// a proof spent on one node is a replay on the other.
+func TestDPoPTwoNodes(t *testing.T) {
+	bin := buildBinary(t)
+	r := redistest.Start(t)
+	o := gatewayOpts{store: "store redis " + r.URL(), site: "origin https://shop.test\n\t\t" + dpopSite}
+	a := startProcess(t, bin, o)
+	b := startProcess(t, bin, o)
+	shareRoots(t, a, b)
+	c := a.signUp("dpop-two@example.com")
+	// The authorization request on node A, by hand: the site's public
+	// origin is https://shop.test (port 443 reaches node A's port).
+	verifier := oauth2.GenerateVerifier()
+	target := "https://shop.test/.frontdoor/oauth2/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"dapp"},
+		"redirect_uri": {"https://dapp.test/cb"}, "scope": {"openid email"}, "state": {"st4te"},
+		"code_challenge": {s256(verifier)}, "code_challenge_method": {"S256"}}.Encode()
+	var code string
+	for range 8 {
+		resp := a.get(c, target, map[string]string{"Accept": "text/html"})
+		loc, err := url.Parse(resp.header.Get("Location"))
+		if resp.status < 300 || resp.status > 399 || err != nil || loc.String() == "" {
+			t.Fatalf("GET %s: %d %.300s", target, resp.status, resp.body)
+		}
+		base, _ := url.Parse(target)
+		next := base.ResolveReference(loc)
+		if next.Host == "dapp.test" {
+			code = next.Query().Get("code")
+			break
+		}
+		target = next.String()
+	}
+	if code == "" {
+		t.Fatal("no code")
+	}
+	k := newDPoPKey(t)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://dapp.test/cb"}, "code_verifier": {verifier}}
+	tok := dpopTokenPost(t, a, form, "dapp", "", k.proof(t, http.MethodPost, "https://shop.test/.frontdoor/oauth2/token", ""))
+	if tok.status != http.StatusOK || tok.TokenType != "DPoP" {
+		t.Fatalf("exchange: %+v", tok)
+	}
+	call := func(g *gateway, proof string) response {
+		return g.get(g.newClient(), "/api/orders/1", map[string]string{"Authorization": "DPoP " + tok.AccessToken, "DPoP": proof, "Accept": "application/json"})
+	}
+	// A proof names the site's public URL; it is good once, on any node.
+	p := k.proof(t, http.MethodGet, "https://shop.test/api/orders/1", tok.AccessToken)
+	if r := call(a, p); r.status != http.StatusOK {
+		t.Fatalf("node A: %d %s", r.status, r.body)
+	}
+	if r := call(b, p); r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `DPoP error="invalid_dpop_proof"`) {
+		t.Fatalf("the proof replayed on node B: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+	if r := call(b, k.proof(t, http.MethodGet, "https://shop.test/api/orders/1", tok.AccessToken)); r.status != http.StatusOK {
+		t.Fatalf("node B, a fresh proof: %d %s", r.status, r.body)
+	}
 }
