@@ -43,6 +43,11 @@ const dpopSite = `provider {
 				scopes openid email profile offline_access
 				first_party
 			}
+			client dtv {
+				grant device_code
+				scopes openid email offline_access
+				dpop
+			}
 		}
 		protect /api/* {
 			accept bearer
@@ -365,6 +370,34 @@ func TestDPoP(t *testing.T) {
 			_ = call(g, http.MethodGet, "/.frontdoor/oauth2/userinfo", "DPoP", at, p)
 			if r := call(g, http.MethodGet, "/.frontdoor/oauth2/userinfo", "DPoP", at, p); r.status != http.StatusUnauthorized {
 				t.Fatalf("userinfo, a replayed proof: %d %s", r.status, r.body)
+			}
+		}},
+		{"device grant", func(t *testing.T, g *gateway) {
+			clk := useClock(t)
+			a := askDevice(t, g, "dtv", "", "openid email offline_access")
+			c := g.signUp("dpop-tv@example.com")
+			if ok := typeCode(g, c, a.UserCode, "approve"); ok.status != http.StatusOK {
+				t.Fatalf("approve: %d %.300s", ok.status, ok.body)
+			}
+			clk.advance(6 * time.Second)
+			form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {a.DeviceCode}}
+			if r := dpopTokenPost(t, g, form, "dtv", "", ""); r.status != http.StatusBadRequest || r.Error != "invalid_dpop_proof" {
+				t.Fatalf("device poll without a proof: %+v", r)
+			}
+			k := newDPoPKey(t)
+			// Proofs are judged on the app's clock, moved here.
+			claims := map[string]any{"htm": "POST", "htu": tokenURL(g), "iat": clk.now().Unix(), "jti": randomID()}
+			r := dpopTokenPost(t, g, form, "dtv", "", k.sign(t, claims))
+			if r.status != http.StatusOK || r.TokenType != "DPoP" || r.RefreshToken == "" {
+				t.Fatalf("device poll with a proof: %+v", r)
+			}
+			if cnf, _ := claimsOf(t, r.AccessToken)["cnf"].(map[string]any); cnf == nil || cnf["jkt"] != k.jkt {
+				t.Fatalf("device token cnf %v", claimsOf(t, r.AccessToken)["cnf"])
+			}
+			rf := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.RefreshToken}}
+			other := map[string]any{"htm": "POST", "htu": tokenURL(g), "iat": clk.now().Unix(), "jti": randomID()}
+			if r := dpopTokenPost(t, g, rf, "dtv", "", newDPoPKey(t).sign(t, other)); r.status != http.StatusBadRequest || r.Error != "invalid_dpop_proof" {
+				t.Fatalf("device refresh with another key: %+v", r)
 			}
 		}},
 		{"admin API", func(t *testing.T, g *gateway) {
