@@ -55,6 +55,9 @@ type backend struct {
 	// tokenCache keeps checked access tokens by the presented string
 	// (provider_edge.go).
 	tokenCache hotCache[*tokenCaller]
+	// dpopSeen spends DPoP proofs' jti (dpop.go): the store's shared set
+	// on Redis, this node's bounded memory on bolt.
+	dpopSeen   botdefense.Seen
 	sessions   *session.Manager
 	assertions *session.Assertions
 	defense    *botdefense.Defender
@@ -156,6 +159,9 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		done:       make(chan struct{}),
 	}
 	b.clients = &clientRegistry{b: b}
+	if b.dpopSeen = stores.Seen; b.dpopSeen == nil {
+		b.dpopSeen = botdefense.NewMemorySeen()
+	}
 	b.logger.Set(logger)
 	b.healthy.Store(true)
 	go b.housekeeping()

@@ -156,7 +156,7 @@ func BenchmarkProtectedRouteBearer(b *testing.B) {
 		h.Defense = benchAPILimits()
 		h.Provider = &ProviderConfig{Clients: []*ProviderClient{{ID: "spa", RedirectURIs: []string{"https://spa.test/cb"}, FirstParty: true}}}
 	})
-	at, err := h.op.accessToken(&opAuthRequest{identity.OAuthRequest{ClientID: "spa", Subject: "u_bench", SID: "bench-sid",
+	at, err := h.op.accessToken(context.Background(), &opAuthRequest{identity.OAuthRequest{ClientID: "spa", Subject: "u_bench", SID: "bench-sid",
 		Scopes: []string{"openid", "email"}, AuthTime: time.Now(), AMR: []string{"pwd"}, ACR: "aal1"}})
 	if err != nil {
 		b.Fatal(err)

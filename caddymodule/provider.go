@@ -135,6 +135,15 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
+	switch r.URL.Path { // DPoP proofs (provider_dpop.go)
+	case o.dir + "/token":
+		r, ok = o.dpopTokenRequest(w, r)
+	case o.dir + "/userinfo":
+		r, ok = o.dpopUserinfo(w, r)
+	}
+	if !ok {
+		return nil
+	}
 	if r.URL.Path == o.dir+"/authorize" || r.URL.Path == o.h.Prefix+oauthLogin {
 		w = &issWriter{ResponseWriter: w, iss: o.issuer, own: o.issuer + o.h.Prefix + "/"}
 	}
@@ -336,7 +345,8 @@ type discovery struct {
 	*oidc.DiscoveryConfiguration
 	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
 	// MTLSBound: tokens of a certificate client are bound to it (RFC 8705).
-	MTLSBound bool `json:"tls_client_certificate_bound_access_tokens"`
+	MTLSBound bool     `json:"tls_client_certificate_bound_access_tokens"`
+	DPoPAlgs  []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // Discovery advertises only what the provider does: code flow, S256.
@@ -363,7 +373,7 @@ func (s *opServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	s.o.serviceDiscovery(d)
-	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true, MTLSBound: true}
+	resp.Data = discovery{DiscoveryConfiguration: d, IssParameter: true, MTLSBound: true, DPoPAlgs: dpopAlgNames()}
 	return resp, nil
 }
 
@@ -399,7 +409,7 @@ func (o *siteOP) issue(ctx context.Context, ar *opAuthRequest, client op.Client,
 	if err := o.agentOf(ctx, ar); err != nil {
 		return nil, err
 	}
-	at, err := o.accessToken(ar)
+	at, err := o.accessToken(ctx, ar)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +434,7 @@ func (o *siteOP) issue(ctx context.Context, ar *opAuthRequest, client op.Client,
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return op.NewResponse(&oidc.AccessTokenResponse{
-		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: oidc.BearerToken,
+		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: tokenTypeFor(ctx),
 		ExpiresIn: uint64(accessTokenTTL.Seconds()), Scope: ar.Scopes,
 	}), nil
 }
@@ -475,13 +485,14 @@ type cnfClaim struct {
 }
 
 // accessToken signs an at+jwt with the assertion keys. Its audience is
-// the issuer (the default resource) until resource indicators land.
-func (o *siteOP) accessToken(ar *opAuthRequest) (string, error) {
+// the issuer (the default resource) until resource indicators land. A
+// request that proved a DPoP key gets a token bound to it (dpopCnf).
+func (o *siteOP) accessToken(ctx context.Context, ar *opAuthRequest) (string, error) {
 	now := o.h.app.backend.clock.Now()
 	claims := accessTokenClaims{
 		Issuer: o.issuer, Subject: ar.Subject, Audience: []string{o.issuer}, Expiry: now.Add(accessTokenTTL).Unix(),
 		IssuedAt: now.Unix(), ID: randomID(), ClientID: ar.ClientID, Scope: strings.Join(ar.Scopes, " "),
-		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID,
+		AuthTime: ar.AuthTime.Unix(), ACR: ar.ACR, AMR: ar.AMR, SID: ar.SID, Cnf: dpopCnf(ctx),
 	}
 	agentClaims(&claims, ar)
 	return o.signJWT(accessTokenHeader, claims)

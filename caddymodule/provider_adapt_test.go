@@ -20,6 +20,7 @@ func TestProviderCaddyfile(t *testing.T) {
 				backchannel_logout_uri https://shop.example.com/.frontdoor/sso/logout
 			}
 			client app {
+				dpop
 				name "Shop app"
 				redirect_uri http://127.0.0.1:8080/cb https://app.example.com/cb
 				scopes openid orders:read
@@ -31,7 +32,7 @@ func TestProviderCaddyfile(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"provider":{"clients":[{"backchannel_logout_uri":"https://shop.example.com/.frontdoor/sso/logout","first_party":true,"id":"shop","redirect_uris":["https://shop.example.com/.frontdoor/sso/callback"],"scopes":["openid","email","profile","offline_access"],"secret":"{env.SHOP_SSO_SECRET}"}`,
-		`{"id":"app","name":"Shop app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"],"scopes":["openid","orders:read"]}`,
+		`{"dpop":true,"id":"app","name":"Shop app","redirect_uris":["http://127.0.0.1:8080/cb","https://app.example.com/cb"],"scopes":["openid","orders:read"]}`,
 		`"scopes":[{"description":"see your orders","name":"orders:read"}]`,
 	} {
 		if !strings.Contains(string(out), want) {
@@ -64,6 +65,7 @@ func TestProviderCaddyfileErrors(t *testing.T) {
 		{"scope twice", "\t\t\tscope orders:read\n\t\t\tscope orders:read \"again\"\n", 5, "scope orders:read is declared twice"},
 		{"OIDC scope declared", "\t\t\tscope email \"your email\"\n", 4, "is an OpenID Connect scope"},
 		{"scope without name", "\t\t\tscope\n", 4, "scope needs a name"},
+		{"dpop with an argument", "\t\t\tclient a {\n\t\t\t\tredirect_uri https://a.example/cb\n\t\t\t\tdpop extra\n\t\t\t}\n", 6, "client a: dpop takes no arguments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

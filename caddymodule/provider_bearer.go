@@ -51,7 +51,7 @@ func (s *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	if err != nil {
 		return nil, op.NewStatusError(oidc.ErrServerError().WithParent(err), http.StatusServiceUnavailable)
 	}
-	if !ok {
+	if !ok || !dpopBound(ctx, c) {
 		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
 	}
 	if c.SID == "" {
@@ -87,6 +87,9 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	resp.Scope = strings.Fields(c.Scope)
 	resp.ClientID = c.ClientID
 	resp.TokenType = oidc.BearerToken
+	if c.Cnf != nil && c.Cnf.JKT != "" {
+		resp.TokenType = dpopScheme
+	}
 	resp.Expiration = oidc.FromTime(time.Unix(c.Expiry, 0))
 	resp.IssuedAt = oidc.FromTime(time.Unix(c.IssuedAt, 0))
 	resp.Subject = c.Subject

@@ -47,6 +47,7 @@ type registeredClient struct {
 	FirstParty             bool      `json:"first_party,omitempty"`
 	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
 	Grants                 []string  `json:"grants,omitempty"`
+	DPoP                   bool      `json:"dpop,omitempty"`
 	SecretSum              []byte    `json:"secret_sum,omitempty"`
 	PrevSecretSum          []byte    `json:"prev_secret_sum,omitempty"`
 	PrevSecretUntil        time.Time `json:"prev_secret_until,omitzero"`
@@ -65,7 +66,7 @@ type registryDoc map[string]map[string]*registeredClient
 func (rc *registeredClient) providerClient() *ProviderClient {
 	return &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
 		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants,
-		Agent: rc.Agent, Lifetime: rc.Lifetime,
+		Agent: rc.Agent, Lifetime: rc.Lifetime, DPoP: rc.DPoP,
 		secretSum: rc.SecretSum, prevSecretSum: rc.PrevSecretSum, prevSecretUntil: rc.PrevSecretUntil, registered: true}
 }
 

@@ -25,7 +25,7 @@ import (
 //
 // PUT body: {"issuer": "https://login.example.com" (may be left out when
 // there is one provider site), "name", "redirect_uris", "post_logout_redirect_uris",
-// "scopes", "first_party", "public", "backchannel_logout_uri", "rotate_secret"}.
+// "scopes", "first_party", "public", "backchannel_logout_uri", "dpop", "rotate_secret"}.
 // A new confidential client's secret, and a rotated one, are in the answer
 // ("client_secret") and nowhere else, ever; after a rotation the previous
 // secret works for 24 hours more. A client the Caddyfile declares cannot be
@@ -53,6 +53,7 @@ type clientView struct {
 	Grants                 []string `json:"grants"`
 	Agent                  bool     `json:"agent,omitempty"`
 	Lifetime               string   `json:"lifetime,omitempty"`
+	DPoP                   bool     `json:"dpop"`
 }
 
 // providerSites are the live provider sites by issuer.
@@ -97,7 +98,7 @@ func viewOf(issuer string, c *ProviderClient) clientView {
 	return clientView{Issuer: issuer, ID: c.ID, Name: c.Name, Source: src, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes, FirstParty: c.FirstParty,
 		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList(),
-		Agent: c.Agent, Lifetime: agentLifetimeView(c)}
+		Agent: c.Agent, Lifetime: agentLifetimeView(c), DPoP: c.DPoP}
 }
 
 func serveClients(w http.ResponseWriter, r *http.Request) error {
@@ -134,6 +135,7 @@ type clientBody struct {
 	Public                 bool     `json:"public"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
 	Grants                 []string `json:"grants"`
+	DPoP                   bool     `json:"dpop"`
 	RotateSecret           bool     `json:"rotate_secret"`
 	// Agent and Lifetime: see ProviderClient (provider_agents.go).
 	Agent    bool           `json:"agent"`
@@ -248,6 +250,7 @@ func putClient(w http.ResponseWriter, r *http.Request, id string) error {
 		rc.Scopes, rc.FirstParty, rc.BackchannelLogoutURI, rc.UpdatedAt = body.Scopes, body.FirstParty, body.BackchannelLogoutURI, now
 		rc.Grants = body.Grants
 		rc.Agent, rc.Lifetime = body.Agent, body.Lifetime
+		rc.DPoP = body.DPoP
 		secret = ""
 		switch {
 		case body.Public:

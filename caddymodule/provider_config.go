@@ -75,6 +75,9 @@ type ProviderClient struct {
 	// Lifetime is how long a customer's grant to the agent lasts
 	// (default 30 days, at most a year).
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+	// DPoP clients must prove a key (RFC 9449) on every token request;
+	// their access tokens are bound to it.
+	DPoP bool `json:"dpop,omitempty"`
 
 	// secretSum is the SHA-256 of the expanded secret, compared in
 	// constant time; never logged.
@@ -110,6 +113,7 @@ var providerScopes = []string{"openid", "email", "profile", "offline_access"}
 //			certificate <SHA-256 thumbprint of its TLS client certificate>
 //			agent
 //			lifetime <duration>
+//			dpop
 //		}
 //	}
 func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
@@ -188,6 +192,11 @@ func parseProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 					return nil, d.ArgErr()
 				}
 				c.FirstParty = true
+			case "dpop":
+				if d.NextArg() {
+					return nil, d.Errf("frontdoor: provider: client %s: dpop takes no arguments", c.ID)
+				}
+				c.DPoP = true
 			case "post_logout_redirect_uri":
 				uris := d.RemainingArgs()
 				if len(uris) == 0 {

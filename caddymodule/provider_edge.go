@@ -124,15 +124,21 @@ func (a *App) tokenIssuers() map[string]*siteOP {
 	return *a.issuers.Load()
 }
 
-// bearerJWT returns the request's bearer token when it has the shape of a
-// JWS (three parts), "" otherwise: an API key or anything else is not an
-// access token.
+// bearerJWT returns the request's access token, sent as `Bearer` or as
+// `DPoP` (RFC 9449 §7.1), when it has the shape of a JWS (three parts),
+// "" otherwise: an API key or anything else is not an access token.
 func bearerJWT(r *http.Request) string {
 	v := r.Header.Get("Authorization")
-	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
+	var t string
+	switch {
+	case len(v) >= 7 && strings.EqualFold(v[:7], "bearer "):
+		t = v[7:]
+	case len(v) >= 5 && strings.EqualFold(v[:5], "dpop "):
+		t = v[5:]
+	default:
 		return ""
 	}
-	if t := strings.TrimSpace(v[7:]); strings.Count(t, ".") == 2 {
+	if t = strings.TrimSpace(t); strings.Count(t, ".") == 2 {
 		return t
 	}
 	return ""
@@ -241,12 +247,32 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scope
 			return nil, h.unavailable(w, r)
 		}
 	}
+	dpop := strings.EqualFold(authScheme(r), dpopScheme)
 	if tc == nil {
+		if dpop {
+			return nil, dpopRefused(w, "invalid_token")
+		}
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
-	if tc.claims.Cnf != nil && !senderProved(r, tc.claims.Cnf) {
-		// A sender-constrained token is worth nothing without the proof
-		// of its key (provider_service_edge.go).
+	// A sender-constrained token is worth nothing without the proof of
+	// its key, checked on every request (a proof is used once); only the
+	// token's own checks are cached.
+	switch cnf := tc.claims.Cnf; {
+	case cnf == nil:
+		if dpop { // DPoP names a binding this token does not have
+			return nil, dpopRefused(w, "invalid_token")
+		}
+	case cnf.JKT != "" && cnf.X5T == "":
+		if !dpop {
+			return nil, dpopRefused(w, "invalid_token")
+		}
+		if answered, err := h.dpopCall(w, r, raw, cnf.JKT); answered {
+			return nil, err
+		}
+	case cnf.X5T != "" && cnf.JKT == "" && !dpop && certBound(r, cnf.X5T):
+		// The client's certificate, presented on this connection
+		// (RFC 8705, provider_service_edge.go).
+	default:
 		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
 	for _, sc := range scopes {

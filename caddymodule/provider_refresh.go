@@ -39,6 +39,7 @@ func (o *siteOP) refreshFor(ctx context.Context, ar *opAuthRequest) (token, fami
 	token, err = o.newRefresh(ctx, identity.OAuthRefresh{
 		Family: family, ClientID: ar.ClientID, Subject: ar.Subject, SID: ar.SID, Scopes: ar.Scopes, SessionAt: ar.SessionAt,
 		AuthTime: ar.AuthTime, AMR: ar.AMR, ACR: ar.ACR, AgentGrant: ar.AgentGrant, AgentUntil: ar.AgentUntil,
+		JKT: o.refreshJKT(ctx, ar.ClientID),
 	})
 	return token, family, err
 }
@@ -101,6 +102,14 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
+	if grant.JKT != "" && dpopJKT(ctx) != grant.JKT {
+		// Bound to a DPoP key this request did not prove: a copy of the
+		// token alone is worth nothing, and cannot use it up either.
+		if err := b.identity.PutToken(ctx, tok); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		return nil, dpopError("the refresh token is bound to another DPoP key")
+	}
 	// Spent from here on, whatever follows.
 	spent := identity.OAuthRefresh{State: "spent", Family: grant.Family}
 	if err := b.identity.PutToken(ctx, identity.NewTokenUnder(hash, spent, "", now.Add(identity.OAuthRefreshTTL))); err != nil {
@@ -151,7 +160,7 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 	if err := o.noteClientSession(ctx, ar); err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	at, err := o.accessToken(ar)
+	at, err := o.accessToken(ctx, ar)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +169,7 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 		return nil, err
 	}
 	return op.NewResponse(&oidc.AccessTokenResponse{
-		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: oidc.BearerToken,
+		AccessToken: at, IDToken: idt, RefreshToken: rt, TokenType: tokenTypeFor(ctx),
 		ExpiresIn: uint64(accessTokenTTL.Seconds()), Scope: grant.Scopes,
 	}), nil
 }

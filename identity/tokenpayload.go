@@ -211,6 +211,9 @@ type OAuthRefresh struct {
 	// AgentGrant and AgentUntil: an agent's grant (see OAuthRequest).
 	AgentGrant string    `json:"agent_grant,omitempty"`
 	AgentUntil time.Time `json:"agent_until,omitzero"`
+	// JKT binds the grant to a DPoP key (RFC 9449 §5): refreshing
+	// takes a proof by the key with this SHA-256 thumbprint.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // TokenKind implements Payload.
