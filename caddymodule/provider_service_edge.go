@@ -34,20 +34,6 @@ const callerService = "service"
 // credentials): no session.
 func (tc *tokenCaller) service() bool { return tc.claims.SID == "" }
 
-// senderProved reports whether the request proves the key a
-// sender-constrained token is bound to. One kind of binding per token;
-// a kind not checked here fails.
-func senderProved(r *http.Request, cnf *cnfClaim) bool {
-	switch {
-	case cnf.JKT != "":
-		// DPoP (RFC 9449) is not checked here.
-		return false
-	case cnf.X5T != "":
-		return certBound(r, cnf.X5T)
-	}
-	return false
-}
-
 // certBound reports whether the request came over TLS with the client
 // certificate whose SHA-256 thumbprint is x5t (RFC 8705 §3).
 func certBound(r *http.Request, x5t string) bool {
