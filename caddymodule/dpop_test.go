@@ -29,20 +29,7 @@ func signProof(t *testing.T, alg jose.SignatureAlgorithm, key any, typ string, c
 	if jwk != nil {
 		opts = opts.WithHeader("jwk", jwk)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return signJWS(t, jose.SigningKey{Algorithm: alg, Key: key}, opts, claims)
 }
 
 func TestCheckDPoPProof(t *testing.T) {

@@ -91,20 +91,7 @@ func athOf(token string) string {
 func (k *dpopTestKey) sign(t *testing.T, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType(dpopType)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return signJWS(t, jose.SigningKey{Algorithm: jose.ES256, Key: k.priv}, opts, claims)
 }
 
 // proof is a fresh proof for method and URL (and token's ath).
@@ -431,17 +418,7 @@ func mustB64(t *testing.T, s string) []byte {
 // typ typ.
 func mintJWTEmbedded(t *testing.T, k *dpopTestKey, typ string, claims map[string]any) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.priv}, (&jose.SignerOptions{EmbedJWK: true}).WithType(jose.ContentType(typ)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := jws.CompactSerialize()
-	return s
+	return signJWS(t, jose.SigningKey{Algorithm: jose.ES256, Key: k.priv}, (&jose.SignerOptions{EmbedJWK: true}).WithType(jose.ContentType(typ)), claims)
 }
 
 // TestDPoPTwoNodes: two nodes on one Redis share the proofs' single use:

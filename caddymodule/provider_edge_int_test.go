@@ -86,7 +86,14 @@ func refreshShop(t *testing.T, g *gateway, rt string) (int, string, string) {
 func mintJWT(t *testing.T, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
+	return signJWS(t, jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts, claims)
+}
+
+// signJWS signs claims (JSON) as a compact JWS: the tests' tokens,
+// assertions and proofs.
+func signJWS(t *testing.T, key jose.SigningKey, opts *jose.SignerOptions, claims any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
