@@ -67,12 +67,8 @@ func (f *Flows) riskFirst(ctx context.Context, c *identity.Customer, in FirstFac
 		return nil, false, nil
 	}
 	d := note.Decision
-	if len(d.Findings) > 0 {
-		f.auditDetail(ctx, in.Client, c.ID, identity.EventRiskDecision, riskDetail(d))
-	}
 	switch {
-	case d.Asks(risk.Deny):
-		f.auditDetail(ctx, in.Client, c.ID, identity.EventRiskRefused, riskDetail(d))
+	case f.recordDecision(ctx, in.Client, c.ID, d):
 		return RiskRefused{Decision: d}, true, nil
 	case d.Asks(risk.Reset):
 		if _, err := f.RequestReset(ctx, c.Email); err != nil {
@@ -100,15 +96,24 @@ func (f *Flows) judgeStrong(ctx context.Context, due SessionDue, in FirstFactorI
 	if note == nil {
 		return due, nil
 	}
-	if len(note.Decision.Findings) > 0 {
-		f.auditDetail(ctx, in.Client, due.Customer.ID, identity.EventRiskDecision, riskDetail(note.Decision))
-	}
-	if note.Decision.Asks(risk.Deny) {
-		f.auditDetail(ctx, in.Client, due.Customer.ID, identity.EventRiskRefused, riskDetail(note.Decision))
+	if f.recordDecision(ctx, in.Client, due.Customer.ID, note.Decision) {
 		return RiskRefused{Decision: note.Decision}, nil
 	}
 	due.Risk = note
 	return due, nil
+}
+
+// recordDecision puts a decision with findings in the customer's trail,
+// and a refusal besides; it reports whether the policy refuses.
+func (f *Flows) recordDecision(ctx context.Context, client Client, id string, d risk.Decision) (refused bool) {
+	if len(d.Findings) > 0 {
+		f.auditDetail(ctx, client, id, identity.EventRiskDecision, riskDetail(d))
+	}
+	if !d.Asks(risk.Deny) {
+		return false
+	}
+	f.auditDetail(ctx, client, id, identity.EventRiskRefused, riskDetail(d))
+	return true
 }
 
 // riskDetail is a decision in the trail's words: "high: impossible_travel

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/consent"
 )
 
 // Signal names one thing unusual about a sign-in or a request. The names
@@ -289,16 +291,8 @@ func DeviceFamily(ua string) string {
 	if ua == "" {
 		return ""
 	}
-	browser, system := "other", "other"
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
-		{"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
+	// The browser family consent records keep too.
+	browser, system := consent.UserAgentFamily(ua), "other"
 	for _, o := range []struct{ token, name string }{
 		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
 	} {
