@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -238,15 +239,38 @@ func (f *Flows) RevokeSession(ctx context.Context, id, key string, client Client
 // endAllSessions ends every session of customer id and stamps the record
 // (Customer.SessionsEndedAt), so that what was issued from a session
 // already gone — an app's refresh token of a session that expired — ends
-// too.
+// too. Agents acting for the customer are stopped as well: this is what a
+// customer (or a reset) does when the account may be in someone else's
+// hands, and a grant to an agent outlives the browser it was given from.
 func (f *Flows) endAllSessions(ctx context.Context, id string) error {
+	var agents []identity.AppGrant
 	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
 		c.SessionsEndedAt = f.now().UTC()
+		agents = agents[:0]
+		for _, a := range slices.Clone(c.Apps) {
+			if a.Agent {
+				if g, ok := c.DropApp(a.Issuer, a.ClientID); ok {
+					agents = append(agents, g)
+				}
+			}
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		return err
 	}
-	_, err = f.Sessions.RevokeUser(ctx, id)
-	return err
+	if _, err = f.Sessions.RevokeUser(ctx, id); err != nil {
+		return err
+	}
+	var grants []string
+	for _, a := range agents {
+		if a.GrantID != "" {
+			grants = append(grants, a.GrantID)
+		}
+		f.auditDetail(ctx, Client{}, id, identity.EventAgentRevoked, a.ClientID)
+	}
+	if len(grants) > 0 {
+		return f.Sessions.EndFamilies(ctx, id, grants...)
+	}
+	return nil
 }

@@ -84,6 +84,8 @@ type Sessions interface {
 	// Retire removes a session its successor replaces (not an end).
 	Retire(ctx context.Context, key string) error
 	RevokeUser(ctx context.Context, userID string) (int, error)
+	// EndFamilies marks session families (an agent's grant) ended.
+	EndFamilies(ctx context.Context, userID string, sids ...string) error
 }
 
 // Events records security events on an account (identity.Store).

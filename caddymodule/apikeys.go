@@ -120,7 +120,7 @@ func (h *Handler) usedFrom(kc *keyCaller, r *http.Request, ip string) {
 
 // bearerKey returns the request's API key, "" if it presents none.
 func bearerKey(r *http.Request) string {
-	v := r.Header.Get("Authorization")
+	v := authorization(r)
 	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
 		return ""
 	}

@@ -258,7 +258,7 @@ func (h *Handler) proveDPoP(ctx context.Context, r *http.Request, accessToken st
 
 // authScheme returns the Authorization header's scheme, as sent.
 func authScheme(r *http.Request) string {
-	s, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	s, _, _ := strings.Cut(strings.TrimSpace(authorization(r)), " ")
 	return s
 }
 

@@ -98,6 +98,17 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freePortBut is freePort, never taken: two free ports asked one after
+// the other may be the same (each listener is closed at once), and Caddy
+// refuses an https_port that is its http_port.
+func freePortBut(t testing.TB, taken int) int {
+	for {
+		if p := freePort(t); p != taken {
+			return p
+		}
+	}
+}
+
 // gatewayOpts shape the Caddyfile.
 type gatewayOpts struct {
 	global string // extra lines in the global frontdoor block
@@ -162,7 +173,7 @@ func (g *gateway) caddyfile(o gatewayOpts) string {
 	// Fragments first, so placeholders inside them are replaced too.
 	tmpl := strings.NewReplacer("{extra}", o.extra, "{logs}", o.logs, "{access}", o.access, "{direct}", o.direct, "{store}", o.store, "{global}", o.global, "{site}", o.site, "{limits}", o.limits, "{caddy}", o.caddy).Replace(testCaddyfile)
 	return strings.NewReplacer(
-		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePort(g.t)), "{port}", fmt.Sprint(g.port),
+		"{admin}", g.admin, "{dir}", g.dir, "{httpport}", fmt.Sprint(freePortBut(g.t, g.port)), "{port}", fmt.Sprint(g.port),
 		"{log}", g.logFile, "{mail}", g.mailDir,
 		"{backend}", g.backend.srv.Listener.Addr().String(),
 	).Replace(tmpl)

@@ -445,6 +445,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		err error
 		kc  *keyCaller
 		tc  *tokenCaller
+		at  time.Time // when tc was checked
 	)
 	if h.keysOn && !public {
 		if secret := bearerKey(r); secret != "" {
@@ -457,7 +458,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if s == nil && h.bearerOn && !public {
 		if raw := bearerJWT(r); raw != "" {
 			if accept, scopes := h.callersAt(views); slices.Contains(accept, callerBearer) {
-				if tc, err = h.tokenCall(w, r, views, scopes, raw); tc == nil {
+				if tc, at, err = h.tokenCall(w, r, views, scopes, raw); tc == nil {
 					return err
 				}
 				if tc.service() { // no customer: provider_service_edge.go
@@ -530,7 +531,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if tc.claims.Act != nil {
 			// An agent acting for the customer: the backend is told who.
 			extra.Actor = tc.claims.Act.Subject
-			h.agentSeen(r, tc)
+			h.agentSeen(r, tc, at)
 		}
 	}
 	if len(h.Profile) > 0 {

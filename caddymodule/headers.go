@@ -162,13 +162,20 @@ func (s stripper) isIdentity(name string) bool {
 	if _, ok := s.exact[name]; ok || hasPrefixFold(name, "X-Frontdoor-") {
 		return true
 	}
-	n := strings.Map(func(r rune) rune {
-		if r == '_' || r == '.' {
-			return '-'
-		}
-		return r
-	}, name)
-	_, ok := s.exact[http.CanonicalHeaderKey(n)]
+	n := name
+	if strings.ContainsAny(name, "_.") {
+		n = strings.Map(func(r rune) rune {
+			if r == '_' || r == '.' {
+				return '-'
+			}
+			return r
+		}, name)
+	}
+	c := http.CanonicalHeaderKey(n)
+	if c == name {
+		return false // a canonical name without '_' or '.': looked at above
+	}
+	_, ok := s.exact[c]
 	return ok || hasPrefixFold(n, "X-Frontdoor-")
 }
 
@@ -266,12 +273,18 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	if err != nil {
 		return err
 	}
-	// One backing array for the eight one-value slices; each is capped at
-	// one, so a later Add by another handler copies instead of writing
-	// into its neighbour.
+	// One backing array for the one-value slices, sized to hold them all;
+	// each is capped at one, so a later Add by another handler copies
+	// instead of writing into its neighbour.
 	var vals []string
 	if n.plain {
-		vals = make([]string, 0, 8)
+		size := 6 // five plain headers and the assertion
+		for _, v := range [...]string{st.Consent, st.Roles, st.Actor, st.Client} {
+			if v != "" {
+				size++
+			}
+		}
+		vals = make([]string, 0, size)
 		vals = append(vals, st.UserID, st.Email, st.EmailVerified, st.AuthTime, st.AMR)
 		r.Header[n.User] = vals[0:1:1]
 		r.Header[n.Email] = vals[1:2:2]
@@ -279,7 +292,8 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 		r.Header[n.AuthTime] = vals[3:4:4]
 		r.Header[n.AMR] = vals[4:5:5]
 		if st.Consent != "" {
-			r.Header[consentHeader] = []string{st.Consent}
+			vals = append(vals, st.Consent)
+			r.Header[consentHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 		if st.Roles != "" {
 			vals = append(vals, st.Roles)

@@ -118,7 +118,7 @@ func (h *Handler) buildProvider() error {
 
 // owns reports whether the provider answers path p.
 func (o *siteOP) owns(p string) bool {
-	return p == discoveryPath || strings.HasPrefix(p, o.dir+"/")
+	return p == discoveryPath || len(p) > len(o.dir) && p[len(o.dir)] == '/' && strings.HasPrefix(p, o.dir)
 }
 
 // serve answers the provider's endpoints.

@@ -367,6 +367,32 @@ func TestProviderAgents(t *testing.T) {
 				t.Fatalf("account page after a device grant:\n%s", acct)
 			}
 		}},
+		{"sign out everywhere stops agents", func(t *testing.T, g *gateway) {
+			// A takeover's clean-up (or the customer's own panic button)
+			// must not leave an agent the intruder allowed acting.
+			c := g.signUp("agent-zed@example.com")
+			r, tok := agentTokens(t, g, c)
+			if res := bearerCall(g, "/orders/1", tok.AccessToken); res.status != http.StatusOK {
+				t.Fatalf("agent before: %d", res.status)
+			}
+			res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/signout-everywhere", url.Values{})
+			if res.status != http.StatusOK || !strings.Contains(res.body, "agent acting for you has been stopped") {
+				t.Fatalf("sign out everywhere: %d %s", res.status, res.body)
+			}
+			agentRefusedWithin(t, g, "/orders/1", tok.AccessToken, "the customer signed out everywhere")
+			if _, e := refreshAs(t, r, tok.RefreshToken); e != "invalid_grant" {
+				t.Fatalf("the agent's refresh after sign out everywhere: %q", e)
+			}
+			g.login(c, "agent-zed@example.com", testPassword, "/app/home")
+			acct := g.get(c, "/.frontdoor/account", nil).body
+			if strings.Contains(acct, "Stop Shopping Assistant acting for you") || !strings.Contains(acct, "An agent can no longer act for you: Shopping Assistant") {
+				t.Fatalf("account page after sign out everywhere:\n%s", acct)
+			}
+			// Asked again, it works again (a new grant).
+			if _, tok2 := agentTokens(t, g, c); bearerCall(g, "/orders/1", tok2.AccessToken).status != http.StatusOK {
+				t.Fatal("a new grant after sign out everywhere is refused")
+			}
+		}},
 		{"token exchange", func(t *testing.T, g *gateway) {
 			c := g.signUp("agent-bob@example.com")
 			id := g.customerID("agent-bob@example.com")

@@ -52,6 +52,9 @@ type tokenCaller struct {
 	// stamp is a service's assertion, signed once for a while
 	// (provider_service_edge.go).
 	stamp atomic.Pointer[serviceStamp]
+	// seen is when an agent's call with this token was last noted
+	// (UnixNano): within agentTouchEvery the shared throttle is not asked.
+	seen atomic.Int64
 }
 
 // parseAccessToken checks what every reader of an access token of this
@@ -124,11 +127,21 @@ func (a *App) tokenIssuers() map[string]*siteOP {
 	return *a.issuers.Load()
 }
 
+// authorization is the request's Authorization header, read from the
+// map net/http fills with canonical names (Header.Get would canonicalise
+// the name again on each of the hot path's reads).
+func authorization(r *http.Request) string {
+	if v := r.Header["Authorization"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // bearerJWT returns the request's access token, sent as `Bearer` or as
 // `DPoP` (RFC 9449 §7.1), when it has the shape of a JWS (three parts),
 // "" otherwise: an API key or anything else is not an access token.
 func bearerJWT(r *http.Request) string {
-	v := r.Header.Get("Authorization")
+	v := authorization(r)
 	var t string
 	switch {
 	case len(v) >= 7 && strings.EqualFold(v[:7], "bearer "):
@@ -232,27 +245,27 @@ func (h *Handler) checkToken(ctx context.Context, raw string) (*tokenCaller, err
 
 // tokenCall checks a request's access token against the path: nil and the
 // answer written when it is refused (RFC 6750).
-func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scopes []string, raw string) (*tokenCaller, error) {
+func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scopes []string, raw string) (*tokenCaller, time.Time, error) {
 	now := h.app.backend.clock.Now() // once: reading the clock is not free
 	tc := h.cachedToken(raw, now)
 	if tc == nil {
 		if !h.apiDefend(w, r, botdefense.RouteCredential) { // a check and a store lookup ahead
-			return nil, nil
+			return nil, now, nil
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.app.StoreTimeout))
 		var err error
 		tc, err = h.checkToken(ctx, raw)
 		cancel()
 		if err != nil {
-			return nil, h.unavailable(w, r)
+			return nil, now, h.unavailable(w, r)
 		}
 	}
-	dpop := strings.EqualFold(authScheme(r), dpopScheme)
+	dpop := hasPrefixFold(authorization(r), dpopScheme+" ") // the scheme bearerJWT took the token from
 	if tc == nil {
 		if dpop {
-			return nil, dpopRefused(w, "invalid_token")
+			return nil, now, dpopRefused(w, "invalid_token")
 		}
-		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
+		return nil, now, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
 	// A sender-constrained token is worth nothing without the proof of
 	// its key, checked on every request (a proof is used once); only the
@@ -260,36 +273,36 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scope
 	switch cnf := tc.claims.Cnf; {
 	case cnf == nil:
 		if dpop { // DPoP names a binding this token does not have
-			return nil, dpopRefused(w, "invalid_token")
+			return nil, now, dpopRefused(w, "invalid_token")
 		}
 	case cnf.JKT != "" && cnf.X5T == "":
 		if !dpop {
-			return nil, dpopRefused(w, "invalid_token")
+			return nil, now, dpopRefused(w, "invalid_token")
 		}
 		if answered, err := h.dpopCall(w, r, raw, cnf.JKT); answered {
-			return nil, err
+			return nil, now, err
 		}
 	case cnf.X5T != "" && cnf.JKT == "" && !dpop && certBound(r, cnf.X5T):
 		// The client's certificate, presented on this connection
 		// (RFC 8705, provider_service_edge.go).
 	default:
-		return nil, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
+		return nil, now, keyRefused(w, http.StatusUnauthorized, "invalid_token", "")
 	}
 	for _, sc := range scopes {
 		if !hasScope(tc.claims.Scope, sc) {
-			return nil, keyRefused(w, http.StatusForbidden, "insufficient_scope", strings.Join(scopes, " "))
+			return nil, now, keyRefused(w, http.StatusForbidden, "insufficient_scope", strings.Join(scopes, " "))
 		}
 	}
 	// The grant (this app for this customer) and the app have budgets.
 	if !h.apiSpend(w, r, now, tc.grant, tc.client) {
-		return nil, nil
+		return nil, now, nil
 	}
 	if tc.claims.Act != nil && h.humanOnly(views) {
 		// An agent acting for the customer is not the customer.
 		w.Header().Set("Cache-Control", "no-store")
-		return nil, writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
+		return nil, now, writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
 	}
-	return tc, nil
+	return tc, now, nil
 }
 
 // hasScope reports whether the space-separated list holds scope.
