@@ -9,8 +9,9 @@ import (
 	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 )
 
-// RedisSeen records used challenge solutions in Redis (SET NX with an
-// expiry), so a solution works once across every node.
+// RedisSeen records single-use values once spent — challenge solutions,
+// and (under their own id prefixes) DPoP proofs and client assertions —
+// in Redis (SET NX with an expiry), so each works once across every node.
 type RedisSeen struct {
 	c      redis.UniversalClient
 	prefix string

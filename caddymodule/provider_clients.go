@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 )
 
@@ -57,6 +58,11 @@ type registeredClient struct {
 	// An agent's (provider_agents.go).
 	Agent    bool           `json:"agent,omitempty"`
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+	// JWKS (the client's public keys, private_key_jwt) or Certificate
+	// (its TLS client certificate's SHA-256 thumbprint), instead of a
+	// secret (provider_service.go); checked when registered.
+	JWKS        json.RawMessage `json:"jwks,omitempty"`
+	Certificate string          `json:"certificate,omitempty"`
 }
 
 // registryDoc is the stored document: clients by issuer, then id.
@@ -64,10 +70,25 @@ type registryDoc map[string]map[string]*registeredClient
 
 // providerClient is the client as the provider uses it.
 func (rc *registeredClient) providerClient() *ProviderClient {
-	return &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
+	c := &ProviderClient{ID: rc.ID, Name: rc.Name, RedirectURIs: rc.RedirectURIs, PostLogoutRedirectURIs: rc.PostLogoutRedirectURIs,
 		Scopes: rc.Scopes, FirstParty: rc.FirstParty, BackchannelLogoutURI: rc.BackchannelLogoutURI, Grants: rc.Grants,
 		Agent: rc.Agent, Lifetime: rc.Lifetime, DPoP: rc.DPoP,
 		secretSum: rc.SecretSum, prevSecretSum: rc.PrevSecretSum, prevSecretUntil: rc.PrevSecretUntil, registered: true}
+	// Checked when registered; a stored set that no longer reads leaves
+	// the client unable to authenticate, never open.
+	if len(rc.JWKS) > 0 {
+		c.jwks, _ = parseClientJWKS(rc.JWKS)
+		if c.jwks == nil {
+			c.jwks = []jose.JSONWebKey{}
+		}
+	}
+	if rc.Certificate != "" {
+		c.x5t, _ = parseThumbprint(rc.Certificate)
+		if c.x5t == nil {
+			c.x5t = []byte{}
+		}
+	}
+	return c
 }
 
 // clientRegistry is a node's view of the registry (one per backend).

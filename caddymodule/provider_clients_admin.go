@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,10 @@ import (
 //
 // PUT body: {"issuer": "https://login.example.com" (may be left out when
 // there is one provider site), "name", "redirect_uris", "post_logout_redirect_uris",
-// "scopes", "first_party", "public", "backchannel_logout_uri", "dpop", "rotate_secret"}.
+// "scopes", "first_party", "public", "backchannel_logout_uri", "dpop", "rotate_secret",
+// "grants", "agent", "lifetime", and instead of a secret either "jwks" (the
+// client's public keys, a JSON Web Key Set: private_key_jwt) or
+// "certificate" (its TLS client certificate's SHA-256 thumbprint)}.
 // A new confidential client's secret, and a rotated one, are in the answer
 // ("client_secret") and nowhere else, ever; after a rotation the previous
 // secret works for 24 hours more. A client the Caddyfile declares cannot be
@@ -54,6 +58,11 @@ type clientView struct {
 	Agent                  bool     `json:"agent,omitempty"`
 	Lifetime               string   `json:"lifetime,omitempty"`
 	DPoP                   bool     `json:"dpop"`
+	// AuthMethod is how it authenticates at the token endpoint (RFC 7591
+	// token_endpoint_auth_method): client_secret_basic, private_key_jwt,
+	// self_signed_tls_client_auth or none; Certificate the thumbprint.
+	AuthMethod  string `json:"token_endpoint_auth_method"`
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // providerSites are the live provider sites by issuer.
@@ -95,10 +104,27 @@ func viewOf(issuer string, c *ProviderClient) clientView {
 	if c.registered {
 		src = "admin"
 	}
-	return clientView{Issuer: issuer, ID: c.ID, Name: c.Name, Source: src, RedirectURIs: c.RedirectURIs,
+	v := clientView{Issuer: issuer, ID: c.ID, Name: c.Name, Source: src, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes, FirstParty: c.FirstParty,
 		Confidential: c.confidential(), BackchannelLogoutURI: c.BackchannelLogoutURI, Grants: c.grantList(),
-		Agent: c.Agent, Lifetime: agentLifetimeView(c), DPoP: c.DPoP}
+		Agent: c.Agent, Lifetime: agentLifetimeView(c), DPoP: c.DPoP, AuthMethod: c.authMethod()}
+	if c.x5t != nil {
+		v.Certificate = hex.EncodeToString(c.x5t)
+	}
+	return v
+}
+
+// authMethod names how c authenticates (RFC 7591).
+func (c *ProviderClient) authMethod() string {
+	switch {
+	case c.jwks != nil:
+		return "private_key_jwt"
+	case c.x5t != nil:
+		return "self_signed_tls_client_auth"
+	case c.secretSum != nil:
+		return "client_secret_basic"
+	}
+	return "none"
 }
 
 func serveClients(w http.ResponseWriter, r *http.Request) error {
@@ -140,6 +166,9 @@ type clientBody struct {
 	// Agent and Lifetime: see ProviderClient (provider_agents.go).
 	Agent    bool           `json:"agent"`
 	Lifetime caddy.Duration `json:"lifetime"`
+	// JWKS or Certificate: see registeredClient.
+	JWKS        json.RawMessage `json:"jwks"`
+	Certificate string          `json:"certificate"`
 }
 
 // check validates the body as the Caddyfile's client block is.
@@ -179,6 +208,26 @@ func (b *clientBody) check(id string) error {
 	}
 	if len(b.Scopes) == 0 {
 		b.Scopes = []string{"openid", "email", "profile"}
+	}
+	if len(b.JWKS) > 0 && string(b.JWKS) == "null" {
+		b.JWKS = nil
+	}
+	if len(b.JWKS) > 0 {
+		if b.Certificate != "" {
+			return errors.New("jwks and certificate are exclusive (one way to authenticate)")
+		}
+		if _, err := parseClientJWKS(b.JWKS); err != nil {
+			return fmt.Errorf("jwks: %v", err)
+		}
+	}
+	if b.Certificate != "" {
+		if _, err := parseThumbprint(b.Certificate); err != nil {
+			return fmt.Errorf("certificate: %v", err)
+		}
+	}
+	keyed := len(b.JWKS) > 0 || b.Certificate != ""
+	if keyed && (b.Public || b.RotateSecret) {
+		return errors.New("jwks and certificate clients have no secret (not public, no rotate_secret)")
 	}
 	pc := ProviderClient{Agent: b.Agent, Lifetime: b.Lifetime, FirstParty: b.FirstParty, Grants: grants}
 	if !b.Public {
@@ -251,9 +300,10 @@ func putClient(w http.ResponseWriter, r *http.Request, id string) error {
 		rc.Grants = body.Grants
 		rc.Agent, rc.Lifetime = body.Agent, body.Lifetime
 		rc.DPoP = body.DPoP
+		rc.JWKS, rc.Certificate = body.JWKS, body.Certificate
 		secret = ""
 		switch {
-		case body.Public:
+		case body.Public, len(body.JWKS) > 0, body.Certificate != "":
 			rc.SecretSum, rc.PrevSecretSum, rc.PrevSecretUntil = nil, nil, time.Time{}
 		case rc.SecretSum == nil:
 			secret, rc.SecretSum = newClientSecret()

@@ -148,6 +148,12 @@ func loadClientJWKS(path string) ([]jose.JSONWebKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseClientJWKS(b)
+}
+
+// parseClientJWKS is loadClientJWKS of the set's bytes (a file's, or a
+// client registered through the admin API).
+func parseClientJWKS(b []byte) ([]jose.JSONWebKey, error) {
 	if len(b) > maxJWKSBytes {
 		return nil, fmt.Errorf("larger than %d bytes", maxJWKSBytes)
 	}

@@ -347,6 +347,51 @@ func TestServiceClients(t *testing.T) {
 				}
 			}
 		}},
+		{"registered with keys", func(t *testing.T, g *gateway) {
+			// The admin API takes a key set (private_key_jwt) or a
+			// certificate thumbprint instead of a secret, checked as the
+			// Caddyfile's are, and hands out no secret.
+			pub, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: es.Public(), KeyID: "k1", Use: "sig"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/partner", `{"grants":["client_credentials"],"scopes":["orders:read"],"jwks":`+string(pub)+`}`)
+			if v := registered(t, out); st != http.StatusCreated || v.Secret != "" || v.Client.AuthMethod != "private_key_jwt" {
+				t.Fatalf("register with jwks: %d %s", st, out)
+			}
+			c := g.newClient()
+			a := assertion(g, es, jose.ES256, "k1", func(m map[string]any) { m["iss"], m["sub"] = "partner", "partner" })
+			wantToken(t, askToken(t, g, c, withAssertion(a), "", ""), "partner", "orders:read")
+			wantTokenError(t, askToken(t, g, c, withAssertion(a), "", ""), "invalid_client") // spent
+			// Another key signing for it, or a secret: not the client.
+			wantTokenError(t, askToken(t, g, c, withAssertion(assertion(g, otherKey, jose.ES256, "k1", func(m map[string]any) { m["iss"], m["sub"] = "partner", "partner" })), "", ""), "invalid_client")
+			wantTokenError(t, askToken(t, g, c, cc, "partner", "guess"), "invalid_client")
+			// Bad bodies: a private key, both ways, a secret asked for, a
+			// malformed thumbprint — refused, nothing stored.
+			priv, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: es, KeyID: "p1"}}})
+			for name, body := range map[string]string{
+				"private key":    `{"grants":["client_credentials"],"scopes":["orders:read"],"jwks":` + string(priv) + `}`,
+				"empty set":      `{"grants":["client_credentials"],"scopes":["orders:read"],"jwks":{"keys":[]}}`,
+				"not a set":      `{"grants":["client_credentials"],"scopes":["orders:read"],"jwks":"k1"}`,
+				"both":           `{"grants":["client_credentials"],"scopes":["orders:read"],"jwks":` + string(pub) + `,"certificate":"` + strings.Repeat("ab", 32) + `"}`,
+				"rotate":         `{"grants":["client_credentials"],"scopes":["orders:read"],"jwks":` + string(pub) + `,"rotate_secret":true}`,
+				"bad thumbprint": `{"grants":["client_credentials"],"scopes":["orders:read"],"certificate":"12:34"}`,
+			} {
+				if st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/bad", body); st != http.StatusBadRequest {
+					t.Errorf("%s: %d %s", name, st, out)
+				}
+			}
+			if _, out := adminDo(t, g, http.MethodGet, "/frontdoor/clients", ""); strings.Contains(out, `"bad"`) {
+				t.Fatalf("a refused client was stored: %s", out)
+			}
+			// A certificate client, shown with its thumbprint.
+			st, out = adminDo(t, g, http.MethodPut, "/frontdoor/clients/dock", `{"grants":["client_credentials"],"scopes":["orders:read"],"certificate":"`+strings.Repeat("AB:", 31)+`AB"}`)
+			if v := registered(t, out); st != http.StatusCreated || v.Secret != "" || v.Client.AuthMethod != "self_signed_tls_client_auth" ||
+				v.Client.Certificate != strings.Repeat("ab", 32) {
+				t.Fatalf("register with a certificate: %d %s", st, out)
+			}
+			wantTokenError(t, askToken(t, g, c, url.Values{"grant_type": {"client_credentials"}, "client_id": {"dock"}}, "", ""), "invalid_client")
+		}},
 		{"rotation overlap", func(t *testing.T, g *gateway) {
 			st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/batch", `{"name":"Batch","grants":["client_credentials"],"scopes":["orders:read"]}`)
 			var created struct {
@@ -377,6 +422,18 @@ func TestServiceClients(t *testing.T) {
 			}
 		}},
 	})
+}
+
+// registered reads the admin API's answer to a client's registration.
+func registered(t *testing.T, out string) (v struct {
+	Client clientView `json:"client"`
+	Secret string     `json:"client_secret"`
+}) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return v
 }
 
 func wantTokenOf(t *testing.T, a tokenAnswer) string {
@@ -456,6 +513,15 @@ func TestServiceClientCertificate(t *testing.T) {
 			t.Errorf("%s: %d %v %s", name, r.status, r.header, r.body)
 		}
 	}
+	// The same through the admin API: a registered certificate client.
+	if st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/mtls2", `{"grants":["client_credentials"],"scopes":["orders:read"],"certificate":"`+
+		base64.RawURLEncoding.EncodeToString(sum)+`"}`); st != http.StatusCreated {
+		t.Fatalf("register: %d %s", st, out)
+	}
+	form2 := url.Values{"grant_type": {"client_credentials"}, "client_id": {"mtls2"}}
+	wantToken(t, askToken(t, g, withCert(g, cert), form2, "", ""), "mtls2", "orders:read")
+	wantTokenError(t, askToken(t, g, withCert(g, other), form2, "", ""), "invalid_client")
+	wantTokenError(t, askToken(t, g, g.newClient(), form2, "", ""), "invalid_client")
 }
 
 func cc0() url.Values { return url.Values{"grant_type": {"client_credentials"}} }

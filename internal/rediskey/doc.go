@@ -26,7 +26,9 @@
 //	ended:<hash>                        session ended marks (session/redis_ended.go)
 //	rl…                                 botdefense rate counters (counter.go)
 //	blocks                              botdefense block list (blocks.go)
-//	pow:<id>                            botdefense used challenge solutions
+//	pow:<id>                            single-use values spent (botdefense.RedisSeen):
+//	                                    challenge solutions; pow:dpop:<hash> DPoP proofs'
+//	                                    jti; pow:client-assertion:<hash> client assertions'
 //
 // A new family takes a name no other starts with.
 package rediskey
