@@ -55,6 +55,7 @@ type siteOP struct {
 	prov    *op.Provider
 	web     http.Handler
 	st      *opStorage
+	srv     *opServer
 	dir     string // <prefix>/oauth2
 }
 
@@ -107,6 +108,7 @@ func (h *Handler) buildProvider() error {
 		return fmt.Errorf("frontdoor: provider: %w", err)
 	}
 	srv := &opServer{LegacyServer: op.NewLegacyServer(o.prov, ep), o: o}
+	o.srv = srv
 	o.web = op.RegisterServer(srv, ep, op.WithHTTPMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r.WithContext(op.ContextWithIssuer(r.Context(), o.issuer)))
@@ -140,6 +142,8 @@ func (o *siteOP) serve(w http.ResponseWriter, r *http.Request) error {
 		r, ok = o.dpopTokenRequest(w, r)
 	case o.dir + "/userinfo":
 		r, ok = o.dpopUserinfo(w, r)
+	case o.dir + "/introspect":
+		ok = !o.certIntrospection(w, r)
 	}
 	if !ok {
 		return nil

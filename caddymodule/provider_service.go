@@ -280,6 +280,48 @@ func (o *siteOP) authenticatedClient(ctx context.Context, cc *op.ClientCredentia
 	return c, nil
 }
 
+// certIntrospection answers the introspection request of a certificate
+// client (RFC 8705) and reports whether it did: op's handler wants a
+// secret or an assertion before it asks the server, so a client whose
+// one credential is its TLS certificate is answered here, by the same
+// Introspect (which checks the certificate). Any other request is op's.
+func (o *siteOP) certIntrospection(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return false // op answers it
+	}
+	if r.PostForm.Has("client_secret") || r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		return false
+	}
+	c := o.client(r.PostForm.Get("client_id"))
+	if c == nil || c.x5t == nil {
+		return false
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		op.WriteError(w, r, oidc.ErrInvalidRequest().WithDescription("token missing"), nil)
+		return true
+	}
+	resp, err := o.srv.Introspect(r.Context(), &op.Request[op.IntrospectionRequest]{Method: r.Method, URL: r.URL, Header: r.Header,
+		Form: r.Form, PostForm: r.PostForm, Data: &op.IntrospectionRequest{ClientCredentials: &op.ClientCredentials{ClientID: c.ID},
+			IntrospectionRequest: &oidc.IntrospectionRequest{Token: token}}})
+	if err != nil {
+		op.WriteError(w, r, err, nil)
+		return true
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if err := writeJSON(w, http.StatusOK, resp.Data); err != nil {
+		o.h.logger.Debug("provider: writing an introspection answer", zap.Error(err))
+	}
+	return true
+}
+
 // opClient is op's view of c.
 func (o *siteOP) opClient(c *ProviderClient) op.Client {
 	return &opClient{c: c, login: o.h.Prefix + oauthLogin}

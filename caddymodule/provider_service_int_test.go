@@ -513,6 +513,16 @@ func TestServiceClientCertificate(t *testing.T) {
 			t.Errorf("%s: %d %v %s", name, r.status, r.header, r.body)
 		}
 	}
+	// It introspects over its certificate too; without it, it is nobody.
+	in := url.Values{"token": {a.AccessToken}, "client_id": {"mtls"}}
+	if r := g.do(withCert(g, cert), http.MethodPost, "/.frontdoor/oauth2/introspect", in, nil); r.status != http.StatusOK || !strings.Contains(r.body, `"active":true`) {
+		t.Fatalf("introspection over its certificate: %d %s", r.status, r.body)
+	}
+	for name, c := range map[string]*http.Client{"no certificate": g.newClient(), "another certificate": withCert(g, other)} {
+		if r := g.do(c, http.MethodPost, "/.frontdoor/oauth2/introspect", in, nil); r.status == http.StatusOK {
+			t.Errorf("introspection with %s: %d %s", name, r.status, r.body)
+		}
+	}
 	// The same through the admin API: a registered certificate client.
 	if st, out := adminDo(t, g, http.MethodPut, "/frontdoor/clients/mtls2", `{"grants":["client_credentials"],"scopes":["orders:read"],"certificate":"`+
 		base64.RawURLEncoding.EncodeToString(sum)+`"}`); st != http.StatusCreated {
