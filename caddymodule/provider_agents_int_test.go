@@ -444,6 +444,17 @@ func TestProviderAgents(t *testing.T) {
 			if a.status != http.StatusOK || act["sub"] != "concierge" || inner == nil || inner["sub"] != "assistant" {
 				t.Fatalf("chained exchange: %+v %v", a, act)
 			}
+			// Stopping the first agent ends the chain built on it.
+			if res := bearerCall(g, "/orders/1", a.AccessToken); res.status != http.StatusOK {
+				t.Fatalf("chained token at the edge: %d", res.status)
+			}
+			if res := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/apps/revoke", url.Values{"issuer": {g.url("")}, "client": {"assistant"}}); res.status != http.StatusOK {
+				t.Fatalf("stop the assistant: %d", res.status)
+			}
+			agentRefusedWithin(t, g, "/orders/1", a.AccessToken, "the agent it was exchanged from was stopped")
+			if in := introspect(t, g, a.AccessToken); in["active"] != false {
+				t.Fatalf("introspection of a chain whose first agent was stopped: %v", in)
+			}
 			// Not for a client the operator did not allow, nor with a wrong
 			// secret.
 			if a := exchange(t, g, "shop", "shop-secret-0123456789", url.Values{"subject_token": {shop.AccessToken}, "scope": {"orders:read"}}); a.Error != "unauthorized_client" {
