@@ -45,6 +45,16 @@ func TestAPILimits(t *testing.T) {
 		if st != http.StatusOK || !strings.Contains(out, "key k_") || strings.Contains(out, one) {
 			t.Fatalf("offenders: %d %s", st, out)
 		}
+		// Keys with a character changed fail their checksum before any
+		// budget or store is asked: however many, they cost nothing
+		// (the made-up keys below still find the budget untouched).
+		for i := range 20 {
+			typo := []byte(two)
+			typo[10+i%20] ^= 1
+			if st, _ := call(string(typo)); st != http.StatusUnauthorized {
+				t.Fatalf("a key with a changed character: %d", st)
+			}
+		}
 		// Made-up keys with good checksums: each costs a lookup, until the
 		// address is over its budget — then even a real key not checked
 		// lately waits.
@@ -60,8 +70,9 @@ func TestAPILimits(t *testing.T) {
 			}
 			refused++
 		}
-		// one, two and (not) each fake counted: the budget of 6 ran out.
-		if refused > 6 {
+		// one, two and (not) each fake counted: the budget of 6 ran out
+		// — and not before the fakes came (the typos were not counted).
+		if refused > 6 || refused == 0 {
 			t.Fatalf("%d made-up keys looked up before the address was stopped", refused)
 		}
 		three := g.makeKey(c, url.Values{"name": {"three"}, "scope": {"orders:read"}})
