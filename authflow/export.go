@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
@@ -203,6 +204,9 @@ type ExportSession struct {
 	Methods   []string  `json:"methods,omitempty"`
 	Level     string    `json:"level,omitempty"`
 	Provider  string    `json:"provider,omitempty"`
+	// Risk and RiskSignals: how risky the site judged the sign-in, why.
+	Risk        string   `json:"risk,omitempty"`
+	RiskSignals []string `json:"risk_signals,omitempty"`
 }
 
 // ExportToken is a pending one-time token (a link or code mailed, a
@@ -266,7 +270,8 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 		}
 		for _, s := range all {
 			x.Sessions = append(x.Sessions, ExportSession{Site: s.Site, UserAgent: s.UserAgent, IP: s.IP, CreatedAt: s.CreatedAt,
-				LastSeen: s.LastSeen, AuthTime: s.AuthTime, ExpiresAt: s.ExpiresAt, Methods: s.AMR, Level: s.ACR, Provider: s.IdP})
+				LastSeen: s.LastSeen, AuthTime: s.AuthTime, ExpiresAt: s.ExpiresAt, Methods: s.AMR, Level: s.ACR, Provider: s.IdP,
+				Risk: s.Risk, RiskSignals: strings.Fields(s.RiskSignals)})
 		}
 	}
 	toks, err := f.Data.PendingTokens(ctx, c.ID)

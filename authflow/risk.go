@@ -26,6 +26,8 @@ type RiskSettings struct {
 	// Locate maps a client address to its place (a zero Place: unknown;
 	// nil: no databases).
 	Locate func(ip string) risk.Place
+	// Decided, when set, is told every decision (metrics, the admin API).
+	Decided func(risk.Decision)
 }
 
 // FactorEmail is a code mailed to the verified address: the risk step-up
@@ -106,6 +108,9 @@ func (f *Flows) judgeStrong(ctx context.Context, due SessionDue, in FirstFactorI
 // recordDecision puts a decision with findings in the customer's trail,
 // and a refusal besides; it reports whether the policy refuses.
 func (f *Flows) recordDecision(ctx context.Context, client Client, id string, d risk.Decision) (refused bool) {
+	if f.Risk != nil && f.Risk.Decided != nil {
+		f.Risk.Decided(d)
+	}
 	if len(d.Findings) > 0 {
 		f.auditDetail(ctx, client, id, identity.EventRiskDecision, riskDetail(d))
 	}
@@ -170,4 +175,39 @@ func riskCodeMatches(nonce, typed string, hash []byte) bool {
 		return -1
 	}, typed)
 	return len(hash) > 0 && isEmailCode(typed) && subtle.ConstantTimeCompare(emailCodeHash(nonce, typed), hash) == 1
+}
+
+// StepUpMoved asks a session used from another place than it signed in
+// from (continuous evaluation: session_moved) to prove itself again, as
+// a risky sign-in is asked: the account's second factor, or without one
+// a code mailed to the verified address; NoFactorToUse when there is
+// neither (the customer signs in again). The wait is bound to the
+// session, so its completion replaces it with a session of the new place.
+func (f *Flows) StepUpMoved(ctx context.Context, in StepUpInput) (Outcome, error) {
+	c, s := in.Customer, in.Session
+	w := Wait{AMR: s.AMR, Redirect: in.Redirect, Purpose: PurposeStepUp, SessionKey: s.Key}
+	switch {
+	case c.HasSecondFactor():
+	case c.EmailVerified && c.Email != "":
+		w.Factors = []Factor{FactorEmail}
+	default:
+		return NoFactorToUse{}, nil
+	}
+	return f.AskSecondFactor(ctx, c, w)
+}
+
+// RiskMoved records what the policy made of a session used from another
+// place (once per session and address: the edge keeps its verdicts), and
+// tells the customer when the policy asks it.
+func (f *Flows) RiskMoved(ctx context.Context, client Client, id string, d risk.Decision, s risk.Sighting) {
+	f.recordDecision(ctx, client, id, d)
+	if !d.Asks(risk.Notify) || f.Notify == nil {
+		return
+	}
+	c, err := f.Customers.Customer(ctx, id)
+	if err != nil {
+		f.warn("loading a customer to tell of a moved session", err)
+		return
+	}
+	f.Notify.NewSignIn(ctx, c, s, d)
 }

@@ -456,6 +456,7 @@ func (f *Flows) startSession(ctx context.Context, in StartSessionInput) (string,
 		UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: in.Site,
 		AMR: in.Due.AMR, ACR: in.Due.ACR, UserAgent: in.Client.UserAgent, IP: in.Client.IP, IdP: in.Due.IdP,
 		Family: in.Family, AuthTime: in.AuthTime, IDToken: in.IDToken,
+		Risk: in.Due.Risk.Level(), RiskSignals: in.Due.Risk.SignalList(),
 	})
 	if err == nil {
 		f.auditDetail(ctx, in.Client, c.ID, identity.EventSignedIn, strings.Join(in.Due.AMR, " "))

@@ -66,6 +66,10 @@ type backend struct {
 	erasureKey  []byte
 	decisions   decisionCounts
 	decisionLog decisionLog
+	// riskDecisions counts risk decisions (risk_decisions.go); moves
+	// keeps the verdicts on sessions used from elsewhere (risk_edge.go).
+	riskDecisions riskDecisionLog
+	moves         moves
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis
@@ -159,6 +163,7 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		done:       make(chan struct{}),
 	}
 	b.clients = &clientRegistry{b: b}
+	b.riskDecisions.since = clk.Now().UTC()
 	if b.dpopSeen = stores.Seen; b.dpopSeen == nil {
 		b.dpopSeen = botdefense.NewMemorySeen()
 	}

@@ -134,5 +134,23 @@ func (h *Handler) sessionOrLogin(w http.ResponseWriter, r *http.Request) (*sessi
 		}
 		return nil, false
 	}
+	if h.ownPageMoved(w, r, s) { // used from another place (risk_edge.go)
+		return nil, false
+	}
+	return s, true
+}
+
+// sessionOrLoginAnywhere is sessionOrLogin for the step-up page itself,
+// where a session that moved comes to prove itself again.
+func (h *Handler) sessionOrLoginAnywhere(w http.ResponseWriter, r *http.Request) (*session.Session, bool) {
+	s, err := h.currentSession(r)
+	if err != nil {
+		_ = h.unavailable(w, r)
+		return nil, false
+	}
+	if s == nil {
+		_ = h.deny(w, r)
+		return nil, false
+	}
 	return s, true
 }

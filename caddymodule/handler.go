@@ -498,6 +498,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		c = newHotCustomer(&identity.Customer{ID: s.UserID})
 	}
+	// A site judging risk tells backends how risky each request of a
+	// browser's session is, and holds the session to the place it signed
+	// in from (risk_edge.go).
+	var riskLevel, riskSignals string
+	if h.Risk != nil && kc == nil && tc == nil {
+		var mv *movedVerdict
+		if riskLevel, riskSignals, mv = h.sessionRisk(r, s); mv != nil {
+			answered, anonymous, err := h.actOnMove(w, r, s, mv, public)
+			if answered {
+				return err
+			}
+			if anonymous {
+				return h.next(w, r, next)
+			}
+		}
+	}
 	if !public {
 		if h.accessRules {
 			if missing := h.unmetAccess(views, s, c); missing != "" {
@@ -523,6 +539,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
 	extra.Roles = c.roles
+	extra.Risk, extra.RiskSignals = riskLevel, riskSignals
 	if kc != nil {
 		extra.Actor, extra.Scope = kc.key.ID, kc.scope
 	}

@@ -279,7 +279,7 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	var vals []string
 	if n.plain {
 		size := 6 // five plain headers and the assertion
-		for _, v := range [...]string{st.Consent, st.Roles, st.Actor, st.Client} {
+		for _, v := range [...]string{st.Consent, st.Roles, st.Actor, st.Client, st.Risk} {
 			if v != "" {
 				size++
 			}
@@ -306,6 +306,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 		if st.Client != "" {
 			vals = append(vals, st.Client)
 			r.Header[clientHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
+		if st.Risk != "" {
+			vals = append(vals, st.Risk)
+			r.Header[riskHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	if n.assertion {

@@ -71,7 +71,7 @@ func TestProviderClientsAdmin(t *testing.T) {
 			t.Fatalf("current secret: %v", err)
 		}
 		// An update without rotate_secret shows no secret.
-		if st, out = adminDo(t, g, http.MethodPut, "/frontdoor/clients/kiosk", body); st != http.StatusOK || strings.Contains(out, "client_secret") {
+		if st, out = adminDo(t, g, http.MethodPut, "/frontdoor/clients/kiosk", body); st != http.StatusOK || strings.Contains(out, `"client_secret"`) {
 			t.Fatalf("update: %d %s", st, out)
 		}
 		// Refusals.

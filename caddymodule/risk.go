@@ -191,7 +191,9 @@ func (h *Handler) riskSettings() *authflow.RiskSettings {
 	if h.Risk == nil {
 		return nil
 	}
-	rs := &authflow.RiskSettings{Policy: h.Risk.policy, Config: h.Risk.cfg}
+	b := h.app.backend
+	rs := &authflow.RiskSettings{Policy: h.Risk.policy, Config: h.Risk.cfg,
+		Decided: func(d risk.Decision) { b.riskDecisions.note(h.origin, d, b.clock.Now()) }}
 	if l := h.app.locator; l != nil {
 		rs.Locate = func(ip string) risk.Place {
 			addr, err := netip.ParseAddr(ip)

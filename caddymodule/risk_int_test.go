@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -186,6 +187,112 @@ func TestRiskPolicyModes(t *testing.T) {
 		}
 		if m := g.takeMails(email, "was just signed in to"); len(m) != 0 {
 			t.Fatalf("mail without a database: %q", m)
+		}
+	})
+}
+
+// TestRiskSessionMoved (issue 19 §4, §5): a session is held to the place
+// it signed in from. Backends learn the risk of every request
+// (X-Frontdoor-Risk, the assertion's risk claim); the cookie replayed from
+// another country mid-session is asked to prove itself again (a browser:
+// the mailed code, then a session of the new place; an API call: RFC
+// 9470's 401) and never reaches the backend before; another network in
+// the same country is only told; a public page serves it anonymously.
+func TestRiskSessionMoved(t *testing.T) {
+	html := map[string]string{"Accept": "text/html"}
+	runOnBothStoresWith(t, gatewayOpts{global: riskGeo(t), site: riskSite}, []scenario{{"moved", func(t *testing.T, g *gateway) {
+		const email = "mover@example.com"
+		home := g.signUp(email)
+		berlin := browserAt(g, home, "127.10.0.1")
+		g.login(berlin, email, testPassword, "/app/x")
+		g.takeMails(email, "")
+		if r := g.get(berlin, "/app/x", map[string]string{"X-Frontdoor-Risk": "low-forged"}); r.status != http.StatusOK {
+			t.Fatalf("at home: %d", r.status)
+		}
+		h := g.backend.lastHeaders()
+		level := h.Get("X-Frontdoor-Risk")
+		if level != "low" && level != "medium" || len(h.Values("X-Frontdoor-Risk")) != 1 {
+			t.Fatalf("risk header at home: %q", h.Values("X-Frontdoor-Risk"))
+		}
+		if rc, _ := assertionClaims(t, g)["risk"].(map[string]any); rc == nil || rc["level"] != level {
+			t.Fatalf("assertion's risk claim: %v", assertionClaims(t, g))
+		}
+		// Potsdam: the same country and network.
+		if r := g.get(browserAt(g, home, "127.11.0.1"), "/app/x", html); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Risk") != level {
+			t.Fatalf("from Potsdam: %d %q", r.status, g.backend.lastHeaders().Get("X-Frontdoor-Risk"))
+		}
+		// The cookie in Australia: the backend never sees it.
+		au := browserAt(g, home, "127.20.0.1")
+		before := g.backend.count()
+		r := g.get(au, "/app/api", map[string]string{"Accept": "application/json"})
+		if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_user_authentication"`) {
+			t.Fatalf("API call from Australia: %d %v", r.status, r.header)
+		}
+		if r := g.get(au, "/pub/page", nil); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-User") != "" {
+			t.Fatalf("public page from Australia: %d, user %q", r.status, g.backend.lastHeaders().Get("X-Frontdoor-User"))
+		}
+		r = g.get(au, "/app/orders", html)
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/.frontdoor/stepup?rd=%2Fapp%2Forders" {
+			t.Fatalf("page from Australia: %d %q", r.status, r.header.Get("Location"))
+		}
+		if n := g.backend.count(); n != before+1 { // the public page only
+			t.Fatalf("the backend saw %d requests of the moved session", n-before-1)
+		}
+		// The account page too: a stolen cookie reads nothing there.
+		if r := g.get(au, "/.frontdoor/account", html); r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "/stepup") {
+			t.Fatalf("account page from Australia: %d %q", r.status, r.header.Get("Location"))
+		}
+		page := g.get(au, "/.frontdoor/stepup?rd=%2Fapp%2Forders", html)
+		if page.status != http.StatusOK || !strings.Contains(page.body, `name="email_code"`) {
+			t.Fatalf("step-up page: %d %s", page.status, page.body)
+		}
+		codes := g.takeMails(email, "type this code where you are signing in")
+		if len(codes) != 1 {
+			t.Fatalf("code mails: %d", len(codes))
+		}
+		r = g.post(au, "/.frontdoor/mfa", url.Values{"email_code": {sixDigits.FindString(codes[0])}})
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/app/orders" {
+			t.Fatalf("the code: %d %q %s", r.status, r.header.Get("Location"), r.body)
+		}
+		// Proven again: a session of Australia, which the backend now sees.
+		if r := g.get(au, "/app/orders", html); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-User") != g.customerID(email) {
+			t.Fatalf("after proving again: %d", r.status)
+		}
+		evs, _ := backendOf(t).identity.Events(context.Background(), g.customerID(email), 100)
+		found := false
+		for _, e := range evs {
+			found = found || e.Kind == identity.EventRiskDecision && strings.Contains(e.Detail, "session_moved (DE to AU)")
+		}
+		if !found {
+			t.Fatalf("no session_moved decision in the trail: %+v", evs)
+		}
+		// The decision counts on the admin API.
+		if st, out := adminDo(t, g, http.MethodGet, "/frontdoor/risk/decisions", ""); st != http.StatusOK || !strings.Contains(out, `"session_moved": 1`) {
+			t.Fatalf("admin API: %d %s", st, out)
+		}
+	}}})
+	t.Run("audit", func(t *testing.T) {
+		g := startGateway(t, gatewayOpts{global: riskGeo(t), site: "risk {\n\t\t\tsession_moved deny\n\t\t\tmode audit\n\t\t}"})
+		const email = "audit-mover@example.com"
+		home := g.signUp(email)
+		g.login(browserAt(g, home, "127.10.0.1"), email, testPassword, "/app/x")
+		if r := g.get(browserAt(g, home, "127.20.0.1"), "/app/x", html); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Risk") != "high" {
+			t.Fatalf("audit mode: %d %q", r.status, g.backend.lastHeaders().Get("X-Frontdoor-Risk"))
+		}
+		rc, _ := assertionClaims(t, g)["risk"].(map[string]any)
+		if sigs, _ := rc["signals"].([]any); rc["level"] != "high" || !slices.Contains(sigs, any("session_moved")) {
+			t.Fatalf("risk claim in audit mode: %v", rc)
+		}
+	})
+	t.Run("no database", func(t *testing.T) {
+		g := startGateway(t, gatewayOpts{site: riskSite})
+		const email = "nowhere-mover@example.com"
+		home := g.signUp(email)
+		g.login(browserAt(g, home, "127.10.0.1"), email, testPassword, "/app/x")
+		for _, ip := range []string{"127.20.0.1", "127.11.0.1"} {
+			if r := g.get(browserAt(g, home, ip), "/app/x", html); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Risk") == "" {
+				t.Fatalf("without a database, from %s: %d", ip, r.status)
+			}
 		}
 	})
 }

@@ -40,7 +40,7 @@ func (h *Handler) requirementAt(rd string, s *session.Session, c *identity.Custo
 // rule (`rd` is where it was going; `resubmit` says it was sending a
 // form): authflow.StepUp asks only for what is missing.
 func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
-	s, ok := h.sessionOrLogin(w, r)
+	s, ok := h.sessionOrLoginAnywhere(w, r)
 	if !ok {
 		return nil
 	}
@@ -50,6 +50,9 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		h.logger.Error("loading customer", zap.Error(err))
 		return h.unavailable(w, r)
+	}
+	if handled, err := h.movedStepUp(w, r, s, c, rd); handled {
+		return err
 	}
 	out, err := h.flows.StepUp(r.Context(), authflow.StepUpInput{
 		Session: s, Customer: c, Requirement: h.requirementAt(rd, s, c), Redirect: rd, Resubmit: q.Get("resubmit") != "",

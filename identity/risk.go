@@ -1,6 +1,10 @@
 package identity
 
-import "github.com/frontdoorhq/frontdoor/risk"
+import (
+	"strings"
+
+	"github.com/frontdoorhq/frontdoor/risk"
+)
 
 // RiskNote is a sign-in's risk decision and the sighting it adds to the
 // customer's history once the sign-in completes; a second-factor wait
@@ -20,3 +24,19 @@ const (
 	// EventRiskRefused: a sign-in the policy refused.
 	EventRiskRefused = "risk_refused"
 )
+
+// Level is the decision's risk level, "" for no note (nil-safe).
+func (n *RiskNote) Level() string {
+	if n == nil {
+		return ""
+	}
+	return string(n.Decision.Level)
+}
+
+// SignalList is the decision's signals, space-separated ("" for none).
+func (n *RiskNote) SignalList() string {
+	if n == nil {
+		return ""
+	}
+	return strings.Join(n.Decision.Signals(), " ")
+}

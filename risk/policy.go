@@ -39,7 +39,7 @@ const (
 // severity is each signal's own level.
 var severity = map[Signal]Level{
 	NewDevice: Low, NewNetwork: Low, NewCountry: Medium, AnonymousNetwork: Medium, RecentFailures: Medium,
-	ImpossibleTravel: High, BreachedPassword: High, SessionMoved: High,
+	ImpossibleTravel: High, BreachedPassword: High, SessionMoved: High, SessionNetwork: Low,
 }
 
 // Mode: enforce acts; audit decides, logs and tells backends, but acts on
@@ -69,6 +69,7 @@ func DefaultPolicy() Policy {
 		BreachedPassword: {Reset},
 		RecentFailures:   {StepUp},
 		SessionMoved:     {StepUp},
+		SessionNetwork:   {Allow},
 	}}
 }
 

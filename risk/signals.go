@@ -24,13 +24,31 @@ const (
 	AnonymousNetwork Signal = "anonymous_network"
 	BreachedPassword Signal = "breached_password"
 	RecentFailures   Signal = "recent_failures"
-	// SessionMoved: a session's requests come from another country or
-	// network than where it signed in (continuous evaluation).
+	// SessionMoved: a session's requests come from another country than
+	// where it signed in (continuous evaluation: a stolen cookie).
 	SessionMoved Signal = "session_moved"
+	// SessionNetwork: a session's requests come from another network
+	// (AS) in the same country — a phone leaving Wi-Fi does that too, so
+	// by default it is only told.
+	SessionNetwork Signal = "session_network"
 )
 
 // Signals is every signal, in the order decisions list them.
-var Signals = []Signal{NewDevice, NewCountry, NewNetwork, ImpossibleTravel, AnonymousNetwork, BreachedPassword, RecentFailures, SessionMoved}
+var Signals = []Signal{NewDevice, NewCountry, NewNetwork, ImpossibleTravel, AnonymousNetwork, BreachedPassword, RecentFailures, SessionMoved, SessionNetwork}
+
+// Moved judges a session's request from place to against the place it
+// signed in from: another country is session_moved, another network in
+// the same country session_network. Places a database did not map are
+// skipped (no finding), never guessed.
+func Moved(from, to Place) []Finding {
+	switch {
+	case from.Country != "" && to.Country != "" && from.Country != to.Country:
+		return []Finding{{Signal: SessionMoved, Detail: from.Country + " to " + to.Country}}
+	case from.ASN != 0 && to.ASN != 0 && from.ASN != to.ASN && (from.Country == "" || to.Country == "" || from.Country == to.Country):
+		return []Finding{{Signal: SessionNetwork, Detail: "AS" + strconv.FormatUint(uint64(from.ASN), 10) + " to AS" + strconv.FormatUint(uint64(to.ASN), 10)}}
+	}
+	return nil
+}
 
 // Sighting is one earlier sign-in of a customer: when, from where, on
 // what device. A customer's recent sightings (History) live in the store.

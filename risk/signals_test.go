@@ -160,3 +160,24 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+func TestMoved(t *testing.T) {
+	de := risk.Place{Country: "DE", ASN: 3320}
+	for _, tc := range []struct {
+		name     string
+		from, to risk.Place
+		want     risk.Signal
+	}{
+		{"same place", de, de, ""},
+		{"another country", de, risk.Place{Country: "AU", ASN: 1221}, risk.SessionMoved},
+		{"another network, same country", de, risk.Place{Country: "DE", ASN: 6805}, risk.SessionNetwork},
+		{"no database for the new address", de, risk.Place{}, ""},
+		{"no network database", risk.Place{Country: "DE"}, risk.Place{Country: "DE"}, ""},
+		{"networks only", risk.Place{ASN: 1}, risk.Place{ASN: 2}, risk.SessionNetwork},
+	} {
+		got := risk.Moved(tc.from, tc.to)
+		if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0].Signal != tc.want || got[0].Detail == "") {
+			t.Errorf("%s: %v", tc.name, got)
+		}
+	}
+}

@@ -46,6 +46,16 @@ type Claims struct {
 	// ClientID names the app whose access token the customer's request
 	// came with (RFC 9068 client_id).
 	ClientID string `json:"client_id,omitempty"`
+	// Risk is how risky the site's risk policy judges the session's
+	// sign-in and this request, and why (a site without one: absent).
+	Risk *RiskClaim `json:"risk,omitempty"`
+}
+
+// RiskClaim is the risk claim: level low, medium or high, and the
+// signals that made it (new_device, session_moved, …).
+type RiskClaim struct {
+	Level   string   `json:"level"`
+	Signals []string `json:"signals,omitempty"`
 }
 
 // Actor is the act claim (RFC 8693).
@@ -73,6 +83,9 @@ type Extra struct {
 	// Client is the app whose access token the request came with ("" for
 	// none).
 	Client string
+	// Risk is the risk level ("" when the site judges none) and
+	// RiskSignals its signals, space-separated.
+	Risk, RiskSignals string
 }
 
 // Field is one profile field's or attribute's value.
@@ -84,6 +97,14 @@ func actClaim(actor string) *Actor {
 		return nil
 	}
 	return &Actor{Sub: actor}
+}
+
+// riskClaim is the risk claim, nil when the site judges no risk.
+func riskClaim(level, signals string) *RiskClaim {
+	if level == "" {
+		return nil
+	}
+	return &RiskClaim{Level: level, Signals: strings.Fields(signals)}
 }
 
 // rolesClaim turns the roles header value into the claim.
@@ -168,6 +189,8 @@ type Stamp struct {
 	Attrs []Field
 	// Actor and Scope are who acts and what it may do; Client the app.
 	Actor, Scope, Client string
+	// Risk and RiskSignals are the risk level and signals it states.
+	Risk, RiskSignals string
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -212,6 +235,7 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 // fits reports whether st still describes s (and x) under the current key.
 func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
 	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles || st.Actor != x.Actor || st.Scope != x.Scope || st.Client != x.Client ||
+		st.Risk != x.Risk || st.RiskSignals != x.RiskSignals ||
 		!slices.Equal(st.Profile, x.Profile) || !slices.Equal(st.Attrs, x.Attrs) {
 		return false
 	}
@@ -249,6 +273,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
 		Consent: consentClaim(x.Consent), Profile: fieldsClaim(x.Profile),
 		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs), Act: actClaim(x.Actor), Scope: x.Scope, ClientID: x.Client,
+		Risk: riskClaim(x.Risk, x.RiskSignals),
 	})
 	if err != nil {
 		return nil, err
@@ -265,6 +290,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
 		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs, Actor: x.Actor, Scope: x.Scope, Client: x.Client,
+		Risk: x.Risk, RiskSignals: x.RiskSignals,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}

@@ -196,6 +196,8 @@ type New struct {
 	AuthTime time.Time
 	// IDToken: see Session.IDToken.
 	IDToken string
+	// Risk and RiskSignals: see Session.
+	Risk, RiskSignals string
 }
 
 // Create starts a session and returns the bearer token for the cookie. A
@@ -213,6 +215,7 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 		Key: KeyOf(token), UserID: n.UserID, Email: n.Email, EmailVerified: n.EmailVerified,
 		Site: n.Site, CreatedAt: now, LastSeen: now, AuthTime: now, ExpiresAt: now.Add(cfg.Absolute),
 		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP, Family: n.Family, IDToken: n.IDToken,
+		Risk: n.Risk, RiskSignals: n.RiskSignals,
 	}
 	if !n.AuthTime.IsZero() && n.AuthTime.Before(now) {
 		s.AuthTime = n.AuthTime

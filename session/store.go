@@ -38,9 +38,16 @@ type Session struct {
 	// deployment came with: signing out here ends the provider's session
 	// with it (its end_session's id_token_hint).
 	IDToken string `json:"id_token,omitempty"`
-	// UserAgent and IP describe the device for the account page.
+	// UserAgent and IP describe the device for the account page; IP is
+	// also where the session signed in, which a site judging risk holds
+	// its later requests against.
 	UserAgent string `json:"user_agent,omitempty"`
 	IP        string `json:"ip,omitempty"`
+	// Risk is the risk level the site's policy gave the sign-in (low,
+	// medium, high; "" when none judged it), RiskSignals its signals,
+	// space-separated: what backends are told for the session's requests.
+	Risk        string `json:"risk,omitempty"`
+	RiskSignals string `json:"risk_signals,omitempty"`
 }
 
 // ErrNotFound means no such session (never existed, expired or revoked).
