@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/netip"
 	"strings"
 
@@ -210,4 +211,53 @@ func (f *Flows) RiskMoved(ctx context.Context, client Client, id string, d risk.
 		return
 	}
 	f.Notify.NewSignIn(ctx, c, s, d)
+}
+
+// NotMeLink returns the secret of a new "this wasn't me" link for a mail
+// telling customer id of a sign-in: single use, NotMeTTL.
+func (f *Flows) NotMeLink(ctx context.Context, id string) (string, error) {
+	secret, tok := identity.NewToken(identity.NotMe{}, id, identity.NotMeTTL, f.now())
+	if err := f.Tokens.PutToken(ctx, tok); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// NotMeDone: the account is secured (NotMe).
+type NotMeDone struct{ Customer *identity.Customer }
+
+func (NotMeDone) outcome() {}
+
+// NotMe acts on a "this wasn't me" link: whoever signed in is put out —
+// every session ends (agents stop), remembered devices are forgotten —
+// and a password reset link is mailed to the verified address, since
+// they may know the password. Single use; LinkExpired when used, past
+// its term, or its account is gone.
+func (f *Flows) NotMe(ctx context.Context, secret string, client Client) (Outcome, error) {
+	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenNotMe, identity.HashToken(secret), f.now())
+	if errors.Is(err, identity.ErrNotFound) || err == nil && tok.CustomerID == "" {
+		return LinkExpired{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.Customers.UpdateCustomer(ctx, tok.CustomerID, func(c *identity.Customer) error {
+		c.ForgetDevices()
+		return nil
+	})
+	if errors.Is(err, identity.ErrNotFound) {
+		return LinkExpired{}, nil
+	}
+	if err != nil {
+		f.putBack(ctx, tok)
+		return nil, err
+	}
+	if err := f.endAllSessions(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	f.audit(ctx, client, c.ID, identity.EventNotMe)
+	if _, err := f.RequestReset(ctx, c.Email); err != nil {
+		return nil, err
+	}
+	return NotMeDone{Customer: c}, nil
 }

@@ -245,6 +245,9 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 	case identity.EventAppRevoked:
 		return h.say(r, "event.app_revoked", "app", e.Detail)
 	}
+	if w := h.riskEventWords(r, e); w != "" {
+		return w
+	}
 	if w := h.agentEventWords(r, e); w != "" {
 		return w
 	}

@@ -131,14 +131,20 @@ func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Si
 		place = l.words.say("mail.new_sign_in.near", "place", where)
 	}
 	why := ""
-	for _, sig := range []risk.Signal{risk.ImpossibleTravel, risk.NewCountry, risk.NewDevice} {
+	for _, sig := range []risk.Signal{risk.SessionMoved, risk.ImpossibleTravel, risk.NewCountry, risk.NewDevice} {
 		if slices.ContainsFunc(d.Findings, func(f risk.Finding) bool { return f.Signal == sig }) {
 			why = string(sig)
 			break
 		}
 	}
+	notMe := ""
+	if secret, err := m.h.flows.NotMeLink(ctx, c.ID); err != nil {
+		m.h.logger.Error("making a mail's \"this wasn't me\" link", zap.Error(err))
+	} else {
+		notMe = m.h.origin + m.h.Prefix + "/not-me?token=" + url.QueryEscape(secret)
+	}
 	m.h.queueMail(ctx, c.Email, "new_sign_in", mailData{Link: m.h.origin + m.h.Prefix + "/account", Device: device, Place: place,
-		When: s.At, Why: why})
+		When: s.At, Why: why, NotMe: notMe})
 }
 
 // RiskCode mails the code of a risk step-up.

@@ -35,6 +35,8 @@ type mailData struct {
 	// of (Why: the signal that made the policy tell them).
 	Device, Place, Why string
 	When               time.Time
+	// NotMe is the sign-in mail's "this wasn't me" link.
+	NotMe string
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter

@@ -296,3 +296,69 @@ func TestRiskSessionMoved(t *testing.T) {
 		}
 	})
 }
+
+var notMeLink = regexp.MustCompile(`https://[^\s"]+/\.frontdoor/not-me\?token=[A-Za-z0-9_%-]+`)
+
+// TestRiskNotMe (issue 19 §6): the mail telling of a new device carries a
+// "this wasn't me" link. Following it changes nothing (a mail scanner
+// does that); its button ends every session, forgets remembered devices,
+// mails a password reset, and works once. The account page's activity
+// says what was checked, in words.
+func TestRiskNotMe(t *testing.T) {
+	runOnBothStoresWith(t, gatewayOpts{global: riskGeo(t), site: riskSite}, []scenario{{"not me", func(t *testing.T, g *gateway) {
+		const email = "notme@example.com"
+		home := g.signUp(email)
+		g.login(browserAt(g, home, "127.10.0.1"), email, testPassword, "/app/x")
+		g.takeMails(email, "")
+		intruder := clientFrom(g, "127.10.0.7")
+		g.login(intruder, email, testPassword, "/app/x")
+		mails := g.takeMails(email, "this device is new to your account")
+		if len(mails) != 1 {
+			t.Fatalf("new-device mails: %d", len(mails))
+		}
+		link := notMeLink.FindString(strings.ReplaceAll(mails[0], "=\r\n", ""))
+		if link == "" {
+			t.Fatalf("no \"this wasn't me\" link:\n%s", mails[0])
+		}
+		u, _ := url.Parse(link)
+		// A scanner follows the link: a page with a button, no change.
+		scanner := g.newClient()
+		page := g.get(scanner, u.RequestURI(), nil)
+		if page.status != http.StatusOK || !strings.Contains(page.body, `id="not-me"`) {
+			t.Fatalf("link page: %d %s", page.status, page.body)
+		}
+		if r := g.get(intruder, "/app/x", nil); r.status != http.StatusOK {
+			t.Fatalf("the link's page ended a session: %d", r.status)
+		}
+		// The customer presses it (in any browser).
+		r := g.postVia(scanner, u.RequestURI(), "/.frontdoor/not-me", url.Values{"token": {u.Query().Get("token")}})
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Your account is secured") {
+			t.Fatalf("not me: %d %s", r.status, r.body)
+		}
+		for name, c := range map[string]*http.Client{"the intruder's": intruder, "the customer's": home} {
+			if r := g.get(c, "/app/x", map[string]string{"Accept": "application/json"}); r.status != http.StatusUnauthorized {
+				t.Errorf("%s session after \"not me\": %d", name, r.status)
+			}
+		}
+		if m := g.takeMails(email, "/.frontdoor/reset/confirm?token="); len(m) != 1 {
+			t.Fatalf("reset mails: %d", len(m))
+		}
+		// Once only.
+		if r := g.postVia(scanner, u.RequestURI(), "/.frontdoor/not-me", url.Values{"token": {u.Query().Get("token")}}); r.status != http.StatusBadRequest || !strings.Contains(r.body, "expired or was already used") {
+			t.Fatalf("the link again: %d %s", r.status, r.body)
+		}
+		// The activity says it, in words.
+		c := g.newClient()
+		g.login(c, email, testPassword, "/app/x")
+		acct := g.get(c, "/.frontdoor/account", nil).body
+		for _, want := range []string{"A sign-in was checked more closely: a new device", "You reported a sign-in that was not you"} {
+			if !strings.Contains(acct, want) {
+				t.Fatalf("account page lacks %q:\n%s", want, acct)
+			}
+		}
+		evs, _ := backendOf(t).identity.Events(context.Background(), g.customerID(email), 100)
+		if !slices.ContainsFunc(evs, func(e identity.Event) bool { return e.Kind == identity.EventNotMe }) {
+			t.Fatalf("trail: %+v", evs)
+		}
+	}}})
+}

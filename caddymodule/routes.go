@@ -90,6 +90,10 @@ var routeTable = []route{
 		postDefence: defence{route: botdefense.RouteReset, challenge: resetChallenge}},
 	{path: "/reset/confirm", get: (*Handler).resetConfirmPage, post: (*Handler).resetConfirm,
 		postDefence: defence{route: botdefense.RouteVerify}},
+	// A sign-in mail's "this wasn't me" link (risk_notme.go), defended
+	// like the other mailed links.
+	{path: "/not-me", get: (*Handler).notMePage, post: (*Handler).notMe,
+		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/magic", get: (*Handler).magicPage, post: (*Handler).magic, postDefenceBy: magicDefence},
 	{path: "/magic/verify", get: (*Handler).magicVerifyPage, post: (*Handler).magicVerify,
 		postDefence: defence{route: botdefense.RouteCode}},

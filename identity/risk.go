@@ -23,6 +23,9 @@ const (
 	EventRiskDecision = "risk_decision"
 	// EventRiskRefused: a sign-in the policy refused.
 	EventRiskRefused = "risk_refused"
+	// EventNotMe: the customer followed a mail's "this wasn't me" link:
+	// every session ended, remembered devices forgotten, a reset mailed.
+	EventNotMe = "not_me"
 )
 
 // Level is the decision's risk level, "" for no note (nil-safe).

@@ -16,6 +16,9 @@ type TokenKind string
 const (
 	TokenVerifyEmail   TokenKind = "verify_email"
 	TokenResetPassword TokenKind = "reset_password"
+	// TokenNotMe is the "this wasn't me" link of a mail telling the
+	// customer of a sign-in (authflow.NotMe).
+	TokenNotMe TokenKind = "not_me"
 	// TokenMagicLink is a mailed sign-in link.
 	TokenMagicLink TokenKind = "magic_link"
 	// TokenEmailCode is the six-digit code mailed with a sign-in link,
@@ -86,6 +89,8 @@ const (
 	// ResetTokenTTL is how long a password reset link works: short, since
 	// whoever holds it can take over the account.
 	ResetTokenTTL = 30 * time.Minute
+	// NotMeTTL is how long a "this wasn't me" link works.
+	NotMeTTL = 7 * 24 * time.Hour
 	// MagicLinkTTL is how long a mailed sign-in link works.
 	MagicLinkTTL = 15 * time.Minute
 	// EmailChangeTTL is how long a new address's confirmation link works.

@@ -33,6 +33,9 @@ type VerifyEmail struct {
 // ResetPassword is a password reset link's: the link alone, nothing more.
 type ResetPassword struct{}
 
+// NotMe is a "this wasn't me" link's: the link alone.
+type NotMe struct{}
+
 // MagicLink is a mailed sign-in link's.
 type MagicLink struct {
 	// Binding is the hash of a nonce held in a cookie by the browser that
@@ -267,6 +270,9 @@ func (VerifyEmail) TokenKind() TokenKind { return TokenVerifyEmail }
 func (ResetPassword) TokenKind() TokenKind { return TokenResetPassword }
 
 // TokenKind implements Payload.
+func (NotMe) TokenKind() TokenKind { return TokenNotMe }
+
+// TokenKind implements Payload.
 func (MagicLink) TokenKind() TokenKind { return TokenMagicLink }
 
 // TokenKind implements Payload.
@@ -291,6 +297,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[VerifyEmail](raw)
 	case TokenResetPassword:
 		return decodeAs[ResetPassword](raw)
+	case TokenNotMe:
+		return decodeAs[NotMe](raw)
 	case TokenMagicLink:
 		return decodeAs[MagicLink](raw)
 	case TokenEmailCode:
