@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"testing"
 	"time"
 
