@@ -29,6 +29,16 @@ type RiskSettings struct {
 	Locate func(ip string) risk.Place
 	// Decided, when set, is told every decision (metrics, the admin API).
 	Decided func(risk.Decision)
+	// Failures, when set, counts failed password sign-ins per address at
+	// the edge (botdefense): recent_failures.
+	Failures SignInFailures
+}
+
+// SignInFailures counts failed password sign-ins per normalised address
+// (the edge defence's counters, shared by the nodes).
+type SignInFailures interface {
+	NoteSignInFailure(ctx context.Context, account string) error
+	SignInFailures(ctx context.Context, account string) (int, error)
 }
 
 // FactorEmail is a code mailed to the verified address: the risk step-up
@@ -49,7 +59,7 @@ func (RiskRefused) outcome()  {}
 func (RiskResetDue) outcome() {}
 
 // judge evaluates a first factor just proven; nil without a policy.
-func (f *Flows) judge(c *identity.Customer, in FirstFactorInput) *identity.RiskNote {
+func (f *Flows) judge(ctx context.Context, c *identity.Customer, in FirstFactorInput) *identity.RiskNote {
 	if f.Risk == nil {
 		return nil
 	}
@@ -57,7 +67,15 @@ func (f *Flows) judge(c *identity.Customer, in FirstFactorInput) *identity.RiskN
 	if f.Risk.Locate != nil {
 		s.Place = f.Risk.Locate(in.Client.IP)
 	}
-	a := risk.Attempt{Sighting: s, Breached: in.Breached, Failures: in.Failures}
+	failures := in.Failures
+	if f.Risk.Failures != nil && failures == 0 {
+		n, err := f.Risk.Failures.SignInFailures(ctx, c.Email)
+		if err != nil {
+			f.warn("reading an account's recent failed sign-ins", err) // the signal is skipped
+		}
+		failures = n
+	}
+	a := risk.Attempt{Sighting: s, Breached: in.Breached, Failures: failures}
 	a.Addr, _ = netip.ParseAddr(in.Client.IP)
 	d := f.Risk.Policy.Decide(risk.Evaluate(c.Sightings, a, f.Risk.Config))
 	return &identity.RiskNote{Decision: d, Sighting: s, Notify: d.Asks(risk.Notify)}
@@ -95,7 +113,7 @@ func (f *Flows) riskFirst(ctx context.Context, c *identity.Customer, in FirstFac
 // recorded and told as any other.
 func (f *Flows) judgeStrong(ctx context.Context, due SessionDue, in FirstFactorInput) (Outcome, error) {
 	in.Customer = due.Customer
-	note := f.judge(due.Customer, in)
+	note := f.judge(ctx, due.Customer, in)
 	if note == nil {
 		return due, nil
 	}

@@ -160,7 +160,7 @@ type FirstFactorInput struct {
 // them — and any other gets an aal1 session.
 func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outcome, error) {
 	c := in.Customer
-	note := f.judge(c, in)
+	note := f.judge(ctx, c, in)
 	if out, done, err := f.riskFirst(ctx, c, in, note); done {
 		return out, err
 	}

@@ -68,6 +68,15 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 	}
 	rehash, err := f.Hasher.Verify(ctx, stored, in.Password)
 	if errors.Is(err, identity.ErrPasswordMismatch) {
+		if f.Risk != nil && f.Risk.Failures != nil {
+			// Known address or not, off the response path.
+			fails := f.Risk.Failures
+			f.Later.Do(func(ctx context.Context) {
+				if err := fails.NoteSignInFailure(ctx, email); err != nil {
+					f.warn("counting a failed sign-in", err)
+				}
+			})
+		}
 		if c != nil {
 			// Off the response path: the write would tell the address
 			// has an account.

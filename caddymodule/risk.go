@@ -193,7 +193,7 @@ func (h *Handler) riskSettings() *authflow.RiskSettings {
 	}
 	b := h.app.backend
 	rs := &authflow.RiskSettings{Policy: h.Risk.policy, Config: h.Risk.cfg,
-		Decided: func(d risk.Decision) { b.riskDecisions.note(h.origin, d, b.clock.Now()) }}
+		Decided: func(d risk.Decision) { b.riskDecisions.note(h.origin, d, b.clock.Now()) }, Failures: b.defense}
 	if l := h.app.locator; l != nil {
 		rs.Locate = func(ip string) risk.Place {
 			addr, err := netip.ParseAddr(ip)

@@ -362,3 +362,33 @@ func TestRiskNotMe(t *testing.T) {
 		}
 	}}})
 }
+
+// TestRiskRecentFailures (issue 19 §2): failed sign-ins against an
+// address — counted by the edge's shared counters, from any address, for
+// known and unknown accounts alike — make the next good one prove itself
+// (recent_failures stepup, the default).
+func TestRiskRecentFailures(t *testing.T) {
+	runOnBothStoresWith(t, gatewayOpts{global: riskGeo(t), site: riskSite}, []scenario{{"failures", func(t *testing.T, g *gateway) {
+		const email = "stuffed@example.com"
+		home := g.signUp(email)
+		berlin := browserAt(g, home, "127.10.0.1")
+		g.login(berlin, email, testPassword, "/app/x")
+		attacker := clientFrom(g, "127.20.0.9")
+		for range 5 {
+			if r := g.post(attacker, "/.frontdoor/login", url.Values{"email": {email}, "password": {"not the password"}}); r.status != http.StatusUnauthorized {
+				t.Fatalf("a wrong password: %d", r.status)
+			}
+		}
+		squatMailIdle(t) // the failures are counted off the response path
+		r := g.post(berlin, "/.frontdoor/login", url.Values{"email": {email}, "password": {testPassword}, "rd": {"/app/orders"}})
+		if r.status != http.StatusOK || !strings.Contains(r.body, `name="email_code"`) {
+			t.Fatalf("a good sign-in after five failures: %d %s", r.status, r.body)
+		}
+		evs, _ := backendOf(t).identity.Events(context.Background(), g.customerID(email), 100)
+		if !slices.ContainsFunc(evs, func(e identity.Event) bool {
+			return e.Kind == identity.EventRiskDecision && strings.Contains(e.Detail, "recent_failures (5 failed sign-ins lately)")
+		}) {
+			t.Fatalf("trail: %+v", evs)
+		}
+	}}})
+}
