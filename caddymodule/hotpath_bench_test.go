@@ -56,6 +56,9 @@ func benchHandlerWith(b *testing.B, o gatewayOpts, set func(*Handler)) (*Handler
 	return h, &http.Cookie{Name: session.CookieName, Value: v}
 }
 
+// benchClientIP is the benchmarks' client address.
+const benchClientIP = "192.0.2.1"
+
 // serveLoop runs the handler on one request shape, resetting the headers
 // the handler rewrites, so each iteration does the full work.
 func serveLoop(b *testing.B, h *Handler, path string, ck *http.Cookie, wantHeader string) {
@@ -66,7 +69,10 @@ func serveLoop(b *testing.B, h *Handler, path string, ck *http.Cookie, wantHeade
 func serveLoopAuth(b *testing.B, h *Handler, path string, ck *http.Cookie, authz, wantHeader string) {
 	repl := caddy.NewReplacer()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
-	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	// As Caddy's server sets them: the replacer and the client's address.
+	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl)
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: benchClientIP})
+	req = req.WithContext(ctx)
 	if ck != nil {
 		req.AddCookie(ck)
 	}

@@ -107,3 +107,21 @@ func TestShippedDatabases(t *testing.T) {
 		t.Fatalf("8.8.8.8: %+v %v", p, err)
 	}
 }
+
+// BenchmarkLocate is one address's place from the shipped layout's two
+// databases (country and network), as a sign-in looks it up.
+func BenchmarkLocate(b *testing.B) {
+	dir := b.TempDir()
+	l, err := risk.OpenLocator(risktest.WritePlaces(b, dir, risktest.IPLocation, places), risktest.WriteASN(b, dir, places))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	addr := netip.MustParseAddr("127.10.3.4")
+	b.ReportAllocs()
+	for b.Loop() {
+		if p, err := l.Lookup(addr); err != nil || p.Country != "DE" {
+			b.Fatal(p, err)
+		}
+	}
+}
