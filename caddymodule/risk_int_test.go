@@ -15,6 +15,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/eml"
+	"github.com/frontdoorhq/frontdoor/risk"
 	"github.com/frontdoorhq/frontdoor/risk/risktest"
 )
 
@@ -177,6 +178,16 @@ func TestRiskPolicyModes(t *testing.T) {
 		if !found {
 			t.Fatalf("audit mode recorded nothing: %+v", evs)
 		}
+		// Not acted on, but told: the session from Australia carries its
+		// sign-in's risk to the backend.
+		// (Berlin to Australia at once: a new country, impossible travel.)
+		if r := g.get(browserAt(g, home, "127.20.0.1"), "/app/x", nil); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Risk") != "high" {
+			t.Fatalf("audit mode's header: %d %q", r.status, g.backend.lastHeaders().Get("X-Frontdoor-Risk"))
+		}
+		rc, _ := assertionClaims(t, g)["risk"].(map[string]any)
+		if sigs, _ := rc["signals"].([]any); !slices.Contains(sigs, any("new_country")) || !slices.Contains(sigs, any("impossible_travel")) {
+			t.Fatalf("audit mode's risk claim: %v", rc)
+		}
 	})
 	t.Run("no database", func(t *testing.T) {
 		g := startGateway(t, gatewayOpts{site: riskSite})
@@ -270,6 +281,12 @@ func TestRiskSessionMoved(t *testing.T) {
 		if st, out := adminDo(t, g, http.MethodGet, "/frontdoor/risk/decisions", ""); st != http.StatusOK || !strings.Contains(out, `"session_moved": 1`) {
 			t.Fatalf("admin API: %d %s", st, out)
 		}
+		_, metrics := adminGet(t, g, "/metrics")
+		for _, want := range []string{`frontdoor_risk_signals_total{signal="session_moved"} 1`, `frontdoor_risk_decisions_total{action="stepup",level="high",mode="enforce"} 1`} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 	}}})
 	t.Run("audit", func(t *testing.T) {
 		g := startGateway(t, gatewayOpts{global: riskGeo(t), site: "risk {\n\t\t\tsession_moved deny\n\t\t\tmode audit\n\t\t}"})
@@ -292,6 +309,22 @@ func TestRiskSessionMoved(t *testing.T) {
 		for _, ip := range []string{"127.20.0.1", "127.11.0.1"} {
 			if r := g.get(browserAt(g, home, ip), "/app/x", html); r.status != http.StatusOK || g.backend.lastHeaders().Get("X-Frontdoor-Risk") == "" {
 				t.Fatalf("without a database, from %s: %d", ip, r.status)
+			}
+		}
+		// Nothing was looked up or guessed: no locator, and every verdict
+		// on the moved addresses is empty (kept, so never made again).
+		b := backendOf(t)
+		if liveLocator(t) != nil {
+			t.Fatal("a locator without a geoip line")
+		}
+		b.moves.mu.Lock()
+		defer b.moves.mu.Unlock()
+		if len(b.moves.m) != 2 {
+			t.Fatalf("verdicts: %d", len(b.moves.m))
+		}
+		for k, v := range b.moves.m {
+			if v.moved() {
+				t.Fatalf("a move guessed without a database: %v %+v", k, v.decision)
 			}
 		}
 	})
@@ -391,4 +424,16 @@ func TestRiskRecentFailures(t *testing.T) {
 			t.Fatalf("trail: %+v", evs)
 		}
 	}}})
+}
+
+// liveLocator is the running config's place locator (nil: none).
+func liveLocator(t *testing.T) *risk.Locator {
+	t.Helper()
+	sitesMu.Lock()
+	defer sitesMu.Unlock()
+	for _, h := range liveSites {
+		return h.app.locator
+	}
+	t.Fatal("no live site")
+	return nil
 }
