@@ -43,9 +43,14 @@ func benchHandlerWith(b *testing.B, o gatewayOpts, set func(*Handler)) (*Handler
 		EmailVerified: true, CreatedAt: time.Now(), Roles: []string{"beta", "member"}}); err != nil {
 		b.Fatal(err)
 	}
-	token, _, err := h.app.backend.sessions.Create(context.Background(), session.New{
-		UserID: "u_bench", Email: "bench@example.com", EmailVerified: true, Site: h.origin, AMR: []string{"pwd"}, ACR: "aal1",
-	})
+	return h, benchSession(b, h, session.New{})
+}
+
+// benchSession starts a session of u_bench (n adds to it) and returns its
+// cookie.
+func benchSession(b *testing.B, h *Handler, n session.New) *http.Cookie {
+	n.UserID, n.Email, n.EmailVerified, n.Site, n.AMR, n.ACR = "u_bench", "bench@example.com", true, h.origin, []string{"pwd"}, "aal1"
+	token, _, err := h.app.backend.sessions.Create(context.Background(), n)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +58,7 @@ func benchHandlerWith(b *testing.B, o gatewayOpts, set func(*Handler)) (*Handler
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h, &http.Cookie{Name: session.CookieName, Value: v}
+	return &http.Cookie{Name: session.CookieName, Value: v}
 }
 
 // benchClientIP is the benchmarks' client address.

@@ -194,21 +194,24 @@ func (h *Handler) riskSettings() *authflow.RiskSettings {
 	b := h.app.backend
 	rs := &authflow.RiskSettings{Policy: h.Risk.policy, Config: h.Risk.cfg,
 		Decided: func(d risk.Decision) { b.riskDecisions.note(h.origin, d, b.clock.Now()) }, Failures: b.defense}
-	if l := h.app.locator; l != nil {
-		rs.Locate = func(ip string) risk.Place {
-			addr, err := netip.ParseAddr(ip)
-			if err != nil {
-				return risk.Place{}
-			}
-			p, err := l.Lookup(addr)
-			if err != nil {
-				h.logger.Debug("geoip lookup failed")
-				return risk.Place{}
-			}
-			return p
-		}
+	if h.app.locator != nil {
+		rs.Locate = h.locate
 	}
 	return rs
+}
+
+// locate is a client address's place (zero: unknown, or no databases).
+func (h *Handler) locate(ip string) risk.Place {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || h.app.locator == nil {
+		return risk.Place{}
+	}
+	p, err := h.app.locator.Lookup(addr)
+	if err != nil {
+		h.logger.Debug("geoip lookup failed")
+		return risk.Place{}
+	}
+	return p
 }
 
 // deviceIDCookie tells a browser apart for the risk signals: a random

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
@@ -22,18 +21,7 @@ func benchRiskSession(b *testing.B, ip string) (*Handler, *http.Cookie) {
 	h, _ := benchHandlerWith(b, gatewayOpts{logs: "level ERROR", global: geo}, func(h *Handler) {
 		h.Risk = &RiskConfig{Mode: "audit"}
 	})
-	token, _, err := h.app.backend.sessions.Create(context.Background(), session.New{
-		UserID: "u_bench", Email: "bench@example.com", EmailVerified: true, Site: h.origin, AMR: []string{"pwd"}, ACR: "aal1",
-		IP: ip, Risk: "low",
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	v, err := h.app.codec.Encode(h.origin, token)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h, &http.Cookie{Name: session.CookieName, Value: v}
+	return h, benchSession(b, h, session.New{IP: ip, Risk: "low"})
 }
 
 // BenchmarkProtectedRouteRisk is the cookie hot path on a site judging

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -104,23 +103,11 @@ func (h *Handler) sessionRisk(r *http.Request, s *session.Session) (level, signa
 // judgeMove makes the verdict on a request of s from ip.
 func (h *Handler) judgeMove(s *session.Session, ip, level, signals string) *movedVerdict {
 	v := &movedVerdict{level: level, signals: signals}
-	l := h.app.locator
-	if l == nil {
+	if h.app.locator == nil {
 		return v // no database: skipped, never guessed
 	}
-	place := func(ip string) risk.Place {
-		addr, err := netip.ParseAddr(ip)
-		if err != nil {
-			return risk.Place{}
-		}
-		p, err := l.Lookup(addr)
-		if err != nil {
-			h.logger.Debug("geoip lookup failed")
-		}
-		return p
-	}
-	v.to = place(ip)
-	findings := risk.Moved(place(s.IP), v.to)
+	v.to = h.locate(ip)
+	findings := risk.Moved(h.locate(s.IP), v.to)
 	if len(findings) == 0 {
 		return v
 	}
