@@ -14,7 +14,7 @@ type hasherMetrics struct{ h *identity.Hasher }
 
 var (
 	hashesDesc = prometheus.NewDesc("frontdoor_password_hashes_total",
-		"argon2id runs started (sign-in, sign-up, password change; unknown addresses included).", nil, nil)
+		"password hash runs started (argon2id and legacy checks) (sign-in, sign-up, password change; unknown addresses included).", nil, nil)
 	hashBusyDesc = prometheus.NewDesc("frontdoor_password_hash_busy_total",
 		"Password checks turned away because the hashing queue was full or the wait too long (answered 503).", nil, nil)
 	hashInFlightDesc = prometheus.NewDesc("frontdoor_password_hashes_in_flight",

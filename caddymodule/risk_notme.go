@@ -67,11 +67,36 @@ func (h *Handler) riskWhy(r *http.Request, detail string) string {
 	var words []string
 	for _, s := range risk.Signals {
 		if strings.Contains(detail, " "+string(s)) {
-			words = append(words, h.say(r, "risk.why."+string(s)))
+			words = append(words, h.signalWords(r, s))
 		}
 	}
 	if len(words) == 0 {
 		return h.say(r, "risk.why.unknown")
 	}
 	return strings.Join(words, ", ")
+}
+
+// signalWords says what a signal means, in the customer's words.
+func (h *Handler) signalWords(r *http.Request, s risk.Signal) string {
+	switch s {
+	case risk.NewDevice:
+		return h.say(r, "risk.why.new_device")
+	case risk.NewCountry:
+		return h.say(r, "risk.why.new_country")
+	case risk.NewNetwork:
+		return h.say(r, "risk.why.new_network")
+	case risk.ImpossibleTravel:
+		return h.say(r, "risk.why.impossible_travel")
+	case risk.AnonymousNetwork:
+		return h.say(r, "risk.why.anonymous_network")
+	case risk.BreachedPassword:
+		return h.say(r, "risk.why.breached_password")
+	case risk.RecentFailures:
+		return h.say(r, "risk.why.recent_failures")
+	case risk.SessionMoved:
+		return h.say(r, "risk.why.session_moved")
+	case risk.SessionNetwork:
+		return h.say(r, "risk.why.session_network")
+	}
+	return h.say(r, "risk.why.unknown")
 }

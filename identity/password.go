@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -237,17 +236,27 @@ func (h *Hasher) RetryAfter() time.Duration {
 	return min(max(h.Backlog(), time.Second), time.Duration(h.maxWait.Load()))
 }
 
-// derive runs argon2id in the slot acquire took and gives the slot back,
-// even if argon2 panics. It reports how long argon2 ran, queueing excluded.
-func (h *Hasher) derive(password string, salt []byte, p Argon2Params, n uint32) ([]byte, time.Duration) {
+// inSlot runs f in the slot acquire took and gives the slot back, even if f
+// panics. It reports how long f ran, queueing excluded.
+func (h *Hasher) inSlot(f func()) time.Duration {
 	defer h.release()
 	// Counted inside the slot (after taking it, before giving it back), so
 	// the count never exceeds the slots.
 	raise(&h.peakRunning, h.running.Add(1))
 	defer h.running.Add(-1)
 	start := time.Now() // a measured cost: wall time
-	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
-	return key, time.Since(start)
+	f()
+	return time.Since(start)
+}
+
+// argon2Key derives an argon2id or argon2i key of n bytes. The password is
+// NFKC-normalised, as it always was for Frontdoor's own hashes.
+func argon2Key(variant, password string, salt []byte, p Argon2Params, n uint32) []byte {
+	pw := []byte(NormalizePassword(password))
+	if variant == schemeArgon2i {
+		return argon2.Key(pw, salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
+	}
+	return argon2.IDKey(pw, salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
 }
 
 // observe folds one argon2 run under the current parameters into costNS.
@@ -269,8 +278,9 @@ func ewma(prev, sample int64) int64 {
 	return prev + (sample-prev)/ewmaWeight
 }
 
-// Runs returns how many argon2 computations the Hasher has started: what
-// edge defences must keep attackers from reaching, and benchmarks count.
+// Runs returns how many password hash computations (argon2, or a legacy
+// scheme Verify accepts) the Hasher has started: what edge defences must
+// keep attackers from reaching, and benchmarks count.
 func (h *Hasher) Runs() uint64 { return h.runs.Load() }
 
 // Hash returns the PHC string of password under the current parameters.
@@ -280,7 +290,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	salt := mustSalt()
 	h.runs.Add(1)
-	key, took := h.derive(password, salt, h.params, keyLen)
+	var key []byte
+	took := h.inSlot(func() { key = argon2Key(schemeArgon2id, password, salt, h.params, keyLen) })
 	h.observe(took)
 	return encodeHash(h.params, salt, key), nil
 }
@@ -288,23 +299,25 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // Verify checks password against encoded. An empty encoded (unknown
 // customer, or a customer without a password) is checked against a dummy
 // hash so the answer takes as long and is always ErrPasswordMismatch.
-// needsRehash reports that the hash was made with other parameters than the
-// current ones and should be replaced.
+// needsRehash reports that the hash is not argon2id with the current
+// parameters and should be replaced: one made with other parameters, or one
+// in a legacy scheme imported from another system (legacyhash.go lists
+// them). A hash CheckPasswordHash refuses is an error, never a match.
 //
 // After the operator raises the cost, the dummy is verified under the new
 // parameters but stored hashes under their old, cheaper ones until each
-// customer's next login — a gap timing would show. So a hash stored under
-// other parameters that verified faster than the current cost estimate is
-// padded to it by sleeping, after the slot is given back so the padding holds
-// neither a slot nor argon2's memory. A hash stored under costlier parameters
-// takes longer than the estimate and is left alone: that cannot be made
-// faster, and it only appears after the cost was lowered.
+// customer's next login — a gap timing would show; legacy schemes are
+// mostly cheaper still. So a hash that is not argon2id under the current
+// parameters and verified faster than the current cost estimate is padded
+// to it by sleeping, after the slot is given back so the padding holds
+// neither a slot nor the hash's memory. A costlier hash takes longer than
+// the estimate and is left alone: that cannot be made faster.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsRehash bool, err error) {
 	known := encoded != ""
 	if !known {
 		encoded = h.dummy
 	}
-	p, salt, want, err := decodeHash(encoded)
+	stored, err := parseStoredHash(encoded)
 	if err != nil {
 		return false, err
 	}
@@ -312,16 +325,18 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsReh
 		return false, err
 	}
 	h.runs.Add(1)
-	got, took := h.derive(password, salt, p, uint32(len(want)))
-	if p == h.params {
+	var ok bool
+	took := h.inSlot(func() { ok = stored.match(password) })
+	current := stored.scheme == schemeArgon2id && stored.argon == h.params
+	if current {
 		h.observe(took)
 	} else { // a stored hash: the dummy always has the current parameters
 		sleep(ctx, time.Duration(h.costNS.Load())-took)
 	}
-	if subtle.ConstantTimeCompare(got, want) != 1 || !known {
+	if !ok || !known {
 		return false, ErrPasswordMismatch
 	}
-	return p != h.params, nil
+	return !current, nil
 }
 
 // sleep waits d, or until ctx is done: a caller that gave up has nobody
@@ -344,6 +359,7 @@ func mustSalt() []byte {
 	return s
 }
 
+// b64 is the encoding Frontdoor writes; decodePHC64 also reads others.
 var b64 = base64.RawStdEncoding
 
 func encodeHash(p Argon2Params, salt, key []byte) string {
@@ -351,31 +367,31 @@ func encodeHash(p Argon2Params, salt, key []byte) string {
 		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-func decodeHash(s string) (Argon2Params, []byte, []byte, error) {
-	var p Argon2Params
+// decodeArgon2 reads a PHC argon2id or argon2i string,
+// $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>.
+func decodeArgon2(s string) (variant string, p Argon2Params, salt, key []byte, err error) {
 	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return p, nil, nil, errors.New("identity: not an argon2id hash")
+	if len(parts) != 6 || (parts[1] != schemeArgon2id && parts[1] != schemeArgon2i) {
+		return "", p, nil, nil, malformed("argon2", "not $argon2id$v=19$m=…,t=…,p=…$salt$hash")
 	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return p, nil, nil, errors.New("identity: unsupported argon2 version")
+	variant = parts[1]
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return "", p, nil, nil, fmt.Errorf("identity: %w: %s version other than v=%d", ErrHashUnknownScheme, variant, argon2.Version)
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
-		return p, nil, nil, fmt.Errorf("identity: argon2id parameters: %w", err)
+	ps, err := phcParams(variant, parts[3], 3, "m", "t", "p")
+	if err != nil {
+		return "", p, nil, nil, err
 	}
 	// Bounds: argon2 panics below them, and a corrupt record must not make
 	// one verification allocate gigabytes.
-	if p.Iterations < 1 || p.Iterations > maxIterations || p.Parallelism < 1 || p.MemoryKiB < 8*uint32(p.Parallelism) || p.MemoryKiB > maxMemoryKiB {
-		return p, nil, nil, fmt.Errorf("identity: argon2id parameters m=%d t=%d p=%d out of range", p.MemoryKiB, p.Iterations, p.Parallelism)
+	m, t, par := ps[0], ps[1], ps[2]
+	if t < 1 || t > maxIterations || par < 1 || par > 255 || m < 8*par || m > maxMemoryKiB {
+		return "", p, nil, nil, outOfBounds(variant, "m=%d t=%d p=%d, want t 1…%d, p 1…255, m 8·p…%d", m, t, par, maxIterations, maxMemoryKiB)
 	}
-	salt, err := b64.DecodeString(parts[4])
+	p = Argon2Params{MemoryKiB: uint32(m), Iterations: uint32(t), Parallelism: uint8(par)}
+	salt, key, err = saltAndKey(variant, parts[4], parts[5], minArgon2Salt)
 	if err != nil {
-		return p, nil, nil, fmt.Errorf("identity: argon2id salt: %w", err)
+		return "", p, nil, nil, err
 	}
-	key, err := b64.DecodeString(parts[5])
-	if err != nil || len(key) < 16 {
-		return p, nil, nil, errors.New("identity: argon2id key malformed")
-	}
-	return p, salt, key, nil
+	return variant, p, salt, key, nil
 }

@@ -62,7 +62,7 @@ func TestHasherDummy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, salt, key, err := decodeHash(h.dummy)
+	_, p, salt, key, err := decodeArgon2(h.dummy)
 	if err != nil {
 		t.Fatalf("dummy hash %q: %v", h.dummy, err)
 	}
