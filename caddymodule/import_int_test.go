@@ -50,7 +50,8 @@ func legacyHashes(t *testing.T, password string) map[string]string {
 		out["pbkdf2-"+name] = fmt.Sprintf("$pbkdf2-%s$i=120000,l=%d$%s$%s", name, len(key), b64(salt), b64(key))
 	}
 	out["argon2i"] = fmt.Sprintf("$argon2i$v=19$m=32768,t=3,p=1$%s$%s", b64(salt), b64(argon2.Key([]byte(password), salt, 3, 32768, 1, 32)))
-	out["argon2id"] = fmt.Sprintf("$argon2id$v=19$m=19456,t=2,p=1$%s$%s", b64(salt), b64(argon2.IDKey([]byte(password), salt, 2, 19456, 1, 32)))
+	// Not the gateway's own parameters: re-hashed at the sign-in too.
+	out["argon2id"] = fmt.Sprintf("$argon2id$v=19$m=24576,t=3,p=1$%s$%s", b64(salt), b64(argon2.IDKey([]byte(password), salt, 3, 24576, 1, 32)))
 	sum := sha256.Sum256(append([]byte("pepper-less-salt"), password...))
 	out["sha256-salted"] = "$sha256-salted$pepper-less-salt$" + hex.EncodeToString(sum[:])
 	return out
