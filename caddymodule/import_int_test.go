@@ -81,8 +81,8 @@ func TestImportCustomers(t *testing.T) {
 		// Line numbers of the problems: after the good ones.
 		bad := len(lines) + 1
 		lines = append(lines,
-			`{"email": "broken@example.com", "email_verified": true,`,               // malformed JSON
-			`{"email": "ok-but@example.com", "password": "plain text"}`,              // unknown field
+			`{"email": "broken@example.com", "email_verified": true,`,                 // malformed JSON
+			`{"email": "ok-but@example.com", "password": "plain text"}`,               // unknown field
 			`{"email": "md5@example.com", "password_hash": "$1$saltsalt$abcdefghij"}`, // unknown scheme
 			`{"email": "not an address"}`,
 			"",
