@@ -490,7 +490,7 @@ func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) 
 	wasUnproven := false
 	c, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
 		wasUnproven = !c.EmailVerified
-		c.PasswordHash = hash
+		c.PasswordHash, c.PasswordResetRequired = hash, false
 		c.EmailVerified = true
 		c.ForgetDevices()
 		return nil

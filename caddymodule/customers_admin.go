@@ -27,6 +27,7 @@ import (
 //	DELETE /frontdoor/customers/<id>/roles/<role>     remove it
 //	PUT    /frontdoor/customers/<id>/attributes       replace the attributes (body: a JSON object of strings)
 //	POST   /frontdoor/invitations                     mail a link that grants a role (invite.go)
+//	POST   /frontdoor/customers/import                customers from a legacy system (import_admin.go)
 //	       (or a JSON body {"reason": …})
 //
 // Each is recorded with the operator's reason: the lookup and the export in
@@ -39,6 +40,7 @@ func customerRoutes() []caddy.AdminRoute {
 		{Pattern: "/frontdoor/customers", Handler: caddy.AdminHandlerFunc(serveCustomers)},
 		{Pattern: "/frontdoor/customers/", Handler: caddy.AdminHandlerFunc(serveCustomer)},
 		{Pattern: "/frontdoor/invitations", Handler: caddy.AdminHandlerFunc(serveInvitations)},
+		{Pattern: "/frontdoor/customers/import", Handler: caddy.AdminHandlerFunc(serveImport)},
 	}
 }
 

@@ -52,6 +52,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		h.recordOutcome(r, true)
 		d.Error, d.CSRF = h.say(r, "login.wrong"), h.csrfFor(w, r)
 		return h.render(w, r, http.StatusUnauthorized, "login", d)
+	case authflow.PasswordResetDue:
+		h.recordOutcome(r, false)
+		return h.message(w, r, http.StatusForbidden, "login.reset_required.title", "login.reset_required", "", "")
 	case authflow.Unverified:
 		h.recordOutcome(r, false)
 		setCookie(w, signupCookie, o.Nonce, int(identity.VerifyTokenTTL.Seconds()))

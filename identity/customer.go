@@ -23,6 +23,10 @@ type Customer struct {
 	// PasswordHash is a PHC-formatted argon2id hash, parameters included;
 	// empty when the customer has no password.
 	PasswordHash string `json:"password_hash,omitempty"`
+	// PasswordResetRequired: the password (an imported legacy hash of a
+	// weak scheme) is not enough to sign in; the customer is sent a reset
+	// link once they prove it (authflow.PasswordSignIn).
+	PasswordResetRequired bool `json:"password_reset_required,omitempty"`
 
 	// Second factors and remembered browsers (see factors.go).
 	TOTP *TOTP `json:"totp,omitempty"`

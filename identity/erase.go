@@ -41,4 +41,7 @@ const (
 	EventCustomerErased = "customer_erased"
 	// EventAdminLookup: an operator looked the customer up by email.
 	EventAdminLookup = "admin_lookup"
+	// EventImported: the customer was imported from a legacy system
+	// (detail: the password hash's scheme).
+	EventImported = "imported"
 )
