@@ -244,6 +244,8 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.profile_updated")
 	case identity.EventAppRevoked:
 		return h.say(r, "event.app_revoked", "app", e.Detail)
+	case identity.EventMigrated:
+		return h.say(r, "event.migrated")
 	}
 	if w := h.riskEventWords(r, e); w != "" {
 		return w
