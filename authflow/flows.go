@@ -149,6 +149,10 @@ type Flows struct {
 	// Risk judges sign-ins against the customer's recent ones (nil: no
 	// judgement; see risk.go).
 	Risk *RiskSettings
+	// Legacy is the system customers are being moved from: a password
+	// sign-in for an address Frontdoor does not know asks it (lazy
+	// migration, legacy.go; nil: never).
+	Legacy LegacyAuth
 	// Data is the customer store for export and erasure; SessionList
 	// lists a customer's sessions for the export; ConsentData is the
 	// consent records as export and erasure see them (nil: none kept,

@@ -39,10 +39,11 @@ func (FirstFactorPassed) outcome() {}
 
 // PasswordSignIn checks an address and password. Unknown addresses cost
 // the same verification as known ones (the Hasher checks a dummy hash)
-// and answer WrongCredentials like a wrong password. A hash made under
-// older parameters is replaced on the way. Hashing errors (identity.
-// ErrHasherBusy: a full queue, which the edge counts as a failure) are
-// returned.
+// and answer WrongCredentials like a wrong password; with a legacy system
+// (f.Legacy) an unknown address is asked about there too (legacy.go). A
+// hash made under older parameters is replaced on the way. Hashing errors
+// (identity.ErrHasherBusy: a full queue, which the edge counts as a
+// failure) are returned.
 func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Outcome, error) {
 	fields := map[string]error{}
 	email, err := identity.NormalizeEmail(in.Email)
@@ -58,9 +59,19 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 	if len(fields) > 0 {
 		return Invalid{Fields: fields}, nil
 	}
+	return f.passwordSignIn(ctx, in, email, f.Legacy != nil)
+}
+
+// passwordSignIn is PasswordSignIn past the form's checks, email
+// normalised; askLegacy says an unknown address may be asked about in
+// the legacy system.
+func (f *Flows) passwordSignIn(ctx context.Context, in PasswordSignInInput, email string, askLegacy bool) (Outcome, error) {
 	c, err := f.Customers.CustomerByEmail(ctx, email)
 	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		return nil, err
+	}
+	if c == nil && askLegacy {
+		return f.legacySignIn(ctx, in, email)
 	}
 	stored := ""
 	if c != nil {
@@ -68,22 +79,7 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 	}
 	rehash, err := f.Hasher.Verify(ctx, stored, in.Password)
 	if errors.Is(err, identity.ErrPasswordMismatch) {
-		if f.Risk != nil && f.Risk.Failures != nil {
-			// Known address or not, off the response path.
-			fails := f.Risk.Failures
-			f.Later.Do(func(ctx context.Context) {
-				if err := fails.NoteSignInFailure(ctx, email); err != nil {
-					f.warn("counting a failed sign-in", err)
-				}
-			})
-		}
-		if c != nil {
-			// Off the response path: the write would tell the address
-			// has an account.
-			id := c.ID
-			f.Later.Do(func(ctx context.Context) { f.audit(ctx, in.Client, id, identity.EventSignInFailed) })
-		}
-		return WrongCredentials{}, nil
+		return f.wrongCredentials(in, email, c), nil
 	}
 	if err != nil {
 		return nil, err
@@ -91,11 +87,7 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 	// No session for an unverified address: its password may be a
 	// squatter's (see SignUp).
 	if !c.EmailVerified {
-		nonce := NewNonce()
-		if err := f.SendVerification(ctx, c, Verification{PasswordHash: c.PasswordHash, Binding: identity.HashToken(nonce)}); err != nil {
-			return nil, err
-		}
-		return Unverified{Nonce: nonce}, nil
+		return f.unverifiedSignIn(ctx, c)
 	}
 	// An imported account whose legacy hash the operator does not trust
 	// (a weak scheme): the right password only earns a reset link.
@@ -123,4 +115,36 @@ func (f *Flows) PasswordSignIn(ctx context.Context, in PasswordSignInInput) (Out
 		return nil, err
 	}
 	return FirstFactorPassed{Customer: c, AMR: []string{"pwd"}}, nil
+}
+
+// wrongCredentials answers a wrong password, or an address without an
+// account (c nil): the failure is counted for the risk signals, and
+// recorded on the account, both off the response path.
+func (f *Flows) wrongCredentials(in PasswordSignInInput, email string, c *identity.Customer) Outcome {
+	if f.Risk != nil && f.Risk.Failures != nil {
+		// Known address or not, off the response path.
+		fails := f.Risk.Failures
+		f.Later.Do(func(ctx context.Context) {
+			if err := fails.NoteSignInFailure(ctx, email); err != nil {
+				f.warn("counting a failed sign-in", err)
+			}
+		})
+	}
+	if c != nil {
+		// Off the response path: the write would tell the address
+		// has an account.
+		id := c.ID
+		f.Later.Do(func(ctx context.Context) { f.audit(ctx, in.Client, id, identity.EventSignInFailed) })
+	}
+	return WrongCredentials{}
+}
+
+// unverifiedSignIn answers the right password of an unverified account: a
+// new link goes out, bound to this browser.
+func (f *Flows) unverifiedSignIn(ctx context.Context, c *identity.Customer) (Outcome, error) {
+	nonce := NewNonce()
+	if err := f.SendVerification(ctx, c, Verification{PasswordHash: c.PasswordHash, Binding: identity.HashToken(nonce)}); err != nil {
+		return nil, err
+	}
+	return Unverified{Nonce: nonce}, nil
 }

@@ -246,6 +246,8 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.app_revoked", "app", e.Detail)
 	case identity.EventImported:
 		return h.say(r, "event.imported")
+	case identity.EventMigrated:
+		return h.say(r, "event.migrated")
 	}
 	if w := h.riskEventWords(r, e); w != "" {
 		return w

@@ -41,6 +41,12 @@ var adaptInOrder = map[string][]string{
 		`"addrs":["10.0.0.1:6379","10.0.0.2:6379","10.0.0.3:6379"]`, `"password":"{env.REDIS_PASSWORD}"`, `"tls":true`,
 	},
 	"global_smtp.caddyfiletest": {`"store":{"backend":"bolt"}`},
+	// The secret stays a placeholder in the JSON; the default timeout is
+	// left out.
+	"legacy_auth.caddyfiletest": {
+		`"handler":"frontdoor","legacy_auth":{"secret":"{file./run/secrets/legacy}","url":"http://127.0.0.1:8081/verify"}`,
+		`"handler":"frontdoor","legacy_auth":{"secret":"{env.LEGACY_SECRET}","timeout":1500000000,"url":"https://legacy.internal/verify"}`,
+	},
 	"global_dir.caddyfiletest": {
 		`"store":{"backend":"bolt","path":"/var/lib/frontdoor/frontdoor.db"}`, `"session":{"cache":-1}`,
 	},

@@ -70,6 +70,9 @@ type backend struct {
 	// keeps the verdicts on sessions used from elsewhere (risk_edge.go).
 	riskDecisions riskDecisionLog
 	moves         moves
+	// legacyCounts counts what came of asking legacy services
+	// (legacy_auth.go).
+	legacyCounts legacyCounts
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis

@@ -36,6 +36,7 @@ import (
 //		brand <name> [{ logo <path>; colour <#rrggbb> }]
 //		profile <fields…>             (profile fields the backend gets as headers)
 //		provider { client <id> { … } } (the site is an OpenID Provider; provider_config.go)
+//		legacy_auth <url> { secret <value>; timeout <duration> } (lazy migration; legacy_auth.go)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -135,6 +136,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				return nil, err
 			}
 			fd.Risk = rc
+		case "legacy_auth":
+			if fd.LegacyAuth != nil {
+				return nil, h.Errf("frontdoor: legacy_auth is set twice")
+			}
+			lc, err := parseLegacyAuth(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			fd.LegacyAuth = lc
 		case "brand":
 			b, err := parseBrand(h)
 			if err != nil {

@@ -38,6 +38,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		Clock:             b.clock.Now,
 		SecondFactorLimit: stepUpLimit{h},
 		Risk:              h.riskSettings(),
+		Legacy:            h.legacyAuth(),
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
 		OnDebug:           func(msg string, err error) { h.logger.Debug(msg, zap.Error(err)) },

@@ -77,6 +77,10 @@ type Handler struct {
 	// Risk judges sign-ins against the customer's recent ones (risk.go;
 	// nil: no judgement).
 	Risk *RiskConfig `json:"risk,omitempty"`
+	// LegacyAuth asks a legacy sign-in service about addresses Frontdoor
+	// does not know yet, moving their customers over at their first
+	// password sign-in (legacy_auth.go; nil: never).
+	LegacyAuth *LegacyAuthConfig `json:"legacy_auth,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -144,6 +148,10 @@ type Handler struct {
 	// sso is the site's relying party of its single sign-on provider
 	// (sso block); nil without one.
 	sso *oidcrp.Provider
+	// legacy is the site's pooled legacy_auth client, held under
+	// legacyKey; nil without the option.
+	legacy    *legacyValue
+	legacyKey string
 }
 
 // Rule is a step-up requirement on some paths.
@@ -244,6 +252,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if err := h.provisionLegacy(); err != nil {
+		return err
+	}
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
 		return err
@@ -300,6 +311,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.brandStyle()
 	return h.loadAuthenticators(ctx)
+}
+
+// Cleanup implements caddy.CleanerUpper: it lets go of the site's pooled
+// state (the legacy_auth client).
+func (h *Handler) Cleanup() error {
+	return h.releaseLegacy()
 }
 
 // compileRedirectHosts checks allow_redirect_hosts and derives the lookup
@@ -706,5 +723,6 @@ func serveJWKS(w http.ResponseWriter, r *http.Request, app *App) error {
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

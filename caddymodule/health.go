@@ -89,9 +89,10 @@ func serveHealth(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(map[string]any{"stores": stores})
 }
 
-// registerMetrics publishes store health, defence decisions and the
-// password hasher's gauges on Caddy's metrics registry. Labels are bounded:
-// the backend kind, route and decision only.
+// registerMetrics publishes store health, defence decisions, risk
+// decisions, legacy_auth's results and the password hasher's gauges on
+// Caddy's metrics registry. Labels are bounded: the backend kind, route,
+// decision and result only.
 func (a *App) registerMetrics(ctx caddy.Context) error {
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
@@ -111,7 +112,7 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 		Namespace: "frontdoor", Name: "store_failures_total", Help: "Store calls that failed.",
 		ConstLabels: prometheus.Labels{"backend": b.kind},
 	}, func() float64 { return float64(b.failures.Load()) })
-	for _, c := range []prometheus.Collector{up, failures, &b.decisions, &b.riskDecisions, hasherMetrics{a.hasher}} {
+	for _, c := range []prometheus.Collector{up, failures, &b.decisions, &b.riskDecisions, &b.legacyCounts, hasherMetrics{a.hasher}} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

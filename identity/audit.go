@@ -38,6 +38,9 @@ const (
 	EventSignInFailed        = "signin_failed"
 	EventSessionRevoked      = "session_revoked"
 	EventProfileUpdated      = "profile_updated"
+	// EventMigrated: the account was created from a legacy system that
+	// vouched for its password (Detail names the mechanism, legacy_auth).
+	EventMigrated = "migrated"
 )
 
 // MaxEvents is how many events a customer's trail keeps; the oldest go
