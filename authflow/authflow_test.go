@@ -208,6 +208,9 @@ func (m *mailbox) NewSignIn(_ context.Context, c *identity.Customer, s risk.Sigh
 func (m *mailbox) RiskCode(_ context.Context, c *identity.Customer, code string) {
 	m.add(mail{kind: "risk_code", to: c.Email, code: code})
 }
+func (m *mailbox) SupportCode(_ context.Context, c *identity.Customer, code string) {
+	m.add(mail{kind: "support_code", to: c.Email, code: code})
+}
 func (m *mailbox) add(x mail) {
 	m.mu.Lock()
 	m.sent = append(m.sent, x)

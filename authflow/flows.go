@@ -73,6 +73,9 @@ type Notifier interface {
 	NewSignIn(ctx context.Context, c *identity.Customer, s risk.Sighting, d risk.Decision)
 	// RiskCode mails the code of a risk step-up.
 	RiskCode(ctx context.Context, c *identity.Customer, code string)
+	// SupportCode mails the code a support agent's caller reads back
+	// (assisted service).
+	SupportCode(ctx context.Context, c *identity.Customer, code string)
 }
 
 // Sessions is what the journeys need of the session store: starting
@@ -149,6 +152,8 @@ type Flows struct {
 	// Risk judges sign-ins against the customer's recent ones (nil: no
 	// judgement; see risk.go).
 	Risk *RiskSettings
+	// Assist is the edge defence's part in assisted service (nil: none).
+	Assist AssistDefence
 	// Legacy is the system customers are being moved from: a password
 	// sign-in for an address Frontdoor does not know asks it (lazy
 	// migration, legacy.go; nil: never).

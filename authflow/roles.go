@@ -19,6 +19,9 @@ import (
 type RoleChangeInput struct {
 	CustomerID, Role, By string
 	Client               Client
+	// Agents: the change comes from the admin API's agents endpoint, the
+	// one way AgentRole is given or taken.
+	Agents bool
 }
 
 // Outcomes of role and attribute changes.
@@ -38,11 +41,17 @@ func (f *Flows) GrantRole(ctx context.Context, in RoleChangeInput) (Outcome, err
 	if err := identity.ValidRole(in.Role); err != nil {
 		return Invalid{Fields: map[string]error{"role": err}}, nil
 	}
+	if in.Role == AgentRole && !in.Agents {
+		return Invalid{Fields: map[string]error{"role": ErrAgentRole}}, nil
+	}
 	return f.changeRoles(ctx, in, identity.EventRoleGranted, func(c *identity.Customer) (bool, error) { return c.GrantRole(in.Role) })
 }
 
 // RemoveRole takes a role away.
 func (f *Flows) RemoveRole(ctx context.Context, in RoleChangeInput) (Outcome, error) {
+	if in.Role == AgentRole && !in.Agents {
+		return Invalid{Fields: map[string]error{"role": ErrAgentRole}}, nil
+	}
 	return f.changeRoles(ctx, in, identity.EventRoleRemoved, func(c *identity.Customer) (bool, error) { return c.RemoveRole(in.Role), nil })
 }
 

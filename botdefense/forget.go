@@ -34,6 +34,13 @@ func (d *Defender) ForgetAccount(ctx context.Context, policies []*Policy, accoun
 			}
 		}
 	}
+	// The failed sign-ins behind the risk signal recent_failures.
+	for back := range 3 {
+		k, _ := windowKey(signInFailureKey(account), FailureWindow, now.Add(-FailureWindow*time.Duration(back)))
+		if _, err := d.counter.store.Reset(ctx, k, keep(FailureWindow)); err != nil {
+			return fmt.Errorf("botdefense: forget account failures: %w", err)
+		}
+	}
 	if err := d.blocks.Remove(ctx, BlockAccount, account); err != nil {
 		return fmt.Errorf("botdefense: forget account block: %w", err)
 	}

@@ -249,6 +249,9 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 	case identity.EventMigrated:
 		return h.say(r, "event.migrated")
 	}
+	if w := h.assistEventWords(r, e); w != "" {
+		return w
+	}
 	if w := h.riskEventWords(r, e); w != "" {
 		return w
 	}

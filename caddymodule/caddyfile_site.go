@@ -127,6 +127,15 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 			}
 			fd.Challenge = append(fd.Challenge, args...)
+		case "agents":
+			if fd.Agents != nil {
+				return nil, h.Errf("frontdoor: agents is set twice")
+			}
+			a, err := parseAgents(h)
+			if err != nil {
+				return nil, err
+			}
+			fd.Agents = a
 		case "risk":
 			if fd.Risk != nil {
 				return nil, h.Errf("frontdoor: risk is set twice; put every option in one block")

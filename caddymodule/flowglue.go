@@ -38,6 +38,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		Clock:             b.clock.Now,
 		SecondFactorLimit: stepUpLimit{h},
 		Risk:              h.riskSettings(),
+		Assist:            defenceAssist{h},
 		Legacy:            h.legacyAuth(),
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
@@ -146,6 +147,11 @@ func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Si
 	}
 	m.h.queueMail(ctx, c.Email, "new_sign_in", mailData{Link: m.h.origin + m.h.Prefix + "/account", Device: device, Place: place,
 		When: s.At, Why: why, NotMe: notMe})
+}
+
+// SupportCode mails the code a support agent's caller reads back.
+func (m siteMail) SupportCode(ctx context.Context, c *identity.Customer, code string) {
+	m.h.queueMail(ctx, c.Email, "support_code", mailData{Code: code, Site: m.h.audience})
 }
 
 // RiskCode mails the code of a risk step-up.

@@ -77,6 +77,8 @@ type Handler struct {
 	// Risk judges sign-ins against the customer's recent ones (risk.go;
 	// nil: no judgement).
 	Risk *RiskConfig `json:"risk,omitempty"`
+	// Agents turns the support agents' console on (agent_console.go).
+	Agents *AgentsConfig `json:"agents,omitempty"`
 	// LegacyAuth asks a legacy sign-in service about addresses Frontdoor
 	// does not know yet, moving their customers over at their first
 	// password sign-in (legacy_auth.go; nil: never).

@@ -213,6 +213,8 @@ type pageData struct {
 	AppConsent *appConsentView
 	// Device is a provider site's device page (provider_device_page.go).
 	Device *deviceView
+	// Agent is the support console (agent_console.go).
+	Agent *consoleView
 }
 
 // confirmView is a confirmation step before something hard to undo.

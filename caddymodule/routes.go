@@ -129,6 +129,15 @@ var routeTable = []route{
 	{path: "/mfa", get: (*Handler).mfaPage, post: (*Handler).mfa,
 		postDefence: defence{route: botdefense.RouteStepUp}},
 	{path: "/stepup", get: (*Handler).stepUpPage},
+	// The support agents' console (agent_console.go): only for agents,
+	// on sites with `agents on`.
+	{path: "/agent", get: (*Handler).agentConsole},
+	{path: "/agent/find", post: (*Handler).agentFind},
+	{path: "/agent/code", post: (*Handler).agentCode},
+	{path: "/agent/verify", post: (*Handler).agentVerify},
+	{path: "/agent/act", post: (*Handler).agentAct},
+	{path: "/agent/close", post: (*Handler).agentClose},
+	{path: "/account/support-code", post: (*Handler).supportCode},
 	// The consent prompt in front of a protected route (consent.go).
 	{path: "/consent", get: (*Handler).consentPrompt, post: (*Handler).consentAnswer},
 	// Options for both ceremonies count as passkey attempts; finishing a

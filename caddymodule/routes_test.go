@@ -56,6 +56,13 @@ var pinnedRoutes = map[string]string{
 	"/account/keys/revoke":        "POST",
 	"/account/apps/revoke":        "POST",
 	"/apps/consent":               "POST",
+	"/agent":                      "GET, HEAD",
+	"/agent/find":                 "POST",
+	"/agent/code":                 "POST",
+	"/agent/verify":               "POST",
+	"/agent/act":                  "POST",
+	"/agent/close":                "POST",
+	"/account/support-code":       "POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

@@ -26,6 +26,9 @@ func (h *Handler) requirementAt(rd string, s *session.Session, c *identity.Custo
 	if err != nil || u.Host != "" {
 		return authflow.Requirement{}
 	}
+	if h.Agents != nil && (u.Path == h.Prefix+"/agent" || strings.HasPrefix(u.Path, h.Prefix+"/agent/")) {
+		return h.agentRequirement()
+	}
 	if u.Path == h.Prefix+"/account" || strings.HasPrefix(u.Path, h.Prefix+"/account/") {
 		return authflow.AccountRequirement(c)
 	}

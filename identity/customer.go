@@ -27,6 +27,10 @@ type Customer struct {
 	// weak scheme) is not enough to sign in; the customer is sent a reset
 	// link once they prove it (authflow.PasswordSignIn).
 	PasswordResetRequired bool `json:"password_reset_required,omitempty"`
+	// SupportCode is a code the customer asked for on their account page
+	// to prove who they are to a support agent on the phone: its hash
+	// and end (authflow's assisted service).
+	SupportCode *SupportCode `json:"support_code,omitempty"`
 
 	// Second factors and remembered browsers (see factors.go).
 	TOTP *TOTP `json:"totp,omitempty"`
@@ -137,4 +141,10 @@ func NormalizeEmail(s string) (string, error) {
 		return "", ErrBadEmail
 	}
 	return strings.ToLower(s), nil
+}
+
+// SupportCode is a customer's code for a support agent: only its hash.
+type SupportCode struct {
+	Hash  []byte    `json:"hash"`
+	Until time.Time `json:"until"`
 }

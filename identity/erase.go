@@ -45,3 +45,20 @@ const (
 	// (detail: the password hash's scheme).
 	EventImported = "imported"
 )
+
+// Events of assisted service (a support agent helping the customer).
+const (
+	// EventAgentLookup: a support agent opened a case on the customer
+	// (detail: the agent's id).
+	EventAgentLookup = "agent_lookup"
+	// EventAgentVerified: the caller read back the code (detail: agent).
+	EventAgentVerified = "agent_verified"
+	// EventAgentVerifyFailed: too many wrong codes; the case is closed.
+	EventAgentVerifyFailed = "agent_verify_failed"
+	// EventAgentAction: a support agent acted on the account (detail:
+	// "<action> agent=<id> ticket=<ticket> reason=<reason>").
+	EventAgentAction = "agent_action"
+	// EventAgentActed: on the agent's own trail, what they did for whom
+	// (detail: "<action> customer=<id> ticket=… reason=…").
+	EventAgentActed = "agent_acted"
+)

@@ -16,6 +16,10 @@ type TokenKind string
 const (
 	TokenVerifyEmail   TokenKind = "verify_email"
 	TokenResetPassword TokenKind = "reset_password"
+	// TokenAgentCase is a support agent's case: one customer the agent
+	// is helping, verified or not (authflow's assisted service), under
+	// the hash of the case id.
+	TokenAgentCase TokenKind = "agent_case"
 	// TokenNotMe is the "this wasn't me" link of a mail telling the
 	// customer of a sign-in (authflow.NotMe).
 	TokenNotMe TokenKind = "not_me"
@@ -89,6 +93,8 @@ const (
 	// ResetTokenTTL is how long a password reset link works: short, since
 	// whoever holds it can take over the account.
 	ResetTokenTTL = 30 * time.Minute
+	// AgentCaseTTL is how long a support agent's case stays open.
+	AgentCaseTTL = 2 * time.Hour
 	// NotMeTTL is how long a "this wasn't me" link works.
 	NotMeTTL = 7 * 24 * time.Hour
 	// MagicLinkTTL is how long a mailed sign-in link works.

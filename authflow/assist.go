@@ -1,0 +1,364 @@
+package authflow
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/frontdoorhq/frontdoor/identity"
+)
+
+// Assisted service without back doors: a support agent (a customer of the
+// site holding AgentRole, given only through the admin API) helps a
+// caller. The agent opens a case on a customer; until the caller proves
+// to be that customer — reading back a code sent to a channel the
+// customer already has (their verified address), or the support code the
+// customer's account page shows them — the case shows masked data and no
+// action works. Knowledge questions are never used. Every action needs a
+// reason, is recorded in the customer's trail (which their account page
+// and export show) and in the agent's own, and the agent never sets or
+// sees a password, code or link: links go to the verified address.
+
+// AgentRole makes a customer a support agent.
+const AgentRole = "agent"
+
+// ErrAgentRole is granting or removing AgentRole another way than the
+// admin API's agents endpoint.
+var ErrAgentRole = errors.New("the agent role is given and taken only through the admin API's /frontdoor/agents")
+
+// The actions an agent may take on a verified case.
+const (
+	ActResendVerification = "resend_verification"
+	ActSendReset          = "send_reset"
+	ActRevokeSessions     = "revoke_sessions"
+	ActLiftChallenge      = "lift_challenge"
+)
+
+// AgentActions lists them, in the console's order.
+var AgentActions = []string{ActSendReset, ActResendVerification, ActRevokeSessions, ActLiftChallenge}
+
+// Bounds of a case.
+const (
+	// CaseCodeTTL is how long a code sent for a case works.
+	CaseCodeTTL = 10 * time.Minute
+	// CaseMaxTries wrong codes close the case.
+	CaseMaxTries = 5
+	// SupportCodeTTL is how long a customer's support code works.
+	SupportCodeTTL = 10 * time.Minute
+	maxActReason   = 500
+	maxActTicket   = 100
+)
+
+// AssistDefence is what assisted service needs of the edge defences:
+// lifting what they hold against an account (its limits' counters and
+// block).
+type AssistDefence interface {
+	LiftAccount(ctx context.Context, email string) error
+}
+
+// Outcomes of assisted service.
+type (
+	// CaseOpened: the agent's case on the customer (ID: its secret).
+	CaseOpened struct{ ID string }
+	// CaseGone: no open case of this agent under that id (expired,
+	// closed, or another agent's).
+	CaseGone struct{}
+	// CaseCodeSent: the code is on its way to the verified address.
+	CaseCodeSent struct{}
+	// CaseVerified: the caller read back the right code.
+	CaseVerified struct{}
+	// CaseCodeWrong: not the code; TriesLeft before the case closes.
+	CaseCodeWrong struct{ TriesLeft int }
+	// CaseClosed: too many wrong codes; the case is closed and recorded.
+	CaseClosed struct{}
+	// CaseUnverified: the caller has not proved who they are: no action.
+	CaseUnverified struct{}
+	// NoVerifiedAddress: the customer has no verified address to send to.
+	NoVerifiedAddress struct{}
+	// AgentActed: the action was taken.
+	AgentActed struct{ Action string }
+)
+
+func (CaseOpened) outcome()        {}
+func (CaseGone) outcome()          {}
+func (CaseCodeSent) outcome()      {}
+func (CaseVerified) outcome()      {}
+func (CaseCodeWrong) outcome()     {}
+func (CaseClosed) outcome()        {}
+func (CaseUnverified) outcome()    {}
+func (NoVerifiedAddress) outcome() {}
+func (AgentActed) outcome()        {}
+
+// OpenCase looks the customer up (an id "u_…", or an address) for agent
+// and opens a case: NoSuchCustomer, or CaseOpened. The lookup is in the
+// customer's trail and the agent's.
+func (f *Flows) OpenCase(ctx context.Context, agent, query string, client Client) (Outcome, error) {
+	query = strings.TrimSpace(query)
+	var (
+		c   *identity.Customer
+		err error
+	)
+	if strings.HasPrefix(query, "u_") && !strings.Contains(query, "@") {
+		c, err = f.Customers.Customer(ctx, query)
+	} else if email, nerr := identity.NormalizeEmail(query); nerr == nil {
+		c, err = f.Customers.CustomerByEmail(ctx, email)
+	} else {
+		return NoSuchCustomer{}, nil
+	}
+	if errors.Is(err, identity.ErrNotFound) || err == nil && c.ID == agent {
+		return NoSuchCustomer{}, nil // an agent does not serve themself
+	}
+	if err != nil {
+		return nil, err
+	}
+	id := NewNonce()
+	tok := identity.NewTokenUnder(identity.HashToken(id), identity.AgentCase{Agent: agent, Customer: c.ID}, c.ID, f.now().Add(identity.AgentCaseTTL))
+	if err := f.Tokens.PutToken(ctx, tok); err != nil {
+		return nil, err
+	}
+	f.auditDetail(ctx, client, c.ID, identity.EventAgentLookup, "agent="+agent)
+	f.auditDetail(ctx, client, agent, identity.EventAgentActed, "lookup customer="+c.ID)
+	return CaseOpened{ID: id}, nil
+}
+
+// openCase takes agent's case id out of the store to work on it; put
+// puts it back changed (a case is worked on by its one agent).
+func (f *Flows) openCase(ctx context.Context, agent, id string) (*identity.Token, *identity.AgentCase, error) {
+	tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenAgentCase, identity.HashToken(id), f.now())
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ac, err := identity.PayloadOf[identity.AgentCase](tok)
+	if err != nil || ac.Agent != agent {
+		f.putBack(ctx, tok) // another agent's: left as it was
+		return nil, nil, nil
+	}
+	return tok, &ac, nil
+}
+
+func (f *Flows) putCase(ctx context.Context, tok *identity.Token, ac *identity.AgentCase) error {
+	return f.Tokens.PutToken(ctx, identity.NewTokenUnder(tok.Hash, *ac, tok.CustomerID, tok.ExpiresAt))
+}
+
+// CaseInfo is what the console may show of a case: masked until the
+// caller is verified.
+type CaseInfo struct {
+	Verified bool
+	Customer *identity.Customer
+}
+
+// Case returns agent's case and its customer (nil, nil: CaseGone).
+func (f *Flows) Case(ctx context.Context, agent, id string) (*CaseInfo, error) {
+	tok, ac, err := f.openCase(ctx, agent, id)
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if err := f.putCase(ctx, tok, ac); err != nil {
+		return nil, err
+	}
+	c, err := f.Customers.Customer(ctx, ac.Customer)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &CaseInfo{Verified: ac.Verified, Customer: c}, nil
+}
+
+// SendCaseCode mails a 6-digit code to the customer's verified address,
+// for the caller to read back (the agent never sees it).
+func (f *Flows) SendCaseCode(ctx context.Context, agent, id string) (Outcome, error) {
+	tok, ac, err := f.openCase(ctx, agent, id)
+	if err != nil || tok == nil {
+		return CaseGone{}, err
+	}
+	c, err := f.Customers.Customer(ctx, ac.Customer)
+	if err != nil {
+		f.putBack(ctx, tok)
+		if errors.Is(err, identity.ErrNotFound) {
+			return CaseGone{}, nil
+		}
+		return nil, err
+	}
+	if !c.EmailVerified || c.Email == "" {
+		return NoVerifiedAddress{}, f.putCase(ctx, tok, ac)
+	}
+	code := newEmailCode()
+	ac.CodeHash, ac.CodeUntil = emailCodeHash("case\x00"+id, code), f.now().Add(CaseCodeTTL)
+	if err := f.putCase(ctx, tok, ac); err != nil {
+		return nil, err
+	}
+	if f.Notify != nil {
+		f.Notify.SupportCode(ctx, c, code)
+	}
+	return CaseCodeSent{}, nil
+}
+
+// VerifyCase checks the code the caller read back: the one sent for the
+// case, or the support code of the customer's account page.
+// CaseMaxTries wrong codes close the case.
+func (f *Flows) VerifyCase(ctx context.Context, agent, id, typed string, client Client) (Outcome, error) {
+	tok, ac, err := f.openCase(ctx, agent, id)
+	if err != nil || tok == nil {
+		return CaseGone{}, err
+	}
+	if ac.Verified {
+		return CaseVerified{}, f.putCase(ctx, tok, ac)
+	}
+	typed = digitsOnly(typed)
+	now := f.now()
+	ok := isEmailCode(typed) && len(ac.CodeHash) > 0 && now.Before(ac.CodeUntil) && equalHash(emailCodeHash("case\x00"+id, typed), ac.CodeHash)
+	if !ok && isEmailCode(typed) {
+		// The support code, used up if it is the one.
+		var matched bool
+		_, err := f.Customers.UpdateCustomer(ctx, ac.Customer, func(c *identity.Customer) error {
+			sc := c.SupportCode
+			if sc == nil || !now.Before(sc.Until) || !equalHash(supportCodeHash(c.ID, typed), sc.Hash) {
+				return errUnchanged
+			}
+			matched, c.SupportCode = true, nil
+			return nil
+		})
+		if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, identity.ErrNotFound) {
+			f.putBack(ctx, tok)
+			return nil, err
+		}
+		ok = matched
+	}
+	if ok {
+		ac.Verified, ac.CodeHash, ac.Tries = true, nil, 0
+		if err := f.putCase(ctx, tok, ac); err != nil {
+			return nil, err
+		}
+		f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerified, "agent="+agent)
+		return CaseVerified{}, nil
+	}
+	ac.Tries++
+	if ac.Tries >= CaseMaxTries {
+		f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerifyFailed, "agent="+agent)
+		f.auditDetail(ctx, client, agent, identity.EventAgentActed, "verification_failed customer="+ac.Customer)
+		return CaseClosed{}, nil // not put back: the case is closed
+	}
+	if err := f.putCase(ctx, tok, ac); err != nil {
+		return nil, err
+	}
+	return CaseCodeWrong{TriesLeft: CaseMaxTries - ac.Tries}, nil
+}
+
+// AgentActInput is one action on a case: a reason is required, a ticket
+// id optional.
+type AgentActInput struct {
+	Agent, Case, Action, Reason, Ticket string
+	Client                              Client
+}
+
+// Act takes an action on a verified case.
+func (f *Flows) Act(ctx context.Context, in AgentActInput) (Outcome, error) {
+	fields := map[string]error{}
+	reason, ticket := strings.TrimSpace(in.Reason), strings.TrimSpace(in.Ticket)
+	switch {
+	case reason == "":
+		fields["reason"] = errors.New("a reason is required")
+	case utf8.RuneCountInString(reason) > maxActReason || strings.ContainsAny(reason, "\r\n"):
+		fields["reason"] = fmt.Errorf("one line, at most %d characters", maxActReason)
+	}
+	if utf8.RuneCountInString(ticket) > maxActTicket || strings.ContainsAny(ticket, " \r\n") {
+		fields["ticket"] = fmt.Errorf("no spaces, at most %d characters", maxActTicket)
+	}
+	known := false
+	for _, a := range AgentActions {
+		known = known || a == in.Action
+	}
+	if !known {
+		fields["action"] = errors.New("unknown action")
+	}
+	if len(fields) > 0 {
+		return Invalid{Fields: fields}, nil
+	}
+	tok, ac, err := f.openCase(ctx, in.Agent, in.Case)
+	if err != nil || tok == nil {
+		return CaseGone{}, err
+	}
+	if err := f.putCase(ctx, tok, ac); err != nil {
+		return nil, err
+	}
+	if !ac.Verified {
+		return CaseUnverified{}, nil
+	}
+	c, err := f.Customers.Customer(ctx, ac.Customer)
+	if errors.Is(err, identity.ErrNotFound) {
+		return CaseGone{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch in.Action {
+	case ActSendReset:
+		if !c.EmailVerified {
+			return NoVerifiedAddress{}, nil
+		}
+		if _, err := f.RequestReset(ctx, c.Email); err != nil {
+			return nil, err
+		}
+	case ActResendVerification:
+		if c.EmailVerified {
+			return Invalid{Fields: map[string]error{"action": errors.New("the address is verified already")}}, nil
+		}
+		if err := f.SendVerification(ctx, c, Verification{PasswordHash: c.PasswordHash}); err != nil {
+			return nil, err
+		}
+	case ActRevokeSessions:
+		if err := f.endAllSessions(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	case ActLiftChallenge:
+		if f.Assist == nil {
+			return Invalid{Fields: map[string]error{"action": errors.New("no edge defence here")}}, nil
+		}
+		if err := f.Assist.LiftAccount(ctx, c.Email); err != nil {
+			return nil, err
+		}
+	}
+	note := " ticket=" + ticket + " reason=" + reason
+	f.auditDetail(ctx, in.Client, c.ID, identity.EventAgentAction, in.Action+" agent="+in.Agent+note)
+	f.auditDetail(ctx, in.Client, in.Agent, identity.EventAgentActed, in.Action+" customer="+c.ID+note)
+	return AgentActed{Action: in.Action}, nil
+}
+
+// NewSupportCode gives customer id a code to read to a support agent on
+// the phone (shown on their account page, SupportCodeTTL), replacing any
+// earlier one.
+func (f *Flows) NewSupportCode(ctx context.Context, id string) (string, time.Time, error) {
+	code := newEmailCode()
+	until := f.now().Add(SupportCodeTTL).UTC()
+	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		c.SupportCode = &identity.SupportCode{Hash: supportCodeHash(id, code), Until: until}
+		return nil
+	})
+	return code, until, err
+}
+
+func supportCodeHash(id, code string) []byte {
+	return identity.HashToken("support_code\x00" + id + "\x00" + code)
+}
+
+// digitsOnly keeps a typed code's digits ("123 456" is 123456).
+func digitsOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// equalHash compares two hashes in constant time.
+func equalHash(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
