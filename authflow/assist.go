@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // Assisted service without back doors: a support agent (a customer of the
@@ -362,3 +363,80 @@ func digitsOnly(s string) string {
 
 // equalHash compares two hashes in constant time.
 func equalHash(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
+// ViewAsTTL is how long a support agent may see an account as its
+// customer.
+const ViewAsTTL = 15 * time.Minute
+
+// NewViewCode gives customer id a code to hand a support agent so the
+// agent may see the account as they do (ViewAsTTL), replacing any
+// earlier one; the code works once, for SupportCodeTTL.
+func (f *Flows) NewViewCode(ctx context.Context, id string) (string, error) {
+	code := newEmailCode()
+	until := f.now().Add(SupportCodeTTL).UTC()
+	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		c.ViewCode = &identity.SupportCode{Hash: supportCodeHash(id, "view\x00"+code), Until: until}
+		return nil
+	})
+	return code, err
+}
+
+// ViewAsGranted: the customer's code was right; start the agent's
+// session as them (StartViewAs).
+type ViewAsGranted struct{ Customer *identity.Customer }
+
+func (ViewAsGranted) outcome() {}
+
+// ViewAs checks the code the customer gave agent for the case's customer:
+// ViewAsGranted, CaseCodeWrong (counted with the case's other wrong
+// codes), CaseClosed or CaseGone.
+func (f *Flows) ViewAs(ctx context.Context, agent, id, typed string, client Client) (Outcome, error) {
+	tok, ac, err := f.openCase(ctx, agent, id)
+	if err != nil || tok == nil {
+		return CaseGone{}, err
+	}
+	typed = digitsOnly(typed)
+	now := f.now()
+	var matched bool
+	c, err := f.Customers.UpdateCustomer(ctx, ac.Customer, func(c *identity.Customer) error {
+		vc := c.ViewCode
+		if !isEmailCode(typed) || vc == nil || !now.Before(vc.Until) || !equalHash(supportCodeHash(c.ID, "view\x00"+typed), vc.Hash) {
+			return errUnchanged
+		}
+		matched, c.ViewCode = true, nil
+		return nil
+	})
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return CaseGone{}, nil
+	case err != nil && !errors.Is(err, errUnchanged):
+		f.putBack(ctx, tok)
+		return nil, err
+	}
+	if !matched {
+		ac.Tries++
+		if ac.Tries >= CaseMaxTries {
+			f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerifyFailed, "agent="+agent)
+			return CaseClosed{}, nil
+		}
+		if err := f.putCase(ctx, tok, ac); err != nil {
+			return nil, err
+		}
+		return CaseCodeWrong{TriesLeft: CaseMaxTries - ac.Tries}, nil
+	}
+	if err := f.putCase(ctx, tok, ac); err != nil {
+		return nil, err
+	}
+	f.auditDetail(ctx, client, c.ID, identity.EventAgentViewAs, "agent="+agent)
+	f.auditDetail(ctx, client, agent, identity.EventAgentActed, "view_as customer="+c.ID)
+	return ViewAsGranted{Customer: c}, nil
+}
+
+// StartViewAs starts agent's session as customer c on site: ViewAsTTL at
+// most, its Actor the agent, aal1 (it proves the customer's consent, not
+// the customer). It returns the session's bearer token.
+func (f *Flows) StartViewAs(ctx context.Context, c *identity.Customer, agent, site string, client Client) (string, error) {
+	token, _, err := f.Sessions.Create(ctx, session.New{UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: site,
+		ACR: "aal1", UserAgent: client.UserAgent, IP: client.IP, Actor: agent, TTL: ViewAsTTL})
+	return token, err
+}

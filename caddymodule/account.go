@@ -133,7 +133,11 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, o := range all {
-		v.Sessions = append(v.Sessions, sessionView{ID: session.SID(o), Current: o.Key == s.Key, Device: h.deviceName(r, o.UserAgent), IP: o.IP,
+		device := h.deviceName(r, o.UserAgent)
+		if o.Actor != "" {
+			device = h.say(r, "account.session_agent")
+		}
+		v.Sessions = append(v.Sessions, sessionView{ID: session.SID(o), Current: o.Key == s.Key, Device: device, IP: o.IP,
 			Network: networkOf(o.IP), CreatedAt: o.CreatedAt, LastSeen: o.LastSeen})
 	}
 	slices.SortFunc(v.Sessions, func(a, b sessionView) int { return b.LastSeen.Compare(a.LastSeen) })

@@ -318,6 +318,68 @@ func (h *Handler) agentAct(w http.ResponseWriter, r *http.Request) error {
 	return h.renderConsole(w, r, s, http.StatusNotFound, h.say(r, "agent.case_gone"), nil)
 }
 
+// agentView checks the code the customer gave the agent and, if right,
+// replaces the agent's session in this browser by one as the customer
+// (ViewAsTTL, the agent as its actor): the agent signs in again after.
+func (h *Handler) agentViewAs(w http.ResponseWriter, r *http.Request) error {
+	s, ok := h.agentSession(w, r)
+	if !ok {
+		return nil
+	}
+	out, err := h.flows.ViewAs(r.Context(), s.UserID, caseID(r), r.PostForm.Get("view_code"), h.client(r))
+	if err != nil {
+		h.logger.Error("an agent's view-as", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	switch o := out.(type) {
+	case authflow.ViewAsGranted:
+		token, err := h.flows.StartViewAs(r.Context(), o.Customer, s.UserID, h.origin, h.client(r))
+		if err != nil {
+			h.logger.Error("starting a view-as session", zap.Error(err))
+			return h.unavailable(w, r)
+		}
+		if err := h.setSessionCookie(w, token); err != nil {
+			return err
+		}
+		clearCookie(w, caseCookie)
+		h.logger.Info("assisted service: an agent views an account as its customer", zap.String("agent", s.UserID), zap.String("customer", o.Customer.ID))
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	case authflow.CaseCodeWrong:
+		return h.renderConsole(w, r, s, http.StatusUnauthorized, "", map[string]string{"view_code": h.say(r, "agent.code_wrong", "n", strconv.Itoa(o.TriesLeft))})
+	case authflow.CaseClosed:
+		clearCookie(w, caseCookie)
+		return h.renderConsole(w, r, s, http.StatusForbidden, h.say(r, "agent.case_closed"), nil)
+	}
+	return h.renderConsole(w, r, s, http.StatusNotFound, h.say(r, "agent.case_gone"), nil)
+}
+
+// viewCode shows the signed-in customer a code that lets a support agent
+// see the account as they do, for 15 minutes.
+func (h *Handler) viewCode(w http.ResponseWriter, r *http.Request) error {
+	s, ok := h.sessionOrLogin(w, r)
+	if !ok {
+		return nil
+	}
+	code, err := h.flows.NewViewCode(r.Context(), s.UserID)
+	if err != nil {
+		h.logger.Error("making a view-as code", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	h.app.backend.forgetCustomer(s.UserID)
+	return h.message(w, r, http.StatusOK, "view_code.title", "view_code.body", h.Prefix+"/account", "link.go_to_account", "code", code[:3]+" "+code[3:])
+}
+
+// actorRefused answers a request of an agent's view-as session where only
+// the customer may go.
+func (h *Handler) actorRefused(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
+	}
+	return h.message(w, r, http.StatusForbidden, "agent.title", "agent.customer_only", "/", "link.home")
+}
+
 func (h *Handler) agentClose(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := h.agentSession(w, r); !ok {
 		return nil
@@ -360,6 +422,8 @@ func (h *Handler) assistEventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.agent_verified")
 	case identity.EventAgentVerifyFailed:
 		return h.say(r, "event.agent_verify_failed")
+	case identity.EventAgentViewAs:
+		return h.say(r, "event.agent_view_as")
 	case identity.EventAgentAction:
 		action, _, _ := strings.Cut(e.Detail, " ")
 		switch action {

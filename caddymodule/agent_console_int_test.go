@@ -24,7 +24,7 @@ var regexpSupportCode = regexp.MustCompile(`\b\d{3} \d{3}\b`)
 // the agent's own trail is on the admin API.
 func TestAgentConsole(t *testing.T) {
 	html := map[string]string{"Accept": "text/html"}
-	o := gatewayOpts{site: "agents on", global: "session {\n\t\t\tidle 48h\n\t\t\tabsolute 72h\n\t\t}"}
+	o := gatewayOpts{site: "agents on\n\t\trequire /app/pay/* {\n\t\t\tactor customer\n\t\t}", global: "session {\n\t\t\tidle 48h\n\t\t\tabsolute 72h\n\t\t}"}
 	runOnBothStoresWith(t, o, []scenario{{"console", func(t *testing.T, g *gateway) {
 		const callerEmail = "caller@example.com"
 		caller := g.signUp(callerEmail)
@@ -158,6 +158,57 @@ func TestAgentConsole(t *testing.T) {
 		if st, out := adminDo(t, g, http.MethodGet, "/frontdoor/agents/"+agentID+"/trail", ""); st != http.StatusOK ||
 			!strings.Contains(out, "send_reset customer="+callerID) || !strings.Contains(out, "revoke_sessions customer="+callerID) {
 			t.Fatalf("agent trail: %d %s", st, out)
+		}
+		// View as the customer, with the code the customer gives: the
+		// backend sees the customer and the agent acting; only-the-customer
+		// routes and pages refuse it; the customer ends it at once.
+		vc := g.postVia(caller, "/.frontdoor/account", "/.frontdoor/account/view-code", url.Values{})
+		viewCode := strings.ReplaceAll(regexpSupportCode.FindString(vc.body), " ", "")
+		if vc.status != http.StatusOK || len(viewCode) != 6 {
+			t.Fatalf("view code: %d %s", vc.status, vc.body)
+		}
+		if r := g.postVia(agent, "/.frontdoor/agent", "/.frontdoor/agent/view", url.Values{"view_code": {"000000"}}); r.status != http.StatusUnauthorized {
+			t.Fatalf("a wrong view code: %d", r.status)
+		}
+		viewer := g.newClient()
+		viewer.Jar = agent.Jar
+		if r := g.postVia(viewer, "/.frontdoor/agent", "/.frontdoor/agent/view", url.Values{"view_code": {viewCode}}); r.status != http.StatusSeeOther {
+			t.Fatalf("view as: %d %s", r.status, r.body)
+		}
+		if r := g.get(viewer, "/app/orders", html); r.status != http.StatusOK {
+			t.Fatalf("the agent viewing as the customer: %d", r.status)
+		}
+		hdr := g.backend.lastHeaders()
+		if hdr.Get("X-Frontdoor-User") != callerID || hdr.Get("X-Frontdoor-Actor") != agentID {
+			t.Fatalf("view-as headers: %v", hdr)
+		}
+		if act, _ := assertionClaims(t, g)["act"].(map[string]any); act == nil || act["sub"] != agentID {
+			t.Fatalf("view-as assertion: %v", assertionClaims(t, g))
+		}
+		if r := g.get(viewer, "/app/pay/now", map[string]string{"Accept": "application/json"}); r.status != http.StatusForbidden || !strings.Contains(r.body, `"missing":"actor"`) {
+			t.Fatalf("actor customer route: %d %s", r.status, r.body)
+		}
+		if r := g.get(viewer, "/.frontdoor/account", html); r.status != http.StatusForbidden {
+			t.Fatalf("the customer's account page to a viewing agent: %d", r.status)
+		}
+		if r := g.postVia(caller, "/.frontdoor/account", "/.frontdoor/account/view-code", url.Values{}); r.status != http.StatusOK {
+			t.Fatal("a second view code")
+		}
+		acct = g.get(caller, "/.frontdoor/account", nil).body
+		i := strings.Index(acct, "A support agent viewing as you")
+		m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(acct[max(i, 0):])
+		if i < 0 || m == nil || !strings.Contains(acct, "A support agent saw your account as you do") {
+			t.Fatalf("account page lacks the agent's view:\n%s", acct)
+		}
+		if r := g.postVia(caller, "/.frontdoor/account", "/.frontdoor/account/sessions/revoke", url.Values{"id": {m[1]}}); r.status >= 400 {
+			t.Fatalf("ending the view: %d", r.status)
+		}
+		if r := g.get(viewer, "/app/orders", map[string]string{"Accept": "application/json"}); r.status != http.StatusUnauthorized {
+			t.Fatalf("the view after the customer ended it: %d", r.status)
+		}
+		// The agent signs in again for the console.
+		if _, r := pkLogin(t, g, agent, a, "/app/x"); r.status != http.StatusSeeOther {
+			t.Fatalf("agent sign-in again: %d", r.status)
 		}
 		// Thirteen hours on, the agent's sign-in is stale: step up.
 		clk := useClock(t)

@@ -380,9 +380,10 @@ func parseRule(h httpcaddyfile.Helper) (Rule, error) {
 			}
 			r.Consent = append(r.Consent, ids...)
 		case "actor":
-			if !h.AllArgs(&r.Actor) || r.Actor != "human" {
-				return r, h.Errf("frontdoor: require actor takes human (a person's session: no API key, no agent)")
+			if !h.AllArgs(&r.Actor) || r.Actor != "human" && r.Actor != "customer" {
+				return r, h.Errf("frontdoor: require actor takes human or customer (the customer's own session: no API key, no agent)")
 			}
+			r.Actor = "human" // the same rule, by either name
 		case "role":
 			roles := h.RemainingArgs()
 			if len(roles) == 0 {

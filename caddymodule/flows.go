@@ -137,6 +137,10 @@ func (h *Handler) sessionOrLogin(w http.ResponseWriter, r *http.Request) (*sessi
 	if h.ownPageMoved(w, r, s) { // used from another place (risk_edge.go)
 		return nil, false
 	}
+	if s.Actor != "" { // an agent viewing as the customer: not their pages
+		_ = h.actorRefused(w, r)
+		return nil, false
+	}
 	return s, true
 }
 

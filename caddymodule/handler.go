@@ -562,6 +562,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if kc != nil {
 		extra.Actor, extra.Scope = kc.key.ID, kc.scope
 	}
+	if s.Actor != "" && kc == nil && tc == nil {
+		// A support agent viewing as the customer, with their consent.
+		if !public && h.humanOnly(views) {
+			return h.actorRefused(w, r)
+		}
+		extra.Actor = s.Actor
+	}
 	if tc != nil {
 		extra.Client, extra.Scope = tc.claims.ClientID, tc.claims.Scope
 		if tc.claims.Act != nil {
@@ -618,6 +625,17 @@ func (h *Handler) isPublicViews(views []string) bool {
 // factor, step-up) use it whatever authenticators the site configures.
 func (h *Handler) currentSession(r *http.Request) (*session.Session, error) {
 	return h.cookies.Lookup(r)
+}
+
+// customerSession is currentSession for what only the customer may do
+// (add a passkey, link a provider, accept an invitation): a support
+// agent's view-as session counts as none.
+func (h *Handler) customerSession(r *http.Request) (*session.Session, error) {
+	s, err := h.currentSession(r)
+	if s != nil && s.Actor != "" {
+		return nil, err
+	}
+	return s, err
 }
 
 // isNavigation tells a browser page load from an API call.

@@ -29,7 +29,7 @@ func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) error {
 	if token == "" || len(token) > 100 {
 		return h.message(w, r, http.StatusBadRequest, "invite.title", "invite.malformed", "/", "link.home_page")
 	}
-	s, err := h.currentSession(r)
+	s, err := h.customerSession(r)
 	if err != nil {
 		return h.unavailable(w, r)
 	}
@@ -45,7 +45,7 @@ func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request) error {
 // inviteAccept grants the invitation's role to the signed-in customer, if
 // it is theirs.
 func (h *Handler) inviteAccept(w http.ResponseWriter, r *http.Request) error {
-	s, err := h.currentSession(r)
+	s, err := h.customerSession(r)
 	if err != nil {
 		return h.unavailable(w, r)
 	}

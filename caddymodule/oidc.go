@@ -180,7 +180,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 // oidcLinkSignedIn finishes a link asked for on the account page: only
 // for the account that asked, still signed in here.
 func (h *Handler) oidcLinkSignedIn(w http.ResponseWriter, r *http.Request, customerID string, pol authflow.ProviderPolicy, fid authflow.FederatedIdentity) error {
-	s, err := h.currentSession(r)
+	s, err := h.customerSession(r)
 	if err != nil {
 		return h.unavailable(w, r)
 	}
@@ -258,7 +258,7 @@ func (h *Handler) oidcLinkConfirm(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) oidcLink(w http.ResponseWriter, r *http.Request, confirm bool) error {
-	s, err := h.currentSession(r)
+	s, err := h.customerSession(r)
 	if err != nil {
 		return h.unavailable(w, r)
 	}

@@ -47,7 +47,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 		nonce, _ := cookieNonce(r, mfaCookie)
 		out, err = h.flows.BeginPasskeySecondFactor(ctx, nonce, h.currentSessionOf(r))
 	case authflow.CeremonyRegister:
-		s, err := h.currentSession(r)
+		s, err := h.customerSession(r)
 		if err != nil {
 			return h.unavailable(w, r)
 		}

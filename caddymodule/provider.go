@@ -217,6 +217,11 @@ func (o *siteOP) login(w http.ResponseWriter, r *http.Request) error {
 		_ = b.identity.PutToken(ctx, tok)
 		return h.unavailable(w, r)
 	}
+	if s != nil && s.Actor != "" {
+		// A support agent viewing as the customer signs no app in.
+		op.AuthRequestError(w, r, ar, oidc.ErrAccessDenied().WithDescription("a support agent's view cannot sign apps in"), o.prov)
+		return nil
+	}
 	if s == nil {
 		if slices.Contains(req.Prompt, oidc.PromptNone) {
 			op.AuthRequestError(w, r, ar, oidc.ErrLoginRequired(), o.prov)

@@ -137,6 +137,8 @@ var routeTable = []route{
 	{path: "/agent/verify", post: (*Handler).agentVerify},
 	{path: "/agent/act", post: (*Handler).agentAct},
 	{path: "/agent/close", post: (*Handler).agentClose},
+	{path: "/agent/view", post: (*Handler).agentViewAs},
+	{path: "/account/view-code", post: (*Handler).viewCode},
 	{path: "/account/support-code", post: (*Handler).supportCode},
 	// The consent prompt in front of a protected route (consent.go).
 	{path: "/consent", get: (*Handler).consentPrompt, post: (*Handler).consentAnswer},

@@ -63,6 +63,8 @@ var pinnedRoutes = map[string]string{
 	"/agent/act":                  "POST",
 	"/agent/close":                "POST",
 	"/account/support-code":       "POST",
+	"/agent/view":                 "POST",
+	"/account/view-code":          "POST",
 }
 
 // routesTestHandler is a handler that can render pages and route its own

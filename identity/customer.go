@@ -31,6 +31,9 @@ type Customer struct {
 	// to prove who they are to a support agent on the phone: its hash
 	// and end (authflow's assisted service).
 	SupportCode *SupportCode `json:"support_code,omitempty"`
+	// ViewCode is a code the customer gave a support agent to see the
+	// account as they do, for a short while (the same shape).
+	ViewCode *SupportCode `json:"view_code,omitempty"`
 
 	// Second factors and remembered browsers (see factors.go).
 	TOTP *TOTP `json:"totp,omitempty"`

@@ -58,6 +58,9 @@ const (
 	// EventAgentAction: a support agent acted on the account (detail:
 	// "<action> agent=<id> ticket=<ticket> reason=<reason>").
 	EventAgentAction = "agent_action"
+	// EventAgentViewAs: a support agent began a session as the customer,
+	// with the code the customer gave them (detail: agent).
+	EventAgentViewAs = "agent_view_as"
 	// EventAgentActed: on the agent's own trail, what they did for whom
 	// (detail: "<action> customer=<id> ticket=… reason=…").
 	EventAgentActed = "agent_acted"

@@ -198,6 +198,10 @@ type New struct {
 	IDToken string
 	// Risk and RiskSignals: see Session.
 	Risk, RiskSignals string
+	// Actor: see Session. TTL, when shorter than the absolute lifetime,
+	// ends the session sooner.
+	Actor string
+	TTL   time.Duration
 }
 
 // Create starts a session and returns the bearer token for the cookie. A
@@ -215,7 +219,10 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 		Key: KeyOf(token), UserID: n.UserID, Email: n.Email, EmailVerified: n.EmailVerified,
 		Site: n.Site, CreatedAt: now, LastSeen: now, AuthTime: now, ExpiresAt: now.Add(cfg.Absolute),
 		AMR: n.AMR, ACR: n.ACR, UserAgent: n.UserAgent, IP: n.IP, IdP: n.IdP, Family: n.Family, IDToken: n.IDToken,
-		Risk: n.Risk, RiskSignals: n.RiskSignals,
+		Risk: n.Risk, RiskSignals: n.RiskSignals, Actor: n.Actor,
+	}
+	if n.TTL > 0 && n.TTL < cfg.Absolute {
+		s.ExpiresAt = now.Add(n.TTL)
 	}
 	if !n.AuthTime.IsZero() && n.AuthTime.Before(now) {
 		s.AuthTime = n.AuthTime

@@ -48,6 +48,10 @@ type Session struct {
 	// space-separated: what backends are told for the session's requests.
 	Risk        string `json:"risk,omitempty"`
 	RiskSignals string `json:"risk_signals,omitempty"`
+	// Actor is who acts in the customer's name in this session (a
+	// support agent viewing as the customer, with their consent): told to
+	// backends, refused where only the customer may go.
+	Actor string `json:"actor,omitempty"`
 }
 
 // ErrNotFound means no such session (never existed, expired or revoked).
