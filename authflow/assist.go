@@ -37,10 +37,26 @@ const (
 	ActSendReset          = "send_reset"
 	ActRevokeSessions     = "revoke_sessions"
 	ActLiftChallenge      = "lift_challenge"
+	// ActRemoveFactors removes the second factors at the end of the
+	// cooling-off period, unless the customer cancels; ActRemoveFactorsNow
+	// asks a second agent to approve removing them at once (the only way
+	// for a high-risk account).
+	ActRemoveFactors    = "remove_factors"
+	ActRemoveFactorsNow = "remove_factors_now"
+	// ActApproveRemoval is the second agent's approval.
+	ActApproveRemoval = "approve_removal"
 )
 
 // AgentActions lists them, in the console's order.
-var AgentActions = []string{ActSendReset, ActResendVerification, ActRevokeSessions, ActLiftChallenge}
+var AgentActions = []string{ActSendReset, ActResendVerification, ActRevokeSessions, ActLiftChallenge, ActRemoveFactors, ActRemoveFactorsNow, ActApproveRemoval}
+
+// HighRiskRole marks an account (the operator's list) whose second
+// factors a support agent removes only with a second agent's approval.
+const HighRiskRole = "high_risk"
+
+// DefaultCoolingOff is how long a removal of second factors waits for
+// the customer to object.
+const DefaultCoolingOff = 24 * time.Hour
 
 // Bounds of a case.
 const (
@@ -327,6 +343,14 @@ func (f *Flows) Act(ctx context.Context, in AgentActInput) (Outcome, error) {
 		if err := f.Assist.LiftAccount(ctx, c.Email); err != nil {
 			return nil, err
 		}
+	case ActRemoveFactors, ActRemoveFactorsNow:
+		if out, err := f.askRemoval(ctx, in, c, reason, ticket); out != nil || err != nil {
+			return out, err
+		}
+	case ActApproveRemoval:
+		if out, err := f.approveRemoval(ctx, in, c); out != nil || err != nil {
+			return out, err
+		}
 	}
 	note := " ticket=" + ticket + " reason=" + reason
 	f.auditDetail(ctx, in.Client, c.ID, identity.EventAgentAction, in.Action+" agent="+in.Agent+note)
@@ -439,4 +463,162 @@ func (f *Flows) StartViewAs(ctx context.Context, c *identity.Customer, agent, si
 	token, _, err := f.Sessions.Create(ctx, session.New{UserID: c.ID, Email: c.Email, EmailVerified: c.EmailVerified, Site: site,
 		ACR: "aal1", UserAgent: client.UserAgent, IP: client.IP, Actor: agent, TTL: ViewAsTTL})
 	return token, err
+}
+
+// Outcomes of factor removal.
+type (
+	// RemovalCancelled: the customer's cancel link worked.
+	RemovalCancelled struct{}
+	// SameApprover: the agent who asked cannot approve.
+	SameApprover struct{}
+)
+
+func (RemovalCancelled) outcome() {}
+func (SameApprover) outcome()     {}
+
+// coolingOff is the site's cooling-off period.
+func (f *Flows) coolingOff() time.Duration {
+	if f.CoolingOff > 0 {
+		return f.CoolingOff
+	}
+	return DefaultCoolingOff
+}
+
+// HighRisk reports whether an agent may remove c's second factors only
+// with a second agent's approval: the operator's list (HighRiskRole), or
+// a high-risk sign-in decision in the last 30 days.
+func (f *Flows) HighRisk(ctx context.Context, c *identity.Customer) (bool, error) {
+	if c.HasRole(HighRiskRole) {
+		return true, nil
+	}
+	if f.Data == nil {
+		return false, nil
+	}
+	evs, err := f.Data.Events(ctx, c.ID, 200)
+	if err != nil {
+		return false, err
+	}
+	since := f.now().Add(-30 * 24 * time.Hour)
+	for _, e := range evs {
+		if e.At.After(since) && (e.Kind == identity.EventRiskDecision || e.Kind == identity.EventRiskRefused) && strings.HasPrefix(e.Detail, "high:") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// askRemoval records an agent's request to remove c's second factors:
+// after the cooling-off (the customer is mailed a cancel link and sees it
+// on their account page), or waiting for a second agent's approval.
+func (f *Flows) askRemoval(ctx context.Context, in AgentActInput, c *identity.Customer, reason, ticket string) (Outcome, error) {
+	if !c.HasSecondFactor() && len(c.RecoveryCodes) == 0 {
+		return Invalid{Fields: map[string]error{"action": errors.New("the customer has no second factor")}}, nil
+	}
+	now := f.now().UTC()
+	fr := &identity.FactorRemoval{Agent: in.Agent, Requested: now, Reason: reason, Ticket: ticket}
+	if in.Action == ActRemoveFactors {
+		high, err := f.HighRisk(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if high {
+			return Invalid{Fields: map[string]error{"action": errors.New("a high-risk account: ask a second agent to approve (remove at once, with approval)")}}, nil
+		}
+		fr.At = now.Add(f.coolingOff())
+	}
+	if _, err := f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
+		c.FactorRemoval = fr
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	when := "approval"
+	if !fr.At.IsZero() {
+		when = fr.At.Format(time.RFC3339)
+		secret, tok := identity.NewToken(identity.CancelRemoval{}, c.ID, f.coolingOff()+7*24*time.Hour, now)
+		if err := f.Tokens.PutToken(ctx, tok); err != nil {
+			return nil, err
+		}
+		if f.Notify != nil {
+			f.Notify.FactorRemoval(ctx, c, fr.At, secret)
+		}
+	}
+	f.auditDetail(ctx, in.Client, c.ID, identity.EventFactorRemovalAsked, "agent="+in.Agent+" at="+when)
+	return nil, nil
+}
+
+// approveRemoval is a second agent's approval of a removal waiting for
+// one: the factors go at once.
+func (f *Flows) approveRemoval(ctx context.Context, in AgentActInput, c *identity.Customer) (Outcome, error) {
+	fr := c.FactorRemoval
+	switch {
+	case fr == nil || !fr.At.IsZero():
+		return Invalid{Fields: map[string]error{"action": errors.New("no removal waits for approval")}}, nil
+	case fr.Agent == in.Agent:
+		return SameApprover{}, nil
+	}
+	if err := f.removeFactors(ctx, in.Client, c.ID, "approved by agent="+in.Agent+", asked by agent="+fr.Agent); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// removeFactors removes the customer's second factors now and tells them.
+func (f *Flows) removeFactors(ctx context.Context, client Client, id, how string) error {
+	c, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		c.RemoveSecondFactors()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	f.auditDetail(ctx, client, id, identity.EventFactorsRemoved, how)
+	if f.Notify != nil {
+		f.Notify.FactorRemoval(ctx, c, time.Time{}, "")
+	}
+	return nil
+}
+
+// CancelRemoval cancels a pending removal, from the mail's link (secret)
+// or the signed-in customer's account page (customerID, no secret).
+func (f *Flows) CancelRemoval(ctx context.Context, secret, customerID string, client Client) (Outcome, error) {
+	if secret != "" {
+		tok, err := f.Tokens.ConsumeToken(ctx, identity.TokenCancelRemoval, identity.HashToken(secret), f.now())
+		if errors.Is(err, identity.ErrNotFound) {
+			return LinkExpired{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		customerID = tok.CustomerID
+	}
+	had := false
+	_, err := f.Customers.UpdateCustomer(ctx, customerID, func(c *identity.Customer) error {
+		had, c.FactorRemoval = c.FactorRemoval != nil, nil
+		return nil
+	})
+	if errors.Is(err, identity.ErrNotFound) {
+		return LinkExpired{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if had {
+		f.audit(ctx, client, customerID, identity.EventFactorRemovalCancelled)
+	}
+	return RemovalCancelled{}, nil
+}
+
+// dueRemoval removes c's second factors when a removal's cooling-off has
+// ended, at the customer's sign-in (what the removal is for), and returns
+// the record as it now is.
+func (f *Flows) dueRemoval(ctx context.Context, c *identity.Customer) (*identity.Customer, error) {
+	fr := c.FactorRemoval
+	if fr == nil || fr.At.IsZero() || f.now().Before(fr.At) {
+		return c, nil
+	}
+	if err := f.removeFactors(ctx, Client{}, c.ID, "after the cooling-off, asked by agent="+fr.Agent); err != nil {
+		return nil, err
+	}
+	return f.Customers.Customer(ctx, c.ID)
 }

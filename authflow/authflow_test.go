@@ -211,6 +211,9 @@ func (m *mailbox) RiskCode(_ context.Context, c *identity.Customer, code string)
 func (m *mailbox) SupportCode(_ context.Context, c *identity.Customer, code string) {
 	m.add(mail{kind: "support_code", to: c.Email, code: code})
 }
+func (m *mailbox) FactorRemoval(_ context.Context, c *identity.Customer, _ time.Time, secret string) {
+	m.add(mail{kind: "factor_removal", to: c.Email, secret: secret})
+}
 func (m *mailbox) add(x mail) {
 	m.mu.Lock()
 	m.sent = append(m.sent, x)

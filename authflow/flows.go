@@ -76,6 +76,10 @@ type Notifier interface {
 	// SupportCode mails the code a support agent's caller reads back
 	// (assisted service).
 	SupportCode(ctx context.Context, c *identity.Customer, code string)
+	// FactorRemoval tells the customer a support agent asked to remove
+	// their second factors at `at`, with a cancel link's secret; a zero
+	// at: they were removed.
+	FactorRemoval(ctx context.Context, c *identity.Customer, at time.Time, cancelSecret string)
 }
 
 // Sessions is what the journeys need of the session store: starting
@@ -152,8 +156,11 @@ type Flows struct {
 	// Risk judges sign-ins against the customer's recent ones (nil: no
 	// judgement; see risk.go).
 	Risk *RiskSettings
-	// Assist is the edge defence's part in assisted service (nil: none).
-	Assist AssistDefence
+	// Assist is the edge defence's part in assisted service (nil: none);
+	// CoolingOff how long an agent's removal of second factors waits for
+	// the customer to object (0: DefaultCoolingOff).
+	Assist     AssistDefence
+	CoolingOff time.Duration
 	// Legacy is the system customers are being moved from: a password
 	// sign-in for an address Frontdoor does not know asks it (lazy
 	// migration, legacy.go; nil: never).

@@ -159,7 +159,11 @@ type FirstFactorInput struct {
 // second factor is asked for it — unless this browser is remembered for
 // them — and any other gets an aal1 session.
 func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outcome, error) {
-	c := in.Customer
+	c, err := f.dueRemoval(ctx, in.Customer)
+	if err != nil {
+		return nil, err
+	}
+	in.Customer = c
 	note := f.judge(ctx, c, in)
 	if out, done, err := f.riskFirst(ctx, c, in, note); done {
 		return out, err

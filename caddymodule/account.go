@@ -16,6 +16,8 @@ import (
 )
 
 type accountView struct {
+	// Removal is a support agent's pending removal of the second factors.
+	Removal       *identity.FactorRemoval
 	ID            string
 	Name          string
 	Email         string
@@ -102,7 +104,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("listing sessions", zap.Error(err))
 		return h.unavailable(w, r)
 	}
-	v := &accountView{ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
+	v := &accountView{Removal: c.FactorRemoval, ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	v.KeysOn = h.keysOn

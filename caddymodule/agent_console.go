@@ -41,6 +41,9 @@ type AgentsConfig struct {
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 	// Lookups is how many cases an agent may open an hour (default 60).
 	Lookups int `json:"lookups_per_hour,omitempty"`
+	// CoolingOff is how long an agent's removal of second factors waits
+	// for the customer to object (default 24h).
+	CoolingOff caddy.Duration `json:"cooling_off,omitempty"`
 }
 
 const (
@@ -91,6 +94,16 @@ func parseAgents(h httpcaddyfile.Helper) (*AgentsConfig, error) {
 				return nil, h.Errf("frontdoor: agents: max_age %q: 1m to 168h", s)
 			}
 			a.MaxAge = caddy.Duration(d)
+		case "cooling_off":
+			var s string
+			if !h.AllArgs(&s) {
+				return nil, h.Errf("frontdoor: agents: cooling_off needs one duration")
+			}
+			d, err := caddy.ParseDuration(s)
+			if err != nil || d < time.Hour || d > 30*24*time.Hour {
+				return nil, h.Errf("frontdoor: agents: cooling_off %q: 1h to 720h", s)
+			}
+			a.CoolingOff = caddy.Duration(d)
 		case "lookups":
 			var s string
 			if !h.AllArgs(&s) {
@@ -102,13 +115,22 @@ func parseAgents(h httpcaddyfile.Helper) (*AgentsConfig, error) {
 			}
 			a.Lookups = n
 		default:
-			return nil, h.Errf("frontdoor: agents: unknown option %q (max_age, lookups)", opt)
+			return nil, h.Errf("frontdoor: agents: unknown option %q (max_age, lookups, cooling_off)", opt)
 		}
 	}
 	if v == "off" {
 		return nil, nil
 	}
 	return a, nil
+}
+
+// coolingOff is the site's cooling-off for factor removals (0: the
+// default).
+func (h *Handler) coolingOff() time.Duration {
+	if h.Agents == nil {
+		return 0
+	}
+	return time.Duration(h.Agents.CoolingOff)
 }
 
 // agentRequirement is what an agent's session must have.
@@ -209,6 +231,12 @@ func (h *Handler) agentActionLabel(r *http.Request, a string) string {
 		return h.say(r, "agent.action.revoke_sessions")
 	case authflow.ActLiftChallenge:
 		return h.say(r, "agent.action.lift_challenge")
+	case authflow.ActRemoveFactors:
+		return h.say(r, "agent.action.remove_factors")
+	case authflow.ActRemoveFactorsNow:
+		return h.say(r, "agent.action.remove_factors_now")
+	case authflow.ActApproveRemoval:
+		return h.say(r, "agent.action.approve_removal")
 	}
 	return a
 }
@@ -314,6 +342,8 @@ func (h *Handler) agentAct(w http.ResponseWriter, r *http.Request) error {
 		return h.renderConsole(w, r, s, http.StatusForbidden, h.say(r, "agent.unverified"), nil)
 	case authflow.NoVerifiedAddress:
 		return h.renderConsole(w, r, s, http.StatusConflict, h.say(r, "agent.no_address"), nil)
+	case authflow.SameApprover:
+		return h.renderConsole(w, r, s, http.StatusForbidden, h.say(r, "agent.same_approver"), nil)
 	}
 	return h.renderConsole(w, r, s, http.StatusNotFound, h.say(r, "agent.case_gone"), nil)
 }
@@ -435,7 +465,59 @@ func (h *Handler) assistEventWords(r *http.Request, e identity.Event) string {
 			return h.say(r, "event.agent_action.revoke_sessions")
 		case authflow.ActLiftChallenge:
 			return h.say(r, "event.agent_action.lift_challenge")
+		case authflow.ActRemoveFactors, authflow.ActRemoveFactorsNow:
+			return h.say(r, "event.agent_action.remove_factors")
+		case authflow.ActApproveRemoval:
+			return h.say(r, "event.agent_action.approve_removal")
 		}
+	case identity.EventFactorRemovalAsked:
+		return h.say(r, "event.factor_removal_asked")
+	case identity.EventFactorRemovalCancelled:
+		return h.say(r, "event.factor_removal_cancelled")
+	case identity.EventFactorsRemoved:
+		return h.say(r, "event.factors_removed")
 	}
 	return ""
+}
+
+// cancelRemovalHere cancels a pending factor removal from the signed-in
+// customer's account page.
+func (h *Handler) cancelRemovalHere(w http.ResponseWriter, r *http.Request) error {
+	s, ok := h.sessionOrLogin(w, r)
+	if !ok {
+		return nil
+	}
+	if _, err := h.flows.CancelRemoval(r.Context(), "", s.UserID, h.client(r)); err != nil {
+		h.logger.Error("cancelling a factor removal", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	h.app.backend.forgetCustomer(s.UserID)
+	return h.message(w, r, http.StatusOK, "removal.title", "removal.cancelled", h.Prefix+"/account", "link.go_to_account")
+}
+
+// cancelRemovalPage is the mail's cancel link: a page with one button (a
+// mail scanner following the link changes nothing).
+func (h *Handler) cancelRemovalPage(w http.ResponseWriter, r *http.Request) error {
+	secret, err := identity.ParseTokenSecret(r.URL.Query().Get("token"))
+	if err != nil {
+		return h.message(w, r, http.StatusBadRequest, "removal.title", "removal.malformed", h.Prefix+"/login", "link.go_to_sign_in")
+	}
+	return h.render(w, r, http.StatusOK, "confirm", &pageData{Title: h.say(r, "removal.title"), CSRF: h.csrfFor(w, r), Message: h.say(r, "removal.confirm"),
+		Confirm: &confirmView{Action: h.Prefix + "/factor-removal/cancel", Fields: []hiddenField{{"token", secret}}, Button: h.say(r, "removal.button")}})
+}
+
+func (h *Handler) cancelRemovalLink(w http.ResponseWriter, r *http.Request) error {
+	secret, err := identity.ParseTokenSecret(r.PostForm.Get("token"))
+	if err != nil {
+		return h.message(w, r, http.StatusBadRequest, "removal.title", "removal.malformed", h.Prefix+"/login", "link.go_to_sign_in")
+	}
+	out, err := h.flows.CancelRemoval(r.Context(), secret, "", h.client(r))
+	if err != nil {
+		h.logger.Error("cancelling a factor removal", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	if _, ok := out.(authflow.RemovalCancelled); !ok {
+		return h.message(w, r, http.StatusBadRequest, "removal.title", "removal.expired", h.Prefix+"/login", "link.go_to_sign_in")
+	}
+	return h.message(w, r, http.StatusOK, "removal.title", "removal.cancelled", h.Prefix+"/login", "link.go_to_sign_in")
 }

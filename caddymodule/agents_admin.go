@@ -36,7 +36,7 @@ func serveAgents(w http.ResponseWriter, r *http.Request) error {
 	if !strings.HasPrefix(id, "u_") {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("want /frontdoor/agents/<customer id>")}
 	}
-	b, err := backendOfCustomer(r, id)
+	b, err := holder(r, id)
 	if err != nil {
 		return err
 	}
@@ -73,20 +73,6 @@ func serveAgents(w http.ResponseWriter, r *http.Request) error {
 		return changeAgent(w, r, b, id, reason, false)
 	}
 	return methodNotAllowed("POST, DELETE, GET …/trail")
-}
-
-// backendOfCustomer finds the store that holds customer id.
-func backendOfCustomer(r *http.Request, id string) (*backend, error) {
-	for _, b := range defenders() {
-		_, err := b.identity.Customer(r.Context(), id)
-		if err == nil {
-			return b, nil
-		}
-		if !errors.Is(err, identity.ErrNotFound) {
-			return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
-		}
-	}
-	return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no such customer")}
 }
 
 func changeAgent(w http.ResponseWriter, r *http.Request, b *backend, id, reason string, grant bool) error {

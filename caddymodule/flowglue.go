@@ -39,6 +39,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		SecondFactorLimit: stepUpLimit{h},
 		Risk:              h.riskSettings(),
 		Assist:            defenceAssist{h},
+		CoolingOff:        h.coolingOff(),
 		Legacy:            h.legacyAuth(),
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
@@ -147,6 +148,16 @@ func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Si
 	}
 	m.h.queueMail(ctx, c.Email, "new_sign_in", mailData{Link: m.h.origin + m.h.Prefix + "/account", Device: device, Place: place,
 		When: s.At, Why: why, NotMe: notMe})
+}
+
+// FactorRemoval tells the customer of a support agent's removal of their
+// second factors: pending until at, with its cancel link; or done.
+func (m siteMail) FactorRemoval(ctx context.Context, c *identity.Customer, at time.Time, cancelSecret string) {
+	d := mailData{Site: m.h.audience, When: at, Link: m.h.origin + m.h.Prefix + "/account"}
+	if cancelSecret != "" {
+		d.Link = m.h.origin + m.h.Prefix + "/factor-removal/cancel?token=" + url.QueryEscape(cancelSecret)
+	}
+	m.h.queueMail(ctx, c.Email, "factor_removal", d)
 }
 
 // SupportCode mails the code a support agent's caller reads back.

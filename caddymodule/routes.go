@@ -139,6 +139,11 @@ var routeTable = []route{
 	{path: "/agent/close", post: (*Handler).agentClose},
 	{path: "/agent/view", post: (*Handler).agentViewAs},
 	{path: "/account/view-code", post: (*Handler).viewCode},
+	{path: "/account/factor-removal/cancel", post: (*Handler).cancelRemovalHere},
+	// The cancel link of a pending factor removal, defended like the
+	// other mailed links.
+	{path: "/factor-removal/cancel", get: (*Handler).cancelRemovalPage, post: (*Handler).cancelRemovalLink,
+		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/account/support-code", post: (*Handler).supportCode},
 	// The consent prompt in front of a protected route (consent.go).
 	{path: "/consent", get: (*Handler).consentPrompt, post: (*Handler).consentAnswer},

@@ -34,6 +34,9 @@ type Customer struct {
 	// ViewCode is a code the customer gave a support agent to see the
 	// account as they do, for a short while (the same shape).
 	ViewCode *SupportCode `json:"view_code,omitempty"`
+	// FactorRemoval is a support agent's request to remove the customer's
+	// second factors (authflow's assisted service), pending.
+	FactorRemoval *FactorRemoval `json:"factor_removal,omitempty"`
 
 	// Second factors and remembered browsers (see factors.go).
 	TOTP *TOTP `json:"totp,omitempty"`
@@ -150,4 +153,23 @@ func NormalizeEmail(s string) (string, error) {
 type SupportCode struct {
 	Hash  []byte    `json:"hash"`
 	Until time.Time `json:"until"`
+}
+
+// FactorRemoval is a support agent's pending request to remove the
+// customer's second factors: at the end of a cooling-off period (At), or
+// at once when a second agent approves (At zero).
+type FactorRemoval struct {
+	Agent     string    `json:"agent"`
+	Requested time.Time `json:"requested"`
+	At        time.Time `json:"at,omitzero"`
+	Reason    string    `json:"reason"`
+	Ticket    string    `json:"ticket,omitempty"`
+}
+
+// RemoveSecondFactors removes every second factor of the customer — the
+// authenticator app, passkeys, recovery codes — and the browsers
+// remembered after one.
+func (c *Customer) RemoveSecondFactors() {
+	c.TOTP, c.Passkeys, c.RecoveryCodes, c.FactorRemoval = nil, nil, nil, nil
+	c.ForgetDevices()
 }

@@ -58,6 +58,13 @@ const (
 	// EventAgentAction: a support agent acted on the account (detail:
 	// "<action> agent=<id> ticket=<ticket> reason=<reason>").
 	EventAgentAction = "agent_action"
+	// EventFactorRemovalAsked: a support agent asked to remove the
+	// customer's second factors (detail: agent, when, or "approval").
+	EventFactorRemovalAsked = "factor_removal_asked"
+	// EventFactorRemovalCancelled: the customer cancelled it.
+	EventFactorRemovalCancelled = "factor_removal_cancelled"
+	// EventFactorsRemoved: the second factors were removed (detail: how).
+	EventFactorsRemoved = "factors_removed"
 	// EventAgentViewAs: a support agent began a session as the customer,
 	// with the code the customer gave them (detail: agent).
 	EventAgentViewAs = "agent_view_as"

@@ -20,6 +20,9 @@ const (
 	// is helping, verified or not (authflow's assisted service), under
 	// the hash of the case id.
 	TokenAgentCase TokenKind = "agent_case"
+	// TokenCancelRemoval is the link that cancels a support agent's
+	// pending removal of the customer's second factors.
+	TokenCancelRemoval TokenKind = "cancel_factor_removal"
 	// TokenNotMe is the "this wasn't me" link of a mail telling the
 	// customer of a sign-in (authflow.NotMe).
 	TokenNotMe TokenKind = "not_me"

@@ -36,6 +36,10 @@ type ResetPassword struct{}
 // NotMe is a "this wasn't me" link's: the link alone.
 type NotMe struct{}
 
+// CancelRemoval is the cancel link of a pending factor removal: the link
+// alone.
+type CancelRemoval struct{}
+
 // AgentCase is a support agent's case: the customer they are helping, and
 // whether the caller proved to be that customer (a code sent to a channel
 // the customer has, read back).
@@ -287,6 +291,9 @@ func (ResetPassword) TokenKind() TokenKind { return TokenResetPassword }
 func (NotMe) TokenKind() TokenKind { return TokenNotMe }
 
 // TokenKind implements Payload.
+func (CancelRemoval) TokenKind() TokenKind { return TokenCancelRemoval }
+
+// TokenKind implements Payload.
 func (AgentCase) TokenKind() TokenKind { return TokenAgentCase }
 
 // TokenKind implements Payload.
@@ -316,6 +323,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[ResetPassword](raw)
 	case TokenNotMe:
 		return decodeAs[NotMe](raw)
+	case TokenCancelRemoval:
+		return decodeAs[CancelRemoval](raw)
 	case TokenAgentCase:
 		return decodeAs[AgentCase](raw)
 	case TokenMagicLink:
