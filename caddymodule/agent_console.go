@@ -82,7 +82,7 @@ func parseAgents(h httpcaddyfile.Helper) (*AgentsConfig, error) {
 		return nil, h.Errf("frontdoor: agents takes on or off, then an optional block")
 	}
 	a := &AgentsConfig{}
-	for h.NextBlock(2) {
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
 		switch opt := h.Val(); opt {
 		case "max_age":
 			var s string

@@ -151,3 +151,63 @@ func TestAgentFactorRemoval(t *testing.T) {
 		}
 	}}})
 }
+
+// TestAgentsCaddyfile: `agents on` and its block adapt; mistakes name the
+// option and the line.
+func TestAgentsCaddyfile(t *testing.T) {
+	site := func(lines string) string {
+		return "shop.example.com {\n\tfrontdoor {\n" + lines + "\t}\n}\n"
+	}
+	out, err := adapt(t, site("\t\tagents on {\n\t\t\tmax_age 4h\n\t\t\tlookups 20\n\t\t\tcooling_off 48h\n\t\t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"agents":{"cooling_off":172800000000000,"lookups_per_hour":20,"max_age":14400000000000}`; !strings.Contains(string(out), want) {
+		t.Errorf("adapted JSON lacks %s:\n%s", want, out)
+	}
+	if out, err := adapt(t, site("\t\tagents off\n")); err != nil || strings.Contains(string(out), `"agents"`) {
+		t.Errorf("agents off: %v %s", err, out)
+	}
+	for _, tc := range []struct {
+		name, lines string
+		line        int
+		want        string
+	}{
+		{"no value", "\t\tagents\n", 3, "agents needs on or off"},
+		{"bad value", "\t\tagents maybe\n", 3, `agents "maybe": on or off`},
+		{"max_age", "\t\tagents on {\n\t\t\tmax_age 30s\n\t\t}\n", 4, `max_age "30s": 1m to 168h`},
+		{"lookups", "\t\tagents on {\n\t\t\tlookups lots\n\t\t}\n", 4, `lookups "lots"`},
+		{"cooling_off", "\t\tagents on {\n\t\t\tcooling_off 5m\n\t\t}\n", 4, `cooling_off "5m": 1h to 720h`},
+		{"unknown", "\t\tagents on {\n\t\t\tvip_list a\n\t\t}\n", 4, `unknown option "vip_list"`},
+		{"twice", "\t\tagents on\n\t\tagents on\n", 4, "agents is set twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantAdaptError(t, site(tc.lines), tc.line, tc.want)
+		})
+	}
+}
+
+// TestAgentLookupLimit: an agent opens at most `lookups` cases an hour;
+// the next hour they may again.
+func TestAgentLookupLimit(t *testing.T) {
+	g := startGateway(t, gatewayOpts{site: "agents on {\n\t\t\tlookups 2\n\t\t}", global: "session {\n\t\t\tidle 4h\n\t\t}"})
+	clk := useClock(t)
+	clk.alignTo(time.Hour)
+	g.signUp("looked-up@example.com")
+	agent, _ := newAgent(t, g, "busy-agent@example.com")
+	find := func() int {
+		return g.postVia(agent, "/.frontdoor/agent", "/.frontdoor/agent/find", url.Values{"query": {"looked-up@example.com"}}).status
+	}
+	for i := range 2 {
+		if st := find(); st != http.StatusSeeOther {
+			t.Fatalf("lookup %d: %d", i+1, st)
+		}
+	}
+	if st := find(); st != http.StatusTooManyRequests {
+		t.Fatalf("a third lookup in the hour: %d", st)
+	}
+	clk.advance(time.Hour)
+	if st := find(); st == http.StatusTooManyRequests {
+		t.Fatalf("the next hour: %d", st)
+	}
+}
