@@ -161,6 +161,10 @@ type Flows struct {
 	// the customer to object (0: DefaultCoolingOff).
 	Assist     AssistDefence
 	CoolingOff time.Duration
+	// OnMigration, when set, is told of legacy password hashes: "imported"
+	// (an import kept one) and "replaced" (a sign-in replaced one by
+	// argon2id) — the metrics' migrated and remaining.
+	OnMigration func(event string)
 	// Legacy is the system customers are being moved from: a password
 	// sign-in for an address Frontdoor does not know asks it (lazy
 	// migration, legacy.go; nil: never).

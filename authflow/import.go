@@ -122,6 +122,9 @@ func (f *Flows) Import(ctx context.Context, line int, raw []byte, opt ImportOpti
 	}
 	f.auditDetail(ctx, Client{}, c.ID, identity.EventImported, detail)
 	res.Status, res.ID, res.ResetRequired = ImportCreated, c.ID, c.PasswordResetRequired
+	if res.Scheme != "" && res.Scheme != "argon2id" && f.OnMigration != nil {
+		f.OnMigration("imported")
+	}
 	return res, nil
 }
 

@@ -98,10 +98,13 @@ func (f *Flows) passwordSignIn(ctx context.Context, in PasswordSignInInput, emai
 		return PasswordResetDue{}, nil
 	}
 	var newHash string
+	legacy := false
 	if rehash {
 		if newHash, err = f.Hasher.Hash(ctx, in.Password); err != nil {
 			return nil, err
 		}
+		scheme, _, _ := identity.CheckPasswordHash(c.PasswordHash)
+		legacy = scheme != "argon2id"
 	}
 	now := f.now().UTC()
 	c, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error {
@@ -113,6 +116,9 @@ func (f *Flows) passwordSignIn(ctx context.Context, in PasswordSignInInput, emai
 	})
 	if err != nil {
 		return nil, err
+	}
+	if legacy && f.OnMigration != nil {
+		f.OnMigration("replaced")
 	}
 	return FirstFactorPassed{Customer: c, AMR: []string{"pwd"}}, nil
 }

@@ -70,6 +70,8 @@ type backend struct {
 	// keeps the verdicts on sessions used from elsewhere (risk_edge.go).
 	riskDecisions riskDecisionLog
 	moves         moves
+	// migrations counts legacy password hashes (migration_metrics.go).
+	migrations migrationCounts
 	// legacyCounts counts what came of asking legacy services
 	// (legacy_auth.go).
 	legacyCounts legacyCounts

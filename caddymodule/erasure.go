@@ -120,6 +120,7 @@ func (b *backend) flows() *authflow.Flows {
 		ConsentData: authflow.ConsentOf[consent.Record](b.consent),
 		Clock:       b.clock.Now,
 		OnWarn:      func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },
+		OnMigration: b.migrations.note,
 	}
 }
 

@@ -40,6 +40,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		Risk:              h.riskSettings(),
 		Assist:            defenceAssist{h},
 		CoolingOff:        h.coolingOff(),
+		OnMigration:       b.migrations.note,
 		Legacy:            h.legacyAuth(),
 		OnError:           func(msg string, err error) { b.logger.Error(msg, zap.Error(err)) },
 		OnWarn:            func(msg string, err error) { b.logger.Warn(msg, zap.Error(err)) },

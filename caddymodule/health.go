@@ -112,7 +112,7 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 		Namespace: "frontdoor", Name: "store_failures_total", Help: "Store calls that failed.",
 		ConstLabels: prometheus.Labels{"backend": b.kind},
 	}, func() float64 { return float64(b.failures.Load()) })
-	for _, c := range []prometheus.Collector{up, failures, &b.decisions, &b.riskDecisions, &b.legacyCounts, hasherMetrics{a.hasher}} {
+	for _, c := range []prometheus.Collector{up, failures, &b.decisions, &b.riskDecisions, &b.migrations, &b.legacyCounts, hasherMetrics{a.hasher}} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

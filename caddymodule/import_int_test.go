@@ -133,6 +133,14 @@ func TestImportCustomers(t *testing.T) {
 				t.Errorf("%s: a wrong password: %d", scheme, r.status)
 			}
 		}
+		// The metrics: legacy hashes imported (every scheme but argon2id,
+		// and the reset line's) and replaced at a sign-in.
+		_, metrics := adminGet(t, g, "/metrics")
+		for _, want := range []string{fmt.Sprintf(`frontdoor_legacy_hashes_total{event="imported"} %d`, len(hashes)), fmt.Sprintf(`frontdoor_legacy_hashes_total{event="replaced"} %d`, len(hashes)-1)} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 		// reset_required: the right password earns a reset link, not a session.
 		r := g.post(g.newClient(), "/.frontdoor/login", url.Values{"email": {"must-reset@example.com"}, "password": {password}})
 		if r.status != http.StatusForbidden || !strings.Contains(r.body, "choose a new password") {
