@@ -211,3 +211,29 @@ func TestAgentLookupLimit(t *testing.T) {
 		t.Fatalf("the next hour: %d", st)
 	}
 }
+
+// TestAgentLiftChallenge: a customer locked out by the sign-in limits of
+// their account (someone guessing, or themself) is let in again by an
+// agent, once the caller is verified.
+func TestAgentLiftChallenge(t *testing.T) {
+	g := startGateway(t, gatewayOpts{site: "agents on", limits: "limits {\n\t\t\tlogin account 3/15m\n\t\t}"})
+	const email = "locked@example.com"
+	customer := g.signUp(email)
+	for range 4 {
+		g.post(clientFrom(g, "127.0.9.9"), "/.frontdoor/login", url.Values{"email": {email}, "password": {"guess"}})
+	}
+	signIn := func() int {
+		return g.post(g.newClient(), "/.frontdoor/login", url.Values{"email": {email}, "password": {testPassword}, "rd": {"/app/x"}}).status
+	}
+	if st := signIn(); st != http.StatusTooManyRequests && st != http.StatusForbidden {
+		t.Fatalf("the locked account's sign-in: %d", st) // 403: asked to prove it is no bot first
+	}
+	agent, _ := newAgent(t, g, "lifter@example.com")
+	verifiedCase(t, g, agent, customer, email)
+	if r := g.postVia(agent, "/.frontdoor/agent", "/.frontdoor/agent/act", url.Values{"action": {authflow.ActLiftChallenge}, "reason": {"customer locked out"}}); r.status != http.StatusOK {
+		t.Fatalf("lift: %d %s", r.status, r.body)
+	}
+	if st := signIn(); st != http.StatusSeeOther {
+		t.Fatalf("after the agent lifted the limits: %d", st)
+	}
+}
