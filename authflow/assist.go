@@ -233,31 +233,29 @@ func (f *Flows) VerifyCase(ctx context.Context, agent, id, typed string, client 
 	typed = digitsOnly(typed)
 	now := f.now()
 	ok := isEmailCode(typed) && len(ac.CodeHash) > 0 && now.Before(ac.CodeUntil) && equalHash(emailCodeHash("case\x00"+id, typed), ac.CodeHash)
-	if !ok && isEmailCode(typed) {
+	if !ok {
 		// The support code, used up if it is the one.
-		var matched bool
-		_, err := f.Customers.UpdateCustomer(ctx, ac.Customer, func(c *identity.Customer) error {
-			sc := c.SupportCode
-			if sc == nil || !now.Before(sc.Until) || !equalHash(supportCodeHash(c.ID, typed), sc.Hash) {
-				return errUnchanged
-			}
-			matched, c.SupportCode = true, nil
-			return nil
-		})
-		if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, identity.ErrNotFound) {
+		_, matched, err := f.spendCustomerCode(ctx, ac.Customer, typed, supportCodeOf)
+		if err != nil && !errors.Is(err, identity.ErrNotFound) {
 			f.putBack(ctx, tok)
 			return nil, err
 		}
 		ok = matched
 	}
-	if ok {
-		ac.Verified, ac.CodeHash, ac.Tries = true, nil, 0
-		if err := f.putCase(ctx, tok, ac); err != nil {
-			return nil, err
-		}
-		f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerified, "agent="+agent)
-		return CaseVerified{}, nil
+	if !ok {
+		return f.wrongCaseCode(ctx, tok, ac, agent, client)
 	}
+	ac.Verified, ac.CodeHash, ac.Tries = true, nil, 0
+	if err := f.putCase(ctx, tok, ac); err != nil {
+		return nil, err
+	}
+	f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerified, "agent="+agent)
+	return CaseVerified{}, nil
+}
+
+// wrongCaseCode counts a wrong code on a case: CaseMaxTries of them close
+// it (recorded in the customer's trail and the agent's).
+func (f *Flows) wrongCaseCode(ctx context.Context, tok *identity.Token, ac *identity.AgentCase, agent string, client Client) (Outcome, error) {
 	ac.Tries++
 	if ac.Tries >= CaseMaxTries {
 		f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerifyFailed, "agent="+agent)
@@ -268,6 +266,52 @@ func (f *Flows) VerifyCase(ctx context.Context, agent, id, typed string, client 
 		return nil, err
 	}
 	return CaseCodeWrong{TriesLeft: CaseMaxTries - ac.Tries}, nil
+}
+
+// A customer's code for a support agent: the support code (proves who
+// they are) or the view code (lets the agent see the account as them),
+// each stored as a hash of its purpose, the customer and the code.
+type customerCode struct {
+	purpose string
+	field   func(*identity.Customer) **identity.SupportCode
+}
+
+var (
+	supportCodeOf = customerCode{"", func(c *identity.Customer) **identity.SupportCode { return &c.SupportCode }}
+	viewCodeOf    = customerCode{"view\x00", func(c *identity.Customer) **identity.SupportCode { return &c.ViewCode }}
+)
+
+// newCustomerCode gives customer id a new code of kind k (SupportCodeTTL,
+// replacing any earlier one).
+func (f *Flows) newCustomerCode(ctx context.Context, id string, k customerCode) (string, time.Time, error) {
+	code := newEmailCode()
+	until := f.now().Add(SupportCodeTTL).UTC()
+	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		*k.field(c) = &identity.SupportCode{Hash: supportCodeHash(id, k.purpose+code), Until: until}
+		return nil
+	})
+	return code, until, err
+}
+
+// spendCustomerCode uses up customer id's code of kind k if typed is it,
+// still in time; it returns the customer as stored and whether it was.
+func (f *Flows) spendCustomerCode(ctx context.Context, id, typed string, k customerCode) (*identity.Customer, bool, error) {
+	if !isEmailCode(typed) {
+		return nil, false, nil
+	}
+	now, matched := f.now(), false
+	c, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
+		sc := *k.field(c)
+		if sc == nil || !now.Before(sc.Until) || !equalHash(supportCodeHash(c.ID, k.purpose+typed), sc.Hash) {
+			return errUnchanged
+		}
+		matched, *k.field(c) = true, nil
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		err = nil
+	}
+	return c, matched, err
 }
 
 // AgentActInput is one action on a case: a reason is required, a ticket
@@ -362,13 +406,7 @@ func (f *Flows) Act(ctx context.Context, in AgentActInput) (Outcome, error) {
 // the phone (shown on their account page, SupportCodeTTL), replacing any
 // earlier one.
 func (f *Flows) NewSupportCode(ctx context.Context, id string) (string, time.Time, error) {
-	code := newEmailCode()
-	until := f.now().Add(SupportCodeTTL).UTC()
-	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
-		c.SupportCode = &identity.SupportCode{Hash: supportCodeHash(id, code), Until: until}
-		return nil
-	})
-	return code, until, err
+	return f.newCustomerCode(ctx, id, supportCodeOf)
 }
 
 func supportCodeHash(id, code string) []byte {
@@ -396,12 +434,7 @@ const ViewAsTTL = 15 * time.Minute
 // agent may see the account as they do (ViewAsTTL), replacing any
 // earlier one; the code works once, for SupportCodeTTL.
 func (f *Flows) NewViewCode(ctx context.Context, id string) (string, error) {
-	code := newEmailCode()
-	until := f.now().Add(SupportCodeTTL).UTC()
-	_, err := f.Customers.UpdateCustomer(ctx, id, func(c *identity.Customer) error {
-		c.ViewCode = &identity.SupportCode{Hash: supportCodeHash(id, "view\x00"+code), Until: until}
-		return nil
-	})
+	code, _, err := f.newCustomerCode(ctx, id, viewCodeOf)
 	return code, err
 }
 
@@ -419,34 +452,15 @@ func (f *Flows) ViewAs(ctx context.Context, agent, id, typed string, client Clie
 	if err != nil || tok == nil {
 		return CaseGone{}, err
 	}
-	typed = digitsOnly(typed)
-	now := f.now()
-	var matched bool
-	c, err := f.Customers.UpdateCustomer(ctx, ac.Customer, func(c *identity.Customer) error {
-		vc := c.ViewCode
-		if !isEmailCode(typed) || vc == nil || !now.Before(vc.Until) || !equalHash(supportCodeHash(c.ID, "view\x00"+typed), vc.Hash) {
-			return errUnchanged
-		}
-		matched, c.ViewCode = true, nil
-		return nil
-	})
+	c, matched, err := f.spendCustomerCode(ctx, ac.Customer, digitsOnly(typed), viewCodeOf)
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return CaseGone{}, nil
-	case err != nil && !errors.Is(err, errUnchanged):
+	case err != nil:
 		f.putBack(ctx, tok)
 		return nil, err
-	}
-	if !matched {
-		ac.Tries++
-		if ac.Tries >= CaseMaxTries {
-			f.auditDetail(ctx, client, ac.Customer, identity.EventAgentVerifyFailed, "agent="+agent)
-			return CaseClosed{}, nil
-		}
-		if err := f.putCase(ctx, tok, ac); err != nil {
-			return nil, err
-		}
-		return CaseCodeWrong{TriesLeft: CaseMaxTries - ac.Tries}, nil
+	case !matched:
+		return f.wrongCaseCode(ctx, tok, ac, agent, client)
 	}
 	if err := f.putCase(ctx, tok, ac); err != nil {
 		return nil, err

@@ -187,12 +187,7 @@ func (f *Flows) riskDone(ctx context.Context, c *identity.Customer, note *identi
 // riskCodeMatches compares a typed code with the wait's (the hash bound
 // to the wait's nonce, as the email-link codes are), in constant time.
 func riskCodeMatches(nonce, typed string, hash []byte) bool {
-	typed = strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, typed)
+	typed = digitsOnly(typed)
 	return len(hash) > 0 && isEmailCode(typed) && subtle.ConstantTimeCompare(emailCodeHash(nonce, typed), hash) == 1
 }
 

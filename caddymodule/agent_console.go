@@ -403,10 +403,10 @@ func (h *Handler) viewCode(w http.ResponseWriter, r *http.Request) error {
 // actorRefused answers a request of an agent's view-as session where only
 // the customer may go.
 func (h *Handler) actorRefused(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Cache-Control", "no-store")
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
-		return writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
+		return forbidMissing(w, "actor")
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	return h.message(w, r, http.StatusForbidden, "agent.title", "agent.customer_only", "/", "link.home")
 }
 

@@ -242,8 +242,7 @@ func (h *Handler) keyCall(w http.ResponseWriter, r *http.Request, views []string
 		return nil, nil
 	}
 	if h.humanOnly(views) {
-		w.Header().Set("Cache-Control", "no-store")
-		return nil, writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
+		return nil, forbidMissing(w, "actor")
 	}
 	// Every reading of the path must be one the key may use.
 	for _, v := range views {

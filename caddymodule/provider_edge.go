@@ -299,8 +299,7 @@ func (h *Handler) tokenCall(w http.ResponseWriter, r *http.Request, views, scope
 	}
 	if tc.claims.Act != nil && h.humanOnly(views) {
 		// An agent acting for the customer is not the customer.
-		w.Header().Set("Cache-Control", "no-store")
-		return nil, now, writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": "actor"})
+		return nil, now, forbidMissing(w, "actor")
 	}
 	return tc, now, nil
 }

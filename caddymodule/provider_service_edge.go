@@ -64,12 +64,19 @@ func (h *Handler) serviceUnmet(views []string) string {
 	return missing
 }
 
+// forbidMissing answers an API caller that is not what the path asks:
+// 403 {"error":"forbidden","missing":"actor"|"customer"} (an agent, a key
+// or a service where the customer's own session is wanted).
+func forbidMissing(w http.ResponseWriter, missing string) error {
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": missing})
+}
+
 // serveService hands a service's request to the backend, or refuses it
 // on a path for customers.
 func (h *Handler) serveService(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, views []string, tc *tokenCaller) error {
 	if m := h.serviceUnmet(views); m != "" {
-		w.Header().Set("Cache-Control", "no-store")
-		return writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "missing": m})
+		return forbidMissing(w, m)
 	}
 	id := tc.claims.ClientID
 	if h.names.plain {

@@ -112,9 +112,7 @@ func (h *Handler) judgeMove(s *session.Session, ip, level, signals string) *move
 		return v
 	}
 	v.decision = h.Risk.policy.Decide(findings)
-	if rank := map[string]int{"low": 0, "medium": 1, "high": 2}; rank[string(v.decision.Level)] > rank[level] {
-		v.level = string(v.decision.Level)
-	}
+	v.level = string(risk.Max(risk.Level(level), v.decision.Level))
 	for _, sig := range v.decision.Signals() {
 		if !strings.Contains(" "+v.signals+" ", " "+sig+" ") {
 			v.signals = strings.TrimSpace(v.signals + " " + sig)

@@ -161,6 +161,14 @@ func (d Decision) Signals() []string {
 	return out
 }
 
+// Max returns the higher of two levels ("" counts as low).
+func Max(a, b Level) Level {
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
 func rank(l Level) int {
 	switch l {
 	case High:
