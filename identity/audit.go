@@ -9,6 +9,10 @@ import (
 // kept in the store with the customer, shown to them and exported with
 // their data.
 type Event struct {
+	// ID is the event's id (events.NewID): the same in the trail, the
+	// audit stream and every webhook delivery of it. Empty in entries
+	// recorded before events had ids.
+	ID        string    `json:"id,omitempty"`
 	At        time.Time `json:"at"`
 	Kind      string    `json:"kind"` // e.g. password_reset, signed_out_everywhere
 	IP        string    `json:"ip,omitempty"`
