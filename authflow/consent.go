@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -64,7 +66,7 @@ func (f *Flows) recordConsents(ctx context.Context, customerID string, rs []cons
 	}
 	for _, r := range rs {
 		r.CustomerID = customerID
-		if err := f.Consent.Append(ctx, r); err != nil {
+		if err := f.appendConsent(ctx, r); err != nil {
 			f.failed("recording consent", err)
 			return
 		}
@@ -113,7 +115,7 @@ func (f *Flows) GiveConsent(ctx context.Context, in ConsentInput) (Outcome, erro
 	changes := consent.StateOf(rs).Changes(in.Asked, in.Accepted, f.consentProto(in.Client, in.How), false)
 	for _, r := range changes {
 		r.CustomerID = in.CustomerID
-		if err := f.Consent.Append(ctx, r); err != nil {
+		if err := f.appendConsent(ctx, r); err != nil {
 			return nil, err
 		}
 	}
@@ -134,7 +136,7 @@ func (f *Flows) HonourGPC(ctx context.Context, customerID string, st consent.Sta
 		}
 		r := proto
 		r.CustomerID, r.Purpose, r.Version, r.Granted = customerID, p.ID, p.Version, false
-		if err := f.Consent.Append(ctx, r); err != nil {
+		if err := f.appendConsent(ctx, r); err != nil {
 			return n, err
 		}
 		n++
@@ -236,9 +238,21 @@ func (f *Flows) GiveSignUpConsent(ctx context.Context, in SignUpConsentInput) (O
 	changes := consent.StateOf(rs).Changes(f.Purposes, in.Accepted, f.consentProto(in.Client, consent.HowSignup), true)
 	for _, r := range changes {
 		r.CustomerID = in.CustomerID
-		if err := f.Consent.Append(ctx, r); err != nil {
+		if err := f.appendConsent(ctx, r); err != nil {
 			return nil, err
 		}
 	}
 	return ConsentRecorded{Changed: len(changes)}, nil
+}
+
+// appendConsent stores a consent record and sends it as consent.changed:
+// the systems that act on consent (a marketing tool) hear of a withdrawal
+// as it happens.
+func (f *Flows) appendConsent(ctx context.Context, r consent.Record) error {
+	if err := f.Consent.Append(ctx, r); err != nil {
+		return err
+	}
+	f.publish(ctx, Client{}, r.CustomerID, events.ConsentChanged, map[string]string{
+		"purpose": r.Purpose, "granted": strconv.FormatBool(r.Granted), "version": strconv.Itoa(r.Version), "how": string(r.How)})
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -98,6 +99,9 @@ func (f *Flows) erase(ctx context.Context, c *identity.Customer, by string) erro
 	if _, err := f.Sessions.RevokeUser(ctx, c.ID); err != nil {
 		return fmt.Errorf("authflow: erase: sign out everywhere: %w", err)
 	}
+	// The customer's id, for the systems that hold a copy of the account
+	// to delete theirs: nothing else of the customer.
+	f.publish(ctx, Client{}, c.ID, events.CustomerDeleted, map[string]string{"by": by})
 	if f.Events != nil {
 		// When and by whom, nothing of the customer.
 		ev := identity.Event{At: f.now().UTC(), Kind: identity.EventCustomerErased, Detail: by}

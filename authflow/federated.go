@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -175,6 +176,10 @@ func (f *Flows) federatedSignUp(ctx context.Context, in FederatedSignInInput, em
 	if err != nil {
 		return nil, err
 	}
+	f.publish(ctx, in.Client, c.ID, events.CustomerCreated, map[string]string{"source": "oidc", "provider": li.Provider})
+	if c.EmailVerified {
+		f.publish(ctx, in.Client, c.ID, events.EmailVerified, map[string]string{"via": "provider", "provider": li.Provider})
+	}
 	f.auditDetail(ctx, in.Client, c.ID, identity.EventIdentityLinked, li.Provider)
 	out, err := f.federatedFirstFactor(ctx, c, in)
 	due, ok := out.(SessionDue)
@@ -208,6 +213,7 @@ func (f *Flows) federatedTakeOver(ctx context.Context, c *identity.Customer, in 
 	if err != nil {
 		return nil, err
 	}
+	f.publish(ctx, in.Client, c.ID, events.EmailVerified, map[string]string{"via": "provider", "provider": li.Provider})
 	if c, err = f.Customers.LinkIdentity(ctx, c.ID, li); err != nil {
 		if errors.Is(err, identity.ErrIdentityTaken) {
 			return f.FederatedSignIn(ctx, in)

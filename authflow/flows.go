@@ -8,6 +8,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/risk"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -194,6 +195,10 @@ type Flows struct {
 	// WebAuthn is the site's passkey relying party (its id and origin
 	// from the configuration, never from a request).
 	WebAuthn *webauthn.WebAuthn
+	// Publish hears of every event (events.Event): the audit trail's
+	// entries and what has no trail entry (a customer created, an address
+	// verified, consent changed, an account deleted). Nil: none.
+	Publish func(ctx context.Context, e events.Event)
 	// OnWarn hears of best-effort work that failed (a security event not
 	// recorded, a browser not remembered); OnDebug of answers refused,
 	// with the library's reason.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -506,6 +507,7 @@ func (f *Flows) ApplyReset(ctx context.Context, id, hash string, client Client) 
 		return nil, err
 	}
 	if wasUnproven {
+		f.publish(ctx, client, c.ID, events.EmailVerified, map[string]string{"via": "reset"})
 		if err := f.dropUnprovenIdentities(ctx, c, client); err != nil {
 			return nil, err
 		}
@@ -563,8 +565,28 @@ func (f *Flows) auditDetail(ctx context.Context, client Client, id, kind, detail
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	ev := identity.Event{At: f.now().UTC(), Kind: kind, IP: client.IP, UserAgent: client.UserAgent, Detail: detail}
+	now := f.now().UTC()
+	ev := identity.Event{ID: events.NewID(now), At: now, Kind: kind, IP: client.IP, UserAgent: client.UserAgent, Detail: detail}
 	if err := f.Events.AppendEvent(ctx, id, ev); err != nil {
 		f.warn("recording a security event ("+kind+")", err)
 	}
+	// The trail is a view of the events: the entry goes out as one, with
+	// its id, recorded or not (what it records has happened).
+	if f.Publish != nil {
+		if e, ok := events.FromTrail(id, ev); ok {
+			e.Site = f.Site
+			f.Publish(ctx, e)
+		}
+	}
+}
+
+// publish sends an event that has no trail entry (a customer created, an
+// address verified, consent changed, an account deleted).
+func (f *Flows) publish(ctx context.Context, client Client, customer, typ string, data map[string]string) {
+	if f.Publish == nil {
+		return
+	}
+	now := f.now().UTC()
+	f.Publish(ctx, events.Event{ID: events.NewID(now), Type: typ, Time: now, Site: f.Site, Customer: customer,
+		IP: client.IP, UserAgent: client.UserAgent, Data: data})
 }

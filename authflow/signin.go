@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -141,6 +142,11 @@ func (f *Flows) wrongCredentials(in PasswordSignInInput, email string, c *identi
 		// has an account.
 		id := c.ID
 		f.Later.Do(func(ctx context.Context) { f.audit(ctx, in.Client, id, identity.EventSignInFailed) })
+	} else {
+		// No customer to name, and never the address typed.
+		f.Later.Do(func(ctx context.Context) {
+			f.publish(ctx, in.Client, "", events.SignInFailed, map[string]string{"stage": "password", "account": "unknown"})
+		})
 	}
 	return WrongCredentials{}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -106,6 +107,7 @@ func (f *Flows) signUp(ctx context.Context, c *identity.Customer, email string, 
 		c = &identity.Customer{ID: identity.NewID(), Email: email, CreatedAt: f.now().UTC(), PasswordHash: v.PasswordHash}
 		err := f.Customers.CreateCustomer(ctx, c)
 		if err == nil {
+			f.publish(ctx, Client{}, c.ID, events.CustomerCreated, map[string]string{"source": "signup"})
 			f.recordConsents(ctx, c.ID, consents)
 			return f.SendVerification(ctx, c, v)
 		}
@@ -277,6 +279,7 @@ func (f *Flows) ConfirmEmail(ctx context.Context, in ConfirmInput) (Outcome, err
 		return nil, err
 	}
 	if wasUnproven {
+		f.publish(ctx, Client{}, c.ID, events.EmailVerified, map[string]string{"via": "link"})
 		if err := f.dropUnprovenIdentities(ctx, c, Client{}); err != nil {
 			return nil, err
 		}

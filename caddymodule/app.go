@@ -14,6 +14,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/risk"
 
 	"github.com/caddyserver/caddy/v2"
@@ -69,6 +70,8 @@ type App struct {
 	Profile []ProfileField `json:"profile,omitempty"`
 	// Consent lists the purposes customers are asked to agree to.
 	Consent *ConsentConfig `json:"consent,omitempty"`
+	// Webhooks receive events (see webhooks.go).
+	Webhooks []*WebhookConfig `json:"webhooks,omitempty"`
 	// GeoIP names the IP-to-place databases the risk signals read
 	// (geoip <place.mmdb> [<asn.mmdb>]); none: the signals that need a
 	// place are skipped.
@@ -114,6 +117,9 @@ type App struct {
 	// issuers are this config's provider sites by issuer, made at the
 	// first access token an edge checks (provider_edge.go).
 	issuers *atomic.Pointer[map[string]*siteOP]
+
+	// webhooks are Webhooks as the deliverer takes them.
+	webhooks []*events.Webhook
 
 	// locator maps client addresses to places (nil: no geoip databases).
 	locator *risk.Locator
@@ -214,6 +220,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := a.provisionConsent(); err != nil {
+		return err
+	}
+	if err := a.provisionWebhooks(); err != nil {
 		return err
 	}
 	sc := a.sessionConfig()
@@ -368,6 +377,8 @@ func (a *App) Start() error {
 // apply hands this config's settings and logger to the pooled state.
 func (a *App) apply() {
 	a.backend.logger.Set(a.logger)
+	a.backend.events.audit.Set(a.logger.Named("audit"))
+	a.backend.events.deliverer.SetWebhooks(a.webhooks)
 	a.backend.sessions.SetConfig(a.sessionCfg)
 	a.backend.sessions.SetEndHook(a.sessionsEnded)
 	a.backend.assertions.Ring().SetRotate(a.rotate)

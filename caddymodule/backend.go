@@ -75,6 +75,12 @@ type backend struct {
 	// legacyCounts counts what came of asking legacy services
 	// (legacy_auth.go).
 	legacyCounts legacyCounts
+	// events takes every event to the audit stream, the webhooks and the
+	// counters (events.go); eventsStop ends its deliverer, eventsDone
+	// closes when it has.
+	events     *eventBus
+	eventsStop context.CancelFunc
+	eventsDone chan struct{}
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
 	kind        string // bolt, redis
@@ -174,6 +180,14 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 	}
 	b.logger.Set(logger)
 	b.healthy.Store(true)
+	b.events = b.newEventBus()
+	var deliver context.Context
+	deliver, b.eventsStop = context.WithCancel(context.Background())
+	b.eventsDone = make(chan struct{})
+	go func() {
+		defer close(b.eventsDone)
+		b.events.deliverer.Run(deliver)
+	}()
 	go b.housekeeping()
 	return b, nil
 }
@@ -226,7 +240,9 @@ func (b *backend) housekeeping() {
 	// backend's clock.
 	lastSweep := time.Now().Add(-sweepEvery + time.Minute + mrand.N(time.Minute))
 	var lastRotate time.Time
+	surging := false
 	for {
+		b.watchSurge(&surging)
 		ctx, cancel := context.WithTimeout(running, 30*time.Second)
 		b.noteStore(b.stores.Sessions.Ping(ctx))
 		if time.Since(lastRotate) >= rotateEvery {
@@ -261,6 +277,9 @@ func (b *backend) Destruct() error {
 	close(b.stop)
 	<-b.done
 	b.later.Close() // queued sign-ups reach the store before it closes
+	// A delivery cut short here is made again by the next holder.
+	b.eventsStop()
+	<-b.eventsDone
 	return b.stores.Close()
 }
 

@@ -36,6 +36,7 @@ func init() {
 //		oidc <name> { preset …; issuer …; client_id …; client_secret …; … }   (repeatable; see oidc_config.go)
 //		consent { purpose <id> { title …; text …; link …; version <n>; required; sale_or_sharing } … }   (see consent_config.go)
 //		geoip <place.mmdb> [<asn.mmdb>]   (IP-to-place databases for the risk signals)
+//		webhook <name> <url> { secret …; events <type|pattern>…; include_email; timeout <d> }   (repeatable; see webhooks.go)
 //	}
 func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -133,6 +134,12 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 			if len(args) == 2 {
 				app.GeoIP.ASN = args[1]
 			}
+		case "webhook":
+			w, err := parseWebhook(d, app.Webhooks)
+			if err != nil {
+				return nil, err
+			}
+			app.Webhooks = append(app.Webhooks, w)
 		case "consent":
 			cc, err := parseConsent(d, app.Consent)
 			if err != nil {

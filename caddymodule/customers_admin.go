@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 )
 
@@ -92,9 +93,13 @@ func serveCustomers(w http.ResponseWriter, r *http.Request) error {
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 		}
 		out = append(out, found{ID: c.ID, Store: b.kind})
-		ev := identity.Event{At: b.clock.Now().UTC(), Kind: identity.EventAdminLookup, UserAgent: adminClient.UserAgent, Detail: "operator: " + reason}
+		now := b.clock.Now().UTC()
+		ev := identity.Event{ID: events.NewID(now), At: now, Kind: identity.EventAdminLookup, UserAgent: adminClient.UserAgent, Detail: "operator: " + reason}
 		if err := b.identity.AppendEvent(r.Context(), c.ID, ev); err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
+		}
+		if e, ok := events.FromTrail(c.ID, ev); ok {
+			b.publish(r.Context(), e)
 		}
 	}
 	if len(out) == 0 {

@@ -114,7 +114,7 @@ func (b *backend) forgetAccount(ctx context.Context, email string) error {
 // whose grace has ended, and the admin API's.
 func (b *backend) flows() *authflow.Flows {
 	return &authflow.Flows{
-		Customers: b.identity, Tokens: b.identity, Sessions: b.sessions, Events: b.identity,
+		Customers: b.identity, Tokens: b.identity, Sessions: b.sessions, Events: b.identity, Publish: b.publish,
 		Data: b.identity, SessionList: b.sessions, ErasureKey: b.erasureKey, ForgetAccount: b.forgetAccount,
 		// Grace-period and operator erasures anonymise consent records too.
 		ConsentData: authflow.ConsentOf[consent.Record](b.consent),

@@ -61,7 +61,7 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 // Routes implements caddy.AdminRouter.
 func (adminAPI) Routes() []caddy.AdminRoute {
 	routes := append([]caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}, defenseRoutes()...)
-	return append(append(append(append(routes, customerRoutes()...), clientRoutes()...), riskRoutes()...), agentRoutes()...)
+	return append(append(append(append(append(routes, customerRoutes()...), clientRoutes()...), riskRoutes()...), agentRoutes()...), webhookRoutes()...)
 }
 
 // serveHealth answers 200 when every store in use is healthy, 503
@@ -112,7 +112,7 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 		Namespace: "frontdoor", Name: "store_failures_total", Help: "Store calls that failed.",
 		ConstLabels: prometheus.Labels{"backend": b.kind},
 	}, func() float64 { return float64(b.failures.Load()) })
-	for _, c := range []prometheus.Collector{up, failures, &b.decisions, &b.riskDecisions, &b.migrations, &b.legacyCounts, hasherMetrics{a.hasher}} {
+	for _, c := range []prometheus.Collector{up, failures, b.events, &b.decisions, &b.riskDecisions, &b.migrations, &b.legacyCounts, hasherMetrics{a.hasher}} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -24,6 +24,7 @@
 //	                                    an erased customer's under {u:<pseudonym>}
 //	secret:<name>                       session
 //	ended:<hash>                        session ended marks (session/redis_ended.go)
+//	wh:{<webhook>}:q|tries|dead|lease   webhook outbox (events/redis.go)
 //	rl…                                 botdefense rate counters (counter.go)
 //	blocks                              botdefense block list (blocks.go)
 //	pow:<id>                            single-use values spent (botdefense.RedisSeen):

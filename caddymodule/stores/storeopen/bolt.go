@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -42,7 +43,13 @@ func Bolt(_ context.Context, path string) (*Stores, error) {
 		db.Close()
 		return nil, err
 	}
+	outbox, err := events.NewBoltOutbox(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &Stores{
+		Outbox:   outbox,
 		Identity: ids,
 		Sessions: sess,
 		Consent:  cons,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 	"github.com/frontdoorhq/frontdoor/session"
@@ -141,6 +142,7 @@ func Redis(ctx context.Context, cfg RedisConfig) (*Stores, error) {
 		Identity: identity.NewRedisStore(c, prefix),
 		Sessions: session.NewRedisStore(c, prefix),
 		Consent:  consent.NewRedisStore(c, prefix),
+		Outbox:   events.NewRedisOutbox(c, prefix),
 		Close:    c.Close,
 		Counter:  counter,
 		Blocks:   botdefense.NewRedisBlocks(c, prefix),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/consent"
+	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
 )
@@ -16,6 +17,8 @@ type Stores struct {
 	Sessions session.Store
 	// Consent keeps consent records.
 	Consent consent.Store
+	// Outbox keeps webhook deliveries until their receivers took them.
+	Outbox events.Outbox
 	// Sweep deletes expired records where the storage does not expire them
 	// itself; may be nil.
 	Sweep func(ctx context.Context, now time.Time, idle time.Duration) error
