@@ -117,10 +117,8 @@ func TestDeliverOrderAndDeadLetters(t *testing.T) {
 			r := newReceiver(t)
 			r.fail.Store(true)
 			d := startDeliverer(t, o, "node-a", clk, hook(t, r.URL))
-			var want []string
 			for i := range 12 {
 				e := ev(i, []string{"u_a", "u_b", "u_c"}[i%3])
-				want = append(want, e.ID)
 				if err := d.Publish(ctx, e); err != nil {
 					t.Fatal(err)
 				}
@@ -205,9 +203,9 @@ func TestDeliverTwoNodesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := r.waitFor(40)
+	r.waitFor(40)
 	time.Sleep(time.Second) // a second delivery would show by now
-	if got = r.events(); len(got) != 40 {
+	if got := r.events(); len(got) != 40 {
 		t.Fatalf("%d deliveries of 40 events", len(got))
 	}
 }
