@@ -53,6 +53,11 @@ func parseWebhook(d *caddyfile.Dispenser, prev []*WebhookConfig) (*WebhookConfig
 		return nil, d.Errf("frontdoor: webhook takes a name and a URL: webhook crm https://crm.internal/hooks/frontdoor { secret …; events … }")
 	}
 	w := &WebhookConfig{Name: args[0], URL: args[1]}
+	// Checks of the whole block name the webhook's own line.
+	line := d.Line()
+	errAt := func(format string, a ...any) error {
+		return fmt.Errorf("%s, at %s:%d", fmt.Sprintf(format, a...), d.File(), line)
+	}
 	for _, p := range prev {
 		if p.Name == w.Name {
 			return nil, d.Errf("frontdoor: webhook %q is declared twice", w.Name)
@@ -86,13 +91,13 @@ func parseWebhook(d *caddyfile.Dispenser, prev []*WebhookConfig) (*WebhookConfig
 		}
 	}
 	if w.Secret == "" {
-		return nil, d.Errf("frontdoor: webhook %s needs a secret (make one: echo whsec_$(openssl rand -base64 32))", w.Name)
+		return nil, errAt("frontdoor: webhook %s needs a secret (make one: echo whsec_$(openssl rand -base64 32))", w.Name)
 	}
 	if err := checkWebhookURL(w.URL); err != nil {
-		return nil, d.Errf("frontdoor: webhook %s: %v", w.Name, err)
+		return nil, errAt("frontdoor: webhook %s: %v", w.Name, err)
 	}
 	if !events.ValidName(w.Name) {
-		return nil, d.Errf("frontdoor: webhook name %q: use 1–64 letters, digits, '_' or '-'", w.Name)
+		return nil, errAt("frontdoor: webhook name %q: use 1–64 letters, digits, '_' or '-'", w.Name)
 	}
 	return w, nil
 }
