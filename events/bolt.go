@@ -172,8 +172,26 @@ func (o *BoltOutbox) update(webhook string, d Delivery, fn func(tx *bolt.Tx, q *
 }
 
 // Done implements Outbox.
-func (o *BoltOutbox) Done(_ context.Context, webhook string, d Delivery) error {
-	err := o.update(webhook, d, func(_ *bolt.Tx, q *bolt.Bucket, k []byte) error { return q.Delete(k) })
+func (o *BoltOutbox) Done(_ context.Context, webhook string, ds []Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		q, err := bucket(tx, webhook, "q", true)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			k, err := parseKey(d.Key)
+			if err != nil {
+				return err
+			}
+			if err := q.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("events: outbox done: %w", err)
 	}

@@ -37,6 +37,8 @@ const (
 	maxBackoff   = time.Hour
 	// maxPause bounds a webhook's own wait after failures.
 	maxPause = time.Minute
+	// ackBatch is how many deliveries one store write records at most.
+	ackBatch = 64
 	// window is how many queued deliveries one pass looks at.
 	window = 256
 	// leaseTTL is how long a node holds a webhook without renewing; a
@@ -300,6 +302,10 @@ func (d *Deliverer) pass(ctx context.Context, w *worker) {
 	}
 	blocked := make(map[string]bool)
 	leased := time.Now()
+	// Deliveries are recorded in batches: one store write for many (a
+	// crash before it re-posts them, same webhook-id: at least once).
+	var acked []Delivery
+	defer func() { d.ack(ctx, h.Name, acked) }()
 	for _, p := range due {
 		select {
 		case <-ctx.Done():
@@ -331,15 +337,36 @@ func (d *Deliverer) pass(ctx context.Context, w *worker) {
 			}
 			leased = time.Now()
 		}
-		if !d.attempt(ctx, w, p, st) {
+		delivered, next := d.attempt(ctx, w, p, st)
+		if delivered {
+			if acked = append(acked, p); len(acked) >= ackBatch {
+				d.ack(ctx, h.Name, acked)
+				acked = nil
+			}
+		}
+		if !next {
 			blocked[group] = true
 		}
 	}
 }
 
-// attempt posts one delivery and records what came of it; it reports
-// whether the customer's later events may follow (delivered or buried).
-func (d *Deliverer) attempt(ctx context.Context, w *worker, p Delivery, st *Stats) bool {
+// ack records deliveries made.
+func (d *Deliverer) ack(ctx context.Context, webhook string, ds []Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.Outbox.Done(sctx, webhook, ds); err != nil {
+		// Delivered again later: at least once, same webhook-id.
+		d.onError("recording webhook deliveries", err)
+	}
+}
+
+// attempt posts one delivery and records a failure; it reports whether
+// it was delivered (for the caller to record) and whether the customer's
+// later events may follow (delivered or buried).
+func (d *Deliverer) attempt(ctx context.Context, w *worker, p Delivery, st *Stats) (delivered, next bool) {
 	h := w.hook
 	err := d.post(ctx, h, p.Event)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -348,11 +375,7 @@ func (d *Deliverer) attempt(ctx context.Context, w *worker, p Delivery, st *Stat
 	if err == nil {
 		w.fails, w.paused = 0, time.Time{}
 		st.Delivered.Add(1)
-		if err := d.Outbox.Done(sctx, h.Name, p); err != nil {
-			// Delivered again later: at least once, same webhook-id.
-			d.onError("recording a webhook delivery", err)
-		}
-		return true
+		return true, true
 	}
 	st.Failed.Add(1)
 	msg := err.Error()
@@ -373,13 +396,13 @@ func (d *Deliverer) attempt(ctx context.Context, w *worker, p Delivery, st *Stat
 		if err := d.Outbox.Bury(sctx, h.Name, p); err != nil {
 			d.onError("moving a webhook delivery to the dead letters", err)
 		}
-		return true
+		return false, true
 	}
 	p.Next = now.Add(Backoff(p.Attempts))
 	if err := d.Outbox.Retry(sctx, h.Name, p); err != nil {
 		d.onError("recording a failed webhook delivery", err)
 	}
-	return false
+	return false, false
 }
 
 // post sends one event, signed; any answer but 2xx is a failure.

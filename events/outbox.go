@@ -32,8 +32,8 @@ type Outbox interface {
 	Add(ctx context.Context, webhooks []string, e Event) error
 	// Pending returns up to limit of a webhook's deliveries, oldest first.
 	Pending(ctx context.Context, webhook string, limit int) ([]Delivery, error)
-	// Done removes a delivered one.
-	Done(ctx context.Context, webhook string, d Delivery) error
+	// Done removes delivered ones, in one write.
+	Done(ctx context.Context, webhook string, ds []Delivery) error
 	// Retry records a failed attempt (Attempts, Next, LastError).
 	Retry(ctx context.Context, webhook string, d Delivery) error
 	// Bury moves a delivery from the queue to the webhook's dead letters.

@@ -133,10 +133,17 @@ func decodeMessages(msgs []redis.XMessage) ([]Delivery, error) {
 }
 
 // Done implements Outbox.
-func (o *RedisOutbox) Done(ctx context.Context, webhook string, d Delivery) error {
+func (o *RedisOutbox) Done(ctx context.Context, webhook string, ds []Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = d.Key
+	}
 	_, err := o.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XDel(ctx, o.key(webhook, "q"), d.Key)
-		p.HDel(ctx, o.key(webhook, "tries"), d.Key)
+		p.XDel(ctx, o.key(webhook, "q"), keys...)
+		p.HDel(ctx, o.key(webhook, "tries"), keys...)
 		return nil
 	})
 	if err != nil {
