@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
@@ -83,7 +84,8 @@ type backend struct {
 	eventsDone chan struct{}
 	// later runs sign-ups' store work off the response path.
 	later       *writeBehind
-	kind        string // bolt, redis
+	kind        string               // bolt, redis
+	pingSeconds prometheus.Histogram // the housekeeping ping (node_metrics.go)
 	healthy     atomic.Bool
 	failures    atomic.Uint64
 	lastFailure atomic.Int64
@@ -174,6 +176,7 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 		done:       make(chan struct{}),
 	}
 	b.clients = &clientRegistry{b: b}
+	b.pingSeconds = newPingHistogram(b.kind)
 	b.riskDecisions.since = clk.Now().UTC()
 	if b.dpopSeen = stores.Seen; b.dpopSeen == nil {
 		b.dpopSeen = botdefense.NewMemorySeen()
@@ -244,7 +247,7 @@ func (b *backend) housekeeping() {
 	for {
 		b.watchSurge(&surging)
 		ctx, cancel := context.WithTimeout(running, 30*time.Second)
-		b.noteStore(b.stores.Sessions.Ping(ctx))
+		b.pingStore(ctx)
 		if time.Since(lastRotate) >= rotateEvery {
 			lastRotate = time.Now() // the chores' schedule: wall time (above)
 			// Refresh too: another node may have rotated.

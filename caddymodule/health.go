@@ -89,10 +89,11 @@ func serveHealth(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(map[string]any{"stores": stores})
 }
 
-// registerMetrics publishes store health, defence decisions, risk
-// decisions, legacy_auth's results and the password hasher's gauges on
-// Caddy's metrics registry. Labels are bounded: the backend kind, route,
-// decision and result only.
+// registerMetrics publishes store health and latency, defence decisions
+// and surge state, risk decisions, legacy_auth's results, session counts,
+// events and the password hasher's gauges on Caddy's metrics registry.
+// Labels are bounded: the backend kind, route, decision, result, event type,
+// method and the configured webhooks' names only.
 func (a *App) registerMetrics(ctx caddy.Context) error {
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
@@ -112,7 +113,7 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 		Namespace: "frontdoor", Name: "store_failures_total", Help: "Store calls that failed.",
 		ConstLabels: prometheus.Labels{"backend": b.kind},
 	}, func() float64 { return float64(b.failures.Load()) })
-	for _, c := range []prometheus.Collector{up, failures, b.events, &b.decisions, &b.riskDecisions, &b.migrations, &b.legacyCounts, hasherMetrics{a.hasher}} {
+	for _, c := range []prometheus.Collector{up, failures, b.events, &b.decisions, &b.riskDecisions, &b.migrations, &b.legacyCounts, hasherMetrics{a.hasher}, nodeMetrics{b}, b.pingSeconds} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -4,9 +4,11 @@
 # by the benchmarks; a failed install is reported, not fatal.
 set -euo pipefail
 
-NEED=(chromium redis-server)
+NEED=(chromium redis-server promtool)
 WANT=(wrk)
-declare -A PKG=([redis-server]=redis-server [chromium]=chromium [wrk]=wrk)
+# promtool checks the example alerting rules (examples/observability); it
+# comes with Debian's prometheus, which examples/observability/run.sh runs.
+declare -A PKG=([redis-server]=redis-server [chromium]=chromium [promtool]=prometheus [wrk]=wrk)
 
 missing() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || echo "$c"; done; }
 

@@ -93,6 +93,20 @@ type Manager struct {
 
 	// onEnd hears of ended sessions (SetEndHook).
 	onEnd atomic.Pointer[func(userID string, sids []string)]
+
+	// created and revoked count sessions started and ended on purpose by
+	// this manager (Counts): two atomic adds, so a metric of them costs
+	// nothing per scrape, where counting the store's sessions would read
+	// every one.
+	created, revoked atomic.Uint64
+}
+
+// Counts returns how many sessions this manager started and how many it
+// ended on purpose (Revoke, RevokeUser, RevokeFamily: sign-outs,
+// revocations, eviction beyond the cap) since it was made. Sessions that
+// expire or are retired for a successor are not ends.
+func (m *Manager) Counts() (created, revoked uint64) {
+	return m.created.Load(), m.revoked.Load()
 }
 
 // SetEndHook makes f hear of every session ended on purpose — Revoke,
@@ -230,6 +244,7 @@ func (m *Manager) Create(ctx context.Context, n New) (string, *Session, error) {
 	if err := m.store.Create(ctx, s); err != nil {
 		return "", nil, err
 	}
+	m.created.Add(1) // the session exists, even if eviction below fails
 	if err := m.evictBeyond(ctx, n.UserID, MaxSessionsPerCustomer); err != nil {
 		return "", nil, err
 	}
@@ -384,6 +399,7 @@ func (m *Manager) Revoke(ctx context.Context, key string) error {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
 	if s != nil {
+		m.revoked.Add(1)
 		m.ended(s.UserID, SID(s))
 	}
 	return nil
@@ -423,6 +439,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("session: revoke all of a user: %w", err)
 	}
+	m.revoked.Add(uint64(max(n, 0)))
 	m.ended(userID, sids...)
 	return n, nil
 }
@@ -447,6 +464,7 @@ func (m *Manager) RevokeFamily(ctx context.Context, userID, sid string) (int, er
 			if err := m.Retire(ctx, s.Key); err != nil {
 				return n, fmt.Errorf("session: revoke a family: %w", err)
 			}
+			m.revoked.Add(1)
 			n++
 		}
 	}

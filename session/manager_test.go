@@ -269,3 +269,48 @@ func TestManagerEndHook(t *testing.T) {
 		t.Fatalf("RevokeUser heard %v, want u3:%v", heard, want)
 	}
 }
+
+// TestManagerCounts: Counts sees every session started and every end on
+// purpose, one per session, and neither a retirement nor an expiry.
+func TestManagerCounts(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, session.Config{Idle: 30 * time.Minute, Absolute: time.Hour, CacheTTL: -1})
+	want := func(created, revoked uint64) {
+		t.Helper()
+		if c, r := m.Counts(); c != created || r != revoked {
+			t.Fatalf("Counts = %d created, %d revoked; want %d, %d", c, r, created, revoked)
+		}
+	}
+	_, a, _ := m.Create(ctx, session.New{UserID: "u1"})
+	_, b, _ := m.Create(ctx, session.New{UserID: "u1", Family: session.SID(a)})
+	want(2, 0)
+	if err := m.Retire(ctx, b.Key); err != nil {
+		t.Fatal(err)
+	}
+	want(2, 0)
+	if err := m.Revoke(ctx, a.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Revoke(ctx, a.Key); err != nil { // gone already: no second end
+		t.Fatal(err)
+	}
+	want(2, 1)
+	_, x, _ := m.Create(ctx, session.New{UserID: "u2"})
+	_, _, _ = m.Create(ctx, session.New{UserID: "u2", Family: session.SID(x)})
+	if n, err := m.RevokeFamily(ctx, "u2", session.SID(x)); n != 2 || err != nil {
+		t.Fatalf("RevokeFamily: %d %v", n, err)
+	}
+	want(4, 3)
+	_, _, _ = m.Create(ctx, session.New{UserID: "u3"})
+	_, _, _ = m.Create(ctx, session.New{UserID: "u3"})
+	if n, err := m.RevokeUser(ctx, "u3"); n != 2 || err != nil {
+		t.Fatalf("RevokeUser: %d %v", n, err)
+	}
+	want(6, 5)
+	tok, _, _ := m.Create(ctx, session.New{UserID: "u4"})
+	c.advance(31 * time.Minute)
+	if _, err := m.Lookup(ctx, tok); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("expired lookup: %v", err)
+	}
+	want(7, 5)
+}
