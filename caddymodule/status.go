@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,9 +28,13 @@ import (
 //
 // Read-only, loopback callers only, no script at all: the charts are
 // inline SVG drawn on the server, each with its numbers in words, and a
-// table of the same numbers beside them. The page reloads itself every 30
-// seconds (a meta refresh). It shows this node: every node keeps its own
-// series (statusSeries), as the metrics do.
+// table of the same numbers beside them. It shows this node: every node
+// keeps its own series (statusSeries), as the metrics do.
+//
+// ?refresh=30 reloads it every 30 seconds (a meta refresh; 10 to 3600).
+// Reloading is the operator's choice, with a link to stop it, never the
+// default: a page that reloads by itself interrupts someone reading it
+// with a screen reader or a magnifier (WCAG 2.2.1, 2.2.4).
 
 //go:embed templates/admin/status.html
 var statusHTML string
@@ -49,6 +54,9 @@ var statusCSP = func() string {
 // statusOffenders is how many offenders the page lists per store.
 const statusOffenders = 10
 
+// minRefresh and maxRefresh bound ?refresh (seconds).
+const minRefresh, maxRefresh = 10, 3600
+
 func statusRoutes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{{Pattern: "/frontdoor/status", Handler: caddy.AdminHandlerFunc(serveStatus)}}
 }
@@ -62,6 +70,13 @@ func serveStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	host, _ := os.Hostname()
 	page := statusView{Node: host, Generated: time.Now().UTC().Format("2006-01-02 15:04:05")}
+	if s := r.URL.Query().Get("refresh"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < minRefresh || n > maxRefresh {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("refresh must be %d..%d seconds", minRefresh, maxRefresh)}
+		}
+		page.Refresh = n
+	}
 	for _, b := range defenders() {
 		page.Backends = append(page.Backends, b.statusView())
 	}
@@ -75,7 +90,9 @@ func serveStatus(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Security-Policy", statusCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Caddy's admin endpoint lets a browser in only with an allowed
+	// Origin or Referer: the page's own links and reloads must send it.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -85,7 +102,9 @@ func serveStatus(w http.ResponseWriter, r *http.Request) error {
 type statusView struct {
 	Node      string
 	Generated string
-	Backends  []backendView
+	// Refresh is the reload period in seconds (0: none).
+	Refresh  int
+	Backends []backendView
 }
 
 // backendView is one store's part of the page.

@@ -136,11 +136,21 @@ func TestStatusPageRender(t *testing.T) {
 		`<svg role="img" aria-labelledby="bolt-signins-t bolt-signins-d"`,
 		`<rect class="signins" x="101" y="5" width="8" height="90">`,
 		`<rect class="signins" x="591" y="65" width="8" height="30">`,
-		`<meta http-equiv="refresh" content="30">`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	if strings.Contains(page, "http-equiv") || !strings.Contains(page, `<a href="status?refresh=30">`) {
+		t.Error("the page reloads by itself, or offers no reloading")
+	}
+	v.Refresh = 30
+	buf.Reset()
+	if err := statusTemplate.Execute(&buf, v); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `<meta http-equiv="refresh" content="30">`) || !strings.Contains(buf.String(), `<a href="status">Stop reloading</a>`) {
+		t.Errorf("asked to reload, the page does not (or cannot be stopped):\n%s", buf.String())
 	}
 	_, rest, _ := strings.Cut(page, "<style>")
 	css, _, _ := strings.Cut(rest, "</style>")
