@@ -77,8 +77,8 @@ func serveStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 		page.Refresh = n
 	}
-	for _, b := range defenders() {
-		page.Backends = append(page.Backends, b.statusView())
+	for i, b := range defenders() {
+		page.Backends = append(page.Backends, b.statusView(fmt.Sprintf("store%d", i+1)))
 	}
 	// Rendered whole first, so a template error is a clean 500.
 	var buf bytes.Buffer
@@ -109,7 +109,8 @@ type statusView struct {
 
 // backendView is one store's part of the page.
 type backendView struct {
-	Kind string
+	// ID prefixes the ids of the section's elements.
+	ID, Kind string
 	// From and To are the first and last minutes charted (UTC).
 	From, To  string
 	Store     storeStatus
@@ -160,19 +161,20 @@ var statusSpecs = []statusSeriesSpec{
 	{"risk", "risk", "Risk decisions", "Risk decisions with findings", func(s *statusSeries) *minuteSeries { return &s.risk }},
 }
 
-// statusView gathers the backend's part of the page.
-func (b *backend) statusView() backendView {
+// statusView gathers the backend's part of the page; id prefixes its
+// elements' ids (two stores may be of one kind).
+func (b *backend) statusView(id string) backendView {
 	now := b.clock.Now().UTC()
 	first := now.Truncate(time.Minute).Add(-(statusMinutes - 1) * time.Minute)
 	v := backendView{
-		Kind: b.kind, Store: b.status(), Surge: b.defense.Surge(),
+		ID: id, Kind: b.kind, Store: b.status(), Surge: b.defense.Surge(),
 		From: first.Format("15:04"), To: now.Format("15:04"),
 		Offenders: b.defense.Offenders(statusOffenders),
 	}
 	counts := make([][statusMinutes]uint64, len(statusSpecs))
 	for i, spec := range statusSpecs {
 		counts[i] = spec.series(&b.recent).last(now)
-		c := chart(spec, b.kind, counts[i], first)
+		c := chart(spec, id, counts[i], first)
 		if spec.id == "risk" {
 			if n := sum(b.recent.riskRefused.last(now)); n > 0 {
 				c.Title += fmt.Sprintf(" (%d refused)", n)
@@ -212,7 +214,7 @@ func sum(counts [statusMinutes]uint64) uint64 {
 
 // chart draws one series: a bar per minute, scaled to its busiest, and
 // the same numbers in words for those who cannot see the bars.
-func chart(spec statusSeriesSpec, kind string, counts [statusMinutes]uint64, first time.Time) chartView {
+func chart(spec statusSeriesSpec, id string, counts [statusMinutes]uint64, first time.Time) chartView {
 	var total, most uint64
 	busiest := 0
 	for i, c := range counts {
@@ -222,7 +224,7 @@ func chart(spec statusSeriesSpec, kind string, counts [statusMinutes]uint64, fir
 		}
 	}
 	c := chartView{
-		ID: kind + "-" + spec.id, Class: spec.class, Name: spec.name,
+		ID: id + "-" + spec.id, Class: spec.class, Name: spec.name,
 		Title: fmt.Sprintf("%s per minute over the last hour: %d in total, at most %d a minute", spec.noun, total, most),
 	}
 	last := first.Add((statusMinutes - 1) * time.Minute)

@@ -114,8 +114,8 @@ func TestStatusPageRender(t *testing.T) {
 	counts := [statusMinutes]uint64{}
 	counts[10], counts[59] = 3, 1
 	v := statusView{Node: "node<1>", Generated: "now", Backends: []backendView{{
-		Kind: "bolt", Store: storeStatus{Backend: "bolt", Healthy: true},
-		Charts:    []chartView{chart(statusSpecs[0], "bolt", counts, t0)},
+		ID: "store1", Kind: "bolt", Store: storeStatus{Backend: "bolt", Healthy: true},
+		Charts:    []chartView{chart(statusSpecs[0], "store1", counts, t0)},
 		Offenders: []botdefense.Offender{{Key: `ip <script>alert(1)</script>`, Count: 7}},
 		Webhooks:  []hookStatus{{Name: "crm", Pending: 4, LastError: `<img src=x onerror=alert(1)>`}},
 	}}}
@@ -133,7 +133,7 @@ func TestStatusPageRender(t *testing.T) {
 		"ip &lt;script&gt;alert(1)&lt;/script&gt;",
 		"Sign-ins per minute over the last hour: 4 in total, at most 3 a minute",
 		"Busiest minute: 12:10 UTC, with 3. In the last minute: 1.",
-		`<svg role="img" aria-labelledby="bolt-signins-t bolt-signins-d"`,
+		`<svg role="img" aria-labelledby="store1-signins-t store1-signins-d"`,
 		`<rect class="signins" x="101" y="5" width="8" height="90">`,
 		`<rect class="signins" x="591" y="65" width="8" height="30">`,
 	} {
