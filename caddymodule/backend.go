@@ -76,6 +76,9 @@ type backend struct {
 	// legacyCounts counts what came of asking legacy services
 	// (legacy_auth.go).
 	legacyCounts legacyCounts
+	// recent keeps the last hour per minute for the status page
+	// (status.go), fed by the events and the edge defences' decisions.
+	recent statusSeries
 	// events takes every event to the audit stream, the webhooks and the
 	// counters (events.go); eventsStop ends its deliverer, eventsDone
 	// closes when it has.
@@ -184,6 +187,9 @@ func openBackend(ctx context.Context, sb stores.Backend, sc session.Config, rota
 	b.logger.Set(logger)
 	b.healthy.Store(true)
 	b.events = b.newEventBus()
+	b.recent.now = clk.Now
+	b.events.onEvent = append(b.events.onEvent, b.recent.noteEvent)
+	b.decisions.onNote = b.recent.noteDecision
 	var deliver context.Context
 	deliver, b.eventsStop = context.WithCancel(context.Background())
 	b.eventsDone = make(chan struct{})

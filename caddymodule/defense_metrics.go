@@ -13,6 +13,9 @@ import (
 // frontdoor_defense_decisions_total.
 type decisionCounts struct {
 	n [botdefense.RouteCount][botdefense.Blocked + 1]atomic.Uint64
+	// onNote hears of every decision counted (the status page's series);
+	// set before the backend serves.
+	onNote func(botdefense.Action)
 }
 
 var routeIndex = func() map[string]int {
@@ -26,6 +29,9 @@ var routeIndex = func() map[string]int {
 func (d *decisionCounts) note(route string, a botdefense.Action) {
 	if i, ok := routeIndex[route]; ok && a >= 0 && int(a) < len(d.n[i]) {
 		d.n[i][a].Add(1)
+		if d.onNote != nil {
+			d.onNote(a)
+		}
 	}
 }
 

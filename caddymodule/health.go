@@ -61,7 +61,7 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 // Routes implements caddy.AdminRouter.
 func (adminAPI) Routes() []caddy.AdminRoute {
 	routes := append([]caddy.AdminRoute{{Pattern: "/frontdoor/health", Handler: caddy.AdminHandlerFunc(serveHealth)}}, defenseRoutes()...)
-	return append(append(append(append(append(routes, customerRoutes()...), clientRoutes()...), riskRoutes()...), agentRoutes()...), webhookRoutes()...)
+	return append(append(append(append(append(append(routes, customerRoutes()...), clientRoutes()...), riskRoutes()...), agentRoutes()...), webhookRoutes()...), statusRoutes()...)
 }
 
 // serveHealth answers 200 when every store in use is healthy, 503
