@@ -5,6 +5,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"testing"
+
+	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
 // BenchmarkSignInWebhooks measures a whole password sign-in through real
@@ -13,9 +15,15 @@ import (
 // kept in the outbox on the sign-in's path, the delivery happens elsewhere,
 // so a hanging receiver must cost a sign-in nothing (docs/BENCHMARKS.md).
 func BenchmarkSignInWebhooks(b *testing.B) {
-	for _, tc := range []struct{ name, mode string }{{"none", ""}, {"healthy", "ok"}, {"hanging", "hang"}} {
+	for _, tc := range []struct{ name, mode, store string }{
+		{"bolt/none", "", ""}, {"bolt/healthy", "ok", ""}, {"bolt/hanging", "hang", ""},
+		{"redis/none", "", "redis"}, {"redis/healthy", "ok", "redis"}, {"redis/hanging", "hang", "redis"},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			o := gatewayOpts{logs: "level INFO"}
+			if tc.store == "redis" {
+				o.store = "store redis " + redistest.Start(b).URL()
+			}
 			if tc.mode != "" {
 				r := newHookReceiver(b)
 				r.setMode(tc.mode)
