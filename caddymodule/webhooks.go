@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/internal/cfgargs"
+	"github.com/frontdoorhq/frontdoor/internal/urlcheck"
 )
 
 // WebhookConfig is one receiver of events (global option webhook).
@@ -113,17 +113,10 @@ func checkWebhookURL(raw string) error {
 	if u.User != nil {
 		return errors.New("the URL must not hold credentials: the secret signs every delivery")
 	}
-	switch u.Scheme {
-	case "https":
+	switch {
+	case urlcheck.SecureOrLoopback(u):
 		return nil
-	case "http":
-		host := u.Hostname()
-		if host == "localhost" {
-			return nil
-		}
-		if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
-			return nil
-		}
+	case u.Scheme == "http":
 		return errors.New("use https (http only to a loopback address)")
 	}
 	return fmt.Errorf("scheme %q: use https", u.Scheme)

@@ -12,7 +12,6 @@ package oidcrp
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/urlcheck"
 )
 
 // Preset names the provider quirks to apply.
@@ -229,17 +229,10 @@ func checkIssuer(s string) error {
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("not an absolute URL without query or fragment")
 	}
-	switch u.Scheme {
-	case "https":
+	switch {
+	case urlcheck.SecureOrLoopback(u):
 		return nil
-	case "http":
-		host := u.Hostname()
-		if host == "localhost" {
-			return nil
-		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-			return nil
-		}
+	case u.Scheme == "http":
 		return errors.New("must be https:// (http:// only on loopback)")
 	default:
 		return errors.New("must be https://")
