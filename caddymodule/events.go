@@ -148,7 +148,7 @@ var (
 		"Sign-ins on this node by method and result (a failure's method is the stage that failed: password or second_factor).",
 		[]string{"method", "result"}, nil)
 	webhookDeliveriesDesc = prometheus.NewDesc("frontdoor_webhook_deliveries_total",
-		"Webhook delivery attempts made by this node, by webhook and result (delivered, failed, dead).", []string{"webhook", "result"}, nil)
+		"Webhook delivery attempts made by this node, by webhook and result (delivered, failed, dead; dropped: not kept, the backlog was full).", []string{"webhook", "result"}, nil)
 	webhookBacklogDesc = prometheus.NewDesc("frontdoor_webhook_backlog",
 		"Events waiting in a webhook's outbox (shared by every node on one store).", []string{"webhook"}, nil)
 	webhookDeadDesc = prometheus.NewDesc("frontdoor_webhook_dead_letters",
@@ -178,6 +178,7 @@ func (bus *eventBus) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(webhookDeliveriesDesc, prometheus.CounterValue, float64(st.Delivered.Load()), h.Name, "delivered")
 		ch <- prometheus.MustNewConstMetric(webhookDeliveriesDesc, prometheus.CounterValue, float64(st.Failed.Load()), h.Name, "failed")
 		ch <- prometheus.MustNewConstMetric(webhookDeliveriesDesc, prometheus.CounterValue, float64(st.Buried.Load()), h.Name, "dead")
+		ch <- prometheus.MustNewConstMetric(webhookDeliveriesDesc, prometheus.CounterValue, float64(st.Dropped.Load()), h.Name, "dropped")
 		ch <- prometheus.MustNewConstMetric(webhookBacklogDesc, prometheus.GaugeValue, float64(st.Pending.Load()), h.Name)
 		ch <- prometheus.MustNewConstMetric(webhookDeadDesc, prometheus.GaugeValue, float64(st.Dead.Load()), h.Name)
 	}

@@ -37,6 +37,10 @@ type WebhookConfig struct {
 	IncludeEmail bool `json:"include_email,omitempty"`
 	// Timeout bounds one delivery attempt (default 10s).
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// MaxBacklog bounds the events waiting for the receiver (default
+	// 1,000,000); past it new events are dropped and counted
+	// (frontdoor_webhook_deliveries_total{result="dropped"}).
+	MaxBacklog int `json:"max_backlog,omitempty"`
 }
 
 // parseWebhook reads
@@ -46,6 +50,7 @@ type WebhookConfig struct {
 //		events <type|pattern>…
 //		include_email
 //		timeout <duration>
+//		max_backlog <n>
 //	}
 func parseWebhook(d *caddyfile.Dispenser, prev []*WebhookConfig) (*WebhookConfig, error) {
 	args := d.RemainingArgs()
@@ -86,8 +91,15 @@ func parseWebhook(d *caddyfile.Dispenser, prev []*WebhookConfig) (*WebhookConfig
 			if err := cfgargs.Duration(d, &w.Timeout); err != nil {
 				return nil, err
 			}
+		case "max_backlog":
+			if err := cfgargs.Int(d, &w.MaxBacklog); err != nil {
+				return nil, err
+			}
+			if w.MaxBacklog < 1 {
+				return nil, d.Errf("frontdoor: webhook %s: max_backlog is at least 1", w.Name)
+			}
 		default:
-			return nil, d.Errf("frontdoor: webhook %s: unknown option %q (secret, events, include_email, timeout)", w.Name, opt)
+			return nil, d.Errf("frontdoor: webhook %s: unknown option %q (secret, events, include_email, timeout, max_backlog)", w.Name, opt)
 		}
 	}
 	if w.Secret == "" {
@@ -144,7 +156,7 @@ func (a *App) provisionWebhooks() error {
 			return fmt.Errorf("frontdoor: webhook %s: %w", w.Name, err)
 		}
 		a.webhooks = append(a.webhooks, &events.Webhook{Name: w.Name, URL: w.URL, Secret: secret, Filter: filter,
-			IncludeEmail: w.IncludeEmail, Timeout: time.Duration(w.Timeout)})
+			IncludeEmail: w.IncludeEmail, Timeout: time.Duration(w.Timeout), MaxBacklog: w.MaxBacklog})
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func TestWebhookCaddyfile(t *testing.T) {
 			secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 			include_email
 			timeout 3s
+			max_backlog 5000
 		}
 	}
 }
@@ -27,7 +28,7 @@ func TestWebhookCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"webhooks":[{`, `"name":"crm"`, `"url":"https://crm.internal/hooks/frontdoor"`,
-		`"secret":"{env.CRM_WEBHOOK_SECRET}"`, `"events":["customer.*","consent.changed"]`, `"include_email":true`, `"timeout":3000000000`} {
+		`"secret":"{env.CRM_WEBHOOK_SECRET}"`, `"events":["customer.*","consent.changed"]`, `"include_email":true`, `"timeout":3000000000`, `"max_backlog":5000`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("adapted config lacks %s:\n%s", want, out)
 		}
@@ -47,6 +48,7 @@ func TestWebhookCaddyfile(t *testing.T) {
 		"unknown option":  {"\t\twebhook crm https://crm.internal/h {\n\t\t\tsecret x\n\t\t\tretries 5\n\t\t}\n", 5, `unknown option "retries"`},
 		"bad name":        {"\t\twebhook c/rm https://crm.internal/h {\n\t\t\tsecret x\n\t\t}\n", 3, "webhook name"},
 		"declared twice":  {"\t\twebhook crm https://a.internal/h {\n\t\t\tsecret x\n\t\t}\n\t\twebhook crm https://b.internal/h {\n\t\t\tsecret x\n\t\t}\n", 6, "declared twice"},
+		"backlog zero":    {"\t\twebhook crm https://crm.internal/h {\n\t\t\tsecret x\n\t\t\tmax_backlog 0\n\t\t}\n", 5, "at least 1"},
 		"timeout garbage": {"\t\twebhook crm https://crm.internal/h {\n\t\t\tsecret x\n\t\t\ttimeout soon\n\t\t}\n", 5, "timeout"},
 	} {
 		t.Run(name, func(t *testing.T) { wantAdaptError(t, block(c.body), c.line, c.want) })

@@ -25,11 +25,18 @@ type Webhook struct {
 	IncludeEmail bool
 	// Timeout bounds one attempt (default DefaultTimeout).
 	Timeout time.Duration
+	// MaxBacklog bounds the events waiting for the receiver (default
+	// DefaultMaxBacklog): past it, new events for this webhook are
+	// dropped and counted, so a flood (failed sign-ins by the million)
+	// against a dead receiver cannot fill the store.
+	MaxBacklog int
 }
 
 // Delivery schedule.
 const (
 	DefaultTimeout = 10 * time.Second
+	// DefaultMaxBacklog is a webhook's default MaxBacklog.
+	DefaultMaxBacklog = 1_000_000
 	// MaxAge is how long a delivery is retried before it is dead.
 	MaxAge = 72 * time.Hour
 	// firstBackoff doubles after each failed attempt up to maxBackoff.
@@ -63,6 +70,8 @@ func Backoff(n int) time.Duration {
 // Stats are one webhook's counters on this node.
 type Stats struct {
 	Delivered, Failed, Buried atomic.Uint64
+	// Dropped counts events not kept because the backlog was full.
+	Dropped atomic.Uint64
 	// Pending and Dead are the outbox's counts at the last look (every
 	// node looks, so each reports the shared backlog).
 	Pending, Dead atomic.Int64
@@ -97,11 +106,11 @@ type Deliverer struct {
 }
 
 type worker struct {
-	hook   *Webhook
-	stop   chan struct{}
-	done   chan struct{}
-	wake   chan struct{}
-	kick   chan struct{}
+	hook *Webhook
+	stop chan struct{}
+	done chan struct{}
+	wake chan struct{}
+	kick chan struct{}
 	// paused is the webhook's own back-off after a failure (only the
 	// worker's goroutine touches it).
 	paused time.Time
@@ -158,9 +167,20 @@ func (d *Deliverer) StatsOf(name string) *Stats {
 func (d *Deliverer) Publish(ctx context.Context, e Event) error {
 	var names []string
 	for _, h := range d.Webhooks() {
-		if h.Filter.Match(e.Type) {
-			names = append(names, h.Name)
+		if !h.Filter.Match(e.Type) {
+			continue
 		}
+		// The backlog as last counted (every poll): a bound, not a
+		// store read per event.
+		limit := h.MaxBacklog
+		if limit <= 0 {
+			limit = DefaultMaxBacklog
+		}
+		if st := d.StatsOf(h.Name); st.Pending.Load() >= int64(limit) {
+			st.Dropped.Add(1)
+			continue
+		}
+		names = append(names, h.Name)
 	}
 	if len(names) == 0 {
 		return nil

@@ -224,3 +224,33 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("only %d attempts in three days", n)
 	}
 }
+
+// A webhook whose receiver is down keeps at most MaxBacklog events; the
+// rest are dropped and counted, so a flood cannot fill the store.
+func TestDeliverBacklogBound(t *testing.T) {
+	o := outboxes(t)["Bolt"](t)
+	clk := new(fakeClock)
+	clk.ns.Store(time.Now().UnixNano())
+	r := newReceiver(t)
+	r.fail.Store(true)
+	h := hook(t, r.URL)
+	h.MaxBacklog = 3
+	d := startDeliverer(t, o, "node-a", clk, h)
+	for i := range 3 {
+		if err := d.Publish(context.Background(), ev(i, "u_a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := d.StatsOf("crm")
+	for st.Pending.Load() < 3 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 3; i < 8; i++ {
+		if err := d.Publish(context.Background(), ev(i, "u_a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _, _ := o.Counts(context.Background(), "crm"); p != 3 || st.Dropped.Load() != 5 {
+		t.Fatalf("backlog %d, dropped %d; want 3 and 5", p, st.Dropped.Load())
+	}
+}
