@@ -197,5 +197,7 @@ func (b *backend) watchSurge(surging *bool) {
 		typ = events.SurgeStarted
 	}
 	t := b.clock.Now().UTC()
-	b.publish(context.Background(), events.Event{ID: events.NewID(t), Type: typ, Time: t})
+	// Each node judges its own surge (its counters may be its memory):
+	// the node says which one.
+	b.publish(context.Background(), events.Event{ID: events.NewID(t), Type: typ, Time: t, Data: map[string]string{"node": b.events.deliverer.Holder}})
 }

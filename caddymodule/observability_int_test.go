@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/events"
 	"gopkg.in/yaml.v3"
 )
 
@@ -239,7 +240,8 @@ func sampleValue(t *testing.T, g *gateway, sample string) float64 {
 func TestObservabilityNodeMetrics(t *testing.T) {
 	// automation ignore: the test's Go client is a script, which would be
 	// challenged before the surge is.
-	g := startGateway(t, gatewayOpts{limits: "limits {\n\t\t\tsurge 2/1m\n\t\t\tautomation ignore\n\t\t}"})
+	siem := newHookReceiver(t)
+	g := startGateway(t, gatewayOpts{limits: "limits {\n\t\t\tsurge 2/1m\n\t\t\tautomation ignore\n\t\t}", global: webhookGlobal("siem", siem.URL, "events defense.*")})
 	if v := sampleValue(t, g, "frontdoor_defense_surge"); v != 0 {
 		t.Fatalf("surge before any failure: %v", v)
 	}
@@ -263,5 +265,17 @@ func TestObservabilityNodeMetrics(t *testing.T) {
 			t.Fatal("no surge after failed sign-ins over the limit")
 		}
 		g.post(g.newClient(), "/.frontdoor/login", loginForm("node@example.com", "not the password"))
+	}
+	// The surge is an event too (the housekeeping tick notices it within
+	// 5 s), naming the node.
+	started := siem.waitFor("defense.surge_started", ofType(events.SurgeStarted, ""))
+	if started.Data["node"] == "" || started.Customer != "" {
+		t.Fatalf("surge_started = %+v", started)
+	}
+	// Past the cool-down the surge ends, and says so.
+	useClock(t).advance(11 * time.Minute)
+	siem.waitFor("defense.surge_ended", ofType(events.SurgeEnded, ""))
+	if v := sampleValue(t, g, "frontdoor_defense_surge"); v != 0 {
+		t.Fatalf("surge after its cool-down: %v", v)
 	}
 }
