@@ -33,8 +33,8 @@ type SMSHTTP struct {
 	// auth token).
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
-	// From is twilio's sender: a number, an alphanumeric sender id or a
-	// messaging service id.
+	// From is twilio's sender (its From field): an E.164 number or an
+	// alphanumeric sender id.
 	From string `json:"from,omitempty"`
 	// Secret signs the webhook format (whsec_ and base64 of 24–64 bytes).
 	Secret string `json:"secret,omitempty"`

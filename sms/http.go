@@ -51,8 +51,8 @@ type HTTPConfig struct {
 	// Username and Password are the basic-auth credentials of the twilio
 	// format (account SID and auth token).
 	Username, Password string
-	// From is the twilio format's sender: a number, an alphanumeric
-	// sender id or a messaging service id.
+	// From is the twilio format's sender (its From field): an E.164
+	// number or an alphanumeric sender id.
 	From string
 	// Secret signs the webhook format (events.ParseSecret's result).
 	Secret []byte
