@@ -24,6 +24,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/identity/oidcrp"
 	"github.com/frontdoorhq/frontdoor/session"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 func init() {
@@ -36,19 +37,23 @@ func init() {
 // connections, session cache, key ring, hashing slots — lives in usage
 // pools keyed by its configuration, so a reload that keeps the same store
 // keeps the same sessions, keys and cache; the mail queue is one per
-// process, so a reload never drops or waits for pending mail.
+// process, so a reload never drops or waits for pending mail; so is the
+// text-message queue.
 //
 // Caddy provisions a new config while the old one serves, and throws it
 // away if provisioning fails. So Provision only takes holds on pooled state
 // and prepares this config's settings; Start, called once the config is
 // committed, hands them to the pooled state (session lifetimes, key
-// rotation, mailer, loggers).
+// rotation, mailer, text-message sender, loggers).
 type App struct {
 	// Store is the storage backend (module namespace frontdoor.stores).
 	// Default: bolt, one file in Caddy's data directory.
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=frontdoor.stores inline_key=backend"`
 	// Mailer delivers verification and notice mail. Default: log.
 	Mailer *MailerConfig `json:"mailer,omitempty"`
+	// SMS sends text messages (module namespace frontdoor.sms). Default:
+	// log, which withholds codes and delivers nothing.
+	SMSRaw json.RawMessage `json:"sms,omitempty" caddy:"namespace=frontdoor.sms inline_key=sender"`
 	// Session lifetimes.
 	Session *SessionConfig `json:"session,omitempty"`
 	// Keys for cookies and identity assertions.
@@ -81,6 +86,8 @@ type App struct {
 	storeKey string
 	mail     *mailQueue
 	mailKey  string
+	texts    *smsQueue
+	textsKey string
 	hasher   *identity.Hasher
 	hashKey  string
 	policy   identity.PasswordPolicy
@@ -94,6 +101,7 @@ type App struct {
 	sessionCfg session.Config
 	rotate     time.Duration
 	mailer     identity.Mailer
+	smsSender  sms.Sender
 
 	// prev is the app that was live when this one started, while that
 	// one still runs; guarded by liveMu.
@@ -295,7 +303,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.mailKey = mailQueueKey
-	return nil
+	return a.provisionSMS(ctx)
 }
 
 func (a *App) provisionPolicy() error {
@@ -384,6 +392,8 @@ func (a *App) apply() {
 	a.backend.assertions.Ring().SetRotate(a.rotate)
 	a.mail.SetLogger(a.logger.Named("mail"))
 	a.mail.SetMailer(a.mailer)
+	a.texts.SetLogger(a.logger.Named("sms"))
+	a.texts.SetSender(a.smsSender)
 	a.hasher.SetQueueLimits(a.Password.Queue, time.Duration(a.Password.QueueWait))
 	policiesMu.Lock()
 	livePolicies.Clear()
@@ -450,7 +460,7 @@ func (a *App) Cleanup() error {
 	for _, hold := range []struct {
 		pool *caddy.UsagePool
 		key  *string
-	}{{backends, &a.storeKey}, {mailQueues, &a.mailKey}, {hashers, &a.hashKey}} {
+	}{{backends, &a.storeKey}, {mailQueues, &a.mailKey}, {smsQueues, &a.textsKey}, {hashers, &a.hashKey}} {
 		if *hold.key == "" {
 			continue
 		}

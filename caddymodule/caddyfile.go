@@ -29,6 +29,7 @@ func init() {
 //		store_timeout <d>
 //		mailer log | dir <path> | smtp <host:port> { from … username … password … tls … timeout … }
 //		from <address>
+//		sms log | dir <path> | http <url> { format twilio|webhook; username …; password …; from …; secret …; timeout … }   (see sms.go)
 //		session { idle <d>; absolute <d>; cache <d> }
 //		keys { cookie <hash-b64> <block-b64>; assertion_rotate <d> }
 //		password { min_length <n>; max_length <n>; argon2 <memory-KiB> <iterations> <parallelism>; concurrency <n>; queue <n>; queue_wait <d> }
@@ -68,6 +69,10 @@ func parseGlobal(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.Mailer = m
+		case "sms":
+			if err := parseSMS(d, app); err != nil {
+				return nil, err
+			}
 		case "from":
 			if app.Mailer == nil {
 				app.Mailer = &MailerConfig{}

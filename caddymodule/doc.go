@@ -12,6 +12,10 @@
 // stores.Backend, and imports the package for its default, bbolt. The
 // request authenticators (frontdoor.authenticators.*, the cookie session
 // first) are in the sub-package authn; the handler asks them in order.
+// The text-message senders (frontdoor.sms.log, the default,
+// frontdoor.sms.dir and frontdoor.sms.http) are small modules here over
+// package sms; the app loads the configured one, and one queue per process
+// sends through the running config's (sms.go, App.sendText).
 //
 // # Routes
 //
