@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -52,23 +51,25 @@ func loadSMSQueue(s sms.Sender, logger *zap.Logger) (*smsQueue, error) {
 	return &q, nil
 }
 
-// defaultSMS is the sender of a config that names none.
-var defaultSMS = json.RawMessage(`{"sender":"log"}`)
-
 // provisionSMS loads this config's sender and takes a hold on the queue.
 func (a *App) provisionSMS(ctx caddy.Context) error {
+	var s sms.Sender
 	if a.SMSRaw == nil {
-		a.SMSRaw = defaultSMS
-	}
-	mod, err := ctx.LoadModule(a, "SMSRaw")
-	if err != nil {
-		return fmt.Errorf("frontdoor: loading the sms sender: %w", err)
-	}
-	s, ok := mod.(sms.Sender)
-	if !ok {
-		return fmt.Errorf("frontdoor: module %T is not a text-message sender", mod)
+		// No sms line: a site that sends none must not hear a warning
+		// about a sender it does not use.
+		s = sms.NewQuietLogSender(ctx.Logger())
+	} else {
+		mod, err := ctx.LoadModule(a, "SMSRaw")
+		if err != nil {
+			return fmt.Errorf("frontdoor: loading the sms sender: %w", err)
+		}
+		var ok bool
+		if s, ok = mod.(sms.Sender); !ok {
+			return fmt.Errorf("frontdoor: module %T is not a text-message sender", mod)
+		}
 	}
 	a.smsSender = s
+	var err error
 	if a.texts, err = loadSMSQueue(s, a.logger.Named("sms")); err != nil {
 		return err
 	}

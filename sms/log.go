@@ -20,9 +20,16 @@ type LogSender struct {
 // NewLogSender returns a LogSender and warns, once, that it delivers
 // nothing.
 func NewLogSender(logger *zap.Logger) *LogSender {
+	l := NewQuietLogSender(logger)
+	l.logger.Load().Warn("log text-message sender in use: messages go to the log with their codes withheld and reach nobody; for development only (set sms dir or sms http)")
+	return l
+}
+
+// NewQuietLogSender is NewLogSender without the start-up warning: the
+// sender of a config that names none (and sends nothing yet).
+func NewQuietLogSender(logger *zap.Logger) *LogSender {
 	l := &LogSender{}
 	l.SetLogger(logger)
-	l.logger.Load().Warn("log text-message sender in use: messages go to the log with their codes withheld and reach nobody; for development only (set sms dir or sms http)")
 	return l
 }
 
