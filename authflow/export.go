@@ -71,11 +71,13 @@ type SessionList interface {
 // away: everything kept about them, and no secret, hash or token. Its
 // shape is docs/export-schema.json.
 type Export struct {
-	Schema         string           `json:"$schema"`
-	Version        int              `json:"version"`
-	ExportedAt     time.Time        `json:"exported_at"`
-	Profile        ExportProfile    `json:"profile"`
-	Addresses      []ExportAddress  `json:"addresses"`
+	Schema     string          `json:"$schema"`
+	Version    int             `json:"version"`
+	ExportedAt time.Time       `json:"exported_at"`
+	Profile    ExportProfile   `json:"profile"`
+	Addresses  []ExportAddress `json:"addresses"`
+	// Phones are the account's phone numbers (one at most, for now).
+	Phones         []ExportPhone    `json:"phone_numbers,omitempty"`
 	Identities     []ExportIdentity `json:"linked_identities"`
 	Factors        ExportFactors    `json:"factors"`
 	Sessions       []ExportSession  `json:"sessions"`
@@ -146,6 +148,12 @@ type ExportAddress struct {
 	Email    string `json:"email"`
 	Verified bool   `json:"verified"`
 	Primary  bool   `json:"primary"`
+}
+
+// ExportPhone is a phone number of the account.
+type ExportPhone struct {
+	Phone    string `json:"phone"`
+	Verified bool   `json:"verified"`
 }
 
 // ExportIdentity is a linked provider account.
@@ -239,6 +247,9 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 			Passkeys: []ExportPasskey{}, TrustedDevices: []ExportTrustedDevice{}},
 		Identities: []ExportIdentity{}, Sessions: []ExportSession{}, PendingTokens: []ExportToken{},
 		Audit: []identity.Event{}, ConsentRecords: []any{}}
+	if c.Phone != "" {
+		x.Phones = []ExportPhone{{Phone: c.Phone, Verified: c.PhoneVerified}}
+	}
 	if c.TOTP != nil {
 		x.Factors.TOTP = &ExportTOTP{CreatedAt: c.TOTP.CreatedAt}
 	}

@@ -21,6 +21,8 @@ type Customers interface {
 	CustomerByEmail(ctx context.Context, email string) (*identity.Customer, error)
 	UpdateCustomer(ctx context.Context, id string, fn func(*identity.Customer) error) (*identity.Customer, error)
 	ChangeEmail(ctx context.Context, id, email string) (*identity.Customer, error)
+	// The phone number and its index (identity.PhoneStore).
+	identity.PhoneStore
 	// Linked provider identities (identity.IdentityStore).
 	identity.IdentityStore
 	// Personal API keys (identity.APIKeyStore).
@@ -154,6 +156,8 @@ type Flows struct {
 	// SecondFactorLimit counts wrong second-factor answers per customer
 	// (nil: no limit but the wait's own).
 	SecondFactorLimit FailureLimit
+	// Phone turns the account's phone number on (nil: off; phone.go).
+	Phone *PhoneSettings
 	// Risk judges sign-ins against the customer's recent ones (nil: no
 	// judgement; see risk.go).
 	Risk *RiskSettings

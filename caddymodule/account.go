@@ -13,6 +13,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 type accountView struct {
@@ -22,9 +23,13 @@ type accountView struct {
 	Name          string
 	Email         string
 	EmailVerified bool
-	CreatedAt     time.Time
-	LastLoginAt   time.Time
-	Sessions      []sessionView
+	// Phone is the account's number as people read it; PhoneOn: the
+	// site offers phone numbers (sms_countries).
+	Phone                  string
+	PhoneVerified, PhoneOn bool
+	CreatedAt              time.Time
+	LastLoginAt            time.Time
+	Sessions               []sessionView
 	// How they sign in.
 	HasPassword, TOTP, SecondFactor bool
 	RecoveryLeft                    int
@@ -108,6 +113,10 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	v.KeysOn = h.keysOn
+	v.PhoneOn, v.PhoneVerified = h.flows.Phone != nil, c.PhoneVerified
+	if c.Phone != "" {
+		v.Phone = sms.Display(c.Phone)
+	}
 	v.Apps = h.appViews(c)
 	v.Agents = h.agentViews(r, c)
 	for _, k := range c.APIKeys {
@@ -244,6 +253,12 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.identity_unlinked", "provider", h.providerLabel(e.Detail))
 	case identity.EventEmailChanged:
 		return h.say(r, "event.email_changed")
+	case identity.EventPhoneAdded:
+		return h.say(r, "event.phone_added")
+	case identity.EventPhoneChanged:
+		return h.say(r, "event.phone_changed")
+	case identity.EventPhoneRemoved:
+		return h.say(r, "event.phone_removed")
 	case identity.EventSessionRevoked:
 		return h.say(r, "event.session_revoked")
 	case identity.EventProfileUpdated:

@@ -37,6 +37,8 @@ import (
 //		profile <fields…>             (profile fields the backend gets as headers)
 //		provider { client <id> { … } } (the site is an OpenID Provider; provider_config.go)
 //		legacy_auth <url> { secret <value>; timeout <duration> } (lazy migration; legacy_auth.go)
+//		sms_countries <ISO codes…>    (the countries texted; default none: phone numbers off; phone.go)
+//		sms_region <ISO code>         (the country of numbers typed without +code)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
@@ -214,6 +216,14 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				return nil, err
 			}
 			fd.SSO = c
+		case "sms_countries":
+			if err := parseSMSCountries(h, fd); err != nil {
+				return nil, err
+			}
+		case "sms_region":
+			if err := parseSMSRegion(h, fd); err != nil {
+				return nil, err
+			}
 		case "authenticate":
 			raw, err := parseAuthenticate(h.Dispenser)
 			if err != nil {

@@ -38,6 +38,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 		Clock:             b.clock.Now,
 		SecondFactorLimit: stepUpLimit{h},
 		Risk:              h.riskSettings(),
+		Phone:             h.phoneSettings(),
 		Assist:            defenceAssist{h},
 		CoolingOff:        h.coolingOff(),
 		OnMigration:       b.migrations.note,

@@ -83,6 +83,14 @@ type Handler struct {
 	// does not know yet, moving their customers over at their first
 	// password sign-in (legacy_auth.go; nil: never).
 	LegacyAuth *LegacyAuthConfig `json:"legacy_auth,omitempty"`
+	// SMSCountries are the ISO 3166-1 alpha-2 countries whose numbers the
+	// site texts (`sms_countries GB IE`); empty: none, so the account's
+	// phone number is off. An allow-list, not a block list, because SMS
+	// pumping fraud sends codes to whatever expensive range it is paid for.
+	SMSCountries []string `json:"sms_countries,omitempty"`
+	// SMSRegion reads numbers typed without their calling code as this
+	// country's (`sms_region GB`); it must be one of SMSCountries.
+	SMSRegion string `json:"sms_region,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -343,6 +351,9 @@ func (h *Handler) Validate() error {
 		return err
 	}
 	if err := validPrefix(h.Prefix); err != nil {
+		return err
+	}
+	if err := h.validatePhone(); err != nil {
 		return err
 	}
 	rpID := h.audience

@@ -37,6 +37,8 @@ type mailData struct {
 	When               time.Time
 	// NotMe is the sign-in mail's "this wasn't me" link.
 	NotMe string
+	// Phone is the account's new phone number, masked ("" : removed).
+	Phone string
 }
 
 // maskEmail keeps enough of an address to recognise it: the first letter

@@ -304,7 +304,7 @@ func (h *Handler) say(r *http.Request, id string, args ...string) string {
 // templates/mail/ (kind.txt and kind.html, which a theme's mail/ directory
 // may override one file at a time) and a subject, mail.<kind>.subject in
 // the catalogue.
-var mailKinds = []string{"verify", "already_registered", "reset_password", "magic_link", "email_change", "email_in_use", "email_changed", "invitation", "new_sign_in", "risk_code", "support_code", "factor_removal"}
+var mailKinds = []string{"verify", "already_registered", "reset_password", "magic_link", "email_change", "email_in_use", "email_changed", "invitation", "new_sign_in", "risk_code", "support_code", "factor_removal", "phone_changed"}
 
 // mailLink is a link inside a sentence of an HTML mail: {{say "id"
 // "reset" (link .Link (say "label"))}}.

@@ -215,6 +215,8 @@ type pageData struct {
 	Device *deviceView
 	// Agent is the support console (agent_console.go).
 	Agent *consoleView
+	// Phone is the phone number page (phone.go).
+	Phone *phoneView
 }
 
 // confirmView is a confirmation step before something hard to undo.

@@ -111,6 +111,13 @@ var routeTable = []route{
 	// Following the link is defended like the other mailed links.
 	{path: "/account/email/confirm", get: (*Handler).emailChangeConfirmPage, post: (*Handler).emailChangeConfirm,
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
+	// The account's phone number (phone.go). Typing the texted code
+	// counts as a code attempt; asking for one is bounded by the site's
+	// country allow-list and a recent sign-in (the per-number and global
+	// limits of text messages come with issue 23, item 5).
+	{path: "/account/phone", get: (*Handler).phonePage, post: (*Handler).phoneRequest},
+	{path: "/account/phone/confirm", post: (*Handler).phoneConfirm, postDefence: defence{route: botdefense.RouteCode}},
+	{path: "/account/phone/remove", post: (*Handler).phoneRemove},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
 	{path: "/account/consent", post: (*Handler).accountConsent},
 	{path: "/account/export", get: (*Handler).exportData},

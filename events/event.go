@@ -45,6 +45,8 @@ const (
 	CustomerLookedUp         = "customer.looked_up"
 	EmailVerified            = "email.verified"
 	EmailChanged             = "email.changed"
+	PhoneVerified            = "phone.verified"
+	PhoneRemoved             = "phone.removed"
 	SignInSucceeded          = "signin.succeeded"
 	SignInFailed             = "signin.failed"
 	FactorAdded              = "factor.added"
@@ -79,7 +81,7 @@ const (
 // Types lists every event type, in the order the README documents them.
 var Types = []string{
 	CustomerCreated, CustomerInvited, CustomerExported, CustomerDeletionAsked, CustomerDeletionCanceled,
-	CustomerDeleted, CustomerLookedUp, EmailVerified, EmailChanged, SignInSucceeded, SignInFailed,
+	CustomerDeleted, CustomerLookedUp, EmailVerified, EmailChanged, PhoneVerified, PhoneRemoved, SignInSucceeded, SignInFailed,
 	FactorAdded, FactorRemoved, FactorUsed, FactorFlagged, FactorRemovalAsked, FactorRemovalCanceled,
 	PasswordChanged, SessionRevoked, DevicesForgotten, ConsentChanged, ProfileUpdated,
 	IdentityLinked, IdentityUnlinked, RoleGranted, RoleRemoved, AttributesSet,

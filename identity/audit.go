@@ -42,6 +42,11 @@ const (
 	EventSignInFailed        = "signin_failed"
 	EventSessionRevoked      = "session_revoked"
 	EventProfileUpdated      = "profile_updated"
+	// The phone number: added (or verified again), changed to another,
+	// removed. Detail is the number masked (sms.MaskNumber), never whole.
+	EventPhoneAdded   = "phone_added"
+	EventPhoneChanged = "phone_changed"
+	EventPhoneRemoved = "phone_removed"
 	// EventMigrated: the account was created from a legacy system that
 	// vouched for its password (Detail names the mechanism, legacy_auth).
 	EventMigrated = "migrated"

@@ -22,6 +22,7 @@ import (
 //	customer_identity identityKey(issuer, subject) → id
 //	erasure_due    id → big-endian Unix ms of the deletion (grace period)
 //	customer_api_key SHA-256 of an API key → id
+//	customer_phone E.164 phone number → id
 var (
 	bktCustomers = []byte("customers")
 	bktEmails    = []byte("customer_email")
@@ -30,6 +31,7 @@ var (
 	bktIdentity  = []byte("customer_identity")
 	bktErasure   = []byte("erasure_due")
 	bktAPIKeys   = []byte("customer_api_key")
+	bktPhones    = []byte("customer_phone")
 )
 
 // BoltStore is the embedded Store. The *bolt.DB is shared with the session
@@ -41,7 +43,7 @@ type BoltStore struct {
 // NewBoltStore creates the buckets it needs in db.
 func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity, bktErasure, bktAPIKeys} {
+		for _, b := range [][]byte{bktCustomers, bktEmails, bktTokens, bktAudit, bktIdentity, bktErasure, bktAPIKeys, bktPhones} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -59,6 +61,9 @@ func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
 	if c.ID == "" || c.Email == "" {
 		return errors.New("identity: bolt: customer needs an id and an email")
 	}
+	if c.Phone != "" && !phoneValid(c.Phone) {
+		return ErrBadPhone
+	}
 	buf, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -75,6 +80,15 @@ func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
 		if err := emails.Put([]byte(c.Email), []byte(c.ID)); err != nil {
 			return err
 		}
+		if c.Phone != "" {
+			phones := tx.Bucket(bktPhones)
+			if phones.Get([]byte(c.Phone)) != nil {
+				return ErrPhoneTaken
+			}
+			if err := phones.Put([]byte(c.Phone), []byte(c.ID)); err != nil {
+				return err
+			}
+		}
 		idx := tx.Bucket(bktIdentity)
 		for _, li := range c.Identities {
 			k := []byte(identityKey(li.Issuer, li.Subject))
@@ -87,7 +101,7 @@ func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
 		}
 		return customers.Put([]byte(c.ID), buf)
 	})
-	if err != nil && !errors.Is(err, ErrEmailTaken) && !errors.Is(err, ErrIdentityTaken) {
+	if err != nil && !errors.Is(err, ErrEmailTaken) && !errors.Is(err, ErrIdentityTaken) && !errors.Is(err, ErrPhoneTaken) {
 		return fmt.Errorf("identity: bolt: create customer: %w", err)
 	}
 	return err
@@ -146,7 +160,7 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		if err != nil {
 			return err
 		}
-		linked, keys := identityKeys(c), apiKeyHashes(c)
+		linked, keys, phone := identityKeys(c), apiKeyHashes(c), c.Phone
 		if err := fn(c); err != nil {
 			return err
 		}
@@ -158,6 +172,9 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		}
 		if c.ID != id {
 			return errors.New("identity: update must not change a customer's id")
+		}
+		if c.Phone != phone {
+			return errors.New("identity: a phone number changes only through SetPhone")
 		}
 		if owner := tx.Bucket(bktEmails).Get([]byte(c.Email)); string(owner) != id {
 			return errors.New("identity: update must not change a customer's email")

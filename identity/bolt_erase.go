@@ -40,6 +40,14 @@ func (s *BoltStore) DeleteCustomer(_ context.Context, id string) error {
 				return err
 			}
 		}
+		if c.Phone != "" {
+			phones := tx.Bucket(bktPhones)
+			if string(phones.Get([]byte(c.Phone))) == id {
+				if err := phones.Delete([]byte(c.Phone)); err != nil {
+					return err
+				}
+			}
+		}
 		idx := tx.Bucket(bktIdentity)
 		for _, li := range c.Identities {
 			k := []byte(identityKey(li.Issuer, li.Subject))

@@ -15,9 +15,15 @@ import (
 // Customer is one customer account. The ID is stable and random; the email
 // is stored normalised.
 type Customer struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+	// Phone is the customer's phone number in E.164 form (+447700900123),
+	// unique among customers; it changes only through SetPhone, which
+	// moves the phone index with it. PhoneVerified: a code texted to it
+	// was typed back.
+	Phone         string    `json:"phone,omitempty"`
+	PhoneVerified bool      `json:"phone_verified,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	LastLoginAt   time.Time `json:"last_login_at,omitzero"`
 	// PasswordHash is a PHC-formatted argon2id hash, parameters included;

@@ -20,6 +20,8 @@ import (
 //
 //	<prefix>{u:<id>}:customer            STRING Customer as JSON, no expiry
 //	<prefix>email:<normalised email>     STRING id of the customer owning the email
+//	<prefix>phone:<E.164 number>         STRING id of the customer owning the number
+//	                                     (a claim like the email's: redis_phone.go)
 //	<prefix>tok:<kind>:<base64url(hash)> STRING Token as JSON; PXAT = ExpiresAt,
 //	                                     so Redis drops expired tokens by itself
 //	<prefix>{u:<id>}:audit               LIST of Event JSON, newest first, trimmed
@@ -101,6 +103,9 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 	if !rediskey.ValidID(c.ID) || c.Email == "" {
 		return errors.New("identity: redis: create customer: needs a valid id and an email")
 	}
+	if c.Phone != "" && !phoneValid(c.Phone) {
+		return ErrBadPhone
+	}
 	buf, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("identity: redis: encode customer %q: %w", c.ID, err)
@@ -122,10 +127,20 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 		s.c.Del(ctx, ckey)
 		return err
 	}
+	if c.Phone != "" {
+		if err = s.claimPhone(ctx, c.Phone, c.ID); err != nil {
+			s.c.Del(ctx, ckey)
+			s.release(ctx, ekey, c.ID)
+			return err
+		}
+	}
 	for i, li := range c.Identities {
 		if err = s.claimIdentity(ctx, li, c.ID); err != nil {
 			s.c.Del(ctx, ckey)
 			s.release(ctx, ekey, c.ID)
+			if c.Phone != "" {
+				s.release(ctx, s.phoneKey(c.Phone), c.ID)
+			}
 			for _, done := range c.Identities[:i] {
 				s.release(ctx, s.identityIndexKey(done.Issuer, done.Subject), c.ID)
 			}
@@ -292,6 +307,7 @@ const (
 	changeIdentities
 	changeEmail
 	changeAPIKeys
+	changePhone
 )
 
 // update is UpdateCustomer; linking may change the linked identities
@@ -311,7 +327,7 @@ func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) e
 			final = err
 			return err
 		}
-		email, linked, keys := c.Email, identityKeys(c), apiKeyHashes(c)
+		email, linked, keys, phone := c.Email, identityKeys(c), apiKeyHashes(c), c.Phone
 		if err := fn(c); err != nil {
 			final = err
 			return err
@@ -326,6 +342,10 @@ func (s *RedisStore) update(ctx context.Context, id string, fn func(*Customer) e
 		}
 		if c.ID != id {
 			final = fmt.Errorf("identity: redis: update customer %q: must not change the id", id)
+			return final
+		}
+		if c.Phone != phone && may != changePhone {
+			final = fmt.Errorf("identity: redis: update customer %q: a phone number changes only through SetPhone", id)
 			return final
 		}
 		if c.Email != email && may != changeEmail {

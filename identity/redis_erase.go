@@ -105,6 +105,11 @@ func (s *RedisStore) DeleteCustomer(ctx context.Context, id string) error {
 	if err := releaseClaim.Run(ctx, s.c, []string{s.emailKey(c.Email)}, id).Err(); err != nil {
 		return fmt.Errorf("identity: redis: delete customer %s: email index: %w", id, err)
 	}
+	if c.Phone != "" {
+		if err := releaseClaim.Run(ctx, s.c, []string{s.phoneKey(c.Phone)}, id).Err(); err != nil {
+			return fmt.Errorf("identity: redis: delete customer %s: phone index: %w", id, err)
+		}
+	}
 	for _, li := range c.Identities {
 		if err := releaseClaim.Run(ctx, s.c, []string{s.identityIndexKey(li.Issuer, li.Subject)}, id).Err(); err != nil {
 			return fmt.Errorf("identity: redis: delete customer %s: identity index: %w", id, err)

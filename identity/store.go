@@ -34,6 +34,9 @@ type Store interface {
 	// concurrent calls for one token never both succeed.
 	ConsumeToken(ctx context.Context, kind TokenKind, hash []byte, now time.Time) (*Token, error)
 
+	// The phone number index.
+	PhoneStore
+
 	// Linked provider identities ("Continue with Google").
 	IdentityStore
 

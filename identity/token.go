@@ -51,6 +51,10 @@ const (
 	TokenPendingLink TokenKind = "oidc_link"
 	// TokenEmailChange is a mailed link that confirms a new address.
 	TokenEmailChange TokenKind = "email_change"
+	// TokenPhoneChange is a phone number waiting for the code texted to
+	// it (PhoneChange), stored under a hash of the key of the session
+	// that asked: only that browser can type the code.
+	TokenPhoneChange TokenKind = "phone_change"
 	// TokenSignUpConsent marks a customer who signed up without a form
 	// asking for the consent purposes (through a provider), stored under
 	// the hash of a nonce held by the browser that signed up.
@@ -112,6 +116,10 @@ const (
 	EmailCodeTTL = 10 * time.Minute
 	// EmailCodeMaxAttempts is how many wrong codes kill an email code.
 	EmailCodeMaxAttempts = 5
+	// PhoneCodeTTL is how long a texted code confirming a phone number
+	// works; PhoneCodeMaxTries how many wrong codes kill it.
+	PhoneCodeTTL      = 10 * time.Minute
+	PhoneCodeMaxTries = 5
 	// SecondFactorTTL is how long a sign-in waits for its second factor.
 	SecondFactorTTL = 10 * time.Minute
 	// SecondFactorMaxAttempts is how many wrong codes end the wait.

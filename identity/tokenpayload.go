@@ -74,6 +74,17 @@ type EmailChange struct {
 	Email string `json:"email"`
 }
 
+// PhoneChange is a number waiting for the code texted to it: the hash of
+// the code (bound to the session that asked) and the wrong codes typed.
+type PhoneChange struct {
+	Phone    string `json:"phone"`
+	CodeHash []byte `json:"code_hash"`
+	Tries    int    `json:"tries,omitempty"`
+}
+
+// TokenKind implements Payload.
+func (PhoneChange) TokenKind() TokenKind { return TokenPhoneChange }
+
 // CodeAttempts is the counter of wrong guesses at an email code.
 type CodeAttempts struct {
 	Attempts int `json:"attempts,omitempty"`
@@ -345,6 +356,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[PendingLink](raw)
 	case TokenEmailChange:
 		return decodeAs[EmailChange](raw)
+	case TokenPhoneChange:
+		return decodeAs[PhoneChange](raw)
 	case TokenSignUpConsent:
 		return decodeAs[SignUpConsent](raw)
 	case TokenInvitation:

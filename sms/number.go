@@ -105,3 +105,20 @@ func (n Number) CallingCode() string { return "+" + strconv.Itoa(n.CountryCode) 
 
 // String is the E.164 form.
 func (n Number) String() string { return n.E164 }
+
+// ValidRegion reports whether r is an ISO 3166-1 alpha-2 region code
+// (upper case) that phone numbers are known for: what a site's allow-list
+// and default region must be.
+func ValidRegion(r string) bool {
+	return len(r) == 2 && r == strings.ToUpper(r) && phonenumbers.GetSupportedRegions()[r]
+}
+
+// Display writes an E.164 number as people read it, +44 7400 123456;
+// anything that does not parse is returned as it is.
+func Display(e164 string) string {
+	pn, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(pn, phonenumbers.INTERNATIONAL)
+}

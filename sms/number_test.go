@@ -89,3 +89,14 @@ func TestNumberPrefix(t *testing.T) {
 		t.Errorf("%s %s", n.CallingCode(), n)
 	}
 }
+
+func TestValidRegionAndDisplay(t *testing.T) {
+	for r, want := range map[string]bool{"GB": true, "IE": true, "gb": false, "UK": false, "XX": false, "": false, "GBR": false} {
+		if got := sms.ValidRegion(r); got != want {
+			t.Errorf("ValidRegion(%q) = %v", r, got)
+		}
+	}
+	if got := sms.Display("+447400123456"); got != "+44 7400 123456" {
+		t.Errorf("Display = %q", got)
+	}
+}

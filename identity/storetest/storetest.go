@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"PasskeyCounter", testPasskeyCounter},
 		{"Identities", testIdentities},
 		{"ChangeEmail", testChangeEmail},
+		{"Phone", testPhone},
 		{"IdentityConcurrentLink", testIdentityConcurrentLink},
 		{"DeleteCustomer", testDeleteCustomer},
 		{"ErasureSchedule", testErasureSchedule},

@@ -1,0 +1,61 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestAdaptSMSCountries: sms_countries and sms_region adapt to the site's
+// handler (codes upper-cased), and each mistake is an error naming the
+// option and its line.
+func TestAdaptSMSCountries(t *testing.T) {
+	site := func(lines string) string { return "shop.example.com {\n\tfrontdoor {\n" + lines + "\t}\n}\n" }
+	out, err := adapt(t, site("\t\tsms_countries GB ie FR\n\t\tsms_region gb\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"sms_countries":["GB","IE","FR"]`, `"sms_region":"GB"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted config lacks %s:\n%s", want, out)
+		}
+	}
+	if out, err := adapt(t, site("\t\tpublic /\n")); err != nil || strings.Contains(string(out), "sms_") {
+		t.Fatalf("no sms line: %v\n%s", err, out)
+	}
+	for name, c := range map[string]struct {
+		body string
+		line int
+		want string
+	}{
+		"no country":     {"\t\tsms_countries\n", 3, "sms_countries needs at least one"},
+		"not a country":  {"\t\tsms_countries GB UK\n", 3, `sms_countries: "UK" is not an ISO 3166-1 alpha-2`},
+		"three letters":  {"\t\tsms_countries GBR\n", 3, `sms_countries: "GBR"`},
+		"named twice":    {"\t\tsms_countries GB gb\n", 3, "sms_countries: GB is named twice"},
+		"set twice":      {"\t\tsms_countries GB\n\t\tsms_countries IE\n", 4, "sms_countries is set twice"},
+		"region none":    {"\t\tsms_region\n", 3, "sms_region needs one"},
+		"region two":     {"\t\tsms_region GB IE\n", 3, "sms_region needs one"},
+		"region unknown": {"\t\tsms_region XX\n", 3, `sms_region: "XX" is not`},
+	} {
+		t.Run(name, func(t *testing.T) { wantAdaptError(t, site(c.body), c.line, c.want) })
+	}
+}
+
+// TestPhoneOptionsValidate: the checks JSON configs get too.
+func TestPhoneOptionsValidate(t *testing.T) {
+	for name, c := range map[string]struct {
+		h    Handler
+		want string
+	}{
+		"lower case":         {Handler{SMSCountries: []string{"gb"}}, "sms_countries"},
+		"region not listed":  {Handler{SMSCountries: []string{"GB"}, SMSRegion: "IE"}, "sms_region \"IE\" must be one of sms_countries"},
+		"region, no country": {Handler{SMSRegion: "GB"}, "must be one of sms_countries"},
+	} {
+		if err := c.h.validatePhone(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "frontdoor: ") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	ok := Handler{SMSCountries: []string{"GB", "IE"}, SMSRegion: "GB"}
+	if err := ok.validatePhone(); err != nil {
+		t.Fatal(err)
+	}
+}
