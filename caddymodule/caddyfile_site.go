@@ -224,6 +224,13 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err := parseSMSRegion(h, fd); err != nil {
 				return nil, err
 			}
+		case "sms_daily_cap":
+			if err := cfgargs.Int(h.Dispenser, &fd.SMSDailyCap); err != nil {
+				return nil, err
+			}
+			if fd.SMSDailyCap < 1 {
+				return nil, h.Errf("frontdoor: sms_daily_cap is at least 1 (texts a day)")
+			}
 		case "authenticate":
 			raw, err := parseAuthenticate(h.Dispenser)
 			if err != nil {

@@ -91,6 +91,10 @@ type Handler struct {
 	// SMSRegion reads numbers typed without their calling code as this
 	// country's (`sms_region GB`); it must be one of SMSCountries.
 	SMSRegion string `json:"sms_region,omitempty"`
+	// SMSDailyCap bounds the text messages the site sends in a day, every
+	// number together (default 1000); the per-number, per-range and
+	// per-country bounds are botdefense.DefaultTextLimits.
+	SMSDailyCap int `json:"sms_daily_cap,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"go.uber.org/zap"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
+	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/sms"
 )
@@ -98,7 +100,19 @@ func (h *Handler) phoneSettings() *authflow.PhoneSettings {
 	if len(h.SMSCountries) == 0 {
 		return nil
 	}
-	return &authflow.PhoneSettings{Countries: h.SMSCountries, Region: h.SMSRegion, Notify: sitePhone{h}}
+	return &authflow.PhoneSettings{Countries: h.SMSCountries, Region: h.SMSRegion, Notify: sitePhone{h}, Limit: textLimit{h}}
+}
+
+// textLimit bounds the site's texts by number, number range, calling code
+// and day, on the edge defence's counters (shared across nodes on Redis).
+type textLimit struct{ h *Handler }
+
+func (l textLimit) AllowText(ctx context.Context, n sms.Number) (time.Duration, error) {
+	limits := botdefense.DefaultTextLimits
+	if l.h.SMSDailyCap > 0 {
+		limits.PerDay = int64(l.h.SMSDailyCap)
+	}
+	return l.h.app.backend.defense.AllowText(ctx, l.h.origin, limits, n.E164, n.Prefix(botdefense.PrefixDigits), n.CallingCode())
 }
 
 // sitePhone texts and mails what the phone journeys tell the customer,
@@ -165,10 +179,8 @@ func (h *Handler) phonePage(w http.ResponseWriter, r *http.Request) error {
 	return h.phoneForm(w, r, http.StatusOK, c, &phoneView{}, nil)
 }
 
-// phoneRequest texts a code to the number typed. The per-number,
-// per-prefix and global limits of text messages (issue 23, item 5) hook
-// in as authflow.PhoneSettings.Limit; until then the allow-list and the
-// recent sign-in asked here bound who can be texted.
+// phoneRequest texts a code to the number typed, within the allow-list,
+// the recent sign-in asked here and the text limits (textLimit).
 func (h *Handler) phoneRequest(w http.ResponseWriter, r *http.Request) error {
 	if !h.phoneOn(w, r) {
 		return nil

@@ -10,11 +10,11 @@ import (
 // option and its line.
 func TestAdaptSMSCountries(t *testing.T) {
 	site := func(lines string) string { return "shop.example.com {\n\tfrontdoor {\n" + lines + "\t}\n}\n" }
-	out, err := adapt(t, site("\t\tsms_countries GB ie FR\n\t\tsms_region gb\n"))
+	out, err := adapt(t, site("\t\tsms_countries GB ie FR\n\t\tsms_region gb\n\t\tsms_daily_cap 500\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"sms_countries":["GB","IE","FR"]`, `"sms_region":"GB"`} {
+	for _, want := range []string{`"sms_countries":["GB","IE","FR"]`, `"sms_region":"GB"`, `"sms_daily_cap":500`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("adapted config lacks %s:\n%s", want, out)
 		}
@@ -35,6 +35,8 @@ func TestAdaptSMSCountries(t *testing.T) {
 		"region none":    {"\t\tsms_region\n", 3, "sms_region needs one"},
 		"region two":     {"\t\tsms_region GB IE\n", 3, "sms_region needs one"},
 		"region unknown": {"\t\tsms_region XX\n", 3, `sms_region: "XX" is not`},
+		"cap zero":       {"\t\tsms_daily_cap 0\n", 3, "sms_daily_cap is at least 1"},
+		"cap words":      {"\t\tsms_daily_cap many\n", 3, "sms_daily_cap"},
 	} {
 		t.Run(name, func(t *testing.T) { wantAdaptError(t, site(c.body), c.line, c.want) })
 	}

@@ -284,3 +284,37 @@ func customerOf(t *testing.T, email string) *identity.Customer {
 	}
 	return c
 }
+
+// TestPhoneTextLimits: through real Caddy on both stores, texts to one
+// number stop at three in 15 minutes, and the site's daily cap stops every
+// number — each refusal a 429 with nothing texted, and a refused text
+// spends nothing of the cap.
+func TestPhoneTextLimits(t *testing.T) {
+	o := phoneOpts
+	o.site += "\n\t\tsms_daily_cap 4"
+	runOnBothStoresWith(t, o, []scenario{{"limits", func(t *testing.T, g *gateway) {
+		c := g.signUp("tess@example.com")
+		for i := range 3 {
+			if r := g.askPhone(c, "07400 123501"); r.status != http.StatusOK {
+				t.Fatalf("code %d: %d", i+1, r.status)
+			}
+		}
+		for range 3 {
+			if r := g.askPhone(c, "07400 123501"); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+				t.Fatalf("fourth code to one number: %d %v", r.status, r.header)
+			}
+		}
+		waitUntil(t, "three texts", func() bool { return g.textsTo("+447400123501") == 3 })
+		// The cap: one more text today (3 sent; refusals spent nothing).
+		if r := g.askPhone(c, "+353 85 012 3499"); r.status != http.StatusOK {
+			t.Fatalf("the day's fourth text: %d", r.status)
+		}
+		if r := g.askPhone(c, "07400 223502"); r.status != http.StatusTooManyRequests {
+			t.Fatalf("past the daily cap: %d", r.status)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := g.textsTo("+447400223502"); n != 0 {
+			t.Fatalf("%d texts past the cap", n)
+		}
+	}}})
+}
