@@ -103,6 +103,14 @@ type Events interface {
 	AppendEvent(ctx context.Context, id string, e identity.Event) error
 }
 
+// TrailPublisher is an Events that publishes the entries it records
+// itself (the gateway's: it writes an entry and its webhook deliveries at
+// once); the journeys then leave publishing them to it.
+type TrailPublisher interface {
+	Events
+	PublishesTrail()
+}
+
 // FailureLimit counts failures of an account at the edge (botdefense):
 // Over tells whether the account is over its limit (and for how long),
 // Failed counts one more.

@@ -571,8 +571,9 @@ func (f *Flows) auditDetail(ctx context.Context, client Client, id, kind, detail
 		f.warn("recording a security event ("+kind+")", err)
 	}
 	// The trail is a view of the events: the entry goes out as one, with
-	// its id, recorded or not (what it records has happened).
-	if f.Publish != nil {
+	// its id, recorded or not (what it records has happened) — here, or
+	// by the Events that recorded it.
+	if _, self := f.Events.(TrailPublisher); f.Publish != nil && !self {
 		if e, ok := events.FromTrail(id, ev); ok {
 			e.Site = f.Site
 			f.Publish(ctx, e)

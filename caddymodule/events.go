@@ -91,10 +91,43 @@ const eventWrite = 2 * time.Second
 // counters. Best effort: what the event records has happened, so a store
 // that fails costs the webhooks that event (logged), never the request.
 func (b *backend) publish(ctx context.Context, e events.Event) {
-	bus := b.events
 	if e.ID == "" {
 		e.ID = events.NewID(e.Time)
 	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventWrite)
+	err := b.events.deliverer.Publish(wctx, e)
+	cancel()
+	b.noteStore(err)
+	if err != nil {
+		b.logger.Warn("keeping an event for the webhooks", zap.String("id", e.ID), zap.String("type", e.Type), zap.Error(err))
+	}
+	b.announce(e)
+}
+
+// appendTrail records a trail entry of customer id and publishes its
+// event: on a store that can (bolt), the entry and the event's webhook
+// deliveries in one write, so the request pays one sync, not two.
+func (b *backend) appendTrail(ctx context.Context, id string, e identity.Event, ev events.Event) error {
+	combined := b.stores.AppendWithDeliveries
+	if combined == nil {
+		err := b.identity.AppendEvent(ctx, id, e)
+		b.publish(ctx, ev)
+		return err
+	}
+	names := b.events.deliverer.Targets(ev)
+	if err := combined(ctx, id, e, names, ev); err != nil {
+		// The trail entry is lost; the webhooks may still get the event.
+		b.publish(ctx, ev)
+		return err
+	}
+	b.events.deliverer.Added(names)
+	b.announce(ev)
+	return nil
+}
+
+// announce sends e to the audit stream and this node's counters.
+func (b *backend) announce(e events.Event) {
+	bus := b.events
 	bus.count(e)
 	fields := []zap.Field{zap.String("id", e.ID), zap.String("type", e.Type), zap.Time("timestamp", e.Time)}
 	if e.Site != "" {
@@ -113,16 +146,27 @@ func (b *backend) publish(ctx context.Context, e events.Event) {
 		fields = append(fields, zap.Any("data", e.Data))
 	}
 	bus.audit.Get().Info("event", fields...)
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventWrite)
-	err := bus.deliverer.Publish(wctx, e)
-	cancel()
-	b.noteStore(err)
-	if err != nil {
-		b.logger.Warn("keeping an event for the webhooks", zap.String("id", e.ID), zap.String("type", e.Type), zap.Error(err))
-	}
 	for _, fn := range bus.onEvent {
 		fn(e)
 	}
+}
+
+// siteEvents is a site's audit trail: each entry is recorded and
+// published as its event (the site's) together (backend.appendTrail).
+type siteEvents struct{ h *Handler }
+
+// PublishesTrail marks siteEvents as publishing what it records.
+func (siteEvents) PublishesTrail() {}
+
+// AppendEvent implements authflow.Events.
+func (s siteEvents) AppendEvent(ctx context.Context, id string, e identity.Event) error {
+	b := s.h.app.backend
+	ev, ok := events.FromTrail(id, e)
+	if !ok || id == identity.ErasureLog {
+		return b.identity.AppendEvent(ctx, id, e)
+	}
+	ev.Site = s.h.flows.Site
+	return b.appendTrail(ctx, id, e, ev)
 }
 
 func (bus *eventBus) count(e events.Event) {

@@ -29,7 +29,7 @@ func (h *Handler) newFlows() *authflow.Flows {
 	b := h.app.backend
 	return &authflow.Flows{
 		Customers: b.identity, Tokens: b.identity, Hasher: h.app.hasher, Policy: h.app.policy,
-		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: b.identity, Publish: b.publish,
+		Notify: siteMail{h}, Later: b.later, Sessions: b.sessions, Events: siteEvents{h}, Publish: b.publish,
 		Purposes: h.app.purposes, Consent: b.consent, // Site: in Validate
 		Data: b.identity, SessionList: b.sessions, ErasureKey: b.erasureKey, ForgetAccount: b.forgetAccount,
 		ConsentData: authflow.ConsentOf[consent.Record](b.consent), ErasureGrace: time.Duration(h.app.ErasureGrace),

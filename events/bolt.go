@@ -93,8 +93,7 @@ func put(b *bolt.Bucket, d Delivery) error {
 	return b.Put(seqKey(n), raw)
 }
 
-// Add implements Outbox. Concurrent adds share one write transaction
-// (bolt's Batch), so a burst of sign-ins costs one sync, not one each.
+// Add implements Outbox.
 func (o *BoltOutbox) Add(_ context.Context, webhooks []string, e Event) error {
 	raw, err := json.Marshal(e)
 	if err != nil {
@@ -103,20 +102,31 @@ func (o *BoltOutbox) Add(_ context.Context, webhooks []string, e Event) error {
 	if len(raw) > maxEventBytes {
 		return ErrTooLarge
 	}
-	err = o.db.Batch(func(tx *bolt.Tx) error {
-		for _, w := range webhooks {
-			b, err := bucket(tx, w, "q", true)
-			if err != nil {
-				return err
-			}
-			if err := put(b, Delivery{Event: e}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = o.db.Update(func(tx *bolt.Tx) error { return AddTx(tx, webhooks, e) })
 	if err != nil {
 		return fmt.Errorf("events: outbox add: %w", err)
+	}
+	return nil
+}
+
+// AddTx is Add inside the caller's write transaction on the outbox's
+// file (the gateway writes an audit-trail entry and its deliveries in one
+// sync).
+func AddTx(tx *bolt.Tx, webhooks []string, e Event) error {
+	if raw, err := json.Marshal(e); err != nil || len(raw) > maxEventBytes {
+		if err == nil {
+			err = ErrTooLarge
+		}
+		return err
+	}
+	for _, w := range webhooks {
+		b, err := bucket(tx, w, "q", true)
+		if err != nil {
+			return err
+		}
+		if err := put(b, Delivery{Event: e}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

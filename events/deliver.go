@@ -44,6 +44,10 @@ const (
 	maxBackoff   = time.Hour
 	// maxPause bounds a webhook's own wait after failures.
 	maxPause = time.Minute
+	// gather is how long a worker woken by a new event waits for more
+	// before it delivers: events reach receivers that much later, and the
+	// store records deliveries in fewer writes.
+	gather = 100 * time.Millisecond
 	// ackBatch is how many deliveries one store write records at most.
 	ackBatch = 64
 	// window is how many queued deliveries one pass looks at.
@@ -165,6 +169,21 @@ func (d *Deliverer) StatsOf(name string) *Stats {
 // Publish adds e to the outbox of every webhook whose filter takes it.
 // It waits for the store's write only: delivery happens elsewhere.
 func (d *Deliverer) Publish(ctx context.Context, e Event) error {
+	names := d.Targets(e)
+	if len(names) == 0 {
+		return nil
+	}
+	if err := d.Outbox.Add(ctx, names, e); err != nil {
+		return err
+	}
+	d.Added(names)
+	return nil
+}
+
+// Targets names the webhooks e goes to: those whose filter takes it and
+// whose backlog has room (an event for a full one is dropped and
+// counted). For a caller that writes the outbox itself, then calls Added.
+func (d *Deliverer) Targets(e Event) []string {
 	var names []string
 	for _, h := range d.Webhooks() {
 		if !h.Filter.Match(e.Type) {
@@ -182,13 +201,13 @@ func (d *Deliverer) Publish(ctx context.Context, e Event) error {
 		}
 		names = append(names, h.Name)
 	}
-	if len(names) == 0 {
-		return nil
-	}
-	if err := d.Outbox.Add(ctx, names, e); err != nil {
-		return err
-	}
+	return names
+}
+
+// Added wakes the workers of webhooks whose outbox just got an event.
+func (d *Deliverer) Added(names []string) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, n := range names {
 		if w := d.workers[n]; w != nil {
 			select {
@@ -197,8 +216,6 @@ func (d *Deliverer) Publish(ctx context.Context, e Event) error {
 			}
 		}
 	}
-	d.mu.Unlock()
-	return nil
 }
 
 // Kick ends the named webhook's own back-off and looks at its queue now
@@ -281,6 +298,15 @@ func (d *Deliverer) work(ctx context.Context, w *worker) {
 		case <-w.stop:
 			return
 		case <-w.wake:
+			// Let a burst gather, so one pass (and one store write of
+			// what was delivered) takes many events.
+			select {
+			case <-time.After(gather):
+			case <-ctx.Done():
+				return
+			case <-w.stop:
+				return
+			}
 		case <-w.kick:
 			w.paused, w.fails = time.Time{}, 0
 		case <-tick.C:

@@ -296,34 +296,39 @@ func (s *BoltStore) SweepExpired(_ context.Context, now time.Time) (int, error) 
 
 // AppendEvent implements Auditor.
 func (s *BoltStore) AppendEvent(_ context.Context, customerID string, e Event) error {
+	return boltErr("append event", s.db.Update(func(tx *bolt.Tx) error { return AppendEventTx(tx, customerID, e) }))
+}
+
+// AppendEventTx is AppendEvent inside the caller's write transaction on
+// the store's file (the gateway writes a trail entry and its webhook
+// deliveries in one sync).
+func AppendEventTx(tx *bolt.Tx, customerID string, e Event) error {
 	buf, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	return boltErr("append event", s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktAudit)
-		seq, err := b.NextSequence()
-		if err != nil {
+	b := tx.Bucket(bktAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	prefix := append([]byte(customerID), 0)
+	if err := b.Put(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq), buf); err != nil {
+		return err
+	}
+	// Keep the newest MaxEvents.
+	var n int
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	for k, _ := c.Seek(prefix); n > MaxEvents && k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := b.Delete(k); err != nil {
 			return err
 		}
-		prefix := append([]byte(customerID), 0)
-		if err := b.Put(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq), buf); err != nil {
-			return err
-		}
-		// Keep the newest MaxEvents.
-		var n int
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			n++
-		}
-		for k, _ := c.Seek(prefix); n > MaxEvents && k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			n--
-		}
-		return nil
-	}))
+		n--
+	}
+	return nil
 }
 
 // Events implements Auditor.

@@ -49,7 +49,19 @@ func Bolt(_ context.Context, path string) (*Stores, error) {
 		return nil, err
 	}
 	return &Stores{
-		Outbox:   outbox,
+		Outbox: outbox,
+		AppendWithDeliveries: func(_ context.Context, customerID string, e identity.Event, webhooks []string, ev events.Event) error {
+			err := db.Update(func(tx *bolt.Tx) error {
+				if err := identity.AppendEventTx(tx, customerID, e); err != nil {
+					return err
+				}
+				return events.AddTx(tx, webhooks, ev)
+			})
+			if err != nil {
+				return fmt.Errorf("frontdoor: store bolt: append event: %w", err)
+			}
+			return nil
+		},
 		Identity: ids,
 		Sessions: sess,
 		Consent:  cons,

@@ -19,6 +19,10 @@ type Stores struct {
 	Consent consent.Store
 	// Outbox keeps webhook deliveries until their receivers took them.
 	Outbox events.Outbox
+	// AppendWithDeliveries, where the storage can, writes an audit-trail
+	// entry and its webhook deliveries in one write (bolt: one sync
+	// instead of two on the request path); nil: write them apart.
+	AppendWithDeliveries func(ctx context.Context, customerID string, e identity.Event, webhooks []string, ev events.Event) error
 	// Sweep deletes expired records where the storage does not expire them
 	// itself; may be nil.
 	Sweep func(ctx context.Context, now time.Time, idle time.Duration) error
