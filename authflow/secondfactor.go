@@ -62,7 +62,8 @@ type Offer struct {
 	Email bool
 	// Remember offers to remember the browser (sign-in only).
 	Remember bool
-	// SMS offers to text a code to SMSTo (the verified number, masked);
+	// SMS offers to text a code to SMSTo (the verified number, masked:
+	// sms.Hint);
 	// SMSSent: one was texted for this wait, so its field is shown.
 	SMS     bool
 	SMSTo   string
@@ -231,7 +232,7 @@ func (f *Flows) offer(c *identity.Customer, p pendingWait) Offer {
 		Remember: p.purpose == PurposeSignIn && !p.allows(FactorEmail),
 	}
 	if p.allows(FactorSMS) && f.smsUsable(c) {
-		o.SMS, o.SMSTo, o.SMSSent = true, sms.Display(c.Phone), len(p.wait.SMSCode) > 0
+		o.SMS, o.SMSTo, o.SMSSent = true, sms.Hint(c.Phone), len(p.wait.SMSCode) > 0
 	}
 	return o
 }

@@ -68,6 +68,8 @@ const AccountFreshness = 10 * time.Minute
 
 // AccountRequirement is what changing how c signs in asks: a recent
 // sign-in, with the second factor if c has one.
+// It does not know the site's texted codes: the HTTP side asks
+// Flows.AccountRequirement, which does.
 func AccountRequirement(c *identity.Customer) Requirement {
 	req := Requirement{MaxAge: AccountFreshness}
 	if c.HasSecondFactor() {
