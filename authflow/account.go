@@ -178,7 +178,7 @@ func (f *Flows) RemovePasskey(ctx context.Context, id string, passkeyID []byte, 
 // dropLoneFactors removes what only makes sense beside a second factor —
 // recovery codes, remembered browsers — once none is left.
 func dropLoneFactors(c *identity.Customer) {
-	if !c.HasSecondFactor() {
+	if !c.HasSecondFactor() && !c.HasSMSFactor() {
 		c.RecoveryCodes = nil
 		c.ForgetDevices()
 	}
@@ -186,7 +186,7 @@ func dropLoneFactors(c *identity.Customer) {
 
 // NewRecoveryCodes replaces c's recovery codes with a new set.
 func (f *Flows) NewRecoveryCodes(ctx context.Context, c *identity.Customer, client Client) (Outcome, error) {
-	if !c.HasSecondFactor() {
+	if !f.HasSecondFactor(c) {
 		return NoSecondFactor{}, nil
 	}
 	codes, hashes := identity.NewRecoveryCodes()

@@ -35,6 +35,9 @@ type PhoneSettings struct {
 	Region string
 	// Notify texts and mails the customer.
 	Notify PhoneNotifier
+	// MFA lets customers with a verified number use texted codes as a
+	// second factor (`sms_mfa on`; smsfactor.go).
+	MFA bool
 	// Limit, when set, is asked before each text (the per-number,
 	// per-prefix and global limits of a later increment); nil: none here.
 	Limit TextLimit
@@ -47,6 +50,9 @@ type PhoneNotifier interface {
 	// PhoneCode texts code to phone (E.164), to confirm it; the message's
 	// Code names it so that no log holds it.
 	PhoneCode(ctx context.Context, phone, code string) error
+	// SignInCode texts code to phone (E.164): the second factor of a
+	// sign-in or step-up, sent when the customer asked for it.
+	SignInCode(ctx context.Context, phone, code string) error
 	// PhoneReplaced texts old that the account's number changed or was
 	// removed.
 	PhoneReplaced(ctx context.Context, old string) error
@@ -268,6 +274,18 @@ func (f *Flows) RemovePhone(ctx context.Context, customerID string, client Clien
 		return nil, err
 	}
 	f.auditDetail(ctx, client, customerID, identity.EventPhoneRemoved, sms.MaskNumber(before.Phone))
+	if before.SMSFactor {
+		// No number, no texted code: the factor goes with it, so a number
+		// added later does not quietly become a second factor.
+		if _, err := f.Customers.UpdateCustomer(ctx, customerID, func(c *identity.Customer) error {
+			c.SMSFactor = false
+			dropLoneFactors(c)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		f.auditDetail(ctx, client, customerID, identity.EventSMSFactorRemoved, sms.MaskNumber(before.Phone))
+	}
 	if f.Phone != nil && f.Phone.Notify != nil {
 		if err := f.Phone.Notify.PhoneReplaced(ctx, before.Phone); err != nil {
 			f.warn("phone removal: texting the old number", err)

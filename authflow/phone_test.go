@@ -30,6 +30,11 @@ func (p *phones) PhoneCode(_ context.Context, phone, code string) error {
 	return nil
 }
 
+// SignInCode keeps a second-factor code as PhoneCode keeps its own.
+func (p *phones) SignInCode(ctx context.Context, phone, code string) error {
+	return p.PhoneCode(ctx, phone, code)
+}
+
 func (p *phones) PhoneReplaced(_ context.Context, old string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

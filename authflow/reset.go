@@ -92,7 +92,7 @@ func (f *Flows) ConfirmReset(ctx context.Context, in ResetInput) (Outcome, error
 		f.putBack(ctx, tok)
 		return nil, err
 	}
-	if c.HasSecondFactor() {
+	if f.HasSecondFactor(c) {
 		return ResetNeedsSecondFactor{Customer: c, PasswordHash: hash}, nil
 	}
 	return ResetReady{Customer: c, PasswordHash: hash}, nil

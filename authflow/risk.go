@@ -98,7 +98,7 @@ func (f *Flows) riskFirst(ctx context.Context, c *identity.Customer, in FirstFac
 		return RiskResetDue{Decision: d}, true, nil
 	case d.Asks(risk.StepUp):
 		w := Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note}
-		if !c.HasSecondFactor() {
+		if !f.HasSecondFactor(c) {
 			w.Factors = []Factor{FactorEmail}
 		}
 		out, err := f.AskSecondFactor(ctx, c, w)
@@ -201,7 +201,7 @@ func (f *Flows) StepUpMoved(ctx context.Context, in StepUpInput) (Outcome, error
 	c, s := in.Customer, in.Session
 	w := Wait{AMR: s.AMR, Redirect: in.Redirect, Purpose: PurposeStepUp, SessionKey: s.Key}
 	switch {
-	case c.HasSecondFactor():
+	case f.HasSecondFactor(c):
 	case c.EmailVerified && c.Email != "":
 		w.Factors = []Factor{FactorEmail}
 	default:

@@ -11,6 +11,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // The second step of a sign-in, and step-up. Once a customer has proven a
@@ -30,7 +31,7 @@ const (
 )
 
 // AllFactors is every second factor.
-var AllFactors = []Factor{FactorTOTP, FactorPasskey, FactorRecovery}
+var AllFactors = []Factor{FactorTOTP, FactorPasskey, FactorRecovery, FactorSMS}
 
 // Wait is a wait for a second factor, as the journey asking for it fills
 // it in.
@@ -61,6 +62,12 @@ type Offer struct {
 	Email bool
 	// Remember offers to remember the browser (sign-in only).
 	Remember bool
+	// SMS offers to text a code to SMSTo (the verified number, masked:
+	// sms.Hint);
+	// SMSSent: one was texted for this wait, so its field is shown.
+	SMS     bool
+	SMSTo   string
+	SMSSent bool
 }
 
 // Client is who is asking, as the HTTP side saw them (the user agent cut
@@ -134,7 +141,8 @@ var ErrPasskeyRefused = errors.New("authflow: passkey assertion refused")
 // the stores underneath.
 func IsFactorRefusal(err error) bool {
 	return errors.Is(err, identity.ErrBadCode) || errors.Is(err, identity.ErrCodeReused) ||
-		errors.Is(err, identity.ErrCounter) || errors.Is(err, identity.ErrNoFactor) || errors.Is(err, ErrPasskeyRefused)
+		errors.Is(err, identity.ErrCounter) || errors.Is(err, identity.ErrNoFactor) || errors.Is(err, ErrPasskeyRefused) ||
+		errors.Is(err, ErrSMSCodeExpired)
 }
 
 // FirstFactorInput is a first factor just proven.
@@ -169,7 +177,7 @@ func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outco
 	if out, done, err := f.riskFirst(ctx, c, in, note); done {
 		return out, err
 	}
-	if c.HasSecondFactor() && !f.TrustedDevice(c, in.Device) {
+	if f.HasSecondFactor(c) && !f.TrustedDevice(c, in.Device) {
 		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note})
 	}
 	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP, Risk: note}, nil
@@ -209,12 +217,12 @@ func (f *Flows) AskSecondFactor(ctx context.Context, c *identity.Customer, w Wai
 	if code != "" && f.Notify != nil {
 		f.Notify.RiskCode(ctx, c, code)
 	}
-	return SecondFactorDue{Nonce: nonce, Customer: c, Offer: offer(c, pendingWait{tok: tok, wait: wp, purpose: w.Purpose})}, nil
+	return SecondFactorDue{Nonce: nonce, Customer: c, Offer: f.offer(c, pendingWait{tok: tok, wait: wp, purpose: w.Purpose})}, nil
 }
 
 // offer is what a wait lets c answer with.
-func offer(c *identity.Customer, p pendingWait) Offer {
-	return Offer{
+func (f *Flows) offer(c *identity.Customer, p pendingWait) Offer {
+	o := Offer{
 		TOTP:     c.TOTP != nil && p.allows(FactorTOTP),
 		Passkey:  c.HasUsablePasskey() && p.allows(FactorPasskey),
 		Recovery: len(c.RecoveryCodes) > 0 && p.allows(FactorRecovery),
@@ -223,6 +231,10 @@ func offer(c *identity.Customer, p pendingWait) Offer {
 		// to remember the browser by.
 		Remember: p.purpose == PurposeSignIn && !p.allows(FactorEmail),
 	}
+	if p.allows(FactorSMS) && f.smsUsable(c) {
+		o.SMS, o.SMSTo, o.SMSSent = true, sms.Hint(c.Phone), len(p.wait.SMSCode) > 0
+	}
+	return o
 }
 
 // pendingWait is a wait taken out of the store: its token, the token's
@@ -292,7 +304,7 @@ func (f *Flows) SecondFactorWait(ctx context.Context, nonce string, current Curr
 		return WaitGone{}, err
 	}
 	f.putBack(ctx, p.tok)
-	return SecondFactorDue{Customer: c, Offer: offer(c, p)}, nil
+	return SecondFactorDue{Customer: c, Offer: f.offer(c, p)}, nil
 }
 
 // SecondFactorInput is an answer to a wait: one of an authenticator code,
@@ -309,6 +321,8 @@ type SecondFactorInput struct {
 	Passkey string
 	// EmailCode is the code mailed for a risk step-up (FactorEmail).
 	EmailCode string
+	// SMSCode is the code texted by SendSMSCode (FactorSMS).
+	SMSCode string
 	// Remember asks to remember this browser (a sign-in only), named
 	// DeviceName on the account page.
 	Remember   bool
@@ -357,6 +371,9 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 			err = identity.ErrBadCode
 		}
 		method = "email"
+	case in.SMSCode != "" && p.allows(FactorSMS) && f.smsUsable(c):
+		err = f.checkSMSCode(p, in.Nonce, strings.ReplaceAll(strings.TrimSpace(in.SMSCode), " ", ""))
+		method = "sms"
 	case in.TOTP != "" && p.allows(FactorTOTP):
 		_, err = f.Customers.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { return c.UseTOTP(in.TOTP, f.now()) })
 		method = "otp"
@@ -383,7 +400,7 @@ func (f *Flows) AnswerSecondFactor(ctx context.Context, in SecondFactorInput) (O
 		if err := f.Tokens.PutToken(ctx, tok); err != nil {
 			return nil, err
 		}
-		return WrongAnswer{Customer: c, Offer: offer(c, p), Reason: err}, nil
+		return WrongAnswer{Customer: c, Offer: f.offer(c, p), Reason: err}, nil
 	}
 	purpose := p.purpose
 	if purpose == PurposeReset {

@@ -29,16 +29,37 @@ func (req Requirement) Unmet(s *session.Session, now time.Time) bool {
 		(len(req.Methods) > 0 && !AnyMethod(s.AMR, req.Methods))
 }
 
-// AnyMethod reports whether a method in have satisfies one in want.
+// AnyMethod reports whether a method in have satisfies one in want. A
+// texted code ("sms") is a restricted authenticator (NIST SP 800-63B-4):
+// it satisfies only a rule that names "sms", and the "mfa" it brings
+// satisfies "mfa" only beside a stronger second factor.
 func AnyMethod(have, want []string) bool {
 	for _, w := range want {
 		for _, h := range have {
 			if w == h || (w == "passkey" && (h == "hwk" || h == "swk")) || (w == "totp" && h == "otp") {
+				if w == "mfa" && smsOnly(have) {
+					continue
+				}
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// smsOnly reports whether the second factor in have is a texted code and
+// nothing stronger (no allocation: on every protected request's path).
+func smsOnly(have []string) bool {
+	sms, strong := false, false
+	for _, h := range have {
+		switch h {
+		case "sms":
+			sms = true
+		case "otp", "hwk", "swk":
+			strong = true
+		}
+	}
+	return sms && !strong
 }
 
 // AccountFreshness is how recent a sign-in must be to change how the
@@ -47,6 +68,8 @@ const AccountFreshness = 10 * time.Minute
 
 // AccountRequirement is what changing how c signs in asks: a recent
 // sign-in, with the second factor if c has one.
+// It does not know the site's texted codes: the HTTP side asks
+// Flows.AccountRequirement, which does.
 func AccountRequirement(c *identity.Customer) Requirement {
 	req := Requirement{MaxAge: AccountFreshness}
 	if c.HasSecondFactor() {
@@ -109,7 +132,7 @@ func (f *Flows) StepUp(ctx context.Context, in StepUpInput) (Outcome, error) {
 	}
 	usable := slices.DeleteFunc(slices.Clone(factors), func(fa Factor) bool {
 		return (fa == FactorTOTP && c.TOTP == nil) || (fa == FactorPasskey && !c.HasUsablePasskey()) ||
-			(fa == FactorRecovery && len(c.RecoveryCodes) == 0)
+			(fa == FactorRecovery && len(c.RecoveryCodes) == 0) || (fa == FactorSMS && !f.smsUsable(c))
 	})
 	if len(usable) == 0 {
 		return NoFactorToUse{}, nil
@@ -120,12 +143,12 @@ func (f *Flows) StepUp(ctx context.Context, in StepUpInput) (Outcome, error) {
 // secondFactorsFor returns which second factors satisfy req, and whether
 // a second factor is what the session lacks (false: it lacks a first
 // factor, such as a password the requirement names).
+//
+// A texted code answers only where the rule lets it: aal2 without a
+// methods list, or a methods list naming "sms".
 func secondFactorsFor(req Requirement, s *session.Session) ([]Factor, bool) {
-	if req.AAL == "aal2" && s.ACR != "aal2" {
-		return AllFactors, true
-	}
 	if len(req.Methods) == 0 || AnyMethod(s.AMR, req.Methods) {
-		return AllFactors, true // only freshness is missing
+		return AllFactors, true // aal2 or only freshness is missing
 	}
 	var fs []Factor
 	for _, m := range req.Methods {
@@ -134,9 +157,16 @@ func secondFactorsFor(req Requirement, s *session.Session) ([]Factor, bool) {
 			fs = append(fs, FactorTOTP)
 		case "passkey", "hwk", "swk":
 			fs = append(fs, FactorPasskey)
+		case "sms":
+			fs = append(fs, FactorSMS)
 		case "mfa":
-			fs = append(fs, AllFactors...)
+			fs = append(fs, FactorTOTP, FactorPasskey, FactorRecovery)
 		}
+	}
+	if len(fs) == 0 && req.AAL == "aal2" && s.ACR != "aal2" {
+		// The rule names only first factors the session lacks, and aal2:
+		// the second factor first, as before.
+		return slices.DeleteFunc(slices.Clone(AllFactors), func(fa Factor) bool { return fa == FactorSMS }), true
 	}
 	slices.Sort(fs)
 	fs = slices.Compact(fs)

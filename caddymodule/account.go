@@ -27,9 +27,14 @@ type accountView struct {
 	// site offers phone numbers (sms_countries).
 	Phone                  string
 	PhoneVerified, PhoneOn bool
-	CreatedAt              time.Time
-	LastLoginAt            time.Time
-	Sessions               []sessionView
+	// SMSOffered: the site offers texted codes as a second factor to this
+	// account (sms_mfa, its verified number's country); SMSFactor: they
+	// are on; SMSNudge: they are the only second factor, so the page
+	// suggests a passkey.
+	SMSOffered, SMSFactor, SMSNudge bool
+	CreatedAt                       time.Time
+	LastLoginAt                     time.Time
+	Sessions                        []sessionView
 	// How they sign in.
 	HasPassword, TOTP, SecondFactor bool
 	RecoveryLeft                    int
@@ -110,10 +115,12 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w, r)
 	}
 	v := &accountView{Removal: c.FactorRemoval, ID: c.ID, Name: c.Name, Email: c.Email, EmailVerified: c.EmailVerified, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt,
-		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: c.HasSecondFactor(), RecoveryLeft: len(c.RecoveryCodes),
+		HasPassword: c.PasswordHash != "", TOTP: c.TOTP != nil, SecondFactor: h.flows.HasSecondFactor(c), RecoveryLeft: len(c.RecoveryCodes),
 		Welcome: r.URL.Query().Get("welcome") == "passkey" && len(c.Passkeys) == 0}
 	v.KeysOn = h.keysOn
 	v.PhoneOn, v.PhoneVerified = h.flows.Phone != nil, c.PhoneVerified
+	v.SMSOffered, v.SMSFactor = h.flows.SMSFactorOffered(c), c.HasSMSFactor()
+	v.SMSNudge = v.SMSOffered && v.SMSFactor && !c.HasSecondFactor()
 	if c.Phone != "" {
 		v.Phone = sms.Display(c.Phone)
 	}
@@ -259,6 +266,10 @@ func (h *Handler) eventWords(r *http.Request, e identity.Event) string {
 		return h.say(r, "event.phone_changed")
 	case identity.EventPhoneRemoved:
 		return h.say(r, "event.phone_removed")
+	case identity.EventSMSFactorAdded:
+		return h.say(r, "event.sms_factor_added")
+	case identity.EventSMSFactorRemoved:
+		return h.say(r, "event.sms_factor_removed")
 	case identity.EventSessionRevoked:
 		return h.say(r, "event.session_revoked")
 	case identity.EventProfileUpdated:

@@ -187,7 +187,7 @@ func TestCaddyfileAdaptErrors(t *testing.T) {
 		{"store unknown backend", global("store nosuch x"), 3, `unknown store "nosuch"`},
 		{"store twice", global("store bolt\n\t\tstore bolt /x"), 4, "store is set twice"},
 		{"prefix not a path", site("prefix auth"), 3, `prefix "auth" must be a path`},
-		{"require unknown method", site("require /x {\n\t\t\tmethods sms\n\t\t}"), 4, `unknown method "sms"`},
+		{"require unknown method", site("require /x {\n\t\t\tmethods voice\n\t\t}"), 4, `unknown method "voice"`},
 		{"duration not a duration", global("session {\n\t\t\tabsolute soon\n\t\t}"), 4, `absolute: "soon" is not a duration`},
 		{"no fixed host", ":8443 {\n\tfrontdoor\n}\n", 2, "no fixed host"},
 		{"no fixed host with block", ":8443 {\n\tfrontdoor {\n\t\tpublic /\n\t}\n}\n", 2, "no fixed host"},

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net"
 	"reflect"
 	"slices"
@@ -39,10 +40,14 @@ import (
 //		legacy_auth <url> { secret <value>; timeout <duration> } (lazy migration; legacy_auth.go)
 //		sms_countries <ISO codes…>    (the countries texted; default none: phone numbers off; phone.go)
 //		sms_region <ISO code>         (the country of numbers typed without +code)
+//		sms_mfa on|off                (texted codes as a second factor; needs sms_countries; default off)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
 	h.Next() // consume directive name
+	// smsMFAAt is where `sms_mfa on` was read: it needs sms_countries,
+	// which may come after it in the block.
+	smsMFAAt := ""
 	if h.NextArg() {
 		return nil, h.Errf("frontdoor: the directive takes a block, not arguments")
 	}
@@ -224,6 +229,14 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err := parseSMSRegion(h, fd); err != nil {
 				return nil, err
 			}
+		case "sms_mfa":
+			on, err := parseSMSMFA(h, fd)
+			if err != nil {
+				return nil, err
+			}
+			if on {
+				smsMFAAt = fmt.Sprintf("%s:%d", h.File(), h.Line())
+			}
 		case "sms_daily_cap":
 			if err := cfgargs.Int(h.Dispenser, &fd.SMSDailyCap); err != nil {
 				return nil, err
@@ -243,6 +256,9 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	}
 	if err := forgeablePlaceholders(h, fd); err != nil {
 		return nil, err
+	}
+	if smsMFAAt != "" && len(fd.SMSCountries) == 0 {
+		return nil, fmt.Errorf("frontdoor: sms_mfa on needs sms_countries (the countries the site texts), at %s", smsMFAAt)
 	}
 	if fd.Origin == "" {
 		// Report at the directive's line: after a block the cursor sits

@@ -95,6 +95,10 @@ type Handler struct {
 	// number together (default 1000); the per-number, per-range and
 	// per-country bounds are botdefense.DefaultTextLimits.
 	SMSDailyCap int `json:"sms_daily_cap,omitempty"`
+	// SMSMFA lets customers with a verified number in SMSCountries turn
+	// on texted codes as their second factor (`sms_mfa on`; a restricted
+	// authenticator that never satisfies a `methods` rule not naming sms).
+	SMSMFA bool `json:"sms_mfa,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).
@@ -409,8 +413,9 @@ func validPrefix(p string) error {
 }
 
 // knownMethods are the method names a require rule may list: RFC 8176
-// names, plus passkey and totp as operator-friendly aliases.
-var knownMethods = map[string]bool{"pwd": true, "otp": true, "hwk": true, "swk": true, "mfa": true, "email": true, "passkey": true, "totp": true}
+// names, plus passkey and totp as operator-friendly aliases. "sms" is
+// satisfied only by a texted code, which satisfies nothing else.
+var knownMethods = map[string]bool{"pwd": true, "otp": true, "hwk": true, "swk": true, "mfa": true, "email": true, "passkey": true, "totp": true, "sms": true}
 
 func methodNames() []string {
 	names := make([]string, 0, len(knownMethods))

@@ -137,13 +137,14 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // mfa checks a second factor (authflow.AnswerSecondFactor): an
-// authenticator code (`code`), a recovery code (`recovery_code`) or a
-// passkey assertion (`credential`).
+// authenticator code (`code`), a recovery code (`recovery_code`), a
+// texted code (`sms_code`) or a passkey assertion (`credential`).
 func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 	nonce, _ := cookieNonce(r, mfaCookie)
 	in := authflow.SecondFactorInput{
 		Nonce: nonce, Current: h.currentSessionOf(r),
 		TOTP: r.PostForm.Get("code"), RecoveryCode: r.PostForm.Get("recovery_code"), EmailCode: r.PostForm.Get("email_code"),
+		SMSCode:  r.PostForm.Get("sms_code"),
 		Remember: r.PostForm.Get("remember") != "", DeviceName: h.deviceName(r, r.UserAgent()),
 		Passkey: r.PostForm.Get("credential"), Client: h.client(r),
 	}
@@ -157,6 +158,26 @@ func (h *Handler) mfa(w http.ResponseWriter, r *http.Request) error {
 		clearCookie(w, mfaCookie)
 	case authflow.TooManyAnswers:
 		h.app.backend.decisions.note(botdefense.RouteStepUp, botdefense.Limited)
+	}
+	return h.secondFactorOutcome(w, r, out)
+}
+
+// mfaSMS texts a code for the browser's wait (authflow.SendSMSCode):
+// only when the customer presses the button, never when the wait starts,
+// and within the text limits.
+func (h *Handler) mfaSMS(w http.ResponseWriter, r *http.Request) error {
+	nonce, _ := cookieNonce(r, mfaCookie)
+	out, err := h.flows.SendSMSCode(r.Context(), nonce, h.currentSessionOf(r))
+	if err != nil {
+		h.logger.Error("texting a second-factor code", zap.Error(err))
+		return h.unavailable(w, r)
+	}
+	switch o := out.(type) {
+	case authflow.TextLimited:
+		h.app.backend.decisions.note(botdefense.RouteStepUp, botdefense.Limited)
+		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+	case authflow.Busy:
+		return h.unavailable(w, r)
 	}
 	return h.secondFactorOutcome(w, r, out)
 }
@@ -181,6 +202,8 @@ func (h *Handler) factorRefusal(r *http.Request, err error) string {
 		return h.say(r, "mfa.passkey_flagged")
 	case errors.Is(err, authflow.ErrPasskeyRefused), errors.Is(err, identity.ErrNoFactor):
 		return h.say(r, "mfa.passkey_refused")
+	case errors.Is(err, authflow.ErrSMSCodeExpired):
+		return h.say(r, "mfa.sms_expired")
 	}
 	return h.say(r, "mfa.code_wrong")
 }

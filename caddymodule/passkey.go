@@ -59,7 +59,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) error {
 			h.logger.Error("loading customer", zap.Error(err))
 			return h.unavailable(w, r)
 		}
-		if h.flows.Unmet(authflow.AccountRequirement(c), s) {
+		if h.flows.Unmet(h.flows.AccountRequirement(c), s) {
 			return writeJSON(w, http.StatusForbidden, map[string]string{"error": h.say(r, "passkey.confirm_first"),
 				"location": h.Prefix + "/stepup?rd=" + url.QueryEscape(h.Prefix+"/account")})
 		}

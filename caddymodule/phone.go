@@ -82,8 +82,21 @@ func parseSMSRegion(h httpcaddyfile.Helper, fd *Handler) error {
 	return nil
 }
 
+// parseSMSMFA reads `sms_mfa on|off` and reports whether it is on.
+func parseSMSMFA(h httpcaddyfile.Helper, fd *Handler) (bool, error) {
+	var v string
+	if !h.AllArgs(&v) || (v != "on" && v != "off") {
+		return false, h.Errf("frontdoor: sms_mfa needs on or off, e.g. sms_mfa on")
+	}
+	fd.SMSMFA = v == "on"
+	return fd.SMSMFA, nil
+}
+
 // validatePhone checks the text-message options as JSON gives them too.
 func (h *Handler) validatePhone() error {
+	if h.SMSMFA && len(h.SMSCountries) == 0 {
+		return errors.New("frontdoor: sms_mfa needs sms_countries (the countries the site texts)")
+	}
 	for _, c := range h.SMSCountries {
 		if !sms.ValidRegion(c) {
 			return fmt.Errorf("frontdoor: sms_countries: %q is not an upper-case ISO 3166-1 alpha-2 country code with phone numbers", c)
@@ -100,7 +113,7 @@ func (h *Handler) phoneSettings() *authflow.PhoneSettings {
 	if len(h.SMSCountries) == 0 {
 		return nil
 	}
-	return &authflow.PhoneSettings{Countries: h.SMSCountries, Region: h.SMSRegion, Notify: sitePhone{h}, Limit: textLimit{h}}
+	return &authflow.PhoneSettings{Countries: h.SMSCountries, Region: h.SMSRegion, Notify: sitePhone{h}, Limit: textLimit{h}, MFA: h.SMSMFA}
 }
 
 // textLimit bounds the site's texts by number, number range, calling code
@@ -130,6 +143,11 @@ func (p sitePhone) words(ctx context.Context) catalogue {
 func (p sitePhone) PhoneCode(ctx context.Context, phone, code string) error {
 	text := p.words(ctx).say("sms.phone_code", "code", code, "site", p.h.siteName())
 	return p.h.app.sendText(ctx, sms.Message{To: phone, Text: text, Code: code, Kind: "verify_phone"})
+}
+
+func (p sitePhone) SignInCode(ctx context.Context, phone, code string) error {
+	text := p.words(ctx).say("sms.signin_code", "code", code, "site", p.h.siteName())
+	return p.h.app.sendText(ctx, sms.Message{To: phone, Text: text, Code: code, Kind: "second_factor"})
 }
 
 func (p sitePhone) PhoneReplaced(ctx context.Context, old string) error {

@@ -19,6 +19,13 @@ func TestAdaptSMSCountries(t *testing.T) {
 			t.Errorf("adapted config lacks %s:\n%s", want, out)
 		}
 	}
+	// sms_mfa may come before the countries it needs.
+	if out, err := adapt(t, site("\t\tsms_mfa on\n\t\tsms_countries GB\n")); err != nil || !strings.Contains(string(out), `"sms_mfa":true`) {
+		t.Fatalf("sms_mfa on: %v\n%s", err, out)
+	}
+	if out, err := adapt(t, site("\t\tsms_countries GB\n\t\tsms_mfa off\n")); err != nil || strings.Contains(string(out), "sms_mfa") {
+		t.Fatalf("sms_mfa off: %v\n%s", err, out)
+	}
 	if out, err := adapt(t, site("\t\tpublic /\n")); err != nil || strings.Contains(string(out), "sms_") {
 		t.Fatalf("no sms line: %v\n%s", err, out)
 	}
@@ -37,6 +44,9 @@ func TestAdaptSMSCountries(t *testing.T) {
 		"region unknown": {"\t\tsms_region XX\n", 3, `sms_region: "XX" is not`},
 		"cap zero":       {"\t\tsms_daily_cap 0\n", 3, "sms_daily_cap is at least 1"},
 		"cap words":      {"\t\tsms_daily_cap many\n", 3, "sms_daily_cap"},
+		"mfa no value":   {"\t\tsms_countries GB\n\t\tsms_mfa\n", 4, "sms_mfa needs on or off"},
+		"mfa word":       {"\t\tsms_countries GB\n\t\tsms_mfa yes\n", 4, "sms_mfa needs on or off"},
+		"mfa alone":      {"\t\tpublic /\n\t\tsms_mfa on\n", 4, "sms_mfa on needs sms_countries"},
 	} {
 		t.Run(name, func(t *testing.T) { wantAdaptError(t, site(c.body), c.line, c.want) })
 	}
@@ -51,6 +61,7 @@ func TestPhoneOptionsValidate(t *testing.T) {
 		"lower case":         {Handler{SMSCountries: []string{"gb"}}, "sms_countries"},
 		"region not listed":  {Handler{SMSCountries: []string{"GB"}, SMSRegion: "IE"}, "sms_region \"IE\" must be one of sms_countries"},
 		"region, no country": {Handler{SMSRegion: "GB"}, "must be one of sms_countries"},
+		"mfa, no country":    {Handler{SMSMFA: true}, "sms_mfa needs sms_countries"},
 	} {
 		if err := c.h.validatePhone(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "frontdoor: ") {
 			t.Errorf("%s: %v", name, err)

@@ -118,6 +118,8 @@ var routeTable = []route{
 	{path: "/account/phone", get: (*Handler).phonePage, post: (*Handler).phoneRequest},
 	{path: "/account/phone/confirm", post: (*Handler).phoneConfirm, postDefence: defence{route: botdefense.RouteCode}},
 	{path: "/account/phone/remove", post: (*Handler).phoneRemove},
+	// Texted codes as the second factor (smsfactor.go): `on=1` or `on=0`.
+	{path: "/account/sms-factor", post: (*Handler).smsFactorSet},
 	{path: "/account/identity/unlink", post: (*Handler).identityUnlink},
 	{path: "/account/consent", post: (*Handler).accountConsent},
 	{path: "/account/export", get: (*Handler).exportData},
@@ -135,6 +137,9 @@ var routeTable = []route{
 	{path: "/oidc/link", get: (*Handler).oidcLinkPage, post: (*Handler).oidcLinkConfirm},
 	{path: "/mfa", get: (*Handler).mfaPage, post: (*Handler).mfa,
 		postDefence: defence{route: botdefense.RouteStepUp}},
+	// Texting a second-factor code is a text like any other: the text
+	// limits bound it, and the step-up defence the route.
+	{path: "/mfa/sms", post: (*Handler).mfaSMS, postDefence: defence{route: botdefense.RouteStepUp}},
 	{path: "/stepup", get: (*Handler).stepUpPage},
 	// The support agents' console (agent_console.go): only for agents,
 	// on sites with `agents on`.

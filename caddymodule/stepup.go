@@ -30,7 +30,7 @@ func (h *Handler) requirementAt(rd string, s *session.Session, c *identity.Custo
 		return h.agentRequirement()
 	}
 	if u.Path == h.Prefix+"/account" || strings.HasPrefix(u.Path, h.Prefix+"/account/") {
-		return authflow.AccountRequirement(c)
+		return h.flows.AccountRequirement(c)
 	}
 	if h.op != nil && u.Path == h.Prefix+oauthLogin {
 		return oauthLoginRequirement(u.Query(), h.app.backend.clock.Now())
@@ -85,7 +85,7 @@ func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request) error {
 // signs in; if not, it sends the browser to step up — returning to rd,
 // with resubmit when the customer was sending a form — and returns false.
 func (h *Handler) requireFreshFor(w http.ResponseWriter, r *http.Request, s *session.Session, c *identity.Customer, rd string, resubmit bool) bool {
-	if !h.flows.Unmet(authflow.AccountRequirement(c), s) {
+	if !h.flows.Unmet(h.flows.AccountRequirement(c), s) {
 		return true
 	}
 	q := "/stepup?rd="

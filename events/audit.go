@@ -32,6 +32,8 @@ var fromTrail = map[string]struct {
 	identity.EventPhoneAdded:             {PhoneVerified, "phone", map[string]string{"change": "added"}},
 	identity.EventPhoneChanged:           {PhoneVerified, "phone", map[string]string{"change": "changed"}},
 	identity.EventPhoneRemoved:           {PhoneRemoved, "phone", nil},
+	identity.EventSMSFactorAdded:         {FactorAdded, "", map[string]string{"factor": "sms"}},
+	identity.EventSMSFactorRemoved:       {FactorRemoved, "", map[string]string{"factor": "sms"}},
 	identity.EventSignedIn:               {SignInSucceeded, "amr", nil},
 	identity.EventSignInFailed:           {SignInFailed, "", map[string]string{"stage": "password"}},
 	identity.EventProfileUpdated:         {ProfileUpdated, "", nil},

@@ -47,6 +47,10 @@ const (
 	EventPhoneAdded   = "phone_added"
 	EventPhoneChanged = "phone_changed"
 	EventPhoneRemoved = "phone_removed"
+	// A code texted to the verified phone as a second factor: turned on,
+	// turned off (by the customer, or with the number's removal).
+	EventSMSFactorAdded   = "sms_factor_added"
+	EventSMSFactorRemoved = "sms_factor_removed"
 	// EventMigrated: the account was created from a legacy system that
 	// vouched for its password (Detail names the mechanism, legacy_auth).
 	EventMigrated = "migrated"

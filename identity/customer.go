@@ -22,10 +22,14 @@ type Customer struct {
 	// unique among customers; it changes only through SetPhone, which
 	// moves the phone index with it. PhoneVerified: a code texted to it
 	// was typed back.
-	Phone         string    `json:"phone,omitempty"`
-	PhoneVerified bool      `json:"phone_verified,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	LastLoginAt   time.Time `json:"last_login_at,omitzero"`
+	Phone         string `json:"phone,omitempty"`
+	PhoneVerified bool   `json:"phone_verified,omitempty"`
+	// SMSFactor: the customer asked for a code texted to Phone as their
+	// second factor at sign-in (a restricted authenticator: see
+	// HasSMSFactor). It counts only while Phone is verified.
+	SMSFactor   bool      `json:"sms_factor,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	LastLoginAt time.Time `json:"last_login_at,omitzero"`
 	// PasswordHash is a PHC-formatted argon2id hash, parameters included;
 	// empty when the customer has no password.
 	PasswordHash string `json:"password_hash,omitempty"`

@@ -96,6 +96,12 @@ func (c *Customer) HasSecondFactor() bool {
 	return c.TOTP != nil || c.usablePasskeys() > 0
 }
 
+// HasSMSFactor reports whether the customer asked for texted codes as a
+// second factor and still has the verified number to text. Whether a
+// site texts that number at all (its country allow-list, sms_mfa) is the
+// site's to decide, so HasSecondFactor does not count it.
+func (c *Customer) HasSMSFactor() bool { return c.SMSFactor && c.Phone != "" && c.PhoneVerified }
+
 // HasUsablePasskey reports whether the customer has a passkey that is not
 // flagged.
 func (c *Customer) HasUsablePasskey() bool { return c.usablePasskeys() > 0 }

@@ -115,6 +115,10 @@ type SecondFactorWait struct {
 	// EmailCode is the hash of a code mailed to the verified address: the
 	// step-up of a customer without a second factor.
 	EmailCode []byte `json:"email_code,omitempty"`
+	// SMSCode is the hash of the code last texted to the verified phone
+	// (sent only when the customer asks), good until SMSUntil.
+	SMSCode  []byte    `json:"sms_code,omitempty"`
+	SMSUntil time.Time `json:"sms_until,omitzero"`
 }
 
 // TOTPEnrol is an authenticator secret shown to the customer until they

@@ -122,3 +122,14 @@ func Display(e164 string) string {
 	}
 	return phonenumbers.Format(pn, phonenumbers.INTERNATIONAL)
 }
+
+// Hint writes an E.164 number as a page may show it to whoever is signing
+// in, who may not be its owner: the calling code and the last two digits,
+// +44 ••• ••56. Anything that does not parse is "•••".
+func Hint(e164 string) string {
+	n, err := ParseNumber(e164, "")
+	if err != nil || len(n.E164) < 4 {
+		return "•••"
+	}
+	return n.CallingCode() + " ••• ••" + n.E164[len(n.E164)-2:]
+}

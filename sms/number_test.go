@@ -100,3 +100,12 @@ func TestValidRegionAndDisplay(t *testing.T) {
 		t.Errorf("Display = %q", got)
 	}
 }
+
+// TestHint: a page shows the calling code and the last two digits only.
+func TestHint(t *testing.T) {
+	for in, want := range map[string]string{"+447400123456": "+44 ••• ••56", "+353850123456": "+353 ••• ••56", "nope": "•••", "": "•••"} {
+		if got := sms.Hint(in); got != want {
+			t.Errorf("Hint(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
