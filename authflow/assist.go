@@ -525,7 +525,7 @@ func (f *Flows) HighRisk(ctx context.Context, c *identity.Customer) (bool, error
 // after the cooling-off (the customer is mailed a cancel link and sees it
 // on their account page), or waiting for a second agent's approval.
 func (f *Flows) askRemoval(ctx context.Context, in AgentActInput, c *identity.Customer, reason, ticket string) (Outcome, error) {
-	if !c.HasSecondFactor() && len(c.RecoveryCodes) == 0 {
+	if !c.HasSecondFactor() && !c.HasSMSFactor() && len(c.RecoveryCodes) == 0 {
 		return Invalid{Fields: map[string]error{"action": errors.New("the customer has no second factor")}}, nil
 	}
 	now := f.now().UTC()

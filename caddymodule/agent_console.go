@@ -205,7 +205,7 @@ func (h *Handler) renderConsole(w http.ResponseWriter, r *http.Request, s *sessi
 			v.Case, v.Verified, v.EmailVerified = true, info.Verified, c.EmailVerified
 			v.Email, v.Created = maskEmail(c.Email), c.CreatedAt
 			if info.Verified {
-				v.Email, v.SecondFactor, v.LastSignIn = c.Email, c.HasSecondFactor(), c.LastLoginAt
+				v.Email, v.SecondFactor, v.LastSignIn = c.Email, c.HasSecondFactor() || c.HasSMSFactor(), c.LastLoginAt
 				for _, a := range authflow.AgentActions {
 					v.Actions = append(v.Actions, consoleActionView{Value: a, Label: h.agentActionLabel(r, a)})
 				}

@@ -177,9 +177,11 @@ type FactorRemoval struct {
 }
 
 // RemoveSecondFactors removes every second factor of the customer — the
-// authenticator app, passkeys, recovery codes — and the browsers
-// remembered after one.
+// authenticator app, passkeys, recovery codes, texted codes (the number
+// stays, unverified as a factor: a lost phone is what this is for) — and
+// the browsers remembered after one.
 func (c *Customer) RemoveSecondFactors() {
 	c.TOTP, c.Passkeys, c.RecoveryCodes, c.FactorRemoval = nil, nil, nil, nil
+	c.SMSFactor = false
 	c.ForgetDevices()
 }

@@ -73,3 +73,16 @@ func TestNewID(t *testing.T) {
 		t.Errorf("NewID length %d, want 34", want)
 	}
 }
+
+// An agent's removal of second factors (a lost phone) ends texted codes
+// too; the number stays on the account.
+func TestRemoveSecondFactorsEndsSMS(t *testing.T) {
+	c := &identity.Customer{Phone: "+447400123456", PhoneVerified: true, SMSFactor: true, TOTP: &identity.TOTP{}}
+	if !c.HasSMSFactor() {
+		t.Fatal("set-up: no sms factor")
+	}
+	c.RemoveSecondFactors()
+	if c.HasSMSFactor() || c.HasSecondFactor() || c.Phone == "" {
+		t.Fatalf("after removal: sms %v, second factor %v, phone %q", c.HasSMSFactor(), c.HasSecondFactor(), c.Phone)
+	}
+}
