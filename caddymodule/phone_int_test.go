@@ -46,13 +46,16 @@ func (g *gateway) text(to, kind string) sms.DirRecord {
 }
 
 // textsTo counts the text files waiting for `to`.
-func (g *gateway) textsTo(to string) int {
+func (g *gateway) textsTo(to string) int { return g.textsOfKind(to, "") }
+
+// textsOfKind counts the text files of kind ("": any) waiting for `to`.
+func (g *gateway) textsOfKind(to, kind string) int {
 	files, _ := filepath.Glob(filepath.Join(g.dir, "sms", "*.json"))
 	n := 0
 	for _, f := range files {
 		raw, _ := os.ReadFile(f)
 		var rec sms.DirRecord
-		if json.Unmarshal(raw, &rec) == nil && rec.To == to {
+		if json.Unmarshal(raw, &rec) == nil && rec.To == to && (kind == "" || rec.Kind == kind) {
 			n++
 		}
 	}
