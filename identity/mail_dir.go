@@ -52,8 +52,9 @@ func (d *DirMailer) Send(ctx context.Context, m Message) error {
 	}
 	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".eml"
 
-	// The dot prefix hides the file from anyone watching for *.eml.
-	f, err := os.CreateTemp(d.Dir, ".tmp-*.eml")
+	// Named .tmp-…, without the .eml suffix: a reader of *.eml (Go's
+	// filepath.Match takes a leading dot too) never sees a file half done.
+	f, err := os.CreateTemp(d.Dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("identity: dir mailer: create: %w", err)
 	}

@@ -62,8 +62,9 @@ func (d *DirSender) Send(ctx context.Context, m Message) error {
 	}
 	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".json"
 
-	// The dot prefix hides the file from anyone watching for *.json.
-	f, err := os.CreateTemp(d.Dir, ".tmp-*.json")
+	// Named .tmp-…, without the .json suffix: a reader of *.json (Go's
+	// filepath.Match takes a leading dot too) never sees a file half done.
+	f, err := os.CreateTemp(d.Dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("sms: dir sender: create: %w", err)
 	}

@@ -1,6 +1,7 @@
 package sms_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -69,5 +70,32 @@ func TestDirSender(t *testing.T) {
 	}
 	if _, err := sms.NewDirSender(""); err == nil {
 		t.Fatal("empty directory accepted")
+	}
+}
+
+// A reader of *.json never sees a file being written: the temporary file
+// has no .json suffix (Go's filepath.Glob matches a leading dot).
+func TestDirSenderTempInvisible(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sms.NewDirSender(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), sms.Message{To: "+447400123456", Text: "Your code is 123456", Code: "123456", Kind: "verify_phone"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Fatalf("left %s behind", e.Name())
+		}
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(m) != 1 {
+		t.Fatalf("*.json matches %v", m)
 	}
 }
