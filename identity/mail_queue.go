@@ -3,12 +3,10 @@ package identity
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/internal/sendqueue"
 	"go.uber.org/zap"
 )
 
@@ -50,55 +48,34 @@ func (o QueueOptions) withDefaults() QueueOptions {
 }
 
 // backoff is the wait after the given failed attempt (1-based).
-func (o QueueOptions) backoff(attempt int) time.Duration {
-	d := o.Backoff
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
+func (o QueueOptions) backoff(attempt int) time.Duration { return o.shared().Wait(attempt) }
+
+func (o QueueOptions) shared() sendqueue.Options {
+	return sendqueue.Options{Size: o.Size, Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: maxBackoff}
 }
 
 // Queue sends mail off the request path, retrying transient failures.
 // Messages live in memory only: a crash loses what is still queued.
 type Queue struct {
-	// mailer and logger are swapped whole when the configuration changes
-	// (a config reload) while workers are sending.
-	mailer atomic.Pointer[Mailer]
-	logger atomic.Pointer[zap.Logger]
-	opts   QueueOptions
+	q *sendqueue.Queue[Message]
+}
 
-	mu     sync.Mutex // guards closed and sends on ch
-	closed bool
-	ch     chan Message
-
-	pending atomic.Int64
-	ctx     context.Context // cancelled when Close gives up waiting
-	abort   context.CancelFunc
-	done    chan struct{} // closed when every worker has returned
+// mailWords are the mail queue's errors and log lines: a message is its
+// kind and its redacted recipient, and server replies (which often echo
+// the recipient) lose the address.
+var mailWords = sendqueue.Words[Message]{
+	ErrFull: ErrQueueFull, ErrClosed: ErrQueueClosed, ErrPermanent: ErrPermanent,
+	ClosePrefix: "identity: mail queue close",
+	Full:        "mail queue full, message refused", Sent: "mail sent", Retry: "mail send failed, will retry", GaveUp: "mail not sent",
+	Fields: func(m Message) []zap.Field {
+		return []zap.Field{zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To))}
+	},
+	Scrub: func(errText string, m Message) string { return scrub(errText, m.To, redactAddress(m.To)) },
 }
 
 // NewQueue starts opts.Workers goroutines delivering through m.
 func NewQueue(m Mailer, logger *zap.Logger, opts QueueOptions) *Queue {
-	opts = opts.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	q := &Queue{
-		opts:  opts,
-		ch:    make(chan Message, opts.Size),
-		ctx:   ctx,
-		abort: cancel,
-		done:  make(chan struct{}),
-	}
-	q.mailer.Store(&m)
-	q.SetLogger(logger)
-	var wg sync.WaitGroup
-	for range opts.Workers {
-		wg.Go(q.work)
-	}
-	go func() {
-		wg.Wait()
-		close(q.done)
-	}()
-	return q
+	return &Queue{q: sendqueue.New(m.Send, logger, opts.withDefaults().shared(), mailWords)}
 }
 
 // SetMailer replaces the mailer. A send already under way finishes with
@@ -106,19 +83,12 @@ func NewQueue(m Mailer, logger *zap.Logger, opts QueueOptions) *Queue {
 // queued before the change included, uses m. A nil m is ignored.
 func (q *Queue) SetMailer(m Mailer) {
 	if m != nil {
-		q.mailer.Store(&m)
+		q.q.SetSend(m.Send)
 	}
 }
 
 // SetLogger replaces the logger; nil discards.
-func (q *Queue) SetLogger(logger *zap.Logger) {
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	q.logger.Store(logger)
-}
-
-func (q *Queue) log() *zap.Logger { return q.logger.Load() }
+func (q *Queue) SetLogger(logger *zap.Logger) { q.q.SetLogger(logger) }
 
 // Enqueue accepts m for delivery without blocking. A malformed message is
 // refused here, so the caller hears about it while it still can.
@@ -126,97 +96,16 @@ func (q *Queue) Enqueue(m Message) error {
 	if err := m.validate(); err != nil {
 		return err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return ErrQueueClosed
-	}
-	select {
-	case q.ch <- m:
-		q.pending.Add(1)
-		return nil
-	default:
-		q.log().Warn("mail queue full, message refused",
-			zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To)))
-		return ErrQueueFull
-	}
+	return q.q.Enqueue(m)
 }
 
 // Pending counts messages accepted but not yet sent or given up on,
 // including those being sent or waiting to retry.
-func (q *Queue) Pending() int { return int(q.pending.Load()) }
+func (q *Queue) Pending() int { return q.q.Pending() }
 
 // Close stops accepting messages and lets the workers finish what is pending
 // until ctx is done; then it cancels in-flight sends, drops the rest and returns.
-func (q *Queue) Close(ctx context.Context) error {
-	q.mu.Lock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
-	}
-	q.mu.Unlock()
-	select {
-	case <-q.done:
-		q.abort()
-		return nil
-	case <-ctx.Done():
-		q.abort()
-		return fmt.Errorf("identity: mail queue close: %d messages not sent: %w", q.Pending(), ctx.Err())
-	}
-}
-
-func (q *Queue) work() {
-	for m := range q.ch {
-		if q.ctx.Err() != nil {
-			q.giveUp(m, 0, "queue closed")
-		} else {
-			q.deliver(m)
-		}
-		q.pending.Add(-1)
-	}
-}
-
-func (q *Queue) deliver(m Message) {
-	to := redactAddress(m.To)
-	for attempt := 1; ; attempt++ {
-		err := (*q.mailer.Load()).Send(q.ctx, m)
-		if err == nil {
-			q.log().Debug("mail sent", zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt))
-			return
-		}
-		// Server replies often echo the recipient; keep the address out of the log.
-		errText := scrub(err.Error(), m.To, to)
-		switch {
-		case errors.Is(err, ErrPermanent):
-			q.giveUp(m, attempt, errText)
-			return
-		case q.ctx.Err() != nil:
-			q.giveUp(m, attempt, "queue closed: "+errText)
-			return
-		case attempt >= q.opts.MaxAttempts:
-			q.giveUp(m, attempt, "attempts exhausted: "+errText)
-			return
-		}
-		wait := q.opts.backoff(attempt)
-		q.log().Warn("mail send failed, will retry",
-			zap.String("kind", m.Kind), zap.String("to", to), zap.Int("attempt", attempt),
-			zap.Duration("retry_in", wait), zap.String("error", errText))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-q.ctx.Done():
-			t.Stop()
-			q.giveUp(m, attempt, "queue closed while waiting to retry")
-			return
-		}
-	}
-}
-
-func (q *Queue) giveUp(m Message, attempt int, reason string) {
-	q.log().Error("mail not sent",
-		zap.String("kind", m.Kind), zap.String("to", redactAddress(m.To)),
-		zap.Int("attempt", attempt), zap.String("error", reason))
-}
+func (q *Queue) Close(ctx context.Context) error { return q.q.Close(ctx) }
 
 // scrub replaces the recipient's address, and its bare addr-spec, with the redacted form.
 func scrub(s, rcpt, redacted string) string {

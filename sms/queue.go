@@ -3,11 +3,9 @@ package sms
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/frontdoorhq/frontdoor/internal/sendqueue"
 	"go.uber.org/zap"
 )
 
@@ -51,57 +49,36 @@ func (o QueueOptions) withDefaults() QueueOptions {
 	return o
 }
 
-// backoff is the wait after the given failed attempt (1-based).
-func (o QueueOptions) backoff(attempt int) time.Duration {
-	d := o.Backoff
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
+// shared is the options as the queue takes them.
+func (o QueueOptions) shared() sendqueue.Options {
+	o = o.withDefaults()
+	return sendqueue.Options{Size: o.Size, Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: maxBackoff}
 }
 
 // Queue sends text messages off the request path, retrying transient
 // failures. Messages live in memory only: a crash loses what is still
 // queued (the customer asks for a new code). It never logs Text or Code.
 type Queue struct {
-	// sender and logger are swapped whole when the configuration changes
-	// (a config reload) while workers are sending.
-	sender atomic.Pointer[Sender]
-	logger atomic.Pointer[zap.Logger]
-	opts   QueueOptions
+	q *sendqueue.Queue[Message]
+}
 
-	mu     sync.Mutex // guards closed and sends on ch
-	closed bool
-	ch     chan Message
-
-	pending atomic.Int64
-	ctx     context.Context // cancelled when Close gives up waiting
-	abort   context.CancelFunc
-	done    chan struct{} // closed when every worker has returned
+// textWords are the text-message queue's errors and log lines: a message
+// is its kind, id and masked number, never Text or Code, and an
+// operator's sender that echoes what it was given loses them.
+var textWords = sendqueue.Words[Message]{
+	ErrFull: ErrQueueFull, ErrClosed: ErrQueueClosed, ErrPermanent: ErrPermanent,
+	ClosePrefix: "sms: queue close",
+	Full:        "text-message queue full, message refused", Sent: "text message sent",
+	Retry: "text message not sent, will retry", GaveUp: "text message not sent",
+	Fields: func(m Message) []zap.Field {
+		return []zap.Field{zap.String("kind", m.Kind), zap.String("id", m.ID), zap.String("to", MaskNumber(m.To))}
+	},
+	Scrub: scrub,
 }
 
 // NewQueue starts opts.Workers goroutines delivering through s.
 func NewQueue(s Sender, logger *zap.Logger, opts QueueOptions) *Queue {
-	opts = opts.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	q := &Queue{
-		opts:  opts,
-		ch:    make(chan Message, opts.Size),
-		ctx:   ctx,
-		abort: cancel,
-		done:  make(chan struct{}),
-	}
-	q.sender.Store(&s)
-	q.SetLogger(logger)
-	var wg sync.WaitGroup
-	for range opts.Workers {
-		wg.Go(q.work)
-	}
-	go func() {
-		wg.Wait()
-		close(q.done)
-	}()
-	return q
+	return &Queue{q: sendqueue.New(s.Send, logger, opts.shared(), textWords)}
 }
 
 // SetSender replaces the sender. A send already under way finishes with
@@ -109,19 +86,12 @@ func NewQueue(s Sender, logger *zap.Logger, opts QueueOptions) *Queue {
 // queued before the change included, uses s. A nil s is ignored.
 func (q *Queue) SetSender(s Sender) {
 	if s != nil {
-		q.sender.Store(&s)
+		q.q.SetSend(s.Send)
 	}
 }
 
 // SetLogger replaces the logger; nil discards.
-func (q *Queue) SetLogger(logger *zap.Logger) {
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	q.logger.Store(logger)
-}
-
-func (q *Queue) log() *zap.Logger { return q.logger.Load() }
+func (q *Queue) SetLogger(logger *zap.Logger) { q.q.SetLogger(logger) }
 
 // Enqueue accepts m for delivery without blocking and returns its id
 // (m.ID, or a new one). A malformed message is refused here, so the
@@ -137,95 +107,17 @@ func (q *Queue) Enqueue(m Message) (string, error) {
 	if err := m.Validate(); err != nil {
 		return "", err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return "", ErrQueueClosed
+	if err := q.q.Enqueue(m); err != nil {
+		return "", err
 	}
-	select {
-	case q.ch <- m:
-		q.pending.Add(1)
-		return m.ID, nil
-	default:
-		q.log().Warn("text-message queue full, message refused", q.fields(m)...)
-		return "", ErrQueueFull
-	}
+	return m.ID, nil
 }
 
 // Pending counts messages accepted but not yet sent or given up on,
 // including those being sent or waiting to retry.
-func (q *Queue) Pending() int { return int(q.pending.Load()) }
+func (q *Queue) Pending() int { return q.q.Pending() }
 
 // Close stops accepting messages and lets the workers finish what is
 // pending until ctx is done; then it cancels in-flight sends, drops the
 // rest and returns.
-func (q *Queue) Close(ctx context.Context) error {
-	q.mu.Lock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
-	}
-	q.mu.Unlock()
-	select {
-	case <-q.done:
-		q.abort()
-		return nil
-	case <-ctx.Done():
-		q.abort()
-		return fmt.Errorf("sms: queue close: %d messages not sent: %w", q.Pending(), ctx.Err())
-	}
-}
-
-func (q *Queue) work() {
-	for m := range q.ch {
-		if q.ctx.Err() != nil {
-			q.giveUp(m, 0, "queue closed")
-		} else {
-			q.deliver(m)
-		}
-		q.pending.Add(-1)
-	}
-}
-
-// fields are what a log line may say of a message: never Text or Code.
-func (q *Queue) fields(m Message, more ...zap.Field) []zap.Field {
-	return append([]zap.Field{zap.String("kind", m.Kind), zap.String("id", m.ID), zap.String("to", MaskNumber(m.To))}, more...)
-}
-
-func (q *Queue) deliver(m Message) {
-	for attempt := 1; ; attempt++ {
-		err := (*q.sender.Load()).Send(q.ctx, m)
-		if err == nil {
-			q.log().Debug("text message sent", q.fields(m, zap.Int("attempt", attempt))...)
-			return
-		}
-		// An operator's sender might echo what it was given.
-		errText := scrub(err.Error(), m)
-		switch {
-		case errors.Is(err, ErrPermanent):
-			q.giveUp(m, attempt, errText)
-			return
-		case q.ctx.Err() != nil:
-			q.giveUp(m, attempt, "queue closed: "+errText)
-			return
-		case attempt >= q.opts.MaxAttempts:
-			q.giveUp(m, attempt, "attempts exhausted: "+errText)
-			return
-		}
-		wait := q.opts.backoff(attempt)
-		q.log().Warn("text message not sent, will retry", q.fields(m,
-			zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.String("error", errText))...)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-q.ctx.Done():
-			t.Stop()
-			q.giveUp(m, attempt, "queue closed while waiting to retry")
-			return
-		}
-	}
-}
-
-func (q *Queue) giveUp(m Message, attempt int, reason string) {
-	q.log().Error("text message not sent", q.fields(m, zap.Int("attempt", attempt), zap.String("error", reason))...)
-}
+func (q *Queue) Close(ctx context.Context) error { return q.q.Close(ctx) }
