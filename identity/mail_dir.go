@@ -2,13 +2,12 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/spool"
 )
 
 // DirMailer writes one RFC 5322 .eml file per message into Dir, for
@@ -46,45 +45,9 @@ func (d *DirMailer) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return fmt.Errorf("identity: dir mailer: name: %w", err)
+	if err := spool.Write(d.Dir, ".eml", now, msg); err != nil {
+		return fmt.Errorf("identity: dir mailer: %w", err)
 	}
-	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".eml"
-
-	// Named .tmp-…, without the .eml suffix: a reader of *.eml (Go's
-	// filepath.Match takes a leading dot too) never sees a file half done.
-	f, err := os.CreateTemp(d.Dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("identity: dir mailer: create: %w", err)
-	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod guards against a future change there.
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("identity: dir mailer: chmod: %w", err)
-	}
-	if _, err := f.Write(msg); err != nil {
-		return fmt.Errorf("identity: dir mailer: write: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("identity: dir mailer: sync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("identity: dir mailer: close: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(d.Dir, name)); err != nil {
-		_ = os.Remove(tmp)
-		committed = true
-		return fmt.Errorf("identity: dir mailer: rename: %w", err)
-	}
-	committed = true
 	return nil
 }
 

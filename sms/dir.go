@@ -2,14 +2,13 @@ package sms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/internal/spool"
 )
 
 // DirSender writes one JSON file per message into Dir, for development
@@ -56,43 +55,8 @@ func (d *DirSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("sms: dir sender: encode: %w", err))
 	}
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return fmt.Errorf("sms: dir sender: name: %w", err)
-	}
-	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".json"
-
-	// Named .tmp-…, without the .json suffix: a reader of *.json (Go's
-	// filepath.Match takes a leading dot too) never sees a file half done.
-	f, err := os.CreateTemp(d.Dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("sms: dir sender: create: %w", err)
-	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod guards against a future change there.
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("sms: dir sender: chmod: %w", err)
-	}
-	if _, err := f.Write(append(body, '\n')); err != nil {
-		return fmt.Errorf("sms: dir sender: write: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sms: dir sender: sync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("sms: dir sender: close: %w", err)
-	}
-	committed = true
-	if err := os.Rename(tmp, filepath.Join(d.Dir, name)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("sms: dir sender: rename: %w", err)
+	if err := spool.Write(d.Dir, ".json", now, append(body, '\n')); err != nil {
+		return fmt.Errorf("sms: dir sender: %w", err)
 	}
 	return nil
 }
