@@ -16,7 +16,7 @@ import (
 // bbolt transaction, so it is atomic.
 //
 //	customers      id → Customer (JSON)
-//	customer_email normalised email → id
+//	customer_email normalised email → id (no entry for a phone-only customer)
 //	tokens         kind "/" hash → Token (JSON)
 //	audit          customer id "\x00" big-endian sequence → Event (JSON)
 //	customer_identity identityKey(issuer, subject) → id
@@ -58,8 +58,8 @@ func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 
 // CreateCustomer implements Store.
 func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
-	if c.ID == "" || c.Email == "" {
-		return errors.New("identity: bolt: customer needs an id and an email")
+	if c.ID == "" || c.Email == "" && c.Phone == "" {
+		return errors.New("identity: bolt: customer needs an id and an email or a phone")
 	}
 	if c.Phone != "" && !phoneValid(c.Phone) {
 		return ErrBadPhone
@@ -69,16 +69,20 @@ func (s *BoltStore) CreateCustomer(_ context.Context, c *Customer) error {
 		return err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		// A phone-only customer (no address) has no email index entry;
+		// the phone index below is their unique key.
 		emails := tx.Bucket(bktEmails)
-		if emails.Get([]byte(c.Email)) != nil {
+		if c.Email != "" && emails.Get([]byte(c.Email)) != nil {
 			return ErrEmailTaken
 		}
 		customers := tx.Bucket(bktCustomers)
 		if customers.Get([]byte(c.ID)) != nil {
 			return fmt.Errorf("identity: bolt: customer id %q exists", c.ID)
 		}
-		if err := emails.Put([]byte(c.Email), []byte(c.ID)); err != nil {
-			return err
+		if c.Email != "" {
+			if err := emails.Put([]byte(c.Email), []byte(c.ID)); err != nil {
+				return err
+			}
 		}
 		if c.Phone != "" {
 			phones := tx.Bucket(bktPhones)
@@ -128,6 +132,9 @@ func (s *BoltStore) Customer(_ context.Context, id string) (*Customer, error) {
 
 // CustomerByEmail implements Store.
 func (s *BoltStore) CustomerByEmail(_ context.Context, email string) (*Customer, error) {
+	if email == "" {
+		return nil, ErrNotFound // phone-only customers have no address
+	}
 	var c *Customer
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		id := tx.Bucket(bktEmails).Get([]byte(email))
@@ -160,7 +167,7 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		if err != nil {
 			return err
 		}
-		linked, keys, phone := identityKeys(c), apiKeyHashes(c), c.Phone
+		linked, keys, phone, email := identityKeys(c), apiKeyHashes(c), c.Phone, c.Email
 		if err := fn(c); err != nil {
 			return err
 		}
@@ -176,7 +183,9 @@ func (s *BoltStore) UpdateCustomer(_ context.Context, id string, fn func(*Custom
 		if c.Phone != phone {
 			return errors.New("identity: a phone number changes only through SetPhone")
 		}
-		if owner := tx.Bucket(bktEmails).Get([]byte(c.Email)); string(owner) != id {
+		// Compared with the record, not the index: a phone-only customer
+		// has no index entry for "".
+		if c.Email != email {
 			return errors.New("identity: update must not change a customer's email")
 		}
 		buf, err := json.Marshal(c)
@@ -204,8 +213,12 @@ func (s *BoltStore) ChangeEmail(_ context.Context, id, email string) (*Customer,
 		if owner := emails.Get([]byte(email)); owner != nil && string(owner) != id {
 			return ErrEmailTaken
 		}
-		if err := emails.Delete([]byte(c.Email)); err != nil {
-			return err
+		// A phone-only customer adding an address has no old entry to
+		// release.
+		if c.Email != "" && c.Email != email && string(emails.Get([]byte(c.Email))) == id {
+			if err := emails.Delete([]byte(c.Email)); err != nil {
+				return err
+			}
 		}
 		if err := emails.Put([]byte(email), []byte(id)); err != nil {
 			return err

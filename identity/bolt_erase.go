@@ -35,7 +35,7 @@ func (s *BoltStore) DeleteCustomer(_ context.Context, id string) error {
 			return err
 		}
 		emails := tx.Bucket(bktEmails)
-		if string(emails.Get([]byte(c.Email))) == id {
+		if c.Email != "" && string(emails.Get([]byte(c.Email))) == id {
 			if err := emails.Delete([]byte(c.Email)); err != nil {
 				return err
 			}

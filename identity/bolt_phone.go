@@ -35,6 +35,9 @@ func (s *BoltStore) SetPhone(_ context.Context, id, phone string, verified bool)
 		if err != nil {
 			return err
 		}
+		if phone == "" && c.Email == "" {
+			return ErrNeedsEmailOrPhone
+		}
 		phones := tx.Bucket(bktPhones)
 		if phone != "" {
 			if owner := phones.Get([]byte(phone)); owner != nil && string(owner) != id {

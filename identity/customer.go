@@ -13,7 +13,10 @@ import (
 )
 
 // Customer is one customer account. The ID is stable and random; the email
-// is stored normalised.
+// is stored normalised. Email is "" for a customer who signed up by phone
+// alone; Phone is then set: every customer has at least one of the two (the
+// stores refuse to create a customer with neither, and SetPhone to take
+// the number of a customer without an address).
 type Customer struct {
 	ID            string `json:"id"`
 	Email         string `json:"email"`

@@ -8,6 +8,12 @@ import (
 // ErrPhoneTaken: another customer has the phone number.
 var ErrPhoneTaken = errors.New("identity: phone number already registered")
 
+// ErrNeedsEmailOrPhone: SetPhone was asked to take the number of a
+// customer who has no email address (one who signed up by phone alone).
+// Every customer keeps one of the two, so a journey can find them and
+// reach them; they add an address (ChangeEmail) before the number can go.
+var ErrNeedsEmailOrPhone = errors.New("identity: a customer without an email keeps a phone number")
+
 // PhoneStore keeps a customer's phone number and the index that makes
 // it unique: a number belongs to one customer at most, so a sign-in by
 // phone (a later journey) finds exactly one account.
@@ -18,6 +24,7 @@ type PhoneStore interface {
 	// SetPhone gives the customer the E.164 number phone (verified or
 	// not), or takes theirs away when phone is "": the index moves with
 	// it atomically. ErrPhoneTaken if another customer has the number,
+	// ErrNeedsEmailOrPhone if phone is "" and the customer has no email,
 	// ErrNotFound if the customer is gone.
 	SetPhone(ctx context.Context, id, phone string, verified bool) (*Customer, error)
 }

@@ -20,6 +20,7 @@ import (
 //
 //	<prefix>{u:<id>}:customer            STRING Customer as JSON, no expiry
 //	<prefix>email:<normalised email>     STRING id of the customer owning the email
+//	                                     (none for a phone-only customer: Email "")
 //	<prefix>phone:<E.164 number>         STRING id of the customer owning the number
 //	                                     (a claim like the email's: redis_phone.go)
 //	<prefix>tok:<kind>:<base64url(hash)> STRING Token as JSON; PXAT = ExpiresAt,
@@ -100,8 +101,8 @@ func (s *RedisStore) tokenKey(kind TokenKind, hash []byte) string {
 
 // CreateCustomer implements Store.
 func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
-	if !rediskey.ValidID(c.ID) || c.Email == "" {
-		return errors.New("identity: redis: create customer: needs a valid id and an email")
+	if !rediskey.ValidID(c.ID) || c.Email == "" && c.Phone == "" {
+		return errors.New("identity: redis: create customer: needs a valid id and an email or a phone")
 	}
 	if c.Phone != "" && !phoneValid(c.Phone) {
 		return ErrBadPhone
@@ -110,7 +111,7 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 	if err != nil {
 		return fmt.Errorf("identity: redis: encode customer %q: %w", c.ID, err)
 	}
-	ckey, ekey := s.customerKey(c.ID), s.emailKey(c.Email)
+	ckey := s.customerKey(c.ID)
 	ok, err := s.c.SetNX(ctx, ckey, buf, 0).Result()
 	if err != nil {
 		s.c.Del(ctx, ckey) // the reply may be lost while the write landed
@@ -121,31 +122,38 @@ func (s *RedisStore) CreateCustomer(ctx context.Context, c *Customer) error {
 	}
 	// From here every failure removes the record again: a customer whose
 	// creation reported an error must not exist. If that removal fails too,
-	// the record is unreachable (no claim points at it) and harmless.
-	err = s.claimEmail(ctx, ekey, c.ID)
-	if err != nil {
+	// the record is unreachable (no claim points at it) and harmless. The
+	// claims made so far are released after it — only those: a phone-only
+	// customer claims no email, and a claim that failed is not ours to
+	// release (another customer's, or an orphan the next claimant replaces).
+	var claimed []string
+	undo := func() {
 		s.c.Del(ctx, ckey)
-		return err
+		for _, k := range claimed {
+			s.release(ctx, k, c.ID)
+		}
+	}
+	if c.Email != "" {
+		ekey := s.emailKey(c.Email)
+		if err := s.claimEmail(ctx, ekey, c.ID); err != nil {
+			undo()
+			return err
+		}
+		claimed = append(claimed, ekey)
 	}
 	if c.Phone != "" {
-		if err = s.claimPhone(ctx, c.Phone, c.ID); err != nil {
-			s.c.Del(ctx, ckey)
-			s.release(ctx, ekey, c.ID)
+		if err := s.claimPhone(ctx, c.Phone, c.ID); err != nil {
+			undo()
 			return err
 		}
+		claimed = append(claimed, s.phoneKey(c.Phone))
 	}
-	for i, li := range c.Identities {
-		if err = s.claimIdentity(ctx, li, c.ID); err != nil {
-			s.c.Del(ctx, ckey)
-			s.release(ctx, ekey, c.ID)
-			if c.Phone != "" {
-				s.release(ctx, s.phoneKey(c.Phone), c.ID)
-			}
-			for _, done := range c.Identities[:i] {
-				s.release(ctx, s.identityIndexKey(done.Issuer, done.Subject), c.ID)
-			}
+	for _, li := range c.Identities {
+		if err := s.claimIdentity(ctx, li, c.ID); err != nil {
+			undo()
 			return err
 		}
+		claimed = append(claimed, s.identityIndexKey(li.Issuer, li.Subject))
 	}
 	return nil
 }
@@ -295,7 +303,7 @@ func (s *RedisStore) ChangeEmail(ctx context.Context, id, email string) (*Custom
 		}, changeEmail) // if this fails too, the old claim still finds the record by id; its address is the new one
 		return nil, err
 	}
-	if old != email {
+	if old != "" && old != email { // a phone-only customer had no claim
 		s.release(ctx, s.emailKey(old), id)
 	}
 	return c, nil

@@ -102,8 +102,10 @@ func (s *RedisStore) DeleteCustomer(ctx context.Context, id string) error {
 	}); err != nil {
 		return fmt.Errorf("identity: redis: delete customer %s: %w", id, err)
 	}
-	if err := releaseClaim.Run(ctx, s.c, []string{s.emailKey(c.Email)}, id).Err(); err != nil {
-		return fmt.Errorf("identity: redis: delete customer %s: email index: %w", id, err)
+	if c.Email != "" { // a phone-only customer has no email claim
+		if err := releaseClaim.Run(ctx, s.c, []string{s.emailKey(c.Email)}, id).Err(); err != nil {
+			return fmt.Errorf("identity: redis: delete customer %s: email index: %w", id, err)
+		}
 	}
 	if c.Phone != "" {
 		if err := releaseClaim.Run(ctx, s.c, []string{s.phoneKey(c.Phone)}, id).Err(); err != nil {

@@ -58,6 +58,13 @@ func (s *RedisStore) CustomerByPhone(ctx context.Context, phone string) (*Custom
 // record takes the new number, then claims it; if the number is taken the
 // record goes back, and the old claim is released only once the new one
 // holds.
+//
+// The refusal to take the number of a customer without an address reads
+// the record, which ChangeEmail writes before it claims the address: a
+// removal racing a phone-only customer's ChangeEmail that then fails
+// (the address is taken) can leave the record with neither. The window is
+// one round trip between two requests of the same customer; the record
+// stays reachable by id (sessions, passkeys, linked identities).
 func (s *RedisStore) SetPhone(ctx context.Context, id, phone string, verified bool) (*Customer, error) {
 	if phone != "" && !phoneValid(phone) {
 		return nil, ErrBadPhone
@@ -65,6 +72,9 @@ func (s *RedisStore) SetPhone(ctx context.Context, id, phone string, verified bo
 	var old string
 	var oldVerified bool
 	c, err := s.update(ctx, id, func(c *Customer) error {
+		if phone == "" && c.Email == "" {
+			return ErrNeedsEmailOrPhone
+		}
 		old, oldVerified = c.Phone, c.PhoneVerified
 		c.Phone, c.PhoneVerified = phone, phone != "" && verified
 		return nil

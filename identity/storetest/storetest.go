@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identity.Store) {
 		{"Identities", testIdentities},
 		{"ChangeEmail", testChangeEmail},
 		{"Phone", testPhone},
+		{"NoEmail", testNoEmail},
 		{"IdentityConcurrentLink", testIdentityConcurrentLink},
 		{"DeleteCustomer", testDeleteCustomer},
 		{"ErasureSchedule", testErasureSchedule},
