@@ -11,6 +11,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // Assisted service without back doors: a support agent (a customer of the
@@ -110,7 +111,8 @@ func (CaseUnverified) outcome()    {}
 func (NoVerifiedAddress) outcome() {}
 func (AgentActed) outcome()        {}
 
-// OpenCase looks the customer up (an id "u_…", or an address) for agent
+// OpenCase looks the customer up (an id "u_…", an address, or a phone
+// number in international form) for agent
 // and opens a case: NoSuchCustomer, or CaseOpened. The lookup is in the
 // customer's trail and the agent's.
 func (f *Flows) OpenCase(ctx context.Context, agent, query string, client Client) (Outcome, error) {
@@ -123,6 +125,10 @@ func (f *Flows) OpenCase(ctx context.Context, agent, query string, client Client
 		c, err = f.Customers.Customer(ctx, query)
 	} else if email, nerr := identity.NormalizeEmail(query); nerr == nil {
 		c, err = f.Customers.CustomerByEmail(ctx, email)
+	} else if n, nerr := sms.ParseNumber(query, ""); nerr == nil && strings.HasPrefix(query, "+") {
+		// A number in international form: a customer who signed up by
+		// phone may have no address.
+		c, err = f.Customers.CustomerByPhone(ctx, n.E164)
 	} else {
 		return NoSuchCustomer{}, nil
 	}

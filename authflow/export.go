@@ -242,11 +242,14 @@ func (f *Flows) Export(ctx context.Context, in ExportInput) (*Export, error) {
 	}
 	x := &Export{Schema: ExportSchemaID, Version: ExportVersion, ExportedAt: f.now().UTC(),
 		Profile:   ExportProfile{ID: c.ID, Name: c.Name, Fields: c.Profile, Roles: c.Roles, Attributes: c.Attributes, CreatedAt: c.CreatedAt, LastLoginAt: c.LastLoginAt, ErasureAt: c.ErasureAt},
-		Addresses: []ExportAddress{{Email: c.Email, Verified: c.EmailVerified, Primary: true}},
+		Addresses: []ExportAddress{},
 		Factors: ExportFactors{Password: c.PasswordHash != "", RecoveryCodesLeft: len(c.RecoveryCodes),
 			Passkeys: []ExportPasskey{}, TrustedDevices: []ExportTrustedDevice{}},
 		Identities: []ExportIdentity{}, Sessions: []ExportSession{}, PendingTokens: []ExportToken{},
 		Audit: []identity.Event{}, ConsentRecords: []any{}}
+	if c.Email != "" { // none for a customer who signed up by phone
+		x.Addresses = append(x.Addresses, ExportAddress{Email: c.Email, Verified: c.EmailVerified, Primary: true})
+	}
 	if c.Phone != "" {
 		x.Phones = []ExportPhone{{Phone: c.Phone, Verified: c.PhoneVerified}}
 	}

@@ -35,6 +35,9 @@ type PhoneSettings struct {
 	Region string
 	// Notify texts and mails the customer.
 	Notify PhoneNotifier
+	// Login signs customers in, and up, by phone alone (`phone_login
+	// on`; phonelogin.go).
+	Login bool
 	// MFA lets customers with a verified number use texted codes as a
 	// second factor (`sms_mfa on`; smsfactor.go).
 	MFA bool
@@ -53,6 +56,9 @@ type PhoneNotifier interface {
 	// SignInCode texts code to phone (E.164): the second factor of a
 	// sign-in or step-up, sent when the customer asked for it.
 	SignInCode(ctx context.Context, phone, code string) error
+	// LoginCode texts code to phone (E.164): a sign-in by phone alone,
+	// worded the same whether or not an account has the number.
+	LoginCode(ctx context.Context, phone, code string) error
 	// PhoneReplaced texts old that the account's number changed or was
 	// removed.
 	PhoneReplaced(ctx context.Context, old string) error

@@ -91,15 +91,27 @@ func (f *Flows) riskFirst(ctx context.Context, c *identity.Customer, in FirstFac
 	switch {
 	case f.recordDecision(ctx, in.Client, c.ID, d):
 		return RiskRefused{Decision: d}, true, nil
+	case d.Asks(risk.Reset) && c.Email == "":
+		// No address to mail a reset link to (a customer who signed up by
+		// phone): nothing else the policy could ask would do.
+		return RiskRefused{Decision: d}, true, nil
 	case d.Asks(risk.Reset):
 		if _, err := f.RequestReset(ctx, c.Email); err != nil {
 			return nil, true, err
 		}
 		return RiskResetDue{Decision: d}, true, nil
 	case d.Asks(risk.StepUp):
-		w := Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note}
-		if !f.HasSecondFactor(c) {
+		w := Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note,
+			Factors: secondFactorsAfter(in.AMR)}
+		switch {
+		case f.hasSecondFactorAfter(c, in.AMR):
+		case c.EmailVerified && c.Email != "":
 			w.Factors = []Factor{FactorEmail}
+		default:
+			// Nothing to step up with (a phone-only customer signing in
+			// by that phone): the texted code cannot also be the check
+			// of a sign-in its own use made risky.
+			return RiskRefused{Decision: d}, true, nil
 		}
 		out, err := f.AskSecondFactor(ctx, c, w)
 		return out, true, err

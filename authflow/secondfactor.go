@@ -177,8 +177,9 @@ func (f *Flows) FirstFactorDone(ctx context.Context, in FirstFactorInput) (Outco
 	if out, done, err := f.riskFirst(ctx, c, in, note); done {
 		return out, err
 	}
-	if f.HasSecondFactor(c) && !f.TrustedDevice(c, in.Device) {
-		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note})
+	if f.hasSecondFactorAfter(c, in.AMR) && !f.TrustedDevice(c, in.Device) {
+		return f.AskSecondFactor(ctx, c, Wait{Purpose: PurposeSignIn, AMR: in.AMR, Redirect: in.Redirect, IdP: in.IdP, Risk: note,
+			Factors: secondFactorsAfter(in.AMR)})
 	}
 	return SessionDue{Customer: c, AMR: in.AMR, ACR: "aal1", Redirect: in.Redirect, Purpose: PurposeSignIn, IdP: in.IdP, Risk: note}, nil
 }

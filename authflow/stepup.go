@@ -132,7 +132,7 @@ func (f *Flows) StepUp(ctx context.Context, in StepUpInput) (Outcome, error) {
 	}
 	usable := slices.DeleteFunc(slices.Clone(factors), func(fa Factor) bool {
 		return (fa == FactorTOTP && c.TOTP == nil) || (fa == FactorPasskey && !c.HasUsablePasskey()) ||
-			(fa == FactorRecovery && len(c.RecoveryCodes) == 0) || (fa == FactorSMS && !f.smsUsable(c))
+			(fa == FactorRecovery && len(c.RecoveryCodes) == 0) || (fa == FactorSMS && (!f.smsUsable(c) || slices.Contains(s.AMR, AMRSMS)))
 	})
 	if len(usable) == 0 {
 		return NoFactorToUse{}, nil

@@ -32,6 +32,7 @@ const (
 	RouteLogin     = "login"
 	RouteRegister  = "register"
 	RouteMagic     = "magic"     // sign-in link and code requests (mail)
+	RouteText      = "text"      // sign-in code requests by text message (phone sign-in)
 	RouteCode      = "code"      // typing a mailed code or a device's user code
 	RouteVerify    = "verify"    // following a verification link
 	RouteReset     = "reset"     // reset requests (mail) and new passwords
@@ -47,13 +48,13 @@ const (
 )
 
 // Routes lists every defended route.
-var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC, RouteOAuth, RouteAPI, RouteCredential}
+var Routes = []string{RouteLogin, RouteRegister, RouteMagic, RouteText, RouteCode, RouteVerify, RouteReset, RouteStepUp, RoutePasskey, RouteChallenge, RouteOIDC, RouteOAuth, RouteAPI, RouteCredential}
 
 // SitePowBits is the default difficulty of a site's challenges.
 const SitePowBits = 18
 
 // RouteCount is len(Routes).
-const RouteCount = 13
+const RouteCount = 14
 
 // Limit is one rate limit: at most Count attempts on Route per Period,
 // counted by Dimension.
@@ -76,6 +77,10 @@ func DefaultLimits() []Limit {
 		{RouteLogin, DimIP, 20, 5 * m}, {RouteLogin, DimPrefix, 100, 5 * m}, {RouteLogin, DimAccount, 10, 15 * m}, {RouteLogin, DimGlobal, 3000, m},
 		{RouteRegister, DimIP, 5, h}, {RouteRegister, DimPrefix, 20, h}, {RouteRegister, DimAccount, 3, h}, {RouteRegister, DimGlobal, 600, m},
 		{RouteMagic, DimIP, 10, h}, {RouteMagic, DimPrefix, 30, h}, {RouteMagic, DimAccount, 3, 15 * m}, {RouteMagic, DimGlobal, 600, m},
+		// A text costs the operator money (SMS pumping): tighter than mail.
+		// The text limits (texts.go) bound each number, range and calling
+		// code besides; account here is the number as typed.
+		{RouteText, DimIP, 5, h}, {RouteText, DimPrefix, 20, h}, {RouteText, DimAccount, 3, 15 * m}, {RouteText, DimGlobal, 300, m},
 		// account: the customer typing a device's user code (a provider
 		// site's device page), wrong codes only.
 		{RouteCode, DimIP, 30, 10 * m}, {RouteCode, DimPrefix, 100, 10 * m}, {RouteCode, DimAccount, 10, 10 * m},

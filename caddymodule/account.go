@@ -23,6 +23,9 @@ type accountView struct {
 	Name          string
 	Email         string
 	EmailVerified bool
+	// PhoneLogin: the account's verified number signs in by itself
+	// (phone_login).
+	PhoneLogin bool
 	// Phone is the account's number as people read it; PhoneOn: the
 	// site offers phone numbers (sms_countries).
 	Phone                  string
@@ -120,6 +123,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 	v.KeysOn = h.keysOn
 	v.PhoneOn, v.PhoneVerified = h.flows.Phone != nil, c.PhoneVerified
 	v.SMSOffered, v.SMSFactor = h.flows.SMSFactorOffered(c), c.HasSMSFactor()
+	v.PhoneLogin = h.flows.PhoneLoginOffered() && c.Phone != "" && c.PhoneVerified
 	v.SMSNudge = v.SMSOffered && v.SMSFactor && !c.HasSecondFactor()
 	if c.Phone != "" {
 		v.Phone = sms.Display(c.Phone)

@@ -41,13 +41,14 @@ import (
 //		sms_countries <ISO codes…>    (the countries texted; default none: phone numbers off; phone.go)
 //		sms_region <ISO code>         (the country of numbers typed without +code)
 //		sms_mfa on|off                (texted codes as a second factor; needs sms_countries; default off)
+//		phone_login on|off            (sign-in and sign-up by a texted code alone; needs sms_countries; default off; phonelogin.go)
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	fd := new(Handler)
 	h.Next() // consume directive name
-	// smsMFAAt is where `sms_mfa on` was read: it needs sms_countries,
-	// which may come after it in the block.
-	smsMFAAt := ""
+	// needsCountries are the options read on that need sms_countries
+	// (which may come after them in the block), with where they were read.
+	var needsCountries []string
 	if h.NextArg() {
 		return nil, h.Errf("frontdoor: the directive takes a block, not arguments")
 	}
@@ -229,13 +230,18 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err := parseSMSRegion(h, fd); err != nil {
 				return nil, err
 			}
-		case "sms_mfa":
-			on, err := parseSMSMFA(h, fd)
+		case "sms_mfa", "phone_login":
+			on, err := parseOnOff(h, key)
 			if err != nil {
 				return nil, err
 			}
+			if key == "sms_mfa" {
+				fd.SMSMFA = on
+			} else {
+				fd.PhoneLogin = on
+			}
 			if on {
-				smsMFAAt = fmt.Sprintf("%s:%d", h.File(), h.Line())
+				needsCountries = append(needsCountries, fmt.Sprintf("%s on needs sms_countries (the countries the site texts), at %s:%d", key, h.File(), h.Line()))
 			}
 		case "sms_daily_cap":
 			if err := cfgargs.Int(h.Dispenser, &fd.SMSDailyCap); err != nil {
@@ -257,8 +263,8 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	if err := forgeablePlaceholders(h, fd); err != nil {
 		return nil, err
 	}
-	if smsMFAAt != "" && len(fd.SMSCountries) == 0 {
-		return nil, fmt.Errorf("frontdoor: sms_mfa on needs sms_countries (the countries the site texts), at %s", smsMFAAt)
+	if len(needsCountries) > 0 && len(fd.SMSCountries) == 0 {
+		return nil, fmt.Errorf("frontdoor: %s", needsCountries[0])
 	}
 	if fd.Origin == "" {
 		// Report at the directive's line: after a block the cursor sits

@@ -14,6 +14,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // Edge defence glue: which of Frontdoor's own requests count against which
@@ -238,6 +239,10 @@ func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request, form *ch
 	}
 	if form.ownSite {
 		pd.RD = safeRedirect(r.PostForm.Get("rd"), nil)
+	}
+	if form.phone {
+		pd.Email = ""
+		pd.Phone = &phoneView{Value: truncate(r.PostForm.Get("phone"), sms.MaxNumberInput), Countries: strings.Join(h.SMSCountries, ", ")}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return h.render(w, r, http.StatusForbidden, form.page, pd)

@@ -99,6 +99,9 @@ type Handler struct {
 	// on texted codes as their second factor (`sms_mfa on`; a restricted
 	// authenticator that never satisfies a `methods` rule not naming sms).
 	SMSMFA bool `json:"sms_mfa,omitempty"`
+	// PhoneLogin signs customers in, and up, by a code texted to their
+	// number alone (`phone_login on`; needs SMSCountries).
+	PhoneLogin bool `json:"phone_login,omitempty"`
 	// PasskeyRPID is the WebAuthn relying party id: the origin's host by
 	// default, or a parent domain of it so passkeys work across sibling
 	// sites (shop.example.com and account.example.com under example.com).

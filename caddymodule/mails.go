@@ -56,6 +56,9 @@ func maskEmail(a string) string {
 // (English if none); failures are logged without the message (it holds a
 // link that works as a credential).
 func (h *Handler) queueMail(ctx context.Context, to, kind string, d mailData) {
+	if to == "" {
+		return // a customer who signed up by phone and gave no address
+	}
 	d.Site, d.Accent = h.siteName(), defaultAccent
 	if h.Brand != nil {
 		if h.Brand.Colour != "" {

@@ -215,8 +215,11 @@ type pageData struct {
 	Device *deviceView
 	// Agent is the support console (agent_console.go).
 	Agent *consoleView
-	// Phone is the phone number page (phone.go).
+	// Phone is the phone number page (phone.go) and the phone sign-in
+	// page (phonelogin.go).
 	Phone *phoneView
+	// PhoneLogin: the sign-in and sign-up pages offer signing in by phone.
+	PhoneLogin bool
 }
 
 // confirmView is a confirmation step before something hard to undo.
@@ -239,7 +242,7 @@ var passkeyPages = map[string]bool{"login": true, "account": true}
 // query.
 func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, titleID string) *pageData {
 	return &pageData{Title: h.say(r, titleID), CSRF: h.csrfFor(w, r), RD: safeRedirect(r.URL.Query().Get("rd"), h.allowHosts),
-		Providers: h.providerButtons()}
+		Providers: h.providerButtons(), PhoneLogin: h.flows != nil && h.flows.PhoneLoginOffered()}
 }
 
 // securityHeaders are sent with every page Frontdoor renders.

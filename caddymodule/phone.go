@@ -82,20 +82,22 @@ func parseSMSRegion(h httpcaddyfile.Helper, fd *Handler) error {
 	return nil
 }
 
-// parseSMSMFA reads `sms_mfa on|off` and reports whether it is on.
-func parseSMSMFA(h httpcaddyfile.Helper, fd *Handler) (bool, error) {
+// parseOnOff reads `<option> on|off` (sms_mfa, phone_login).
+func parseOnOff(h httpcaddyfile.Helper, option string) (bool, error) {
 	var v string
 	if !h.AllArgs(&v) || (v != "on" && v != "off") {
-		return false, h.Errf("frontdoor: sms_mfa needs on or off, e.g. sms_mfa on")
+		return false, h.Errf("frontdoor: %s needs on or off, e.g. %s on", option, option)
 	}
-	fd.SMSMFA = v == "on"
-	return fd.SMSMFA, nil
+	return v == "on", nil
 }
 
 // validatePhone checks the text-message options as JSON gives them too.
 func (h *Handler) validatePhone() error {
 	if h.SMSMFA && len(h.SMSCountries) == 0 {
 		return errors.New("frontdoor: sms_mfa needs sms_countries (the countries the site texts)")
+	}
+	if h.PhoneLogin && len(h.SMSCountries) == 0 {
+		return errors.New("frontdoor: phone_login needs sms_countries (the countries the site texts)")
 	}
 	for _, c := range h.SMSCountries {
 		if !sms.ValidRegion(c) {
@@ -113,7 +115,8 @@ func (h *Handler) phoneSettings() *authflow.PhoneSettings {
 	if len(h.SMSCountries) == 0 {
 		return nil
 	}
-	return &authflow.PhoneSettings{Countries: h.SMSCountries, Region: h.SMSRegion, Notify: sitePhone{h}, Limit: textLimit{h}, MFA: h.SMSMFA}
+	return &authflow.PhoneSettings{Countries: h.SMSCountries, Region: h.SMSRegion, Notify: sitePhone{h}, Limit: textLimit{h}, MFA: h.SMSMFA,
+		Login: h.PhoneLogin}
 }
 
 // textLimit bounds the site's texts by number, number range, calling code
@@ -148,6 +151,11 @@ func (p sitePhone) PhoneCode(ctx context.Context, phone, code string) error {
 func (p sitePhone) SignInCode(ctx context.Context, phone, code string) error {
 	text := p.words(ctx).say("sms.signin_code", "code", code, "site", p.h.siteName())
 	return p.h.app.sendText(ctx, sms.Message{To: phone, Text: text, Code: code, Kind: "second_factor"})
+}
+
+func (p sitePhone) LoginCode(ctx context.Context, phone, code string) error {
+	text := p.words(ctx).say("sms.login_code", "code", code, "site", p.h.siteName())
+	return p.h.app.sendText(ctx, sms.Message{To: phone, Text: text, Code: code, Kind: "signin"})
 }
 
 func (p sitePhone) PhoneReplaced(ctx context.Context, old string) error {

@@ -23,6 +23,9 @@ func TestAdaptSMSCountries(t *testing.T) {
 	if out, err := adapt(t, site("\t\tsms_mfa on\n\t\tsms_countries GB\n")); err != nil || !strings.Contains(string(out), `"sms_mfa":true`) {
 		t.Fatalf("sms_mfa on: %v\n%s", err, out)
 	}
+	if out, err := adapt(t, site("\t\tphone_login on\n\t\tsms_countries GB\n")); err != nil || !strings.Contains(string(out), `"phone_login":true`) {
+		t.Fatalf("phone_login on: %v\n%s", err, out)
+	}
 	if out, err := adapt(t, site("\t\tsms_countries GB\n\t\tsms_mfa off\n")); err != nil || strings.Contains(string(out), "sms_mfa") {
 		t.Fatalf("sms_mfa off: %v\n%s", err, out)
 	}
@@ -47,6 +50,8 @@ func TestAdaptSMSCountries(t *testing.T) {
 		"mfa no value":   {"\t\tsms_countries GB\n\t\tsms_mfa\n", 4, "sms_mfa needs on or off"},
 		"mfa word":       {"\t\tsms_countries GB\n\t\tsms_mfa yes\n", 4, "sms_mfa needs on or off"},
 		"mfa alone":      {"\t\tpublic /\n\t\tsms_mfa on\n", 4, "sms_mfa on needs sms_countries"},
+		"login word":     {"\t\tsms_countries GB\n\t\tphone_login yes\n", 4, "phone_login needs on or off"},
+		"login alone":    {"\t\tpublic /\n\t\tphone_login on\n", 4, "phone_login on needs sms_countries"},
 	} {
 		t.Run(name, func(t *testing.T) { wantAdaptError(t, site(c.body), c.line, c.want) })
 	}
@@ -62,6 +67,7 @@ func TestPhoneOptionsValidate(t *testing.T) {
 		"region not listed":  {Handler{SMSCountries: []string{"GB"}, SMSRegion: "IE"}, "sms_region \"IE\" must be one of sms_countries"},
 		"region, no country": {Handler{SMSRegion: "GB"}, "must be one of sms_countries"},
 		"mfa, no country":    {Handler{SMSMFA: true}, "sms_mfa needs sms_countries"},
+		"login, no country":  {Handler{PhoneLogin: true}, "phone_login needs sms_countries"},
 	} {
 		if err := c.h.validatePhone(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "frontdoor: ") {
 			t.Errorf("%s: %v", name, err)

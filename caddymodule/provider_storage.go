@@ -206,8 +206,13 @@ func (s *opStorage) setUserinfo(ctx context.Context, ui *oidc.UserInfo, userID s
 		return err
 	}
 	ui.Subject = c.ID
-	if scopes == nil || slices.Contains(scopes, oidc.ScopeEmail) {
+	if (scopes == nil || slices.Contains(scopes, oidc.ScopeEmail)) && c.Email != "" {
 		ui.Email, ui.EmailVerified = c.Email, oidc.Bool(c.EmailVerified)
+	}
+	// A number is a claim once it is verified (a customer who signed up
+	// by phone may have no address at all).
+	if (scopes == nil || slices.Contains(scopes, oidc.ScopePhone)) && c.Phone != "" && c.PhoneVerified {
+		ui.PhoneNumber, ui.PhoneNumberVerified = c.Phone, true
 	}
 	if scopes == nil || slices.Contains(scopes, oidc.ScopeProfile) {
 		ui.Name = c.Name

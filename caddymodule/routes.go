@@ -65,14 +65,17 @@ type challengeForm struct {
 	password bool
 	// ownSite: rd may only lead back to a path of this site.
 	ownSite bool
+	// phone: the form's field is a phone number, not an address.
+	phone bool
 }
 
 var (
-	loginChallenge    = &challengeForm{page: "login", title: "login.title", password: true}
-	registerChallenge = &challengeForm{page: "register", title: "register.title", password: true}
-	magicChallenge    = &challengeForm{page: "magic", title: "magic.title"}
-	resetChallenge    = &challengeForm{page: "reset", title: "reset.title"}
-	passChallenge     = &challengeForm{page: "challenge", title: "challenge.title", ownSite: true}
+	loginChallenge      = &challengeForm{page: "login", title: "login.title", password: true}
+	registerChallenge   = &challengeForm{page: "register", title: "register.title", password: true}
+	magicChallenge      = &challengeForm{page: "magic", title: "magic.title"}
+	phoneLoginChallenge = &challengeForm{page: "phone_login", title: "phone_login.title", phone: true}
+	resetChallenge      = &challengeForm{page: "reset", title: "reset.title"}
+	passChallenge       = &challengeForm{page: "challenge", title: "challenge.title", ownSite: true}
 )
 
 // routeTable is every path under the prefix. The static assets
@@ -95,6 +98,8 @@ var routeTable = []route{
 	{path: "/not-me", get: (*Handler).notMePage, post: (*Handler).notMe,
 		getDefence: defence{route: botdefense.RouteVerify}, postDefence: defence{route: botdefense.RouteVerify}},
 	{path: "/magic", get: (*Handler).magicPage, post: (*Handler).magic, postDefenceBy: magicDefence},
+	// Sign-in and sign-up by phone alone (phonelogin.go).
+	{path: "/phone", get: (*Handler).phoneLoginPage, post: (*Handler).phoneLogin, postDefenceBy: phoneLoginDefence},
 	{path: "/magic/verify", get: (*Handler).magicVerifyPage, post: (*Handler).magicVerify,
 		postDefence: defence{route: botdefense.RouteCode}},
 	{path: "/account", get: (*Handler).account},

@@ -26,6 +26,7 @@ var pinnedRoutes = map[string]string{
 	"/not-me":                        "GET, HEAD, POST",
 	"/magic":                         "GET, HEAD, POST",
 	"/magic/verify":                  "GET, HEAD, POST",
+	"/phone":                         "GET, HEAD, POST",
 	"/account":                       "GET, HEAD",
 	"/account/signout-everywhere":    "POST",
 	"/account/consent":               "POST",

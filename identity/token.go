@@ -55,6 +55,10 @@ const (
 	// it (PhoneChange), stored under a hash of the key of the session
 	// that asked: only that browser can type the code.
 	TokenPhoneChange TokenKind = "phone_change"
+	// TokenPhoneSignIn is a sign-in (or sign-up) by phone waiting for the
+	// code texted to the number typed (PhoneSignIn), stored under a hash
+	// of the nonce the browser that asked keeps.
+	TokenPhoneSignIn TokenKind = "phone_signin"
 	// TokenSignUpConsent marks a customer who signed up without a form
 	// asking for the consent purposes (through a provider), stored under
 	// the hash of a nonce held by the browser that signed up.

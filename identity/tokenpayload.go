@@ -85,6 +85,20 @@ type PhoneChange struct {
 // TokenKind implements Payload.
 func (PhoneChange) TokenKind() TokenKind { return TokenPhoneChange }
 
+// PhoneSignIn is a sign-in by phone waiting for the code texted to the
+// number: the hash of the code (bound to the browser's nonce), where the
+// customer goes after, and the wrong codes typed. It names no customer:
+// who holds the number is looked up only once the code is right.
+type PhoneSignIn struct {
+	Phone    string `json:"phone"`
+	CodeHash []byte `json:"code_hash"`
+	Redirect string `json:"redirect,omitempty"`
+	Tries    int    `json:"tries,omitempty"`
+}
+
+// TokenKind implements Payload.
+func (PhoneSignIn) TokenKind() TokenKind { return TokenPhoneSignIn }
+
 // CodeAttempts is the counter of wrong guesses at an email code.
 type CodeAttempts struct {
 	Attempts int `json:"attempts,omitempty"`
@@ -362,6 +376,8 @@ func decodePayload(kind TokenKind, raw []byte) (Payload, error) {
 		return decodeAs[EmailChange](raw)
 	case TokenPhoneChange:
 		return decodeAs[PhoneChange](raw)
+	case TokenPhoneSignIn:
+		return decodeAs[PhoneSignIn](raw)
 	case TokenSignUpConsent:
 		return decodeAs[SignUpConsent](raw)
 	case TokenInvitation:
