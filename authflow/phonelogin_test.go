@@ -5,9 +5,12 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/risk"
+	"github.com/frontdoorhq/frontdoor/session"
 )
 
 // TestPhoneSignIn: sign-up and sign-in by phone alone. The number is
@@ -149,5 +152,73 @@ func TestPhoneSignIn(t *testing.T) {
 		e.flows.Phone.Login = false
 		out, err = ask(fresh)
 		run[authflow.PhoneOff](t, "off", out, err)
+	})
+}
+
+// TestPhoneSessionStepUp: a session signed in by a texted code steps up
+// with another factor, never with a text to the same phone; without
+// another factor there is nothing to step up with.
+func TestPhoneSessionStepUp(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.flows.Phone = &authflow.PhoneSettings{Countries: []string{"GB"}, Region: "GB", Notify: &phones{}, Login: true, MFA: true}
+		c := e.verified(t, "phone-stepup@example.com")
+		if _, err := e.store.SetPhone(ctx, c.ID, "+447400123405", true); err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.store.UpdateCustomer(ctx, c.ID, func(c *identity.Customer) error { c.SMSFactor = true; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, s, err := e.sessions.Create(ctx, session.New{UserID: c.ID, Site: "https://shop.test", AMR: []string{"sms"}, ACR: "aal1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := func(c *identity.Customer) (authflow.Outcome, error) {
+			return e.flows.StepUp(ctx, authflow.StepUpInput{Session: s, Customer: c, Requirement: authflow.Requirement{AAL: "aal2"}, Redirect: "/pay"})
+		}
+		out, err := step(c)
+		run[authflow.NoFactorToUse](t, "only the same phone", out, err)
+		e.withTOTP(t, c)
+		c, _ = e.store.Customer(ctx, c.ID)
+		out, err = step(c)
+		due := run[authflow.SecondFactorDue](t, "with an authenticator", out, err)
+		if !due.Offer.TOTP || due.Offer.SMS {
+			t.Fatalf("offer: %+v", due.Offer)
+		}
+	})
+}
+
+// TestPhoneOnlyRisk: a risky sign-in of a customer who has only their
+// phone cannot be stepped up (the texted code was the proof already, and
+// there is no address to mail one to): it is refused.
+func TestPhoneOnlyRisk(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		p := &phones{}
+		e.flows.Phone = &authflow.PhoneSettings{Countries: []string{"GB"}, Region: "GB", Notify: p, Login: true}
+		pol := risk.DefaultPolicy()
+		if err := pol.Set("new_country", "stepup"); err != nil {
+			t.Fatal(err)
+		}
+		e.flows.Risk = &authflow.RiskSettings{Policy: pol, Locate: func(ip string) risk.Place { return riskPlaces[ip] }}
+		const number = "+447400123406"
+		signIn := func(ip string) authflow.Outcome {
+			t.Helper()
+			out, err := e.flows.SendPhoneSignIn(ctx, authflow.PhoneSignInInput{Phone: number})
+			sent := run[authflow.PhoneSignInSent](t, "ask", out, err)
+			out, err = e.flows.SignInWithPhoneCode(ctx, authflow.PhoneCodeInput{Nonce: sent.Nonce, Code: p.code(number),
+				Client: authflow.Client{IP: ip, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}, DeviceID: "d1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		due := run[authflow.SessionDue](t, "sign-up in Berlin", signIn("127.10.0.1"), nil)
+		if _, err := e.flows.StartSession(ctx, authflow.StartSessionInput{Due: due, Site: "shop.example.com", Client: authflow.Client{IP: "127.10.0.1"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.advance(time.Hour)
+		run[authflow.RiskRefused](t, "Australia an hour later", signIn("127.20.0.1"), nil)
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/frontdoorhq/frontdoor/identity"
 )
 
 // TestBrowserAccessibilityPhone: the phone number pages — the form, a
@@ -46,6 +48,66 @@ func TestBrowserAccessibilityPhone(t *testing.T) {
 		}, "Phone number confirmed"},
 		{"account page with the number", opener("/.frontdoor/account"), "Your account"},
 		{"phone form with the number", opener(phonePage), "Your phone number"},
+	}
+	s.tour(axe, rows)
+}
+
+// TestBrowserAccessibilityPhoneLogin: sign-in by phone — the sign-in page
+// offering it, the number form, a refused number, the code page, a wrong
+// code, the account page of a customer without an address — and the
+// second-factor page offering a text, before and after it is sent, pass
+// axe-core.
+func TestBrowserAccessibilityPhoneLogin(t *testing.T) {
+	axe := axeSource(t)
+	g := startGateway(t, gatewayOpts{global: phoneOpts.global, site: phoneOpts.site + "\n\t\tphone_login on\n\t\tsms_mfa on"})
+	const email, number, factorNumber = "phone-login-a11y@example.com", "+447400123408", "+447400123409"
+	g.signUp(email)
+	id := customerIDOf(t, email)
+	if _, err := backendOf(t).identity.SetPhone(t.Context(), id, factorNumber, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backendOf(t).identity.UpdateCustomer(t.Context(), id, func(c *identity.Customer) error { c.SMSFactor = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s := &a11yTour{t: t, g: g, ctx: newBrowser(t, g), email: email}
+	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
+	defer cancel()
+	s.ctx = ctx
+	var code string
+	rows := []a11yPage{
+		{"sign-in page offering the phone", opener("/.frontdoor/login?rd=%2F.frontdoor%2Faccount"), "Sign in"},
+		{"phone sign-in form", opener("/.frontdoor/phone?rd=%2F.frontdoor%2Faccount"), "Sign in with your phone"},
+		{"a number off the allow-list", func(s *a11yTour) {
+			s.fill("#phone", "+33 6 12 34 56 78")
+			s.press("#phone-login-send")
+		}, "Sign in with your phone"},
+		{"code page", func(s *a11yTour) {
+			s.fill("#phone", "07400 123408")
+			s.press("#phone-login-send")
+			code = s.g.text(number, "signin").Code
+		}, "Sign in with your phone"},
+		{"a wrong code", func(s *a11yTour) {
+			s.fill("#code", otherCode(code))
+			s.press("#phone-login-code")
+		}, "Sign in with your phone"},
+		{"account page without an address", func(s *a11yTour) {
+			s.fill("#code", code)
+			s.press("#phone-login-code")
+		}, "Your account"},
+		{"sign out", func(s *a11yTour) {
+			s.open("/.frontdoor/logout")
+			s.press("form[action$='/logout'] button[type=submit]")
+		}, "Signed out"},
+		{"second step offering a text", func(s *a11yTour) {
+			s.open("/.frontdoor/login")
+			s.fill("#email", s.email)
+			s.fill("#password", testPassword)
+			s.press("form[action$='/login'] button[type=submit]")
+		}, "Two-step verification"},
+		{"text sent", func(s *a11yTour) {
+			s.press("#send-sms")
+			s.g.text(factorNumber, "second_factor")
+		}, "Two-step verification"},
 	}
 	s.tour(axe, rows)
 }

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -15,12 +17,14 @@ import (
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/events"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // Admin API for requests customers make by other channels (a letter, a
 // support ticket), on Caddy's admin endpoint:
 //
 //	GET    /frontdoor/customers?email=…[&reason=…]   the customer's id
+//	GET    /frontdoor/customers?phone=%2B44…[&reason=…] the same by phone number (E.164)
 //	GET    /frontdoor/customers/<id>/export[?reason=…] their data (authflow.Export)
 //	DELETE /frontdoor/customers/<id>?reason=…        erasure, at once
 //	GET    /frontdoor/customers/<id>/roles            roles and attributes
@@ -74,9 +78,9 @@ func serveCustomers(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed("GET")
 	}
-	email, err := identity.NormalizeEmail(r.URL.Query().Get("email"))
+	lookUp, err := customerQuery(r.URL.Query())
 	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("email: not an address")}
+		return err
 	}
 	reason := truncate(r.URL.Query().Get("reason"), maxReason)
 	type found struct {
@@ -85,7 +89,7 @@ func serveCustomers(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []found{}
 	for _, b := range defenders() {
-		c, err := b.identity.CustomerByEmail(r.Context(), email)
+		c, err := lookUp(r.Context(), b.identity)
 		if errors.Is(err, identity.ErrNotFound) {
 			continue
 		}
@@ -103,9 +107,31 @@ func serveCustomers(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(out) == 0 {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no customer has that address")}
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no customer has that address or number")}
 	}
 	return writeAdminJSON(w, map[string]any{"customers": out})
+}
+
+// customerQuery reads the lookup a query asks for: by email, or by phone
+// number in international form (a customer who signed up by phone may
+// have no address).
+func customerQuery(q url.Values) (func(context.Context, identity.Store) (*identity.Customer, error), error) {
+	if raw := q.Get("phone"); raw != "" && q.Get("email") == "" {
+		n, err := sms.ParseNumber(raw, "")
+		if err != nil {
+			return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("phone: not a number in international form (+44…)")}
+		}
+		return func(ctx context.Context, s identity.Store) (*identity.Customer, error) {
+			return s.CustomerByPhone(ctx, n.E164)
+		}, nil
+	}
+	email, err := identity.NormalizeEmail(q.Get("email"))
+	if err != nil {
+		return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("email: not an address (or phone: a number)")}
+	}
+	return func(ctx context.Context, s identity.Store) (*identity.Customer, error) {
+		return s.CustomerByEmail(ctx, email)
+	}, nil
 }
 
 // serveCustomer answers the routes under /frontdoor/customers/<id>: the

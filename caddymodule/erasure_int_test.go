@@ -122,6 +122,7 @@ func exportSection(r record) string {
 			"customers": "profile", "customer_email": "addresses", "customer_identity": "linked_identities",
 			"tokens": "pending_tokens", "audit": "audit_trail", "sessions": "sessions", "user_sessions": "sessions",
 			"erasure_due": "profile", "consent": "consent_records", "customer_api_key": "api_keys",
+			"customer_phone": "phone_numbers",
 		}[r.family]
 	}
 	switch k := r.key; {
@@ -129,6 +130,8 @@ func exportSection(r record) string {
 		return "profile"
 	case strings.Contains(k, ":email:"):
 		return "addresses"
+	case strings.Contains(k, ":phone:"):
+		return "phone_numbers"
 	case strings.Contains(k, ":fed:"):
 		return "linked_identities"
 	case strings.Contains(k, ":tok:"), strings.HasSuffix(k, ":tokens"):

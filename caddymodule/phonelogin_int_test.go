@@ -122,6 +122,20 @@ func TestPhoneSignIn(t *testing.T) {
 				t.Fatalf("export addresses: %v", addrs)
 			}
 
+			// Operators find the customer by number, and erasure frees it.
+			if st, body := adminGet(t, g, "/frontdoor/customers?phone=%2B447400123422&reason=ticket"); st != http.StatusOK || !strings.Contains(body, created.ID) {
+				t.Fatalf("admin lookup by phone: %d %s", st, body)
+			}
+			if st, _ := adminGet(t, g, "/frontdoor/customers?phone=not-a-number"); st != http.StatusBadRequest {
+				t.Fatalf("admin lookup by a bad number: %d", st)
+			}
+			if st, body := adminDo(t, g, http.MethodDelete, "/frontdoor/customers/"+created.ID, `{"reason":"asked by phone"}`); st != http.StatusOK {
+				t.Fatalf("erasure: %d %s", st, body)
+			}
+			if _, err := backendOf(t).identity.CustomerByPhone(t.Context(), unknown); err != identity.ErrNotFound {
+				t.Fatalf("the number after erasure: %v", err)
+			}
+
 			// The known number signs in its own account.
 			r = g.typeLoginCode(ck, tk.Code)
 			if r.status != http.StatusSeeOther || g.sessionCookie(ck) == "" {
