@@ -11,24 +11,37 @@ import (
 // bound, and the day has a cap for the site.
 type TextLimits struct {
 	// PerNumber texts to one number per NumberWindow, and PerNumberDay
-	// per day.
-	PerNumber    int64
-	NumberWindow time.Duration
-	PerNumberDay int64
-	// PerPrefix texts per hour to one number range (the E.164 number's
-	// first digits, the range a fraudster rents).
-	PerPrefix int64
-	// PerCountry texts per hour to one calling code.
-	PerCountry int64
+	// per NumberDayWindow (default a day).
+	PerNumber       int64
+	NumberWindow    time.Duration
+	PerNumberDay    int64
+	NumberDayWindow time.Duration
+	// PerPrefix texts to one number range (the E.164 number's first
+	// digits, the range a fraudster rents) per PrefixWindow (default an
+	// hour).
+	PerPrefix    int64
+	PrefixWindow time.Duration
+	// PerCountry texts to one calling code per CountryWindow (default an
+	// hour).
+	PerCountry    int64
+	CountryWindow time.Duration
 	// PerDay texts per day from the site, every number together.
 	PerDay int64
 }
 
-// DefaultTextLimits are the bounds when the operator sets none but the
-// daily cap (sms_daily_cap).
+// DefaultTextLimits are the bounds when the operator sets none
+// (sms_limits, sms_daily_cap).
 var DefaultTextLimits = TextLimits{
-	PerNumber: 3, NumberWindow: 15 * time.Minute, PerNumberDay: 10,
-	PerPrefix: 20, PerCountry: 200, PerDay: 1000,
+	PerNumber: 3, NumberWindow: 15 * time.Minute, PerNumberDay: 10, NumberDayWindow: 24 * time.Hour,
+	PerPrefix: 20, PrefixWindow: time.Hour, PerCountry: 200, CountryWindow: time.Hour, PerDay: 1000,
+}
+
+// orDefault is w, or def when w is unset.
+func orDefault(w, def time.Duration) time.Duration {
+	if w <= 0 {
+		return def
+	}
+	return w
 }
 
 // PrefixDigits is how many digits of a number name its range.
@@ -48,10 +61,10 @@ func (d *Defender) AllowText(ctx context.Context, site string, l TextLimits, e16
 		period time.Duration
 	}{
 		{"sms|" + site + "|day", l.PerDay, 24 * time.Hour},
-		{"sms|" + site + "|cc|" + callingCode, l.PerCountry, time.Hour},
-		{"sms|" + site + "|prefix|" + prefix, l.PerPrefix, time.Hour},
+		{"sms|" + site + "|cc|" + callingCode, l.PerCountry, orDefault(l.CountryWindow, time.Hour)},
+		{"sms|" + site + "|prefix|" + prefix, l.PerPrefix, orDefault(l.PrefixWindow, time.Hour)},
 		{"sms|" + site + "|num|" + e164, l.PerNumber, l.NumberWindow},
-		{"sms|" + site + "|numday|" + e164, l.PerNumberDay, 24 * time.Hour},
+		{"sms|" + site + "|numday|" + e164, l.PerNumberDay, orDefault(l.NumberDayWindow, 24*time.Hour)},
 	}
 	var wait time.Duration
 	for _, b := range bounds {

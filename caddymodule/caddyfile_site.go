@@ -40,6 +40,7 @@ import (
 //		legacy_auth <url> { secret <value>; timeout <duration> } (lazy migration; legacy_auth.go)
 //		sms_countries <ISO codes…>    (the countries texted; default none: phone numbers off; phone.go)
 //		sms_region <ISO code>         (the country of numbers typed without +code)
+//		sms_limits { number 3/15m; number_day 10/24h; range 20/1h; country 200/1h } (text bounds; phone.go)
 //		sms_mfa on|off                (texted codes as a second factor; needs sms_countries; default off)
 //		phone_login on|off            (sign-in and sign-up by a texted code alone; needs sms_countries; default off; phonelogin.go)
 //	}
@@ -242,6 +243,10 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			}
 			if on {
 				needsCountries = append(needsCountries, fmt.Sprintf("%s on needs sms_countries (the countries the site texts), at %s:%d", key, h.File(), h.Line()))
+			}
+		case "sms_limits":
+			if err := parseSMSLimits(h, fd); err != nil {
+				return nil, err
 			}
 		case "sms_daily_cap":
 			if err := cfgargs.Int(h.Dispenser, &fd.SMSDailyCap); err != nil {

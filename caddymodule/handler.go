@@ -93,8 +93,14 @@ type Handler struct {
 	SMSRegion string `json:"sms_region,omitempty"`
 	// SMSDailyCap bounds the text messages the site sends in a day, every
 	// number together (default 1000); the per-number, per-range and
-	// per-country bounds are botdefense.DefaultTextLimits.
+	// per-country bounds are SMSLimits, or botdefense.DefaultTextLimits.
 	SMSDailyCap int `json:"sms_daily_cap,omitempty"`
+	// SMSLimits change the per-number, per-range and per-country bounds
+	// of text messages (`sms_limits { country 500/1h }`); each is
+	// "count/period" or "off"; an unset one keeps its default.
+	SMSLimits map[string]string `json:"sms_limits,omitempty"`
+	// textLimits is SMSLimits and SMSDailyCap over the defaults.
+	textLimits botdefense.TextLimits
 	// SMSMFA lets customers with a verified number in SMSCountries turn
 	// on texted codes as their second factor (`sms_mfa on`; a restricted
 	// authenticator that never satisfies a `methods` rule not naming sms).

@@ -104,6 +104,9 @@ func (h *Handler) validatePhone() error {
 			return fmt.Errorf("frontdoor: sms_countries: %q is not an upper-case ISO 3166-1 alpha-2 country code with phone numbers", c)
 		}
 	}
+	if _, err := textLimitsOf(h.SMSLimits, h.SMSDailyCap); err != nil {
+		return err
+	}
 	if h.SMSRegion != "" && !slices.Contains(h.SMSCountries, h.SMSRegion) {
 		return fmt.Errorf("frontdoor: sms_region %q must be one of sms_countries (%s)", h.SMSRegion, strings.Join(h.SMSCountries, " "))
 	}
@@ -112,6 +115,7 @@ func (h *Handler) validatePhone() error {
 
 // phoneSettings turns the phone number on when the site names countries.
 func (h *Handler) phoneSettings() *authflow.PhoneSettings {
+	h.textLimits, _ = textLimitsOf(h.SMSLimits, h.SMSDailyCap) // checked by validatePhone
 	if len(h.SMSCountries) == 0 {
 		return nil
 	}
@@ -119,15 +123,85 @@ func (h *Handler) phoneSettings() *authflow.PhoneSettings {
 		Login: h.PhoneLogin}
 }
 
+// smsLimitNames are the bounds `sms_limits` may change.
+var smsLimitNames = []string{"number", "number_day", "range", "country"}
+
+// textLimitsOf is the site's text bounds: the defaults, with SMSLimits
+// and SMSDailyCap applied; an error names the bad line's bound.
+func textLimitsOf(set map[string]string, dailyCap int) (botdefense.TextLimits, error) {
+	l := botdefense.DefaultTextLimits
+	if dailyCap > 0 {
+		l.PerDay = int64(dailyCap)
+	}
+	for name, v := range set {
+		var n int64
+		var per time.Duration
+		if v != "off" {
+			var err error
+			if n, per, err = botdefense.ParseRate(v); err != nil {
+				return l, fmt.Errorf("frontdoor: sms_limits %s: %v", name, err)
+			}
+		}
+		switch name {
+		case "number":
+			l.PerNumber, l.NumberWindow = n, per
+		case "number_day":
+			l.PerNumberDay, l.NumberDayWindow = n, per
+		case "range":
+			l.PerPrefix, l.PrefixWindow = n, per
+		case "country":
+			l.PerCountry, l.CountryWindow = n, per
+		default:
+			return l, fmt.Errorf("frontdoor: sms_limits: unknown bound %q (want one of %s)", name, strings.Join(smsLimitNames, ", "))
+		}
+	}
+	return l, nil
+}
+
+// parseSMSLimits reads
+//
+//	sms_limits {
+//		number 3/15m
+//		number_day 10/24h
+//		range 20/1h
+//		country 200/1h
+//	}
+//
+// each line "<bound> <count>/<period>" or "<bound> off".
+func parseSMSLimits(h httpcaddyfile.Helper, fd *Handler) error {
+	if fd.SMSLimits != nil {
+		return h.Errf("frontdoor: sms_limits is set twice")
+	}
+	if h.NextArg() {
+		return h.Errf("frontdoor: sms_limits takes a block, e.g. sms_limits { country 500/1h }")
+	}
+	fd.SMSLimits = map[string]string{}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		name := h.Val()
+		var v string
+		if !h.AllArgs(&v) {
+			return h.Errf("frontdoor: sms_limits %s needs one value: <count>/<period> or off", name)
+		}
+		if _, dup := fd.SMSLimits[name]; dup {
+			return h.Errf("frontdoor: sms_limits %s is set twice", name)
+		}
+		fd.SMSLimits[name] = v
+		if _, err := textLimitsOf(map[string]string{name: v}, 0); err != nil {
+			return h.Errf("%v", err)
+		}
+	}
+	if len(fd.SMSLimits) == 0 {
+		return h.Errf("frontdoor: sms_limits needs at least one bound (%s)", strings.Join(smsLimitNames, ", "))
+	}
+	return nil
+}
+
 // textLimit bounds the site's texts by number, number range, calling code
 // and day, on the edge defence's counters (shared across nodes on Redis).
 type textLimit struct{ h *Handler }
 
 func (l textLimit) AllowText(ctx context.Context, n sms.Number) (time.Duration, error) {
-	limits := botdefense.DefaultTextLimits
-	if l.h.SMSDailyCap > 0 {
-		limits.PerDay = int64(l.h.SMSDailyCap)
-	}
+	limits := l.h.textLimits
 	return l.h.app.backend.defense.AllowText(ctx, l.h.origin, limits, n.E164, n.Prefix(botdefense.PrefixDigits), n.CallingCode())
 }
 

@@ -29,6 +29,10 @@ func TestAdaptSMSCountries(t *testing.T) {
 	if out, err := adapt(t, site("\t\tsms_countries GB\n\t\tsms_mfa off\n")); err != nil || strings.Contains(string(out), "sms_mfa") {
 		t.Fatalf("sms_mfa off: %v\n%s", err, out)
 	}
+	if out, err := adapt(t, site("\t\tsms_countries GB\n\t\tsms_limits {\n\t\t\tcountry 500/1h\n\t\t\trange off\n\t\t}\n")); err != nil ||
+		!strings.Contains(string(out), `"sms_limits":{"country":"500/1h","range":"off"}`) {
+		t.Fatalf("sms_limits: %v\n%s", err, out)
+	}
 	if out, err := adapt(t, site("\t\tpublic /\n")); err != nil || strings.Contains(string(out), "sms_") {
 		t.Fatalf("no sms line: %v\n%s", err, out)
 	}
@@ -52,6 +56,12 @@ func TestAdaptSMSCountries(t *testing.T) {
 		"mfa alone":      {"\t\tpublic /\n\t\tsms_mfa on\n", 4, "sms_mfa on needs sms_countries"},
 		"login word":     {"\t\tsms_countries GB\n\t\tphone_login yes\n", 4, "phone_login needs on or off"},
 		"login alone":    {"\t\tpublic /\n\t\tphone_login on\n", 4, "phone_login on needs sms_countries"},
+		"limits unknown": {"\t\tsms_limits {\n\t\t\tprefix 5/1h\n\t\t}\n", 4, `sms_limits: unknown bound "prefix"`},
+		"limits rate":    {"\t\tsms_limits {\n\t\t\tcountry lots\n\t\t}\n", 4, `sms_limits country: rate "lots"`},
+		"limits twice":   {"\t\tsms_limits {\n\t\t\tcountry 5/1h\n\t\t\tcountry 6/1h\n\t\t}\n", 5, "sms_limits country is set twice"},
+		"limits empty":   {"\t\tsms_limits {\n\t\t}\n", 4, "sms_limits needs at least one bound"},
+		"limits arg":     {"\t\tsms_limits 5/1h\n", 3, "sms_limits takes a block"},
+		"limits value":   {"\t\tsms_limits {\n\t\t\tnumber\n\t\t}\n", 4, "sms_limits number needs one value"},
 	} {
 		t.Run(name, func(t *testing.T) { wantAdaptError(t, site(c.body), c.line, c.want) })
 	}
@@ -68,6 +78,8 @@ func TestPhoneOptionsValidate(t *testing.T) {
 		"region, no country": {Handler{SMSRegion: "GB"}, "must be one of sms_countries"},
 		"mfa, no country":    {Handler{SMSMFA: true}, "sms_mfa needs sms_countries"},
 		"login, no country":  {Handler{PhoneLogin: true}, "phone_login needs sms_countries"},
+		"limits, bad bound":  {Handler{SMSLimits: map[string]string{"planet": "1/1h"}}, "unknown bound"},
+		"limits, bad rate":   {Handler{SMSLimits: map[string]string{"number": "0/1h"}}, "sms_limits number"},
 	} {
 		if err := c.h.validatePhone(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "frontdoor: ") {
 			t.Errorf("%s: %v", name, err)

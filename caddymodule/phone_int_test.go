@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -288,36 +289,46 @@ func customerOf(t *testing.T, email string) *identity.Customer {
 	return c
 }
 
-// TestPhoneTextLimits: through real Caddy on both stores, texts to one
-// number stop at three in 15 minutes, and the site's daily cap stops every
-// number — each refusal a 429 with nothing texted, and a refused text
-// spends nothing of the cap.
+// TestPhoneTextLimits: through real Caddy on both stores, each bound of
+// the text messages holds — three to one number in 15 minutes, then the
+// number range, the country (calling code) and the site's daily cap, as
+// `sms_limits` and `sms_daily_cap` set them — each refusal a 429 with
+// Retry-After and nothing texted, and a refused text spends nothing.
 func TestPhoneTextLimits(t *testing.T) {
 	o := phoneOpts
-	o.site += "\n\t\tsms_daily_cap 4"
+	o.site += "\n\t\tsms_daily_cap 7\n\t\tsms_limits {\n\t\t\trange 4/1h\n\t\t\tcountry 5/1h\n\t\t}"
 	runOnBothStoresWith(t, o, []scenario{{"limits", func(t *testing.T, g *gateway) {
 		c := g.signUp("tess@example.com")
-		for i := range 3 {
-			if r := g.askPhone(c, "07400 123501"); r.status != http.StatusOK {
-				t.Fatalf("code %d: %d", i+1, r.status)
+		ask := func(number string, want int, what string) {
+			t.Helper()
+			r := g.askPhone(c, number)
+			if r.status != want || want == http.StatusTooManyRequests && r.header.Get("Retry-After") == "" {
+				t.Fatalf("%s (%s): %d %v, want %d", what, number, r.status, r.header, want)
 			}
+		}
+		// One number: three texts, then 429 (and the refusals spend nothing).
+		for i := range 3 {
+			ask("07400 123501", http.StatusOK, fmt.Sprintf("text %d to one number", i+1))
 		}
 		for range 3 {
-			if r := g.askPhone(c, "07400 123501"); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-				t.Fatalf("fourth code to one number: %d %v", r.status, r.header)
-			}
+			ask("07400 123501", http.StatusTooManyRequests, "a fourth to one number")
 		}
 		waitUntil(t, "three texts", func() bool { return g.textsTo("+447400123501") == 3 })
-		// The cap: one more text today (3 sent; refusals spent nothing).
-		if r := g.askPhone(c, "+353 85 012 3499"); r.status != http.StatusOK {
-			t.Fatalf("the day's fourth text: %d", r.status)
-		}
-		if r := g.askPhone(c, "07400 223502"); r.status != http.StatusTooManyRequests {
-			t.Fatalf("past the daily cap: %d", r.status)
-		}
+		// The range +44 7400 1…: one more (4 an hour), then 429.
+		ask("07400 123502", http.StatusOK, "the range's fourth")
+		ask("07400 123503", http.StatusTooManyRequests, "the range's fifth")
+		// The country +44: one more in another range (5 an hour), then 429.
+		ask("07400 223504", http.StatusOK, "the country's fifth")
+		ask("07400 323505", http.StatusTooManyRequests, "the country's sixth")
+		// Another country: the day's sixth and seventh, then the cap.
+		ask("+353 85 012 3499", http.StatusOK, "the day's sixth")
+		ask("+353 85 112 3498", http.StatusOK, "the day's seventh")
+		ask("+353 86 012 3497", http.StatusTooManyRequests, "past the daily cap")
 		time.Sleep(300 * time.Millisecond)
-		if n := g.textsTo("+447400223502"); n != 0 {
-			t.Fatalf("%d texts past the cap", n)
+		for _, n := range []string{"+447400123503", "+447400323505", "+353860123497"} {
+			if got := g.textsTo(n); got != 0 {
+				t.Fatalf("%d texts to %s past a bound", got, n)
+			}
 		}
 	}}})
 }
