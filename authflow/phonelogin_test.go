@@ -222,3 +222,30 @@ func TestPhoneOnlyRisk(t *testing.T) {
 		run[authflow.RiskRefused](t, "Australia an hour later", signIn("127.20.0.1"), nil)
 	})
 }
+
+// TestPhoneSignUpConsent: a customer opened by a phone sign-up is asked
+// every purpose in the browser that signed up (no form asked them);
+// signing in again is not.
+func TestPhoneSignUpConsent(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		p := &phones{}
+		e.flows.Phone = &authflow.PhoneSettings{Countries: []string{"GB"}, Region: "GB", Notify: p, Login: true}
+		e.flows.Purposes = testPurposes
+		const number = "+447400123410"
+		signIn := func() authflow.SessionDue {
+			t.Helper()
+			out, err := e.flows.SendPhoneSignIn(ctx, authflow.PhoneSignInInput{Phone: number})
+			sent := run[authflow.PhoneSignInSent](t, "ask", out, err)
+			out, err = e.flows.SignInWithPhoneCode(ctx, authflow.PhoneCodeInput{Nonce: sent.Nonce, Code: p.code(number)})
+			return run[authflow.SessionDue](t, "code", out, err)
+		}
+		due := signIn()
+		if ok, err := e.flows.SignUpConsentPending(ctx, due.Customer.ID, due.AskConsent); !ok || err != nil {
+			t.Fatalf("a phone sign-up is not asked the purposes: %+v (%v)", due, err)
+		}
+		if again := signIn(); again.AskConsent != "" || again.Customer.ID != due.Customer.ID {
+			t.Fatalf("signing in again: %+v", again)
+		}
+	})
+}
