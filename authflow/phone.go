@@ -221,17 +221,7 @@ func (f *Flows) ConfirmPhoneChange(ctx context.Context, in PhoneConfirmInput) (O
 	}
 	if subtle.ConstantTimeCompare(p.CodeHash, phoneCodeHash(in.SessionKey, code)) != 1 {
 		p.Tries++
-		left := identity.PhoneCodeMaxTries - p.Tries
-		if left <= 0 {
-			return CodeLockedOut{}, nil
-		}
-		if err := tok.SetPayload(p); err != nil {
-			return nil, err
-		}
-		if err := f.Tokens.PutToken(ctx, tok); err != nil {
-			return nil, err
-		}
-		return WrongCode{Left: left}, nil
+		return f.wrongTextedCode(ctx, tok, p, p.Tries)
 	}
 	before, err := f.Customers.Customer(ctx, in.CustomerID)
 	if errors.Is(err, identity.ErrNotFound) {
@@ -299,6 +289,24 @@ func (f *Flows) RemovePhone(ctx context.Context, customerID string, client Clien
 		f.Phone.Notify.PhoneChangedMail(ctx, c, "")
 	}
 	return PhoneRemoved{Old: before.Phone}, nil
+}
+
+// wrongTextedCode answers a wrong texted code: its pending token, whose
+// payload p has counted tries wrong codes with this one, goes back into
+// the store — unless that was the last try (identity.PhoneCodeMaxTries),
+// which leaves it out for good.
+func (f *Flows) wrongTextedCode(ctx context.Context, tok *identity.Token, p identity.Payload, tries int) (Outcome, error) {
+	left := identity.PhoneCodeMaxTries - tries
+	if left <= 0 {
+		return CodeLockedOut{}, nil
+	}
+	if err := tok.SetPayload(p); err != nil {
+		return nil, err
+	}
+	if err := f.Tokens.PutToken(ctx, tok); err != nil {
+		return nil, err
+	}
+	return WrongCode{Left: left}, nil
 }
 
 // phoneChangeKey is where a session's pending number is stored: a hash of

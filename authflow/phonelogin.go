@@ -129,17 +129,7 @@ func (f *Flows) SignInWithPhoneCode(ctx context.Context, in PhoneCodeInput) (Out
 	}
 	if subtle.ConstantTimeCompare(p.CodeHash, phoneSignInHash(in.Nonce, code)) != 1 {
 		p.Tries++
-		left := identity.PhoneCodeMaxTries - p.Tries
-		if left <= 0 {
-			return CodeLockedOut{}, nil
-		}
-		if err := tok.SetPayload(p); err != nil {
-			return nil, err
-		}
-		if err := f.Tokens.PutToken(ctx, tok); err != nil {
-			return nil, err
-		}
-		return WrongCode{Left: left}, nil
+		return f.wrongTextedCode(ctx, tok, p, p.Tries)
 	}
 	if n, err := sms.ParseNumber(p.Phone, ""); err != nil || !f.Phone.allowed(n.Region) {
 		return CodeDead{}, nil // the country left the allow-list since

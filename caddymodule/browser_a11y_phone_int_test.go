@@ -29,26 +29,17 @@ func TestBrowserAccessibilityPhone(t *testing.T) {
 			s.press("form[action$='/login'] button[type=submit]")
 		}, "Your account"},
 		{"phone form", opener(phonePage), "Your phone number"},
-		{"a number off the allow-list", func(s *a11yTour) {
-			s.fill("#new-phone", "+33 6 12 34 56 78")
-			s.press("#phone-send")
-		}, "Your phone number"},
-		{"code page", func(s *a11yTour) {
-			s.fill("#new-phone", "07400 123407")
-			s.press("#phone-send")
-			code = s.g.text(number, "verify_phone").Code
-		}, "Your phone number"},
-		{"a wrong code", func(s *a11yTour) {
-			s.fill("#phone-code", otherCode(code))
-			s.press("#phone-confirm")
-		}, "Your phone number"},
+	}
+	rows = append(rows, phoneCodeRows(phoneForm{"Your phone number", "#new-phone", "#phone-send", "#phone-code", "#phone-confirm", "verify_phone"},
+		"07400 123407", number, &code)...)
+	rows = append(rows, []a11yPage{
 		{"number confirmed", func(s *a11yTour) {
 			s.fill("#phone-code", code)
 			s.press("#phone-confirm")
 		}, "Phone number confirmed"},
 		{"account page with the number", opener("/.frontdoor/account"), "Your account"},
 		{"phone form with the number", opener(phonePage), "Your phone number"},
-	}
+	}...)
 	s.tour(axe, rows)
 }
 
@@ -77,19 +68,10 @@ func TestBrowserAccessibilityPhoneLogin(t *testing.T) {
 	rows := []a11yPage{
 		{"sign-in page offering the phone", opener("/.frontdoor/login?rd=%2F.frontdoor%2Faccount"), "Sign in"},
 		{"phone sign-in form", opener("/.frontdoor/phone?rd=%2F.frontdoor%2Faccount"), "Sign in with your phone"},
-		{"a number off the allow-list", func(s *a11yTour) {
-			s.fill("#phone", "+33 6 12 34 56 78")
-			s.press("#phone-login-send")
-		}, "Sign in with your phone"},
-		{"code page", func(s *a11yTour) {
-			s.fill("#phone", "07400 123408")
-			s.press("#phone-login-send")
-			code = s.g.text(number, "signin").Code
-		}, "Sign in with your phone"},
-		{"a wrong code", func(s *a11yTour) {
-			s.fill("#code", otherCode(code))
-			s.press("#phone-login-code")
-		}, "Sign in with your phone"},
+	}
+	rows = append(rows, phoneCodeRows(phoneForm{"Sign in with your phone", "#phone", "#phone-login-send", "#code", "#phone-login-code", "signin"},
+		"07400 123408", number, &code)...)
+	rows = append(rows, []a11yPage{
 		{"account page without an address", func(s *a11yTour) {
 			s.fill("#code", code)
 			s.press("#phone-login-code")
@@ -108,6 +90,32 @@ func TestBrowserAccessibilityPhoneLogin(t *testing.T) {
 			s.press("#send-sms")
 			s.g.text(factorNumber, "second_factor")
 		}, "Two-step verification"},
-	}
+	}...)
 	s.tour(axe, rows)
+}
+
+// phoneForm is a page that texts a code to a typed number: its heading,
+// the number field and its button, the code field and its button, and the
+// kind of text it sends.
+type phoneForm struct{ title, field, send, codeField, confirm, kind string }
+
+// phoneCodeRows are the tour's rows through such a page: a number off the
+// allow-list, the code page for typed (texted to number, whose code is
+// kept in *code), and a wrong code.
+func phoneCodeRows(f phoneForm, typed, number string, code *string) []a11yPage {
+	return []a11yPage{
+		{"a number off the allow-list", func(s *a11yTour) {
+			s.fill(f.field, "+33 6 12 34 56 78")
+			s.press(f.send)
+		}, f.title},
+		{"code page", func(s *a11yTour) {
+			s.fill(f.field, typed)
+			s.press(f.send)
+			*code = s.g.text(number, f.kind).Code
+		}, f.title},
+		{"a wrong code", func(s *a11yTour) {
+			s.fill(f.codeField, otherCode(*code))
+			s.press(f.confirm)
+		}, f.title},
+	}
 }

@@ -145,11 +145,10 @@ func (h *Handler) phoneLoginCode(w http.ResponseWriter, r *http.Request) error {
 		return h.message(w, r, http.StatusBadRequest, "phone_login.title", "phone.code_dead", h.Prefix+"/phone", "phone.try_again")
 	case authflow.PhoneSignInRefused:
 		clearCookie(w, phoneLoginCookie)
-		text := "phone_login.refused"
 		if o.Unconfirmed {
-			text = "phone_login.unconfirmed"
+			return h.message(w, r, http.StatusForbidden, "phone_login.title", "phone_login.unconfirmed", h.Prefix+"/login", "link.sign_in")
 		}
-		return h.message(w, r, http.StatusForbidden, "phone_login.title", text, h.Prefix+"/login", "link.sign_in")
+		return h.message(w, r, http.StatusForbidden, "phone_login.title", "phone_login.refused", h.Prefix+"/login", "link.sign_in")
 	}
 	clearCookie(w, phoneLoginCookie)
 	return h.secondFactorOutcome(w, r, out)
