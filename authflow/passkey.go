@@ -27,8 +27,8 @@ import (
 type waUser struct{ c *identity.Customer }
 
 func (u waUser) WebAuthnID() []byte          { return []byte(u.c.ID) }
-func (u waUser) WebAuthnName() string        { return u.c.Email }
-func (u waUser) WebAuthnDisplayName() string { return u.c.Email }
+func (u waUser) WebAuthnName() string        { return u.c.Handle() }
+func (u waUser) WebAuthnDisplayName() string { return u.c.Handle() }
 
 // WebAuthnCredentials lists the usable passkeys: a flagged one cannot sign
 // in.
@@ -312,7 +312,7 @@ func (f *Flows) PasskeySignIn(ctx context.Context, in PasskeySignInInput) (Outco
 	if err != nil {
 		return nil, err
 	}
-	if !c.EmailVerified {
+	if !c.ContactVerified() {
 		return PasskeyEmailUnverified{}, nil
 	}
 	amr, acr := []string{PasskeyAMR(p)}, "aal1"

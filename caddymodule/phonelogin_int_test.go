@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/internal/webauthntest"
 )
 
 // phoneLoginOpts is phoneOpts with sign-in by phone on, and the edge
@@ -159,6 +160,32 @@ func TestPhoneSignIn(t *testing.T) {
 			codes = append(codes, code)
 			if r := g.typeLoginCode(c2, code); r.status != http.StatusForbidden || g.sessionCookie(c2) != "" {
 				t.Fatalf("sms-only account: %d %s", r.status, r.body)
+			}
+		}},
+		{name: "a passkey for a customer without an address", run: func(t *testing.T, g *gateway) {
+			const number = "+447400123461"
+			c := clientFrom(g, "127.0.11.1") // the text route allows five requests an hour per address
+			g.askLogin(c, number, "/app/x")
+			code := g.text(number, "signin").Code
+			codes = append(codes, code)
+			if r := g.typeLoginCode(c, code); r.status != http.StatusSeeOther {
+				t.Fatalf("sign-up: %d %s", r.status, r.body)
+			}
+			a := webauthntest.New(g.url(""))
+			if _, r := pkCreate(t, g, c, a); r.status != http.StatusSeeOther {
+				t.Fatalf("adding a passkey: %d %s", r.status, r.body)
+			}
+			pkLogout(t, g, c)
+			if _, r := pkLogin(t, g, c, a, "/app/x"); r.status != http.StatusSeeOther || g.sessionCookie(c) == "" {
+				t.Fatalf("passkey sign-in: %d %s", r.status, r.body)
+			}
+			// The passkey is now the second factor of a phone sign-in.
+			pkLogout(t, g, c)
+			g.askLogin(c, number, "/app/x")
+			code = g.text(number, "signin").Code
+			codes = append(codes, code)
+			if r := g.typeLoginCode(c, code); r.status != http.StatusOK || !strings.Contains(r.body, "Two-step verification") || g.sessionCookie(c) != "" {
+				t.Fatalf("phone sign-in with a passkey on the account: %d %s", r.status, r.body)
 			}
 		}},
 		{name: "limits", run: func(t *testing.T, g *gateway) {

@@ -162,6 +162,26 @@ func NormalizeEmail(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
+// Handle is how the customer is named to them and their authenticators
+// (a passkey's user name): the address, or the number of a customer who
+// signed up by phone.
+func (c *Customer) Handle() string {
+	if c.Email == "" {
+		return c.Phone
+	}
+	return c.Email
+}
+
+// ContactVerified reports whether the account's way to reach its
+// customer is proven: the address, or — for a customer without one — the
+// phone number.
+func (c *Customer) ContactVerified() bool {
+	if c.Email == "" {
+		return c.Phone != "" && c.PhoneVerified
+	}
+	return c.EmailVerified
+}
+
 // SupportCode is a customer's code for a support agent: only its hash.
 type SupportCode struct {
 	Hash  []byte    `json:"hash"`
