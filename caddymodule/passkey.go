@@ -12,6 +12,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/authflow"
 	"github.com/frontdoorhq/frontdoor/identity"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // The HTTP side of passkeys (authflow/passkey.go holds the ceremonies).
@@ -174,8 +175,12 @@ func (h *Handler) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 		return h.message(w, r, http.StatusNotFound, "passkey.title", "passkey.not_found", h.Prefix+"/account", "link.account")
 	}
 	if c.SignInMethods() == 1 && !p.Flagged && r.PostForm.Get("confirm") == "" {
+		warning := h.say(r, "passkey.remove_last", "email", c.Email)
+		if c.Email == "" {
+			warning = h.say(r, "passkey.remove_last_phone", "phone", sms.Display(c.Phone))
+		}
 		return h.render(w, r, http.StatusOK, "confirm", &pageData{Title: h.say(r, "passkey.remove_last.title"), CSRF: h.csrfFor(w, r),
-			Error: h.say(r, "passkey.remove_last", "email", c.Email),
+			Error: warning,
 			Confirm: &confirmView{Action: h.Prefix + "/account/passkey/remove", Button: h.say(r, "passkey.remove_last.button"),
 				Fields: []hiddenField{{"id", r.PostForm.Get("id")}, {"confirm", "1"}}}})
 	}

@@ -172,12 +172,18 @@ func TestPhoneSignIn(t *testing.T) {
 				t.Fatalf("sign-up: %d %s", r.status, r.body)
 			}
 			a := webauthntest.New(g.url(""))
-			if _, r := pkCreate(t, g, c, a); r.status != http.StatusSeeOther {
+			cred, r := pkCreate(t, g, c, a)
+			if r.status != http.StatusSeeOther {
 				t.Fatalf("adding a passkey: %d %s", r.status, r.body)
 			}
 			pkLogout(t, g, c)
 			if _, r := pkLogin(t, g, c, a, "/app/x"); r.status != http.StatusSeeOther || g.sessionCookie(c) == "" {
 				t.Fatalf("passkey sign-in: %d %s", r.status, r.body)
+			}
+			// Removing it warns of the number, not an address.
+			if r := g.postVia(c, "/.frontdoor/account", "/.frontdoor/account/passkey/remove", url.Values{"id": {b64(cred.ID)}}); r.status != http.StatusOK ||
+				!strings.Contains(r.body, "besides a code texted to") {
+				t.Fatalf("removing the only passkey: %d %s", r.status, r.body)
 			}
 			// The passkey is now the second factor of a phone sign-in.
 			pkLogout(t, g, c)
