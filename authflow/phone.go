@@ -170,14 +170,8 @@ func (f *Flows) RequestPhoneChange(ctx context.Context, in PhoneChangeInput) (Ou
 	if n.E164 == c.Phone && c.PhoneVerified {
 		return PhoneUnchanged{}, nil
 	}
-	if f.Phone.Limit != nil {
-		retry, err := f.Phone.Limit.AllowText(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		if retry > 0 {
-			return TextLimited{RetryAfter: retry}, nil
-		}
+	if out, err := f.textLimited(ctx, n); out != nil || err != nil {
+		return out, err
 	}
 	code := newEmailCode()
 	tok := identity.NewTokenUnder(phoneChangeKey(in.SessionKey), identity.PhoneChange{Phone: n.E164, CodeHash: phoneCodeHash(in.SessionKey, code)},
@@ -186,10 +180,7 @@ func (f *Flows) RequestPhoneChange(ctx context.Context, in PhoneChangeInput) (Ou
 		return nil, err
 	}
 	if err := f.Phone.Notify.PhoneCode(ctx, n.E164, code); err != nil {
-		if errors.Is(err, sms.ErrQueueFull) {
-			return Busy{}, nil
-		}
-		return nil, err
+		return queuedText(err)
 	}
 	return PhoneCodeSent{Phone: n.E164}, nil
 }
@@ -289,6 +280,28 @@ func (f *Flows) RemovePhone(ctx context.Context, customerID string, client Clien
 		f.Phone.Notify.PhoneChangedMail(ctx, c, "")
 	}
 	return PhoneRemoved{Old: before.Phone}, nil
+}
+
+// textLimited asks the site's text limits whether n may be texted now:
+// TextLimited if not, nil if it may.
+func (f *Flows) textLimited(ctx context.Context, n sms.Number) (Outcome, error) {
+	if f.Phone.Limit == nil {
+		return nil, nil
+	}
+	retry, err := f.Phone.Limit.AllowText(ctx, n)
+	if err != nil || retry <= 0 {
+		return nil, err
+	}
+	return TextLimited{RetryAfter: retry}, nil
+}
+
+// queuedText answers a text the queue did not take: Busy when it is full
+// (the customer tries again in a moment), the error otherwise.
+func queuedText(err error) (Outcome, error) {
+	if errors.Is(err, sms.ErrQueueFull) {
+		return Busy{}, nil
+	}
+	return nil, err
 }
 
 // wrongTextedCode answers a wrong texted code: its pending token, whose

@@ -65,14 +65,8 @@ func (f *Flows) SendPhoneSignIn(ctx context.Context, in PhoneSignInInput) (Outco
 	if err != nil {
 		return Invalid{Fields: map[string]error{"phone": err}}, nil
 	}
-	if f.Phone.Limit != nil {
-		retry, err := f.Phone.Limit.AllowText(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		if retry > 0 {
-			return TextLimited{RetryAfter: retry}, nil
-		}
+	if out, err := f.textLimited(ctx, n); out != nil || err != nil {
+		return out, err
 	}
 	// A fresh nonce each time: a new request never adds a code to an
 	// older one's binding, nor resets its count of wrong codes.
@@ -84,10 +78,7 @@ func (f *Flows) SendPhoneSignIn(ctx context.Context, in PhoneSignInInput) (Outco
 		return nil, err
 	}
 	if err := f.Phone.Notify.LoginCode(ctx, n.E164, code); err != nil {
-		if errors.Is(err, sms.ErrQueueFull) {
-			return Busy{}, nil
-		}
-		return nil, err
+		return queuedText(err)
 	}
 	return PhoneSignInSent{Phone: n.E164, Nonce: nonce}, nil
 }

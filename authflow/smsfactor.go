@@ -126,15 +126,9 @@ func (f *Flows) SendSMSCode(ctx context.Context, nonce string, current CurrentSe
 		f.putBack(ctx, p.tok)
 		return nil, err
 	}
-	if f.Phone.Limit != nil {
-		retry, err := f.Phone.Limit.AllowText(ctx, n)
-		if err != nil || retry > 0 {
-			f.putBack(ctx, p.tok)
-			if err != nil {
-				return nil, err
-			}
-			return TextLimited{RetryAfter: retry}, nil
-		}
+	if out, err := f.textLimited(ctx, n); out != nil || err != nil {
+		f.putBack(ctx, p.tok)
+		return out, err
 	}
 	code := newEmailCode()
 	p.wait.SMSCode, p.wait.SMSUntil = smsCodeHash(nonce, code), f.now().Add(identity.PhoneCodeTTL)
@@ -145,10 +139,7 @@ func (f *Flows) SendSMSCode(ctx context.Context, nonce string, current CurrentSe
 		return nil, err
 	}
 	if err := f.Phone.Notify.SignInCode(ctx, n.E164, code); err != nil {
-		if errors.Is(err, sms.ErrQueueFull) {
-			return Busy{}, nil
-		}
-		return nil, err
+		return queuedText(err)
 	}
 	return SecondFactorDue{Customer: c, Offer: f.offer(c, p)}, nil
 }
