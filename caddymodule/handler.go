@@ -587,6 +587,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("frontdoor: no replacer in request context"))
 	}
 	extra.Roles = c.roles
+	if c.PhoneVerified {
+		extra.Phone = c.Phone
+	}
 	extra.Risk, extra.RiskSignals = riskLevel, riskSignals
 	if kc != nil {
 		extra.Actor, extra.Scope = kc.key.ID, kc.scope

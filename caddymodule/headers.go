@@ -279,7 +279,7 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	var vals []string
 	if n.plain {
 		size := 6 // five plain headers and the assertion
-		for _, v := range [...]string{st.Consent, st.Roles, st.Actor, st.Client, st.Risk} {
+		for _, v := range [...]string{st.Consent, st.Roles, st.Actor, st.Client, st.Risk, st.Phone} {
 			if v != "" {
 				size++
 			}
@@ -311,6 +311,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 			vals = append(vals, st.Risk)
 			r.Header[riskHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
+		if st.Phone != "" {
+			vals = append(vals, st.Phone)
+			r.Header[phoneHeader] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
 	}
 	if n.assertion {
 		if vals == nil {
@@ -333,6 +337,7 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 	repl.Set("http.frontdoor.acr", v.acr)
 	repl.Set("http.frontdoor.sid", v.sid)
 	repl.Set("http.frontdoor.roles", v.roles)
+	repl.Set("http.frontdoor.phone", v.phone)
 	return nil
 }
 
@@ -340,7 +345,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, s *session.Sessi
 // actorHeader who acts for the customer (an API key's id); clientHeader
 // the app whose access token the request came with.
 const (
-	rolesHeader  = "X-Frontdoor-Roles"
+	rolesHeader = "X-Frontdoor-Roles"
+	// phoneHeader carries the customer's verified phone number (E.164);
+	// X-Frontdoor-Phone is a profile field's (profile phone).
+	phoneHeader  = "X-Frontdoor-Phone-Number"
 	actorHeader  = "X-Frontdoor-Actor"
 	clientHeader = "X-Frontdoor-Client"
 )
@@ -386,8 +394,8 @@ func (h *Handler) attributeClaims(c *hotCustomer) []session.Field {
 
 // placeholderValues are a stamp's placeholder values as interface values,
 // so setting them allocates nothing.
-type placeholderValues struct{ user, email, verified, authTime, amr, acr, sid, roles any }
+type placeholderValues struct{ user, email, verified, authTime, amr, acr, sid, roles, phone any }
 
 func boxPlaceholders(st *session.Stamp) any {
-	return &placeholderValues{st.UserID, st.Email, st.EmailVerified, st.AuthTimeRFC3339, st.AMR, st.ACR, st.SID, st.Roles}
+	return &placeholderValues{st.UserID, st.Email, st.EmailVerified, st.AuthTimeRFC3339, st.AMR, st.ACR, st.SID, st.Roles, st.Phone}
 }

@@ -336,6 +336,7 @@ func (h *Handler) phoneConfirm(w http.ResponseWriter, r *http.Request) error {
 	case authflow.PhoneNotAdded:
 		return h.message(w, r, http.StatusConflict, "phone.title", "phone.not_added", h.Prefix+"/account", "link.account")
 	case authflow.PhoneChanged:
+		h.app.backend.forgetCustomer(s.UserID) // backends are told the new number at once
 		return h.message(w, r, http.StatusOK, "phone.changed.title", "phone.changed", h.Prefix+"/account", "link.account", "phone", sms.Display(o.Customer.Phone))
 	}
 	return h.unexpected(w, r, out)
@@ -353,6 +354,7 @@ func (h *Handler) phoneRemove(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch out.(type) {
 	case authflow.PhoneRemoved:
+		h.app.backend.forgetCustomer(s.UserID)
 		return h.message(w, r, http.StatusOK, "phone.title", "phone.removed", h.Prefix+"/account", "link.account")
 	case authflow.PhoneNone:
 		return h.message(w, r, http.StatusOK, "phone.title", "phone.none", h.Prefix+"/account", "link.account")

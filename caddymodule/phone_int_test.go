@@ -164,6 +164,22 @@ func TestPhoneNumber(t *testing.T) {
 			if got := customerOf(t, email); got.Phone != second || !got.PhoneVerified {
 				t.Fatalf("after the change: %+v", got)
 			}
+			// Backends are told the new number at once (header and claim).
+			phoneSeen := func() string {
+				t.Helper()
+				if r := g.get(c, "/app/x", navigate); r.status != http.StatusOK {
+					t.Fatalf("protected route: %d", r.status)
+				}
+				h := g.backend.lastHeaders()
+				claims := verifyAssertion(t, g.get(g.newClient(), "/.well-known/frontdoor/jwks.json", nil).body, h.Get("X-Frontdoor-Assertion"), g.aud())
+				if claims.PhoneNumber != h.Get("X-Frontdoor-Phone-Number") {
+					t.Fatalf("header %q, claim %q", h.Get("X-Frontdoor-Phone-Number"), claims.PhoneNumber)
+				}
+				return claims.PhoneNumber
+			}
+			if got := phoneSeen(); got != second {
+				t.Fatalf("backend saw %q after the change", got)
+			}
 
 			// The export carries the number and follows the schema.
 			x := validExport(t, g.get(c, "/.frontdoor/account/export", nil).body)
@@ -182,6 +198,9 @@ func TestPhoneNumber(t *testing.T) {
 			}
 			if r := g.get(c, "/.frontdoor/account", nil); !strings.Contains(r.body, "Phone number removed") {
 				t.Fatalf("account page after removal: %s", r.body)
+			}
+			if got := phoneSeen(); got != "" {
+				t.Fatalf("backend saw %q after the removal", got)
 			}
 		}},
 		{name: "five wrong tries", run: func(t *testing.T, g *gateway) {

@@ -111,8 +111,23 @@ func TestPhoneSignIn(t *testing.T) {
 			if err != nil || !created.PhoneVerified || created.Email != "" || h.Get("X-Frontdoor-User") != created.ID {
 				t.Fatalf("created %+v (%v), backend saw user %q", created, err, h.Get("X-Frontdoor-User"))
 			}
-			if h.Get("X-Frontdoor-AMR") != "sms" || h.Get("X-Frontdoor-Email") != "" {
-				t.Fatalf("backend saw amr %q email %q", h.Get("X-Frontdoor-AMR"), h.Get("X-Frontdoor-Email"))
+			if h.Get("X-Frontdoor-AMR") != "sms" || h.Get("X-Frontdoor-Email") != "" || h.Get("X-Frontdoor-Phone-Number") != unknown {
+				t.Fatalf("backend saw amr %q email %q phone %q", h.Get("X-Frontdoor-AMR"), h.Get("X-Frontdoor-Email"), h.Get("X-Frontdoor-Phone-Number"))
+			}
+			claims := verifyAssertion(t, g.get(g.newClient(), "/.well-known/frontdoor/jwks.json", nil).body, h.Get("X-Frontdoor-Assertion"), g.aud())
+			if claims.PhoneNumber != unknown || !claims.PhoneNumberVerified || claims.Email != "" {
+				t.Fatalf("assertion: %+v", claims)
+			}
+			// A client's own copy of the header never reaches the backend.
+			g.get(c, "/app/x", map[string]string{"X-Frontdoor-Phone-Number": "+15005550006", "X-Frontdoor_Phone_Number": "+15005550006"})
+			seen := g.backend.lastHeaders()
+			if got := seen.Values("X-Frontdoor-Phone-Number"); len(got) != 1 || got[0] != unknown {
+				t.Fatalf("backend saw phone %q", got)
+			}
+			for k := range seen {
+				if k != "X-Frontdoor-Phone-Number" && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), "X-Frontdoor-Phone-Number") {
+					t.Fatalf("backend saw the forged %s", k)
+				}
 			}
 			if r := g.get(c, "/.frontdoor/account", nil); r.status != http.StatusOK || !strings.Contains(r.body, "No email address.") ||
 				!strings.Contains(r.body, "44 7400 123422") {

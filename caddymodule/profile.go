@@ -48,12 +48,22 @@ type ProfileField struct {
 
 var fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
+// reservedFieldNames are the fields whose header (profileHeader) is one
+// of Frontdoor's own identity headers; attr_… are the attributes'.
+var reservedFieldNames = []string{"user", "email", "email_verified", "auth_time", "amr", "assertion", "consent",
+	"roles", "actor", "client", "risk", "risk_signals", "phone_number"}
+
 var fieldTypes = []string{"text", "tel", "date", "email", "number"}
 
 // spec checks a declared field and fills its defaults.
 func (f ProfileField) spec() (authflow.FieldSpec, error) {
 	if !fieldNameRE.MatchString(f.Name) {
 		return authflow.FieldSpec{}, fmt.Errorf("profile field %q: the name must be lower-case letters, digits and _ (up to 32)", f.Name)
+	}
+	if slices.Contains(reservedFieldNames, f.Name) || strings.HasPrefix(f.Name, "attr_") {
+		// Its header would be one Frontdoor sets from what it verified:
+		// a customer's typed value must never stand in for it.
+		return authflow.FieldSpec{}, fmt.Errorf("profile field %q: %s is Frontdoor's own header; name the field otherwise", f.Name, profileHeader(f.Name))
 	}
 	typ := f.Type
 	if typ == "" {

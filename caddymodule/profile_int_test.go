@@ -83,6 +83,10 @@ func TestProfileCaddyfileErrors(t *testing.T) {
 		{"profile {\n\t\t\tfield phone {\n\t\t\t\ttype fax\n\t\t\t}\n\t\t}", "public /health", `type "fax"`},
 		{"profile {\n\t\t\tfield phone {\n\t\t\t\tmax lots\n\t\t\t}\n\t\t}", "public /health", "not a positive number"},
 		{"profile {\n\t\t\tcolour blue\n\t\t}", "public /health", `unknown option "colour"`},
+		// A field whose header is one of Frontdoor's own identity headers.
+		{"profile {\n\t\t\tfield email\n\t\t}", "public /health", `X-Frontdoor-Email is Frontdoor's own header`},
+		{"profile {\n\t\t\tfield phone_number\n\t\t}", "public /health", `X-Frontdoor-Phone-Number is Frontdoor's own header`},
+		{"profile {\n\t\t\tfield attr_plan\n\t\t}", "public /health", `own header`},
 	}
 	for _, tc := range cases {
 		_, err := adapt(t, "{\n\tfrontdoor {\n\t\t"+tc.global+"\n\t}\n}\n\nshop.example.com {\n\tfrontdoor {\n\t\t"+tc.site+"\n\t}\n}\n")

@@ -16,17 +16,21 @@ const AssertionTTL = 5 * time.Minute
 
 // Claims of the identity assertion handed to backends.
 type Claims struct {
-	Issuer        string   `json:"iss"`
-	Subject       string   `json:"sub"`
-	Audience      string   `json:"aud"`
-	Email         string   `json:"email,omitempty"`
-	EmailVerified bool     `json:"email_verified"`
-	AMR           []string `json:"amr,omitempty"`
-	ACR           string   `json:"acr,omitempty"`
-	AuthTime      int64    `json:"auth_time"`
-	SID           string   `json:"sid"`
-	IssuedAt      int64    `json:"iat"`
-	Expiry        int64    `json:"exp"`
+	Issuer        string `json:"iss"`
+	Subject       string `json:"sub"`
+	Audience      string `json:"aud"`
+	Email         string `json:"email,omitempty"`
+	EmailVerified bool   `json:"email_verified"`
+	// PhoneNumber is the customer's verified phone number (E.164), if
+	// any: for a customer who signed up by phone, their only contact.
+	PhoneNumber         string   `json:"phone_number,omitempty"`
+	PhoneNumberVerified bool     `json:"phone_number_verified,omitempty"`
+	AMR                 []string `json:"amr,omitempty"`
+	ACR                 string   `json:"acr,omitempty"`
+	AuthTime            int64    `json:"auth_time"`
+	SID                 string   `json:"sid"`
+	IssuedAt            int64    `json:"iat"`
+	Expiry              int64    `json:"exp"`
 	// IdP names the OpenID Provider the customer signed in with.
 	IdP string `json:"idp,omitempty"`
 	// Consent is the customer's answer on each consent purpose the site
@@ -86,6 +90,9 @@ type Extra struct {
 	// Risk is the risk level ("" when the site judges none) and
 	// RiskSignals its signals, space-separated.
 	Risk, RiskSignals string
+	// Phone is the customer's verified phone number (E.164), "" for none:
+	// read from the account, not the session, so a change shows at once.
+	Phone string
 }
 
 // Field is one profile field's or attribute's value.
@@ -191,6 +198,8 @@ type Stamp struct {
 	Actor, Scope, Client string
 	// Risk and RiskSignals are the risk level and signals it states.
 	Risk, RiskSignals string
+	// Phone is the verified phone number it states ("" for none).
+	Phone string
 
 	memo     atomic.Pointer[any]
 	kid      string
@@ -235,7 +244,7 @@ func (st *Stamp) Memo(derive func(*Stamp) any) any {
 // fits reports whether st still describes s (and x) under the current key.
 func (st *Stamp) fits(s *Session, x Extra, kid string, now time.Time) bool {
 	if !now.Before(st.refresh) || st.kid != kid || st.Consent != x.Consent || st.Roles != x.Roles || st.Actor != x.Actor || st.Scope != x.Scope || st.Client != x.Client ||
-		st.Risk != x.Risk || st.RiskSignals != x.RiskSignals ||
+		st.Risk != x.Risk || st.RiskSignals != x.RiskSignals || st.Phone != x.Phone ||
 		!slices.Equal(st.Profile, x.Profile) || !slices.Equal(st.Attrs, x.Attrs) {
 		return false
 	}
@@ -273,7 +282,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 		AMR: s.AMR, ACR: s.ACR, IdP: s.IdP, AuthTime: s.AuthTime.Unix(), SID: sid, IssuedAt: now.Unix(), Expiry: exp.Unix(),
 		Consent: consentClaim(x.Consent), Profile: fieldsClaim(x.Profile),
 		Roles: rolesClaim(x.Roles), Attrs: fieldsClaim(x.Attrs), Act: actClaim(x.Actor), Scope: x.Scope, ClientID: x.Client,
-		Risk: riskClaim(x.Risk, x.RiskSignals),
+		Risk: riskClaim(x.Risk, x.RiskSignals), PhoneNumber: x.Phone, PhoneNumberVerified: x.Phone != "",
 	})
 	if err != nil {
 		return nil, err
@@ -290,7 +299,7 @@ func (a *Assertions) StampExtra(s *Session, issuer, audience string, x Extra) (*
 		Assertion: token, UserID: s.UserID, Email: s.Email, EmailVerified: strconv.FormatBool(s.EmailVerified),
 		AuthTime: strconv.FormatInt(s.AuthTime.Unix(), 10), AMR: strings.Join(s.AMR, " "),
 		AuthTimeRFC3339: s.AuthTime.UTC().Format(time.RFC3339), ACR: s.ACR, SID: sid, Consent: x.Consent, Profile: x.Profile, Roles: x.Roles, Attrs: x.Attrs, Actor: x.Actor, Scope: x.Scope, Client: x.Client,
-		Risk: x.Risk, RiskSignals: x.RiskSignals,
+		Risk: x.Risk, RiskSignals: x.RiskSignals, Phone: x.Phone,
 		kid: st.current.KID, authTime: s.AuthTime, amr: s.AMR, verified: s.EmailVerified,
 		refresh: now.Add(exp.Sub(now) / 2), expires: exp,
 	}

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,46 @@ func TestAssertionRoles(t *testing.T) {
 	if cl, _ := verify(t, ring.JWKS(), none.Assertion); cl.Roles != nil || cl.Attrs != nil {
 		t.Fatalf("claims without roles %+v", cl)
 	}
+}
+
+// TestAssertionPhone: the phone_number claims follow Extra.Phone; a new
+// or removed number re-signs at once; none, no claim.
+func TestAssertionPhone(t *testing.T) {
+	ring, a, s := extraFixture(t)
+	const iss, aud = "https://shop.example.com", "shop.example.com"
+	st, err := a.StampExtra(s, iss, aud, session.Extra{Phone: "+447400123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := verify(t, ring.JWKS(), st.Assertion)
+	if err != nil || cl.PhoneNumber != "+447400123456" || !cl.PhoneNumberVerified || st.Phone != "+447400123456" {
+		t.Fatalf("claims %+v, %v", cl, err)
+	}
+	if again, _ := a.StampExtra(s, iss, aud, session.Extra{Phone: "+447400123456"}); again != st {
+		t.Fatal("an unchanged number re-signed")
+	}
+	moved, _ := a.StampExtra(s, iss, aud, session.Extra{Phone: "+353850123456"})
+	if cl, _ := verify(t, ring.JWKS(), moved.Assertion); moved == st || cl.PhoneNumber != "+353850123456" {
+		t.Fatalf("a new number: %+v", cl)
+	}
+	none, _ := a.StampExtra(s, iss, aud, session.Extra{})
+	raw := claimsJSON(t, none.Assertion)
+	if none == moved || strings.Contains(raw, "phone_number") {
+		t.Fatalf("claims without a number: %s", raw)
+	}
+}
+
+// claimsJSON is an assertion's payload as sent (not verified: the
+// caller verified it, or only looks at which names it holds).
+func claimsJSON(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
 }
