@@ -18,6 +18,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/consent"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/risk"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // The HTTP side of the journeys in authflow: their dependencies from the
@@ -142,6 +143,10 @@ func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Si
 			break
 		}
 	}
+	if c.Email == "" {
+		m.textNewSignIn(ctx, c, l.words.say("sms.new_sign_in", "site", m.h.siteName(), "device", device, "place", place))
+		return
+	}
 	notMe := ""
 	if secret, err := m.h.flows.NotMeLink(ctx, c.ID); err != nil {
 		m.h.logger.Error("making a mail's \"this wasn't me\" link", zap.Error(err))
@@ -150,6 +155,28 @@ func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Si
 	}
 	m.h.queueMail(ctx, c.Email, "new_sign_in", mailData{Link: m.h.origin + m.h.Prefix + "/account", Device: device, Place: place,
 		When: s.At, Why: why, NotMe: notMe})
+}
+
+// textNewSignIn tells a customer without an address of a new sign-in by
+// text instead, to their verified number in one of the site's countries
+// and within the text limits (a text costs the operator; past a limit
+// the notice is skipped). No link: a link in a text is what a phishing
+// text looks like, and the customer signs in as usual to look.
+func (m siteMail) textNewSignIn(ctx context.Context, c *identity.Customer, text string) {
+	if !c.PhoneVerified || m.h.flows.Phone == nil {
+		return
+	}
+	n, err := m.h.flows.ParsePhone(c.Phone)
+	if err != nil {
+		return // its country is no longer texted
+	}
+	if retry, err := textLimit(m).AllowText(ctx, n); err != nil || retry > 0 {
+		m.h.logger.Info("new sign-in notice not texted: text limits", zap.Error(err))
+		return
+	}
+	if err := m.h.app.sendText(ctx, sms.Message{To: n.E164, Text: text, Kind: "new_sign_in"}); err != nil {
+		m.h.logger.Warn("texting a new sign-in notice", zap.Error(err))
+	}
 }
 
 // FactorRemoval tells the customer of a support agent's removal of their

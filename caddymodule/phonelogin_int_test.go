@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/internal/webauthntest"
@@ -254,4 +255,39 @@ func TestPhoneSignIn(t *testing.T) {
 			}
 		}},
 	})
+}
+
+// TestPhoneSignInRisk: through real Caddy on both stores, with the risk
+// policy on, a customer who signed up by phone is told of a sign-in from
+// a new device by text (no address to mail; no link in it), and a sign-in
+// the policy would step up is refused — the texted code was the only
+// proof they have.
+func TestPhoneSignInRisk(t *testing.T) {
+	o := gatewayOpts{global: phoneOpts.global + "\n\t" + riskGeo(t), site: phoneLoginOpts.site + "\n\t\t" + riskSite}
+	runOnBothStoresWith(t, o, []scenario{{"notify and refuse", func(t *testing.T, g *gateway) {
+		const number = "+447400123471"
+		clk := useClock(t)
+		signIn := func(c *http.Client) response {
+			t.Helper()
+			if r := g.askLogin(c, number, "/app/x"); r.status != http.StatusOK {
+				t.Fatalf("ask: %d %s", r.status, r.body)
+			}
+			return g.typeLoginCode(c, g.text(number, "signin").Code)
+		}
+		if r := signIn(clientFrom(g, "127.10.0.1")); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-up in Berlin: %d %s", r.status, r.body)
+		}
+		if r := signIn(clientFrom(g, "127.11.0.1")); r.status != http.StatusSeeOther {
+			t.Fatalf("a new device in Potsdam: %d %s", r.status, r.body)
+		}
+		notice := g.text(number, "new_sign_in")
+		if !strings.Contains(notice.Text, "Potsdam") || strings.Contains(notice.Text, "http") || notice.Code != "" {
+			t.Fatalf("notice: %+v", notice)
+		}
+		// The notice was the number's third text in 15 minutes.
+		clk.advance(20 * time.Minute)
+		if r := signIn(clientFrom(g, "127.20.0.1")); r.status != http.StatusForbidden || !strings.Contains(r.body, "this sign-in was blocked") {
+			t.Fatalf("Australia minutes after Berlin: %d %s", r.status, r.body)
+		}
+	}}})
 }
