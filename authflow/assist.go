@@ -196,8 +196,16 @@ func (f *Flows) Case(ctx context.Context, agent, id string) (*CaseInfo, error) {
 	return &CaseInfo{Verified: ac.Verified, Customer: c}, nil
 }
 
+// CaseCodeTexted: the case's code went by text to the verified number of
+// a customer without an address (Hint names it as the agent may see it).
+type CaseCodeTexted struct{ Hint string }
+
+func (CaseCodeTexted) outcome() {}
+
 // SendCaseCode mails a 6-digit code to the customer's verified address,
-// for the caller to read back (the agent never sees it).
+// for the caller to read back (the agent never sees it) — or, for a
+// customer who has only a phone, texts it to their verified number,
+// within the site's countries and text limits.
 func (f *Flows) SendCaseCode(ctx context.Context, agent, id string) (Outcome, error) {
 	tok, ac, err := f.openCase(ctx, agent, id)
 	if err != nil || tok == nil {
@@ -211,13 +219,34 @@ func (f *Flows) SendCaseCode(ctx context.Context, agent, id string) (Outcome, er
 		}
 		return nil, err
 	}
-	if !c.EmailVerified || c.Email == "" {
+	var n sms.Number
+	byText := c.Email == "" && c.PhoneVerified && f.Phone != nil && f.Phone.Notify != nil
+	if byText {
+		if n, err = f.ParsePhone(c.Phone); err != nil {
+			byText = false // its country is no longer texted
+		}
+	}
+	if !byText && (!c.EmailVerified || c.Email == "") {
 		return NoVerifiedAddress{}, f.putCase(ctx, tok, ac)
+	}
+	if byText {
+		if out, err := f.textLimited(ctx, n); out != nil || err != nil {
+			if perr := f.putCase(ctx, tok, ac); err == nil {
+				err = perr
+			}
+			return out, err
+		}
 	}
 	code := newEmailCode()
 	ac.CodeHash, ac.CodeUntil = emailCodeHash("case\x00"+id, code), f.now().Add(CaseCodeTTL)
 	if err := f.putCase(ctx, tok, ac); err != nil {
 		return nil, err
+	}
+	if byText {
+		if err := f.Phone.Notify.CaseCode(ctx, n.E164, code); err != nil {
+			return queuedText(err)
+		}
+		return CaseCodeTexted{Hint: sms.Hint(n.E164)}, nil
 	}
 	if f.Notify != nil {
 		f.Notify.SupportCode(ctx, c, code)

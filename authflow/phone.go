@@ -59,6 +59,9 @@ type PhoneNotifier interface {
 	// LoginCode texts code to phone (E.164): a sign-in by phone alone,
 	// worded the same whether or not an account has the number.
 	LoginCode(ctx context.Context, phone, code string) error
+	// CaseCode texts code to phone (E.164): a support agent's case code,
+	// for a customer without an address to read back.
+	CaseCode(ctx context.Context, phone, code string) error
 	// PhoneReplaced texts old that the account's number changed or was
 	// removed.
 	PhoneReplaced(ctx context.Context, old string) error

@@ -46,6 +46,11 @@ func (p *phones) LoginCode(ctx context.Context, phone, code string) error {
 	return p.PhoneCode(ctx, phone, code)
 }
 
+// CaseCode keeps a support agent's case code as PhoneCode keeps its own.
+func (p *phones) CaseCode(ctx context.Context, phone, code string) error {
+	return p.PhoneCode(ctx, phone, code)
+}
+
 func (p *phones) PhoneReplaced(_ context.Context, old string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/frontdoorhq/frontdoor/botdefense"
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/session"
+	"github.com/frontdoorhq/frontdoor/sms"
 )
 
 // The agent console (authflow's assisted service), on sites with
@@ -173,7 +174,10 @@ type consoleView struct {
 	Case     bool
 	Verified bool
 	// Masked before verification; the record after.
-	Email                       string
+	Email string
+	// Phone is the verified number: its hint before verification, whole
+	// after ("" none).
+	Phone                       string
 	Created, LastSignIn         time.Time
 	EmailVerified, SecondFactor bool
 	Actions                     []consoleActionView
@@ -204,8 +208,17 @@ func (h *Handler) renderConsole(w http.ResponseWriter, r *http.Request, s *sessi
 			c := info.Customer
 			v.Case, v.Verified, v.EmailVerified = true, info.Verified, c.EmailVerified
 			v.Email, v.Created = maskEmail(c.Email), c.CreatedAt
+			if c.Email == "" { // a customer who signed up by phone
+				v.Email = ""
+			}
+			if c.Phone != "" && c.PhoneVerified {
+				v.Phone = sms.Hint(c.Phone)
+			}
 			if info.Verified {
 				v.Email, v.SecondFactor, v.LastSignIn = c.Email, c.HasSecondFactor() || c.HasSMSFactor(), c.LastLoginAt
+				if v.Phone != "" {
+					v.Phone = sms.Display(c.Phone)
+				}
 				for _, a := range authflow.AgentActions {
 					v.Actions = append(v.Actions, consoleActionView{Value: a, Label: h.agentActionLabel(r, a)})
 				}
@@ -285,9 +298,15 @@ func (h *Handler) agentCode(w http.ResponseWriter, r *http.Request) error {
 		h.logger.Error("sending a case code", zap.Error(err))
 		return h.unavailable(w, r)
 	}
-	switch out.(type) {
+	switch o := out.(type) {
 	case authflow.CaseCodeSent:
 		return h.renderConsole(w, r, s, http.StatusOK, h.say(r, "agent.code_sent"), nil)
+	case authflow.CaseCodeTexted:
+		return h.renderConsole(w, r, s, http.StatusOK, h.say(r, "agent.code_texted", "phone", o.Hint), nil)
+	case authflow.TextLimited:
+		return h.renderConsole(w, r, s, http.StatusTooManyRequests, h.say(r, "agent.code_text_limited"), nil)
+	case authflow.Busy:
+		return h.unavailable(w, r)
 	case authflow.NoVerifiedAddress:
 		return h.renderConsole(w, r, s, http.StatusConflict, h.say(r, "agent.no_address"), nil)
 	}

@@ -232,6 +232,11 @@ func (p sitePhone) LoginCode(ctx context.Context, phone, code string) error {
 	return p.h.app.sendText(ctx, sms.Message{To: phone, Text: text, Code: code, Kind: "signin"})
 }
 
+func (p sitePhone) CaseCode(ctx context.Context, phone, code string) error {
+	text := p.words(ctx).say("sms.case_code", "code", code, "site", p.h.siteName())
+	return p.h.app.sendText(ctx, sms.Message{To: phone, Text: text, Code: code, Kind: "support_code"})
+}
+
 func (p sitePhone) PhoneReplaced(ctx context.Context, old string) error {
 	text := p.words(ctx).say("sms.phone_replaced", "site", p.h.siteName())
 	return p.h.app.sendText(ctx, sms.Message{To: old, Text: text, Kind: "phone_replaced"})

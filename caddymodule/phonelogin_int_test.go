@@ -291,3 +291,42 @@ func TestPhoneSignInRisk(t *testing.T) {
 		}
 	}}})
 }
+
+// TestAgentConsolePhoneOnly: through real Caddy on both stores, a support
+// agent finds a customer who signed up by phone by their number (its
+// hint only until verified), the case code goes to them by text (the
+// agent never sees it), and the caller who reads it back is verified.
+func TestAgentConsolePhoneOnly(t *testing.T) {
+	html := map[string]string{"Accept": "text/html"}
+	o := gatewayOpts{global: phoneOpts.global, site: phoneLoginOpts.site + "\n\t\tagents on"}
+	runOnBothStoresWith(t, o, []scenario{{"phone-only caller", func(t *testing.T, g *gateway) {
+		const number = "+447400123481"
+		c := g.newClient()
+		g.askLogin(c, number, "/app/x")
+		if r := g.typeLoginCode(c, g.text(number, "signin").Code); r.status != http.StatusSeeOther {
+			t.Fatalf("phone sign-up: %d %s", r.status, r.body)
+		}
+		agent, a, _ := pkSignUp(t, g, "phone-agent@example.com")
+		pkLogout(t, g, agent)
+		if _, r := pkLogin(t, g, agent, a, "/app/x"); r.status != http.StatusSeeOther {
+			t.Fatalf("agent's passkey sign-in: %d %s", r.status, r.body)
+		}
+		if st, out := adminDo(t, g, http.MethodPost, "/frontdoor/agents/"+g.customerID("phone-agent@example.com"), `{"reason": "support team"}`); st != http.StatusOK {
+			t.Fatalf("grant: %d %s", st, out)
+		}
+		if r := g.postVia(agent, "/.frontdoor/agent", "/.frontdoor/agent/find", url.Values{"query": {"+44 7400 123481"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("find by number: %d %s", r.status, r.body)
+		}
+		if page := g.get(agent, "/.frontdoor/agent", html).body; strings.Contains(page, "7400 123481") || !strings.Contains(page, "81") {
+			t.Fatalf("unverified case shows the whole number:\n%s", page)
+		}
+		r := g.postVia(agent, "/.frontdoor/agent", "/.frontdoor/agent/code", url.Values{})
+		if r.status != http.StatusOK || !strings.Contains(r.body, "by text") || sixDigits.MatchString(r.body) {
+			t.Fatalf("case code: %d %s", r.status, r.body)
+		}
+		code := g.text(number, "support_code").Code
+		if r := g.postVia(agent, "/.frontdoor/agent", "/.frontdoor/agent/verify", url.Values{"code": {code}}); r.status != http.StatusOK || !strings.Contains(r.body, "44 7400 123481") {
+			t.Fatalf("the right code: %d %s", r.status, r.body)
+		}
+	}}})
+}
