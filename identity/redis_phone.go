@@ -32,6 +32,26 @@ func (s *RedisStore) claimPhone(ctx context.Context, phone, id string) error {
 	}, ErrPhoneTaken)
 }
 
+// claimedEmail is the address of customer id whose index claim points at
+// them; "" when they have none, or it is not claimed yet.
+func (s *RedisStore) claimedEmail(ctx context.Context, id string) (string, error) {
+	c, err := s.load(ctx, s.c, id)
+	if err != nil || c.Email == "" {
+		return "", err
+	}
+	owner, err := s.c.Get(ctx, s.emailKey(c.Email)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("identity: redis: read email claim: %w", err)
+	}
+	if owner != id {
+		return "", nil
+	}
+	return c.Email, nil
+}
+
 // CustomerByPhone implements PhoneStore.
 func (s *RedisStore) CustomerByPhone(ctx context.Context, phone string) (*Customer, error) {
 	if phone == "" {
@@ -59,20 +79,26 @@ func (s *RedisStore) CustomerByPhone(ctx context.Context, phone string) (*Custom
 // record goes back, and the old claim is released only once the new one
 // holds.
 //
-// The refusal to take the number of a customer without an address reads
-// the record, which ChangeEmail writes before it claims the address: a
-// removal racing a phone-only customer's ChangeEmail that then fails
-// (the address is taken) can leave the record with neither. The window is
-// one round trip between two requests of the same customer; the record
-// stays reachable by id (sessions, passkeys, linked identities).
+// A number is taken away only from a customer whose address is claimed
+// (the index points at them), not merely written in the record:
+// ChangeEmail writes the record before it claims the address, and a
+// removal in between, followed by a failed claim (the address was taken),
+// would leave the customer with neither.
 func (s *RedisStore) SetPhone(ctx context.Context, id, phone string, verified bool) (*Customer, error) {
 	if phone != "" && !phoneValid(phone) {
 		return nil, ErrBadPhone
 	}
+	claimed := ""
+	if phone == "" {
+		var err error
+		if claimed, err = s.claimedEmail(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	var old string
 	var oldVerified bool
 	c, err := s.update(ctx, id, func(c *Customer) error {
-		if phone == "" && c.Email == "" {
+		if phone == "" && (c.Email == "" || c.Email != claimed) {
 			return ErrNeedsEmailOrPhone
 		}
 		old, oldVerified = c.Phone, c.PhoneVerified

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/frontdoorhq/frontdoor/identity"
 	"github.com/frontdoorhq/frontdoor/identity/storetest"
+	"github.com/frontdoorhq/frontdoor/internal/rediskey"
 	"github.com/frontdoorhq/frontdoor/internal/redistest"
 )
 
@@ -302,5 +304,45 @@ func TestRedisServerDown(t *testing.T) {
 	}
 	if err := s.CreateCustomer(ctx, redisCustomer("new@example.com")); err != nil {
 		t.Fatalf("a failed registration blocks the email: %v", err)
+	}
+}
+
+// TestRedisPhoneRemovalNeedsClaimedEmail: a phone-only customer's number
+// is not taken away while their record names an address its index does
+// not point at yet (ChangeEmail's gap between the two): if that claim then
+// failed, the customer would have neither.
+func TestRedisPhoneRemovalNeedsClaimedEmail(t *testing.T) {
+	c := redisBackends[0].client(t)
+	redistest.Flush(t, c)
+	s := identity.NewRedisStore(c, "")
+	ctx := context.Background()
+	cu := &identity.Customer{ID: identity.NewID(), Phone: "+447400123491", PhoneVerified: true, CreatedAt: time.Now().UTC()}
+	if err := s.CreateCustomer(ctx, cu); err != nil {
+		t.Fatal(err)
+	}
+	// The gap: the record names the address, no claim points at it.
+	key := rediskey.UserTag("fd:", cu.ID) + ":customer"
+	raw, err := c.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["email"], rec["email_verified"] = "gap@example.com", true
+	raw, _ = json.Marshal(rec)
+	if err := c.Set(ctx, key, raw, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPhone(ctx, cu.ID, "", false); !errors.Is(err, identity.ErrNeedsEmailOrPhone) {
+		t.Fatalf("removal in the gap: %v", err)
+	}
+	// Once the address is claimed, the number may go.
+	if _, err := s.ChangeEmail(ctx, cu.ID, "gap@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SetPhone(ctx, cu.ID, "", false); err != nil || got.Phone != "" {
+		t.Fatalf("removal after the claim: %+v %v", got, err)
 	}
 }
