@@ -17,8 +17,6 @@ var ErrQueueFull = errors.New("identity: mail queue full")
 // ErrQueueClosed is returned by Enqueue after Close.
 var ErrQueueClosed = errors.New("identity: mail queue closed")
 
-const maxBackoff = 5 * time.Minute
-
 // QueueOptions tunes a Queue. Zero values take the defaults.
 type QueueOptions struct {
 	// Size is how many messages may wait; default 1024.
@@ -31,27 +29,13 @@ type QueueOptions struct {
 	Backoff time.Duration
 }
 
-func (o QueueOptions) withDefaults() QueueOptions {
-	if o.Size <= 0 {
-		o.Size = 1024
-	}
-	if o.Workers <= 0 {
-		o.Workers = 2
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 6
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = 2 * time.Second
-	}
-	return o
-}
+// queueDefaults are a Queue's options where QueueOptions leaves them
+// unset; the wait between attempts stops growing at 5m.
+var queueDefaults = sendqueue.Options{Size: 1024, Workers: 2, MaxAttempts: 6, Backoff: 2 * time.Second, MaxBackoff: 5 * time.Minute}
 
-// backoff is the wait after the given failed attempt (1-based).
-func (o QueueOptions) backoff(attempt int) time.Duration { return o.shared().Wait(attempt) }
-
+// shared is the options as the queue takes them.
 func (o QueueOptions) shared() sendqueue.Options {
-	return sendqueue.Options{Size: o.Size, Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: maxBackoff}
+	return sendqueue.Options{Size: o.Size, Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff}.Or(queueDefaults)
 }
 
 // Queue sends mail off the request path, retrying transient failures.
@@ -75,7 +59,7 @@ var mailWords = sendqueue.Words[Message]{
 
 // NewQueue starts opts.Workers goroutines delivering through m.
 func NewQueue(m Mailer, logger *zap.Logger, opts QueueOptions) *Queue {
-	return &Queue{q: sendqueue.New(m.Send, logger, opts.withDefaults().shared(), mailWords)}
+	return &Queue{q: sendqueue.New(m.Send, logger, opts.shared(), mailWords)}
 }
 
 // SetMailer replaces the mailer. A send already under way finishes with

@@ -244,7 +244,7 @@ func TestQueueEnqueueRejectsBadMessage(t *testing.T) {
 }
 
 func TestQueueBackoff(t *testing.T) {
-	o := QueueOptions{}.withDefaults()
+	o := QueueOptions{}.shared()
 	tests := []struct {
 		attempt int
 		want    time.Duration
@@ -253,7 +253,7 @@ func TestQueueBackoff(t *testing.T) {
 		{8, 256 * time.Second}, {9, 5 * time.Minute}, {40, 5 * time.Minute},
 	}
 	for _, tt := range tests {
-		if got := o.backoff(tt.attempt); got != tt.want {
+		if got := o.Wait(tt.attempt); got != tt.want {
 			t.Errorf("backoff(%d) = %v, want %v", tt.attempt, got, tt.want)
 		}
 	}

@@ -16,10 +16,6 @@ var ErrQueueFull = errors.New("sms: queue full")
 // ErrQueueClosed is returned by Enqueue after Close.
 var ErrQueueClosed = errors.New("sms: queue closed")
 
-// maxBackoff caps the wait between attempts: a code lives ten minutes,
-// so a message later than that is useless anyway.
-const maxBackoff = 2 * time.Minute
-
 // QueueOptions tunes a Queue. Zero values take the defaults.
 type QueueOptions struct {
 	// Size is how many messages may wait; default 1024.
@@ -33,26 +29,14 @@ type QueueOptions struct {
 	Backoff time.Duration
 }
 
-func (o QueueOptions) withDefaults() QueueOptions {
-	if o.Size <= 0 {
-		o.Size = 1024
-	}
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = 2 * time.Second
-	}
-	return o
-}
+// queueDefaults are a Queue's options where QueueOptions leaves them
+// unset. The wait between attempts stops growing at 2m: a code lives ten
+// minutes, so a message later than that is useless anyway.
+var queueDefaults = sendqueue.Options{Size: 1024, Workers: 4, MaxAttempts: 5, Backoff: 2 * time.Second, MaxBackoff: 2 * time.Minute}
 
 // shared is the options as the queue takes them.
 func (o QueueOptions) shared() sendqueue.Options {
-	o = o.withDefaults()
-	return sendqueue.Options{Size: o.Size, Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: maxBackoff}
+	return sendqueue.Options{Size: o.Size, Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff}.Or(queueDefaults)
 }
 
 // Queue sends text messages off the request path, retrying transient

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Options tunes a Queue; the owner fills every field (its defaults).
+// Options tunes a Queue; the owner fills every field (Or: its defaults).
 type Options struct {
 	// Size is how many messages may wait; Workers how many are sent at
 	// once; MaxAttempts counts the first try.
@@ -24,6 +24,27 @@ type Options struct {
 	// Backoff is the first retry delay, doubling each time up to
 	// MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+}
+
+// Or is o with each unset (zero or negative) field taken from def: an
+// owner's options over its defaults.
+func (o Options) Or(def Options) Options {
+	if o.Size <= 0 {
+		o.Size = def.Size
+	}
+	if o.Workers <= 0 {
+		o.Workers = def.Workers
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = def.MaxAttempts
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = def.Backoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = def.MaxBackoff
+	}
+	return o
 }
 
 // Wait is the back-off after the given failed attempt (1-based).
