@@ -282,6 +282,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionLegacy(); err != nil {
 		return err
 	}
+	h.textLimits, _ = textLimitsOf(h.SMSLimits, h.SMSDailyCap) // a mistake is Validate's to report (validatePhone)
 	h.flows = h.newFlows()
 	if h.names, err = h.Headers.names(h.app.headers); err != nil {
 		return err

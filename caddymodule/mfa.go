@@ -38,16 +38,22 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, c *identity.C
 // browser's remembered-device cookie, its address and user agent and its
 // device id (the risk judgement) are added here.
 func (h *Handler) firstFactorDone(w http.ResponseWriter, r *http.Request, in authflow.FirstFactorInput) error {
-	if ck, err := r.Cookie(deviceCookie); err == nil {
-		in.Device = ck.Value
-	}
-	in.Client, in.DeviceID = h.client(r), h.deviceID(w, r)
+	in.Device, in.Client, in.DeviceID = rememberedDevice(r), h.client(r), h.deviceID(w, r)
 	out, err := h.flows.FirstFactorDone(r.Context(), in)
 	if err != nil {
 		h.logger.Error("storing second-factor wait", zap.Error(err))
 		return h.unavailable(w, r)
 	}
 	return h.secondFactorOutcome(w, r, out)
+}
+
+// rememberedDevice is the browser's remembered-device cookie ("" none),
+// which spares a remembered customer their second factor.
+func rememberedDevice(r *http.Request) string {
+	if ck, err := r.Cookie(deviceCookie); err == nil {
+		return ck.Value
+	}
+	return ""
 }
 
 // askSecondFactor stores a wait for a second factor of c

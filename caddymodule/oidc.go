@@ -153,12 +153,8 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, p *oidcrp
 	if fa.LinkFor != "" {
 		return h.oidcLinkSignedIn(w, r, fa.LinkFor, pol, fid)
 	}
-	device := ""
-	if ck, err := r.Cookie(deviceCookie); err == nil {
-		device = ck.Value
-	}
 	out, err := h.flows.FederatedSignIn(r.Context(), authflow.FederatedSignInInput{Provider: pol, Identity: fid,
-		Redirect: fa.Redirect, Device: device, Client: h.client(r), DeviceID: h.deviceID(w, r)})
+		Redirect: fa.Redirect, Device: rememberedDevice(r), Client: h.client(r), DeviceID: h.deviceID(w, r)})
 	if err != nil {
 		h.logger.Error("provider sign-in", zap.String("provider", p.Name()), zap.Error(err))
 		return h.unavailable(w, r)

@@ -115,7 +115,6 @@ func (h *Handler) validatePhone() error {
 
 // phoneSettings turns the phone number on when the site names countries.
 func (h *Handler) phoneSettings() *authflow.PhoneSettings {
-	h.textLimits, _ = textLimitsOf(h.SMSLimits, h.SMSDailyCap) // checked by validatePhone
 	if len(h.SMSCountries) == 0 {
 		return nil
 	}

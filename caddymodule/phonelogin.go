@@ -120,11 +120,8 @@ func (h *Handler) phoneLogin(w http.ResponseWriter, r *http.Request) error {
 // the right one.
 func (h *Handler) phoneLoginCode(w http.ResponseWriter, r *http.Request) error {
 	nonce, _ := cookieNonce(r, phoneLoginCookie)
-	in := authflow.PhoneCodeInput{Code: r.PostForm.Get("code"), Nonce: nonce, Client: h.client(r), DeviceID: h.deviceID(w, r)}
-	if ck, err := r.Cookie(deviceCookie); err == nil {
-		in.Device = ck.Value
-	}
-	out, err := h.flows.SignInWithPhoneCode(r.Context(), in)
+	out, err := h.flows.SignInWithPhoneCode(r.Context(), authflow.PhoneCodeInput{Code: r.PostForm.Get("code"), Nonce: nonce,
+		Device: rememberedDevice(r), Client: h.client(r), DeviceID: h.deviceID(w, r)})
 	if err != nil {
 		h.logger.Error("phone sign-in code", zap.Error(err))
 		return h.unavailable(w, r)
