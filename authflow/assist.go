@@ -219,13 +219,8 @@ func (f *Flows) SendCaseCode(ctx context.Context, agent, id string) (Outcome, er
 		}
 		return nil, err
 	}
-	var n sms.Number
-	byText := c.Email == "" && c.PhoneVerified && f.Phone != nil && f.Phone.Notify != nil
-	if byText {
-		if n, err = f.ParsePhone(c.Phone); err != nil {
-			byText = false // its country is no longer texted
-		}
-	}
+	n, textable := f.TextableNumber(c)
+	byText := textable && c.Email == "" // a customer who signed up by phone
 	if !byText && (!c.EmailVerified || c.Email == "") {
 		return NoVerifiedAddress{}, f.putCase(ctx, tok, ac)
 	}

@@ -154,6 +154,16 @@ func (f *Flows) ParsePhone(raw string) (sms.Number, error) {
 	return n, nil
 }
 
+// TextableNumber is c's verified number, if the site texts its country
+// (the allow-list may have changed since it was verified).
+func (f *Flows) TextableNumber(c *identity.Customer) (sms.Number, bool) {
+	if f.Phone == nil || c.Phone == "" || !c.PhoneVerified {
+		return sms.Number{}, false
+	}
+	n, err := f.ParsePhone(c.Phone)
+	return n, err == nil
+}
+
 // RequestPhoneChange texts a code to the number typed, bound to the
 // session asking; a new request replaces the session's pending one. No
 // lookup of who has the number is made, so the answer and its time are

@@ -48,11 +48,8 @@ func (SMSFactorUnavailable) outcome() {}
 // second-factor code: the site allows it and the number's country is
 // still on its allow-list.
 func (f *Flows) smsOffered(c *identity.Customer) bool {
-	if f.Phone == nil || !f.Phone.MFA || c.Phone == "" || !c.PhoneVerified {
-		return false
-	}
-	n, err := sms.ParseNumber(c.Phone, "")
-	return err == nil && f.Phone.allowed(n.Region)
+	_, ok := f.TextableNumber(c)
+	return ok && f.Phone.MFA
 }
 
 // smsUsable reports whether c answers a second factor with a texted code
@@ -121,11 +118,7 @@ func (f *Flows) SendSMSCode(ctx context.Context, nonce string, current CurrentSe
 		f.putBack(ctx, p.tok)
 		return SecondFactorDue{Customer: c, Offer: f.offer(c, p)}, nil
 	}
-	n, err := sms.ParseNumber(c.Phone, "")
-	if err != nil {
-		f.putBack(ctx, p.tok)
-		return nil, err
-	}
+	n, _ := f.TextableNumber(c) // smsUsable: it is
 	if out, err := f.textLimited(ctx, n); out != nil || err != nil {
 		f.putBack(ctx, p.tok)
 		return out, err

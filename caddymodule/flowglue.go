@@ -163,12 +163,9 @@ func (m siteMail) NewSignIn(ctx context.Context, c *identity.Customer, s risk.Si
 // the notice is skipped). No link: a link in a text is what a phishing
 // text looks like, and the customer signs in as usual to look.
 func (m siteMail) textNewSignIn(ctx context.Context, c *identity.Customer, text string) {
-	if !c.PhoneVerified || m.h.flows.Phone == nil {
+	n, ok := m.h.flows.TextableNumber(c)
+	if !ok {
 		return
-	}
-	n, err := m.h.flows.ParsePhone(c.Phone)
-	if err != nil {
-		return // its country is no longer texted
 	}
 	if retry, err := textLimit(m).AllowText(ctx, n); err != nil || retry > 0 {
 		m.h.logger.Info("new sign-in notice not texted: text limits", zap.Error(err))
