@@ -181,7 +181,7 @@ func (h *Handler) mfaSMS(w http.ResponseWriter, r *http.Request) error {
 	switch o := out.(type) {
 	case authflow.TextLimited:
 		h.app.backend.decisions.note(botdefense.RouteStepUp, botdefense.Limited)
-		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+		return h.textRefused(w, r, o.RetryAfter)
 	case authflow.Busy:
 		return h.unavailable(w, r)
 	}

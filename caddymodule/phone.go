@@ -195,6 +195,12 @@ func parseSMSLimits(h httpcaddyfile.Helper, fd *Handler) error {
 	return nil
 }
 
+// textRefused answers a text the text limits refused: 429 with
+// Retry-After, nothing texted.
+func (h *Handler) textRefused(w http.ResponseWriter, r *http.Request, retry time.Duration) error {
+	return h.tooMany(w, r, http.StatusTooManyRequests, retry, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+}
+
 // textLimit bounds the site's texts by number, number range, calling code
 // and day, on the edge defence's counters (shared across nodes on Redis).
 type textLimit struct{ h *Handler }
@@ -307,7 +313,7 @@ func (h *Handler) phoneRequest(w http.ResponseWriter, r *http.Request) error {
 	case authflow.PhoneUnchanged:
 		return h.message(w, r, http.StatusOK, "phone.title", "phone.same", h.Prefix+"/account", "link.account")
 	case authflow.TextLimited:
-		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+		return h.textRefused(w, r, o.RetryAfter)
 	case authflow.Busy:
 		return h.unavailable(w, r)
 	case authflow.PhoneCodeSent:

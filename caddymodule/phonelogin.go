@@ -106,7 +106,7 @@ func (h *Handler) phoneLogin(w http.ResponseWriter, r *http.Request) error {
 	case authflow.PhoneOff:
 		return h.message(w, r, http.StatusNotFound, "phone_login.title", "phone_login.off", h.Prefix+"/login", "link.sign_in")
 	case authflow.TextLimited:
-		return h.tooMany(w, r, http.StatusTooManyRequests, o.RetryAfter, "too_many_requests", "limit.too_many.title", "limit.too_many.requests")
+		return h.textRefused(w, r, o.RetryAfter)
 	case authflow.Busy:
 		return h.unavailable(w, r)
 	case authflow.PhoneSignInSent:
